@@ -1,0 +1,269 @@
+/* libdidcomm cross-file internals (dc__ prefix). Not installed. */
+#ifndef DC_INTERNAL_H
+#define DC_INTERNAL_H
+
+#include "didcomm.h"
+#include <cjson/cJSON.h>
+
+/* ---- errors: err.c ------------------------------------------------------------------ */
+/* Set ei (if not NULL) to code + formatted text, return code. Never pass secrets. */
+dc_err dc__fail(struct dc_errinfo *ei, dc_err code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- base64url: b64url.c ------------------------------------------------------------ */
+/* Strict RFC 7515 base64url: no padding, no whitespace, canonical trailing bits. */
+size_t dc__b64url_enc_len(size_t n);                /* without NUL */
+/* out must hold dc__b64url_enc_len(n)+1 bytes; NUL-terminated. */
+void dc__b64url_encode_to(const uint8_t *in, size_t n, char *out);
+dc_err dc__b64url_encode(const uint8_t *in, size_t n, char **out) DC_WUR; /* malloc'd, NUL-term */
+/* *out malloc'd (one extra NUL byte appended, not counted in *outlen). */
+dc_err dc__b64url_decode(const char *in, size_t n, uint8_t **out, size_t *outlen) DC_WUR;
+/* Decode into a caller buffer of cap bytes (DC_ERR_TOO_BIG if it doesn't fit). */
+dc_err dc__b64url_decode_to(const char *in, size_t n, uint8_t *out, size_t cap, size_t *outlen) DC_WUR;
+/* Lenient standard base64 / base64url with optional padding (attachments "base64"). */
+dc_err dc__b64any_check(const char *in, size_t n) DC_WUR;
+
+/* ---- JSON: json.c ------------------------------------------------------------------- */
+/* Parse with a length (input need not be NUL-terminated). Rejects nesting deeper than
+ * max_depth (checked before cJSON runs), duplicate member names at any level, and
+ * trailing garbage. */
+dc_err dc__json_parse(const char *in, size_t n, size_t max_depth, cJSON **out, struct dc_errinfo *ei) DC_WUR;
+/* Case-sensitive lookups. Return NULL when absent or of another type. */
+const char *dc__json_str(const cJSON *obj, const char *name);
+const cJSON *dc__json_obj(const cJSON *obj, const char *name);
+const cJSON *dc__json_arr(const cJSON *obj, const char *name);
+/* Compact print, malloc'd. */
+dc_err dc__json_print(const cJSON *j, char **out, size_t *len) DC_WUR;
+/* Zero every string value under j, then cJSON_Delete (for JSON that held secrets). */
+void dc__json_delete_secret(cJSON *j);
+
+/* ---- keys: key.c -------------------------------------------------------------------- */
+#define DC_MAX_PUB 133  /* P-521 uncompressed: 1 + 2*66 */
+#define DC_MAX_PRIV 66  /* P-521 scalar; Ed25519 keeps seed||pk (64) */
+#define DC_MAX_Z 66     /* one ECDH output */
+
+struct dc_key {
+	enum dc_crv crv;
+	char *kid;                 /* malloc'd, may be NULL */
+	uint8_t pub[DC_MAX_PUB];   /* OKP: 32 raw bytes; EC: 0x04 || X || Y */
+	size_t pub_len;
+	uint8_t *priv;             /* sodium_malloc'd; NULL for a public key. X25519: 32-byte
+	                              scalar; Ed25519: 64-byte libsodium sk (seed||pk);
+	                              EC: big-endian scalar of field length */
+	size_t priv_len;
+	void *evp;                 /* EVP_PKEY* cache for EC curves (lazy, owned), or NULL */
+};
+
+bool dc__crv_is_ec(enum dc_crv crv);                  /* P-256/384/521, secp256k1 */
+bool dc__crv_is_key_agreement(enum dc_crv crv);       /* X25519, P-256/384/521 */
+size_t dc__crv_field_len(enum dc_crv crv);            /* 32, 32, 32, 48, 66, 32 */
+
+/* New key with public part from raw bytes. OKP: 32 bytes. EC: uncompressed (0x04||X||Y)
+ * or compressed (0x02/0x03||X). Rejects points not on the curve, identity, wrong length. */
+dc_err dc__key_from_pub(enum dc_crv crv, const uint8_t *pub, size_t len, struct dc_key **out) DC_WUR;
+/* Attach a private part (X25519/Ed25519: 32-byte seed/scalar; EC: scalar, left-padded to
+ * field length allowed). Fails with DC_ERR_MALFORMED if it does not match the public key. */
+dc_err dc__key_set_priv(struct dc_key *k, const uint8_t *d, size_t len) DC_WUR;
+/* Private scalar/seed as it goes into a JWK "d" (Ed25519: the 32-byte seed). */
+dc_err dc__key_priv_d(const struct dc_key *k, uint8_t *d, size_t cap, size_t *len) DC_WUR;
+dc_err dc__key_generate(enum dc_crv crv, struct dc_key **out) DC_WUR;
+dc_err dc__key_set_kid(struct dc_key *k, const char *kid) DC_WUR;
+dc_err dc__key_dup_public(const struct dc_key *k, struct dc_key **out) DC_WUR;
+/* EC x and y coordinates (each field length) from pub. */
+void dc__key_ec_xy(const struct dc_key *k, const uint8_t **x, const uint8_t **y);
+
+/* ECDH between our private key and their public key (same curve). z holds DC_MAX_Z bytes.
+ * X25519 refuses an all-zero result. Any failure is DC_ERR_CRYPTO. */
+dc_err dc__ecdh(const struct dc_key *priv, const struct dc_key *pub, uint8_t *z, size_t *zlen) DC_WUR;
+
+/* Signatures: Ed25519 -> EdDSA (64 bytes); P-256 -> ES256 and secp256k1 -> ES256K
+ * (raw r||s, 64 bytes, low-S not required on verify). */
+enum dc_sig_alg { DC_SIG_NONE = 0, DC_SIG_EDDSA, DC_SIG_ES256, DC_SIG_ES256K };
+const char *dc__sig_alg_name(enum dc_sig_alg a);
+enum dc_sig_alg dc__sig_alg_from_name(const char *s);
+enum dc_sig_alg dc__sig_alg_for_crv(enum dc_crv crv);  /* DC_SIG_NONE if not a signing curve */
+dc_err dc__sign(const struct dc_key *priv, const uint8_t *m, size_t n, uint8_t *sig, size_t cap,
+                size_t *siglen) DC_WUR;
+/* DC_ERR_CRYPTO on any mismatch. */
+dc_err dc__verify(const struct dc_key *pub, enum dc_sig_alg alg, const uint8_t *m, size_t n,
+                  const uint8_t *sig, size_t siglen) DC_WUR;
+
+/* ---- JWK: jwk.c --------------------------------------------------------------------- */
+/* OKP (X25519, Ed25519) and EC (P-256/384/521, secp256k1). Takes "kid" if present.
+ * Strict: wrong lengths, bad base64url, off-curve points, d not matching x/y all fail. */
+dc_err dc__jwk_parse(const cJSON *jwk, struct dc_key **out, struct dc_errinfo *ei) DC_WUR;
+/* Adds kty/crv/x(/y)(/d)(/kid) members to a new object. */
+dc_err dc__jwk_to_json(const struct dc_key *k, bool with_private, bool with_kid, cJSON **out) DC_WUR;
+
+/* ---- content encryption and key wrap: aead.c kw.c kdf.c ----------------------------- */
+size_t dc__enc_cek_len(enum dc_enc e);  /* 64, 32, 32 */
+size_t dc__enc_iv_len(enum dc_enc e);   /* 16, 12, 24 */
+size_t dc__enc_tag_len(enum dc_enc e);  /* 32, 16, 16 */
+const char *dc__enc_name(enum dc_enc e);
+enum dc_enc dc__enc_from_name(const char *s);
+/* ct has pt_len bytes of room for GCM/XC20P and pt_len+16 for CBC; *ct_len is set. */
+dc_err dc__aead_encrypt(enum dc_enc e, const uint8_t *cek, const uint8_t *iv, const uint8_t *aad,
+                        size_t aad_len, const uint8_t *pt, size_t pt_len, uint8_t *ct, size_t *ct_len,
+                        uint8_t *tag) DC_WUR;
+/* Verifies the tag in constant time before any decryption (CBC: MAC first). pt needs ct_len
+ * bytes. Every failure is DC_ERR_CRYPTO. */
+dc_err dc__aead_decrypt(enum dc_enc e, const uint8_t *cek, const uint8_t *iv, size_t iv_len,
+                        const uint8_t *aad, size_t aad_len, const uint8_t *ct, size_t ct_len,
+                        const uint8_t *tag, size_t tag_len, uint8_t *pt, size_t *pt_len) DC_WUR;
+/* RFC 3394 AES-256 key wrap. out holds in_len+8 (wrap) / in_len-8 (unwrap) bytes. */
+dc_err dc__aes_kw_wrap(const uint8_t kek[32], const uint8_t *in, size_t in_len, uint8_t *out) DC_WUR;
+dc_err dc__aes_kw_unwrap(const uint8_t kek[32], const uint8_t *in, size_t in_len, uint8_t *out) DC_WUR;
+/* Concat KDF (NIST SP 800-56A, SHA-256) for JWE: keydatalen 256 bits.
+ * OtherInfo = len32(alg)||alg||len32(apu)||apu||len32(apv)||apv||be32(256)[||len32(tag)||tag]
+ * (tag only for ECDH-1PU, tag may be NULL otherwise). */
+dc_err dc__concat_kdf(const uint8_t *z, size_t z_len, const char *alg, const uint8_t *apu, size_t apu_len,
+                      const uint8_t *apv, size_t apv_len, const uint8_t *tag, size_t tag_len,
+                      uint8_t out[32]) DC_WUR;
+
+/* ---- JWE: jwe.c --------------------------------------------------------------------- */
+enum dc_kw_alg { DC_ALG_NONE = 0, DC_ALG_ECDH_ES_A256KW, DC_ALG_ECDH_1PU_A256KW };
+const char *dc__kw_alg_name(enum dc_kw_alg a);
+
+struct dc_jwe_rcpt {
+	char *kid;
+	uint8_t *ek;       /* encrypted_key bytes */
+	size_t ek_len;
+};
+struct dc_jwe {
+	enum dc_kw_alg alg;
+	enum dc_enc enc;
+	char *typ;             /* may be NULL */
+	char *skid;            /* may be NULL (1PU: from apu when absent) */
+	uint8_t *apu; size_t apu_len;
+	uint8_t *apv; size_t apv_len;
+	struct dc_key *epk;    /* validated: on curve */
+	char *protected_b64;   /* AAD */
+	struct dc_jwe_rcpt *rcpts;
+	size_t n_rcpts;
+	uint8_t *iv; size_t iv_len;
+	uint8_t *ct; size_t ct_len;
+	uint8_t *tag; size_t tag_len;
+};
+/* Parse a general-JSON JWE (flattened accepted too). Checks structure, alg/enc known,
+ * epk on its curve, no duplicate kids, at most max_rcpts recipients. */
+dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, struct dc_errinfo *ei) DC_WUR;
+void dc__jwe_free(struct dc_jwe *jwe);
+/* Decrypt for recipient rcpts[idx] with its private key; sender_pub needed for 1PU.
+ * *pt malloc'd (+1 NUL byte not counted). All failures: DC_ERR_CRYPTO. Checks apv matches
+ * the recipient kids (sorted, '.'-joined, SHA-256) and for 1PU apu == skid. */
+dc_err dc__jwe_decrypt(const struct dc_jwe *jwe, size_t idx, const struct dc_key *rcpt_priv,
+                       const struct dc_key *sender_pub, uint8_t **pt, size_t *pt_len,
+                       struct dc_errinfo *ei) DC_WUR;
+/* Encrypt to n recipients (each a public key with kid, all on one curve). For 1PU sender
+ * is the sender's private key-agreement key and skid its kid. *out: malloc'd JSON text. */
+dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key *sender, const char *skid,
+                       const struct dc_key *const *rcpts, size_t n, const uint8_t *pt, size_t pt_len,
+                       char **out, size_t *out_len, struct dc_errinfo *ei) DC_WUR;
+
+/* ---- JWS: jws.c --------------------------------------------------------------------- */
+struct dc_jws_sig {
+	char *protected_b64;
+	enum dc_sig_alg alg;
+	char *kid;          /* from the unprotected header, else the protected one */
+	char *typ;          /* protected typ, may be NULL */
+	uint8_t *sig; size_t sig_len;
+};
+struct dc_jws {
+	char *payload_b64;
+	uint8_t *payload; size_t payload_len;  /* decoded, NUL-terminated */
+	struct dc_jws_sig *sigs;
+	size_t n_sigs;
+};
+/* General or flattened JSON serialisation. */
+dc_err dc__jws_parse(const cJSON *j, struct dc_jws **out, struct dc_errinfo *ei) DC_WUR;
+void dc__jws_free(struct dc_jws *jws);
+dc_err dc__jws_verify(const struct dc_jws *jws, size_t idx, const struct dc_key *pub) DC_WUR;
+/* General JSON: protected {"typ":"application/didcomm-signed+json","alg":..}, header {"kid"}. */
+dc_err dc__jws_sign(const struct dc_key *priv, const char *kid, const uint8_t *payload, size_t len,
+                    char **out, size_t *out_len) DC_WUR;
+/* Compact JWT (from_prior): split and decode; header and payload parsed as JSON objects. */
+struct dc_jwt {
+	cJSON *header, *payload;
+	enum dc_sig_alg alg;
+	char *kid;
+	char *signing_input;  /* "b64(header).b64(payload)" */
+	uint8_t *sig; size_t sig_len;
+};
+dc_err dc__jwt_parse(const char *compact, size_t len, struct dc_jwt **out, struct dc_errinfo *ei) DC_WUR;
+void dc__jwt_free(struct dc_jwt *jwt);
+dc_err dc__jwt_sign(const struct dc_key *priv, const char *kid, const cJSON *payload, char **out) DC_WUR;
+
+/* ---- multibase / multicodec: multibase.c ------------------------------------------- */
+dc_err dc__base58_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *outlen) DC_WUR;
+dc_err dc__base58_encode(const uint8_t *in, size_t n, char **out) DC_WUR;
+/* "z..." multibase + multicodec key -> key (ed25519-pub 0xed, x25519-pub 0xec,
+ * p256-pub 0x1200, p384-pub 0x1201, p521-pub 0x1202, secp256k1-pub 0xe7). */
+dc_err dc__multikey_decode(const char *mb, struct dc_key **out) DC_WUR;
+dc_err dc__multikey_encode(const struct dc_key *k, char **out) DC_WUR;
+
+/* ---- DID documents: diddoc.c -------------------------------------------------------- */
+struct dc_vm {
+	char *id;          /* absolute DID URL */
+	char *type;
+	char *controller;
+	struct dc_key *key; /* public, kid == id */
+};
+struct dc_service {
+	char *id;
+	char *type;        /* "DIDCommMessaging" for ours */
+	char *uri;
+	char **accept; size_t n_accept;
+	char **routing_keys; size_t n_routing_keys;
+};
+struct dc_did_doc {
+	int refs;
+	char *id;
+	struct dc_vm *vms; size_t n_vms;      /* every method, referenced or embedded */
+	char **auth; size_t n_auth;           /* authentication: ids into vms */
+	char **ka; size_t n_ka;               /* keyAgreement: ids into vms */
+	struct dc_service *svcs; size_t n_svcs; /* DIDCommMessaging services (each endpoint object) */
+	cJSON *json;                          /* the document */
+};
+/* Build from a parsed document; takes ownership of j ALWAYS. */
+dc_err dc__did_doc_from_json(cJSON *j, struct dc_did_doc **out, struct dc_errinfo *ei) DC_WUR;
+const struct dc_vm *dc__did_doc_vm(const struct dc_did_doc *d, const char *id);
+bool dc__did_doc_in_ka(const struct dc_did_doc *d, const char *id);
+bool dc__did_doc_in_auth(const struct dc_did_doc *d, const char *id);
+struct dc_did_doc *dc__did_doc_ref(struct dc_did_doc *d);
+
+/* did methods: did_key.c did_peer.c did_web.c; each builds a DID document as JSON */
+dc_err dc__did_key_resolve(const char *did, cJSON **doc, struct dc_errinfo *ei) DC_WUR;
+dc_err dc__did_peer_resolve(const char *did, cJSON **doc, struct dc_errinfo *ei) DC_WUR;
+/* did:web -> URL (https://host[:port]/path/did.json or /.well-known/did.json). */
+dc_err dc__did_web_url(const char *did, bool allow_http_loopback, char **url, struct dc_errinfo *ei) DC_WUR;
+
+/* "did:method:..." without fragment/query/path: *did malloc'd. */
+dc_err dc__did_of(const char *did_url, char **did) DC_WUR;
+bool dc__is_did(const char *s);
+
+/* ---- messages: msg.c ---------------------------------------------------------------- */
+/* Validate a plaintext message object against the spec's MUSTs (id, type, typ, to, from,
+ * thid, pthid, times, body, attachments, please_ack, ack, from_prior form). */
+dc_err dc__msg_validate(const cJSON *msg, const struct dc_limits *lim, struct dc_errinfo *ei) DC_WUR;
+#define DC_TYPE_FORWARD "https://didcomm.org/routing/2.0/forward"
+/* A forward to `next` carrying the envelope (JSON text) as attachments[0].data.json. */
+dc_err dc__forward_build(const char *next, const char *env, size_t env_len, int64_t expires_time,
+                         char **out, size_t *out_len) DC_WUR;
+/* New random message id (uuid v4 text, 37 bytes with NUL). */
+void dc__uuid4(char out[37]);
+
+/* ---- context: ctx.c ----------------------------------------------------------------- */
+struct dc_resolver {
+	size_t cache_cap;
+	struct dc_did_doc **cache; size_t n_cache;  /* MRU first */
+	struct dc_did_doc **local; size_t n_local;  /* from --did-docs */
+	dc_fetch_fn *fetch; void *fetch_arg;
+	bool http_loopback;
+};
+struct dc_ctx {
+	struct dc_resolver *res;
+	struct dc_keystore *ks;
+	struct dc_limits lim;
+};
+
+#endif

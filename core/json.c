@@ -1,0 +1,159 @@
+/* JSON input with the checks cJSON lacks: a nesting bound applied before parsing, duplicate
+ * member names rejected (RFC 7515 §5.2 allows reject-or-last; we reject), trailing garbage
+ * rejected, and case-sensitive lookups only. */
+#include "internal.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One pass over the bytes, outside strings, counting [ and {. */
+static dc_err depth_check(const char *in, size_t n, size_t max_depth)
+{
+	size_t depth = 0;
+	bool str = false, esc = false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = in[i];
+		if (str) {
+			if (esc)
+				esc = false;
+			else if (ch == '\\')
+				esc = true;
+			else if (ch == '"')
+				str = false;
+			continue;
+		}
+		if (ch == '"') {
+			str = true;
+		} else if (ch == '{' || ch == '[') {
+			if (++depth > max_depth)
+				return DC_ERR_TOO_BIG;
+		} else if (ch == '}' || ch == ']') {
+			if (depth)
+				depth--;
+		}
+	}
+	return DC_OK;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* true if an object anywhere under j has two members of one name */
+static bool has_duplicates(const cJSON *j)
+{
+	for (const cJSON *c = j; c; c = c->next) {
+		if (cJSON_IsObject(c)) {
+			size_t k = 0;
+			for (const cJSON *m = c->child; m; m = m->next)
+				k++;
+			if (k > 1 && k <= 16) {
+				for (const cJSON *m = c->child; m; m = m->next)
+					for (const cJSON *o = m->next; o; o = o->next)
+						if (strcmp(m->string, o->string) == 0)
+							return true;
+			} else if (k > 16) {
+				const char **names = malloc(k * sizeof *names);
+				if (!names)
+					return true; /* fail closed */
+				size_t i = 0;
+				for (const cJSON *m = c->child; m; m = m->next)
+					names[i++] = m->string;
+				qsort(names, k, sizeof *names, cmp_names);
+				bool dup = false;
+				for (i = 1; i < k && !dup; i++)
+					dup = strcmp(names[i - 1], names[i]) == 0;
+				free(names);
+				if (dup)
+					return true;
+			}
+		}
+		if ((cJSON_IsObject(c) || cJSON_IsArray(c)) && c->child && has_duplicates(c->child))
+			return true;
+	}
+	return false;
+}
+
+dc_err dc__json_parse(const char *in, size_t n, size_t max_depth, cJSON **out, struct dc_errinfo *ei)
+{
+	*out = NULL;
+	if (!in)
+		return dc__fail(ei, DC_ERR_INVAL, "json: no input");
+	if (n == 0)
+		return dc__fail(ei, DC_ERR_MALFORMED, "json: empty input");
+	if (depth_check(in, n, max_depth ? max_depth : 64))
+		return dc__fail(ei, DC_ERR_TOO_BIG, "json: nested deeper than %zu levels", max_depth ? max_depth : 64);
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithLengthOpts(in, n, &end, false);
+	if (!j) {
+		size_t at = end && end >= in ? (size_t)(end - in) : 0;
+		return dc__fail(ei, DC_ERR_MALFORMED, "json: syntax error at byte %zu", at);
+	}
+	for (const char *p = end; p && p < in + n; p++) {
+		if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' && *p != '\0') {
+			cJSON_Delete(j);
+			return dc__fail(ei, DC_ERR_MALFORMED, "json: trailing data at byte %zu", (size_t)(p - in));
+		}
+		if (*p == '\0' && (size_t)(p - in) + 1 < n) {
+			cJSON_Delete(j);
+			return dc__fail(ei, DC_ERR_MALFORMED, "json: NUL byte at %zu", (size_t)(p - in));
+		}
+	}
+	if (has_duplicates(j)) {
+		cJSON_Delete(j);
+		return dc__fail(ei, DC_ERR_MALFORMED, "json: duplicate member name");
+	}
+	*out = j;
+	return DC_OK;
+}
+
+const char *dc__json_str(const cJSON *obj, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+const cJSON *dc__json_obj(const cJSON *obj, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	return cJSON_IsObject(v) ? v : NULL;
+}
+
+const cJSON *dc__json_arr(const cJSON *obj, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	return cJSON_IsArray(v) ? v : NULL;
+}
+
+dc_err dc__json_print(const cJSON *j, char **out, size_t *len)
+{
+	*out = cJSON_PrintUnformatted(j);
+	if (!*out) {
+		if (len)
+			*len = 0;
+		return DC_ERR_NOMEM;
+	}
+	if (len)
+		*len = strlen(*out);
+	return DC_OK;
+}
+
+static void wipe(cJSON *j)
+{
+	for (; j; j = j->next) {
+		if (cJSON_IsString(j) && j->valuestring)
+			sodium_memzero(j->valuestring, strlen(j->valuestring));
+		if (j->child)
+			wipe(j->child);
+	}
+}
+
+void dc__json_delete_secret(cJSON *j)
+{
+	if (!j)
+		return;
+	wipe(j);
+	cJSON_Delete(j);
+}
