@@ -147,6 +147,7 @@ struct dc_ctx;
 dc_err dc_ctx_new(struct dc_resolver *r, struct dc_keystore *ks, struct dc_ctx **out) DC_WUR;
 void dc_ctx_free(struct dc_ctx *c);
 void dc_ctx_set_limits(struct dc_ctx *c, const struct dc_limits *l);
+void dc_ctx_get_limits(const struct dc_ctx *c, struct dc_limits *out);
 void dc_limits_default(struct dc_limits *l);
 
 /* ---- pack ---------------------------------------------------------------------------- */

@@ -266,4 +266,22 @@ struct dc_ctx {
 	struct dc_limits lim;
 };
 
+
+/* ---- one pack/unpack operation: op.c ------------------------------------------------ */
+#define DC_OP_MAX_DOCS 32
+struct dc_op {
+	struct dc_ctx *c;
+	struct dc_errinfo *ei;
+	size_t n_resolutions;                  /* bounded by c->lim.max_resolutions */
+	struct dc_did_doc *docs[DC_OP_MAX_DOCS];  /* references held until dc__op_clear */
+	size_t n_docs;
+};
+void dc__op_init(struct dc_op *op, struct dc_ctx *c, struct dc_errinfo *ei);
+void dc__op_clear(struct dc_op *op);
+/* Resolve the DID of a DID or DID URL; the document stays valid until dc__op_clear. */
+dc_err dc__op_resolve(struct dc_op *op, const char *did_or_url, const struct dc_did_doc **out) DC_WUR;
+enum dc_rel { DC_REL_KA = 1, DC_REL_AUTH };
+/* The public key of kid, which must be listed under rel in its DID's document. */
+dc_err dc__op_key(struct dc_op *op, const char *kid, enum dc_rel rel, const struct dc_key **out) DC_WUR;
+
 #endif

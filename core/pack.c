@@ -1,0 +1,550 @@
+/* pack: plaintext, signed, anoncrypt, authcrypt, sign-then-encrypt, anoncrypt(authcrypt),
+ * and wrapping in routing/2.0 forwards for each of the recipient's routingKeys.
+ * The message text is packed byte for byte as given (after validation): no re-serialisation,
+ * so numbers and member order survive exactly. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TYPE_FORWARD DC_TYPE_FORWARD
+
+struct group {
+	char *did;
+	const char **kids; /* borrowed from the caller's opts; NULL when all keys are wanted */
+	size_t n_kids;
+	bool all;
+};
+
+static void groups_free(struct group *g, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(g[i].did);
+		free(g[i].kids);
+	}
+	free(g);
+}
+
+/* Group "to" entries by DID: a bare DID asks for all of its keys, a DID URL for that key. */
+static dc_err group_to(struct dc_op *op, const char *const *to, size_t n, struct group **out, size_t *n_out)
+{
+	*out = NULL;
+	*n_out = 0;
+	struct group *g = calloc(n ? n : 1, sizeof *g);
+	size_t ng = 0;
+	dc_err rc = DC_OK;
+	if (!g)
+		return DC_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		char *did = NULL;
+		if ((rc = dc__did_of(to[i], &did))) {
+			rc = dc__fail(op->ei, DC_ERR_INVAL, "recipient is not a DID or key id: %.200s", to[i]);
+			goto out;
+		}
+		size_t k = 0;
+		while (k < ng && strcmp(g[k].did, did) != 0)
+			k++;
+		if (k == ng) {
+			g[ng].did = did;
+			g[ng].kids = calloc(n, sizeof *g[ng].kids);
+			if (!g[ng].kids) {
+				rc = DC_ERR_NOMEM;
+				ng++;
+				goto out;
+			}
+			ng++;
+		} else {
+			free(did);
+		}
+		if (strchr(to[i], '#'))
+			g[k].kids[g[k].n_kids++] = to[i];
+		else
+			g[k].all = true;
+	}
+out:
+	if (rc) {
+		groups_free(g, ng);
+		return rc;
+	}
+	*out = g;
+	*n_out = ng;
+	return DC_OK;
+}
+
+/* Keys of doc to encrypt to: the named ones, or every keyAgreement key on crv (crv NONE:
+ * the curve of the first keyAgreement key). */
+static dc_err pick_rcpt_keys(struct dc_op *op, const struct dc_did_doc *doc, const struct group *g,
+                             enum dc_crv crv, const struct dc_key **keys, size_t cap, size_t *n)
+{
+	*n = 0;
+	if (!g->all && g->n_kids) {
+		for (size_t i = 0; i < g->n_kids; i++) {
+			const struct dc_key *k = NULL;
+			dc_err rc = dc__op_key(op, g->kids[i], DC_REL_KA, &k);
+			if (rc)
+				return rc;
+			if (crv != DC_CRV_NONE && k->crv != crv)
+				return dc__fail(op->ei, DC_ERR_INVAL, "key %.200s is %s, not %s", g->kids[i],
+				                dc_crv_name(k->crv), dc_crv_name(crv));
+			crv = k->crv;
+			for (size_t j = 0; j < *n; j++)
+				if (strcmp(dc_key_kid(keys[j]), dc_key_kid(k)) == 0)
+					goto dup;
+			if (*n >= cap)
+				return dc__fail(op->ei, DC_ERR_TOO_BIG, "too many recipient keys (limit %zu)", cap);
+			keys[(*n)++] = k;
+dup:;
+		}
+		return DC_OK;
+	}
+	for (size_t i = 0; i < doc->n_ka; i++) {
+		const struct dc_vm *vm = dc__did_doc_vm(doc, doc->ka[i]);
+		if (!vm || !dc__crv_is_key_agreement(vm->key->crv))
+			continue;
+		if (crv == DC_CRV_NONE)
+			crv = vm->key->crv;
+		if (vm->key->crv != crv)
+			continue;
+		if (*n >= cap)
+			return dc__fail(op->ei, DC_ERR_TOO_BIG, "too many recipient keys (limit %zu)", cap);
+		keys[(*n)++] = vm->key;
+	}
+	if (*n == 0)
+		return dc__fail(op->ei, DC_ERR_NOT_FOUND, "%.200s has no keyAgreement key%s%s", doc->id,
+		                crv ? " on " : "", crv ? dc_crv_name(crv) : "");
+	return DC_OK;
+}
+
+/* Signing key: a kid, or the first authentication key of a DID we hold a secret for. */
+static dc_err pick_signer(struct dc_op *op, const char *who, const struct dc_key **priv, const char **kid)
+{
+	*priv = NULL;
+	*kid = NULL;
+	const struct dc_keystore *ks = op->c->ks;
+	if (strchr(who, '#')) {
+		const struct dc_key *pub = NULL;
+		dc_err rc = dc__op_key(op, who, DC_REL_AUTH, &pub);
+		if (rc)
+			return rc;
+		const struct dc_key *k = dc_keystore_get(ks, who);
+		if (!k || !dc_key_has_private(k))
+			return dc__fail(op->ei, DC_ERR_NOT_FOUND, "no secret for signing key %.200s", who);
+		if (dc__sig_alg_for_crv(k->crv) == DC_SIG_NONE)
+			return dc__fail(op->ei, DC_ERR_UNSUPPORTED, "key %.200s (%s) cannot sign", who, dc_crv_name(k->crv));
+		*priv = k;
+		*kid = who;
+		return DC_OK;
+	}
+	const struct dc_did_doc *doc = NULL;
+	dc_err rc = dc__op_resolve(op, who, &doc);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < doc->n_auth; i++) {
+		const struct dc_key *k = dc_keystore_get(ks, doc->auth[i]);
+		if (k && dc_key_has_private(k) && dc__sig_alg_for_crv(k->crv) != DC_SIG_NONE) {
+			*priv = k;
+			*kid = doc->auth[i];
+			return DC_OK;
+		}
+	}
+	return dc__fail(op->ei, DC_ERR_NOT_FOUND, "no secret for any authentication key of %.200s", who);
+}
+
+/* Sender key for authcrypt and the recipient keys on its curve. */
+static dc_err pick_sender(struct dc_op *op, const char *who, const struct dc_did_doc *rdoc, const struct group *g,
+                          enum dc_crv want, const struct dc_key **skey, const struct dc_key **keys, size_t cap,
+                          size_t *n)
+{
+	*skey = NULL;
+	*n = 0;
+	const struct dc_keystore *ks = op->c->ks;
+	dc_err rc;
+	if (strchr(who, '#')) {
+		const struct dc_key *pub = NULL;
+		if ((rc = dc__op_key(op, who, DC_REL_KA, &pub)))
+			return rc;
+		const struct dc_key *k = dc_keystore_get(ks, who);
+		if (!k || !dc_key_has_private(k))
+			return dc__fail(op->ei, DC_ERR_NOT_FOUND, "no secret for sender key %.200s", who);
+		if (want && k->crv != want)
+			return dc__fail(op->ei, DC_ERR_INVAL, "sender key %.200s is %s, not %s", who,
+			                dc_crv_name(k->crv), dc_crv_name(want));
+		if ((rc = pick_rcpt_keys(op, rdoc, g, k->crv, keys, cap, n)))
+			return rc;
+		*skey = k;
+		return DC_OK;
+	}
+	const struct dc_did_doc *sdoc = NULL;
+	if ((rc = dc__op_resolve(op, who, &sdoc)))
+		return rc;
+	bool any_secret = false;
+	for (size_t i = 0; i < sdoc->n_ka; i++) {
+		const struct dc_key *k = dc_keystore_get(ks, sdoc->ka[i]);
+		if (!k || !dc_key_has_private(k) || !dc__crv_is_key_agreement(k->crv))
+			continue;
+		any_secret = true;
+		if (want && k->crv != want)
+			continue;
+		struct dc_errinfo scratch;
+		struct dc_errinfo *keep = op->ei;
+		op->ei = &scratch;
+		rc = pick_rcpt_keys(op, rdoc, g, k->crv, keys, cap, n);
+		op->ei = keep;
+		if (rc == DC_OK && *n) {
+			*skey = k;
+			return DC_OK;
+		}
+	}
+	if (!any_secret)
+		return dc__fail(op->ei, DC_ERR_NOT_FOUND, "no secret for any keyAgreement key of %.200s", who);
+	return dc__fail(op->ei, DC_ERR_NOT_FOUND, "%.200s and %.200s share no key-agreement curve%s%s", who, rdoc->id,
+	                want ? " " : "", want ? dc_crv_name(want) : "");
+}
+
+static const struct dc_service *pick_service(const struct dc_did_doc *doc)
+{
+	for (size_t i = 0; i < doc->n_svcs; i++) {
+		const struct dc_service *s = &doc->svcs[i];
+		if (!s->uri)
+			continue;
+		if (s->n_accept == 0)
+			return s;
+		for (size_t j = 0; j < s->n_accept; j++)
+			if (strcmp(s->accept[j], "didcomm/v2") == 0)
+				return s;
+	}
+	return NULL;
+}
+
+/* Anoncrypt env to the keys named by ref (a DID URL: that key; a DID: its keyAgreement keys
+ * of the first curve). Replaces *env. */
+static dc_err anon_to_ref(struct dc_op *op, const char *ref, enum dc_enc enc, char **env, size_t *env_len)
+{
+	const struct dc_key *keys[64];
+	size_t n = 0;
+	dc_err rc;
+	if (strchr(ref, '#')) {
+		if ((rc = dc__op_key(op, ref, DC_REL_KA, &keys[0])))
+			return rc;
+		n = 1;
+	} else {
+		const struct dc_did_doc *doc = NULL;
+		struct group g = { .all = true };
+		if ((rc = dc__op_resolve(op, ref, &doc)))
+			return rc;
+		if ((rc = pick_rcpt_keys(op, doc, &g, DC_CRV_NONE, keys, 64, &n)))
+			return rc;
+	}
+	char *out = NULL;
+	size_t out_len = 0;
+	rc = dc__jwe_encrypt(DC_ALG_ECDH_ES_A256KW, enc, NULL, NULL, keys, n, (const uint8_t *)*env, *env_len, &out,
+	                     &out_len, op->ei);
+	if (rc)
+		return rc;
+	free(*env);
+	*env = out;
+	*env_len = out_len;
+	return DC_OK;
+}
+
+/* Wrap env in forwards for the recipient's routing (service routingKeys, with a mediator
+ * DID as uri prepended, as the spec's "DID as endpoint" says). Sets *endpoint. */
+static dc_err wrap_forwards(struct dc_op *op, const struct dc_did_doc *rdoc, bool no_forward, int64_t expires,
+                            enum dc_enc enc, char **env, size_t *env_len, char **endpoint)
+{
+	*endpoint = NULL;
+	const struct dc_service *svc = pick_service(rdoc);
+	if (!svc)
+		return DC_OK;
+	const char *uri = svc->uri;
+	const char *mediator = NULL;
+	if (strncmp(uri, "did:", 4) == 0) {
+		const struct dc_did_doc *mdoc = NULL;
+		dc_err rc = dc__op_resolve(op, uri, &mdoc);
+		if (rc)
+			return rc;
+		const struct dc_service *msvc = pick_service(mdoc);
+		if (!msvc)
+			return dc__fail(op->ei, DC_ERR_RESOLVE, "mediator %.200s has no DIDCommMessaging service", uri);
+		if (strncmp(msvc->uri, "did:", 4) == 0)
+			return dc__fail(op->ei, DC_ERR_RESOLVE, "mediator %.200s points to another DID (%.200s)", uri,
+			                msvc->uri);
+		mediator = mdoc->id;
+		uri = msvc->uri;
+	}
+	*endpoint = strdup(uri);
+	if (!*endpoint)
+		return DC_ERR_NOMEM;
+	if (no_forward)
+		return DC_OK;
+	size_t n = svc->n_routing_keys + (mediator ? 1 : 0);
+	if (n > op->c->lim.max_forward_depth)
+		return dc__fail(op->ei, DC_ERR_TOO_BIG, "%zu routing keys for %.200s (limit %zu)", n, rdoc->id,
+		                op->c->lim.max_forward_depth);
+	for (size_t i = n; i-- > 0;) {
+		const char *ref = mediator ? (i == 0 ? mediator : svc->routing_keys[i - 1]) : svc->routing_keys[i];
+		const char *next = rdoc->id;
+		if (i + 1 < n)
+			next = mediator ? svc->routing_keys[i] : svc->routing_keys[i + 1];
+		char *fwd = NULL;
+		size_t fwd_len = 0;
+		dc_err rc = dc__forward_build(next, *env, *env_len, expires, &fwd, &fwd_len);
+		if (rc)
+			return dc__fail(op->ei, rc, "building the forward for %.200s failed", next);
+		free(*env);
+		*env = fwd;
+		*env_len = fwd_len;
+		if ((rc = anon_to_ref(op, ref, enc, env, env_len)))
+			return rc;
+	}
+	return DC_OK;
+}
+
+static bool did_eq(const char *a_url, const char *b_url)
+{
+	size_t la = strcspn(a_url, "#?/"), lb = strcspn(b_url, "#?/");
+	/* did:web paths use ':' so '/' cannot appear before the method-specific id ends */
+	return la == lb && strncmp(a_url, b_url, la) == 0;
+}
+
+static bool in_to(const cJSON *msg, const char *did)
+{
+	const cJSON *to = dc__json_arr(msg, "to");
+	if (!to)
+		return true; /* no "to": each recipient is the only one (like BCC) */
+	const cJSON *t;
+	cJSON_ArrayForEach(t, to)
+		if (cJSON_IsString(t) && did_eq(t->valuestring, did))
+			return true;
+	return false;
+}
+
+void dc_pack_result_clear(struct dc_pack_result *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->items[i].to);
+		free(r->items[i].endpoint);
+		free(r->items[i].msg);
+	}
+	free(r->items);
+	r->items = NULL;
+	r->n = 0;
+}
+
+static dc_err push_item(struct dc_pack_result *r, const char *to, char *endpoint, char *msg, size_t len)
+{
+	struct dc_packed *items = realloc(r->items, (r->n + 1) * sizeof *items);
+	if (!items)
+		return DC_ERR_NOMEM;
+	r->items = items;
+	struct dc_packed *p = &items[r->n];
+	p->to = to ? strdup(to) : NULL;
+	if (to && !p->to)
+		return DC_ERR_NOMEM;
+	p->endpoint = endpoint;
+	p->msg = msg;
+	p->len = len;
+	r->n++;
+	return DC_OK;
+}
+
+dc_err dc_pack(struct dc_ctx *c, const char *msg_json, size_t len, const struct dc_pack_opts *o,
+               struct dc_pack_result *out, struct dc_errinfo *ei)
+{
+	struct dc_op op;
+	cJSON *msg = NULL;
+	struct group *groups = NULL;
+	size_t n_groups = 0;
+	char *payload = NULL; /* what gets encrypted: the plaintext or the JWS */
+	size_t payload_len = 0;
+	const char **to_list = NULL;
+	const struct dc_key **keys = NULL;
+	dc_err rc;
+
+	if (!c || !msg_json || !o || !out)
+		return DC_ERR_INVAL;
+	memset(out, 0, sizeof *out);
+	dc__op_init(&op, c, ei);
+	if (len > c->lim.max_message_bytes)
+		return dc__fail(ei, DC_ERR_TOO_BIG, "message of %zu bytes is over the limit of %zu", len,
+		                c->lim.max_message_bytes);
+	while (len && (msg_json[0] == ' ' || msg_json[0] == '\n' || msg_json[0] == '\r' || msg_json[0] == '\t')) {
+		msg_json++;
+		len--;
+	}
+	while (len && (msg_json[len - 1] == ' ' || msg_json[len - 1] == '\n' || msg_json[len - 1] == '\r' ||
+	               msg_json[len - 1] == '\t' || msg_json[len - 1] == '\0'))
+		len--;
+	if ((rc = dc__json_parse(msg_json, len, c->lim.max_json_depth, &msg, ei)))
+		goto out;
+	if (!cJSON_IsObject(msg)) {
+		rc = dc__fail(ei, DC_ERR_MALFORMED, "message: not a JSON object");
+		goto out;
+	}
+	if ((rc = dc__msg_validate(msg, &c->lim, ei)))
+		goto out;
+	const char *from = dc__json_str(msg, "from");
+	const cJSON *exp = cJSON_GetObjectItemCaseSensitive(msg, "expires_time");
+	int64_t expires = cJSON_IsNumber(exp) ? (int64_t)exp->valuedouble : 0;
+
+	payload = malloc(len + 1);
+	if (!payload) {
+		rc = DC_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(payload, msg_json, len);
+	payload[len] = 0;
+	payload_len = len;
+
+	if (o->mode == DC_PACK_PLAINTEXT) {
+		rc = push_item(out, NULL, NULL, payload, payload_len);
+		if (rc == DC_OK)
+			payload = NULL;
+		goto out;
+	}
+
+	/* sign first (signed mode, or sign-then-encrypt) */
+	const char *signer = o->sign_from;
+	if (o->mode == DC_PACK_SIGNED && !signer)
+		signer = from;
+	if (o->mode == DC_PACK_SIGNED && !signer) {
+		rc = dc__fail(ei, DC_ERR_INVAL, "signed: no --sign-from and no from header");
+		goto out;
+	}
+	if (signer) {
+		const struct dc_key *sk = NULL;
+		const char *kid = NULL;
+		if ((rc = pick_signer(&op, signer, &sk, &kid)))
+			goto out;
+		if (from && !did_eq(from, kid)) {
+			rc = dc__fail(ei, DC_ERR_DENIED, "signer %.200s is not the message's from (%.200s)", kid, from);
+			goto out;
+		}
+		char *jws = NULL;
+		size_t jws_len = 0;
+		if ((rc = dc__jws_sign(sk, kid, (const uint8_t *)payload, payload_len, &jws, &jws_len))) {
+			dc__fail(ei, rc, "signing with %.200s failed", kid);
+			goto out;
+		}
+		free(payload);
+		payload = jws;
+		payload_len = jws_len;
+	}
+	if (o->mode == DC_PACK_SIGNED) {
+		rc = push_item(out, NULL, NULL, payload, payload_len);
+		if (rc == DC_OK)
+			payload = NULL;
+		goto out;
+	}
+	if (o->mode != DC_PACK_ANONCRYPT && o->mode != DC_PACK_AUTHCRYPT) {
+		rc = dc__fail(ei, DC_ERR_INVAL, "unknown pack mode %d", (int)o->mode);
+		goto out;
+	}
+
+	/* recipients: --to, else the message's "to" */
+	size_t n_to = o->n_to;
+	const char *const *to = o->to;
+	if (n_to == 0) {
+		const cJSON *arr = dc__json_arr(msg, "to"), *t;
+		size_t k = 0;
+		to_list = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof *to_list);
+		if (!to_list) {
+			rc = DC_ERR_NOMEM;
+			goto out;
+		}
+		cJSON_ArrayForEach(t, arr) if (cJSON_IsString(t)) to_list[k++] = t->valuestring;
+		to = to_list;
+		n_to = k;
+	}
+	if (n_to == 0) {
+		rc = dc__fail(ei, DC_ERR_INVAL, "no recipient: give --to or a to header");
+		goto out;
+	}
+	if ((rc = group_to(&op, to, n_to, &groups, &n_groups)))
+		goto out;
+
+	enum dc_enc anon_enc = o->enc ? o->enc : DC_ENC_XC20P;
+	const char *sender = NULL;
+	if (o->mode == DC_PACK_AUTHCRYPT) {
+		if (o->enc && o->enc != DC_ENC_A256CBC_HS512 && !o->protect_sender) {
+			rc = dc__fail(ei, DC_ERR_UNSUPPORTED, "authcrypt (ECDH-1PU) works only with A256CBC-HS512");
+			goto out;
+		}
+		sender = o->from ? o->from : from;
+		if (!sender) {
+			rc = dc__fail(ei, DC_ERR_INVAL, "authcrypt: the message has no from header");
+			goto out;
+		}
+		if (!from || !did_eq(from, sender)) {
+			rc = dc__fail(ei, DC_ERR_DENIED, "authcrypt sender %.200s does not match the from header (%.200s)",
+			              sender, from ? from : "none");
+			goto out;
+		}
+	} else if (o->protect_sender) {
+		rc = dc__fail(ei, DC_ERR_INVAL, "--protect-sender goes with authcrypt");
+		goto out;
+	}
+	size_t cap = c->lim.max_recipients;
+	keys = calloc(cap, sizeof *keys);
+	if (!keys) {
+		rc = DC_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t gi = 0; gi < n_groups; gi++) {
+		const struct group *g = &groups[gi];
+		const struct dc_did_doc *rdoc = NULL;
+		size_t n = 0;
+		if ((rc = dc__op_resolve(&op, g->did, &rdoc)))
+			goto out;
+		if (!in_to(msg, g->did)) {
+			rc = dc__fail(ei, DC_ERR_DENIED, "recipient %.200s is not in the message's to header", g->did);
+			goto out;
+		}
+		char *env = NULL, *endpoint = NULL;
+		size_t env_len = 0;
+		if (o->mode == DC_PACK_AUTHCRYPT) {
+			const struct dc_key *skey = NULL;
+			if ((rc = pick_sender(&op, sender, rdoc, g, o->curve, &skey, keys, cap, &n)))
+				goto out;
+			rc = dc__jwe_encrypt(DC_ALG_ECDH_1PU_A256KW, DC_ENC_A256CBC_HS512, skey, dc_key_kid(skey), keys, n,
+			                     (const uint8_t *)payload, payload_len, &env, &env_len, ei);
+			if (rc == DC_OK && o->protect_sender) {
+				char *outer = NULL;
+				size_t outer_len = 0;
+				rc = dc__jwe_encrypt(DC_ALG_ECDH_ES_A256KW, anon_enc, NULL, NULL, keys, n,
+				                     (const uint8_t *)env, env_len, &outer, &outer_len, ei);
+				free(env);
+				env = outer;
+				env_len = outer_len;
+			}
+		} else {
+			if ((rc = pick_rcpt_keys(&op, rdoc, g, o->curve, keys, cap, &n)))
+				goto out;
+			rc = dc__jwe_encrypt(DC_ALG_ECDH_ES_A256KW, anon_enc, NULL, NULL, keys, n, (const uint8_t *)payload,
+			                     payload_len, &env, &env_len, ei);
+		}
+		if (rc == DC_OK)
+			rc = wrap_forwards(&op, rdoc, o->no_forward, expires, anon_enc, &env, &env_len, &endpoint);
+		if (rc == DC_OK)
+			rc = push_item(out, g->did, endpoint, env, env_len);
+		if (rc) {
+			free(env);
+			free(endpoint);
+			goto out;
+		}
+	}
+out:
+	if (rc)
+		dc_pack_result_clear(out);
+	if (rc && ei && ei->msg[0] == 0)
+		dc__fail(ei, rc, "pack: %s", dc_strerror(rc));
+	free(keys);
+	free(to_list);
+	free(payload);
+	groups_free(groups, n_groups);
+	cJSON_Delete(msg);
+	dc__op_clear(&op);
+	return rc;
+}
