@@ -11,5 +11,19 @@ char *tu_read_file(const char *path, size_t *len);
 /* Parse a JSON file with cJSON (NULL on failure). */
 cJSON *tu_read_json(const char *path);
 
+/* A generated party: a DID document with keyAgreement keys (per_curve of each curve, kids
+ * DID#key-<crv>-N) and, with signers, authentication keys DID#sig-ed25519|sig-p256|sig-k256;
+ * the document goes into res, the private keys into a new *ks. Optional DIDCommMessaging
+ * service (uri, routingKeys). */
+int tu_make_party(struct dc_resolver *res, struct dc_keystore **ks, const char *did, const enum dc_crv *curves,
+                   size_t n_curves, size_t per_curve, bool signers, const char *svc_uri,
+                   const char *const *routing, size_t n_routing);
+
+struct world {
+	struct dc_resolver *res;
+	struct dc_keystore *ks[6];
+};
+enum { ALICE, BOB, M1, M2, BOB2, CAROL };
+
 #define TU_ADD(suite, fn) CU_add_test(suite, #fn, fn)
 #endif

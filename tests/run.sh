@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every test suite and prints one summary line last: "tests: N passed, M failed, K skipped".
+# Each suite prints its own "<name>: N passed, M failed[, K skipped]" line; this script sums them.
+set -u
+cd "$(dirname "$0")/.."
+REL=build/release
+ASAN=build/asan
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+passed=0 failed=0 skipped=0 broken=""
+log=$(mktemp -d /tmp/dctest.XXXXXX)
+trap 'rm -rf "$log"' EXIT
+
+suite() { # name command...
+	local name=$1; shift
+	echo "== $name"
+	"$@" 2>&1 | tee "$log/$name.out"
+	local rc=${PIPESTATUS[0]}
+	local line
+	line=$(grep -E '^[A-Za-z0-9_-]+: [0-9]+ passed, [0-9]+ failed' "$log/$name.out" | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "$name: no summary line (exit $rc)"
+		failed=$((failed + 1)); broken="$broken $name"; return
+	fi
+	local p f s
+	p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
+	f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+	s=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+' || echo 0)
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "$name: exited $rc"; failed=$((failed + 1)); broken="$broken $name"
+	fi
+}
+
+suite unit "$REL/test_unit"
+suite unit-asan "$ASAN/test_unit"
+[ -x "$ASAN/fuzz_replay" ] && suite replay "$ASAN/fuzz_replay" tests/fuzz/corpus
+for t in tests/cli/*.sh; do
+	[ -f "$t" ] || continue
+	n=$(basename "$t" .sh)
+	suite "cli-$n" env BIN="$ASAN/didcomm-gateway" bash "$t"
+done
+[ -f tests/interop/run.sh ] && suite interop env BIN="$REL/didcomm-gateway" bash tests/interop/run.sh
+
+echo
+[ -n "$broken" ] && echo "suites with problems:$broken"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
