@@ -18,28 +18,31 @@ OPT      ?= -O2 -g
 endif
 
 B        := build/$(V)
-PKGS     := libsodium libcjson libcrypto libcurl
+PKGS     := libsodium libcjson libcrypto libcurl sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CUNIT_LIBS := $(shell pkg-config --libs cunit 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-missing-field-initializers
 CFLAGS   := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -fPIC \
-            -Icore $(PKG_CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
+            -Icore -Irules $(PKG_CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  := $(SANFLAGS) $(EXTRA_LDFLAGS)
 LIBS     := $(PKG_LIBS) -lm
 
 CORE_SRC := $(sort $(wildcard core/*.c))
 GW_SRC   := $(sort $(wildcard gateway/*.c))
+RULES_SRC := $(sort $(wildcard rules/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
 GW_OBJ   := $(GW_SRC:%.c=$(B)/%.o)
+RULES_OBJ := $(RULES_SRC:%.c=$(B)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o)
 
 LIB_A    := $(B)/libdidcomm.a
 LIB_SO   := $(B)/libdidcomm.so
+LIB_RULES := $(B)/librules.a
 BIN      := $(B)/didcomm-gateway
 UNIT     := $(B)/test_unit
 REPLAY   := $(B)/fuzz_replay
@@ -76,11 +79,15 @@ $(LIB_A): $(CORE_OBJ)
 $(LIB_SO): $(CORE_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BIN): $(GW_OBJ) $(LIB_A)
-	$(CC) $(LDFLAGS) -o $@ $(GW_OBJ) $(LIB_A) $(LIBS)
+$(LIB_RULES): $(RULES_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
-$(UNIT): $(UNIT_OBJ) $(LIB_A)
-	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(LIB_A) $(LIBS) $(CUNIT_LIBS)
+$(BIN): $(GW_OBJ) $(LIB_RULES) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $(GW_OBJ) $(LIB_RULES) $(LIB_A) $(LIBS)
+
+$(UNIT): $(UNIT_OBJ) $(LIB_RULES) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(LIB_RULES) $(LIB_A) $(LIBS) $(CUNIT_LIBS)
 
 # Replays every fuzz corpus file through each target's entry point (no libFuzzer needed).
 $(REPLAY): tests/fuzz/replay.c $(patsubst %,tests/fuzz/fuzz_%.c,$(FUZZ_TARGETS)) $(LIB_A)
@@ -116,4 +123,4 @@ check-src:
 clean:
 	rm -rf build
 
--include $(CORE_OBJ:.o=.d) $(GW_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(GW_OBJ:.o=.d) $(RULES_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

@@ -1,5 +1,6 @@
 /* `run`: until the daemon lands (issue: the gateway), create or load the gateway's own
  * identity in the state dir and print it. */
+#include "conf.h"
 #include "gateway.h"
 
 #include <errno.h>
@@ -10,16 +11,44 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static int run_identity(const struct gw_conf *conf);
+
 int gw_cmd_run(int argc, char **argv)
 {
-	const char *state = getenv("DIDCOMM_STATE_DIR") ? getenv("DIDCOMM_STATE_DIR") : "var";
+	struct gw_conf conf;
+	struct gw_conf_err ce;
+	const char *path = NULL;
+	bool test_only = false;
 	int c;
 	optind = 1;
-	while ((c = getopt(argc, argv, "c:")) != -1) {
-		if (c != 'c')
+	while ((c = getopt(argc, argv, "c:t")) != -1) {
+		if (c == 'c')
+			path = optarg;
+		else if (c == 't')
+			test_only = true;
+		else
 			return 2;
-		/* config file support arrives with the daemon; accept and ignore it for now */
 	}
+	gw_conf_defaults(&conf);
+	if (path && gw_conf_load(&conf, path, &ce)) {
+		fprintf(stderr, "run: %s\n", ce.msg);
+		gw_conf_clear(&conf);
+		return 1;
+	}
+	if (test_only) {
+		printf("run: configuration %s ok\n", path ? path : "(built-in defaults)");
+		gw_conf_print(&conf, stdout);
+		gw_conf_clear(&conf);
+		return 0;
+	}
+	int ret = run_identity(&conf);
+	gw_conf_clear(&conf);
+	return ret;
+}
+
+static int run_identity(const struct gw_conf *conf)
+{
+	const char *state = conf->state_dir;
 	if (mkdir(state, 0700) != 0 && errno != EEXIST) {
 		fprintf(stderr, "run: %s: %s\n", state, strerror(errno));
 		return 1;
@@ -36,7 +65,12 @@ int gw_cmd_run(int argc, char **argv)
 		free(did);
 		did = NULL;
 		struct dc_keystore *ks = NULL;
-		const char *ep[] = { "http://127.0.0.1:8080/" };
+		char url[512];
+		if (conf->public_url[0])
+			snprintf(url, sizeof url, "%s", conf->public_url);
+		else
+			snprintf(url, sizeof url, "http://%s%s", conf->http_listen, conf->http_path);
+		const char *ep[] = { url };
 		struct dc_did_new_opts o = { .method = DC_DID_PEER2, .endpoints = ep, .n_endpoints = 1 };
 		if (dc_keystore_new(&ks) || dc_did_new(&o, ks, &did, &ei) || dc_keystore_save_file(ks, secrets, &ei)) {
 			fprintf(stderr, "run: creating the gateway identity: %s\n", ei.msg[0] ? ei.msg : "failed");

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Benchmarks: libdidcomm (tests/bench/bench.c linked with build/release/libdidcomm.a) beside
+# didcomm-rust (npm didcomm-node 0.4.1, tests/bench/node_bench.mjs), same operations, one core.
+# Prints a table: ops/s for ours and didcomm-node, the ratio, and the issue's targets marked
+# "met" / "NOT met" (informational: the targets never fail this script). Then the peak RSS for
+# unpacking a 10 MiB anoncrypt message, as a multiple of the message size (target < 5x).
+#   BENCH_SECONDS=1   timed seconds per operation (after a warm-up of a fifth of that)
+#   BENCH_RSS_MIB=10  message size for the RSS measurement
+#   BENCH_NODE=0      skip the didcomm-node column
+#   BIN=...           the CLI for the RSS run through the real command (default build/release/didcomm-gateway)
+# Exit status: non-zero only if our benchmark cannot be built or crashes.
+set -u
+cd "$(dirname "$0")/../.."
+SECS=${BENCH_SECONDS:-1}
+MIB=${BENCH_RSS_MIB:-10}
+LIB=build/release/libdidcomm.a
+BIN=${BIN:-build/release/didcomm-gateway}
+OUT=build/bench
+mkdir -p "$OUT"
+tmp=$(mktemp -d /tmp/dcbench.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+[ -f "$LIB" ] || { echo "bench: $LIB missing (run make build)" >&2; exit 1; }
+# The Makefile's package list (libdidcomm may use any of them), minus what is not installed.
+PKGS=""
+for p in libsodium libcjson libcrypto libcurl sqlite3; do pkg-config --exists "$p" && PKGS="$PKGS $p"; done
+# shellcheck disable=SC2046,SC2086
+if ! ${CC:-cc} -std=c11 -O2 -Wall -Wextra -Icore $(pkg-config --cflags $PKGS) tests/bench/bench.c "$LIB" \
+	$(pkg-config --libs $PKGS) -lcurl -lm -o "$OUT/bench" 2>"$tmp/cc.log"; then
+	echo "bench: cannot build tests/bench/bench.c against $LIB:" >&2
+	grep -E 'error|undefined' "$tmp/cc.log" | head -n 8 >&2
+	exit 1
+fi
+
+PIN=()
+if command -v taskset >/dev/null 2>&1 && taskset -c 0 true 2>/dev/null; then
+	PIN=(taskset -c 0)
+	pinned="pinned to CPU 0 (taskset)"
+else
+	pinned="not pinned (no taskset)"
+fi
+
+echo "bench: ${SECS}s per operation, $pinned; body 300 bytes, one recipient; $(nproc) CPUs, $(uname -m)"
+if ! "${PIN[@]}" "$OUT/bench" "$SECS" >"$tmp/ours.tsv" 2>"$tmp/ours.err"; then
+	echo "bench: our benchmark failed: $(tail -n 1 "$tmp/ours.err")" >&2
+	exit 1
+fi
+
+# didcomm-node: reuse tests/interop's install (or install it the same way).
+node_ok=0 node_why="BENCH_NODE=0"
+if [ "${BENCH_NODE:-1}" != 0 ]; then
+	if ! command -v node >/dev/null 2>&1; then
+		node_why="node not found"
+	else
+		if [ ! -f tests/interop/node_modules/didcomm-node/package.json ]; then
+			timeout 300 npm install --no-audit --no-fund --save-exact --fetch-retries=1 \
+				--prefix tests/interop didcomm-node@0.4.1 >"$tmp/npm.log" 2>&1 || true
+		fi
+		if [ ! -f tests/interop/node_modules/didcomm-node/package.json ]; then
+			node_why="didcomm-node not installed (npm unavailable?)"
+		elif "${PIN[@]}" node tests/bench/node_bench.mjs "$SECS" >"$tmp/node.tsv" 2>"$tmp/node.err"; then
+			node_ok=1
+		else
+			node_why="node_bench failed: $(tail -n 1 "$tmp/node.err")"
+		fi
+	fi
+fi
+[ "$node_ok" = 1 ] || : >"$tmp/node.tsv"
+
+# Table. Targets from the issue: authcrypt X25519 unpack >= 12000/s, anoncrypt unpack >= 20000/s,
+# authcrypt pack >= 8000/s.
+awk -F'\t' -v node_ok="$node_ok" '
+	FNR == NR { if ($1 == "row") node[$2 "|" $3 "|" $4] = $5; next }
+	$1 != "row" { next }
+	{
+		key = $2 "|" $3 "|" $4
+		ours = $5 + 0
+		n = (key in node) ? node[key] + 0 : 0
+		target = 0
+		if ($3 == "unpack" && $4 ~ /^authcrypt-X25519/) target = 12000
+		else if ($3 == "unpack" && $4 ~ /^anoncrypt/) target = 20000
+		else if ($3 == "pack" && $4 ~ /^authcrypt/) target = 8000
+		if (!hdr++) {
+			printf "%-11s %-6s %-31s %12s %13s %7s  %s\n", "DID", "op", "mode", "ours ops/s", "node ops/s", "ratio", "target"
+			printf "%-11s %-6s %-31s %12s %13s %7s  %s\n", "-----------", "------", "-------------------------------", "------------", "-------------", "-------", "------"
+		}
+		ns = n > 0 ? sprintf("%13.0f", n) : sprintf("%13s", "n/a")
+		rs = n > 0 ? sprintf("%6.1fx", ours / n) : sprintf("%7s", "-")
+		ts = target ? sprintf(">= %d/s %s", target, ours >= target ? "met" : "NOT met") : ""
+		printf "%-11s %-6s %-31s %12.0f %s %s  %s\n", $2, $3, $4, ours, ns, rs, ts
+		if (target) { tn++; if (ours >= target) tm++ }
+	}
+	END { if (tn) printf "targets: %d of %d met (informational)\n", tm, tn }
+' "$tmp/node.tsv" "$tmp/ours.tsv"
+[ "$node_ok" = 1 ] || echo "didcomm-node column: n/a ($node_why)"
+
+# Peak RSS for one big anoncrypt unpack, in a fresh process (packing happens in another one).
+echo
+echo "peak RSS, unpacking a ${MIB} MiB anoncrypt (XC20P) message (target < 5x the message size):"
+rss_line() { # label message_bytes envelope_bytes base_kb read_kb peak_kb
+	awk -v l="$1" -v m="$2" -v e="$3" -v b="$4" -v r="$5" -v p="$6" 'BEGIN {
+		mb = m / 1048576
+		printf "  %-34s peak %6.1f MiB = %4.2fx message (%.1f MiB envelope; process before input %.1f MiB, unpack adds %.1f MiB = %.2fx)  %s\n",
+			l, p / 1024, p * 1024 / m, e / 1048576, b / 1024, (p - r) / 1024, (p - r) * 1024 / m,
+			(p * 1024 / m < 5) ? "met" : "NOT met"
+	}'
+}
+if "$OUT/bench" rss-prepare "$tmp" "$MIB" >"$tmp/prep.out" 2>"$tmp/prep.err" &&
+	"$OUT/bench" rss-unpack "$tmp" >"$tmp/rss.out" 2>"$tmp/rss.err"; then
+	IFS=$'\t' read -r _ m e b r p <"$tmp/rss.out"
+	rss_line "libdidcomm (dc_unpack)" "$m" "$e" "$b" "$r" "$p"
+	if [ -x "$BIN" ] && [ -x /usr/bin/time ]; then
+		if /usr/bin/time -v "$BIN" unpack --did-docs "$tmp/did-docs.json" --secrets "$tmp/secrets.json" \
+			"$tmp/big.json" >"$tmp/cli.out" 2>"$tmp/time.err"; then
+			p=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$tmp/time.err")
+			echo "  $(printf '%-34s' "didcomm-gateway unpack (CLI)") peak $(awk -v p="$p" -v m="$m" 'BEGIN { printf "%6.1f MiB = %4.2fx message  %s", p / 1024, p * 1024 / m, (p * 1024 / m < 5) ? "met" : "NOT met" }')"
+		else
+			echo "  didcomm-gateway unpack (CLI): failed: $(grep -v -E '^\s|Command' "$tmp/time.err" | head -n 1)"
+		fi
+	fi
+else
+	echo "  libdidcomm: failed: $(cat "$tmp/prep.err" "$tmp/rss.err" 2>/dev/null | tail -n 1)"
+fi
+if [ "$node_ok" = 1 ]; then
+	if node tests/bench/node_bench.mjs rss-prepare "$tmp" "$MIB" >/dev/null 2>"$tmp/nprep.err" &&
+		node tests/bench/node_bench.mjs rss-unpack "$tmp" >"$tmp/nrss.out" 2>"$tmp/nrss.err"; then
+		IFS=$'\t' read -r _ m e b r p <"$tmp/nrss.out"
+		rss_line "didcomm-node (Message.unpack)" "$m" "$e" "$b" "$r" "$p"
+	else
+		echo "  didcomm-node: failed: $(cat "$tmp/nprep.err" "$tmp/nrss.err" | tail -n 1)"
+	fi
+fi
+exit 0
