@@ -53,7 +53,7 @@ DEB_PKGS := build-essential pkg-config libcurl4-gnutls-dev libwebsockets-dev lib
             libsasl2-modules mosquitto mosquitto-clients dovecot-imapd dovecot-lmtpd python3-aiosmtpd \
             curl openssl ca-certificates clang libclang-rt-14-dev
 
-.PHONY: all deps build run test test-unit test-asan test-cli test-vectors test-replay test-interop \
+.PHONY: all deps build run test test-unit test-interop \
         bench fuzz check-src clean
 all: build
 build: $(LIB_A) $(LIB_SO) $(BIN)
@@ -107,6 +107,9 @@ test: deps
 
 test-unit: build $(UNIT)
 	./$(UNIT)
+
+test-interop: build
+	bash tests/interop/run.sh
 
 bench: deps build
 	bash tests/bench/run.sh

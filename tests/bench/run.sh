@@ -13,7 +13,7 @@ set -u
 cd "$(dirname "$0")/../.."
 SECS=${BENCH_SECONDS:-1}
 MIB=${BENCH_RSS_MIB:-10}
-LIB=build/release/libdidcomm.a
+LIB=${LIB:-build/release/libdidcomm.a}
 BIN=${BIN:-build/release/didcomm-gateway}
 OUT=build/bench
 mkdir -p "$OUT"
