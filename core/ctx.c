@@ -5,7 +5,7 @@
 
 void dc_limits_default(struct dc_limits *l)
 {
-	l->max_message_bytes = 16u << 20;
+	l->max_message_bytes = 32u << 20; /* a 10 MB message wrapped in forwards stays under it */
 	l->max_json_depth = 64;
 	l->max_recipients = 64;
 	l->max_forward_depth = 8;

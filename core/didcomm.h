@@ -134,7 +134,7 @@ dc_err dc_did_new(const struct dc_did_new_opts *o, struct dc_keystore *ks, char 
 
 /* ---- context ----------------------------------------------------------------------- */
 struct dc_limits {
-	size_t max_message_bytes;  /* whole packed input; default 16 MiB */
+	size_t max_message_bytes;  /* whole packed input; default 32 MiB */
 	size_t max_json_depth;     /* default 64 */
 	size_t max_recipients;     /* JWE recipients; default 64 */
 	size_t max_forward_depth;  /* nested forwards/envelopes; default 8 */

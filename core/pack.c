@@ -307,14 +307,13 @@ static bool did_eq(const char *a_url, const char *b_url)
 	return la == lb && strncmp(a_url, b_url, la) == 0;
 }
 
-static bool in_to(const cJSON *msg, const char *did)
+/* hdr_to: the message's "to" (NULL when it has none: each recipient is the only one) */
+static bool in_to(char *const *hdr_to, size_t n, bool has_to, const char *did)
 {
-	const cJSON *to = dc__json_arr(msg, "to");
-	if (!to)
-		return true; /* no "to": each recipient is the only one (like BCC) */
-	const cJSON *t;
-	cJSON_ArrayForEach(t, to)
-		if (cJSON_IsString(t) && did_eq(t->valuestring, did))
+	if (!has_to)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (did_eq(hdr_to[i], did))
 			return true;
 	return false;
 }
@@ -357,9 +356,12 @@ dc_err dc_pack(struct dc_ctx *c, const char *msg_json, size_t len, const struct 
 	cJSON *msg = NULL;
 	struct group *groups = NULL;
 	size_t n_groups = 0;
-	char *payload = NULL; /* what gets encrypted: the plaintext or the JWS */
+	const char *payload = NULL; /* what gets encrypted: the plaintext (caller's bytes) or the JWS */
+	char *owned = NULL;         /* the JWS, when signing */
 	size_t payload_len = 0;
-	const char **to_list = NULL;
+	char **hdr_to = NULL, *from = NULL;
+	size_t n_hdr_to = 0;
+	bool has_to = false;
 	const struct dc_key **keys = NULL;
 	dc_err rc;
 
@@ -385,23 +387,47 @@ dc_err dc_pack(struct dc_ctx *c, const char *msg_json, size_t len, const struct 
 	}
 	if ((rc = dc__msg_validate(msg, &c->lim, ei)))
 		goto out;
-	const char *from = dc__json_str(msg, "from");
+	/* keep what we need of the headers and drop the parsed tree before the crypto: a 10 MB
+	 * message must not be held twice */
 	const cJSON *exp = cJSON_GetObjectItemCaseSensitive(msg, "expires_time");
 	int64_t expires = cJSON_IsNumber(exp) ? (int64_t)exp->valuedouble : 0;
-
-	payload = malloc(len + 1);
-	if (!payload) {
+	const char *from_s = dc__json_str(msg, "from");
+	if (from_s && !(from = strdup(from_s))) {
 		rc = DC_ERR_NOMEM;
 		goto out;
 	}
-	memcpy(payload, msg_json, len);
-	payload[len] = 0;
+	const cJSON *to_arr = dc__json_arr(msg, "to"), *t;
+	has_to = to_arr != NULL;
+	if (has_to) {
+		if (!(hdr_to = calloc((size_t)cJSON_GetArraySize(to_arr) + 1, sizeof *hdr_to))) {
+			rc = DC_ERR_NOMEM;
+			goto out;
+		}
+		cJSON_ArrayForEach(t, to_arr)
+		{
+			if (!(hdr_to[n_hdr_to] = strdup(t->valuestring))) {
+				rc = DC_ERR_NOMEM;
+				goto out;
+			}
+			n_hdr_to++;
+		}
+	}
+	cJSON_Delete(msg);
+	msg = NULL;
+	payload = msg_json;
 	payload_len = len;
 
 	if (o->mode == DC_PACK_PLAINTEXT) {
-		rc = push_item(out, NULL, NULL, payload, payload_len);
-		if (rc == DC_OK)
-			payload = NULL;
+		char *copy = malloc(len + 1);
+		if (!copy) {
+			rc = DC_ERR_NOMEM;
+			goto out;
+		}
+		memcpy(copy, msg_json, len);
+		copy[len] = 0;
+		rc = push_item(out, NULL, NULL, copy, len);
+		if (rc)
+			free(copy);
 		goto out;
 	}
 
@@ -428,14 +454,14 @@ dc_err dc_pack(struct dc_ctx *c, const char *msg_json, size_t len, const struct 
 			dc__fail(ei, rc, "signing with %.200s failed", kid);
 			goto out;
 		}
-		free(payload);
+		owned = jws;
 		payload = jws;
 		payload_len = jws_len;
 	}
 	if (o->mode == DC_PACK_SIGNED) {
-		rc = push_item(out, NULL, NULL, payload, payload_len);
+		rc = push_item(out, NULL, NULL, owned, payload_len);
 		if (rc == DC_OK)
-			payload = NULL;
+			owned = NULL;
 		goto out;
 	}
 	if (o->mode != DC_PACK_ANONCRYPT && o->mode != DC_PACK_AUTHCRYPT) {
@@ -447,16 +473,8 @@ dc_err dc_pack(struct dc_ctx *c, const char *msg_json, size_t len, const struct 
 	size_t n_to = o->n_to;
 	const char *const *to = o->to;
 	if (n_to == 0) {
-		const cJSON *arr = dc__json_arr(msg, "to"), *t;
-		size_t k = 0;
-		to_list = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof *to_list);
-		if (!to_list) {
-			rc = DC_ERR_NOMEM;
-			goto out;
-		}
-		cJSON_ArrayForEach(t, arr) if (cJSON_IsString(t)) to_list[k++] = t->valuestring;
-		to = to_list;
-		n_to = k;
+		to = (const char *const *)hdr_to;
+		n_to = n_hdr_to;
 	}
 	if (n_to == 0) {
 		rc = dc__fail(ei, DC_ERR_INVAL, "no recipient: give --to or a to header");
@@ -498,7 +516,7 @@ dc_err dc_pack(struct dc_ctx *c, const char *msg_json, size_t len, const struct 
 		size_t n = 0;
 		if ((rc = dc__op_resolve(&op, g->did, &rdoc)))
 			goto out;
-		if (!in_to(msg, g->did)) {
+		if (!in_to(hdr_to, n_hdr_to, has_to, g->did)) {
 			rc = dc__fail(ei, DC_ERR_DENIED, "recipient %.200s is not in the message's to header", g->did);
 			goto out;
 		}
@@ -541,8 +559,11 @@ out:
 	if (rc && ei && ei->msg[0] == 0)
 		dc__fail(ei, rc, "pack: %s", dc_strerror(rc));
 	free(keys);
-	free(to_list);
-	free(payload);
+	for (size_t i = 0; i < n_hdr_to; i++)
+		free(hdr_to[i]);
+	free(hdr_to);
+	free(from);
+	free(owned);
 	groups_free(groups, n_groups);
 	cJSON_Delete(msg);
 	dc__op_clear(&op);

@@ -75,12 +75,16 @@ static dc_err set_str(char **dst, const char *src)
 }
 
 /* One JWE layer. On success *pt is the payload (malloc'd). */
-static dc_err open_jwe(struct dc_op *op, const cJSON *j, struct state *st, struct dc_unpack_meta *m, bool first,
+/* *jp is freed as soon as the JWE is parsed (its decoded copy is all we need): a large
+ * message is then held once as text, once as ciphertext, once as plaintext at most. */
+static dc_err open_jwe(struct dc_op *op, cJSON **jp, struct state *st, struct dc_unpack_meta *m, bool first,
                        uint8_t **pt, size_t *pt_len)
 {
 	struct dc_jwe *jwe = NULL;
 	const struct dc_keystore *ks = op->c->ks;
-	dc_err rc = dc__jwe_parse(j, op->c->lim.max_recipients, &jwe, op->ei);
+	dc_err rc = dc__jwe_parse(*jp, op->c->lim.max_recipients, &jwe, op->ei);
+	cJSON_Delete(*jp);
+	*jp = NULL;
 	if (rc)
 		return rc;
 	if (jwe->typ && !typ_is(jwe->typ, TYP_ENC)) {
@@ -331,7 +335,7 @@ dc_err dc_unpack(struct dc_ctx *c, const char *in, size_t len, const struct dc_u
 		uint8_t *next = NULL;
 		size_t next_len = 0;
 		if (cJSON_GetObjectItemCaseSensitive(j, "ciphertext")) {
-			rc = open_jwe(&op, j, &st, m, first_enc, &next, &next_len);
+			rc = open_jwe(&op, &j, &st, m, first_enc, &next, &next_len);
 			first_enc = false;
 		} else if (cJSON_GetObjectItemCaseSensitive(j, "payload") &&
 		           (cJSON_GetObjectItemCaseSensitive(j, "signatures") ||
@@ -404,12 +408,17 @@ dc_err dc_unpack(struct dc_ctx *c, const char *in, size_t len, const struct dc_u
 			m->has_created_time = int_field(j, "created_time", &m->created_time);
 			m->has_expires_time = int_field(j, "expires_time", &m->expires_time);
 			m->expired = m->has_expires_time && m->expires_time < (int64_t)time(NULL);
-			char *txt = malloc(data_len + 1);
-			if (!txt) {
-				rc = DC_ERR_NOMEM;
-				goto out;
+			char *txt;
+			if (buf && data == (const char *)buf) { /* our own buffer: hand it over */
+				txt = (char *)buf;
+				buf = NULL;
+			} else {
+				if (!(txt = malloc(data_len + 1))) {
+					rc = DC_ERR_NOMEM;
+					goto out;
+				}
+				memcpy(txt, data, data_len);
 			}
-			memcpy(txt, data, data_len);
 			txt[data_len] = 0;
 			*msg_out = txt;
 			rc = DC_OK;

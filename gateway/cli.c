@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,9 @@ dc_err gw_read_input(const char *path, size_t max, char **out, size_t *len)
 	if (!f)
 		return DC_ERR_IO;
 	size_t cap = 64 * 1024, n = 0;
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+		cap = (size_t)st.st_size < max ? (size_t)st.st_size + 1 : max + 1; /* one allocation */
 	char *b = malloc(cap + 1);
 	dc_err rc = DC_OK;
 	while (b) {
@@ -431,6 +435,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* A fixed mmap threshold: big message buffers go back to the system when freed instead of
+	 * staying in the heap (glibc raises the threshold after each large free otherwise). */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -5,6 +5,8 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/cli/lib.sh
 V=tests/vectors
+# secrets must be 0600 (the keystore refuses others, like ssh); git checks files out 0644
+for f in alice bob; do install -m 600 $V/keys/$f-secrets.json "$T/v-$f-secrets.json"; done
 
 # --- identities ---
 check "did new peer2 (alice)" $BIN did new --method peer2 --secrets "$T/alice.json"
@@ -83,7 +85,7 @@ for f in $V/messages/c2-*.json $V/messages/c3-*.json; do
 	n=$(basename "$f" .json)
 	json "$f" 'json.dumps(d["packed"])' > "$T/v"
 	json "$f" 'json.dumps(d["expected_plaintext"], sort_keys=True)' > "$T/want"
-	if $BIN unpack --did-docs "$T/docs.json" --secrets $V/keys/bob-secrets.json "$T/v" > "$T/got" 2>"$T/err" &&
+	if $BIN unpack --did-docs "$T/docs.json" --secrets "$T/v-bob-secrets.json" "$T/v" > "$T/got" 2>"$T/err" &&
 	   [ "$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), sort_keys=True))' "$T/got")" = "$(cat "$T/want")" ]
 	then ok "vector $n"; else bad "vector $n" "$(head -c 300 "$T/err")"; fi
 done
@@ -91,9 +93,9 @@ done
 # --- refusals ---
 json $V/messages/c3-anoncrypt-x25519-xc20p.json 'json.dumps(d["packed"])' > "$T/v"
 refuse "wrong secrets" "no secret for any recipient kid: did:example:bob#key-x25519-1" \
-	$BIN unpack --did-docs "$T/docs.json" --secrets $V/keys/alice-secrets.json "$T/v"
+	$BIN unpack --did-docs "$T/docs.json" --secrets "$T/v-alice-secrets.json" "$T/v"
 head -c 300 "$T/v" > "$T/trunc"
-refuse "truncated file" "json" $BIN unpack --did-docs "$T/docs.json" --secrets $V/keys/bob-secrets.json "$T/trunc"
+refuse "truncated file" "json" $BIN unpack --did-docs "$T/docs.json" --secrets "$T/v-bob-secrets.json" "$T/trunc"
 : > "$T/empty"
 refuse "empty file" "empty" $BIN unpack "$T/empty"
 refuse "missing file" "No such file" $BIN unpack "$T/nope"
@@ -102,11 +104,14 @@ refuse "authcrypt with A256GCM" "A256CBC-HS512" $BIN pack --mode authcrypt --enc
 refuse "authcrypt without the sender's secret" "no secret" $BIN pack --mode authcrypt --to "$BOB" "$T/msg.json"
 printf '%*s' 200000 '' | tr ' ' '[' > "$T/deep"
 refuse "deeply nested JSON" "nested deeper" $BIN unpack "$T/deep"
-head -c 17000000 /dev/zero | tr '\0' ' ' > "$T/huge"
-refuse "17 MB input" "too big|over the limit" $BIN unpack "$T/huge"
+head -c 34000000 /dev/zero | tr '\0' ' ' > "$T/huge"
+refuse "34 MB input" "too big|over the limit" $BIN unpack "$T/huge"
 printf '{"id":"x","type":"t","body":{},"body":{}}' > "$T/dup"
 refuse "duplicate members" "duplicate" $BIN unpack "$T/dup"
-refuse "bad keystore" "" $BIN unpack --secrets "$T/dup" "$T/msg.json"
+chmod 600 "$T/dup"
+refuse "bad keystore" "duplicate" $BIN unpack --secrets "$T/dup" "$T/msg.json"
+install -m 644 "$T/alice.json" "$T/open.json"
+refuse "keystore readable by others" "mode 644" $BIN unpack --secrets "$T/open.json" "$T/msg.json"
 
 # --- a 10 MB message: peak memory stays under 5x its size (release build: ASan inflates RSS) ---
 REL=${REL_BIN:-build/release/didcomm-gateway}
@@ -121,7 +126,7 @@ import resource, subprocess, sys
 with open(sys.argv[1], "rb") as i, open(sys.argv[2], "wb") as o:
     rc = subprocess.call(sys.argv[3:], stdin=i, stdout=o)
 print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)' "$@"; }
-read rc mem < <(peak "$T/big.json" "$T/big.p" $REL pack --mode authcrypt --to "$BOB" --secrets "$T/alice.json" -)
+read rc mem < <(peak "$T/big.json" "$T/big.p" $REL pack --mode authcrypt --no-forward --to "$BOB" --secrets "$T/alice.json" -)
 [ "$rc" = 0 ] && [ "$mem" -lt $((5 * size)) ] && ok "10 MB pack: peak $((mem / 1048576)) MiB < 5x" || bad "10 MB pack" "rc $rc peak $mem for $size"
 read rc mem < <(peak "$T/big.p" "$T/big.u" $REL unpack $S -)
 [ "$rc" = 0 ] && [ "$mem" -lt $((5 * size)) ] && ok "10 MB unpack: peak $((mem / 1048576)) MiB < 5x" || bad "10 MB unpack" "rc $rc peak $mem for $size"

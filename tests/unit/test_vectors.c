@@ -35,7 +35,13 @@ static struct dc_keystore *new_keystore(const char *file, const char *only)
 	struct dc_keystore *all = NULL, *ks = NULL;
 	struct dc_errinfo ei = { 0 };
 	CU_ASSERT_EQUAL_FATAL(dc_keystore_new(&all), DC_OK);
-	dc_err rc = dc_keystore_load_file(all, file, &ei);
+	/* the files in the repository are 0644 (git keeps no modes) and the keystore refuses
+	 * anything but 0600 from a file: load the text */
+	size_t len = 0;
+	char *txt = tu_read_file(file, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(txt);
+	dc_err rc = dc_keystore_load_text(all, txt, len, &ei);
+	free(txt);
 	if (rc)
 		fprintf(stderr, "%s: %s\n", file, ei.msg);
 	CU_ASSERT_EQUAL_FATAL(rc, DC_OK);
@@ -44,7 +50,6 @@ static struct dc_keystore *new_keystore(const char *file, const char *only)
 	CU_ASSERT_EQUAL_FATAL(dc_keystore_new(&ks), DC_OK);
 	const struct dc_key *k = dc_keystore_get(all, only);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(k);
-	char *txt = NULL;
 	struct dc_key *copy = NULL;
 	CU_ASSERT_EQUAL_FATAL(dc_jwk_print(k, true, &txt), DC_OK);
 	CU_ASSERT_EQUAL_FATAL(dc_jwk_parse_text(txt, strlen(txt), &copy), DC_OK);
@@ -177,7 +182,7 @@ static void packed_vectors(void)
 		free(packed);
 		cJSON_Delete(v);
 	}
-	CU_ASSERT(opened >= 25);
+	CU_ASSERT_EQUAL(opened, 20); /* 4 signed + every recipient key of the 7 JWEs */
 	dc_resolver_free(r);
 }
 

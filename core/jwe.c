@@ -1,0 +1,503 @@
+/* JWE in General JSON serialisation (flattened accepted on input) for DIDComm:
+ * ECDH-ES+A256KW (anoncrypt) and ECDH-1PU+A256KW (authcrypt, tag in the KDF), one
+ * ephemeral key for all recipients, apv = SHA-256 of the sorted recipient kids joined
+ * with '.', apu = skid for 1PU. Secrets (Z, KEK, CEK, ephemeral key) are wiped on every
+ * path; every decryption failure is the same DC_ERR_CRYPTO. */
+#include "internal.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TYP_ENC "application/didcomm-encrypted+json"
+#define MAX_EK 80
+
+const char *dc__kw_alg_name(enum dc_kw_alg a)
+{
+	return a == DC_ALG_ECDH_ES_A256KW ? "ECDH-ES+A256KW" : a == DC_ALG_ECDH_1PU_A256KW ? "ECDH-1PU+A256KW" : "none";
+}
+
+static enum dc_kw_alg kw_alg_from_name(const char *s)
+{
+	if (!s)
+		return DC_ALG_NONE;
+	if (strcmp(s, "ECDH-ES+A256KW") == 0)
+		return DC_ALG_ECDH_ES_A256KW;
+	if (strcmp(s, "ECDH-1PU+A256KW") == 0)
+		return DC_ALG_ECDH_1PU_A256KW;
+	return DC_ALG_NONE;
+}
+
+void dc__jwe_free(struct dc_jwe *jwe)
+{
+	if (!jwe)
+		return;
+	free(jwe->typ);
+	free(jwe->skid);
+	free(jwe->apu);
+	free(jwe->apv);
+	dc_key_free(jwe->epk);
+	free(jwe->protected_b64);
+	for (size_t i = 0; i < jwe->n_rcpts; i++) {
+		free(jwe->rcpts[i].kid);
+		free(jwe->rcpts[i].ek);
+	}
+	free(jwe->rcpts);
+	free(jwe->iv);
+	free(jwe->ct);
+	free(jwe->tag);
+	free(jwe);
+}
+
+static dc_err b64_member(const cJSON *o, const char *name, uint8_t **out, size_t *len, size_t max,
+                         struct dc_errinfo *ei)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	if (!cJSON_IsString(v))
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"%s\" missing or not a string", name);
+	size_t n = strlen(v->valuestring);
+	if (max && n > max)
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"%s\" too long", name);
+	if (dc__b64url_decode(v->valuestring, n, out, len))
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"%s\" is not base64url", name);
+	return DC_OK;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* SHA-256 of the sorted kids joined with '.' */
+static dc_err kids_digest(const char *const *kids, size_t n, uint8_t out[32])
+{
+	const char **s = malloc(n * sizeof *s);
+	if (!s)
+		return DC_ERR_NOMEM;
+	memcpy(s, kids, n * sizeof *s);
+	qsort(s, n, sizeof *s, cmp_str);
+	crypto_hash_sha256_state st;
+	crypto_hash_sha256_init(&st);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			crypto_hash_sha256_update(&st, (const uint8_t *)".", 1);
+		crypto_hash_sha256_update(&st, (const uint8_t *)s[i], strlen(s[i]));
+	}
+	crypto_hash_sha256_final(&st, out);
+	free(s);
+	return DC_OK;
+}
+
+static dc_err parse_rcpt(const cJSON *holder, const cJSON *hdr, struct dc_jwe_rcpt *r, struct dc_errinfo *ei)
+{
+	const char *kid = dc__json_str(hdr, "kid");
+	if (!kid || !kid[0] || strlen(kid) > 2048)
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: a recipient has no kid");
+	if (!(r->kid = strdup(kid)))
+		return DC_ERR_NOMEM;
+	return b64_member(holder, "encrypted_key", &r->ek, &r->ek_len, 4 * MAX_EK, ei);
+}
+
+dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, struct dc_errinfo *ei)
+{
+	*out = NULL;
+	cJSON *hdr = NULL;
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	dc_err rc;
+	if (!cJSON_IsObject(j))
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: not an object");
+	struct dc_jwe *jwe = calloc(1, sizeof *jwe);
+	if (!jwe)
+		return DC_ERR_NOMEM;
+	if (cJSON_GetObjectItemCaseSensitive(j, "aad") || cJSON_GetObjectItemCaseSensitive(j, "unprotected")) {
+		rc = dc__fail(ei, DC_ERR_UNSUPPORTED, "encrypted message: aad/unprotected members are not used by DIDComm");
+		goto out;
+	}
+	const char *prot = dc__json_str(j, "protected");
+	if (!prot || strlen(prot) > 16384) {
+		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header missing or too long");
+		goto out;
+	}
+	if (!(jwe->protected_b64 = strdup(prot))) {
+		rc = DC_ERR_NOMEM;
+		goto out;
+	}
+	if (dc__b64url_decode(prot, strlen(prot), &raw, &raw_len)) {
+		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header is not base64url");
+		goto out;
+	}
+	if ((rc = dc__json_parse((const char *)raw, raw_len, 8, &hdr, ei)))
+		goto out;
+	if (!cJSON_IsObject(hdr)) {
+		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header is not an object");
+		goto out;
+	}
+	const char *alg = dc__json_str(hdr, "alg"), *enc = dc__json_str(hdr, "enc");
+	jwe->alg = kw_alg_from_name(alg);
+	jwe->enc = dc__enc_from_name(enc);
+	if (!alg || !enc) {
+		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: alg and enc are required");
+		goto out;
+	}
+	if (!jwe->alg || !jwe->enc) {
+		rc = dc__fail(ei, DC_ERR_UNSUPPORTED, "encrypted message: alg %.40s / enc %.40s not supported", alg, enc);
+		goto out;
+	}
+	if (jwe->alg == DC_ALG_ECDH_1PU_A256KW && jwe->enc != DC_ENC_A256CBC_HS512) {
+		rc = dc__fail(ei, DC_ERR_UNSUPPORTED, "encrypted message: ECDH-1PU requires A256CBC-HS512");
+		goto out;
+	}
+	const char *typ = dc__json_str(hdr, "typ"), *skid = dc__json_str(hdr, "skid");
+	if ((typ && !(jwe->typ = strdup(typ))) || (skid && !(jwe->skid = strdup(skid)))) {
+		rc = DC_ERR_NOMEM;
+		goto out;
+	}
+	const cJSON *apu = cJSON_GetObjectItemCaseSensitive(hdr, "apu");
+	if (apu && !cJSON_IsNull(apu) && (rc = b64_member(hdr, "apu", &jwe->apu, &jwe->apu_len, 4096, ei)))
+		goto out;
+	if ((rc = b64_member(hdr, "apv", &jwe->apv, &jwe->apv_len, 64, ei)))
+		goto out;
+	if (jwe->alg == DC_ALG_ECDH_1PU_A256KW) {
+		if (!jwe->apu) {
+			rc = dc__fail(ei, DC_ERR_MALFORMED, "authcrypt: apu is required");
+			goto out;
+		}
+		if (memchr(jwe->apu, 0, jwe->apu_len)) {
+			rc = dc__fail(ei, DC_ERR_MALFORMED, "authcrypt: apu is not a key id");
+			goto out;
+		}
+		if (!jwe->skid) {
+			if (!(jwe->skid = strndup((const char *)jwe->apu, jwe->apu_len))) {
+				rc = DC_ERR_NOMEM;
+				goto out;
+			}
+		} else if (strlen(jwe->skid) != jwe->apu_len || memcmp(jwe->skid, jwe->apu, jwe->apu_len) != 0) {
+			rc = dc__fail(ei, DC_ERR_MALFORMED, "authcrypt: apu does not encode skid");
+			goto out;
+		}
+	}
+	const cJSON *epk = cJSON_GetObjectItemCaseSensitive(hdr, "epk");
+	if (!epk) {
+		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: epk is required");
+		goto out;
+	}
+	if ((rc = dc__jwk_parse(epk, &jwe->epk, ei)))
+		goto out;
+	if (jwe->epk->priv || !dc__crv_is_key_agreement(jwe->epk->crv)) {
+		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: epk is not a public key-agreement key");
+		goto out;
+	}
+	/* recipients: general, or flattened (header + encrypted_key at the top) */
+	const cJSON *rcpts = cJSON_GetObjectItemCaseSensitive(j, "recipients");
+	if (rcpts) {
+		int n = cJSON_GetArraySize(rcpts);
+		if (!cJSON_IsArray(rcpts) || n < 1 || (size_t)n > max_rcpts) {
+			rc = dc__fail(ei, n > 0 && cJSON_IsArray(rcpts) ? DC_ERR_TOO_BIG : DC_ERR_MALFORMED,
+			              "encrypted message: recipients must be 1..%zu entries", max_rcpts);
+			goto out;
+		}
+		if (!(jwe->rcpts = calloc((size_t)n, sizeof *jwe->rcpts))) {
+			rc = DC_ERR_NOMEM;
+			goto out;
+		}
+		const cJSON *r;
+		cJSON_ArrayForEach(r, rcpts)
+		{
+			if (!cJSON_IsObject(r)) {
+				rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: a recipient is not an object");
+				goto out;
+			}
+			rc = parse_rcpt(r, dc__json_obj(r, "header"), &jwe->rcpts[jwe->n_rcpts], ei);
+			jwe->n_rcpts++;
+			if (rc)
+				goto out;
+		}
+	} else {
+		if (!(jwe->rcpts = calloc(1, sizeof *jwe->rcpts))) {
+			rc = DC_ERR_NOMEM;
+			goto out;
+		}
+		jwe->n_rcpts = 1;
+		if ((rc = parse_rcpt(j, dc__json_obj(j, "header"), &jwe->rcpts[0], ei)))
+			goto out;
+	}
+	for (size_t a = 0; a < jwe->n_rcpts; a++)
+		for (size_t b = a + 1; b < jwe->n_rcpts; b++)
+			if (strcmp(jwe->rcpts[a].kid, jwe->rcpts[b].kid) == 0) {
+				rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: recipient kid %.200s appears twice",
+				              jwe->rcpts[a].kid);
+				goto out;
+			}
+	if ((rc = b64_member(j, "iv", &jwe->iv, &jwe->iv_len, 64, ei)) ||
+	    (rc = b64_member(j, "tag", &jwe->tag, &jwe->tag_len, 128, ei)) ||
+	    (rc = b64_member(j, "ciphertext", &jwe->ct, &jwe->ct_len, 0, ei)))
+		goto out;
+	if (jwe->iv_len != dc__enc_iv_len(jwe->enc) || jwe->tag_len != dc__enc_tag_len(jwe->enc)) {
+		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: iv or tag length is wrong for %s",
+		              dc__enc_name(jwe->enc));
+		goto out;
+	}
+	*out = jwe;
+	jwe = NULL;
+	rc = DC_OK;
+out:
+	cJSON_Delete(hdr);
+	free(raw);
+	dc__jwe_free(jwe);
+	return rc;
+}
+
+dc_err dc__jwe_decrypt(const struct dc_jwe *jwe, size_t idx, const struct dc_key *rcpt_priv,
+                       const struct dc_key *sender_pub, uint8_t **pt, size_t *pt_len, struct dc_errinfo *ei)
+{
+	*pt = NULL;
+	*pt_len = 0;
+	uint8_t z[2 * DC_MAX_Z], kek[32], cek[64], digest[32];
+	size_t zl = 0, zs = 0;
+	uint8_t *buf = NULL;
+	dc_err rc = DC_ERR_CRYPTO;
+	bool pu = jwe->alg == DC_ALG_ECDH_1PU_A256KW;
+	const char **kids = NULL;
+	if (idx >= jwe->n_rcpts || !rcpt_priv || !rcpt_priv->priv || rcpt_priv->crv != jwe->epk->crv)
+		goto out;
+	if (pu && (!sender_pub || sender_pub->crv != jwe->epk->crv))
+		goto out;
+	/* apv must bind the full recipient list */
+	if (!(kids = malloc(jwe->n_rcpts * sizeof *kids))) {
+		rc = DC_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < jwe->n_rcpts; i++)
+		kids[i] = jwe->rcpts[i].kid;
+	if (kids_digest(kids, jwe->n_rcpts, digest) || jwe->apv_len != 32 || memcmp(digest, jwe->apv, 32) != 0)
+		goto out;
+	if (dc__ecdh(rcpt_priv, jwe->epk, z, &zl))
+		goto out;
+	if (pu) {
+		if (dc__ecdh(rcpt_priv, sender_pub, z + zl, &zs))
+			goto out;
+		zl += zs;
+	}
+	if (dc__concat_kdf(z, zl, dc__kw_alg_name(jwe->alg), jwe->apu, jwe->apu_len, jwe->apv, jwe->apv_len,
+	                   pu ? jwe->tag : NULL, pu ? jwe->tag_len : 0, kek))
+		goto out;
+	const struct dc_jwe_rcpt *r = &jwe->rcpts[idx];
+	size_t cek_len = dc__enc_cek_len(jwe->enc);
+	if (r->ek_len != cek_len + 8 || dc__aes_kw_unwrap(kek, r->ek, r->ek_len, cek))
+		goto out;
+	if (!(buf = malloc(jwe->ct_len + 1))) {
+		rc = DC_ERR_NOMEM;
+		goto out;
+	}
+	size_t n = 0;
+	if (dc__aead_decrypt(jwe->enc, cek, jwe->iv, jwe->iv_len, (const uint8_t *)jwe->protected_b64,
+	                     strlen(jwe->protected_b64), jwe->ct, jwe->ct_len, jwe->tag, jwe->tag_len, buf, &n))
+		goto out;
+	buf[n] = 0;
+	*pt = buf;
+	*pt_len = n;
+	buf = NULL;
+	rc = DC_OK;
+out:
+	sodium_memzero(z, sizeof z);
+	sodium_memzero(kek, sizeof kek);
+	sodium_memzero(cek, sizeof cek);
+	free(kids);
+	free(buf);
+	if (rc == DC_ERR_CRYPTO)
+		dc__fail(ei, rc, "decryption failed");
+	return rc;
+}
+
+/* JSON string escaping for kids (written by us, but they come from DID documents) */
+static size_t esc(const char *s, char *o)
+{
+	size_t n = 0;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			if (o) {
+				o[n] = '\\';
+				o[n + 1] = (char)c;
+			}
+			n += 2;
+		} else if (c < 0x20) {
+			if (o) {
+				char t[7];
+				snprintf(t, sizeof t, "\\u%04x", c);
+				memcpy(o + n, t, 6);
+			}
+			n += 6;
+		} else {
+			if (o)
+				o[n] = (char)c;
+			n++;
+		}
+	}
+	return n;
+}
+
+static char *put(char *p, const char *s)
+{
+	size_t n = strlen(s);
+	memcpy(p, s, n);
+	return p + n;
+}
+
+dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key *sender, const char *skid,
+                       const struct dc_key *const *rcpts, size_t n, const uint8_t *pt, size_t pt_len, char **out,
+                       size_t *out_len, struct dc_errinfo *ei)
+{
+	*out = NULL;
+	*out_len = 0;
+	bool pu = alg == DC_ALG_ECDH_1PU_A256KW;
+	struct dc_key *eph = NULL;
+	cJSON *hdr = NULL, *epk = NULL;
+	char *hdr_txt = NULL, *prot = NULL, *res = NULL;
+	uint8_t *ct = NULL, (*eks)[MAX_EK] = NULL;
+	uint8_t cek[64], iv[24], tag[32], kek[32], z[2 * DC_MAX_Z], digest[32];
+	const char **kids = NULL;
+	dc_err rc = DC_ERR_INVAL;
+	size_t cek_len = dc__enc_cek_len(enc), iv_len = dc__enc_iv_len(enc), tag_len = dc__enc_tag_len(enc);
+
+	if (n == 0 || !cek_len || (alg != DC_ALG_ECDH_ES_A256KW && !pu))
+		return dc__fail(ei, DC_ERR_INVAL, "encrypt: no recipients or unknown algorithm");
+	if (pu && enc != DC_ENC_A256CBC_HS512)
+		return dc__fail(ei, DC_ERR_UNSUPPORTED, "encrypt: ECDH-1PU requires A256CBC-HS512");
+	enum dc_crv crv = rcpts[0]->crv;
+	if (!dc__crv_is_key_agreement(crv))
+		return dc__fail(ei, DC_ERR_INVAL, "encrypt: %s is not a key-agreement curve", dc_crv_name(crv));
+	for (size_t i = 0; i < n; i++)
+		if (rcpts[i]->crv != crv || !rcpts[i]->kid)
+			return dc__fail(ei, DC_ERR_INVAL, "encrypt: recipients must share one curve and have kids");
+	if (pu && (!sender || !sender->priv || sender->crv != crv || !skid))
+		return dc__fail(ei, DC_ERR_INVAL, "encrypt: the sender key must be private, on %s, with a kid",
+		                dc_crv_name(crv));
+	if (!(kids = malloc(n * sizeof *kids)) || !(eks = calloc(n, sizeof *eks))) {
+		rc = DC_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		kids[i] = rcpts[i]->kid;
+	for (size_t a = 0; a < n; a++)
+		for (size_t b = a + 1; b < n; b++)
+			if (strcmp(kids[a], kids[b]) == 0) {
+				rc = dc__fail(ei, DC_ERR_INVAL, "encrypt: recipient %.200s given twice", kids[a]);
+				goto out;
+			}
+	if ((rc = kids_digest(kids, n, digest)))
+		goto out;
+	if ((rc = dc__key_generate(crv, &eph)) || (rc = dc__jwk_to_json(eph, false, false, &epk)))
+		goto out;
+	/* protected header */
+	char apv_b64[64], *apu_b64 = NULL;
+	dc__b64url_encode_to(digest, 32, apv_b64);
+	rc = DC_ERR_NOMEM;
+	if (!(hdr = cJSON_CreateObject()) || !cJSON_AddStringToObject(hdr, "typ", TYP_ENC) ||
+	    !cJSON_AddStringToObject(hdr, "alg", dc__kw_alg_name(alg)) ||
+	    !cJSON_AddStringToObject(hdr, "enc", dc__enc_name(enc)))
+		goto out;
+	cJSON_AddItemToObject(hdr, "epk", epk);
+	epk = NULL;
+	if (pu) {
+		if (dc__b64url_encode((const uint8_t *)skid, strlen(skid), &apu_b64))
+			goto out;
+		bool ok = cJSON_AddStringToObject(hdr, "skid", skid) && cJSON_AddStringToObject(hdr, "apu", apu_b64);
+		if (!ok) {
+			free(apu_b64);
+			goto out;
+		}
+	}
+	if (!cJSON_AddStringToObject(hdr, "apv", apv_b64)) {
+		free(apu_b64);
+		goto out;
+	}
+	if (!(hdr_txt = cJSON_PrintUnformatted(hdr)) || dc__b64url_encode((const uint8_t *)hdr_txt, strlen(hdr_txt), &prot)) {
+		free(apu_b64);
+		goto out;
+	}
+	/* content first (1PU needs the tag in the KDF) */
+	randombytes_buf(cek, cek_len);
+	randombytes_buf(iv, iv_len);
+	if (pt_len > SIZE_MAX - 32 || !(ct = malloc(pt_len + 16))) {
+		free(apu_b64);
+		goto out;
+	}
+	size_t ct_len = 0;
+	if ((rc = dc__aead_encrypt(enc, cek, iv, (const uint8_t *)prot, strlen(prot), pt, pt_len, ct, &ct_len, tag))) {
+		free(apu_b64);
+		rc = dc__fail(ei, rc, "encrypt: content encryption failed");
+		goto out;
+	}
+	/* the KDF takes the decoded apu (the skid bytes) */
+	for (size_t i = 0; i < n; i++) {
+		size_t zl = 0, zs = 0;
+		rc = DC_ERR_CRYPTO;
+		if (dc__ecdh(eph, rcpts[i], z, &zl) || (pu && dc__ecdh(sender, rcpts[i], z + zl, &zs)))
+			break;
+		zl += zs;
+		if (dc__concat_kdf(z, zl, dc__kw_alg_name(alg), pu ? (const uint8_t *)skid : NULL, pu ? strlen(skid) : 0,
+		                   digest, 32, pu ? tag : NULL, pu ? tag_len : 0, kek) ||
+		    dc__aes_kw_wrap(kek, cek, cek_len, eks[i]))
+			break;
+		rc = DC_OK;
+	}
+	free(apu_b64);
+	if (rc) {
+		rc = dc__fail(ei, rc, "encrypt: key agreement failed (invalid recipient key?)");
+		goto out;
+	}
+	/* assemble the JSON in one buffer */
+	size_t ek_b64 = dc__b64url_enc_len(cek_len + 8);
+	size_t total = 64 + strlen(prot) + dc__b64url_enc_len(iv_len) + dc__b64url_enc_len(ct_len) +
+	               dc__b64url_enc_len(tag_len);
+	for (size_t i = 0; i < n; i++)
+		total += 48 + esc(kids[i], NULL) + ek_b64;
+	if (!(res = malloc(total + 1))) {
+		rc = DC_ERR_NOMEM;
+		goto out;
+	}
+	char *p = res;
+	p = put(p, "{\"protected\":\"");
+	p = put(p, prot);
+	p = put(p, "\",\"recipients\":[");
+	for (size_t i = 0; i < n; i++) {
+		p = put(p, i ? ",{\"header\":{\"kid\":\"" : "{\"header\":{\"kid\":\"");
+		p += esc(kids[i], p);
+		p = put(p, "\"},\"encrypted_key\":\"");
+		dc__b64url_encode_to(eks[i], cek_len + 8, p);
+		p += ek_b64;
+		p = put(p, "\"}");
+	}
+	p = put(p, "],\"iv\":\"");
+	dc__b64url_encode_to(iv, iv_len, p);
+	p += dc__b64url_enc_len(iv_len);
+	p = put(p, "\",\"ciphertext\":\"");
+	dc__b64url_encode_to(ct, ct_len, p);
+	p += dc__b64url_enc_len(ct_len);
+	p = put(p, "\",\"tag\":\"");
+	dc__b64url_encode_to(tag, tag_len, p);
+	p += dc__b64url_enc_len(tag_len);
+	p = put(p, "\"}");
+	*p = 0;
+	*out = res;
+	*out_len = (size_t)(p - res);
+	res = NULL;
+	rc = DC_OK;
+out:
+	sodium_memzero(cek, sizeof cek);
+	sodium_memzero(kek, sizeof kek);
+	sodium_memzero(z, sizeof z);
+	dc_key_free(eph);
+	cJSON_Delete(epk);
+	cJSON_Delete(hdr);
+	free(hdr_txt);
+	free(prot);
+	free(ct);
+	free(eks);
+	free(kids);
+	free(res);
+	return rc;
+}

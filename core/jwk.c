@@ -1,0 +1,156 @@
+/* JWK (RFC 7517/7518/8037): OKP X25519/Ed25519 and EC P-256/P-384/P-521/secp256k1, strict. */
+#include "internal.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+static dc_err b64_field(const cJSON *jwk, const char *name, uint8_t *out, size_t want, bool required,
+                        bool *present, struct dc_errinfo *ei)
+{
+	*present = false;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(jwk, name);
+	if (!v) {
+		if (required)
+			return dc__fail(ei, DC_ERR_MALFORMED, "jwk: missing \"%s\"", name);
+		return DC_OK;
+	}
+	if (!cJSON_IsString(v))
+		return dc__fail(ei, DC_ERR_MALFORMED, "jwk: \"%s\" is not a string", name);
+	size_t n = 0;
+	dc_err rc = dc__b64url_decode_to(v->valuestring, strlen(v->valuestring), out, want, &n);
+	if (rc || n != want) {
+		sodium_memzero(out, want);
+		return dc__fail(ei, DC_ERR_MALFORMED, "jwk: \"%s\" is not %zu bytes of base64url", name, want);
+	}
+	*present = true;
+	return DC_OK;
+}
+
+dc_err dc__jwk_parse(const cJSON *jwk, struct dc_key **out, struct dc_errinfo *ei)
+{
+	*out = NULL;
+	if (!cJSON_IsObject(jwk))
+		return dc__fail(ei, DC_ERR_MALFORMED, "jwk: not an object");
+	const char *kty = dc__json_str(jwk, "kty"), *crv_s = dc__json_str(jwk, "crv");
+	if (!kty || !crv_s)
+		return dc__fail(ei, DC_ERR_MALFORMED, "jwk: kty and crv are required strings");
+	enum dc_crv crv = dc_crv_from_name(crv_s);
+	bool okp = strcmp(kty, "OKP") == 0, ec = strcmp(kty, "EC") == 0;
+	if (!okp && !ec)
+		return dc__fail(ei, DC_ERR_UNSUPPORTED, "jwk: kty %.40s is not supported", kty);
+	if (crv == DC_CRV_NONE || okp != (crv == DC_CRV_X25519 || crv == DC_CRV_ED25519))
+		return dc__fail(ei, DC_ERR_UNSUPPORTED, "jwk: crv %.40s with kty %s is not supported", crv_s, kty);
+	size_t f = dc__crv_field_len(crv);
+	uint8_t pub[DC_MAX_PUB], d[DC_MAX_PRIV];
+	bool has, has_d = false;
+	struct dc_key *k = NULL;
+	dc_err rc;
+	size_t pub_len;
+	if (okp) {
+		if ((rc = b64_field(jwk, "x", pub, 32, true, &has, ei)))
+			goto out;
+		pub_len = 32;
+	} else {
+		pub[0] = 0x04;
+		if ((rc = b64_field(jwk, "x", pub + 1, f, true, &has, ei)) ||
+		    (rc = b64_field(jwk, "y", pub + 1 + f, f, true, &has, ei)))
+			goto out;
+		pub_len = 1 + 2 * f;
+	}
+	if ((rc = b64_field(jwk, "d", d, okp ? 32 : f, false, &has_d, ei)))
+		goto out;
+	if ((rc = dc__key_from_pub(crv, pub, pub_len, &k))) {
+		rc = dc__fail(ei, rc, "jwk: %s public key is not a valid point", dc_crv_name(crv));
+		goto out;
+	}
+	if (has_d && (rc = dc__key_set_priv(k, d, okp ? 32 : f))) {
+		rc = dc__fail(ei, rc, "jwk: private key d does not match the public key");
+		goto out;
+	}
+	const char *kid = dc__json_str(jwk, "kid");
+	if (kid && (rc = dc__key_set_kid(k, kid)))
+		goto out;
+	*out = k;
+	k = NULL;
+out:
+	sodium_memzero(d, sizeof d);
+	dc_key_free(k);
+	return rc;
+}
+
+static dc_err add_b64(cJSON *o, const char *name, const uint8_t *b, size_t n)
+{
+	char buf[DC_MAX_PUB * 2];
+	dc__b64url_encode_to(b, n, buf);
+	cJSON *s = cJSON_CreateString(buf);
+	sodium_memzero(buf, sizeof buf);
+	if (!s || !cJSON_AddItemToObject(o, name, s)) {
+		cJSON_Delete(s);
+		return DC_ERR_NOMEM;
+	}
+	return DC_OK;
+}
+
+dc_err dc__jwk_to_json(const struct dc_key *k, bool with_private, bool with_kid, cJSON **out)
+{
+	*out = NULL;
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return DC_ERR_NOMEM;
+	bool okp = k->crv == DC_CRV_X25519 || k->crv == DC_CRV_ED25519;
+	size_t f = dc__crv_field_len(k->crv);
+	dc_err rc = DC_ERR_NOMEM;
+	if (!cJSON_AddStringToObject(o, "kty", okp ? "OKP" : "EC") ||
+	    !cJSON_AddStringToObject(o, "crv", dc_crv_name(k->crv)))
+		goto out;
+	if (okp) {
+		if ((rc = add_b64(o, "x", k->pub, 32)))
+			goto out;
+	} else if ((rc = add_b64(o, "x", k->pub + 1, f)) || (rc = add_b64(o, "y", k->pub + 1 + f, f))) {
+		goto out;
+	}
+	if (with_private && k->priv) {
+		uint8_t d[DC_MAX_PRIV];
+		size_t n = 0;
+		rc = dc__key_priv_d(k, d, sizeof d, &n);
+		if (rc == DC_OK)
+			rc = add_b64(o, "d", d, n);
+		sodium_memzero(d, sizeof d);
+		if (rc)
+			goto out;
+	}
+	if (with_kid && k->kid && !cJSON_AddStringToObject(o, "kid", k->kid)) {
+		rc = DC_ERR_NOMEM;
+		goto out;
+	}
+	*out = o;
+	return DC_OK;
+out:
+	dc__json_delete_secret(o);
+	return rc;
+}
+
+dc_err dc_jwk_parse_text(const char *json, size_t len, struct dc_key **out)
+{
+	*out = NULL;
+	cJSON *j = NULL;
+	dc_err rc = dc__json_parse(json, len, 8, &j, NULL);
+	if (rc)
+		return rc;
+	rc = dc__jwk_parse(j, out, NULL);
+	dc__json_delete_secret(j);
+	return rc;
+}
+
+dc_err dc_jwk_print(const struct dc_key *k, bool with_private, char **out)
+{
+	*out = NULL;
+	cJSON *j = NULL;
+	dc_err rc = dc__jwk_to_json(k, with_private, true, &j);
+	if (rc)
+		return rc;
+	*out = cJSON_PrintUnformatted(j);
+	dc__json_delete_secret(j);
+	return *out ? DC_OK : DC_ERR_NOMEM;
+}

@@ -1,0 +1,508 @@
+/* Keys: X25519 and Ed25519 through libsodium; P-256, P-384, P-521 and secp256k1 through
+ * OpenSSL 3 (EVP). Public points are validated on their curve when they enter; private
+ * parts live in sodium_malloc'd memory and must match their public key. The EVP_PKEY of an
+ * EC key is built once and cached in the key (keys are not shared across threads while
+ * being used for the first time). */
+#include "internal.h"
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/param_build.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool dc__crv_is_ec(enum dc_crv crv)
+{
+	return crv == DC_CRV_P256 || crv == DC_CRV_P384 || crv == DC_CRV_P521 || crv == DC_CRV_SECP256K1;
+}
+
+bool dc__crv_is_key_agreement(enum dc_crv crv)
+{
+	return crv == DC_CRV_X25519 || crv == DC_CRV_P256 || crv == DC_CRV_P384 || crv == DC_CRV_P521;
+}
+
+size_t dc__crv_field_len(enum dc_crv crv)
+{
+	switch (crv) {
+	case DC_CRV_X25519:
+	case DC_CRV_ED25519:
+	case DC_CRV_P256:
+	case DC_CRV_SECP256K1: return 32;
+	case DC_CRV_P384: return 48;
+	case DC_CRV_P521: return 66;
+	default: return 0;
+	}
+}
+
+const char *dc_crv_name(enum dc_crv crv)
+{
+	switch (crv) {
+	case DC_CRV_X25519: return "X25519";
+	case DC_CRV_ED25519: return "Ed25519";
+	case DC_CRV_P256: return "P-256";
+	case DC_CRV_P384: return "P-384";
+	case DC_CRV_P521: return "P-521";
+	case DC_CRV_SECP256K1: return "secp256k1";
+	default: return "none";
+	}
+}
+
+enum dc_crv dc_crv_from_name(const char *name)
+{
+	if (!name)
+		return DC_CRV_NONE;
+	static const enum dc_crv all[] = { DC_CRV_X25519, DC_CRV_ED25519, DC_CRV_P256,
+	                                   DC_CRV_P384,   DC_CRV_P521,    DC_CRV_SECP256K1 };
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		if (strcmp(name, dc_crv_name(all[i])) == 0)
+			return all[i];
+	return DC_CRV_NONE;
+}
+
+static int crv_nid(enum dc_crv crv)
+{
+	switch (crv) {
+	case DC_CRV_P256: return NID_X9_62_prime256v1;
+	case DC_CRV_P384: return NID_secp384r1;
+	case DC_CRV_P521: return NID_secp521r1;
+	case DC_CRV_SECP256K1: return NID_secp256k1;
+	default: return NID_undef;
+	}
+}
+
+static const char *crv_group(enum dc_crv crv)
+{
+	switch (crv) {
+	case DC_CRV_P256: return "P-256";
+	case DC_CRV_P384: return "P-384";
+	case DC_CRV_P521: return "P-521";
+	case DC_CRV_SECP256K1: return "secp256k1";
+	default: return NULL;
+	}
+}
+
+void dc_key_free(struct dc_key *k)
+{
+	if (!k)
+		return;
+	if (k->priv)
+		sodium_free(k->priv); /* zeroes */
+	EVP_PKEY_free(k->evp);
+	free(k->kid);
+	free(k);
+}
+
+const char *dc_key_kid(const struct dc_key *k)
+{
+	return k ? k->kid : NULL;
+}
+
+enum dc_crv dc_key_crv(const struct dc_key *k)
+{
+	return k ? k->crv : DC_CRV_NONE;
+}
+
+bool dc_key_has_private(const struct dc_key *k)
+{
+	return k && k->priv;
+}
+
+dc_err dc__key_set_kid(struct dc_key *k, const char *kid)
+{
+	char *s = kid ? strdup(kid) : NULL;
+	if (kid && !s)
+		return DC_ERR_NOMEM;
+	free(k->kid);
+	k->kid = s;
+	return DC_OK;
+}
+
+void dc__key_ec_xy(const struct dc_key *k, const uint8_t **x, const uint8_t **y)
+{
+	size_t f = dc__crv_field_len(k->crv);
+	*x = k->pub + 1;
+	*y = k->pub + 1 + f;
+}
+
+/* Decode and validate an EC point; write the uncompressed form to out (1 + 2f bytes). */
+static dc_err ec_point_norm(enum dc_crv crv, const uint8_t *in, size_t len, uint8_t *out)
+{
+	size_t f = dc__crv_field_len(crv);
+	if (!((len == 1 + 2 * f && in[0] == 0x04) || (len == 1 + f && (in[0] == 0x02 || in[0] == 0x03))))
+		return DC_ERR_MALFORMED;
+	dc_err rc = DC_ERR_MALFORMED;
+	EC_GROUP *g = EC_GROUP_new_by_curve_name(crv_nid(crv));
+	EC_POINT *p = g ? EC_POINT_new(g) : NULL;
+	BN_CTX *bn = BN_CTX_new();
+	if (!g || !p || !bn) {
+		rc = DC_ERR_NOMEM;
+		goto out;
+	}
+	/* oct2point checks that the point is on the curve; infinity is refused by length */
+	if (EC_POINT_oct2point(g, p, in, len, bn) != 1 || EC_POINT_is_at_infinity(g, p) ||
+	    EC_POINT_is_on_curve(g, p, bn) != 1)
+		goto out;
+	if (EC_POINT_point2oct(g, p, POINT_CONVERSION_UNCOMPRESSED, out, 1 + 2 * f, bn) != 1 + 2 * f)
+		goto out;
+	rc = DC_OK;
+out:
+	BN_CTX_free(bn);
+	EC_POINT_free(p);
+	EC_GROUP_free(g);
+	return rc;
+}
+
+dc_err dc__key_from_pub(enum dc_crv crv, const uint8_t *pub, size_t len, struct dc_key **out)
+{
+	*out = NULL;
+	struct dc_key *k = calloc(1, sizeof *k);
+	if (!k)
+		return DC_ERR_NOMEM;
+	k->crv = crv;
+	dc_err rc = DC_OK;
+	if (crv == DC_CRV_X25519 || crv == DC_CRV_ED25519) {
+		if (len != 32) {
+			rc = DC_ERR_MALFORMED;
+		} else {
+			memcpy(k->pub, pub, 32);
+			k->pub_len = 32;
+			/* Ed25519: refuse non-canonical or small-order encodings up front */
+			if (crv == DC_CRV_ED25519 && crypto_core_ed25519_is_valid_point(pub) != 1)
+				rc = DC_ERR_MALFORMED;
+		}
+	} else if (dc__crv_is_ec(crv)) {
+		rc = ec_point_norm(crv, pub, len, k->pub);
+		k->pub_len = 1 + 2 * dc__crv_field_len(crv);
+	} else {
+		rc = DC_ERR_UNSUPPORTED;
+	}
+	if (rc) {
+		dc_key_free(k);
+		return rc;
+	}
+	*out = k;
+	return DC_OK;
+}
+
+/* Build the EVP_PKEY of an EC key (public, or full pair when priv is set). */
+static EVP_PKEY *ec_evp(const struct dc_key *k)
+{
+	OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pk = NULL;
+	BIGNUM *d = NULL;
+	if (!b)
+		return NULL;
+	if (!OSSL_PARAM_BLD_push_utf8_string(b, OSSL_PKEY_PARAM_GROUP_NAME, crv_group(k->crv), 0) ||
+	    !OSSL_PARAM_BLD_push_octet_string(b, OSSL_PKEY_PARAM_PUB_KEY, k->pub, k->pub_len))
+		goto out;
+	if (k->priv) {
+		d = BN_secure_new();
+		if (!d || !BN_bin2bn(k->priv, (int)k->priv_len, d) || !OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_PRIV_KEY, d))
+			goto out;
+	}
+	params = OSSL_PARAM_BLD_to_param(b);
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pk, k->priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) != 1)
+		pk = NULL;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params); /* OSSL_PARAM_clear_free is not in 3.0 for BLD output; d is secure */
+	OSSL_PARAM_BLD_free(b);
+	BN_clear_free(d);
+	return pk;
+}
+
+static EVP_PKEY *key_evp(struct dc_key *k)
+{
+	if (!k->evp)
+		k->evp = ec_evp(k);
+	return k->evp;
+}
+
+dc_err dc__key_set_priv(struct dc_key *k, const uint8_t *d, size_t len)
+{
+	uint8_t pk[32];
+	uint8_t *buf = NULL;
+	dc_err rc = DC_ERR_MALFORMED;
+	size_t f = dc__crv_field_len(k->crv);
+	if (k->crv == DC_CRV_X25519) {
+		if (len != 32)
+			return DC_ERR_MALFORMED;
+		if (!(buf = sodium_malloc(32)))
+			return DC_ERR_NOMEM;
+		memcpy(buf, d, 32);
+		if (crypto_scalarmult_base(pk, buf) != 0 || sodium_memcmp(pk, k->pub, 32) != 0)
+			goto out;
+		k->priv_len = 32;
+	} else if (k->crv == DC_CRV_ED25519) {
+		if (len != 32)
+			return DC_ERR_MALFORMED;
+		if (!(buf = sodium_malloc(crypto_sign_SECRETKEYBYTES)))
+			return DC_ERR_NOMEM;
+		if (crypto_sign_seed_keypair(pk, buf, d) != 0 || sodium_memcmp(pk, k->pub, 32) != 0)
+			goto out;
+		k->priv_len = crypto_sign_SECRETKEYBYTES;
+	} else if (dc__crv_is_ec(k->crv)) {
+		if (len == 0 || len > f)
+			return DC_ERR_MALFORMED;
+		if (!(buf = sodium_malloc(f)))
+			return DC_ERR_NOMEM;
+		memset(buf, 0, f - len);
+		memcpy(buf + (f - len), d, len);
+		/* 1 <= d < n and d*G == pub */
+		EC_GROUP *g = EC_GROUP_new_by_curve_name(crv_nid(k->crv));
+		EC_POINT *p = g ? EC_POINT_new(g) : NULL, *q = g ? EC_POINT_new(g) : NULL;
+		BN_CTX *bn = BN_CTX_new();
+		BIGNUM *dn = BN_secure_new();
+		bool ok = g && p && q && bn && dn && BN_bin2bn(buf, (int)f, dn) && !BN_is_zero(dn) &&
+		          BN_cmp(dn, EC_GROUP_get0_order(g)) < 0 && EC_POINT_mul(g, p, dn, NULL, NULL, bn) == 1 &&
+		          EC_POINT_oct2point(g, q, k->pub, k->pub_len, bn) == 1 && EC_POINT_cmp(g, p, q, bn) == 0;
+		BN_clear_free(dn);
+		BN_CTX_free(bn);
+		EC_POINT_free(p);
+		EC_POINT_free(q);
+		EC_GROUP_free(g);
+		if (!ok)
+			goto out;
+		k->priv_len = f;
+	} else {
+		return DC_ERR_UNSUPPORTED;
+	}
+	if (k->priv)
+		sodium_free(k->priv);
+	k->priv = buf;
+	buf = NULL;
+	EVP_PKEY_free(k->evp); /* rebuilt with the private part on first use */
+	k->evp = NULL;
+	rc = DC_OK;
+out:
+	if (buf)
+		sodium_free(buf);
+	sodium_memzero(pk, sizeof pk);
+	return rc;
+}
+
+dc_err dc__key_priv_d(const struct dc_key *k, uint8_t *d, size_t cap, size_t *len)
+{
+	*len = 0;
+	if (!k->priv)
+		return DC_ERR_INVAL;
+	size_t n = k->crv == DC_CRV_ED25519 ? 32 : k->priv_len; /* Ed25519: the seed half */
+	if (n > cap)
+		return DC_ERR_TOO_BIG;
+	memcpy(d, k->priv, n);
+	*len = n;
+	return DC_OK;
+}
+
+dc_err dc__key_generate(enum dc_crv crv, struct dc_key **out)
+{
+	*out = NULL;
+	struct dc_key *k = calloc(1, sizeof *k);
+	if (!k)
+		return DC_ERR_NOMEM;
+	k->crv = crv;
+	dc_err rc = DC_ERR_CRYPTO;
+	if (crv == DC_CRV_X25519) {
+		if (!(k->priv = sodium_malloc(32))) {
+			rc = DC_ERR_NOMEM;
+			goto out;
+		}
+		crypto_box_keypair(k->pub, k->priv);
+		k->pub_len = 32;
+		k->priv_len = 32;
+		rc = DC_OK;
+	} else if (crv == DC_CRV_ED25519) {
+		if (!(k->priv = sodium_malloc(crypto_sign_SECRETKEYBYTES))) {
+			rc = DC_ERR_NOMEM;
+			goto out;
+		}
+		crypto_sign_keypair(k->pub, k->priv);
+		k->pub_len = 32;
+		k->priv_len = crypto_sign_SECRETKEYBYTES;
+		rc = DC_OK;
+	} else if (dc__crv_is_ec(crv)) {
+		size_t f = dc__crv_field_len(crv);
+		EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", crv_group(crv));
+		BIGNUM *d = NULL;
+		size_t plen = 0;
+		if (pk && EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_PRIV_KEY, &d) == 1 &&
+		    EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, k->pub, sizeof k->pub, &plen) == 1 &&
+		    plen == 1 + 2 * f && (k->priv = sodium_malloc(f)) && BN_bn2binpad(d, k->priv, (int)f) == (int)f) {
+			k->pub_len = plen;
+			k->priv_len = f;
+			k->evp = pk;
+			pk = NULL;
+			rc = DC_OK;
+		}
+		BN_clear_free(d);
+		EVP_PKEY_free(pk);
+	} else {
+		rc = DC_ERR_UNSUPPORTED;
+	}
+out:
+	if (rc) {
+		dc_key_free(k);
+		return rc;
+	}
+	*out = k;
+	return DC_OK;
+}
+
+dc_err dc__key_dup_public(const struct dc_key *k, struct dc_key **out)
+{
+	*out = NULL;
+	struct dc_key *c = calloc(1, sizeof *c);
+	if (!c)
+		return DC_ERR_NOMEM;
+	c->crv = k->crv;
+	memcpy(c->pub, k->pub, k->pub_len);
+	c->pub_len = k->pub_len;
+	if (dc__key_set_kid(c, k->kid)) {
+		dc_key_free(c);
+		return DC_ERR_NOMEM;
+	}
+	*out = c;
+	return DC_OK;
+}
+
+dc_err dc__ecdh(const struct dc_key *priv, const struct dc_key *pub, uint8_t *z, size_t *zlen)
+{
+	*zlen = 0;
+	if (!priv->priv || priv->crv != pub->crv)
+		return DC_ERR_CRYPTO;
+	if (priv->crv == DC_CRV_X25519) {
+		/* libsodium refuses an all-zero result (low-order points) with -1 */
+		if (crypto_scalarmult(z, priv->priv, pub->pub) != 0)
+			return DC_ERR_CRYPTO;
+		*zlen = 32;
+		return DC_OK;
+	}
+	if (!dc__crv_is_key_agreement(priv->crv))
+		return DC_ERR_CRYPTO;
+	EVP_PKEY *a = key_evp((struct dc_key *)priv), *b = key_evp((struct dc_key *)pub);
+	if (!a || !b)
+		return DC_ERR_CRYPTO;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(a, NULL);
+	size_t n = DC_MAX_Z;
+	dc_err rc = DC_ERR_CRYPTO;
+	if (ctx && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer(ctx, b) == 1 &&
+	    EVP_PKEY_derive(ctx, z, &n) == 1 && n == dc__crv_field_len(priv->crv)) {
+		*zlen = n;
+		rc = DC_OK;
+	}
+	EVP_PKEY_CTX_free(ctx);
+	return rc;
+}
+
+const char *dc__sig_alg_name(enum dc_sig_alg a)
+{
+	switch (a) {
+	case DC_SIG_EDDSA: return "EdDSA";
+	case DC_SIG_ES256: return "ES256";
+	case DC_SIG_ES256K: return "ES256K";
+	default: return "none";
+	}
+}
+
+enum dc_sig_alg dc__sig_alg_from_name(const char *s)
+{
+	if (!s)
+		return DC_SIG_NONE;
+	if (strcmp(s, "EdDSA") == 0)
+		return DC_SIG_EDDSA;
+	if (strcmp(s, "ES256") == 0)
+		return DC_SIG_ES256;
+	if (strcmp(s, "ES256K") == 0)
+		return DC_SIG_ES256K;
+	return DC_SIG_NONE;
+}
+
+enum dc_sig_alg dc__sig_alg_for_crv(enum dc_crv crv)
+{
+	switch (crv) {
+	case DC_CRV_ED25519: return DC_SIG_EDDSA;
+	case DC_CRV_P256: return DC_SIG_ES256;
+	case DC_CRV_SECP256K1: return DC_SIG_ES256K;
+	default: return DC_SIG_NONE;
+	}
+}
+
+dc_err dc__sign(const struct dc_key *priv, const uint8_t *m, size_t n, uint8_t *sig, size_t cap, size_t *siglen)
+{
+	*siglen = 0;
+	enum dc_sig_alg alg = dc__sig_alg_for_crv(priv->crv);
+	if (alg == DC_SIG_NONE)
+		return DC_ERR_UNSUPPORTED;
+	if (!priv->priv || cap < 64)
+		return DC_ERR_INVAL;
+	if (alg == DC_SIG_EDDSA) {
+		unsigned long long sl = 0;
+		if (crypto_sign_detached(sig, &sl, m, n, priv->priv) != 0)
+			return DC_ERR_CRYPTO;
+		*siglen = 64;
+		return DC_OK;
+	}
+	EVP_PKEY *pk = key_evp((struct dc_key *)priv);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t der[128];
+	size_t der_len = sizeof der;
+	dc_err rc = DC_ERR_CRYPTO;
+	ECDSA_SIG *es = NULL;
+	if (pk && md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, pk) == 1 &&
+	    EVP_DigestSign(md, der, &der_len, m, n) == 1) {
+		const unsigned char *p = der;
+		es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+		const BIGNUM *r = NULL, *s = NULL;
+		if (es) {
+			ECDSA_SIG_get0(es, &r, &s);
+			if (BN_bn2binpad(r, sig, 32) == 32 && BN_bn2binpad(s, sig + 32, 32) == 32) {
+				*siglen = 64;
+				rc = DC_OK;
+			}
+		}
+	}
+	ECDSA_SIG_free(es);
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+dc_err dc__verify(const struct dc_key *pub, enum dc_sig_alg alg, const uint8_t *m, size_t n, const uint8_t *sig,
+                  size_t siglen)
+{
+	if (alg == DC_SIG_NONE || dc__sig_alg_for_crv(pub->crv) != alg || siglen != 64)
+		return DC_ERR_CRYPTO;
+	if (alg == DC_SIG_EDDSA)
+		return crypto_sign_verify_detached(sig, m, n, pub->pub) == 0 ? DC_OK : DC_ERR_CRYPTO;
+	EVP_PKEY *pk = key_evp((struct dc_key *)pub);
+	ECDSA_SIG *es = ECDSA_SIG_new();
+	BIGNUM *r = BN_bin2bn(sig, 32, NULL), *s = BN_bin2bn(sig + 32, 32, NULL);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char *der = NULL;
+	dc_err rc = DC_ERR_CRYPTO;
+	if (!pk || !es || !r || !s || !md || BN_is_zero(r) || BN_is_zero(s))
+		goto out;
+	if (ECDSA_SIG_set0(es, r, s) != 1)
+		goto out;
+	r = s = NULL; /* owned by es now */
+	int der_len = i2d_ECDSA_SIG(es, &der);
+	if (der_len <= 0)
+		goto out;
+	if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pk) == 1 &&
+	    EVP_DigestVerify(md, der, (size_t)der_len, m, n) == 1)
+		rc = DC_OK;
+out:
+	OPENSSL_free(der);
+	EVP_MD_CTX_free(md);
+	BN_free(r);
+	BN_free(s);
+	ECDSA_SIG_free(es);
+	return rc;
+}
