@@ -461,13 +461,26 @@ dc_err dc__sign(const struct dc_key *priv, const uint8_t *m, size_t n, uint8_t *
 		const unsigned char *p = der;
 		es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
 		const BIGNUM *r = NULL, *s = NULL;
+		BIGNUM *low = NULL, *half = NULL;
+		EC_GROUP *g = NULL;
 		if (es) {
 			ECDSA_SIG_get0(es, &r, &s);
-			if (BN_bn2binpad(r, sig, 32) == 32 && BN_bn2binpad(s, sig + 32, 32) == 32) {
+			/* low-S (s <= n/2): secp256k1 verifiers such as didcomm-rust's refuse high-S, and
+			 * n - s is an equally valid signature for everyone else */
+			g = EC_GROUP_new_by_curve_name(crv_nid(priv->crv));
+			const BIGNUM *order = g ? EC_GROUP_get0_order(g) : NULL;
+			half = order ? BN_dup(order) : NULL;
+			if (half && BN_rshift1(half, half) && BN_cmp(s, half) > 0 && (low = BN_new()) &&
+			    BN_sub(low, order, s))
+				s = low;
+			if (half && BN_bn2binpad(r, sig, 32) == 32 && BN_bn2binpad(s, sig + 32, 32) == 32) {
 				*siglen = 64;
 				rc = DC_OK;
 			}
 		}
+		BN_free(low);
+		BN_free(half);
+		EC_GROUP_free(g);
 	}
 	ECDSA_SIG_free(es);
 	EVP_MD_CTX_free(md);

@@ -471,9 +471,13 @@ dc_err dc_unpack_meta_print(const struct dc_unpack_meta *m, char **out)
 	cJSON_AddBoolToObject(o, "anonymous_sender", m->anonymous_sender);
 	cJSON_AddBoolToObject(o, "re_wrapped_in_forward", m->re_wrapped_in_forward);
 	add_str(o, "encrypted_from_kid", m->encrypted_from_kid);
-	cJSON *kids = cJSON_AddArrayToObject(o, "encrypted_to_kids");
-	for (size_t i = 0; kids && i < m->n_encrypted_to_kids; i++)
-		cJSON_AddItemToArray(kids, cJSON_CreateString(m->encrypted_to_kids[i]));
+	if (m->encrypted) {
+		cJSON *kids = cJSON_AddArrayToObject(o, "encrypted_to_kids");
+		for (size_t i = 0; kids && i < m->n_encrypted_to_kids; i++)
+			cJSON_AddItemToArray(kids, cJSON_CreateString(m->encrypted_to_kids[i]));
+	} else {
+		cJSON_AddNullToObject(o, "encrypted_to_kids"); /* as didcomm-rust reports it */
+	}
 	add_str(o, "sign_from", m->sign_from);
 	add_str(o, "sign_alg", m->sign_alg);
 	add_str(o, "enc_alg_auth", m->enc_alg_auth);
