@@ -3,7 +3,7 @@
 # a mediator, the spec vectors, and refusals (one line on stderr, nothing on stdout, no crash).
 set -u
 cd "$(dirname "$0")/../.."
-. tests/cli/lib.sh
+. tests/cli/common.inc
 V=tests/vectors
 # secrets must be 0600 (the keystore refuses others, like ssh); git checks files out 0644
 for f in alice bob; do install -m 600 $V/keys/$f-secrets.json "$T/v-$f-secrets.json"; done

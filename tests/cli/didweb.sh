@@ -3,7 +3,7 @@
 # loopback and only with DIDCOMM_WEB_HTTP_LOOPBACK=1), then pack/unpack to that DID.
 set -u
 cd "$(dirname "$0")/../.."
-. tests/cli/lib.sh
+. tests/cli/common.inc
 
 PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()')
 WEB="$T/www"
