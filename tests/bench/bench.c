@@ -18,6 +18,7 @@
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -338,6 +339,7 @@ static void write_file(const char *dir, const char *name, const char *data, size
 		fprintf(stderr, "bench: cannot write %s\n", p);
 		exit(1);
 	}
+	chmod(p, 0600); /* secrets files must be 0600 for the keystore */
 	free(p);
 }
 
