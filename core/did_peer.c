@@ -171,20 +171,7 @@ static dc_err mh_sha256(const char *s, size_t n, char **out)
 	mh[0] = 0x12;
 	mh[1] = 0x20;
 	crypto_hash_sha256(mh + 2, (const uint8_t *)s, n);
-	char *b = NULL;
-	dc_err rc = dc__base58_encode(mh, sizeof mh, &b);
-	if (rc)
-		return rc;
-	char *z = malloc(strlen(b) + 2);
-	if (!z) {
-		free(b);
-		return DC_ERR_NOMEM;
-	}
-	z[0] = 'z';
-	memcpy(z + 1, b, strlen(b) + 1);
-	free(b);
-	*out = z;
-	return DC_OK;
+	return dc__multibase_z(mh, sizeof mh, out);
 }
 
 static dc_err peer4(const char *did, cJSON **out, struct dc_errinfo *ei)
@@ -259,7 +246,7 @@ dc_err dc__did_peer4_encode(const cJSON *input, char **did);
 dc_err dc__did_peer4_encode(const cJSON *input, char **did)
 {
 	*did = NULL;
-	char *txt = cJSON_PrintUnformatted(input), *b = NULL, *hash = NULL;
+	char *txt = cJSON_PrintUnformatted(input), *hash = NULL;
 	if (!txt)
 		return DC_ERR_NOMEM;
 	size_t tl = strlen(txt);
@@ -270,16 +257,10 @@ dc_err dc__did_peer4_encode(const cJSON *input, char **did)
 	raw[0] = 0x80;
 	raw[1] = 0x04;
 	memcpy(raw + 2, txt, tl);
-	if ((rc = dc__base58_encode(raw, tl + 2, &b)))
+	char *enc = NULL;
+	if ((rc = dc__multibase_z(raw, tl + 2, &enc)))
 		goto out;
-	size_t bl = strlen(b);
-	char *enc = malloc(bl + 2);
-	if (!enc) {
-		rc = DC_ERR_NOMEM;
-		goto out;
-	}
-	enc[0] = 'z';
-	memcpy(enc + 1, b, bl + 1);
+	size_t bl = strlen(enc) - 1;
 	if ((rc = mh_sha256(enc, bl + 1, &hash))) {
 		free(enc);
 		goto out;
@@ -294,7 +275,6 @@ dc_err dc__did_peer4_encode(const cJSON *input, char **did)
 out:
 	free(txt);
 	free(raw);
-	free(b);
 	free(hash);
 	return rc;
 }

@@ -32,6 +32,8 @@ dc_err dc__json_parse(const char *in, size_t n, size_t max_depth, cJSON **out, s
 const char *dc__json_str(const cJSON *obj, const char *name);
 const cJSON *dc__json_obj(const cJSON *obj, const char *name);
 const cJSON *dc__json_arr(const cJSON *obj, const char *name);
+/* JSON string escaping of s into out (without quotes); out NULL: only the length. */
+size_t dc__json_escape(const char *s, char *out);
 /* Compact print, malloc'd. */
 dc_err dc__json_print(const cJSON *j, char **out, size_t *len) DC_WUR;
 /* Zero every string value under j, then cJSON_Delete (for JSON that held secrets). */
@@ -200,6 +202,8 @@ dc_err dc__base58_encode(const uint8_t *in, size_t n, char **out) DC_WUR;
  * p256-pub 0x1200, p384-pub 0x1201, p521-pub 0x1202, secp256k1-pub 0xe7). */
 dc_err dc__multikey_decode(const char *mb, struct dc_key **out) DC_WUR;
 dc_err dc__multikey_encode(const struct dc_key *k, char **out) DC_WUR;
+/* "z" + base58btc(b): the multibase form DID methods use. */
+dc_err dc__multibase_z(const uint8_t *b, size_t n, char **out) DC_WUR;
 
 /* ---- DID documents: diddoc.c -------------------------------------------------------- */
 struct dc_vm {

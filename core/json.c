@@ -109,6 +109,34 @@ dc_err dc__json_parse(const char *in, size_t n, size_t max_depth, cJSON **out, s
 	return DC_OK;
 }
 
+size_t dc__json_escape(const char *s, char *out)
+{
+	size_t n = 0;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			if (out) {
+				out[n] = '\\';
+				out[n + 1] = (char)c;
+			}
+			n += 2;
+		} else if (c < 0x20) {
+			if (out) {
+				static const char hexd[] = "0123456789abcdef";
+				memcpy(out + n, "\\u00", 4);
+				out[n + 4] = hexd[c >> 4];
+				out[n + 5] = hexd[c & 15];
+			}
+			n += 6;
+		} else {
+			if (out)
+				out[n] = (char)c;
+			n++;
+		}
+	}
+	return n;
+}
+
 const char *dc__json_str(const cJSON *obj, const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);

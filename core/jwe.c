@@ -311,34 +311,6 @@ out:
 	return rc;
 }
 
-/* JSON string escaping for kids (written by us, but they come from DID documents) */
-static size_t esc(const char *s, char *o)
-{
-	size_t n = 0;
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			if (o) {
-				o[n] = '\\';
-				o[n + 1] = (char)c;
-			}
-			n += 2;
-		} else if (c < 0x20) {
-			if (o) {
-				char t[7];
-				snprintf(t, sizeof t, "\\u%04x", c);
-				memcpy(o + n, t, 6);
-			}
-			n += 6;
-		} else {
-			if (o)
-				o[n] = (char)c;
-			n++;
-		}
-	}
-	return n;
-}
-
 static char *put(char *p, const char *s)
 {
 	size_t n = strlen(s);
@@ -454,7 +426,7 @@ dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key 
 	size_t total = 64 + strlen(prot) + dc__b64url_enc_len(iv_len) + dc__b64url_enc_len(ct_len) +
 	               dc__b64url_enc_len(tag_len);
 	for (size_t i = 0; i < n; i++)
-		total += 48 + esc(kids[i], NULL) + ek_b64;
+		total += 48 + dc__json_escape(kids[i], NULL) + ek_b64;
 	if (!(res = malloc(total + 1))) {
 		rc = DC_ERR_NOMEM;
 		goto out;
@@ -465,7 +437,7 @@ dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key 
 	p = put(p, "\",\"recipients\":[");
 	for (size_t i = 0; i < n; i++) {
 		p = put(p, i ? ",{\"header\":{\"kid\":\"" : "{\"header\":{\"kid\":\"");
-		p += esc(kids[i], p);
+		p += dc__json_escape(kids[i], p);
 		p = put(p, "\"},\"encrypted_key\":\"");
 		dc__b64url_encode_to(eks[i], cek_len + 8, p);
 		p += ek_b64;

@@ -169,31 +169,6 @@ void dc__uuid4(char out[37])
 	         b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
-/* next is a DID or DID URL: escape it for JSON (it should need none, but never trust it) */
-static size_t json_escape(const char *s, char *out)
-{
-	size_t o = 0;
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\') {
-			if (out) {
-				out[o] = '\\';
-				out[o + 1] = (char)ch;
-			}
-			o += 2;
-		} else if (ch < 0x20) {
-			if (out)
-				snprintf(out + o, 7, "\\u%04x", ch);
-			o += 6;
-		} else {
-			if (out)
-				out[o] = (char)ch;
-			o++;
-		}
-	}
-	return o;
-}
-
 dc_err dc__forward_build(const char *next, const char *env, size_t env_len, int64_t expires_time, char **out,
                          size_t *out_len)
 {
@@ -213,7 +188,7 @@ dc_err dc__forward_build(const char *next, const char *env, size_t env_len, int6
 	static const char p2[] = "\",\"body\":{\"next\":\"";
 	static const char p3[] = "\"},\"attachments\":[{\"data\":{\"json\":";
 	static const char p4[] = "}}]}";
-	size_t next_len = json_escape(next, NULL);
+	size_t next_len = dc__json_escape(next, NULL);
 	size_t total = sizeof p1 - 1 + 36 + strlen(exp) + sizeof p2 - 1 + next_len + sizeof p3 - 1 + env_len +
 	               sizeof p4 - 1;
 	if (env_len > SIZE_MAX - 4096 - next_len)
@@ -228,7 +203,7 @@ dc_err dc__forward_build(const char *next, const char *env, size_t env_len, int6
 	o += 36;
 	memcpy(b + o, p2, sizeof p2 - 1);
 	o += sizeof p2 - 1;
-	o += json_escape(next, b + o);
+	o += dc__json_escape(next, b + o);
 	b[o++] = '"';
 	b[o++] = '}';
 	memcpy(b + o, exp, strlen(exp));

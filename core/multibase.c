@@ -138,18 +138,25 @@ dc_err dc__multikey_encode(const struct dc_key *k, char **out)
 		memcpy(buf + n, k->pub, 32);
 		n += 32;
 	}
-	char *b = NULL;
-	dc_err rc = dc__base58_encode(buf, n, &b);
+	return dc__multibase_z(buf, n, out);
+}
+
+dc_err dc__multibase_z(const uint8_t *b, size_t n, char **out)
+{
+	*out = NULL;
+	char *s58 = NULL;
+	dc_err rc = dc__base58_encode(b, n, &s58);
 	if (rc)
 		return rc;
-	char *s = malloc(strlen(b) + 2);
+	size_t l = strlen(s58);
+	char *s = malloc(l + 2);
 	if (!s) {
-		free(b);
+		free(s58);
 		return DC_ERR_NOMEM;
 	}
 	s[0] = 'z';
-	memcpy(s + 1, b, strlen(b) + 1);
-	free(b);
+	memcpy(s + 1, s58, l + 1);
+	free(s58);
 	*out = s;
 	return DC_OK;
 }
