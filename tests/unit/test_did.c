@@ -257,6 +257,80 @@ static void keystore_files(void)
 	dc_keystore_free(back);
 }
 
+/* the older verification method types with base58 keys, the routing_keys spelling, and the
+ * {"id","type","privateKeyJwk"} secrets form, all working together through pack/unpack */
+static void legacy_forms(void)
+{
+	struct dc_key *x = NULL, *e = NULL;
+	CU_ASSERT_EQUAL_FATAL(dc__key_generate(DC_CRV_X25519, &x), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc__key_generate(DC_CRV_ED25519, &e), DC_OK);
+	char *xb = NULL, *eb = NULL, *xjwk = NULL;
+	CU_ASSERT_EQUAL_FATAL(dc__base58_encode(x->pub, 32, &xb), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc__base58_encode(e->pub, 32, &eb), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc__key_set_kid(x, "did:example:legacy#x"), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc_jwk_print(x, true, &xjwk), DC_OK);
+	char doc[2048], sec[1024];
+	snprintf(doc, sizeof doc,
+	         "{\"id\":\"did:example:legacy\",\"verificationMethod\":["
+	         "{\"id\":\"#x\",\"type\":\"X25519KeyAgreementKey2019\",\"controller\":\"did:example:legacy\",\"publicKeyBase58\":\"%s\"},"
+	         "{\"id\":\"#e\",\"type\":\"Ed25519VerificationKey2018\",\"controller\":\"did:example:legacy\",\"publicKeyBase58\":\"%s\"}],"
+	         "\"keyAgreement\":[\"#x\"],\"authentication\":[\"#e\"],"
+	         "\"service\":[{\"id\":\"#s\",\"type\":\"DIDCommMessaging\",\"serviceEndpoint\":[{\"uri\":\"http://127.0.0.1:9/\","
+	         "\"routing_keys\":[\"#x\"]}]}]}",
+	         xb, eb);
+	struct dc_did_doc *d = NULL;
+	struct dc_errinfo ei = { 0 };
+	CU_ASSERT_EQUAL_FATAL(dc_did_doc_parse(doc, strlen(doc), &d, &ei), DC_OK);
+	CU_ASSERT_EQUAL(dc__did_doc_vm(d, "did:example:legacy#x")->key->crv, DC_CRV_X25519);
+	CU_ASSERT_EQUAL(dc__did_doc_vm(d, "did:example:legacy#e")->key->crv, DC_CRV_ED25519);
+	CU_ASSERT_EQUAL_FATAL(d->n_svcs, 1);
+	CU_ASSERT_EQUAL_FATAL(d->svcs[0].n_routing_keys, 1);
+	CU_ASSERT_STRING_EQUAL(d->svcs[0].routing_keys[0], "did:example:legacy#x");
+	dc_did_doc_free(d);
+	/* secrets as {"id","type","privateKeyJwk"} */
+	cJSON *j = cJSON_Parse(xjwk);
+	cJSON_DeleteItemFromObjectCaseSensitive(j, "kid");
+	char *pk = cJSON_PrintUnformatted(j);
+	snprintf(sec, sizeof sec, "[{\"id\":\"did:example:legacy#x\",\"type\":\"JsonWebKey2020\",\"privateKeyJwk\":%s}]", pk);
+	struct dc_keystore *ks = NULL, *none = NULL;
+	struct dc_resolver *r = NULL;
+	CU_ASSERT_EQUAL_FATAL(dc_keystore_new(&ks), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc_keystore_new(&none), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc_keystore_load_text(ks, sec, strlen(sec), NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc_resolver_new(4, &r), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc_resolver_add_docs_text(r, doc, strlen(doc), NULL), DC_OK);
+	/* pack to it (the routing key is its own key: one forward), unpack with the legacy secret */
+	const char *m = "{\"id\":\"l1\",\"type\":\"t/1.0/x\",\"body\":{}}";
+	const char *to[] = { "did:example:legacy" };
+	struct dc_pack_opts o = { .mode = DC_PACK_ANONCRYPT, .to = to, .n_to = 1 };
+	struct dc_pack_result res = { 0 };
+	struct dc_ctx *c = NULL, *c2 = NULL;
+	CU_ASSERT_EQUAL_FATAL(dc_ctx_new(r, none, &c), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc_pack(c, m, strlen(m), &o, &res, &ei), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc_ctx_new(r, ks, &c2), DC_OK);
+	char *out = NULL;
+	struct dc_unpack_meta *meta = NULL;
+	struct dc_unpack_opts uo = { .unwrap_forwards = true };
+	CU_ASSERT_EQUAL(dc_unpack(c2, res.items[0].msg, res.items[0].len, &uo, &out, &meta, &ei), DC_OK);
+	CU_ASSERT(out && strcmp(out, m) == 0);
+	CU_ASSERT(meta && meta->re_wrapped_in_forward);
+	free(out);
+	dc_unpack_meta_free(meta);
+	dc_pack_result_clear(&res);
+	dc_ctx_free(c);
+	dc_ctx_free(c2);
+	dc_resolver_free(r);
+	dc_keystore_free(ks);
+	dc_keystore_free(none);
+	cJSON_Delete(j);
+	free(pk);
+	free(xjwk);
+	free(xb);
+	free(eb);
+	dc_key_free(x);
+	dc_key_free(e);
+}
+
 void init_did_tests(void)
 {
 	CU_pSuite s = CU_add_suite("did", NULL, NULL);
@@ -267,4 +341,5 @@ void init_did_tests(void)
 	TU_ADD(s, vector_docs);
 	TU_ADD(s, hostile_docs);
 	TU_ADD(s, keystore_files);
+	TU_ADD(s, legacy_forms);
 }

@@ -281,6 +281,42 @@ static void plaintext_vectors(void)
 	dc_resolver_free(r);
 }
 
+/* the spec's signed vectors rewritten in the flattened JWS form, kid in the protected header
+ * instead of the unprotected one: both must be read */
+static void flattened_jws(void)
+{
+	struct dc_resolver *r = new_resolver();
+	struct dc_keystore *ks = NULL;
+	CU_ASSERT_EQUAL_FATAL(dc_keystore_new(&ks), DC_OK);
+	cJSON *v = tu_read_json(VEC "messages/c2-signed-eddsa.json");
+	const cJSON *packed = cJSON_GetObjectItemCaseSensitive(v, "packed");
+	const cJSON *sig = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(packed, "signatures"), 0);
+	cJSON *flat = cJSON_CreateObject();
+	cJSON_AddStringToObject(flat, "payload", dc__json_str(packed, "payload"));
+	cJSON_AddStringToObject(flat, "protected", dc__json_str(sig, "protected"));
+	cJSON_AddItemToObject(flat, "header", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(sig, "header"), true));
+	cJSON_AddStringToObject(flat, "signature", dc__json_str(sig, "signature"));
+	char *txt = cJSON_PrintUnformatted(flat);
+	struct run res;
+	run_unpack(r, ks, txt, &res);
+	CU_ASSERT_EQUAL(res.rc, DC_OK);
+	CU_ASSERT(res.meta && str_eq(res.meta->sign_from, "did:example:alice#key-1"));
+	run_clear(&res);
+	free(txt);
+	/* a signature with no kid anywhere is refused with a clear error */
+	cJSON_DeleteItemFromObjectCaseSensitive(flat, "header");
+	txt = cJSON_PrintUnformatted(flat);
+	run_unpack(r, ks, txt, &res);
+	CU_ASSERT_EQUAL(res.rc, DC_ERR_MALFORMED);
+	CU_ASSERT(strstr(res.err, "kid") != NULL);
+	run_clear(&res);
+	free(txt);
+	cJSON_Delete(flat);
+	cJSON_Delete(v);
+	dc_keystore_free(ks);
+	dc_resolver_free(r);
+}
+
 static void oob_encoding(void)
 {
 	cJSON *v = tu_read_json(VEC "messages/spec-oob-invitation-encoding.json");
@@ -301,5 +337,6 @@ void init_vectors_tests(void)
 	TU_ADD(s, wrong_keys);
 	TU_ADD(s, epk_wrong_point);
 	TU_ADD(s, plaintext_vectors);
+	TU_ADD(s, flattened_jws);
 	TU_ADD(s, oob_encoding);
 }
