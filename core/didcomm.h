@@ -210,6 +210,38 @@ dc_err dc_unpack(struct dc_ctx *c, const char *in, size_t len, const struct dc_u
 /* Metadata as a JSON object (malloc'd). */
 dc_err dc_unpack_meta_print(const struct dc_unpack_meta *m, char **out) DC_WUR;
 
+/* ---- relaying (the gateway as a mediator) ---------------------------------------------- */
+enum dc_relay_kind {
+	DC_RELAY_FORWARD = 1, /* a routing/2.0 forward for us: deliver payload to next */
+	DC_RELAY_FOR_US,      /* a message for us (our own protocols): message + meta */
+	DC_RELAY_NOT_FOR_US,  /* encrypted to keys we do not hold: route by rcpt_kids */
+};
+struct dc_relay {
+	enum dc_relay_kind kind;
+	char *media_type;        /* of the input: application/didcomm-{encrypted,signed,plain}+json */
+	char **rcpt_kids;        /* encrypted input: its recipient kids (read without decrypting) */
+	size_t n_rcpt_kids;
+	char *msg_id;            /* forward or message id */
+	char *next;              /* forward: body.next, a DID or a key id */
+	char *payload;           /* forward: the attached envelope (JSON text) */
+	size_t payload_len;
+	int64_t expires_time;    /* forward: 0 when absent */
+	char *message;           /* for us: the plaintext */
+	struct dc_unpack_meta *meta; /* forward and for us */
+};
+void dc_relay_clear(struct dc_relay *r);
+/* Classify an inbound envelope and open it if it is for us. A forward's attachment is
+ * returned as is (the gateway cannot and must not read it). */
+dc_err dc_relay_inspect(struct dc_ctx *c, const char *in, size_t len, struct dc_relay *out,
+                        struct dc_errinfo *ei) DC_WUR;
+/* Wrap an envelope for delivery to `to` (a DID or key id): forwards for the routing keys of
+ * its DIDCommMessaging service after our own (those listed in `skip_kids` and everything
+ * before them are already done). *endpoint: where to send it (NULL when the DID has no
+ * service). env is replaced. */
+dc_err dc_relay_wrap(struct dc_ctx *c, const char *to, const char *const *skip_kids, size_t n_skip,
+                     int64_t expires_time, char **env, size_t *env_len, char **endpoint,
+                     struct dc_errinfo *ei) DC_WUR;
+
 #ifdef __cplusplus
 }
 #endif

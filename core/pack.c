@@ -247,45 +247,48 @@ static dc_err anon_to_ref(struct dc_op *op, const char *ref, enum dc_enc enc, ch
 	return DC_OK;
 }
 
-/* Wrap env in forwards for the recipient's routing (service routingKeys, with a mediator
- * DID as uri prepended, as the spec's "DID as endpoint" says). Sets *endpoint. */
-static dc_err wrap_forwards(struct dc_op *op, const struct dc_did_doc *rdoc, bool no_forward, int64_t expires,
-                            enum dc_enc enc, char **env, size_t *env_len, char **endpoint)
+/* The recipient's route: the refs to wrap for, in order (a mediator DID used as the service
+ * uri comes first, as the spec's "DID as endpoint" says), and the URI to send to. refs
+ * borrow from the documents held by op. *uri is NULL when the DID has no usable service. */
+dc_err dc__route_of(struct dc_op *op, const struct dc_did_doc *rdoc, const char **uri, const char **refs,
+                    size_t cap, size_t *n)
 {
-	*endpoint = NULL;
+	*uri = NULL;
+	*n = 0;
 	const struct dc_service *svc = pick_service(rdoc);
 	if (!svc)
 		return DC_OK;
-	const char *uri = svc->uri;
-	const char *mediator = NULL;
-	if (strncmp(uri, "did:", 4) == 0) {
+	const char *u = svc->uri;
+	if (strncmp(u, "did:", 4) == 0) {
 		const struct dc_did_doc *mdoc = NULL;
-		dc_err rc = dc__op_resolve(op, uri, &mdoc);
+		dc_err rc = dc__op_resolve(op, u, &mdoc);
 		if (rc)
 			return rc;
 		const struct dc_service *msvc = pick_service(mdoc);
 		if (!msvc)
-			return dc__fail(op->ei, DC_ERR_RESOLVE, "mediator %.200s has no DIDCommMessaging service", uri);
+			return dc__fail(op->ei, DC_ERR_RESOLVE, "mediator %.200s has no DIDCommMessaging service", u);
 		if (strncmp(msvc->uri, "did:", 4) == 0)
-			return dc__fail(op->ei, DC_ERR_RESOLVE, "mediator %.200s points to another DID (%.200s)", uri,
+			return dc__fail(op->ei, DC_ERR_RESOLVE, "mediator %.200s points to another DID (%.200s)", u,
 			                msvc->uri);
-		mediator = mdoc->id;
-		uri = msvc->uri;
+		refs[(*n)++] = mdoc->id;
+		u = msvc->uri;
 	}
-	*endpoint = strdup(uri);
-	if (!*endpoint)
-		return DC_ERR_NOMEM;
-	if (no_forward)
-		return DC_OK;
-	size_t n = svc->n_routing_keys + (mediator ? 1 : 0);
-	if (n > op->c->lim.max_forward_depth)
-		return dc__fail(op->ei, DC_ERR_TOO_BIG, "%zu routing keys for %.200s (limit %zu)", n, rdoc->id,
-		                op->c->lim.max_forward_depth);
+	if (svc->n_routing_keys + *n > cap)
+		return dc__fail(op->ei, DC_ERR_TOO_BIG, "%zu routing keys for %.200s (limit %zu)",
+		                svc->n_routing_keys + *n, rdoc->id, cap);
+	for (size_t i = 0; i < svc->n_routing_keys; i++)
+		refs[(*n)++] = svc->routing_keys[i];
+	*uri = u;
+	return DC_OK;
+}
+
+/* Wrap env in forwards for refs[0..n), last first: the forward anoncrypted to refs[i] names
+ * refs[i+1] (or final_next after the last) as next. */
+dc_err dc__wrap_refs(struct dc_op *op, const char *const *refs, size_t n, const char *final_next, int64_t expires,
+                     enum dc_enc enc, char **env, size_t *env_len)
+{
 	for (size_t i = n; i-- > 0;) {
-		const char *ref = mediator ? (i == 0 ? mediator : svc->routing_keys[i - 1]) : svc->routing_keys[i];
-		const char *next = rdoc->id;
-		if (i + 1 < n)
-			next = mediator ? svc->routing_keys[i] : svc->routing_keys[i + 1];
+		const char *next = i + 1 < n ? refs[i + 1] : final_next;
 		char *fwd = NULL;
 		size_t fwd_len = 0;
 		dc_err rc = dc__forward_build(next, *env, *env_len, expires, &fwd, &fwd_len);
@@ -294,10 +297,27 @@ static dc_err wrap_forwards(struct dc_op *op, const struct dc_did_doc *rdoc, boo
 		free(*env);
 		*env = fwd;
 		*env_len = fwd_len;
-		if ((rc = anon_to_ref(op, ref, enc, env, env_len)))
+		if ((rc = anon_to_ref(op, refs[i], enc, env, env_len)))
 			return rc;
 	}
 	return DC_OK;
+}
+
+static dc_err wrap_forwards(struct dc_op *op, const struct dc_did_doc *rdoc, bool no_forward, int64_t expires,
+                            enum dc_enc enc, char **env, size_t *env_len, char **endpoint)
+{
+	const char *refs[DC_MAX_ROUTE], *uri = NULL;
+	size_t n = 0;
+	*endpoint = NULL;
+	size_t cap = op->c->lim.max_forward_depth < DC_MAX_ROUTE ? op->c->lim.max_forward_depth : DC_MAX_ROUTE;
+	dc_err rc = dc__route_of(op, rdoc, &uri, refs, cap, &n);
+	if (rc || !uri)
+		return rc;
+	if (!(*endpoint = strdup(uri)))
+		return DC_ERR_NOMEM;
+	if (no_forward)
+		return DC_OK;
+	return dc__wrap_refs(op, refs, n, rdoc->id, expires, enc, env, env_len);
 }
 
 static bool did_eq(const char *a_url, const char *b_url)

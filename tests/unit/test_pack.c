@@ -276,6 +276,105 @@ static void forward_mediator_did(void)
 	dc_pack_result_clear(&res);
 }
 
+static void relay_inspect(int who, const char *env, size_t len, struct dc_relay *r, dc_err want)
+{
+	struct dc_ctx *c = NULL;
+	struct dc_errinfo ei = { 0 };
+	CU_ASSERT_EQUAL_FATAL(dc_ctx_new(W.res, W.ks[who], &c), DC_OK);
+	dc_err rc = dc_relay_inspect(c, env, len, r, &ei);
+	if (rc != want)
+		fprintf(stderr, "\nrelay inspect as %d: %d %s\n", who, (int)rc, ei.msg);
+	CU_ASSERT_EQUAL(rc, want);
+	dc_ctx_free(c);
+}
+
+static char *relay_wrap_as(int who, const char *to, const char *self_kid, char *env, size_t *len, char **endpoint)
+{
+	struct dc_ctx *c = NULL;
+	struct dc_errinfo ei = { 0 };
+	CU_ASSERT_EQUAL_FATAL(dc_ctx_new(W.res, W.ks[who], &c), DC_OK);
+	const char *skip[] = { self_kid };
+	dc_err rc = dc_relay_wrap(c, to, skip, 1, 4102444800, &env, len, endpoint, &ei);
+	if (rc)
+		fprintf(stderr, "\nrelay wrap: %s\n", ei.msg);
+	CU_ASSERT_EQUAL(rc, DC_OK);
+	dc_ctx_free(c);
+	return env;
+}
+
+/* the gateway's view: hop by hop through dc_relay_inspect / dc_relay_wrap */
+static void relay_hops(void)
+{
+	const char *to[] = { "did:test:bob2" };
+	struct dc_pack_opts o = { .mode = DC_PACK_AUTHCRYPT, .to = to, .n_to = 1 };
+	struct dc_pack_result res = { 0 };
+	struct dc_errinfo ei = { 0 };
+	CU_ASSERT_EQUAL_FATAL(pack_one(ALICE, &o, &res, &ei), DC_OK);
+	struct dc_relay r1 = { 0 }, r2 = { 0 }, r3 = { 0 }, rx = { 0 };
+	relay_inspect(M1, res.items[0].msg, res.items[0].len, &r1, DC_OK);
+	CU_ASSERT_EQUAL_FATAL(r1.kind, DC_RELAY_FORWARD);
+	CU_ASSERT_STRING_EQUAL(r1.next, "did:test:m2#key-x25519-1");
+	CU_ASSERT_EQUAL(r1.expires_time, 4102444800);
+	CU_ASSERT_EQUAL(r1.n_rcpt_kids, 1);
+	CU_ASSERT_STRING_EQUAL(r1.media_type, "application/didcomm-encrypted+json");
+	/* m2 takes no routing keys of its own: the payload goes on as it is, to m2's endpoint */
+	char *ep = NULL, *env = r1.payload;
+	size_t len = r1.payload_len;
+	r1.payload = NULL;
+	char *before = strdup(env);
+	env = relay_wrap_as(M1, r1.next, "did:test:m1#key-x25519-1", env, &len, &ep);
+	CU_ASSERT_STRING_EQUAL(ep, "http://m2.example/didcomm");
+	CU_ASSERT_STRING_EQUAL(env, before);
+	free(ep);
+	relay_inspect(M2, env, len, &r2, DC_OK);
+	CU_ASSERT_EQUAL_FATAL(r2.kind, DC_RELAY_FORWARD);
+	CU_ASSERT_STRING_EQUAL(r2.next, "did:test:bob2");
+	/* not for bob: he sees only the kids */
+	relay_inspect(BOB, r2.payload, r2.payload_len, &rx, DC_OK);
+	CU_ASSERT_EQUAL(rx.kind, DC_RELAY_NOT_FOR_US);
+	CU_ASSERT(rx.n_rcpt_kids == 1 && strcmp(rx.rcpt_kids[0], "did:test:bob2#key-x25519-1") == 0);
+	dc_relay_clear(&rx);
+	/* for bob2: his message */
+	relay_inspect(BOB2, r2.payload, r2.payload_len, &r3, DC_OK);
+	CU_ASSERT_EQUAL(r3.kind, DC_RELAY_FOR_US);
+	CU_ASSERT(r3.message && strcmp(r3.message, MSG) == 0);
+	CU_ASSERT_STRING_EQUAL(r3.msg_id, "1234567890");
+	dc_relay_clear(&r1);
+	dc_relay_clear(&r2);
+	dc_relay_clear(&r3);
+	free(env);
+	free(before);
+	dc_pack_result_clear(&res);
+}
+
+static void relay_rewrap(void)
+{
+	/* m1 relays an envelope to carol, whose route is [m1 (as her service DID), m2]: m1 skips
+	 * itself and wraps for m2, which then finds carol as next */
+	const char *to[] = { "did:test:carol" };
+	struct dc_pack_opts o = { .mode = DC_PACK_ANONCRYPT, .to = to, .n_to = 1, .no_forward = true };
+	struct dc_pack_result res = { 0 };
+	struct dc_errinfo ei = { 0 };
+	CU_ASSERT_EQUAL_FATAL(pack_one(ALICE, &o, &res, &ei), DC_OK);
+	char *ep = NULL, *env = res.items[0].msg;
+	size_t len = res.items[0].len;
+	res.items[0].msg = NULL;
+	env = relay_wrap_as(M1, "did:test:carol", "did:test:m1#key-x25519-1", env, &len, &ep);
+	CU_ASSERT_STRING_EQUAL(ep, "http://m1.example/didcomm");
+	struct dc_relay r = { 0 };
+	relay_inspect(M2, env, len, &r, DC_OK);
+	CU_ASSERT_EQUAL_FATAL(r.kind, DC_RELAY_FORWARD);
+	CU_ASSERT_STRING_EQUAL(r.next, "did:test:carol");
+	dc_relay_clear(&r);
+	free(env);
+	free(ep);
+	dc_pack_result_clear(&res);
+	/* a plaintext forward is not relayed: anyone could have written it */
+	const char *fwd = "{\"id\":\"f\",\"type\":\"https://didcomm.org/routing/2.0/forward\",\"body\":{\"next\":"
+	                  "\"did:test:bob\"},\"attachments\":[{\"data\":{\"json\":{}}}]}";
+	relay_inspect(M1, fwd, strlen(fwd), &r, DC_ERR_DENIED);
+}
+
 void init_pack_tests(void)
 {
 	CU_pSuite s = CU_add_suite("pack", world_init, world_clear);
@@ -287,4 +386,6 @@ void init_pack_tests(void)
 	TU_ADD(s, many_dids);
 	TU_ADD(s, forward_two_mediators);
 	TU_ADD(s, forward_mediator_did);
+	TU_ADD(s, relay_hops);
+	TU_ADD(s, relay_rewrap);
 }

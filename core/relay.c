@@ -1,0 +1,196 @@
+/* The gateway as a mediator (routing/2.0): classify what arrives, open forwards addressed to
+ * our keys (the attachment stays sealed: it is for someone else), and wrap an envelope for its
+ * next hop's own routing keys. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MT_ENC "application/didcomm-encrypted+json"
+#define MT_SIGNED "application/didcomm-signed+json"
+#define MT_PLAIN "application/didcomm-plain+json"
+
+void dc_relay_clear(struct dc_relay *r)
+{
+	if (!r)
+		return;
+	free(r->media_type);
+	for (size_t i = 0; i < r->n_rcpt_kids; i++)
+		free(r->rcpt_kids[i]);
+	free(r->rcpt_kids);
+	free(r->msg_id);
+	free(r->next);
+	free(r->payload);
+	free(r->message);
+	dc_unpack_meta_free(r->meta);
+	memset(r, 0, sizeof *r);
+}
+
+/* the attachment of a forward: data.json (an object) or data.base64 (of JSON text) */
+static dc_err forward_payload(const cJSON *msg, char **out, size_t *len, struct dc_errinfo *ei)
+{
+	const cJSON *atts = dc__json_arr(msg, "attachments");
+	if (cJSON_GetArraySize(atts) != 1)
+		return dc__fail(ei, DC_ERR_MALFORMED, "forward: want exactly one attachment");
+	const cJSON *data = dc__json_obj(cJSON_GetArrayItem(atts, 0), "data");
+	const cJSON *json = dc__json_obj(data, "json");
+	const char *b64 = dc__json_str(data, "base64");
+	if (json) {
+		if (dc__json_print(json, out, len))
+			return DC_ERR_NOMEM;
+		return DC_OK;
+	}
+	if (b64) {
+		/* base64url, with or without padding (attachments in the wild carry both) */
+		size_t n = strlen(b64);
+		while (n && b64[n - 1] == '=')
+			n--;
+		uint8_t *raw = NULL;
+		size_t rl = 0;
+		if (dc__b64url_decode(b64, n, &raw, &rl))
+			return dc__fail(ei, DC_ERR_MALFORMED, "forward: attachment base64 is not base64url");
+		*out = (char *)raw;
+		*len = rl;
+		return DC_OK;
+	}
+	return dc__fail(ei, DC_ERR_MALFORMED, "forward: the attachment carries no json or base64 envelope");
+}
+
+dc_err dc_relay_inspect(struct dc_ctx *c, const char *in, size_t len, struct dc_relay *out, struct dc_errinfo *ei)
+{
+	memset(out, 0, sizeof *out);
+	cJSON *j = NULL, *msg = NULL;
+	dc_err rc;
+	if (!c || !in)
+		return DC_ERR_INVAL;
+	if (len > c->lim.max_message_bytes)
+		return dc__fail(ei, DC_ERR_TOO_BIG, "message of %zu bytes is over the limit of %zu", len,
+		                c->lim.max_message_bytes);
+	if ((rc = dc__json_parse(in, len, c->lim.max_json_depth, &j, ei)))
+		return rc;
+	if (!cJSON_IsObject(j)) {
+		rc = dc__fail(ei, DC_ERR_MALFORMED, "message: not a JSON object");
+		goto out;
+	}
+	bool enc = cJSON_GetObjectItemCaseSensitive(j, "ciphertext") != NULL;
+	bool sig = !enc && cJSON_GetObjectItemCaseSensitive(j, "payload") != NULL;
+	if (!(out->media_type = strdup(enc ? MT_ENC : sig ? MT_SIGNED : MT_PLAIN))) {
+		rc = DC_ERR_NOMEM;
+		goto out;
+	}
+	if (enc) {
+		/* the recipient kids, read without decrypting */
+		const cJSON *rcpts = dc__json_arr(j, "recipients"), *r;
+		size_t n = (size_t)cJSON_GetArraySize(rcpts);
+		if (n == 0 || n > c->lim.max_recipients) {
+			rc = dc__fail(ei, n ? DC_ERR_TOO_BIG : DC_ERR_MALFORMED, "encrypted message: %zu recipients", n);
+			goto out;
+		}
+		if (!(out->rcpt_kids = calloc(n, sizeof *out->rcpt_kids))) {
+			rc = DC_ERR_NOMEM;
+			goto out;
+		}
+		bool ours = false;
+		cJSON_ArrayForEach(r, rcpts)
+		{
+			const char *kid = dc__json_str(dc__json_obj(r, "header"), "kid");
+			if (!kid) {
+				rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: a recipient has no kid");
+				goto out;
+			}
+			if (!(out->rcpt_kids[out->n_rcpt_kids++] = strdup(kid))) {
+				rc = DC_ERR_NOMEM;
+				goto out;
+			}
+			ours |= dc_keystore_get(c->ks, kid) != NULL;
+		}
+		if (!ours) {
+			out->kind = DC_RELAY_NOT_FOR_US;
+			rc = DC_OK;
+			goto out;
+		}
+	}
+	cJSON_Delete(j);
+	j = NULL;
+	struct dc_unpack_opts o = { .unwrap_forwards = false };
+	if ((rc = dc_unpack(c, in, len, &o, &out->message, &out->meta, ei)))
+		goto out;
+	if ((rc = dc__json_parse(out->message, strlen(out->message), c->lim.max_json_depth, &msg, ei)))
+		goto out;
+	const char *id = dc__json_str(msg, "id"), *type = dc__json_str(msg, "type");
+	if (id && !(out->msg_id = strdup(id))) {
+		rc = DC_ERR_NOMEM;
+		goto out;
+	}
+	if (!type || strcmp(type, DC_TYPE_FORWARD) != 0) {
+		out->kind = DC_RELAY_FOR_US;
+		rc = DC_OK;
+		goto out;
+	}
+	/* a forward: we relay only what was encrypted to us (anyone could send a plaintext one) */
+	const char *next = dc__json_str(dc__json_obj(msg, "body"), "next");
+	if (!out->meta->encrypted) {
+		rc = dc__fail(ei, DC_ERR_DENIED, "forward: not encrypted to this mediator");
+		goto out;
+	}
+	if (!next || !dc__is_did(next)) {
+		rc = dc__fail(ei, DC_ERR_MALFORMED, "forward: body.next is missing or not a DID");
+		goto out;
+	}
+	if ((rc = forward_payload(msg, &out->payload, &out->payload_len, ei)))
+		goto out;
+	if (!(out->next = strdup(next))) {
+		rc = DC_ERR_NOMEM;
+		goto out;
+	}
+	const cJSON *exp = cJSON_GetObjectItemCaseSensitive(msg, "expires_time");
+	out->expires_time = cJSON_IsNumber(exp) && exp->valuedouble > 0 ? (int64_t)exp->valuedouble : 0;
+	out->kind = DC_RELAY_FORWARD;
+	free(out->message); /* the forward itself is of no further use */
+	out->message = NULL;
+	rc = DC_OK;
+out:
+	cJSON_Delete(j);
+	cJSON_Delete(msg);
+	if (rc)
+		dc_relay_clear(out);
+	return rc;
+}
+
+static bool ref_covers(const char *ref, const char *kid)
+{
+	if (strcmp(ref, kid) == 0)
+		return true;
+	/* a bare DID in a route stands for all of its keys */
+	size_t n = strlen(ref);
+	return !strchr(ref, '#') && strncmp(ref, kid, n) == 0 && kid[n] == '#';
+}
+
+dc_err dc_relay_wrap(struct dc_ctx *c, const char *to, const char *const *skip_kids, size_t n_skip,
+                     int64_t expires_time, char **env, size_t *env_len, char **endpoint, struct dc_errinfo *ei)
+{
+	*endpoint = NULL;
+	struct dc_op op;
+	const struct dc_did_doc *doc = NULL;
+	const char *refs[DC_MAX_ROUTE], *uri = NULL;
+	size_t n = 0;
+	dc__op_init(&op, c, ei);
+	dc_err rc = dc__op_resolve(&op, to, &doc);
+	if (rc == DC_OK)
+		rc = dc__route_of(&op, doc, &uri, refs, DC_MAX_ROUTE, &n);
+	if (rc || !uri)
+		goto out;
+	/* the route after the last hop that is us */
+	size_t from = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < n_skip; k++)
+			if (ref_covers(refs[i], skip_kids[k]))
+				from = i + 1;
+	if ((rc = dc__wrap_refs(&op, refs + from, n - from, doc->id, expires_time, DC_ENC_XC20P, env, env_len)))
+		goto out;
+	if (!(*endpoint = strdup(uri)))
+		rc = DC_ERR_NOMEM;
+out:
+	dc__op_clear(&op);
+	return rc;
+}
