@@ -242,6 +242,23 @@ dc_err dc_relay_wrap(struct dc_ctx *c, const char *to, const char *const *skip_k
                      int64_t expires_time, char **env, size_t *env_len, char **endpoint,
                      struct dc_errinfo *ei) DC_WUR;
 
+/* ---- our own protocols: trust-ping 2.0, discover-features 2.0, report-problem 2.0 ----------- */
+struct dc_proto_info {
+	const char *our_did;          /* from of our replies */
+	size_t max_receive_bytes;     /* disclosed as a constraint (0: not disclosed) */
+	const char *const *protocols; /* extra PIURIs to disclose (NULL-terminated, may be NULL) */
+};
+/* A plaintext message for us in, the reply plaintext out (*reply NULL when there is none:
+ * a ping that asks for no response, or a protocol we do not answer). *handled says whether
+ * the message belonged to one of our protocols. */
+dc_err dc_protocol_handle(const struct dc_proto_info *pi, const char *msg_json, size_t len, char **reply,
+                          bool *handled, struct dc_errinfo *ei) DC_WUR;
+/* A report-problem 2.0 message about message `about_id` in thread `pthid` (either may be NULL)
+ * to `to` (may be NULL). comment is static text with {1}.. placeholders filled from args. */
+dc_err dc_problem_report(const char *from, const char *to, const char *pthid, const char *about_id,
+                         const char *code, const char *comment, const char *const *args, size_t n_args,
+                         char **out) DC_WUR;
+
 #ifdef __cplusplus
 }
 #endif
