@@ -27,7 +27,9 @@ static void usage(FILE *f)
 	        "       [--enc A256CBC-HS512|A256GCM|XC20P] [--curve X25519|P-256|P-384|P-521] [--no-forward]\n"
 	        "       [--protect-sender] [--did-docs FILE] [--secrets FILE] [IN|-]\n"
 	        "  unpack [--did-docs FILE] [--secrets FILE] [--meta] [--no-unwrap-forward] [IN|-]\n"
-	        "  run [-c CONFIG]\n",
+	        "  rules check FILE...\n"
+	        "  rules explain FILE --to DID [--from-transport T] [--sender DID] [--type T] [--media M] [--size N]\n"
+	        "  run [-c CONFIG] [-t]\n",
 	        prog);
 }
 
@@ -451,6 +453,8 @@ int main(int argc, char **argv)
 		return gw_cmd_unpack(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") == 0)
 		return gw_cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "rules") == 0)
+		return gw_cmd_rules(argc - 1, argv + 1);
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;
