@@ -90,10 +90,10 @@ $(UNIT): $(UNIT_OBJ) $(LIB_RULES) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(LIB_RULES) $(LIB_A) $(LIBS) $(CUNIT_LIBS)
 
 # Replays every fuzz corpus file through each target's entry point (no libFuzzer needed).
-$(REPLAY): tests/fuzz/replay.c $(patsubst %,tests/fuzz/fuzz_%.c,$(FUZZ_TARGETS)) $(LIB_A)
+$(REPLAY): tests/fuzz/replay.c $(patsubst %,tests/fuzz/fuzz_%.c,$(FUZZ_TARGETS)) $(LIB_RULES) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DDC_REPLAY_MAIN -o $@ tests/fuzz/replay.c \
-	  $(patsubst %,tests/fuzz/fuzz_%.c,$(FUZZ_TARGETS)) $(LIB_A) $(LDFLAGS) $(LIBS)
+	  $(patsubst %,tests/fuzz/fuzz_%.c,$(FUZZ_TARGETS)) $(LIB_RULES) $(LIB_A) $(LDFLAGS) $(LIBS)
 
 run: deps build
 	./$(BIN) run

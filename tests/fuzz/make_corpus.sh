@@ -7,7 +7,8 @@ BIN=${BIN:-build/release/didcomm-gateway}
 C=tests/fuzz/corpus
 V=tests/vectors
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-rm -rf "$C"; mkdir -p $C/{unpack,jwk,diddoc,did_peer,msg,b64url}
+rm -rf "$C"; mkdir -p $C/{unpack,jwk,diddoc,did_peer,msg,b64url,rules}
+cp conf/rules.conf $C/rules/example.rules; cp tests/rules/*.rules $C/rules/
 python3 - "$C" "$V" <<'PY'
 import json, glob, os, sys
 C, V = sys.argv[1:3]

@@ -7,12 +7,12 @@ cd "$(dirname "$0")/../.."
 SECONDS_EACH=${1:-60}
 OUT=build/fuzz
 mkdir -p "$OUT"
-CFLAGS="-std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -O1 -Icore $(pkg-config --cflags libsodium libcjson libcrypto)"
+CFLAGS="-std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -O1 -Icore -Irules $(pkg-config --cflags libsodium libcjson libcrypto)"
 LIBS="$(pkg-config --libs libsodium libcjson libcrypto) -lm"
 pass=0 fail=0
 for src in tests/fuzz/fuzz_*.c; do
 	t=$(basename "$src" .c); t=${t#fuzz_}
-	if ! clang $CFLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all "$src" core/*.c $LIBS \
+	if ! clang $CFLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all "$src" core/*.c rules/*.c $LIBS \
 		-o "$OUT/fuzz_$t" 2>"$OUT/$t.build.log"; then
 		echo "FAIL $t: build (see $OUT/$t.build.log)"; fail=$((fail + 1)); continue
 	fi
