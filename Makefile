@@ -51,7 +51,7 @@ REPLAY   := $(B)/fuzz_replay
 DEB_PKGS := build-essential pkg-config libcurl4-gnutls-dev libwebsockets-dev libmosquitto-dev \
             libetpan-dev libsodium-dev libcjson-dev libsqlite3-dev libcunit1-dev libuv1-dev libssl-dev \
             libsasl2-modules mosquitto mosquitto-clients dovecot-imapd dovecot-lmtpd python3-aiosmtpd \
-            curl openssl ca-certificates clang libclang-rt-14-dev
+            curl openssl ca-certificates clang libclang-rt-14-dev sqlite3
 
 .PHONY: all deps build run test test-unit test-interop \
         bench fuzz check-src clean

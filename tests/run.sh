@@ -40,6 +40,7 @@ for t in tests/cli/*.sh; do
 	n=$(basename "$t" .sh)
 	suite "cli-$n" env BIN="$ASAN/didcomm-gateway" bash "$t"
 done
+[ -f tests/queue/crash.sh ] && suite queue-crash bash tests/queue/crash.sh
 [ -f tests/interop/run.sh ] && suite interop env BIN="$REL/didcomm-gateway" bash tests/interop/run.sh
 
 echo

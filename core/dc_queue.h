@@ -1,0 +1,79 @@
+/* The durable queue between acceptance and delivery (libdidcomm). A store is a vtable
+ * (struct dc_queue_ops) so that a shared engine can hold it later; SQLite in WAL mode is the
+ * embedded default. Promise: dc_queue_put returns only after the commit, so an adapter may
+ * acknowledge (HTTP 202, PUBACK, ...) as soon as it returns. Delivery is at least once: a
+ * claimed item that is neither acked nor retried comes back when its lease runs out. */
+#ifndef DC_QUEUE_H
+#define DC_QUEUE_H
+#include "didcomm.h"
+
+struct dc_queue;
+
+struct dc_queue_opts {
+	size_t max_items;        /* above: DC_ERR_AGAIN ("queue full", HTTP 503); 0 = 1,000,000 */
+	size_t max_item_bytes;   /* 0 = 32 MiB */
+	int64_t retry_base_ms;   /* first retry delay; 0 = 1000 */
+	int64_t retry_max_ms;    /* cap; 0 = 3,600,000 */
+	int64_t max_age_ms;      /* then dead-letter; 0 = 72 h */
+	bool sync_full;          /* synchronous=FULL (power loss) instead of NORMAL (kill -9 only) */
+};
+
+struct dc_queue_new_item {
+	const char *msg_id;      /* DIDComm id when known (receivers drop duplicates by it); may be NULL */
+	const uint8_t *data;
+	size_t len;
+	const char *media_type;
+	const char *dest;        /* "adapter target", e.g. "http https://bob/inbox" */
+	const char *origin;      /* "transport source", may be NULL */
+	int64_t expires_ms;      /* wall clock, 0 = never */
+	int64_t not_before_ms;   /* first attempt no earlier than this (0 = now) */
+};
+
+struct dc_queue_item {
+	int64_t id;
+	char *msg_id, *media_type, *dest, *origin, *last_error;
+	uint8_t *data;
+	size_t len;
+	int64_t created_ms, next_ms, expires_ms;
+	unsigned attempts;
+	bool dead;
+};
+
+struct dc_queue_stats {
+	uint64_t queued, leased, dead, bytes;
+	int64_t oldest_created_ms; /* 0 when empty */
+};
+
+dc_err dc_queue_open_sqlite(const char *path, const struct dc_queue_opts *o, struct dc_queue **out,
+                            struct dc_errinfo *ei) DC_WUR;
+void dc_queue_close(struct dc_queue *q);
+
+/* One transaction for the batch; ids_out (may be NULL) gets the new ids. */
+dc_err dc_queue_put(struct dc_queue *q, const struct dc_queue_new_item *items, size_t n, int64_t *ids_out,
+                    struct dc_errinfo *ei) DC_WUR;
+/* Up to max due items, leased for lease_ms, at most per_dest in flight per destination.
+ * Items past their expires_ms or max age go to the dead letters instead. *items: array to
+ * release with dc_queue_items_free. */
+dc_err dc_queue_claim(struct dc_queue *q, int64_t now_ms, size_t max, unsigned per_dest, int64_t lease_ms,
+                      struct dc_queue_item **items, size_t *n, struct dc_errinfo *ei) DC_WUR;
+void dc_queue_items_free(struct dc_queue_item *items, size_t n);
+/* delivered: gone */
+dc_err dc_queue_ack(struct dc_queue *q, int64_t id, struct dc_errinfo *ei) DC_WUR;
+/* try again later (exponential backoff with jitter), or dead-letter when too old/expired */
+dc_err dc_queue_retry_later(struct dc_queue *q, int64_t id, int64_t now_ms, const char *error,
+                            struct dc_errinfo *ei) DC_WUR;
+/* permanent failure: dead-letter now with the reason */
+dc_err dc_queue_fail(struct dc_queue *q, int64_t id, int64_t now_ms, const char *reason, struct dc_errinfo *ei) DC_WUR;
+
+dc_err dc_queue_stats(struct dc_queue *q, int64_t now_ms, struct dc_queue_stats *st, struct dc_errinfo *ei) DC_WUR;
+/* A page of queued (dead=false) or dead items after id `after` (0 = from the start), data left out. */
+dc_err dc_queue_list(struct dc_queue *q, bool dead, int64_t after, size_t max, struct dc_queue_item **items,
+                     size_t *n, struct dc_errinfo *ei) DC_WUR;
+dc_err dc_queue_get(struct dc_queue *q, int64_t id, struct dc_queue_item *item, struct dc_errinfo *ei) DC_WUR;
+/* make a waiting or dead item due now (a dead one goes back to the queue with its attempts reset) */
+dc_err dc_queue_requeue(struct dc_queue *q, int64_t id, int64_t now_ms, struct dc_errinfo *ei) DC_WUR;
+dc_err dc_queue_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei) DC_WUR;
+
+/* backoff for the attempt-th retry: base*2^(attempt-1) capped at max, jittered into [d/2, d] */
+int64_t dc_queue_backoff_ms(const struct dc_queue_opts *o, unsigned attempt);
+#endif

@@ -1,0 +1,126 @@
+/* The queue front: option defaults, backoff, and dispatch to the store's vtable. */
+#include "queue_int.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+
+void dc__queue_opts_fill(struct dc_queue_opts *o, const struct dc_queue_opts *in)
+{
+	struct dc_queue_opts d = { .max_items = 1000000, .max_item_bytes = 32u << 20, .retry_base_ms = 1000,
+	                           .retry_max_ms = 3600000, .max_age_ms = INT64_C(72) * 3600 * 1000 };
+	if (in) {
+		if (in->max_items)
+			d.max_items = in->max_items;
+		if (in->max_item_bytes)
+			d.max_item_bytes = in->max_item_bytes;
+		if (in->retry_base_ms > 0)
+			d.retry_base_ms = in->retry_base_ms;
+		if (in->retry_max_ms > 0)
+			d.retry_max_ms = in->retry_max_ms;
+		if (in->max_age_ms > 0)
+			d.max_age_ms = in->max_age_ms;
+		d.sync_full = in->sync_full;
+	}
+	*o = d;
+}
+
+int64_t dc_queue_backoff_ms(const struct dc_queue_opts *o, unsigned attempt)
+{
+	int64_t d = o->retry_base_ms;
+	for (unsigned i = 1; i < attempt && d < o->retry_max_ms; i++)
+		d *= 2; /* no overflow: stops at the cap, which is bounded by the config */
+	if (d > o->retry_max_ms)
+		d = o->retry_max_ms;
+	/* full jitter in the upper half: spreads retries, never sooner than half the delay */
+	int64_t half = d / 2;
+	return half + (half > 0 ? (int64_t)randombytes_uniform((uint32_t)(half > UINT32_MAX ? UINT32_MAX : half) + 1) : 0);
+}
+
+void dc_queue_close(struct dc_queue *q)
+{
+	if (q)
+		q->ops->close(q);
+}
+
+dc_err dc_queue_put(struct dc_queue *q, const struct dc_queue_new_item *items, size_t n, int64_t *ids_out,
+                    struct dc_errinfo *ei)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!items[i].data || !items[i].dest)
+			return dc__fail(ei, DC_ERR_INVAL, "queue: item %zu has no data or destination", i);
+		if (items[i].len > q->o.max_item_bytes)
+			return dc__fail(ei, DC_ERR_TOO_BIG, "queue: item of %zu bytes over the limit of %zu", items[i].len,
+			                q->o.max_item_bytes);
+	}
+	return q->ops->put(q, items, n, ids_out, ei);
+}
+
+dc_err dc_queue_claim(struct dc_queue *q, int64_t now_ms, size_t max, unsigned per_dest, int64_t lease_ms,
+                      struct dc_queue_item **items, size_t *n, struct dc_errinfo *ei)
+{
+	*items = NULL;
+	*n = 0;
+	if (max == 0)
+		return DC_OK;
+	return q->ops->claim(q, now_ms, max, per_dest ? per_dest : 1, lease_ms > 0 ? lease_ms : 60000, items, n, ei);
+}
+
+dc_err dc_queue_ack(struct dc_queue *q, int64_t id, struct dc_errinfo *ei)
+{
+	return q->ops->ack(q, id, ei);
+}
+
+dc_err dc_queue_retry_later(struct dc_queue *q, int64_t id, int64_t now_ms, const char *error, struct dc_errinfo *ei)
+{
+	return q->ops->retry(q, id, now_ms, error, ei);
+}
+
+dc_err dc_queue_fail(struct dc_queue *q, int64_t id, int64_t now_ms, const char *reason, struct dc_errinfo *ei)
+{
+	return q->ops->fail(q, id, now_ms, reason, ei);
+}
+
+dc_err dc_queue_stats(struct dc_queue *q, int64_t now_ms, struct dc_queue_stats *st, struct dc_errinfo *ei)
+{
+	return q->ops->stats(q, now_ms, st, ei);
+}
+
+dc_err dc_queue_list(struct dc_queue *q, bool dead, int64_t after, size_t max, struct dc_queue_item **items,
+                     size_t *n, struct dc_errinfo *ei)
+{
+	*items = NULL;
+	*n = 0;
+	return q->ops->list(q, dead, after, max > 1000 ? 1000 : max, items, n, ei);
+}
+
+dc_err dc_queue_get(struct dc_queue *q, int64_t id, struct dc_queue_item *item, struct dc_errinfo *ei)
+{
+	return q->ops->get(q, id, item, ei);
+}
+
+dc_err dc_queue_requeue(struct dc_queue *q, int64_t id, int64_t now_ms, struct dc_errinfo *ei)
+{
+	return q->ops->requeue(q, id, now_ms, ei);
+}
+
+dc_err dc_queue_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei)
+{
+	return q->ops->purge_dead(q, purged, ei);
+}
+
+void dc_queue_items_free(struct dc_queue_item *items, size_t n)
+{
+	for (size_t i = 0; items && i < n; i++)
+		dc__queue_item_clear(&items[i]);
+	free(items);
+}
+
+void dc__queue_item_clear(struct dc_queue_item *it)
+{
+	free(it->msg_id);
+	free(it->media_type);
+	free(it->dest);
+	free(it->origin);
+	free(it->last_error);
+	free(it->data);
+}

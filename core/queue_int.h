@@ -1,0 +1,33 @@
+/* Queue internals: the store vtable (one file per store, like OpenSMTPD's queue backends). */
+#ifndef DC_QUEUE_INT_H
+#define DC_QUEUE_INT_H
+#include "dc_queue.h"
+#include "internal.h"
+
+struct dc_queue_store_ops {
+	const char *name;
+	dc_err (*put)(struct dc_queue *q, const struct dc_queue_new_item *items, size_t n, int64_t *ids,
+	              struct dc_errinfo *ei);
+	dc_err (*claim)(struct dc_queue *q, int64_t now, size_t max, unsigned per_dest, int64_t lease,
+	                struct dc_queue_item **items, size_t *n, struct dc_errinfo *ei);
+	dc_err (*ack)(struct dc_queue *q, int64_t id, struct dc_errinfo *ei);
+	dc_err (*retry)(struct dc_queue *q, int64_t id, int64_t now, const char *error, struct dc_errinfo *ei);
+	dc_err (*fail)(struct dc_queue *q, int64_t id, int64_t now, const char *reason, struct dc_errinfo *ei);
+	dc_err (*stats)(struct dc_queue *q, int64_t now, struct dc_queue_stats *st, struct dc_errinfo *ei);
+	dc_err (*list)(struct dc_queue *q, bool dead, int64_t after, size_t max, struct dc_queue_item **items, size_t *n,
+	               struct dc_errinfo *ei);
+	dc_err (*get)(struct dc_queue *q, int64_t id, struct dc_queue_item *item, struct dc_errinfo *ei);
+	dc_err (*requeue)(struct dc_queue *q, int64_t id, int64_t now, struct dc_errinfo *ei);
+	dc_err (*purge_dead)(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei);
+	void (*close)(struct dc_queue *q);
+};
+
+struct dc_queue {
+	const struct dc_queue_store_ops *ops;
+	struct dc_queue_opts o;
+	void *impl;
+};
+
+void dc__queue_opts_fill(struct dc_queue_opts *o, const struct dc_queue_opts *in);
+void dc__queue_item_clear(struct dc_queue_item *it);
+#endif

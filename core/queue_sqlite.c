@@ -1,0 +1,521 @@
+/* The SQLite store (WAL). synchronous=NORMAL survives kill -9 of the process (the WAL is in
+ * the OS page cache when a commit returns); synchronous=FULL (opts.sync_full) also survives
+ * power loss, at the price of an fsync per commit. busy_timeout lets the command line read
+ * while the daemon writes. Statements are prepared once. */
+#include "queue_int.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { S_INSERT, S_COUNT, S_DUE, S_INFLIGHT, S_LEASE, S_DELETE, S_GETQ, S_GETD, S_RETRY, S_TODEAD, S_BEGIN,
+       S_COMMIT, S_ROLLBACK, S_N };
+
+static const char *const sql[S_N] = {
+	[S_INSERT] = "INSERT INTO queue(msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms) "
+	             "VALUES(?,?,?,?,?,?,?,?)",
+	[S_COUNT] = "SELECT COUNT(*) FROM queue",
+	[S_DUE] = "SELECT id,msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,attempts,last_error "
+	          "FROM queue WHERE next_ms<=?1 AND lease_until<=?1 ORDER BY next_ms,id LIMIT ?2",
+	[S_INFLIGHT] = "SELECT dest,COUNT(*) FROM queue WHERE lease_until>?1 GROUP BY dest",
+	[S_LEASE] = "UPDATE queue SET lease_until=? WHERE id=?",
+	[S_DELETE] = "DELETE FROM queue WHERE id=?",
+	[S_GETQ] = "SELECT id,msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,attempts,last_error "
+	           "FROM queue WHERE id=?",
+	[S_GETD] = "SELECT id,msg_id,data,media_type,dest,origin,created_ms,died_ms,0,attempts,reason "
+	           "FROM dead WHERE id=?",
+	[S_RETRY] = "UPDATE queue SET attempts=attempts+1,next_ms=?,lease_until=0,last_error=? WHERE id=?",
+	[S_TODEAD] = "INSERT INTO dead(id,msg_id,data,media_type,dest,origin,created_ms,died_ms,attempts,reason) "
+	             "SELECT id,msg_id,data,media_type,dest,origin,created_ms,?2,attempts+?4,?3 FROM queue WHERE id=?1",
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+};
+
+struct sq {
+	sqlite3 *db;
+	sqlite3_stmt *st[S_N];
+};
+
+#define DB(q) (((struct sq *)(q)->impl)->db)
+#define ST(q, i) (((struct sq *)(q)->impl)->st[i])
+
+static dc_err db_fail(struct dc_queue *q, struct dc_errinfo *ei, const char *what)
+{
+	int code = sqlite3_extended_errcode(DB(q));
+	dc_err rc = (code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED ? DC_ERR_AGAIN :
+	            (code & 0xff) == SQLITE_NOMEM ? DC_ERR_NOMEM : DC_ERR_IO;
+	return dc__fail(ei, rc, "queue: %s: %s", what, sqlite3_errmsg(DB(q)));
+}
+
+static int step_done(sqlite3_stmt *s)
+{
+	int r = sqlite3_step(s);
+	sqlite3_reset(s);
+	return r == SQLITE_DONE || r == SQLITE_ROW ? 0 : -1;
+}
+
+static dc_err tx(struct dc_queue *q, int which, struct dc_errinfo *ei)
+{
+	if (step_done(ST(q, which)) != 0)
+		return db_fail(q, ei, which == S_BEGIN ? "begin" : which == S_COMMIT ? "commit" : "rollback");
+	return DC_OK;
+}
+
+static char *col_str(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	return t ? strdup((const char *)t) : NULL;
+}
+
+static dc_err row_item(sqlite3_stmt *s, struct dc_queue_item *it, bool with_data, bool dead)
+{
+	memset(it, 0, sizeof *it);
+	it->id = sqlite3_column_int64(s, 0);
+	it->msg_id = col_str(s, 1);
+	if (with_data) {
+		const void *b = sqlite3_column_blob(s, 2);
+		int n = sqlite3_column_bytes(s, 2);
+		if (n > 0 && !(it->data = malloc((size_t)n)))
+			return DC_ERR_NOMEM;
+		if (n > 0)
+			memcpy(it->data, b, (size_t)n);
+		it->len = (size_t)n;
+	}
+	it->media_type = col_str(s, 3);
+	it->dest = col_str(s, 4);
+	it->origin = col_str(s, 5);
+	it->created_ms = sqlite3_column_int64(s, 6);
+	it->next_ms = sqlite3_column_int64(s, 7);
+	it->expires_ms = sqlite3_column_int64(s, 8);
+	it->attempts = (unsigned)sqlite3_column_int(s, 9);
+	it->last_error = col_str(s, 10);
+	it->dead = dead;
+	return DC_OK;
+}
+
+static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, size_t n, int64_t *ids,
+                     struct dc_errinfo *ei)
+{
+	dc_err rc = tx(q, S_BEGIN, ei);
+	if (rc)
+		return rc;
+	sqlite3_stmt *c = ST(q, S_COUNT);
+	int64_t count = sqlite3_step(c) == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
+	sqlite3_reset(c);
+	if ((uint64_t)count + n > q->o.max_items) {
+		rc = dc__fail(ei, DC_ERR_AGAIN, "queue: full (%lld items)", (long long)count);
+		goto rollback;
+	}
+	int64_t now = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct dc_queue_new_item *it = &items[i];
+		if (!now) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		}
+		sqlite3_stmt *s = ST(q, S_INSERT);
+		sqlite3_bind_text(s, 1, it->msg_id, -1, SQLITE_STATIC);
+		sqlite3_bind_blob64(s, 2, it->data, it->len, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, it->media_type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, it->dest, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, it->origin, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 6, now);
+		sqlite3_bind_int64(s, 7, it->not_before_ms > now ? it->not_before_ms : now);
+		sqlite3_bind_int64(s, 8, it->expires_ms);
+		int r = sqlite3_step(s);
+		sqlite3_clear_bindings(s);
+		sqlite3_reset(s);
+		if (r != SQLITE_DONE) {
+			rc = db_fail(q, ei, "insert");
+			goto rollback;
+		}
+		if (ids)
+			ids[i] = sqlite3_last_insert_rowid(DB(q));
+	}
+	return tx(q, S_COMMIT, ei); /* durable when this returns: the caller may acknowledge */
+rollback:
+	tx(q, S_ROLLBACK, NULL);
+	return rc;
+}
+
+static dc_err to_dead(struct dc_queue *q, int64_t id, int64_t now, const char *reason, int extra_attempt,
+                      struct dc_errinfo *ei)
+{
+	sqlite3_stmt *s = ST(q, S_TODEAD);
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_text(s, 3, reason ? reason : "unknown", -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, extra_attempt);
+	int r = step_done(s);
+	sqlite3_clear_bindings(s);
+	if (r)
+		return db_fail(q, ei, "dead-letter");
+	sqlite3_stmt *d = ST(q, S_DELETE);
+	sqlite3_bind_int64(d, 1, id);
+	if (step_done(d))
+		return db_fail(q, ei, "dead-letter delete");
+	return DC_OK;
+}
+
+struct inflight {
+	char *dest;
+	unsigned n;
+};
+
+static dc_err sq_claim(struct dc_queue *q, int64_t now, size_t max, unsigned per_dest, int64_t lease,
+                       struct dc_queue_item **items, size_t *n, struct dc_errinfo *ei)
+{
+	struct inflight *fl = NULL;
+	size_t nfl = 0, cap = 0;
+	struct dc_queue_item *out = NULL;
+	size_t got = 0;
+	dc_err rc = tx(q, S_BEGIN, ei);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = ST(q, S_INFLIGHT);
+	sqlite3_bind_int64(s, 1, now);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		if (nfl == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct inflight *nf = realloc(fl, cap * sizeof *nf);
+			if (!nf) {
+				sqlite3_reset(s);
+				rc = DC_ERR_NOMEM;
+				goto out;
+			}
+			fl = nf;
+		}
+		fl[nfl].dest = col_str(s, 0);
+		fl[nfl].n = (unsigned)sqlite3_column_int(s, 1);
+		nfl++;
+	}
+	sqlite3_reset(s);
+	if (!(out = calloc(max, sizeof *out))) {
+		rc = DC_ERR_NOMEM;
+		goto out;
+	}
+	/* look further than max: some due items may be held back by their destination's limit */
+	s = ST(q, S_DUE);
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)(max * 4 + 16));
+	int64_t dead_ids[64];
+	const char *dead_why[64];
+	size_t ndead = 0;
+	while (got < max && sqlite3_step(s) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(s, 0), created = sqlite3_column_int64(s, 6);
+		int64_t expires = sqlite3_column_int64(s, 8);
+		if ((expires && expires <= now) || now - created > q->o.max_age_ms) {
+			if (ndead < 64) {
+				dead_why[ndead] = expires && expires <= now ? "expired (expires_time passed)" : "too old (max_age)";
+				dead_ids[ndead++] = id;
+			}
+			continue;
+		}
+		const char *dest = (const char *)sqlite3_column_text(s, 4);
+		struct inflight *f = NULL;
+		for (size_t i = 0; i < nfl && !f; i++)
+			if (fl[i].dest && dest && strcmp(fl[i].dest, dest) == 0)
+				f = &fl[i];
+		if (f && f->n >= per_dest)
+			continue;
+		if ((rc = row_item(s, &out[got], true, false))) {
+			sqlite3_reset(s);
+			goto out;
+		}
+		got++;
+		if (f) {
+			f->n++;
+			continue;
+		}
+		if (nfl == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			struct inflight *nf = realloc(fl, nc * sizeof *nf);
+			if (!nf) {
+				sqlite3_reset(s);
+				rc = DC_ERR_NOMEM;
+				goto out;
+			}
+			fl = nf;
+			cap = nc;
+		}
+		fl[nfl].dest = dest ? strdup(dest) : NULL;
+		fl[nfl].n = 1;
+		nfl++;
+	}
+	sqlite3_clear_bindings(s);
+	sqlite3_reset(s);
+	for (size_t i = 0; i < ndead; i++)
+		if ((rc = to_dead(q, dead_ids[i], now, dead_why[i], 0, ei)))
+			goto out;
+	for (size_t i = 0; i < got; i++) {
+		sqlite3_stmt *l = ST(q, S_LEASE);
+		sqlite3_bind_int64(l, 1, now + lease);
+		sqlite3_bind_int64(l, 2, out[i].id);
+		if (step_done(l)) {
+			rc = db_fail(q, ei, "lease");
+			goto out;
+		}
+	}
+	rc = tx(q, S_COMMIT, ei);
+out:
+	if (rc) {
+		tx(q, S_ROLLBACK, NULL);
+		dc_queue_items_free(out, got);
+	} else {
+		*items = out;
+		*n = got;
+	}
+	for (size_t i = 0; i < nfl; i++)
+		free(fl[i].dest);
+	free(fl);
+	return rc;
+}
+
+static dc_err sq_ack(struct dc_queue *q, int64_t id, struct dc_errinfo *ei)
+{
+	sqlite3_stmt *d = ST(q, S_DELETE);
+	sqlite3_bind_int64(d, 1, id);
+	if (step_done(d))
+		return db_fail(q, ei, "ack");
+	return sqlite3_changes(DB(q)) ? DC_OK : dc__fail(ei, DC_ERR_NOT_FOUND, "queue: no item %lld", (long long)id);
+}
+
+static dc_err sq_retry(struct dc_queue *q, int64_t id, int64_t now, const char *error, struct dc_errinfo *ei)
+{
+	struct dc_queue_item it;
+	dc_err rc = tx(q, S_BEGIN, ei);
+	if (rc)
+		return rc;
+	sqlite3_stmt *g = ST(q, S_GETQ);
+	sqlite3_bind_int64(g, 1, id);
+	if (sqlite3_step(g) != SQLITE_ROW) {
+		sqlite3_reset(g);
+		tx(q, S_ROLLBACK, NULL);
+		return dc__fail(ei, DC_ERR_NOT_FOUND, "queue: no item %lld", (long long)id);
+	}
+	rc = row_item(g, &it, false, false);
+	sqlite3_reset(g);
+	if (rc) {
+		tx(q, S_ROLLBACK, NULL);
+		return rc;
+	}
+	int64_t next = now + dc_queue_backoff_ms(&q->o, it.attempts + 1);
+	bool expired = it.expires_ms && it.expires_ms <= next;
+	bool old = next - it.created_ms > q->o.max_age_ms;
+	if (expired || old) {
+		char why[512];
+		snprintf(why, sizeof why, "%s; last error: %.400s", expired ? "expired before the next attempt" :
+		         "gave up after max_age", error ? error : "none");
+		rc = to_dead(q, id, now, why, 1, ei);
+	} else {
+		sqlite3_stmt *s = ST(q, S_RETRY);
+		sqlite3_bind_int64(s, 1, next);
+		sqlite3_bind_text(s, 2, error, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, id);
+		if (step_done(s))
+			rc = db_fail(q, ei, "retry");
+		sqlite3_clear_bindings(s);
+	}
+	dc__queue_item_clear(&it);
+	if (rc) {
+		tx(q, S_ROLLBACK, NULL);
+		return rc;
+	}
+	return tx(q, S_COMMIT, ei);
+}
+
+static dc_err sq_fail(struct dc_queue *q, int64_t id, int64_t now, const char *reason, struct dc_errinfo *ei)
+{
+	dc_err rc = tx(q, S_BEGIN, ei);
+	if (rc)
+		return rc;
+	if ((rc = to_dead(q, id, now, reason, 1, ei))) {
+		tx(q, S_ROLLBACK, NULL);
+		return rc;
+	}
+	bool gone = sqlite3_changes(DB(q)) > 0;
+	if ((rc = tx(q, S_COMMIT, ei)))
+		return rc;
+	return gone ? DC_OK : dc__fail(ei, DC_ERR_NOT_FOUND, "queue: no item %lld", (long long)id);
+}
+
+static int64_t one_int(struct dc_queue *q, const char *query, int64_t arg)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t v = 0;
+	if (sqlite3_prepare_v2(DB(q), query, -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(s, 1, arg);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			v = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_finalize(s);
+	return v;
+}
+
+static dc_err sq_stats(struct dc_queue *q, int64_t now, struct dc_queue_stats *st, struct dc_errinfo *ei)
+{
+	(void)ei;
+	memset(st, 0, sizeof *st);
+	st->queued = (uint64_t)one_int(q, "SELECT COUNT(*) FROM queue WHERE ?1=?1", 0);
+	st->leased = (uint64_t)one_int(q, "SELECT COUNT(*) FROM queue WHERE lease_until>?1", now);
+	st->dead = (uint64_t)one_int(q, "SELECT COUNT(*) FROM dead WHERE ?1=?1", 0);
+	st->bytes = (uint64_t)one_int(q, "SELECT COALESCE(SUM(LENGTH(data)),0) FROM queue WHERE ?1=?1", 0);
+	st->oldest_created_ms = one_int(q, "SELECT COALESCE(MIN(created_ms),0) FROM queue WHERE ?1=?1", 0);
+	return DC_OK;
+}
+
+static dc_err sq_list(struct dc_queue *q, bool dead, int64_t after, size_t max, struct dc_queue_item **items,
+                      size_t *n, struct dc_errinfo *ei)
+{
+	const char *query = dead ? "SELECT id,msg_id,NULL,media_type,dest,origin,created_ms,died_ms,0,attempts,reason "
+	                           "FROM dead WHERE id>? ORDER BY id LIMIT ?" :
+	                           "SELECT id,msg_id,NULL,media_type,dest,origin,created_ms,next_ms,expires_ms,attempts,"
+	                           "last_error FROM queue WHERE id>? ORDER BY id LIMIT ?";
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(DB(q), query, -1, &s, NULL) != SQLITE_OK)
+		return db_fail(q, ei, "list");
+	sqlite3_bind_int64(s, 1, after);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+	struct dc_queue_item *out = calloc(max ? max : 1, sizeof *out);
+	size_t got = 0;
+	dc_err rc = out ? DC_OK : DC_ERR_NOMEM;
+	while (rc == DC_OK && got < max && sqlite3_step(s) == SQLITE_ROW)
+		if ((rc = row_item(s, &out[got], false, dead)) == DC_OK)
+			got++;
+	sqlite3_finalize(s);
+	if (rc) {
+		dc_queue_items_free(out, got);
+		return rc;
+	}
+	*items = out;
+	*n = got;
+	return DC_OK;
+}
+
+static dc_err sq_get(struct dc_queue *q, int64_t id, struct dc_queue_item *item, struct dc_errinfo *ei)
+{
+	for (int which = S_GETQ; which <= S_GETD; which++) {
+		sqlite3_stmt *s = ST(q, which);
+		sqlite3_bind_int64(s, 1, id);
+		if (sqlite3_step(s) == SQLITE_ROW) {
+			dc_err rc = row_item(s, item, true, which == S_GETD);
+			sqlite3_reset(s);
+			return rc;
+		}
+		sqlite3_reset(s);
+	}
+	return dc__fail(ei, DC_ERR_NOT_FOUND, "queue: no item %lld", (long long)id);
+}
+
+static dc_err exec(struct dc_queue *q, const char *query, int64_t a, int64_t b, struct dc_errinfo *ei)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(DB(q), query, -1, &s, NULL) != SQLITE_OK)
+		return db_fail(q, ei, "prepare");
+	sqlite3_bind_int64(s, 1, a);
+	sqlite3_bind_int64(s, 2, b);
+	int r = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return r == SQLITE_DONE ? DC_OK : db_fail(q, ei, "update");
+}
+
+static dc_err sq_requeue(struct dc_queue *q, int64_t id, int64_t now, struct dc_errinfo *ei)
+{
+	dc_err rc = tx(q, S_BEGIN, ei);
+	if (rc)
+		return rc;
+	rc = exec(q, "UPDATE queue SET next_ms=?2,lease_until=0 WHERE id=?1", id, now, ei);
+	bool found = rc == DC_OK && sqlite3_changes(DB(q)) > 0;
+	if (rc == DC_OK && !found) {
+		rc = exec(q, "INSERT INTO queue(id,msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms) "
+		             "SELECT id,msg_id,data,media_type,dest,origin,?2,?2,0 FROM dead WHERE id=?1", id, now, ei);
+		found = rc == DC_OK && sqlite3_changes(DB(q)) > 0;
+		if (found)
+			rc = exec(q, "DELETE FROM dead WHERE id=?1 AND ?2=?2", id, 0, ei);
+	}
+	if (rc || !found) {
+		tx(q, S_ROLLBACK, NULL);
+		return rc ? rc : dc__fail(ei, DC_ERR_NOT_FOUND, "queue: no item %lld", (long long)id);
+	}
+	return tx(q, S_COMMIT, ei);
+}
+
+static dc_err sq_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei)
+{
+	dc_err rc = exec(q, "DELETE FROM dead WHERE ?1=?2", 0, 0, ei);
+	if (purged)
+		*purged = rc ? 0 : (uint64_t)sqlite3_changes(DB(q));
+	return rc;
+}
+
+static void sq_close(struct dc_queue *q)
+{
+	struct sq *s = q->impl;
+	for (int i = 0; i < S_N; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s);
+	free(q);
+}
+
+static const struct dc_queue_store_ops sqlite_ops = {
+	.name = "sqlite", .put = sq_put, .claim = sq_claim, .ack = sq_ack, .retry = sq_retry, .fail = sq_fail,
+	.stats = sq_stats, .list = sq_list, .get = sq_get, .requeue = sq_requeue, .purge_dead = sq_purge_dead,
+	.close = sq_close,
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS queue(id INTEGER PRIMARY KEY AUTOINCREMENT, msg_id TEXT, data BLOB NOT NULL,"
+	" media_type TEXT, dest TEXT NOT NULL, origin TEXT, created_ms INTEGER NOT NULL, next_ms INTEGER NOT NULL,"
+	" expires_ms INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+	" lease_until INTEGER NOT NULL DEFAULT 0, last_error TEXT);"
+	"CREATE INDEX IF NOT EXISTS queue_due ON queue(next_ms);"
+	"CREATE TABLE IF NOT EXISTS dead(id INTEGER PRIMARY KEY, msg_id TEXT, data BLOB, media_type TEXT, dest TEXT,"
+	" origin TEXT, created_ms INTEGER, died_ms INTEGER, attempts INTEGER, reason TEXT);";
+
+dc_err dc_queue_open_sqlite(const char *path, const struct dc_queue_opts *o, struct dc_queue **out,
+                            struct dc_errinfo *ei)
+{
+	*out = NULL;
+	struct dc_queue *q = calloc(1, sizeof *q);
+	struct sq *s = calloc(1, sizeof *s);
+	if (!q || !s) {
+		free(q);
+		free(s);
+		return DC_ERR_NOMEM;
+	}
+	q->ops = &sqlite_ops;
+	q->impl = s;
+	dc__queue_opts_fill(&q->o, o);
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		dc_err rc = dc__fail(ei, DC_ERR_IO, "queue: cannot open %.200s: %s", path,
+		                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		sq_close(q);
+		return rc;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	char pragmas[256];
+	snprintf(pragmas, sizeof pragmas, "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=OFF;",
+	         q->o.sync_full ? "FULL" : "NORMAL");
+	char *err = NULL;
+	if (sqlite3_exec(s->db, pragmas, NULL, NULL, &err) != SQLITE_OK ||
+	    sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK) {
+		dc_err rc = dc__fail(ei, DC_ERR_IO, "queue: %.200s: %s", path, err ? err : "setup failed");
+		sqlite3_free(err);
+		sq_close(q);
+		return rc;
+	}
+	for (int i = 0; i < S_N; i++)
+		if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
+			dc_err rc = dc__fail(ei, DC_ERR_IO, "queue: preparing statement %d: %s", i, sqlite3_errmsg(s->db));
+			sq_close(q);
+			return rc;
+		}
+	*out = q;
+	return DC_OK;
+}

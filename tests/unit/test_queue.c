@@ -1,0 +1,246 @@
+/* The SQLite queue: put/claim/ack, leases, per-destination limits, backoff, dead letters,
+ * expiry, max age, requeue, purge, stats, reopen, a second reader, limits. */
+#include "testutil.h"
+
+#include "dc_queue.h"
+#include "queue_int.h"
+#include <time.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static struct dc_queue *open_q(const struct dc_queue_opts *o)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/q.db", dir);
+	struct dc_queue *q = NULL;
+	struct dc_errinfo ei = { 0 };
+	dc_err rc = dc_queue_open_sqlite(path, o, &q, &ei);
+	if (rc)
+		fprintf(stderr, "\nqueue open: %s\n", ei.msg);
+	return q;
+}
+
+static int setup(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/dcq.XXXXXX");
+	return mkdtemp(dir) ? 0 : 1;
+}
+
+static int teardown(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : 1;
+}
+
+static void fresh(void)
+{
+	char p[128];
+	const char *sfx[] = { "", "-wal", "-shm" };
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof p, "%s/q.db%s", dir, sfx[i]);
+		unlink(p);
+	}
+}
+
+static struct dc_queue_new_item item(const char *dest, const char *data)
+{
+	struct dc_queue_new_item it = { .msg_id = "m", .data = (const uint8_t *)data, .len = strlen(data),
+	                                .media_type = "application/didcomm-encrypted+json", .dest = dest,
+	                                .origin = "http 127.0.0.1" };
+	return it;
+}
+
+static void put_claim_ack(void)
+{
+	fresh();
+	struct dc_queue *q = open_q(NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	struct dc_queue_new_item its[3] = { item("http a", "one"), item("http a", "two"), item("http b", "three") };
+	int64_t ids[3];
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, its, 3, ids, NULL), DC_OK);
+	CU_ASSERT(ids[0] < ids[1] && ids[1] < ids[2]);
+	struct dc_queue_item *got = NULL;
+	size_t n = 0;
+	int64_t now = 4102444800000; /* far in the future: everything is due */
+	CU_ASSERT_EQUAL(dc_queue_claim(q, 1, 10, 8, 1000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n, 0); /* at t=1 nothing is due yet */
+	dc_queue_items_free(got, n);
+	now = 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + 1000;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_claim(q, now, 10, 8, 60000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	CU_ASSERT(got[0].len == 3 && memcmp(got[0].data, "one", 3) == 0);
+	CU_ASSERT_STRING_EQUAL(got[2].dest, "http b");
+	/* leased: not handed out twice */
+	struct dc_queue_item *again = NULL;
+	size_t n2 = 0;
+	CU_ASSERT_EQUAL(dc_queue_claim(q, now, 10, 8, 60000, &again, &n2, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n2, 0);
+	dc_queue_items_free(again, n2);
+	/* the lease runs out (a crash mid-delivery): handed out again, at least once */
+	CU_ASSERT_EQUAL(dc_queue_claim(q, now + 61000, 10, 8, 60000, &again, &n2, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n2, 3);
+	dc_queue_items_free(again, n2);
+	for (size_t i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(dc_queue_ack(q, got[i].id, NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_ack(q, got[0].id, NULL), DC_ERR_NOT_FOUND);
+	dc_queue_items_free(got, n);
+	struct dc_queue_stats st;
+	CU_ASSERT_EQUAL(dc_queue_stats(q, now, &st, NULL), DC_OK);
+	CU_ASSERT_EQUAL(st.queued, 0);
+	dc_queue_close(q);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void per_destination(void)
+{
+	fresh();
+	struct dc_queue *q = open_q(NULL);
+	struct dc_queue_new_item its[6] = { item("http a", "1"), item("http a", "2"), item("http a", "3"),
+	                                    item("http a", "4"), item("http b", "5"), item("http b", "6") };
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, its, 6, NULL, NULL), DC_OK);
+	struct dc_queue_item *got = NULL;
+	size_t n = 0;
+	int64_t now = now_ms() + 10;
+	CU_ASSERT_EQUAL(dc_queue_claim(q, now, 10, 2, 60000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n, 4); /* two of a, two of b */
+	dc_queue_items_free(got, n);
+	/* two of a are in flight: a third claim gives none of a */
+	CU_ASSERT_EQUAL(dc_queue_claim(q, now, 10, 2, 60000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n, 0);
+	dc_queue_items_free(got, n);
+	dc_queue_close(q);
+}
+
+static void backoff_and_dead_letters(void)
+{
+	struct dc_queue_opts o = { .retry_base_ms = 1000, .retry_max_ms = 8000, .max_age_ms = 60000 };
+	struct dc_queue_opts filled = o;
+	for (unsigned a = 1; a <= 8; a++) {
+		int64_t want = a == 1 ? 1000 : a == 2 ? 2000 : a == 3 ? 4000 : 8000;
+		for (int k = 0; k < 20; k++) {
+			int64_t d = dc_queue_backoff_ms(&filled, a);
+			CU_ASSERT(d >= want / 2 && d <= want);
+		}
+	}
+	fresh();
+	struct dc_queue *q = open_q(&o);
+	struct dc_queue_new_item its[2] = { item("http down", "x"), item("http down", "y") };
+	its[1].expires_ms = now_ms() + 1500; /* expires before the second retry */
+	int64_t ids[2];
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, its, 2, ids, NULL), DC_OK);
+	int64_t now = now_ms() + 10;
+	struct dc_queue_item *got = NULL;
+	size_t n = 0;
+	CU_ASSERT_EQUAL(dc_queue_claim(q, now, 10, 8, 60000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n, 2);
+	dc_queue_items_free(got, n);
+	CU_ASSERT_EQUAL(dc_queue_retry_later(q, ids[0], now, "connection refused", NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_retry_later(q, ids[1], now + 1000, "503", NULL), DC_OK); /* -> dead: expired */
+	struct dc_queue_item it;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[0], &it, NULL), DC_OK);
+	CU_ASSERT_EQUAL(it.attempts, 1);
+	CU_ASSERT(it.next_ms >= now + 500 && it.next_ms <= now + 1000);
+	CU_ASSERT_STRING_EQUAL(it.last_error, "connection refused");
+	dc__queue_item_clear(&it);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[1], &it, NULL), DC_OK);
+	CU_ASSERT(it.dead);
+	CU_ASSERT(strstr(it.last_error, "expired") != NULL);
+	dc__queue_item_clear(&it);
+	/* too old: dead-lettered on retry with the last error kept */
+	CU_ASSERT_EQUAL(dc_queue_retry_later(q, ids[0], now + 70000, "timeout", NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[0], &it, NULL), DC_OK);
+	CU_ASSERT(it.dead && strstr(it.last_error, "timeout") && strstr(it.last_error, "max_age"));
+	dc__queue_item_clear(&it);
+	struct dc_queue_stats st;
+	CU_ASSERT_EQUAL(dc_queue_stats(q, now, &st, NULL), DC_OK);
+	CU_ASSERT(st.queued == 0 && st.dead == 2);
+	/* requeue a dead one, list, purge */
+	CU_ASSERT_EQUAL(dc_queue_requeue(q, ids[0], now, NULL), DC_OK);
+	struct dc_queue_item *list = NULL;
+	CU_ASSERT_EQUAL(dc_queue_list(q, false, 0, 10, &list, &n, NULL), DC_OK);
+	CU_ASSERT(n == 1 && list[0].id == ids[0] && list[0].attempts == 0);
+	dc_queue_items_free(list, n);
+	CU_ASSERT_EQUAL(dc_queue_list(q, true, 0, 10, &list, &n, NULL), DC_OK);
+	CU_ASSERT(n == 1 && list[0].id == ids[1]);
+	dc_queue_items_free(list, n);
+	uint64_t purged = 0;
+	CU_ASSERT_EQUAL(dc_queue_purge_dead(q, &purged, NULL), DC_OK);
+	CU_ASSERT_EQUAL(purged, 1);
+	/* permanent failure */
+	CU_ASSERT_EQUAL(dc_queue_fail(q, ids[0], now, "HTTP 404", NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[0], &it, NULL), DC_OK);
+	CU_ASSERT(it.dead && strcmp(it.last_error, "HTTP 404") == 0);
+	dc__queue_item_clear(&it);
+	/* expired at claim time: never handed out */
+	struct dc_queue_new_item e = item("http x", "late");
+	e.expires_ms = now - 1;
+	int64_t eid = 0;
+	CU_ASSERT_EQUAL(dc_queue_put(q, &e, 1, &eid, NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_claim(q, now + 100, 10, 8, 1000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n, 0);
+	dc_queue_items_free(got, n);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, eid, &it, NULL), DC_OK);
+	CU_ASSERT(it.dead);
+	dc__queue_item_clear(&it);
+	dc_queue_close(q);
+}
+
+static void limits_reopen_reader(void)
+{
+	fresh();
+	struct dc_queue_opts o = { .max_items = 3, .max_item_bytes = 16 };
+	struct dc_queue *q = open_q(&o), *reader = NULL;
+	struct dc_queue_new_item big = item("http a", "0123456789abcdefg");
+	struct dc_errinfo ei = { 0 };
+	CU_ASSERT_EQUAL(dc_queue_put(q, &big, 1, NULL, &ei), DC_ERR_TOO_BIG);
+	struct dc_queue_new_item its[4] = { item("http a", "1"), item("http a", "2"), item("http a", "3"),
+	                                    item("http a", "4") };
+	CU_ASSERT_EQUAL(dc_queue_put(q, its, 3, NULL, NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_put(q, its + 3, 1, NULL, &ei), DC_ERR_AGAIN); /* full: HTTP 503 */
+	CU_ASSERT(strstr(ei.msg, "full") != NULL);
+	/* a second connection (the CLI) reads while the first is open */
+	reader = open_q(NULL);
+	struct dc_queue_stats st;
+	CU_ASSERT_EQUAL(dc_queue_stats(reader, now_ms(), &st, NULL), DC_OK);
+	CU_ASSERT_EQUAL(st.queued, 3);
+	dc_queue_close(reader);
+	dc_queue_close(q);
+	q = open_q(NULL); /* reopen: all still there */
+	CU_ASSERT_EQUAL(dc_queue_stats(q, now_ms(), &st, NULL), DC_OK);
+	CU_ASSERT_EQUAL(st.queued, 3);
+	CU_ASSERT(st.bytes == 3 && st.oldest_created_ms > 0);
+	dc_queue_close(q);
+	/* a file that is not a database */
+	char p[128];
+	snprintf(p, sizeof p, "%s/junk.db", dir);
+	FILE *f = fopen(p, "w");
+	fputs("this is not sqlite, just text that is long enough to have a header of sorts........", f);
+	fclose(f);
+	struct dc_queue *bad = NULL;
+	CU_ASSERT_EQUAL(dc_queue_open_sqlite(p, NULL, &bad, &ei), DC_ERR_IO);
+	CU_ASSERT_PTR_NULL(bad);
+}
+
+void init_queue_tests(void)
+{
+	CU_pSuite s = CU_add_suite("queue", setup, teardown);
+	TU_ADD(s, put_claim_ack);
+	TU_ADD(s, per_destination);
+	TU_ADD(s, backoff_and_dead_letters);
+	TU_ADD(s, limits_reopen_reader);
+}
