@@ -29,6 +29,7 @@ static void usage(FILE *f)
 	        "  unpack [--did-docs FILE] [--secrets FILE] [--meta] [--no-unwrap-forward] [IN|-]\n"
 	        "  rules check FILE...\n"
 	        "  rules explain FILE --to DID [--from-transport T] [--sender DID] [--type T] [--media M] [--size N]\n"
+	        "  queue stats|ls [--dead]|show ID|retry ID|purge --dead [-c CONFIG|--state-dir DIR]\n"
 	        "  run [-c CONFIG] [-t]\n",
 	        prog);
 }
@@ -455,6 +456,8 @@ int main(int argc, char **argv)
 		return gw_cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "rules") == 0)
 		return gw_cmd_rules(argc - 1, argv + 1);
+	if (strcmp(cmd, "queue") == 0)
+		return gw_cmd_queue(argc - 1, argv + 1);
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

@@ -13,5 +13,6 @@ int gw_cmd_did(int argc, char **argv);
 int gw_cmd_pack(int argc, char **argv);
 int gw_cmd_unpack(int argc, char **argv);
 int gw_cmd_run(int argc, char **argv);
-int gw_cmd_rules(int argc, char **argv); /* cmd_rules.c: rules check | rules explain */
+int gw_cmd_rules(int argc, char **argv);
+int gw_cmd_queue(int argc, char **argv); /* cmd_queue.c */ /* cmd_rules.c: rules check | rules explain */
 #endif

@@ -1,0 +1,172 @@
+/* didcomm-gateway queue stats | ls [--dead] | show ID | retry ID | purge --dead
+ * Works on a running or a stopped gateway: SQLite's WAL lets a second connection read and
+ * make small changes while the daemon writes (busy_timeout covers the overlap). */
+#include "conf.h"
+#include "dc_queue.h"
+#include "gateway.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void iso(int64_t ms, char *buf, size_t n)
+{
+	if (ms <= 0) {
+		snprintf(buf, n, "-");
+		return;
+	}
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static bool parse_id(const char *s, int64_t *id)
+{
+	char *end = NULL;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || !end || *end || v <= 0)
+		return false;
+	*id = v;
+	return true;
+}
+
+int gw_cmd_queue(int argc, char **argv)
+{
+	static const struct option opts[] = { { "config", required_argument, 0, 'c' },
+		                              { "state-dir", required_argument, 0, 's' },
+		                              { "dead", no_argument, 0, 'd' },
+		                              { "limit", required_argument, 0, 'n' },
+		                              { 0, 0, 0, 0 } };
+	const char *conf_path = NULL, *state = NULL;
+	bool dead = false;
+	long limit = 50;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': conf_path = optarg; break;
+		case 's': state = optarg; break;
+		case 'd': dead = true; break;
+		case 'n':
+			limit = strtol(optarg, NULL, 10);
+			if (limit < 1 || limit > 1000) {
+				fprintf(stderr, "queue: --limit is 1..1000\n");
+				return 2;
+			}
+			break;
+		default: return 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "usage: queue stats|ls [--dead]|show ID|retry ID|purge --dead [-c CONF|--state-dir DIR]\n");
+		return 2;
+	}
+	const char *sub = argv[optind];
+	struct gw_conf conf;
+	struct gw_conf_err ce;
+	gw_conf_defaults(&conf);
+	if (conf_path && gw_conf_load(&conf, conf_path, &ce)) {
+		fprintf(stderr, "queue: %s\n", ce.msg);
+		gw_conf_clear(&conf);
+		return 1;
+	}
+	char path[4200];
+	snprintf(path, sizeof path, "%s/queue.db", state ? state : conf.state_dir);
+	gw_conf_clear(&conf);
+	FILE *probe = fopen(path, "rb");
+	if (!probe) {
+		fprintf(stderr, "queue: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	fclose(probe);
+	struct dc_queue *q = NULL;
+	struct dc_errinfo ei = { 0 };
+	if (dc_queue_open_sqlite(path, NULL, &q, &ei)) {
+		fprintf(stderr, "queue: %s\n", ei.msg);
+		return 1;
+	}
+	int ret = 0;
+	int64_t id = 0;
+	char t1[32], t2[32];
+	if (strcmp(sub, "stats") == 0) {
+		struct dc_queue_stats st;
+		if (dc_queue_stats(q, now_ms(), &st, &ei)) {
+			fprintf(stderr, "queue: %s\n", ei.msg);
+			ret = 1;
+		} else {
+			iso(st.oldest_created_ms, t1, sizeof t1);
+			printf("queued %" PRIu64 "\nin_flight %" PRIu64 "\ndead %" PRIu64 "\nbytes %" PRIu64 "\noldest %s\n",
+			       st.queued, st.leased, st.dead, st.bytes, t1);
+		}
+	} else if (strcmp(sub, "ls") == 0) {
+		struct dc_queue_item *items = NULL;
+		size_t n = 0;
+		if (dc_queue_list(q, dead, 0, (size_t)limit, &items, &n, &ei)) {
+			fprintf(stderr, "queue: %s\n", ei.msg);
+			ret = 1;
+		}
+		for (size_t i = 0; i < n; i++) {
+			iso(items[i].created_ms, t1, sizeof t1);
+			iso(items[i].next_ms, t2, sizeof t2);
+			printf("%" PRId64 "\t%s\t%s %s\tattempts=%u\t%s\t%s\n", items[i].id, t1, dead ? "died" : "next", t2,
+			       items[i].attempts, items[i].dest ? items[i].dest : "-",
+			       items[i].last_error ? items[i].last_error : "");
+		}
+		dc_queue_items_free(items, n);
+	} else if ((strcmp(sub, "show") == 0 || strcmp(sub, "retry") == 0) && optind + 1 < argc) {
+		if (!parse_id(argv[optind + 1], &id)) {
+			fprintf(stderr, "queue: %s is not an item id\n", argv[optind + 1]);
+			ret = 2;
+		} else if (strcmp(sub, "retry") == 0) {
+			if (dc_queue_requeue(q, id, now_ms(), &ei)) {
+				fprintf(stderr, "queue: %s\n", ei.msg);
+				ret = 1;
+			} else {
+				printf("queue: item %" PRId64 " is due now\n", id);
+			}
+		} else {
+			struct dc_queue_item it;
+			if (dc_queue_get(q, id, &it, &ei)) {
+				fprintf(stderr, "queue: %s\n", ei.msg);
+				ret = 1;
+			} else {
+				iso(it.created_ms, t1, sizeof t1);
+				iso(it.next_ms, t2, sizeof t2);
+				printf("id %" PRId64 "\nstate %s\nmsg_id %s\nmedia_type %s\ndest %s\norigin %s\ncreated %s\n%s %s\n"
+				       "attempts %u\nlast_error %s\nbytes %zu\n",
+				       it.id, it.dead ? "dead" : "queued", it.msg_id ? it.msg_id : "-",
+				       it.media_type ? it.media_type : "-", it.dest ? it.dest : "-", it.origin ? it.origin : "-", t1,
+				       it.dead ? "died" : "next_attempt", t2, it.attempts, it.last_error ? it.last_error : "-",
+				       it.len);
+				free(it.msg_id), free(it.media_type), free(it.dest), free(it.origin), free(it.last_error);
+				free(it.data);
+			}
+		}
+	} else if (strcmp(sub, "purge") == 0 && dead) {
+		uint64_t purged = 0;
+		if (dc_queue_purge_dead(q, &purged, &ei)) {
+			fprintf(stderr, "queue: %s\n", ei.msg);
+			ret = 1;
+		} else {
+			printf("queue: purged %" PRIu64 " dead items\n", purged);
+		}
+	} else {
+		fprintf(stderr, "queue: unknown or incomplete command '%s' (purge needs --dead)\n", sub);
+		ret = 2;
+	}
+	dc_queue_close(q);
+	return ret;
+}
