@@ -25,7 +25,7 @@ CUNIT_LIBS := $(shell pkg-config --libs cunit 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-missing-field-initializers
 CFLAGS   := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -fPIC \
-            -Icore -Irules $(PKG_CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
+            -Icore -Irules -Igateway -Iadapters $(PKG_CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  := $(SANFLAGS) $(EXTRA_LDFLAGS)
 LIBS     := $(PKG_LIBS) -lm
 
@@ -37,12 +37,15 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fu
 
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
 GW_OBJ   := $(GW_SRC:%.c=$(B)/%.o)
+GW_MAIN_OBJ := $(B)/gateway/cli.o
+GW_LIB_OBJ := $(filter-out $(GW_MAIN_OBJ),$(GW_OBJ))
 RULES_OBJ := $(RULES_SRC:%.c=$(B)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o)
 
 LIB_A    := $(B)/libdidcomm.a
 LIB_SO   := $(B)/libdidcomm.so
 LIB_RULES := $(B)/librules.a
+LIB_GW   := $(B)/libgw.a
 BIN      := $(B)/didcomm-gateway
 UNIT     := $(B)/test_unit
 REPLAY   := $(B)/fuzz_replay
@@ -83,11 +86,16 @@ $(LIB_RULES): $(RULES_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(GW_OBJ) $(LIB_RULES) $(LIB_A)
-	$(CC) $(LDFLAGS) -o $@ $(GW_OBJ) $(LIB_RULES) $(LIB_A) $(LIBS)
+$(LIB_GW): $(GW_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
-$(UNIT): $(UNIT_OBJ) $(LIB_RULES) $(LIB_A)
-	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(LIB_RULES) $(LIB_A) $(LIBS) $(CUNIT_LIBS)
+$(BIN): $(GW_MAIN_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $(GW_MAIN_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_A) $(LIBS)
+
+# unit tests link the gateway's logic too (everything but main)
+$(UNIT): $(UNIT_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_A) $(LIBS) $(CUNIT_LIBS)
 
 # Replays every fuzz corpus file through each target's entry point (no libFuzzer needed).
 $(REPLAY): tests/fuzz/replay.c $(patsubst %,tests/fuzz/fuzz_%.c,$(FUZZ_TARGETS)) $(LIB_RULES) $(LIB_A)

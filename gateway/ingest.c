@@ -1,0 +1,311 @@
+/* Ingest (see ingest.h). */
+#include "ingest.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define MAX_TARGETS 16
+#define MT_PREFIX "application/"
+
+static dc_err fail(struct dc_errinfo *ei, dc_err rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static dc_err fail(struct dc_errinfo *ei, dc_err rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(ei->msg, sizeof ei->msg, fmt, ap);
+	va_end(ap);
+	ei->code = rc;
+	return rc;
+}
+
+/* the DID of a DID or DID URL (malloc'd); non-zero when it is not one */
+static int did_of(const char *url, char **out)
+{
+	*out = NULL;
+	if (!url || strncmp(url, "did:", 4) != 0)
+		return -1;
+	size_t n = strcspn(url, "#?/");
+	*out = strndup(url, n);
+	return *out ? 0 : -1;
+}
+
+static char *join(const char *a, const char *b)
+{
+	size_t n = strlen(a) + strlen(b) + 2;
+	char *s = malloc(n);
+	if (s)
+		snprintf(s, n, "%s %s", a, b);
+	return s;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void gw_ingest_result_clear(struct gw_ingest_result *res)
+{
+	free(res->reply);
+	free(res->reply_to);
+	memset(res, 0, sizeof *res);
+}
+
+const char *gw_adapter_for_uri(const char *uri)
+{
+	static const struct {
+		const char *scheme, *adapter;
+	} map[] = { { "https:", "http" }, { "http:", "http" }, { "wss:", "ws" },     { "ws:", "ws" },
+		    { "mqtts:", "mqtt" }, { "mqtt:", "mqtt" }, { "mailto:", "smtp" }, { "file:", "file" } };
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (strncasecmp(uri, map[i].scheme, strlen(map[i].scheme)) == 0)
+			return map[i].adapter;
+	return NULL;
+}
+
+static bool didcomm_type(const char *mt)
+{
+	if (!mt)
+		return true; /* transports without media types (files, MQTT payloads): classify by content */
+	size_t n = strcspn(mt, ";");
+	while (n && (mt[n - 1] == ' ' || mt[n - 1] == '\t'))
+		n--;
+	if (n > strlen(MT_PREFIX) && strncasecmp(mt, MT_PREFIX, strlen(MT_PREFIX)) == 0) {
+		mt += strlen(MT_PREFIX);
+		n -= strlen(MT_PREFIX);
+	}
+	static const char *ok[] = { "didcomm-encrypted+json", "didcomm-signed+json", "didcomm-plain+json" };
+	for (size_t i = 0; i < 3; i++)
+		if (n == strlen(ok[i]) && strncasecmp(mt, ok[i], n) == 0)
+			return true;
+	return false;
+}
+
+static enum gw_in_status status_of(dc_err rc)
+{
+	switch (rc) {
+	case DC_ERR_TOO_BIG: return GW_IN_TOO_BIG;
+	case DC_ERR_NOMEM:
+	case DC_ERR_IO: return GW_IN_ERROR;
+	case DC_ERR_AGAIN: return GW_IN_FULL;
+	default: return GW_IN_BAD;
+	}
+}
+
+struct plan {
+	struct dc_queue_new_item items[MAX_TARGETS];
+	char *dests[MAX_TARGETS], *datas[MAX_TARGETS];
+	size_t n;
+};
+
+static void plan_clear(struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->dests[i]);
+		free(p->datas[i]);
+	}
+	p->n = 0;
+}
+
+/* One action to zero or one queue item. */
+static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_action *a, const struct rule_env *env,
+                          const struct dc_relay *r, const char *payload, size_t payload_len, int64_t expires_ms,
+                          struct plan *p, struct dc_errinfo *ei)
+{
+	if (p->n >= MAX_TARGETS)
+		return fail(ei, DC_ERR_TOO_BIG, "more than %d deliveries for one message", MAX_TARGETS);
+	char *dest = NULL, *data = NULL, *target = NULL;
+	size_t len = payload_len;
+	int64_t exp = expires_ms, not_before = 0;
+	dc_err rc = DC_OK;
+	switch (a->kind) {
+	case RULE_ACT_DELIVER:
+		if ((rc = rule_render_target(a, env, &target, ei)))
+			return rc;
+		break;
+	case RULE_ACT_RESOLVE: {
+		/* the recipient's DIDCommMessaging endpoint, wrapped for the hops after us */
+		if (!(data = malloc(payload_len + 1)))
+			return DC_ERR_NOMEM;
+		memcpy(data, payload, payload_len);
+		data[payload_len] = 0;
+		const char *const *skip = (const char *const *)r->rcpt_kids;
+		if ((rc = dc_relay_wrap(g->dc, env->to, skip, r->n_rcpt_kids, expires_ms / 1000, &data, &len, &target, ei))) {
+			free(data);
+			return rc;
+		}
+		if (!target) {
+			free(data);
+			return fail(ei, DC_ERR_NOT_FOUND, "%.200s has no DIDCommMessaging endpoint", env->to);
+		}
+		const char *ad = gw_adapter_for_uri(target);
+		const char *colon = strchr(target, ':');
+		char scheme[16] = "";
+		if (colon && (size_t)(colon - target) < sizeof scheme)
+			memcpy(scheme, target, (size_t)(colon - target));
+		if (!ad || !rule_resolve_allows(a, scheme)) {
+			rc = fail(ei, DC_ERR_UNSUPPORTED, "endpoint %.200s: no adapter for it or not allowed here", target);
+			free(data);
+			free(target);
+			return rc;
+		}
+		dest = join(ad, target);
+		free(target);
+		target = NULL;
+		break;
+	}
+	case RULE_ACT_HOLD: {
+		if (!(target = strdup(env->to ? env->to : "-")))
+			return DC_ERR_NOMEM;
+		int64_t until = now_ms() + a->hold_s * 1000;
+		if (!exp || until < exp)
+			exp = until;
+		not_before = until; /* held items wait for pickup; the dispatcher does not send them */
+		break;
+	}
+	case RULE_ACT_REJECT:
+		return fail(ei, DC_ERR_DENIED, "rejected by rule (%s)", a->code ? a->code : RULE_DEFAULT_REJECT_CODE);
+	}
+	if (target) {
+		dest = join(a->kind == RULE_ACT_HOLD ? "hold" : a->adapter, target);
+		free(target);
+	}
+	if (!dest) {
+		free(data);
+		return DC_ERR_NOMEM;
+	}
+	p->dests[p->n] = dest;
+	p->datas[p->n] = data;
+	p->items[p->n] = (struct dc_queue_new_item){ .msg_id = env->msg_id,
+		                                      .data = (const uint8_t *)(data ? data : payload),
+		                                      .len = data ? len : payload_len,
+		                                      .media_type = "application/didcomm-encrypted+json",
+		                                      .dest = dest,
+		                                      .expires_ms = exp,
+		                                      .not_before_ms = not_before };
+	p->n++;
+	return DC_OK;
+}
+
+/* The actions of a list; an action that cannot yield a target makes the whole list fail. */
+static dc_err plan_list(const struct gw_ingest_cfg *g, const struct rule_action_list *l, const struct rule_env *env,
+                        const struct dc_relay *r, const char *payload, size_t len, int64_t expires_ms, struct plan *p,
+                        struct dc_errinfo *ei)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		dc_err rc = plan_action(g, &l->v[i], env, r, payload, len, expires_ms, p, ei);
+		if (rc) {
+			plan_clear(p);
+			return rc;
+		}
+	}
+	return DC_OK;
+}
+
+void gw_ingest(const struct gw_ingest_cfg *g, const char *transport, const char *source, const char *media_type,
+               const uint8_t *data, size_t len, struct gw_ingest_result *res)
+{
+	memset(res, 0, sizeof *res);
+	struct dc_relay r = { 0 };
+	struct dc_errinfo ei = { 0 };
+	struct plan p = { 0 };
+	char *to_did = NULL;
+	dc_err rc;
+	if (len > g->max_bytes) {
+		res->status = GW_IN_TOO_BIG;
+		snprintf(res->problem_code, sizeof res->problem_code, "%s", "e.m.me.res.storage.message_too_big");
+		snprintf(res->why, sizeof res->why, "%zu bytes is over max_receive_bytes %zu", len, g->max_bytes);
+		return;
+	}
+	if (!didcomm_type(media_type)) {
+		res->status = GW_IN_BAD_TYPE;
+		snprintf(res->why, sizeof res->why, "media type %.100s is not a DIDComm type", media_type);
+		return;
+	}
+	if ((rc = dc_relay_inspect(g->dc, (const char *)data, len, &r, &ei))) {
+		res->status = status_of(rc);
+		snprintf(res->problem_code, sizeof res->problem_code, "%s", rc == DC_ERR_CRYPTO ? "e.m.trust.crypto" : "e.m.msg");
+		snprintf(res->why, sizeof res->why, "%s", ei.msg);
+		return;
+	}
+	const char *payload = (const char *)data;
+	size_t payload_len = len;
+	int64_t expires_ms = 0;
+	if (r.kind == DC_RELAY_FOR_US) {
+		bool handled = false;
+		if ((rc = dc_protocol_handle(&g->proto, r.message, strlen(r.message), &res->reply, &handled, &ei))) {
+			res->status = status_of(rc);
+			snprintf(res->why, sizeof res->why, "%s", ei.msg);
+		} else {
+			res->status = handled ? GW_IN_ACCEPTED : GW_IN_BAD;
+			if (!handled) {
+				snprintf(res->problem_code, sizeof res->problem_code, "%s", "e.m.msg.unsupported");
+				snprintf(res->why, sizeof res->why, "a message for the gateway of a protocol it does not speak");
+			} else if (res->reply) {
+				const char *from = r.meta && r.meta->encrypted_from_kid ? r.meta->encrypted_from_kid :
+				                   r.meta ? r.meta->sign_from : NULL;
+				if (from)
+					did_of(from, &res->reply_to);
+				snprintf(res->why, sizeof res->why, "answered");
+			}
+		}
+		goto out;
+	}
+	if (r.kind == DC_RELAY_FORWARD) {
+		payload = r.payload;
+		payload_len = r.payload_len;
+		expires_ms = r.expires_time * 1000;
+		if (did_of(r.next, &to_did)) {
+			res->status = GW_IN_BAD;
+			snprintf(res->why, sizeof res->why, "forward: next %.200s is not a DID", r.next);
+			goto out;
+		}
+	} else if (r.n_rcpt_kids && did_of(r.rcpt_kids[0], &to_did)) {
+		res->status = GW_IN_BAD;
+		snprintf(res->why, sizeof res->why, "recipient kid %.200s is not a DID URL", r.rcpt_kids[0]);
+		goto out;
+	}
+	struct rule_env env = { .transport = transport, .to = to_did, .media_type = "application/didcomm-encrypted+json",
+		                .tag = g->tag, .size = payload_len, .msg_id = NULL };
+	(void)source;
+	const struct rule *rule = NULL;
+	if (rule_match(g->rules, &env, &rule) != DC_OK || !rule) {
+		res->status = GW_IN_REJECTED;
+		snprintf(res->problem_code, sizeof res->problem_code, "%s", RULE_DEFAULT_REJECT_CODE);
+		snprintf(res->why, sizeof res->why, "no rule matches a message for %.200s", to_did ? to_did : "?");
+		goto out;
+	}
+	rc = plan_list(g, &rule->then, &env, &r, payload, payload_len, expires_ms, &p, &ei);
+	if (rc && rc != DC_ERR_DENIED && rule->fallback.n) {
+		struct dc_errinfo fe = { 0 };
+		rc = plan_list(g, &rule->fallback, &env, &r, payload, payload_len, expires_ms, &p, &fe);
+		if (rc)
+			ei = fe;
+	}
+	if (rc) {
+		res->status = rc == DC_ERR_DENIED ? GW_IN_REJECTED : rc == DC_ERR_NOMEM ? GW_IN_ERROR : GW_IN_BAD;
+		snprintf(res->problem_code, sizeof res->problem_code, "%s", rc == DC_ERR_DENIED ? (rule->then.n && rule->then.v[0].code ? rule->then.v[0].code :
+		                                          RULE_DEFAULT_REJECT_CODE) :
+		                                          "e.p.xfer.cant-use-endpoint");
+		snprintf(res->why, sizeof res->why, "rule %s:%u: %s", rule_set_name(g->rules), rule->line, ei.msg);
+		goto out;
+	}
+	if ((rc = dc_queue_put(g->q, p.items, p.n, NULL, &ei))) {
+		res->status = status_of(rc);
+		snprintf(res->why, sizeof res->why, "%s", ei.msg);
+		goto out;
+	}
+	res->status = GW_IN_ACCEPTED;
+	res->n_queued = p.n;
+	snprintf(res->why, sizeof res->why, "queued for %zu destination%s (rule %s:%u)", p.n, p.n == 1 ? "" : "s",
+	         rule_set_name(g->rules), rule->line);
+out:
+	plan_clear(&p);
+	free(to_did);
+	dc_relay_clear(&r);
+}

@@ -1,0 +1,46 @@
+/* Ingest: what happens to inbound bytes, independent of the transport. Size and media-type
+ * checks, then the relay step (open forwards to us), then the rules (first match wins), then
+ * one queue transaction for every resulting delivery. Only after that commit is the inbound
+ * side told "accepted" (HTTP 202, PUBACK, mail deleted, file removed). */
+#ifndef GW_INGEST_H
+#define GW_INGEST_H
+#include "dc_queue.h"
+#include "didcomm.h"
+#include "rules.h"
+
+struct gw_ingest_cfg {
+	struct dc_ctx *dc;
+	struct dc_queue *q;
+	const struct rule_set *rules;
+	struct dc_proto_info proto;  /* our DID, max_receive_bytes, ... */
+	size_t max_bytes;            /* inbound limit (413 above) */
+	const char *tag;             /* the inbound adapter's tag for rules, may be NULL */
+};
+
+enum gw_in_status {
+	GW_IN_ACCEPTED = 202,  /* durable in the queue (or answered, for our own protocols) */
+	GW_IN_BAD = 400,       /* malformed, undecryptable, not ours to relay */
+	GW_IN_REJECTED = 403,  /* a rule said reject (problem_code says why) */
+	GW_IN_TOO_BIG = 413,
+	GW_IN_BAD_TYPE = 415,
+	GW_IN_ERROR = 500,     /* our fault (I/O, memory) */
+	GW_IN_FULL = 503,      /* queue full: try later */
+};
+
+struct gw_ingest_result {
+	enum gw_in_status status;
+	char why[300];           /* one line for the log / the HTTP body; never key material */
+	char problem_code[80];   /* for a problem report when the sender can be told, else "" */
+	char *reply;             /* our protocols: the plaintext reply (caller packs it), or NULL */
+	char *reply_to;          /* the DID to pack the reply for, or NULL */
+	size_t n_queued;         /* deliveries committed */
+};
+
+/* transport: "http" "ws" ...; source: peer address/topic/...; media_type as received (may be NULL) */
+void gw_ingest(const struct gw_ingest_cfg *g, const char *transport, const char *source, const char *media_type,
+               const uint8_t *data, size_t len, struct gw_ingest_result *res);
+void gw_ingest_result_clear(struct gw_ingest_result *res);
+/* the adapter name for an endpoint URI scheme (http(s) -> http, ws(s) -> ws, mqtt(s), mailto -> smtp,
+ * file), or NULL */
+const char *gw_adapter_for_uri(const char *uri);
+#endif

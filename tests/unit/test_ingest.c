@@ -1,0 +1,208 @@
+/* The gateway's ingest path without sockets: forward -> rules -> queue, our own protocols,
+ * and every refusal with its status. */
+#include "testutil.h"
+
+#include "ingest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { GW = 0, AL = 1, CA = 2, BO = 3 };
+static struct world I;
+static struct dc_queue *Q;
+static char qdir[64];
+static const enum dc_crv x25519[] = { DC_CRV_X25519 };
+
+static int ingest_init(void)
+{
+	snprintf(qdir, sizeof qdir, "/tmp/dcing.XXXXXX");
+	if (!mkdtemp(qdir) || dc_resolver_new(16, &I.res))
+		return 1;
+	const char *via_gw[] = { "did:test:gw#key-x25519-1" };
+	if (tu_make_party(I.res, &I.ks[GW], "did:test:gw", x25519, 1, 1, true, "http://127.0.0.1:9/gw", NULL, 0) ||
+	    tu_make_party(I.res, &I.ks[AL], "did:test:alice", x25519, 1, 1, true, NULL, NULL, 0) ||
+	    tu_make_party(I.res, &I.ks[CA], "did:test:carol", x25519, 1, 1, false, "http://127.0.0.1:9/carol", via_gw, 1) ||
+	    tu_make_party(I.res, &I.ks[BO], "did:test:bob", x25519, 1, 1, false, NULL, NULL, 0))
+		return 1;
+	char path[128];
+	snprintf(path, sizeof path, "%s/queue.db", qdir);
+	struct dc_queue_opts o = { .max_items = 5 };
+	return dc_queue_open_sqlite(path, &o, &Q, NULL) ? 1 : 0;
+}
+
+static int ingest_clear(void)
+{
+	dc_queue_close(Q);
+	for (int i = 0; i < 6; i++)
+		dc_keystore_free(I.ks[i]);
+	dc_resolver_free(I.res);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", qdir);
+	return system(cmd) == 0 ? 0 : 1;
+}
+
+static char *pack_from_alice(const char *to, const char *msg, enum dc_pack_mode mode, bool no_forward)
+{
+	struct dc_ctx *c = NULL;
+	struct dc_pack_result r = { 0 };
+	const char *t[] = { to };
+	struct dc_pack_opts o = { .mode = mode, .to = t, .n_to = 1, .no_forward = no_forward };
+	struct dc_errinfo ei = { 0 };
+	CU_ASSERT_EQUAL_FATAL(dc_ctx_new(I.res, I.ks[AL], &c), DC_OK);
+	dc_err rc = dc_pack(c, msg, strlen(msg), &o, &r, &ei);
+	if (rc)
+		fprintf(stderr, "\npack: %s\n", ei.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, DC_OK);
+	char *env = r.items[0].msg;
+	r.items[0].msg = NULL;
+	dc_pack_result_clear(&r);
+	dc_ctx_free(c);
+	return env;
+}
+
+static void run(const char *rules_text, const char *mt, const char *env, size_t len, struct gw_ingest_result *res)
+{
+	struct rule_set *rs = NULL;
+	CU_ASSERT_EQUAL_FATAL(rule_set_parse_text("test.rules", rules_text, strlen(rules_text), &rs, NULL, NULL), DC_OK);
+	struct dc_ctx *c = NULL;
+	CU_ASSERT_EQUAL_FATAL(dc_ctx_new(I.res, I.ks[GW], &c), DC_OK);
+	struct gw_ingest_cfg g = { .dc = c, .q = Q, .rules = rs, .max_bytes = 1 << 20,
+		                   .proto = { .our_did = "did:test:gw", .max_receive_bytes = 1 << 20 } };
+	gw_ingest(&g, "http", "127.0.0.1", mt, (const uint8_t *)env, len, res);
+	dc_ctx_free(c);
+	rule_set_free(rs);
+}
+
+static int64_t soon(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1000;
+}
+
+static const char *MT = "application/didcomm-encrypted+json";
+static const char *M_CAROL = "{\"id\":\"c1\",\"type\":\"https://didcomm.org/basicmessage/2.0/message\",\"from\":"
+                             "\"did:test:alice\",\"to\":[\"did:test:carol\"],\"body\":{\"content\":\"hi\"}}";
+
+static void forward_resolved(void)
+{
+	char *env = pack_from_alice("did:test:carol", M_CAROL, DC_PACK_AUTHCRYPT, false);
+	struct gw_ingest_result res;
+	run(RULE_BUILTIN_TEXT, MT, env, strlen(env), &res);
+	if (res.status != GW_IN_ACCEPTED)
+		fprintf(stderr, "\ningest: %d %s\n", res.status, res.why);
+	CU_ASSERT_EQUAL_FATAL(res.status, GW_IN_ACCEPTED);
+	CU_ASSERT_EQUAL(res.n_queued, 1);
+	gw_ingest_result_clear(&res);
+	/* what the dispatcher will find: carol's envelope for carol's endpoint */
+	struct dc_queue_item *it = NULL;
+	size_t n = 0;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_claim(Q, soon(), 10, 8, 60000, &it, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_STRING_EQUAL(it[0].dest, "http http://127.0.0.1:9/carol");
+	struct dc_ctx *c = NULL;
+	char *msg = NULL;
+	CU_ASSERT_EQUAL_FATAL(dc_ctx_new(I.res, I.ks[CA], &c), DC_OK);
+	CU_ASSERT_EQUAL(dc_unpack(c, (const char *)it[0].data, it[0].len, NULL, &msg, NULL, NULL), DC_OK);
+	CU_ASSERT(msg && strcmp(msg, M_CAROL) == 0);
+	free(msg);
+	dc_ctx_free(c);
+	CU_ASSERT_EQUAL(dc_queue_ack(Q, it[0].id, NULL), DC_OK);
+	dc_queue_items_free(it, n);
+	free(env);
+}
+
+static void rules_decide(void)
+{
+	char *env = pack_from_alice("did:test:carol", M_CAROL, DC_PACK_AUTHCRYPT, false);
+	struct gw_ingest_result res;
+	/* templated target, fan out to two */
+	run("to did:test:* -> http http://127.0.0.1:9/in/{to}, file /spool/{to}\n", MT, env, strlen(env), &res);
+	CU_ASSERT_EQUAL(res.status, GW_IN_ACCEPTED);
+	CU_ASSERT_EQUAL(res.n_queued, 2);
+	gw_ingest_result_clear(&res);
+	struct dc_queue_item *it = NULL;
+	size_t n = 0;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_claim(Q, soon(), 10, 8, 60000, &it, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT(strstr(it[0].dest, "http http://127.0.0.1:9/in/did") == it[0].dest);
+	CU_ASSERT_STRING_EQUAL(it[1].dest, "file /spool/did:test:carol");
+	for (size_t i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(dc_queue_ack(Q, it[i].id, NULL), DC_OK);
+	dc_queue_items_free(it, n);
+	/* reject with a code */
+	run("to did:test:carol -> reject e.p.me.not-here\ndefault -> resolve\n", MT, env, strlen(env), &res);
+	CU_ASSERT_EQUAL(res.status, GW_IN_REJECTED);
+	CU_ASSERT_STRING_EQUAL(res.problem_code, "e.p.me.not-here");
+	gw_ingest_result_clear(&res);
+	/* no rule matches */
+	run("to did:other:* -> resolve\n", MT, env, strlen(env), &res);
+	CU_ASSERT_EQUAL(res.status, GW_IN_REJECTED);
+	gw_ingest_result_clear(&res);
+	free(env);
+	/* not for us and no endpoint: resolve fails, the else holds it */
+	const char *mb = "{\"id\":\"b1\",\"type\":\"t/1.0/x\",\"to\":[\"did:test:bob\"],\"body\":{}}";
+	char *eb = pack_from_alice("did:test:bob", mb, DC_PACK_ANONCRYPT, true);
+	run(RULE_BUILTIN_TEXT, MT, eb, strlen(eb), &res);
+	CU_ASSERT_EQUAL(res.status, GW_IN_ACCEPTED);
+	gw_ingest_result_clear(&res);
+	struct dc_queue_item *list = NULL;
+	CU_ASSERT_EQUAL(dc_queue_list(Q, false, 0, 10, &list, &n, NULL), DC_OK);
+	CU_ASSERT(n == 1 && strcmp(list[0].dest, "hold did:test:bob") == 0);
+	CU_ASSERT(n == 1 && list[0].next_ms > list[0].created_ms + 3600000); /* waits for pickup */
+	if (n == 1)
+		CU_ASSERT_EQUAL(dc_queue_fail(Q, list[0].id, 0, "test cleanup", NULL), DC_OK);
+	dc_queue_items_free(list, n);
+	free(eb);
+}
+
+static void our_protocols(void)
+{
+	const char *ping = "{\"id\":\"p1\",\"type\":\"https://didcomm.org/trust-ping/2.0/ping\",\"from\":\"did:test:alice\","
+	                   "\"to\":[\"did:test:gw\"],\"body\":{\"response_requested\":true}}";
+	char *env = pack_from_alice("did:test:gw", ping, DC_PACK_AUTHCRYPT, true);
+	struct gw_ingest_result res;
+	run(RULE_BUILTIN_TEXT, MT, env, strlen(env), &res);
+	CU_ASSERT_EQUAL(res.status, GW_IN_ACCEPTED);
+	CU_ASSERT(res.reply && strstr(res.reply, "ping-response") && strstr(res.reply, "\"thid\":\"p1\""));
+	CU_ASSERT(res.reply_to && strcmp(res.reply_to, "did:test:alice") == 0);
+	gw_ingest_result_clear(&res);
+	free(env);
+}
+
+static void refusals(void)
+{
+	struct gw_ingest_result res;
+	char *big = malloc((1 << 20) + 2);
+	memset(big, ' ', (1 << 20) + 1);
+	big[(1 << 20) + 1] = 0;
+	run(RULE_BUILTIN_TEXT, MT, big, (1 << 20) + 1, &res);
+	CU_ASSERT_EQUAL(res.status, GW_IN_TOO_BIG);
+	free(big);
+	run(RULE_BUILTIN_TEXT, "text/plain", "{}", 2, &res);
+	CU_ASSERT_EQUAL(res.status, GW_IN_BAD_TYPE);
+	run(RULE_BUILTIN_TEXT, "didcomm-encrypted+json; charset=utf-8", "{", 1, &res);
+	CU_ASSERT_EQUAL(res.status, GW_IN_BAD); /* the type without application/ is fine; the body is not */
+	CU_ASSERT(res.why[0] != 0);
+	/* queue full: 503 (max_items 5) */
+	char *env = pack_from_alice("did:test:carol", M_CAROL, DC_PACK_AUTHCRYPT, false);
+	int full = 0;
+	for (int i = 0; i < 8; i++) {
+		run("default -> http http://127.0.0.1:9/x\n", MT, env, strlen(env), &res);
+		full += res.status == GW_IN_FULL;
+		gw_ingest_result_clear(&res);
+	}
+	CU_ASSERT(full >= 3);
+	free(env);
+}
+
+void init_ingest_tests(void)
+{
+	CU_pSuite s = CU_add_suite("ingest", ingest_init, ingest_clear);
+	TU_ADD(s, forward_resolved);
+	TU_ADD(s, rules_decide);
+	TU_ADD(s, our_protocols);
+	TU_ADD(s, refusals);
+}
