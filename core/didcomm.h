@@ -46,6 +46,10 @@ struct dc_errinfo {
 	char msg[256];
 };
 
+/* Fill ei (when not NULL) with code and a formatted one-line message; returns code. For
+ * callers that report their own errors in the same shape (never pass secrets). */
+dc_err dc_errinfo_set(struct dc_errinfo *ei, dc_err code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Call once before anything else (initialises libsodium). Thread-safe, idempotent. */
 dc_err dc_init(void) DC_WUR;
 

@@ -25,7 +25,7 @@ const char *dc_strerror(dc_err rc)
 	return "unknown error";
 }
 
-dc_err dc__fail(struct dc_errinfo *ei, dc_err code, const char *fmt, ...)
+dc_err dc_errinfo_set(struct dc_errinfo *ei, dc_err code, const char *fmt, ...)
 {
 	if (ei) {
 		va_list ap;

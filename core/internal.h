@@ -7,8 +7,7 @@
 
 /* ---- errors: err.c ------------------------------------------------------------------ */
 /* Set ei (if not NULL) to code + formatted text, return code. Never pass secrets. */
-dc_err dc__fail(struct dc_errinfo *ei, dc_err code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+#define dc__fail dc_errinfo_set
 
 /* ---- base64url: b64url.c ------------------------------------------------------------ */
 /* Strict RFC 7515 base64url: no padding, no whitespace, canonical trailing bits. */

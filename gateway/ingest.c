@@ -1,7 +1,6 @@
 /* Ingest (see ingest.h). */
 #include "ingest.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,17 +9,6 @@
 
 #define MAX_TARGETS 16
 #define MT_PREFIX "application/"
-
-static dc_err fail(struct dc_errinfo *ei, dc_err rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static dc_err fail(struct dc_errinfo *ei, dc_err rc, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(ei->msg, sizeof ei->msg, fmt, ap);
-	va_end(ap);
-	ei->code = rc;
-	return rc;
-}
 
 /* the DID of a DID or DID URL (malloc'd); non-zero when it is not one */
 static int did_of(const char *url, char **out)
@@ -118,7 +106,7 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
                           struct plan *p, struct dc_errinfo *ei)
 {
 	if (p->n >= MAX_TARGETS)
-		return fail(ei, DC_ERR_TOO_BIG, "more than %d deliveries for one message", MAX_TARGETS);
+		return dc_errinfo_set(ei, DC_ERR_TOO_BIG, "more than %d deliveries for one message", MAX_TARGETS);
 	char *dest = NULL, *data = NULL, *target = NULL;
 	size_t len = payload_len;
 	int64_t exp = expires_ms, not_before = 0;
@@ -141,7 +129,7 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 		}
 		if (!target) {
 			free(data);
-			return fail(ei, DC_ERR_NOT_FOUND, "%.200s has no DIDCommMessaging endpoint", env->to);
+			return dc_errinfo_set(ei, DC_ERR_NOT_FOUND, "%.200s has no DIDCommMessaging endpoint", env->to);
 		}
 		const char *ad = gw_adapter_for_uri(target);
 		const char *colon = strchr(target, ':');
@@ -149,7 +137,7 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 		if (colon && (size_t)(colon - target) < sizeof scheme)
 			memcpy(scheme, target, (size_t)(colon - target));
 		if (!ad || !rule_resolve_allows(a, scheme)) {
-			rc = fail(ei, DC_ERR_UNSUPPORTED, "endpoint %.200s: no adapter for it or not allowed here", target);
+			rc = dc_errinfo_set(ei, DC_ERR_UNSUPPORTED, "endpoint %.200s: no adapter for it or not allowed here", target);
 			free(data);
 			free(target);
 			return rc;
@@ -169,7 +157,7 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 		break;
 	}
 	case RULE_ACT_REJECT:
-		return fail(ei, DC_ERR_DENIED, "rejected by rule (%s)", a->code ? a->code : RULE_DEFAULT_REJECT_CODE);
+		return dc_errinfo_set(ei, DC_ERR_DENIED, "rejected by rule (%s)", a->code ? a->code : RULE_DEFAULT_REJECT_CODE);
 	}
 	if (target) {
 		dest = join(a->kind == RULE_ACT_HOLD ? "hold" : a->adapter, target);
