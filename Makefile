@@ -32,11 +32,12 @@ LIBS     := $(PKG_LIBS) -lm
 CORE_SRC := $(sort $(wildcard core/*.c))
 GW_SRC   := $(sort $(wildcard gateway/*.c))
 RULES_SRC := $(sort $(wildcard rules/*.c))
+AD_SRC   := $(sort $(wildcard adapters/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
-GW_OBJ   := $(GW_SRC:%.c=$(B)/%.o)
+GW_OBJ   := $(GW_SRC:%.c=$(B)/%.o) $(AD_SRC:%.c=$(B)/%.o)
 GW_MAIN_OBJ := $(B)/gateway/cli.o
 GW_LIB_OBJ := $(filter-out $(GW_MAIN_OBJ),$(GW_OBJ))
 RULES_OBJ := $(RULES_SRC:%.c=$(B)/%.o)

@@ -27,6 +27,7 @@ static void usage(FILE *f)
 	        "       [--enc A256CBC-HS512|A256GCM|XC20P] [--curve X25519|P-256|P-384|P-521] [--no-forward]\n"
 	        "       [--protect-sender] [--did-docs FILE] [--secrets FILE] [IN|-]\n"
 	        "  unpack [--did-docs FILE] [--secrets FILE] [--meta] [--no-unwrap-forward] [IN|-]\n"
+	        "  send --to DID [--from DID] [--sign-from KID] [--secrets FILE] [--did-docs FILE] MSG.json\n"
 	        "  rules check FILE...\n"
 	        "  rules explain FILE --to DID [--from-transport T] [--sender DID] [--type T] [--media M] [--size N]\n"
 	        "  queue stats|ls [--dead]|show ID|retry ID|purge --dead [-c CONFIG|--state-dir DIR]\n"
@@ -458,6 +459,8 @@ int main(int argc, char **argv)
 		return gw_cmd_rules(argc - 1, argv + 1);
 	if (strcmp(cmd, "queue") == 0)
 		return gw_cmd_queue(argc - 1, argv + 1);
+	if (strcmp(cmd, "send") == 0)
+		return gw_cmd_send(argc - 1, argv + 1);
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;
