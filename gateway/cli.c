@@ -30,7 +30,8 @@ static void usage(FILE *f)
 	        "  send --to DID [--from DID] [--sign-from KID] [--secrets FILE] [--did-docs FILE] MSG.json\n"
 	        "  rules check FILE...\n"
 	        "  rules explain FILE --to DID [--from-transport T] [--sender DID] [--type T] [--media M] [--size N]\n"
-	        "  queue stats|ls [--dead]|show ID|retry ID|purge --dead [-c CONFIG|--state-dir DIR]\n"
+	        "  import [-c CONFIG] [--state-dir DIR] FILE...\n"
+	        "  queue stats|ls [--dead]|show ID|retry ID|flush|purge --dead [-c CONFIG|--state-dir DIR]\n"
 	        "  run [-c CONFIG] [-t]\n",
 	        prog);
 }
@@ -461,6 +462,8 @@ int main(int argc, char **argv)
 		return gw_cmd_queue(argc - 1, argv + 1);
 	if (strcmp(cmd, "send") == 0)
 		return gw_cmd_send(argc - 1, argv + 1);
+	if (strcmp(cmd, "import") == 0)
+		return gw_cmd_import(argc - 1, argv + 1);
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

@@ -3,6 +3,7 @@
  * make small changes while the daemon writes (busy_timeout covers the overlap). */
 #include "conf.h"
 #include "dc_queue.h"
+#include "dispatch.h"
 #include "gateway.h"
 
 #include <errno.h>
@@ -71,7 +72,7 @@ int gw_cmd_queue(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "usage: queue stats|ls [--dead]|show ID|retry ID|purge --dead [-c CONF|--state-dir DIR]\n");
+		fprintf(stderr, "usage: queue stats|ls [--dead]|show ID|retry ID|flush|purge --dead [-c CONF|--state-dir DIR]\n");
 		return 2;
 	}
 	const char *sub = argv[optind];
@@ -154,6 +155,15 @@ int gw_cmd_queue(int argc, char **argv)
 				free(it.msg_id), free(it.media_type), free(it.dest), free(it.origin), free(it.last_error);
 				free(it.data);
 			}
+		}
+	} else if (strcmp(sub, "flush") == 0) {
+		/* one delivery pass over what is due now, with the adapters this build has */
+		struct gw_dispatch_stats st;
+		if (gw_dispatch_once(q, (size_t)limit, 16, 10000, &st, &ei)) {
+			fprintf(stderr, "queue: %s\n", ei.msg);
+			ret = 1;
+		} else {
+			printf("queue: flush: %zu sent, %zu to retry later, %zu failed\n", st.sent, st.retried, st.failed);
 		}
 	} else if (strcmp(sub, "purge") == 0 && dead) {
 		uint64_t purged = 0;
