@@ -18,7 +18,7 @@ OPT      ?= -O2 -g
 endif
 
 B        := build/$(V)
-PKGS     := libsodium libcjson libcrypto libcurl sqlite3
+PKGS     := libsodium libcjson libcrypto libcurl sqlite3 libwebsockets
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CUNIT_LIBS := $(shell pkg-config --libs cunit 2>/dev/null)
@@ -27,7 +27,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-missing-field-i
 CFLAGS   := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -fPIC \
             -Icore -Irules -Igateway -Iadapters $(PKG_CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  := $(SANFLAGS) $(EXTRA_LDFLAGS)
-LIBS     := $(PKG_LIBS) -lm
+LIBS     := $(PKG_LIBS) -lpthread -lm
 
 CORE_SRC := $(sort $(wildcard core/*.c))
 GW_SRC   := $(sort $(wildcard gateway/*.c))

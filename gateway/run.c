@@ -1,9 +1,10 @@
-/* `run`: until the daemon's event loop lands (the gateway issue), open the gateway's state
- * (configuration, identity created on first start, queue, rules: any error stops here with
- * file:line) and print the identity. `-t` checks the configuration and prints it. */
+/* `run`: open the gateway's state (configuration, identity created on first start, queue,
+ * rules: any error stops here with file:line) and run the daemon. `-t` checks the
+ * configuration and prints it. */
 #include "conf.h"
 #include "gateway.h"
 #include "state.h"
+#include "daemon.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -40,11 +41,8 @@ int gw_cmd_run(int argc, char **argv)
 	}
 	struct gw_state s;
 	int ret = gw_state_open(&s, "run", path, NULL);
-	if (ret == 0) {
-		printf("didcomm-gateway: identity %s (state in %s/)\n", s.did, s.conf.state_dir);
-		printf("didcomm-gateway: the relay daemon's listeners are not built yet; use send, import and "
-		       "queue flush meanwhile\n");
-	}
+	if (ret == 0)
+		ret = gw_daemon_run(&s);
 	gw_state_close(&s);
 	return ret;
 }

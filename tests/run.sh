@@ -40,6 +40,10 @@ for t in tests/cli/*.sh; do
 	n=$(basename "$t" .sh)
 	suite "cli-$n" env BIN="$ASAN/didcomm-gateway" bash "$t"
 done
+for t in tests/integration/[0-9]*.sh; do
+	[ -f "$t" ] || continue
+	suite "integration-$(basename "$t" .sh)" env BIN="$REL/didcomm-gateway" bash "$t"
+done
 [ -f tests/queue/crash.sh ] && suite queue-crash bash tests/queue/crash.sh
 [ -f tests/interop/run.sh ] && suite interop env BIN="$REL/didcomm-gateway" bash tests/interop/run.sh
 

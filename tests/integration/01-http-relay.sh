@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The daemon over HTTP on 127.0.0.1: a forward POSTed to the gateway reaches the recipient's
+# endpoint (a real HTTP receiver); `send` through the gateway with a rule; 411/413/415;
+# SIGHUP reload (a broken file is refused); kill -9 while messages are being posted, restart,
+# and every message that got a 202 is delivered. Everything is stopped by PID.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/cli/common.inc
+BIN=${BIN:-build/release/didcomm-gateway}
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
+wait_port() { for i in $(seq 1 100); do kill -0 "$2" 2>/dev/null || return 1; (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+RPORT=$(free_port); GPORT=$(free_port)
+mkdir -p "$T/rx"
+python3 tests/cli/receiver.py "$RPORT" "$T/rx" & RPID=$!
+GPID=""
+stop_all() { [ -n "$GPID" ] && kill "$GPID" 2>/dev/null; kill "$RPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
+trap stop_all EXIT
+wait_port "$RPORT" "$RPID"
+printf 'to did:peer:2.* -> http http://127.0.0.1:%s/inbox\ndefault -> resolve else hold 1h\n' "$RPORT" > "$T/rules.conf"
+cat > "$T/gw.conf" <<CONF
+state_dir $T/gw
+rules $T/rules.conf
+max_message_bytes 64k
+[queue]
+retry_base 200ms
+[http]
+listen 127.0.0.1:$GPORT
+CONF
+start_gw() { $BIN run -c "$T/gw.conf" 2>>"$T/gw.log" & GPID=$!; wait_port "$GPORT" "$GPID"; }
+start_gw && ok "gateway listens" || bad "gateway listens" "$(tail -3 "$T/gw.log")"
+GW=$(cat "$T/gw/did.txt")
+$BIN did resolve "$GW" > "$T/gw.doc"
+GWKEY=$(json "$T/gw.doc" 'd["keyAgreement"][0]')
+$BIN did new --method peer2 --secrets "$T/alice.json" > "$T/alice"
+# bob's endpoint is the gateway: senders wrap for its key and post there; the rule knows where bob is
+$BIN did new --method peer2 --endpoint "http://127.0.0.1:$GPORT/" --routing-key "$GWKEY" --secrets "$T/bob.json" > "$T/bob"
+ALICE=$(cat "$T/alice"); BOB=$(cat "$T/bob")
+mk() { printf '{"id":"%s","type":"https://didcomm.org/basicmessage/2.0/message","from":"%s","to":["%s"],"body":{"n":%s}}' "$1" "$ALICE" "$BOB" "$2" > "$3"; }
+received() { ls "$T/rx"/msg-*.json 2>/dev/null | wc -l; }
+wait_received() { for i in $(seq 1 100); do [ "$(received)" -ge "$1" ] && return 0; sleep 0.1; done; return 1; }
+
+# 1. a forward POSTed to the gateway
+mk one 1 "$T/m1.json"
+$BIN pack --mode authcrypt --to "$BOB" --secrets "$T/alice.json" "$T/m1.json" > "$T/f1"
+code=$(curl -s -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/f1" "http://127.0.0.1:$GPORT/")
+[ "$code" = 202 ] && ok "POST a forward: 202" || bad "POST a forward" "$code $(cat "$T/body")"
+wait_received 1 && ok "delivered to bob's endpoint" || bad "delivered" "$(tail -3 "$T/gw.log")"
+check "bob reads it" $BIN unpack --secrets "$T/bob.json" "$T/rx/msg-1.json"
+grep -q '"id":"one"' "$T/out" && ok "the right message" || bad "the right message"
+# 2. send: packs, wraps for the gateway, posts to bob's endpoint (the gateway)
+mk two 2 "$T/m2.json"
+check "send through the gateway" $BIN send --to "$BOB" --from "$ALICE" --secrets "$T/alice.json" "$T/m2.json"
+wait_received 2 && ok "send delivered" || bad "send delivered"
+# 3. refusals
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/didcomm-encrypted+json' -H 'Transfer-Encoding: chunked' --data-binary @"$T/f1" "http://127.0.0.1:$GPORT/")
+[ "$code" = 411 ] && ok "chunked: 411" || bad "chunked: 411" "$code"
+head -c 70000 /dev/zero | tr '\0' 'a' > "$T/big"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/big" "http://127.0.0.1:$GPORT/")
+[ "$code" = 413 ] && ok "over max_message_bytes: 413" || bad "413" "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: text/plain' --data-binary @"$T/f1" "http://127.0.0.1:$GPORT/")
+[ "$code" = 415 ] && ok "wrong type: 415" || bad "415" "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/didcomm-encrypted+json' --data-binary '{"protected":' "http://127.0.0.1:$GPORT/")
+[ "$code" = 400 ] && ok "truncated JSON: 400" || bad "400" "$code"
+kill -0 "$GPID" && ok "still serving" || bad "still serving"
+# 4. SIGHUP: a broken file is refused, a good one replaces the rules
+printf 'default -> htp x\n' > "$T/rules.conf"
+kill -HUP "$GPID"; sleep 0.5
+grep -q "keeping the rules in force" "$T/gw.log" && ok "SIGHUP with errors: old rules stay" || bad "SIGHUP bad" "$(tail -2 "$T/gw.log")"
+printf 'to did:peer:2.* -> http http://127.0.0.1:%s/inbox\ndefault -> reject\n' "$RPORT" > "$T/rules.conf"
+kill -HUP "$GPID"; sleep 0.5
+grep -q "SIGHUP: reloaded" "$T/gw.log" && ok "SIGHUP reloads" || bad "SIGHUP reload" "$(tail -2 "$T/gw.log")"
+# 5. kill -9 while posting: every 202 is delivered after a restart
+N=${RELAY_N:-300}
+for i in $(seq 1 "$N"); do mk "k$i" "$i" "$T/k.json"; $BIN pack --mode anoncrypt --to "$BOB" "$T/k.json" > "$T/k$i.f"; done
+before=$(received)
+( for i in $(seq 1 "$N"); do
+	c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/k$i.f" "http://127.0.0.1:$GPORT/")
+	[ "$c" = 202 ] && echo "k$i" >> "$T/accepted"
+  done ) & POSTER=$!
+sleep 1; kill -9 "$GPID"; wait "$GPID" 2>/dev/null; wait "$POSTER"
+acc=$(wc -l < "$T/accepted" 2>/dev/null || echo 0)
+[ "$acc" -gt 0 ] && [ "$acc" -lt "$N" ] && ok "killed mid-stream ($acc of $N accepted)" || ok "kill -9 timing: $acc of $N accepted before the kill"
+start_gw && ok "restarted" || bad "restart" "$(tail -3 "$T/gw.log")"
+for i in $(seq 1 300); do [ "$(received)" -ge $((before + acc)) ] && break; sleep 0.1; done
+for f in "$T/rx"/msg-*.json; do $BIN unpack --secrets "$T/bob.json" "$f" 2>/dev/null; done | python3 -c '
+import json, sys
+print("\n".join(sorted({json.loads(l)["id"] for l in sys.stdin if l.strip()})))' > "$T/got-ids"
+missing=$(sort "$T/accepted" | comm -23 - "$T/got-ids" | wc -l)
+[ "$missing" -eq 0 ] && ok "all $acc accepted messages delivered after kill -9" || bad "kill -9" "$missing of $acc missing"
+kill -TERM "$GPID"; wait "$GPID"; rc=$?
+[ $rc -eq 0 ] && ok "SIGTERM: exit 0" || bad "SIGTERM" "exit $rc"
+GPID=""
+summary integration-http-relay
