@@ -14,7 +14,8 @@ trap 'rm -rf "$log"' EXIT
 suite() { # name command...
 	local name=$1; shift
 	echo "== $name"
-	"$@" 2>&1 | tee "$log/$name.out"
+	# a suite that hangs is a failure, never a stuck CI run
+	timeout --kill-after=10 "${SUITE_TIMEOUT:-600}" "$@" 2>&1 | tee "$log/$name.out"
 	local rc=${PIPESTATUS[0]}
 	local line
 	line=$(grep -E '^[A-Za-z0-9_-]+: [0-9]+ passed, [0-9]+ failed' "$log/$name.out" | tail -n 1)

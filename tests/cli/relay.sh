@@ -14,8 +14,9 @@ trap 'kill $RPID 2>/dev/null; rm -rf "$T"' EXIT
 for i in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 printf 'state_dir %s/gw\n[queue]\nretry_base 1s\n' "$T" > "$T/gw.conf"
 
-check "run creates the gateway identity" $BIN run -c "$T/gw.conf"
+check "identity creates the gateway identity" $BIN identity -c "$T/gw.conf"
 GW=$(cat "$T/gw/did.txt")
+[ "$(cat "$T/out")" = "$GW" ] && ok "identity prints the DID" || bad "identity prints the DID"
 [ "$(stat -c %a "$T/gw/secrets.json")" = 600 ] && ok "gateway secrets 0600" || bad "gateway secrets 0600"
 $BIN did resolve "$GW" > "$T/gw.doc"
 GWKEY=$(json "$T/gw.doc" 'd["keyAgreement"][0]')
@@ -48,6 +49,6 @@ grep -q "attempts=1" "$T/ls" && grep -q "HTTP 503" "$T/ls" && ok "attempt and er
 printf 'not json' > "$T/junk.dcem"
 refuse "import of garbage" "400" $BIN import -c "$T/gw.conf" "$T/junk.dcem"
 printf 'default -> htp x\n' > "$T/bad.rules"; printf 'state_dir %s/gw\nrules %s/bad.rules\n' "$T" "$T" > "$T/bad.conf"
-$BIN run -c "$T/bad.conf" > "$T/out" 2> "$T/err"; rc=$?
+timeout 20 $BIN run -c "$T/bad.conf" > "$T/out" 2> "$T/err"; rc=$?
 [ $rc -ne 0 ] && grep -q "bad.rules:1:" "$T/err" && ok "rules with errors stop start-up with file:line" || bad "bad rules at start" "$(cat "$T/err")"
 summary cli-relay
