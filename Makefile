@@ -105,7 +105,7 @@ $(REPLAY): tests/fuzz/replay.c $(patsubst %,tests/fuzz/fuzz_%.c,$(FUZZ_TARGETS))
 	  $(patsubst %,tests/fuzz/fuzz_%.c,$(FUZZ_TARGETS)) $(LIB_RULES) $(LIB_A) $(LDFLAGS) $(LIBS)
 
 run: deps build
-	./$(BIN) run
+	./$(BIN) run -c conf/gateway.conf
 
 test: deps
 	$(MAKE) build
