@@ -33,14 +33,18 @@ dc_err dc__jwk_parse(const cJSON *jwk, struct dc_key **out, struct dc_errinfo *e
 	if (!cJSON_IsObject(jwk))
 		return dc__fail(ei, DC_ERR_MALFORMED, "jwk: not an object");
 	const char *kty = dc__json_str(jwk, "kty"), *crv_s = dc__json_str(jwk, "crv");
-	if (!kty || !crv_s)
-		return dc__fail(ei, DC_ERR_MALFORMED, "jwk: kty and crv are required strings");
-	enum dc_crv crv = dc_crv_from_name(crv_s);
+	if (!kty)
+		return dc__fail(ei, DC_ERR_MALFORMED, "jwk: \"kty\" is missing or not a string");
 	bool okp = strcmp(kty, "OKP") == 0, ec = strcmp(kty, "EC") == 0;
-	if (!okp && !ec)
+	if (!okp && !ec) /* RSA, oct, ...: they have no crv */
 		return dc__fail(ei, DC_ERR_UNSUPPORTED, "jwk: kty %.40s is not supported", kty);
-	if (crv == DC_CRV_NONE || okp != (crv == DC_CRV_X25519 || crv == DC_CRV_ED25519))
-		return dc__fail(ei, DC_ERR_UNSUPPORTED, "jwk: crv %.40s with kty %s is not supported", crv_s, kty);
+	if (!crv_s)
+		return dc__fail(ei, DC_ERR_MALFORMED, "jwk: \"crv\" is missing or not a string");
+	enum dc_crv crv = dc_crv_from_name(crv_s);
+	if (crv == DC_CRV_NONE)
+		return dc__fail(ei, DC_ERR_UNSUPPORTED, "jwk: crv %.40s is not supported", crv_s);
+	if (okp != (crv == DC_CRV_X25519 || crv == DC_CRV_ED25519))
+		return dc__fail(ei, DC_ERR_MALFORMED, "jwk: crv %s does not go with kty %s", crv_s, kty);
 	size_t f = dc__crv_field_len(crv);
 	uint8_t pub[DC_MAX_PUB], d[DC_MAX_PRIV];
 	bool has, has_d = false;
@@ -61,16 +65,25 @@ dc_err dc__jwk_parse(const cJSON *jwk, struct dc_key **out, struct dc_errinfo *e
 	if ((rc = b64_field(jwk, "d", d, okp ? 32 : f, false, &has_d, ei)))
 		goto out;
 	if ((rc = dc__key_from_pub(crv, pub, pub_len, &k))) {
-		rc = dc__fail(ei, rc, "jwk: %s public key is not a valid point", dc_crv_name(crv));
+		if (rc == DC_ERR_MALFORMED)
+			dc__fail(ei, rc, "jwk: \"x\"%s is not a valid %s public key", okp ? "" : "/\"y\"",
+			         dc_crv_name(crv));
+		else
+			dc__fail(ei, rc, "jwk: %s public key", dc_crv_name(crv));
 		goto out;
 	}
 	if (has_d && (rc = dc__key_set_priv(k, d, okp ? 32 : f))) {
-		rc = dc__fail(ei, rc, "jwk: private key d does not match the public key");
+		if (rc == DC_ERR_MALFORMED)
+			dc__fail(ei, rc, "jwk: \"d\" does not match the public key");
+		else
+			dc__fail(ei, rc, "jwk: %s private key", dc_crv_name(crv));
 		goto out;
 	}
 	const char *kid = dc__json_str(jwk, "kid");
-	if (kid && (rc = dc__key_set_kid(k, kid)))
+	if (kid && (rc = dc__key_set_kid(k, kid))) {
+		dc__fail(ei, rc, "jwk: kid");
 		goto out;
+	}
 	*out = k;
 	k = NULL;
 out:

@@ -259,7 +259,7 @@ dc_err dc__key_set_priv(struct dc_key *k, const uint8_t *d, size_t len)
 		/* 1 <= d < n and d*G == pub */
 		EC_GROUP *g = EC_GROUP_new_by_curve_name(crv_nid(k->crv));
 		EC_POINT *p = g ? EC_POINT_new(g) : NULL, *q = g ? EC_POINT_new(g) : NULL;
-		BN_CTX *bn = BN_CTX_new();
+		BN_CTX *bn = BN_CTX_secure_new();
 		BIGNUM *dn = BN_secure_new();
 		bool ok = g && p && q && bn && dn && BN_bin2bn(buf, (int)f, dn) && !BN_is_zero(dn) &&
 		          BN_cmp(dn, EC_GROUP_get0_order(g)) < 0 && EC_POINT_mul(g, p, dn, NULL, NULL, bn) == 1 &&
@@ -376,30 +376,33 @@ dc_err dc__key_dup_public(const struct dc_key *k, struct dc_key **out)
 dc_err dc__ecdh(const struct dc_key *priv, const struct dc_key *pub, uint8_t *z, size_t *zlen)
 {
 	*zlen = 0;
-	if (!priv->priv || priv->crv != pub->crv)
-		return DC_ERR_CRYPTO;
+	if (!priv->priv || priv->crv != pub->crv || !dc__crv_is_key_agreement(priv->crv))
+		goto fail;
 	if (priv->crv == DC_CRV_X25519) {
-		/* libsodium refuses an all-zero result (low-order points) with -1 */
+		/* libsodium refuses small-order points and an all-zero result with -1 */
 		if (crypto_scalarmult(z, priv->priv, pub->pub) != 0)
-			return DC_ERR_CRYPTO;
+			goto fail;
 		*zlen = 32;
 		return DC_OK;
 	}
-	if (!dc__crv_is_key_agreement(priv->crv))
-		return DC_ERR_CRYPTO;
 	EVP_PKEY *a = key_evp((struct dc_key *)priv), *b = key_evp((struct dc_key *)pub);
 	if (!a || !b)
-		return DC_ERR_CRYPTO;
+		goto fail;
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(a, NULL);
 	size_t n = DC_MAX_Z;
-	dc_err rc = DC_ERR_CRYPTO;
-	if (ctx && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer(ctx, b) == 1 &&
-	    EVP_PKEY_derive(ctx, z, &n) == 1 && n == dc__crv_field_len(priv->crv)) {
-		*zlen = n;
-		rc = DC_OK;
-	}
+	/* No second peer check (it costs a scalar multiplication): every struct dc_key public
+	 * point was decoded by ec_point_norm (on the curve, not infinity; all our EC curves have
+	 * cofactor 1) or generated here. The x coordinate comes out padded to field length. */
+	bool ok = ctx && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer_ex(ctx, b, 0) == 1 &&
+	          EVP_PKEY_derive(ctx, z, &n) == 1 && n == dc__crv_field_len(priv->crv);
 	EVP_PKEY_CTX_free(ctx);
-	return rc;
+	if (!ok)
+		goto fail;
+	*zlen = n;
+	return DC_OK;
+fail:
+	sodium_memzero(z, DC_MAX_Z);
+	return DC_ERR_CRYPTO;
 }
 
 const char *dc__sig_alg_name(enum dc_sig_alg a)
@@ -435,6 +438,27 @@ enum dc_sig_alg dc__sig_alg_for_crv(enum dc_crv crv)
 	}
 }
 
+/* Group orders of the two ECDSA curves (big-endian), for the r/s range checks and low-S. */
+static const uint8_t order_p256[32] = {
+	0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+};
+static const uint8_t order_k256[32] = {
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+	0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41,
+};
+
+static const uint8_t *ecdsa_order(enum dc_crv crv)
+{
+	return crv == DC_CRV_P256 ? order_p256 : crv == DC_CRV_SECP256K1 ? order_k256 : NULL;
+}
+
+/* 1 <= v < n for a 32-byte big-endian v (public values: plain compares are fine). */
+static bool ecdsa_in_range(const uint8_t v[32], const uint8_t n[32])
+{
+	return !sodium_is_zero(v, 32) && memcmp(v, n, 32) < 0;
+}
+
 dc_err dc__sign(const struct dc_key *priv, const uint8_t *m, size_t n, uint8_t *sig, size_t cap, size_t *siglen)
 {
 	*siglen = 0;
@@ -444,44 +468,44 @@ dc_err dc__sign(const struct dc_key *priv, const uint8_t *m, size_t n, uint8_t *
 	if (!priv->priv || cap < 64)
 		return DC_ERR_INVAL;
 	if (alg == DC_SIG_EDDSA) {
-		unsigned long long sl = 0;
-		if (crypto_sign_detached(sig, &sl, m, n, priv->priv) != 0)
+		if (crypto_sign_detached(sig, NULL, m, n, priv->priv) != 0)
 			return DC_ERR_CRYPTO;
 		*siglen = 64;
 		return DC_OK;
 	}
 	EVP_PKEY *pk = key_evp((struct dc_key *)priv);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	uint8_t der[128];
+	uint8_t der[128]; /* an ECDSA-256 DER signature is at most 72 bytes */
 	size_t der_len = sizeof der;
 	dc_err rc = DC_ERR_CRYPTO;
 	ECDSA_SIG *es = NULL;
-	if (pk && md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, pk) == 1 &&
-	    EVP_DigestSign(md, der, &der_len, m, n) == 1) {
-		const unsigned char *p = der;
-		es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
-		const BIGNUM *r = NULL, *s = NULL;
-		BIGNUM *low = NULL, *half = NULL;
-		EC_GROUP *g = NULL;
-		if (es) {
-			ECDSA_SIG_get0(es, &r, &s);
-			/* low-S (s <= n/2): secp256k1 verifiers such as didcomm-rust's refuse high-S, and
-			 * n - s is an equally valid signature for everyone else */
-			g = EC_GROUP_new_by_curve_name(crv_nid(priv->crv));
-			const BIGNUM *order = g ? EC_GROUP_get0_order(g) : NULL;
-			half = order ? BN_dup(order) : NULL;
-			if (half && BN_rshift1(half, half) && BN_cmp(s, half) > 0 && (low = BN_new()) &&
-			    BN_sub(low, order, s))
-				s = low;
-			if (half && BN_bn2binpad(r, sig, 32) == 32 && BN_bn2binpad(s, sig + 32, 32) == 32) {
-				*siglen = 64;
-				rc = DC_OK;
-			}
-		}
-		BN_free(low);
-		BN_free(half);
-		EC_GROUP_free(g);
+	BIGNUM *order = NULL, *half = NULL, *low = NULL;
+	const BIGNUM *r = NULL, *s = NULL;
+	const unsigned char *p = der;
+	if (!pk || !md || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, pk) != 1 ||
+	    EVP_DigestSign(md, der, &der_len, m, n) != 1 || !(es = d2i_ECDSA_SIG(NULL, &p, (long)der_len)))
+		goto out;
+	ECDSA_SIG_get0(es, &r, &s);
+	/* low-S (s <= n/2): secp256k1 verifiers such as didcomm-rust's refuse high-S, and n - s
+	 * is an equally valid signature for everyone else */
+	if (!(order = BN_bin2bn(ecdsa_order(priv->crv), 32, NULL)) || !(half = BN_dup(order)) ||
+	    !BN_rshift1(half, half))
+		goto out;
+	if (BN_cmp(s, half) > 0) {
+		if (!(low = BN_new()) || !BN_sub(low, order, s))
+			goto out;
+		s = low;
 	}
+	if (BN_bn2binpad(r, sig, 32) != 32 || BN_bn2binpad(s, sig + 32, 32) != 32)
+		goto out;
+	*siglen = 64;
+	rc = DC_OK;
+out:
+	if (rc)
+		sodium_memzero(sig, 64);
+	BN_free(low);
+	BN_free(half);
+	BN_free(order);
 	ECDSA_SIG_free(es);
 	EVP_MD_CTX_free(md);
 	return rc;
@@ -494,15 +518,18 @@ dc_err dc__verify(const struct dc_key *pub, enum dc_sig_alg alg, const uint8_t *
 		return DC_ERR_CRYPTO;
 	if (alg == DC_SIG_EDDSA)
 		return crypto_sign_verify_detached(sig, m, n, pub->pub) == 0 ? DC_OK : DC_ERR_CRYPTO;
+	/* r and s are exactly 32 bytes each and must lie in [1, n-1] (OpenSSL checks this too,
+	 * after the DER round trip; we refuse before building anything) */
+	const uint8_t *order = ecdsa_order(pub->crv);
+	if (!ecdsa_in_range(sig, order) || !ecdsa_in_range(sig + 32, order))
+		return DC_ERR_CRYPTO;
 	EVP_PKEY *pk = key_evp((struct dc_key *)pub);
 	ECDSA_SIG *es = ECDSA_SIG_new();
 	BIGNUM *r = BN_bin2bn(sig, 32, NULL), *s = BN_bin2bn(sig + 32, 32, NULL);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned char *der = NULL;
 	dc_err rc = DC_ERR_CRYPTO;
-	if (!pk || !es || !r || !s || !md || BN_is_zero(r) || BN_is_zero(s))
-		goto out;
-	if (ECDSA_SIG_set0(es, r, s) != 1)
+	if (!pk || !es || !r || !s || !md || ECDSA_SIG_set0(es, r, s) != 1)
 		goto out;
 	r = s = NULL; /* owned by es now */
 	int der_len = i2d_ECDSA_SIG(es, &der);
