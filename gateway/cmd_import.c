@@ -7,7 +7,6 @@
 #include "state.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,21 +27,11 @@ static const char *media_of(const char *path)
 
 int gw_cmd_import(int argc, char **argv)
 {
-	static const struct option opts[] = { { "config", required_argument, 0, 'c' },
-		                              { "state-dir", required_argument, 0, 's' },
-		                              { 0, 0, 0, 0 } };
 	const char *conf = NULL, *state = NULL;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
-		if (c == 'c')
-			conf = optarg;
-		else if (c == 's')
-			state = optarg;
-		else
-			return 2;
-	}
-	if (optind >= argc) {
+	int first = gw_state_args(argc, argv, &conf, &state);
+	if (first < 0)
+		return 2;
+	if (first >= argc) {
 		fprintf(stderr, "usage: import [-c CONF] [--state-dir DIR] FILE...\n");
 		return 2;
 	}
@@ -54,7 +43,7 @@ int gw_cmd_import(int argc, char **argv)
 	struct gw_ingest_cfg g;
 	gw_state_ingest_cfg(&s, &g);
 	int ret = 0;
-	for (int i = optind; i < argc; i++) {
+	for (int i = first; i < argc; i++) {
 		char *data = NULL;
 		size_t len = 0;
 		dc_err rc = gw_read_input(argv[i], s.conf.max_message_bytes + 1, &data, &len);

@@ -2,6 +2,7 @@
 #include "state.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,4 +119,23 @@ void gw_state_ingest_cfg(const struct gw_state *s, struct gw_ingest_cfg *g)
 	g->max_bytes = s->conf.max_message_bytes;
 	g->proto.our_did = s->did;
 	g->proto.max_receive_bytes = s->conf.max_message_bytes;
+}
+
+int gw_state_args(int argc, char **argv, const char **conf, const char **state_dir)
+{
+	static const struct option opts[] = { { "config", required_argument, 0, 'c' },
+		                              { "state-dir", required_argument, 0, 's' },
+		                              { 0, 0, 0, 0 } };
+	int c;
+	*conf = *state_dir = NULL;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		if (c == 'c')
+			*conf = optarg;
+		else if (c == 's')
+			*state_dir = optarg;
+		else
+			return -1;
+	}
+	return optind;
 }

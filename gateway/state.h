@@ -21,5 +21,8 @@ struct gw_state {
  * Creates the identity on first use. Errors go to stderr with the command's name. */
 int gw_state_open(struct gw_state *s, const char *cmd, const char *conf_path, const char *state_dir);
 void gw_state_close(struct gw_state *s);
+/* The options every state-using command takes: -c/--config FILE and --state-dir DIR. Returns
+ * the index of the first operand, or -1 on a usage error. */
+int gw_state_args(int argc, char **argv, const char **conf, const char **state_dir);
 void gw_state_ingest_cfg(const struct gw_state *s, struct gw_ingest_cfg *g);
 #endif
