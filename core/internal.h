@@ -239,6 +239,15 @@ dc_err dc__did_key_resolve(const char *did, cJSON **doc, struct dc_errinfo *ei) 
 dc_err dc__did_peer_resolve(const char *did, cJSON **doc, struct dc_errinfo *ei) DC_WUR;
 /* did:web -> URL (https://host[:port]/path/did.json or /.well-known/did.json). */
 dc_err dc__did_web_url(const char *did, bool allow_http_loopback, char **url, struct dc_errinfo *ei) DC_WUR;
+/* The did:key document of multibase key mb under the DID did (did:key and did:peer:0). */
+dc_err dc__did_key_doc(const char *did, const char *mb, cJSON **doc, struct dc_errinfo *ei) DC_WUR;
+/* did:peer:4 long form of an input document (no root id, relative ids): *did malloc'd. */
+dc_err dc__did_peer4_encode(const cJSON *input, char **did) DC_WUR;
+/* did:peer:4: the document of the long form long_did (hash checked), contextualised as `as`,
+ * which is long_did itself or its short form. */
+dc_err dc__did_peer4_doc(const char *long_did, const char *as, cJSON **doc, struct dc_errinfo *ei) DC_WUR;
+/* did:peer:4: length of the short form at the start of a long form; 0 if did is not one. */
+size_t dc__did_peer4_short_len(const char *did);
 
 /* "did:method:..." without fragment/query/path: *did malloc'd. */
 dc_err dc__did_of(const char *did_url, char **did) DC_WUR;
@@ -262,6 +271,8 @@ struct dc_resolver {
 	struct dc_did_doc **local; size_t n_local;  /* from --did-docs */
 	dc_fetch_fn *fetch; void *fetch_arg;
 	bool http_loopback;
+	char **peer4_long; size_t n_peer4;          /* did:peer:4 long forms seen (MRU first): their
+	                                               short forms resolve through them */
 };
 struct dc_ctx {
 	struct dc_resolver *res;

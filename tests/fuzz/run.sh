@@ -8,7 +8,7 @@ SECONDS_EACH=${1:-60}
 OUT=build/fuzz
 mkdir -p "$OUT"
 CFLAGS="-std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -O1 -Icore -Irules $(pkg-config --cflags libsodium libcjson libcrypto)"
-LIBS="$(pkg-config --libs libsodium libcjson libcrypto) -lm"
+LIBS="$(pkg-config --libs libsodium libcjson libcrypto sqlite3) -lm"
 pass=0 fail=0
 for src in tests/fuzz/fuzz_*.c; do
 	t=$(basename "$src" .c); t=${t#fuzz_}
