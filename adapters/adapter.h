@@ -1,17 +1,22 @@
-/* The one transport interface. Each adapter (http.c ws.c mqtt.c smtp.c file.c) exports only
- * `ad_<name>_ops`; registry.c lists them. Adapters never look inside envelopes and the core
- * never opens a socket: inbound bytes go to gw_ingest_submit(), outbound come through send().
- * (Design: shared/design.md "Adapters"; style: shared/style.md "ADAPTER".) */
+/* The one transport interface. Each adapter (http.c ws.c, later mqtt.c smtp.c file.c) exports
+ * only `gw_ad_<name>`; registry.c lists them. Adapters never look inside envelopes and the
+ * core never opens a socket: inbound bytes go to gw_ingest_submit(), outbound come through
+ * send(). (Design: shared/design.md "Adapters"; style: shared/style.md "ADAPTER".)
+ *
+ * Threads: the event loop (gateway/loop.h) owns every socket of the listeners and of live
+ * client connections; inbound acknowledgements run on it. send() may be called from the
+ * dispatcher thread; its completion may come from any thread. */
 #ifndef GW_ADAPTER_H
 #define GW_ADAPTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "didcomm.h"
 
-struct gw_loop;      /* the event loop seen by adapters: fds and timers only */
-struct gw_ingest;    /* where inbound bytes go */
+struct gw_loop;      /* the event loop seen by adapters (gateway/loop.h) */
+struct gw_ingest;    /* where inbound bytes go (gateway/workers.c) */
 struct gw_adapter;   /* one configured adapter instance (opaque to the daemon) */
 struct gw_conf;
 
@@ -21,11 +26,8 @@ enum gw_send_result {
 	GW_FAILED, /* permanent (4xx other than 408/429): dead-letter with the reason */
 };
 
-/* send() completion: exactly once, never from inside send() itself */
+/* send() completion: exactly once, from any thread, never from inside send() itself */
 typedef void gw_send_done_fn(void *arg, enum gw_send_result r, const char *why);
-/* inbound acknowledgement, after the queue commit (or with the error that prevented it):
- * HTTP 202 / 503, MQTT PUBACK, IMAP delete, unlink */
-typedef void gw_ack_fn(void *arg, dc_err rc, const char *why);
 
 /* One inbound message as an adapter hands it over (everything borrowed for the call). */
 struct gw_inbound {
@@ -34,18 +36,21 @@ struct gw_inbound {
 	const char *media_type;  /* as received, may be NULL */
 	const uint8_t *data;
 	size_t len;
-	/* return route: a live connection that can carry replies (WS, or a held HTTP request) */
-	void *reply_ctx;
-	dc_err (*reply)(void *reply_ctx, const char *media_type, const uint8_t *data, size_t len);
+	bool live;               /* the connection can carry replies (return_route "all") */
 };
 
-/* A delivery target: adapter name + rendered target string (URL, topic, mailbox, folder). */
-struct gw_target {
-	const char *adapter;
-	const char *target;
+/* What the inbound side answers, after the queue commit or with the reason it was refused. */
+struct gw_reply {
+	int status;              /* HTTP-style: 202 accepted, 200 answered (body), 4xx/5xx refused */
+	const char *why;         /* one line for logs */
+	const char *body_type;   /* media type of body, or NULL */
+	const uint8_t *body;     /* the reply on the return route or a problem report, or NULL */
+	size_t body_len;
 };
+/* runs on the loop thread, exactly once per accepted submit; r is borrowed for the call */
+typedef void gw_ack_fn(void *arg, const struct gw_reply *r);
 
-/* An envelope to send (borrowed for the duration of send(); copy what you keep). */
+/* An envelope to send. Valid until done() is called. */
 struct gw_envelope {
 	int64_t queue_id;
 	const char *media_type;
@@ -61,15 +66,18 @@ struct gw_adapter_ops {
 	unsigned flags;
 	dc_err (*create)(const struct gw_conf *conf, struct gw_adapter **out); /* validate only */
 	dc_err (*start)(struct gw_adapter *ad, struct gw_loop *loop, struct gw_ingest *in);
-	dc_err (*send)(struct gw_adapter *ad, const struct gw_target *to, const struct gw_envelope *env,
-	               gw_send_done_fn *done, void *arg);
-	void (*stop)(struct gw_adapter *ad); /* stop reading; idempotent */
+	/* target: the rendered target (URL, topic, mailbox, folder) */
+	dc_err (*send)(struct gw_adapter *ad, const char *target, const struct gw_envelope *env, gw_send_done_fn *done,
+	               void *arg);
+	void (*stop)(struct gw_adapter *ad); /* stop reading and sending; pending sends complete GW_RETRY; idempotent */
 	void (*free)(struct gw_adapter *ad); /* after stop; NULL-safe */
 };
 
-/* Hand inbound bytes to the core path (classify, unwrap forwards for us, rules, queue).
- * ack is called once the message is durable in the queue, or refused. */
-dc_err gw_ingest_submit(struct gw_ingest *in, const struct gw_inbound *msg, gw_ack_fn *ack, void *arg);
+/* Hand inbound bytes to the core path (classify, unwrap forwards for us, rules, queue) on a
+ * worker thread. The bytes are copied. ack runs later on the loop thread, once the message
+ * is durable in the queue or refused. DC_ERR_AGAIN: too much is waiting already; answer
+ * "try later" (503) now, ack will not be called. */
+dc_err gw_ingest_submit(struct gw_ingest *in, const struct gw_inbound *msg, gw_ack_fn *ack, void *arg) DC_WUR;
 
 /* registry.c: NULL-terminated list of every compiled-in adapter */
 extern const struct gw_adapter_ops *const gw_adapters[];

@@ -57,6 +57,8 @@ dc_err dc_queue_put(struct dc_queue *q, const struct dc_queue_new_item *items, s
 dc_err dc_queue_claim(struct dc_queue *q, int64_t now_ms, size_t max, unsigned per_dest, int64_t lease_ms,
                       struct dc_queue_item **items, size_t *n, struct dc_errinfo *ei) DC_WUR;
 void dc_queue_items_free(struct dc_queue_item *items, size_t n);
+/* frees the members of one item (from dc_queue_get, or one taken out of a claimed array) */
+void dc_queue_item_clear(struct dc_queue_item *it);
 /* delivered: gone */
 dc_err dc_queue_ack(struct dc_queue *q, int64_t id, struct dc_errinfo *ei) DC_WUR;
 /* try again later (exponential backoff with jitter), or dead-letter when too old/expired */

@@ -111,11 +111,11 @@ dc_err dc_queue_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_errin
 void dc_queue_items_free(struct dc_queue_item *items, size_t n)
 {
 	for (size_t i = 0; items && i < n; i++)
-		dc__queue_item_clear(&items[i]);
+		dc_queue_item_clear(&items[i]);
 	free(items);
 }
 
-void dc__queue_item_clear(struct dc_queue_item *it)
+void dc_queue_item_clear(struct dc_queue_item *it)
 {
 	free(it->msg_id);
 	free(it->media_type);

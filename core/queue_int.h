@@ -29,5 +29,4 @@ struct dc_queue {
 };
 
 void dc__queue_opts_fill(struct dc_queue_opts *o, const struct dc_queue_opts *in);
-void dc__queue_item_clear(struct dc_queue_item *it);
 #endif

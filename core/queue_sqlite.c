@@ -320,7 +320,7 @@ static dc_err sq_retry(struct dc_queue *q, int64_t id, int64_t now, const char *
 			rc = db_fail(q, ei, "retry");
 		sqlite3_clear_bindings(s);
 	}
-	dc__queue_item_clear(&it);
+	dc_queue_item_clear(&it);
 	if (rc) {
 		tx(q, S_ROLLBACK, NULL);
 		return rc;

@@ -17,16 +17,18 @@ struct row {
 	size_t off;
 	int64_t min, max;
 	const char *def;
+	const char *choices; /* T_STR: "a|b|c" when only these are allowed */
 };
 
 #define O(f) offsetof(struct gw_conf, f)
 static const struct row rows[] = {
 	{ "", "state_dir", T_STR, O(state_dir), 1, 4096, "var" },
-	{ "", "log_level", T_STR, O(log_level), 1, 16, "info" },
+	{ "", "log_level", T_STR, O(log_level), 1, 16, "info", "debug|info|warn|error" },
 	{ "", "rules", T_STR, O(rules), 0, 4096, "" },
 	{ "", "identity_method", T_STR, O(identity_method), 1, 16, "peer2" },
 	{ "", "public_url", T_STR, O(public_url), 0, 2048, "" },
 	{ "", "max_message_bytes", T_SIZE, O(max_message_bytes), 1024, 64 << 20, "10M" },
+	{ "", "workers", T_UINT, O(workers), 0, 64, "0" },
 	{ "queue", "max_items", T_SIZE, O(queue_max_items), 1, 100000000, "1000000" },
 	{ "queue", "retry_base", T_MS, O(retry_base_ms), 10, 3600000, "1s" },
 	{ "queue", "retry_max", T_MS, O(retry_max_ms), 100, 86400000, "1h" },
@@ -34,6 +36,7 @@ static const struct row rows[] = {
 	{ "queue", "lease", T_MS, O(lease_ms), 1000, 3600000, "60s" },
 	{ "queue", "per_destination", T_UINT, O(per_dest_limit), 1, 1024, "16" },
 	{ "queue", "sync_full", T_BOOL, O(queue_sync_full), 0, 1, "no" },
+	{ "queue", "concurrency", T_UINT, O(concurrency), 1, 4096, "256" },
 	{ "http", "enabled", T_BOOL, O(http_enabled), 0, 1, "yes" },
 	{ "http", "websocket", T_BOOL, O(ws_enabled), 0, 1, "yes" },
 	{ "http", "listen", T_HOSTPORT, O(http_listen), 0, 0, "127.0.0.1:8080" },
@@ -73,6 +76,18 @@ static int parse_num(const char *v, enum ctype t, int64_t *out)
 	return 0;
 }
 
+static bool one_of(const char *choices, const char *v)
+{
+	size_t n = strlen(v);
+	for (const char *p = choices; *p;) {
+		size_t k = strcspn(p, "|");
+		if (k == n && strncmp(p, v, n) == 0)
+			return true;
+		p += k + (p[k] == '|');
+	}
+	return false;
+}
+
 static int set(struct gw_conf *c, const struct row *r, const char *v, char *why, size_t why_len)
 {
 	char *base = (char *)c;
@@ -83,6 +98,10 @@ static int set(struct gw_conf *c, const struct row *r, const char *v, char *why,
 		size_t len = strlen(v);
 		if (r->type == T_STR && ((int64_t)len < r->min || (int64_t)len > r->max)) {
 			snprintf(why, why_len, "%s: length must be %lld..%lld", r->key, (long long)r->min, (long long)r->max);
+			return -1;
+		}
+		if (r->choices && !one_of(r->choices, v)) {
+			snprintf(why, why_len, "%s: want one of %s, got '%.100s'", r->key, r->choices, v);
 			return -1;
 		}
 		if (r->type == T_HOSTPORT) {

@@ -14,11 +14,13 @@ struct gw_conf {
 	char *identity_method;    /* peer2 */
 	char *public_url;         /* endpoint put in our DID (default: http://<http listen>/) */
 	size_t max_message_bytes; /* 10 MiB, advertised as max_receive_bytes */
+	unsigned workers;         /* threads opening envelopes and committing them; 0 = one per CPU */
 	/* queue */
 	size_t queue_max_items;
 	int64_t retry_base_ms, retry_max_ms, max_age_ms, lease_ms;
 	unsigned per_dest_limit;
 	bool queue_sync_full;     /* synchronous=FULL: survive power loss, not only kill -9 */
+	unsigned concurrency;     /* deliveries in flight, all destinations together */
 	/* [http] (serves WebSocket on the same listener) */
 	bool http_enabled, ws_enabled;
 	char *http_listen;        /* host:port; port 0 = pick one */

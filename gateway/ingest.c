@@ -1,6 +1,8 @@
 /* Ingest (see ingest.h). */
 #include "ingest.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,7 @@ void gw_ingest_result_clear(struct gw_ingest_result *res)
 {
 	free(res->reply);
 	free(res->reply_to);
+	free(res->out);
 	memset(res, 0, sizeof *res);
 }
 
@@ -224,7 +227,23 @@ void gw_ingest(const struct gw_ingest_cfg *g, const char *transport, const char 
 	const char *payload = (const char *)data;
 	size_t payload_len = len;
 	int64_t expires_ms = 0;
+	if (r.msg_id)
+		snprintf(res->msg_id, sizeof res->msg_id, "%s", r.msg_id);
+	if (r.meta) {
+		/* only an authenticated sender is answered encrypted: the authcrypt skid or the signer */
+		const char *from = r.meta->encrypted_from_kid ? r.meta->encrypted_from_kid : r.meta->sign_from;
+		if (from)
+			did_of(from, &res->reply_to);
+	}
 	if (r.kind == DC_RELAY_FOR_US) {
+		cJSON *m = cJSON_ParseWithLength(r.message, strlen(r.message));
+		const cJSON *rr = m ? cJSON_GetObjectItemCaseSensitive(m, "return_route") : NULL;
+		res->return_route = cJSON_IsString(rr) && (strcmp(rr->valuestring, "all") == 0 ||
+		                                           strcmp(rr->valuestring, "thread") == 0);
+		const cJSON *id = m ? cJSON_GetObjectItemCaseSensitive(m, "id") : NULL;
+		if (cJSON_IsString(id))
+			snprintf(res->msg_id, sizeof res->msg_id, "%s", id->valuestring);
+		cJSON_Delete(m);
 		bool handled = false;
 		if ((rc = dc_protocol_handle(&g->proto, r.message, strlen(r.message), &res->reply, &handled, &ei))) {
 			res->status = status_of(rc);
@@ -235,11 +254,9 @@ void gw_ingest(const struct gw_ingest_cfg *g, const char *transport, const char 
 				snprintf(res->problem_code, sizeof res->problem_code, "%s", "e.m.msg.unsupported");
 				snprintf(res->why, sizeof res->why, "a message for the gateway of a protocol it does not speak");
 			} else if (res->reply) {
-				const char *from = r.meta && r.meta->encrypted_from_kid ? r.meta->encrypted_from_kid :
-				                   r.meta ? r.meta->sign_from : NULL;
-				if (from)
-					did_of(from, &res->reply_to);
 				snprintf(res->why, sizeof res->why, "answered");
+			} else {
+				snprintf(res->why, sizeof res->why, "handled, no reply asked for");
 			}
 		}
 		goto out;
@@ -296,4 +313,98 @@ out:
 	plan_clear(&p);
 	free(to_did);
 	dc_relay_clear(&r);
+}
+
+/* our reply (plaintext) packed authcrypt for the sender: for the return route (no forwards),
+ * or for the sender's endpoint (wrapped for its mediators) */
+static dc_err pack_for(const struct gw_ingest_cfg *g, const char *msg, const char *to, bool direct,
+                       struct dc_pack_result *pr, struct dc_errinfo *ei)
+{
+	const char *tl[] = { to };
+	struct dc_pack_opts po = { .mode = DC_PACK_AUTHCRYPT, .to = tl, .n_to = 1, .from = g->proto.our_did,
+		                   .no_forward = direct };
+	dc_err rc = dc_pack(g->dc, msg, strlen(msg), &po, pr, ei);
+	if (rc == DC_OK && pr->n != 1) {
+		dc_pack_result_clear(pr);
+		rc = dc_errinfo_set(ei, DC_ERR_INVAL, "packing a reply gave %zu envelopes", pr->n);
+	}
+	return rc;
+}
+
+static void take_out(struct gw_ingest_result *res, struct dc_pack_result *pr, const char *type)
+{
+	res->out = pr->items[0].msg;
+	res->out_len = pr->items[0].len;
+	res->out_type = type;
+	pr->items[0].msg = NULL;
+}
+
+/* no return route: the reply is a new outbound message for the sender's endpoint */
+static void queue_reply(const struct gw_ingest_cfg *g, struct gw_ingest_result *res)
+{
+	struct dc_errinfo ei = { 0 };
+	struct dc_pack_result pr = { 0 };
+	if (pack_for(g, res->reply, res->reply_to, false, &pr, &ei)) {
+		snprintf(res->why, sizeof res->why, "answered, but the reply cannot be packed: %.200s", ei.msg);
+		return;
+	}
+	const char *ep = pr.items[0].endpoint, *ad = ep ? gw_adapter_for_uri(ep) : NULL;
+	char *dest = ad ? join(ad, ep) : join("hold", res->reply_to);
+	int64_t now = now_ms(), hold_ms = 72 * 3600 * 1000LL;
+	struct dc_queue_new_item it = { .msg_id = NULL,
+		                        .data = (const uint8_t *)pr.items[0].msg,
+		                        .len = pr.items[0].len,
+		                        .media_type = "application/didcomm-encrypted+json",
+		                        .dest = dest,
+		                        .origin = "reply",
+		                        .expires_ms = ad ? 0 : now + hold_ms,
+		                        .not_before_ms = ad ? 0 : now + hold_ms };
+	if (!dest)
+		snprintf(res->why, sizeof res->why, "answered, but out of memory queueing the reply");
+	else if (dc_queue_put(g->q, &it, 1, NULL, &ei))
+		snprintf(res->why, sizeof res->why, "answered, but the reply cannot be queued: %.200s", ei.msg);
+	else {
+		res->reply_queued = true;
+		res->n_queued++;
+		snprintf(res->why, sizeof res->why, "answered; reply queued for %.200s", ad ? ep : "pickup (no endpoint)");
+	}
+	free(dest);
+	dc_pack_result_clear(&pr);
+}
+
+void gw_ingest_answer(const struct gw_ingest_cfg *g, bool live, struct gw_ingest_result *res)
+{
+	struct dc_errinfo ei = { 0 };
+	struct dc_pack_result pr = { 0 };
+	if (res->status == GW_IN_ACCEPTED && res->reply) {
+		if (!res->reply_to) {
+			snprintf(res->why, sizeof res->why, "handled; no reply: the sender is anonymous");
+		} else if (live && res->return_route) {
+			if (pack_for(g, res->reply, res->reply_to, true, &pr, &ei) == DC_OK) {
+				take_out(res, &pr, "application/didcomm-encrypted+json");
+				res->status = 200;
+				snprintf(res->why, sizeof res->why, "answered on the return route");
+			} else {
+				snprintf(res->why, sizeof res->why, "answered, but the reply cannot be packed: %.200s", ei.msg);
+			}
+		} else {
+			queue_reply(g, res);
+		}
+	} else if (res->status != GW_IN_ACCEPTED && res->problem_code[0]) {
+		char *report = NULL;
+		const char *args[] = { res->why };
+		if (dc_problem_report(g->proto.our_did, res->reply_to, res->msg_id[0] ? res->msg_id : NULL,
+		                      res->msg_id[0] ? res->msg_id : NULL, res->problem_code, "{1}", args, 1, &report))
+			goto out;
+		if (res->reply_to && pack_for(g, report, res->reply_to, true, &pr, &ei) == DC_OK) {
+			take_out(res, &pr, "application/didcomm-encrypted+json");
+			free(report);
+		} else {
+			res->out = report;
+			res->out_len = strlen(report);
+			res->out_type = "application/didcomm-plain+json";
+		}
+	}
+out:
+	dc_pack_result_clear(&pr);
 }

@@ -32,14 +32,27 @@ struct gw_ingest_result {
 	char why[300];           /* one line for the log / the HTTP body; never key material */
 	char problem_code[80];   /* for a problem report when the sender can be told, else "" */
 	char *reply;             /* our protocols: the plaintext reply (caller packs it), or NULL */
-	char *reply_to;          /* the DID to pack the reply for, or NULL */
+	char *reply_to;          /* the authenticated sender's DID (authcrypt skid or signer), or NULL */
 	size_t n_queued;         /* deliveries committed */
+	char msg_id[128];        /* the inbound message (or forward) id when visible, else "" */
+	bool return_route;       /* a message for us asked for replies on this connection ("all"/"thread") */
+	bool reply_queued;       /* the reply went to the queue (no return route) */
+	/* gw_ingest_answer: what goes back on the inbound connection (a reply or a problem report) */
+	char *out;
+	size_t out_len;
+	const char *out_type;
 };
 
 /* transport: "http" "ws" ...; source: peer address/topic/...; media_type as received (may be NULL) */
 void gw_ingest(const struct gw_ingest_cfg *g, const char *transport, const char *source, const char *media_type,
                const uint8_t *data, size_t len, struct gw_ingest_result *res);
 void gw_ingest_result_clear(struct gw_ingest_result *res);
+/* After gw_ingest: pack our protocol reply for the sender (authcrypt from our DID). When live
+ * (the inbound connection can carry it) and the message asked for return_route, it goes in
+ * res->out (status becomes 200); otherwise it is queued for the sender's endpoint (held when
+ * the sender has none). A refusal with a problem code gets a report-problem 2.0 message in
+ * res->out: encrypted for an authenticated sender, plaintext otherwise. */
+void gw_ingest_answer(const struct gw_ingest_cfg *g, bool live, struct gw_ingest_result *res);
 /* the adapter name for an endpoint URI scheme (http(s) -> http, ws(s) -> ws, mqtt(s), mailto -> smtp,
  * file), or NULL */
 const char *gw_adapter_for_uri(const char *uri);

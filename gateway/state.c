@@ -46,6 +46,16 @@ static int identity(struct gw_state *s, const char *cmd)
 	return 0;
 }
 
+dc_err gw_state_queue_open(const struct gw_state *s, struct dc_queue **q, struct dc_errinfo *ei)
+{
+	char qpath[4200];
+	snprintf(qpath, sizeof qpath, "%s/queue.db", s->conf.state_dir);
+	struct dc_queue_opts qo = { .max_items = s->conf.queue_max_items, .max_item_bytes = s->conf.max_message_bytes * 2,
+		                    .retry_base_ms = s->conf.retry_base_ms, .retry_max_ms = s->conf.retry_max_ms,
+		                    .max_age_ms = s->conf.max_age_ms, .sync_full = s->conf.queue_sync_full };
+	return dc_queue_open_sqlite(qpath, &qo, q, ei);
+}
+
 int gw_state_open(struct gw_state *s, const char *cmd, const char *conf_path, const char *state_dir)
 {
 	struct gw_conf_err ce;
@@ -74,12 +84,7 @@ int gw_state_open(struct gw_state *s, const char *cmd, const char *conf_path, co
 	dc_resolver_set_fetch(s->res, gw_web_fetch, NULL);
 	if (identity(s, cmd) || dc_ctx_new(s->res, s->ks, &s->ctx))
 		return 1;
-	char qpath[4200];
-	snprintf(qpath, sizeof qpath, "%s/queue.db", s->conf.state_dir);
-	struct dc_queue_opts qo = { .max_items = s->conf.queue_max_items, .max_item_bytes = s->conf.max_message_bytes * 2,
-		                    .retry_base_ms = s->conf.retry_base_ms, .retry_max_ms = s->conf.retry_max_ms,
-		                    .max_age_ms = s->conf.max_age_ms, .sync_full = s->conf.queue_sync_full };
-	if (dc_queue_open_sqlite(qpath, &qo, &s->q, &ei)) {
+	if (gw_state_queue_open(s, &s->q, &ei)) {
 		fprintf(stderr, "%s: %s\n", cmd, ei.msg);
 		return 1;
 	}

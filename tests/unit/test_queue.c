@@ -156,16 +156,16 @@ static void backoff_and_dead_letters(void)
 	CU_ASSERT_EQUAL(it.attempts, 1);
 	CU_ASSERT(it.next_ms >= now + 500 && it.next_ms <= now + 1000);
 	CU_ASSERT_STRING_EQUAL(it.last_error, "connection refused");
-	dc__queue_item_clear(&it);
+	dc_queue_item_clear(&it);
 	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[1], &it, NULL), DC_OK);
 	CU_ASSERT(it.dead);
 	CU_ASSERT(strstr(it.last_error, "expired") != NULL);
-	dc__queue_item_clear(&it);
+	dc_queue_item_clear(&it);
 	/* too old: dead-lettered on retry with the last error kept */
 	CU_ASSERT_EQUAL(dc_queue_retry_later(q, ids[0], now + 70000, "timeout", NULL), DC_OK);
 	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[0], &it, NULL), DC_OK);
 	CU_ASSERT(it.dead && strstr(it.last_error, "timeout") && strstr(it.last_error, "max_age"));
-	dc__queue_item_clear(&it);
+	dc_queue_item_clear(&it);
 	struct dc_queue_stats st;
 	CU_ASSERT_EQUAL(dc_queue_stats(q, now, &st, NULL), DC_OK);
 	CU_ASSERT(st.queued == 0 && st.dead == 2);
@@ -185,7 +185,7 @@ static void backoff_and_dead_letters(void)
 	CU_ASSERT_EQUAL(dc_queue_fail(q, ids[0], now, "HTTP 404", NULL), DC_OK);
 	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[0], &it, NULL), DC_OK);
 	CU_ASSERT(it.dead && strcmp(it.last_error, "HTTP 404") == 0);
-	dc__queue_item_clear(&it);
+	dc_queue_item_clear(&it);
 	/* expired at claim time: never handed out */
 	struct dc_queue_new_item e = item("http x", "late");
 	e.expires_ms = now - 1;
@@ -196,7 +196,7 @@ static void backoff_and_dead_letters(void)
 	dc_queue_items_free(got, n);
 	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, eid, &it, NULL), DC_OK);
 	CU_ASSERT(it.dead);
-	dc__queue_item_clear(&it);
+	dc_queue_item_clear(&it);
 	dc_queue_close(q);
 }
 

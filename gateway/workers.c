@@ -1,0 +1,250 @@
+/* The ingest workers (see workers.h). */
+#include "workers.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "gateway.h"
+#include "ingest.h"
+#include "loop.h"
+
+#define MAX_WORKERS 64
+#define MAX_WAITING 4096                 /* jobs not yet picked up */
+#define MAX_WAITING_BYTES (256u << 20)   /* their bytes */
+
+struct job {
+	struct job *next;
+	struct gw_ingest *in;
+	char transport[16], source[80], media[128];
+	bool has_media, live;
+	uint8_t *data;
+	size_t len;
+	gw_ack_fn *ack;
+	void *arg;
+	struct gw_ingest_result res;
+};
+
+struct worker {
+	struct gw_ingest *in;
+	pthread_t th;
+	bool started;
+	struct dc_resolver *res;
+	struct dc_ctx *ctx;
+	struct dc_queue *q;
+};
+
+struct gw_ingest {
+	struct gw_state *s;
+	struct gw_loop *loop;
+	void (*on_queued)(void *);
+	void *on_queued_arg;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *head, *tail;
+	size_t n_waiting, bytes_waiting;
+	bool stop;
+	pthread_rwlock_t rules_lock;
+	struct worker w[MAX_WORKERS];
+	unsigned n;
+	size_t pending; /* loop thread only */
+};
+
+static void job_free(struct job *j)
+{
+	gw_ingest_result_clear(&j->res);
+	free(j->data);
+	free(j);
+}
+
+/* loop thread: the result reaches the adapter */
+static void deliver(void *arg)
+{
+	struct job *j = arg;
+	struct gw_reply r = { .status = (int)j->res.status,
+		              .why = j->res.why,
+		              .body_type = j->res.out_type,
+		              .body = (const uint8_t *)j->res.out,
+		              .body_len = j->res.out_len };
+	gw_log(r.status < 300 ? "debug" : "info", j->transport, "%d from %s: %s%s%s", r.status, j->source, j->res.why,
+	       j->res.problem_code[0] ? " " : "", j->res.problem_code);
+	j->ack(j->arg, &r);
+	j->in->pending--;
+	job_free(j);
+}
+
+static void process(struct worker *w, struct job *j)
+{
+	struct gw_ingest *in = w->in;
+	struct gw_ingest_cfg g;
+	pthread_rwlock_rdlock(&in->rules_lock);
+	gw_state_ingest_cfg(in->s, &g);
+	g.dc = w->ctx;
+	g.q = w->q;
+	gw_ingest(&g, j->transport, j->source, j->has_media ? j->media : NULL, j->data, j->len, &j->res);
+	gw_ingest_answer(&g, j->live, &j->res);
+	pthread_rwlock_unlock(&in->rules_lock);
+	free(j->data);
+	j->data = NULL;
+	if (j->res.n_queued && in->on_queued)
+		in->on_queued(in->on_queued_arg);
+	while (gw_loop_post(in->loop, deliver, j) != DC_OK)
+		usleep(1000); /* out of memory for a list node: the loop will free some */
+}
+
+static void *run(void *arg)
+{
+	struct worker *w = arg;
+	struct gw_ingest *in = w->in;
+	for (;;) {
+		pthread_mutex_lock(&in->mu);
+		while (!in->head && !in->stop)
+			pthread_cond_wait(&in->cv, &in->mu);
+		struct job *j = in->head;
+		if (!j) {
+			pthread_mutex_unlock(&in->mu);
+			break;
+		}
+		in->head = j->next;
+		if (!in->head)
+			in->tail = NULL;
+		in->n_waiting--;
+		in->bytes_waiting -= j->len;
+		pthread_mutex_unlock(&in->mu);
+		process(w, j);
+	}
+	return NULL;
+}
+
+dc_err gw_ingest_submit(struct gw_ingest *in, const struct gw_inbound *m, gw_ack_fn *ack, void *arg)
+{
+	struct job *j = calloc(1, sizeof *j);
+	if (!j || !(j->data = malloc(m->len ? m->len : 1))) {
+		free(j);
+		return DC_ERR_NOMEM;
+	}
+	j->in = in;
+	snprintf(j->transport, sizeof j->transport, "%s", m->transport);
+	snprintf(j->source, sizeof j->source, "%s", m->source ? m->source : "");
+	if ((j->has_media = m->media_type != NULL))
+		snprintf(j->media, sizeof j->media, "%s", m->media_type);
+	j->live = m->live;
+	memcpy(j->data, m->data, m->len);
+	j->len = m->len;
+	j->ack = ack;
+	j->arg = arg;
+	pthread_mutex_lock(&in->mu);
+	if (in->stop || in->n_waiting >= MAX_WAITING || in->bytes_waiting + m->len > MAX_WAITING_BYTES) {
+		pthread_mutex_unlock(&in->mu);
+		free(j->data);
+		free(j);
+		return DC_ERR_AGAIN;
+	}
+	if (in->tail)
+		in->tail->next = j;
+	else
+		in->head = j;
+	in->tail = j;
+	in->n_waiting++;
+	in->bytes_waiting += m->len;
+	pthread_cond_signal(&in->cv);
+	pthread_mutex_unlock(&in->mu);
+	in->pending++;
+	return DC_OK;
+}
+
+size_t gw_ingest_pending(struct gw_ingest *in)
+{
+	return in->pending;
+}
+
+void gw_ingest_set_rules(struct gw_ingest *in, struct rule_set *rs)
+{
+	pthread_rwlock_wrlock(&in->rules_lock);
+	struct rule_set *old = in->s->rules;
+	in->s->rules = rs;
+	pthread_rwlock_unlock(&in->rules_lock);
+	rule_set_free(old);
+}
+
+static void worker_clear(struct worker *w)
+{
+	dc_queue_close(w->q);
+	dc_ctx_free(w->ctx);
+	dc_resolver_free(w->res);
+	w->q = NULL;
+	w->ctx = NULL;
+	w->res = NULL;
+}
+
+dc_err gw_ingest_new(struct gw_state *s, unsigned n, struct gw_loop *loop, void (*on_queued)(void *), void *arg,
+                     struct gw_ingest **out, char *why, size_t why_len)
+{
+	*out = NULL;
+	if (n == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cpus < 1 ? 1 : cpus > 16 ? 16 : (unsigned)cpus;
+	}
+	if (n > MAX_WORKERS)
+		n = MAX_WORKERS;
+	struct gw_ingest *in = calloc(1, sizeof *in);
+	if (!in)
+		return DC_ERR_NOMEM;
+	in->s = s;
+	in->loop = loop;
+	in->on_queued = on_queued;
+	in->on_queued_arg = arg;
+	pthread_mutex_init(&in->mu, NULL);
+	pthread_cond_init(&in->cv, NULL);
+	pthread_rwlock_init(&in->rules_lock, NULL);
+	struct dc_limits lim;
+	dc_ctx_get_limits(s->ctx, &lim);
+	for (unsigned i = 0; i < n; i++) {
+		struct worker *w = &in->w[i];
+		struct dc_errinfo ei = { 0 };
+		w->in = in;
+		in->n = i + 1;
+		if (dc_resolver_new(1024, &w->res) || dc_ctx_new(w->res, s->ks, &w->ctx)) {
+			snprintf(why, why_len, "worker %u: out of memory", i);
+			gw_ingest_free(in);
+			return DC_ERR_NOMEM;
+		}
+		dc_resolver_set_fetch(w->res, gw_web_fetch, NULL);
+		dc_ctx_set_limits(w->ctx, &lim);
+		if (gw_state_queue_open(s, &w->q, &ei)) {
+			snprintf(why, why_len, "worker %u: %s", i, ei.msg);
+			gw_ingest_free(in);
+			return DC_ERR_IO;
+		}
+		if (pthread_create(&w->th, NULL, run, w) != 0) {
+			snprintf(why, why_len, "worker %u: cannot start a thread", i);
+			gw_ingest_free(in);
+			return DC_ERR_NOMEM;
+		}
+		w->started = true;
+	}
+	*out = in;
+	return DC_OK;
+}
+
+void gw_ingest_free(struct gw_ingest *in)
+{
+	if (!in)
+		return;
+	pthread_mutex_lock(&in->mu);
+	in->stop = true;
+	pthread_cond_broadcast(&in->cv);
+	pthread_mutex_unlock(&in->mu);
+	for (unsigned i = 0; i < in->n; i++) {
+		if (in->w[i].started)
+			pthread_join(in->w[i].th, NULL);
+		worker_clear(&in->w[i]);
+	}
+	pthread_rwlock_destroy(&in->rules_lock);
+	pthread_cond_destroy(&in->cv);
+	pthread_mutex_destroy(&in->mu);
+	free(in);
+}
