@@ -121,13 +121,15 @@ static bool path_ok(const char *uri, const char *path)
 
 int gw_http_server_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-	struct hconn **pc = user, *c = pc ? *pc : NULL;
 	struct gw_loop *loop = gw_loop_of_ctx(lws_get_context(wsi));
-	switch (reason) {
-	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
 		if (loop)
 			gw_loop_run_posted(loop);
 		return 0;
+	}
+	/* our per-session pointer (NULL for the client connections, which keep theirs elsewhere) */
+	struct hconn **pc = user, *c = pc ? *pc : NULL;
+	switch (reason) {
 	case LWS_CALLBACK_HTTP: {
 		const struct gw_conf *conf = gw_loop_conf(loop);
 		if (!c) {

@@ -329,7 +329,7 @@ static bool connect_client(struct gw_adapter *ad, struct wsc *w)
 	ci.ssl_connection = tls ? LCCSCF_USE_SSL : 0;
 	ci.protocol = NULL; /* servers differ: name none, as the spec's transports do */
 	ci.local_protocol_name = "didcomm-client";
-	ci.userdata = w;
+	ci.opaque_user_data = w; /* not userdata: lws would treat it as per-session storage */
 	w->connecting_call = true;
 	struct lws *wsi = lws_client_connect_via_info(&ci);
 	w->connecting_call = false;
@@ -385,7 +385,8 @@ static void client_ack(void *arg, const struct gw_reply *r)
 
 int gw_ws_client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-	struct wsc *w = user;
+	struct wsc *w = lws_get_opaque_user_data(wsi);
+	(void)user;
 	struct gw_loop *loop = gw_loop_of_ctx(lws_get_context(wsi));
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:

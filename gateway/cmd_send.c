@@ -1,9 +1,11 @@
 /* didcomm-gateway send: the client side for users and tests. Packs MSG for the recipient
  * (authcrypt with --from, else anoncrypt), wraps it for the recipient's mediators, and
- * delivers it to the first DIDCommMessaging endpoint. Today over http(s); the other
- * transports arrive with their adapters. */
+ * delivers it to the first DIDCommMessaging endpoint: http(s) (202 = delivered) or ws(s) (one
+ * message on a new connection, delivered once written). The other transports arrive with
+ * their adapters. */
 #include "gateway.h"
 #include "http_client.h"
+#include "ws_client.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -97,17 +99,24 @@ int gw_cmd_send(int argc, char **argv)
 			ret = 1;
 			continue;
 		}
-		if (strncasecmp(ep, "http://", 7) != 0 && strncasecmp(ep, "https://", 8) != 0) {
-			fprintf(stderr, "send: %s: this transport has no adapter yet (http and https do)\n", ep);
+		bool ws = strncasecmp(ep, "ws://", 5) == 0 || strncasecmp(ep, "wss://", 6) == 0;
+		if (!ws && strncasecmp(ep, "http://", 7) != 0 && strncasecmp(ep, "https://", 8) != 0) {
+			fprintf(stderr, "send: %s: this transport has no adapter yet (http, https, ws and wss do)\n", ep);
 			ret = 1;
 			continue;
 		}
-		struct gw_http_post p = { .url = ep, .media_type = "application/didcomm-encrypted+json",
-			                  .data = (const uint8_t *)pr.items[i].msg, .len = pr.items[i].len,
-			                  .timeout_ms = timeout_ms, .ca_file = ca };
-		long status = 0;
 		char why[256];
-		enum gw_send_result r = gw_http_post_sync(&p, &status, why, sizeof why);
+		enum gw_send_result r;
+		if (ws) {
+			r = gw_ws_send_sync(ep, (const uint8_t *)pr.items[i].msg, pr.items[i].len, timeout_ms, ca, NULL, NULL,
+			                    why, sizeof why);
+		} else {
+			struct gw_http_post p = { .url = ep, .media_type = "application/didcomm-encrypted+json",
+				                  .data = (const uint8_t *)pr.items[i].msg, .len = pr.items[i].len,
+				                  .timeout_ms = timeout_ms, .ca_file = ca };
+			long status = 0;
+			r = gw_http_post_sync(&p, &status, why, sizeof why);
+		}
 		if (r == GW_SENT) {
 			printf("send: delivered to %s (%s)\n", ep, why);
 		} else {
