@@ -12,6 +12,7 @@
  * permanent; 307/308 followed with the same body (at most 3 hops). */
 #include <curl/curl.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,6 +325,7 @@ static void completed(struct gw_adapter *ad, CURL *e, CURLcode cr)
 static void *client_thread(void *arg)
 {
 	struct gw_adapter *ad = arg;
+	prctl(PR_SET_NAME, "gw-http-out", 0, 0, 0); /* shows in top -H and /proc */
 	for (;;) {
 		pthread_mutex_lock(&ad->mu);
 		struct hreq *r = ad->incoming;

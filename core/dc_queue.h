@@ -7,7 +7,7 @@
 #define DC_QUEUE_H
 #include "didcomm.h"
 
-struct dc_queue;
+struct dc_queue; /* a handle may be shared by threads: its operations run one at a time */
 
 struct dc_queue_opts {
 	size_t max_items;        /* above: DC_ERR_AGAIN ("queue full", HTTP 503); 0 = 1,000,000 */
@@ -16,6 +16,8 @@ struct dc_queue_opts {
 	int64_t retry_max_ms;    /* cap; 0 = 3,600,000 */
 	int64_t max_age_ms;      /* then dead-letter; 0 = 72 h */
 	bool sync_full;          /* synchronous=FULL (power loss) instead of NORMAL (kill -9 only) */
+	int checkpoint_pages;    /* fold the write-ahead log into the store when it holds this many
+	                          * pages (0 = 1000; more: fewer fsyncs, a bigger log) */
 };
 
 struct dc_queue_new_item {
@@ -27,6 +29,8 @@ struct dc_queue_new_item {
 	const char *origin;      /* "transport source", may be NULL */
 	int64_t expires_ms;      /* wall clock, 0 = never */
 	int64_t not_before_ms;   /* first attempt no earlier than this (0 = now) */
+	int64_t leased_until_ms; /* born leased (0 = no): the caller delivers it from memory right away;
+	                          * the store hands it out only if that lease runs out (a crash) */
 };
 
 struct dc_queue_item {
@@ -61,6 +65,8 @@ void dc_queue_items_free(struct dc_queue_item *items, size_t n);
 void dc_queue_item_clear(struct dc_queue_item *it);
 /* delivered: gone */
 dc_err dc_queue_ack(struct dc_queue *q, int64_t id, struct dc_errinfo *ei) DC_WUR;
+/* many delivered, one transaction; ids no longer queued are skipped (*gone: how many were) */
+dc_err dc_queue_ack_many(struct dc_queue *q, const int64_t *ids, size_t n, size_t *gone, struct dc_errinfo *ei) DC_WUR;
 /* try again later (exponential backoff with jitter), or dead-letter when too old/expired */
 dc_err dc_queue_retry_later(struct dc_queue *q, int64_t id, int64_t now_ms, const char *error,
                             struct dc_errinfo *ei) DC_WUR;
@@ -74,6 +80,9 @@ dc_err dc_queue_list(struct dc_queue *q, bool dead, int64_t after, size_t max, s
 dc_err dc_queue_get(struct dc_queue *q, int64_t id, struct dc_queue_item *item, struct dc_errinfo *ei) DC_WUR;
 /* make a waiting or dead item due now (a dead one goes back to the queue with its attempts reset) */
 dc_err dc_queue_requeue(struct dc_queue *q, int64_t id, int64_t now_ms, struct dc_errinfo *ei) DC_WUR;
+/* Start-up of the only gateway on this store: items leased by an earlier run (which died with
+ * them in flight) are due again now instead of when their leases run out. */
+dc_err dc_queue_release_leases(struct dc_queue *q, uint64_t *released, struct dc_errinfo *ei) DC_WUR;
 dc_err dc_queue_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei) DC_WUR;
 
 /* backoff for the attempt-th retry: base*2^(attempt-1) capped at max, jittered into [d/2, d] */

@@ -1,13 +1,27 @@
 /* The queue front: option defaults, backoff, and dispatch to the store's vtable. */
 #include "queue_int.h"
 
+#include <pthread.h>
+
 #include <sodium.h>
 #include <stdlib.h>
+
+/* A handle may be shared by threads: each operation (one transaction) runs alone on it. One
+ * shared connection keeps SQLite's page cache warm, where one per thread would have every
+ * commit of the others throw it away. */
+#define LOCKED(q, call)                          \
+	do {                                     \
+		pthread_mutex_lock(&(q)->mu);    \
+		dc_err rc_ = (call);             \
+		pthread_mutex_unlock(&(q)->mu);  \
+		return rc_;                      \
+	} while (0)
 
 void dc__queue_opts_fill(struct dc_queue_opts *o, const struct dc_queue_opts *in)
 {
 	struct dc_queue_opts d = { .max_items = 1000000, .max_item_bytes = 32u << 20, .retry_base_ms = 1000,
-	                           .retry_max_ms = 3600000, .max_age_ms = INT64_C(72) * 3600 * 1000 };
+	                           .retry_max_ms = 3600000, .max_age_ms = INT64_C(72) * 3600 * 1000,
+	                           .checkpoint_pages = 1000 };
 	if (in) {
 		if (in->max_items)
 			d.max_items = in->max_items;
@@ -19,6 +33,8 @@ void dc__queue_opts_fill(struct dc_queue_opts *o, const struct dc_queue_opts *in
 			d.retry_max_ms = in->retry_max_ms;
 		if (in->max_age_ms > 0)
 			d.max_age_ms = in->max_age_ms;
+		if (in->checkpoint_pages > 0)
+			d.checkpoint_pages = in->checkpoint_pages;
 		d.sync_full = in->sync_full;
 	}
 	*o = d;
@@ -52,7 +68,7 @@ dc_err dc_queue_put(struct dc_queue *q, const struct dc_queue_new_item *items, s
 			return dc__fail(ei, DC_ERR_TOO_BIG, "queue: item of %zu bytes over the limit of %zu", items[i].len,
 			                q->o.max_item_bytes);
 	}
-	return q->ops->put(q, items, n, ids_out, ei);
+	LOCKED(q, q->ops->put(q, items, n, ids_out, ei));
 }
 
 dc_err dc_queue_claim(struct dc_queue *q, int64_t now_ms, size_t max, unsigned per_dest, int64_t lease_ms,
@@ -62,27 +78,27 @@ dc_err dc_queue_claim(struct dc_queue *q, int64_t now_ms, size_t max, unsigned p
 	*n = 0;
 	if (max == 0)
 		return DC_OK;
-	return q->ops->claim(q, now_ms, max, per_dest ? per_dest : 1, lease_ms > 0 ? lease_ms : 60000, items, n, ei);
+	LOCKED(q, q->ops->claim(q, now_ms, max, per_dest ? per_dest : 1, lease_ms > 0 ? lease_ms : 60000, items, n, ei));
 }
 
 dc_err dc_queue_ack(struct dc_queue *q, int64_t id, struct dc_errinfo *ei)
 {
-	return q->ops->ack(q, id, ei);
+	LOCKED(q, q->ops->ack(q, id, ei));
 }
 
 dc_err dc_queue_retry_later(struct dc_queue *q, int64_t id, int64_t now_ms, const char *error, struct dc_errinfo *ei)
 {
-	return q->ops->retry(q, id, now_ms, error, ei);
+	LOCKED(q, q->ops->retry(q, id, now_ms, error, ei));
 }
 
 dc_err dc_queue_fail(struct dc_queue *q, int64_t id, int64_t now_ms, const char *reason, struct dc_errinfo *ei)
 {
-	return q->ops->fail(q, id, now_ms, reason, ei);
+	LOCKED(q, q->ops->fail(q, id, now_ms, reason, ei));
 }
 
 dc_err dc_queue_stats(struct dc_queue *q, int64_t now_ms, struct dc_queue_stats *st, struct dc_errinfo *ei)
 {
-	return q->ops->stats(q, now_ms, st, ei);
+	LOCKED(q, q->ops->stats(q, now_ms, st, ei));
 }
 
 dc_err dc_queue_list(struct dc_queue *q, bool dead, int64_t after, size_t max, struct dc_queue_item **items,
@@ -90,22 +106,22 @@ dc_err dc_queue_list(struct dc_queue *q, bool dead, int64_t after, size_t max, s
 {
 	*items = NULL;
 	*n = 0;
-	return q->ops->list(q, dead, after, max > 1000 ? 1000 : max, items, n, ei);
+	LOCKED(q, q->ops->list(q, dead, after, max > 1000 ? 1000 : max, items, n, ei));
 }
 
 dc_err dc_queue_get(struct dc_queue *q, int64_t id, struct dc_queue_item *item, struct dc_errinfo *ei)
 {
-	return q->ops->get(q, id, item, ei);
+	LOCKED(q, q->ops->get(q, id, item, ei));
 }
 
 dc_err dc_queue_requeue(struct dc_queue *q, int64_t id, int64_t now_ms, struct dc_errinfo *ei)
 {
-	return q->ops->requeue(q, id, now_ms, ei);
+	LOCKED(q, q->ops->requeue(q, id, now_ms, ei));
 }
 
 dc_err dc_queue_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei)
 {
-	return q->ops->purge_dead(q, purged, ei);
+	LOCKED(q, q->ops->purge_dead(q, purged, ei));
 }
 
 void dc_queue_items_free(struct dc_queue_item *items, size_t n)
@@ -123,4 +139,18 @@ void dc_queue_item_clear(struct dc_queue_item *it)
 	free(it->origin);
 	free(it->last_error);
 	free(it->data);
+}
+
+dc_err dc_queue_release_leases(struct dc_queue *q, uint64_t *released, struct dc_errinfo *ei)
+{
+	LOCKED(q, q->ops->release_leases(q, released, ei));
+}
+
+dc_err dc_queue_ack_many(struct dc_queue *q, const int64_t *ids, size_t n, size_t *gone, struct dc_errinfo *ei)
+{
+	if (gone)
+		*gone = 0;
+	if (!n)
+		return DC_OK;
+	LOCKED(q, q->ops->ack_many(q, ids, n, gone, ei));
 }

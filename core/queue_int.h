@@ -1,6 +1,8 @@
 /* Queue internals: the store vtable (one file per store, like OpenSMTPD's queue backends). */
 #ifndef DC_QUEUE_INT_H
 #define DC_QUEUE_INT_H
+#include <pthread.h>
+
 #include "dc_queue.h"
 #include "internal.h"
 
@@ -11,6 +13,7 @@ struct dc_queue_store_ops {
 	dc_err (*claim)(struct dc_queue *q, int64_t now, size_t max, unsigned per_dest, int64_t lease,
 	                struct dc_queue_item **items, size_t *n, struct dc_errinfo *ei);
 	dc_err (*ack)(struct dc_queue *q, int64_t id, struct dc_errinfo *ei);
+	dc_err (*ack_many)(struct dc_queue *q, const int64_t *ids, size_t n, size_t *gone, struct dc_errinfo *ei);
 	dc_err (*retry)(struct dc_queue *q, int64_t id, int64_t now, const char *error, struct dc_errinfo *ei);
 	dc_err (*fail)(struct dc_queue *q, int64_t id, int64_t now, const char *reason, struct dc_errinfo *ei);
 	dc_err (*stats)(struct dc_queue *q, int64_t now, struct dc_queue_stats *st, struct dc_errinfo *ei);
@@ -19,11 +22,13 @@ struct dc_queue_store_ops {
 	dc_err (*get)(struct dc_queue *q, int64_t id, struct dc_queue_item *item, struct dc_errinfo *ei);
 	dc_err (*requeue)(struct dc_queue *q, int64_t id, int64_t now, struct dc_errinfo *ei);
 	dc_err (*purge_dead)(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei);
+	dc_err (*release_leases)(struct dc_queue *q, uint64_t *released, struct dc_errinfo *ei);
 	void (*close)(struct dc_queue *q);
 };
 
 struct dc_queue {
 	const struct dc_queue_store_ops *ops;
+	pthread_mutex_t mu;             /* one operation at a time (queue.c) */
 	struct dc_queue_opts o;
 	void *impl;
 };

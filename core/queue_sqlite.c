@@ -14,13 +14,15 @@ enum { S_INSERT, S_COUNT, S_DUE, S_INFLIGHT, S_LEASE, S_DELETE, S_GETQ, S_GETD, 
        S_COMMIT, S_ROLLBACK, S_N };
 
 static const char *const sql[S_N] = {
-	[S_INSERT] = "INSERT INTO queue(msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms) "
-	             "VALUES(?,?,?,?,?,?,?,?)",
-	[S_COUNT] = "SELECT COUNT(*) FROM queue",
+	[S_INSERT] = "INSERT INTO queue(msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,lease_until) "
+	             "VALUES(?,?,?,?,?,?,?,?,?)",
+	/* an upper bound first (two index probes); the exact count only when the bound is over */
+	[S_COUNT] = "SELECT COALESCE((SELECT MAX(id) FROM queue) - (SELECT MIN(id) FROM queue) + 1, 0)",
 	[S_DUE] = "SELECT id,msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,attempts,last_error "
 	          "FROM queue WHERE next_ms<=?1 AND lease_until<=?1 ORDER BY next_ms,id LIMIT ?2",
 	[S_INFLIGHT] = "SELECT dest,COUNT(*) FROM queue WHERE lease_until>?1 GROUP BY dest",
-	[S_LEASE] = "UPDATE queue SET lease_until=? WHERE id=?",
+	/* a leased item is not due before its lease ends: it moves out of the way of the due scan */
+	[S_LEASE] = "UPDATE queue SET lease_until=?1,next_ms=?1 WHERE id=?2",
 	[S_DELETE] = "DELETE FROM queue WHERE id=?",
 	[S_GETQ] = "SELECT id,msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,attempts,last_error "
 	           "FROM queue WHERE id=?",
@@ -96,6 +98,19 @@ static dc_err row_item(sqlite3_stmt *s, struct dc_queue_item *it, bool with_data
 	return DC_OK;
 }
 
+static int64_t one_int(struct dc_queue *q, const char *query, int64_t arg)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t v = 0;
+	if (sqlite3_prepare_v2(DB(q), query, -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(s, 1, arg);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			v = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_finalize(s);
+	return v;
+}
+
 static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, size_t n, int64_t *ids,
                      struct dc_errinfo *ei)
 {
@@ -105,6 +120,8 @@ static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, 
 	sqlite3_stmt *c = ST(q, S_COUNT);
 	int64_t count = sqlite3_step(c) == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
 	sqlite3_reset(c);
+	if ((uint64_t)count + n > q->o.max_items)
+		count = one_int(q, "SELECT COUNT(*) FROM queue WHERE ?1=?1", 0);
 	if ((uint64_t)count + n > q->o.max_items) {
 		rc = dc__fail(ei, DC_ERR_AGAIN, "queue: full (%lld items)", (long long)count);
 		goto rollback;
@@ -124,8 +141,12 @@ static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, 
 		sqlite3_bind_text(s, 4, it->dest, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 5, it->origin, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 6, now);
-		sqlite3_bind_int64(s, 7, it->not_before_ms > now ? it->not_before_ms : now);
+		int64_t next = it->not_before_ms > now ? it->not_before_ms : now;
+		if (it->leased_until_ms > next)
+			next = it->leased_until_ms;
+		sqlite3_bind_int64(s, 7, next);
 		sqlite3_bind_int64(s, 8, it->expires_ms);
+		sqlite3_bind_int64(s, 9, it->leased_until_ms > 0 ? it->leased_until_ms : 0);
 		int r = sqlite3_step(s);
 		sqlite3_clear_bindings(s);
 		sqlite3_reset(s);
@@ -284,6 +305,29 @@ static dc_err sq_ack(struct dc_queue *q, int64_t id, struct dc_errinfo *ei)
 	return sqlite3_changes(DB(q)) ? DC_OK : dc__fail(ei, DC_ERR_NOT_FOUND, "queue: no item %lld", (long long)id);
 }
 
+static dc_err sq_ack_many(struct dc_queue *q, const int64_t *ids, size_t n, size_t *gone, struct dc_errinfo *ei)
+{
+	size_t k = 0;
+	dc_err rc = tx(q, S_BEGIN, ei);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *d = ST(q, S_DELETE);
+		sqlite3_bind_int64(d, 1, ids[i]);
+		if (step_done(d)) {
+			rc = db_fail(q, ei, "ack");
+			tx(q, S_ROLLBACK, NULL);
+			return rc;
+		}
+		k += (size_t)sqlite3_changes(DB(q));
+	}
+	if ((rc = tx(q, S_COMMIT, ei)))
+		return rc;
+	if (gone)
+		*gone = k;
+	return DC_OK;
+}
+
 static dc_err sq_retry(struct dc_queue *q, int64_t id, int64_t now, const char *error, struct dc_errinfo *ei)
 {
 	struct dc_queue_item it;
@@ -341,19 +385,6 @@ static dc_err sq_fail(struct dc_queue *q, int64_t id, int64_t now, const char *r
 	if ((rc = tx(q, S_COMMIT, ei)))
 		return rc;
 	return gone ? DC_OK : dc__fail(ei, DC_ERR_NOT_FOUND, "queue: no item %lld", (long long)id);
-}
-
-static int64_t one_int(struct dc_queue *q, const char *query, int64_t arg)
-{
-	sqlite3_stmt *s = NULL;
-	int64_t v = 0;
-	if (sqlite3_prepare_v2(DB(q), query, -1, &s, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(s, 1, arg);
-		if (sqlite3_step(s) == SQLITE_ROW)
-			v = sqlite3_column_int64(s, 0);
-	}
-	sqlite3_finalize(s);
-	return v;
 }
 
 static dc_err sq_stats(struct dc_queue *q, int64_t now, struct dc_queue_stats *st, struct dc_errinfo *ei)
@@ -452,6 +483,17 @@ static dc_err sq_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_erri
 	return rc;
 }
 
+static dc_err sq_release_leases(struct dc_queue *q, uint64_t *released, struct dc_errinfo *ei)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	dc_err rc = exec(q, "UPDATE queue SET lease_until=0,next_ms=MIN(next_ms,?2) WHERE lease_until>?1", 0, now, ei);
+	if (released)
+		*released = rc ? 0 : (uint64_t)sqlite3_changes(DB(q));
+	return rc;
+}
+
 static void sq_close(struct dc_queue *q)
 {
 	struct sq *s = q->impl;
@@ -459,23 +501,28 @@ static void sq_close(struct dc_queue *q)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
 	free(s);
+	pthread_mutex_destroy(&q->mu);
 	free(q);
 }
 
 static const struct dc_queue_store_ops sqlite_ops = {
 	.name = "sqlite", .put = sq_put, .claim = sq_claim, .ack = sq_ack, .retry = sq_retry, .fail = sq_fail,
 	.stats = sq_stats, .list = sq_list, .get = sq_get, .requeue = sq_requeue, .purge_dead = sq_purge_dead,
-	.close = sq_close,
+	.release_leases = sq_release_leases, .ack_many = sq_ack_many, .close = sq_close,
 };
 
+/* Column order matters: SQLite reads a row's columns in order, so the small ones the
+ * dispatcher looks at come first and the envelope (often several pages) comes last. */
 static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS queue(id INTEGER PRIMARY KEY AUTOINCREMENT, msg_id TEXT, data BLOB NOT NULL,"
-	" media_type TEXT, dest TEXT NOT NULL, origin TEXT, created_ms INTEGER NOT NULL, next_ms INTEGER NOT NULL,"
-	" expires_ms INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
-	" lease_until INTEGER NOT NULL DEFAULT 0, last_error TEXT);"
+	"CREATE TABLE IF NOT EXISTS queue(id INTEGER PRIMARY KEY AUTOINCREMENT, dest TEXT NOT NULL,"
+	" next_ms INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
+	" expires_ms INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, msg_id TEXT, media_type TEXT,"
+	" origin TEXT, last_error TEXT, data BLOB NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS queue_due ON queue(next_ms);"
-	"CREATE TABLE IF NOT EXISTS dead(id INTEGER PRIMARY KEY, msg_id TEXT, data BLOB, media_type TEXT, dest TEXT,"
-	" origin TEXT, created_ms INTEGER, died_ms INTEGER, attempts INTEGER, reason TEXT);";
+	/* deliveries in flight per destination, without touching the rows */
+	"CREATE INDEX IF NOT EXISTS queue_lease ON queue(lease_until, dest);"
+	"CREATE TABLE IF NOT EXISTS dead(id INTEGER PRIMARY KEY, msg_id TEXT, dest TEXT, origin TEXT, media_type TEXT,"
+	" created_ms INTEGER, died_ms INTEGER, attempts INTEGER, reason TEXT, data BLOB);";
 
 dc_err dc_queue_open_sqlite(const char *path, const struct dc_queue_opts *o, struct dc_queue **out,
                             struct dc_errinfo *ei)
@@ -490,6 +537,7 @@ dc_err dc_queue_open_sqlite(const char *path, const struct dc_queue_opts *o, str
 	}
 	q->ops = &sqlite_ops;
 	q->impl = s;
+	pthread_mutex_init(&q->mu, NULL);
 	dc__queue_opts_fill(&q->o, o);
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {
@@ -500,8 +548,9 @@ dc_err dc_queue_open_sqlite(const char *path, const struct dc_queue_opts *o, str
 	}
 	sqlite3_busy_timeout(s->db, 5000);
 	char pragmas[256];
-	snprintf(pragmas, sizeof pragmas, "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=OFF;",
-	         q->o.sync_full ? "FULL" : "NORMAL");
+	snprintf(pragmas, sizeof pragmas,
+	         "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=OFF; PRAGMA wal_autocheckpoint=%d;",
+	         q->o.sync_full ? "FULL" : "NORMAL", q->o.checkpoint_pages);
 	char *err = NULL;
 	if (sqlite3_exec(s->db, pragmas, NULL, NULL, &err) != SQLITE_OK ||
 	    sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK) {

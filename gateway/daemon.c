@@ -88,15 +88,20 @@ static void on_signal(int sig)
 
 /* the workers wake the dispatcher, which is created after them */
 static struct gw_dispatcher *volatile the_dispatcher;
-static void wake_dispatcher(void *arg)
+static void on_queued(void *arg, struct dc_queue_item *items, size_t n)
 {
 	(void)arg;
-	gw_dispatcher_wake(the_dispatcher);
+	struct gw_dispatcher *d = the_dispatcher;
+	if (d && n)
+		gw_dispatcher_offer(d, items, n);
+	else if (d)
+		gw_dispatcher_wake(d);
+	else
+		dc_queue_items_free(items, n); /* committed and leased: claimed once the lease runs out */
 }
 
-static void on_fatal(void)
+static void wake_loop(void)
 {
-	stop_flag = 1;
 	gw_loop_wake(sig_loop);
 }
 
@@ -166,7 +171,7 @@ int gw_daemon_run(struct gw_state *s)
 		gw_log("error", "gateway", "%s", why);
 		goto out;
 	}
-	if (gw_ingest_new(s, s->conf.workers, loop, wake_dispatcher, NULL, &in, why, sizeof why)) {
+	if (gw_ingest_new(s, s->conf.workers, loop, on_queued, NULL, &in, why, sizeof why)) {
 		gw_log("error", "gateway", "%s", why);
 		goto out;
 	}
@@ -188,7 +193,7 @@ int gw_daemon_run(struct gw_state *s)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	if (gw_dispatcher_start(s, ads, on_fatal, &disp, why, sizeof why)) {
+	if (gw_dispatcher_start(s, ads, wake_loop, &disp, why, sizeof why)) {
 		gw_log("error", "gateway", "%s", why);
 		goto out;
 	}

@@ -1,42 +1,67 @@
-/* The dispatcher (see dispatcher.h). One thread owns a queue connection: it claims due
- * items, starts their deliveries through the adapters, and records the outcomes that the
- * adapters report (from their own threads) on a locked list. Nothing here blocks on the
- * network: a slow destination holds only its own per_destination slots. */
+/* The dispatcher (see dispatcher.h). One thread owns a queue connection and every delivery
+ * in flight. Work comes two ways:
+ *   - offered: the ingest workers hand over what they just committed born-leased (dc_queue.h),
+ *     so a new message goes out from memory without a second trip through the store;
+ *   - claimed: every IDLE_WAIT_MS (or when woken) the store is asked for due items: retries,
+ *     delayed ones, and anything whose lease ran out (a crash, or an offer we dropped).
+ * Per destination at most per_destination deliveries run at once; the rest wait here in
+ * arrival order (bounded: beyond MAX_WAITING they go back to the store, due now). Outcomes
+ * come back from the adapters' threads on a locked list and are recorded in batches. */
 #include "dispatcher.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "daemon.h"
 
 #define MAX_ADAPTERS 16
-#define IDLE_WAIT_MS 200   /* look at the queue at least this often (retries come due) */
+#define IDLE_WAIT_MS 200   /* look at the store at least this often (retries come due) */
 #define CLAIM_BATCH 256    /* at most this many claimed per pass */
+#define MAX_WAITING 8192   /* offered items waiting for a slot; beyond, back to the store */
+#define N_BUCKETS 1024
 
 struct flight {
 	struct flight *next;
 	struct gw_dispatcher *d;
+	struct dest *dq;
 	struct dc_queue_item it;
 	struct gw_envelope env;
 	enum gw_send_result r;
 	char why[256];
 };
 
+/* one destination: deliveries running, and offered ones waiting for a slot */
+struct dest {
+	struct dest *next;      /* bucket chain */
+	struct dest *ready_next; /* on the list of destinations with waiting items */
+	bool on_ready;
+	char *name;
+	unsigned active;
+	struct flight *wh, *wt;
+	size_t waiting;
+};
+
 struct gw_dispatcher {
 	struct gw_state *s;
 	struct gw_adapter *ads[MAX_ADAPTERS];
-	void (*on_fatal)(void);
+	void (*notify)(void);
 	struct dc_queue *q;
 	pthread_t th;
 	bool started;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct flight *done;   /* completed, to record */
+	struct flight *done;     /* completed, to record (locked) */
+	struct flight *offered;  /* from the workers (locked) */
 	bool wake, stop, idle;
-	size_t in_flight;      /* dispatcher thread only */
+	/* dispatcher thread only */
+	size_t in_flight, waiting, limit;
+	unsigned per_dest;
+	struct dest *buckets[N_BUCKETS];
+	struct dest *ready;
 	uint64_t sent, retried, failed;
 };
 
@@ -53,6 +78,51 @@ static void flight_free(struct flight *f)
 	free(f);
 }
 
+static const char *log_dest(const struct dc_queue_item *it)
+{
+	return it->dest ? it->dest : "(none)";
+}
+
+/* ---- destinations ---------------------------------------------------------------------- */
+static size_t hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return (size_t)(h % N_BUCKETS);
+}
+
+static struct dest *dest_get(struct gw_dispatcher *d, const char *name)
+{
+	size_t b = hash(name);
+	for (struct dest *q = d->buckets[b]; q; q = q->next)
+		if (strcmp(q->name, name) == 0)
+			return q;
+	struct dest *q = calloc(1, sizeof *q);
+	if (!q || !(q->name = strdup(name))) {
+		free(q);
+		return NULL;
+	}
+	q->next = d->buckets[b];
+	d->buckets[b] = q;
+	return q;
+}
+
+/* forget a destination with nothing running or waiting (keeps the table small) */
+static void dest_maybe_free(struct gw_dispatcher *d, struct dest *q)
+{
+	if (!q || q->active || q->wh || q->on_ready)
+		return;
+	for (struct dest **pp = &d->buckets[hash(q->name)]; *pp; pp = &(*pp)->next)
+		if (*pp == q) {
+			*pp = q->next;
+			break;
+		}
+	free(q->name);
+	free(q);
+}
+
+/* ---- completions ------------------------------------------------------------------------- */
 /* any thread: an adapter is done with one delivery */
 static void on_done(void *arg, enum gw_send_result r, const char *why)
 {
@@ -78,46 +148,184 @@ void gw_dispatcher_wake(void *arg)
 	pthread_mutex_unlock(&d->mu);
 }
 
-static const char *log_dest(const struct dc_queue_item *it)
+void gw_dispatcher_offer(struct gw_dispatcher *d, struct dc_queue_item *items, size_t n)
 {
-	return it->dest ? it->dest : "(none)";
-}
-
-/* dispatcher thread: record one outcome in the queue */
-static bool record(struct gw_dispatcher *d, struct flight *f)
-{
-	struct dc_errinfo ei = { 0 };
-	dc_err rc;
-	int64_t t = now_ms();
-	switch (f->r) {
-	case GW_SENT:
-		rc = dc_queue_ack(d->q, f->it.id, &ei);
-		d->sent++;
-		gw_log("debug", "dispatch", "#%lld %s delivered to %s (%s)", (long long)f->it.id,
-		       f->it.msg_id ? f->it.msg_id : "-", log_dest(&f->it), f->why);
-		break;
-	case GW_RETRY:
-		rc = dc_queue_retry_later(d->q, f->it.id, t, f->why, &ei);
-		d->retried++;
-		gw_log("info", "dispatch", "#%lld to %s: %s; will retry (attempt %u)", (long long)f->it.id, log_dest(&f->it),
-		       f->why, f->it.attempts + 1);
-		break;
-	default:
-		rc = dc_queue_fail(d->q, f->it.id, t, f->why, &ei);
-		d->failed++;
-		gw_log("warn", "dispatch", "#%lld to %s failed for good: %s (dead letter)", (long long)f->it.id,
-		       log_dest(&f->it), f->why);
-		break;
+	struct flight *head = NULL, **tail = &head;
+	for (size_t i = 0; i < n; i++) {
+		struct flight *f = calloc(1, sizeof *f);
+		if (!f) {
+			dc_queue_item_clear(&items[i]); /* committed and leased: the lease brings it back */
+			continue;
+		}
+		f->d = d;
+		f->it = items[i];
+		*tail = f;
+		tail = &f->next;
 	}
-	if (rc) /* the lease runs out and the item comes back: at least once, nothing lost */
-		gw_log("error", "dispatch", "#%lld: recording the outcome: %s", (long long)f->it.id, ei.msg);
-	d->in_flight--;
-	flight_free(f);
-	return rc == DC_OK;
+	free(items);
+	pthread_mutex_lock(&d->mu);
+	*tail = d->offered; /* order between batches does not matter; within one it is kept */
+	d->offered = head;
+	d->wake = true;
+	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
 }
 
-/* dispatcher thread: hand one claimed item to its adapter (takes the item) */
-static void start_one(struct gw_dispatcher *d, struct dc_queue_item *it)
+/* dispatcher thread: record the outcomes that came back, the deliveries in one transaction */
+static void record_all(struct gw_dispatcher *d, struct flight *list)
+{
+	int64_t ids[256];
+	size_t n = 0;
+	struct dc_errinfo ei = { 0 };
+	for (struct flight *f = list, *next; f; f = next) {
+		next = f->next;
+		dc_err rc = DC_OK;
+		int64_t t = now_ms();
+		switch (f->r) {
+		case GW_SENT:
+			d->sent++;
+			gw_log("debug", "dispatch", "#%lld %s delivered to %s (%s)", (long long)f->it.id,
+			       f->it.msg_id ? f->it.msg_id : "-", log_dest(&f->it), f->why);
+			ids[n++] = f->it.id;
+			break;
+		case GW_RETRY:
+			rc = dc_queue_retry_later(d->q, f->it.id, t, f->why, &ei);
+			d->retried++;
+			gw_log("info", "dispatch", "#%lld to %s: %s; will retry (attempt %u)", (long long)f->it.id,
+			       log_dest(&f->it), f->why, f->it.attempts + 1);
+			break;
+		default:
+			rc = dc_queue_fail(d->q, f->it.id, t, f->why, &ei);
+			d->failed++;
+			gw_log("warn", "dispatch", "#%lld to %s failed for good: %s (dead letter)", (long long)f->it.id,
+			       log_dest(&f->it), f->why);
+			break;
+		}
+		/* an outcome not recorded: the lease runs out and the item comes back (at least once) */
+		if (rc)
+			gw_log("error", "dispatch", "#%lld: recording the outcome: %s", (long long)f->it.id, ei.msg);
+		if (n == sizeof ids / sizeof ids[0] || (!next && n)) {
+			if (dc_queue_ack_many(d->q, ids, n, NULL, &ei))
+				gw_log("error", "dispatch", "recording %zu deliveries: %s", n, ei.msg);
+			n = 0;
+		}
+		d->in_flight--;
+		if (f->dq) {
+			f->dq->active--;
+			if (f->dq->wh && !f->dq->on_ready) {
+				f->dq->on_ready = true;
+				f->dq->ready_next = d->ready;
+				d->ready = f->dq;
+			}
+			dest_maybe_free(d, f->dq);
+		}
+		flight_free(f);
+	}
+}
+
+/* ---- starting deliveries ------------------------------------------------------------------- */
+/* hand one delivery to its adapter (the flight is counted in flight from here on) */
+static void start(struct gw_dispatcher *d, struct flight *f)
+{
+	f->env = (struct gw_envelope){ .queue_id = f->it.id, .media_type = f->it.media_type, .data = f->it.data,
+		                       .len = f->it.len };
+	d->in_flight++;
+	if (f->dq)
+		f->dq->active++;
+	const char *dest = f->it.dest ? f->it.dest : "";
+	const char *sp = strchr(dest, ' ');
+	if (!sp) {
+		on_done(f, GW_FAILED, "bad destination");
+		return;
+	}
+	if (f->it.expires_ms && f->it.expires_ms <= now_ms()) {
+		on_done(f, GW_FAILED, "expired (expires_time passed)");
+		return;
+	}
+	struct gw_adapter *ad = NULL;
+	const struct gw_adapter_ops *ops = NULL;
+	size_t nl = (size_t)(sp - dest);
+	for (size_t i = 0; gw_adapters[i] && i < MAX_ADAPTERS; i++)
+		if (strlen(gw_adapters[i]->name) == nl && strncmp(gw_adapters[i]->name, dest, nl) == 0) {
+			ad = d->ads[i];
+			ops = gw_adapters[i];
+		}
+	if (!ad) {
+		char why[96];
+		snprintf(why, sizeof why, "no %.*s adapter running", (int)(nl < 32 ? nl : 32), dest);
+		on_done(f, GW_RETRY, why); /* kept: a later configuration may have it */
+		return;
+	}
+	dc_err rc = ops->send(ad, sp + 1, &f->env, on_done, f);
+	if (rc != DC_OK)
+		on_done(f, GW_RETRY, rc == DC_ERR_AGAIN ? "adapter stopping" : "cannot start the delivery");
+}
+
+/* an offered delivery: now if its destination and the total have room, else it waits */
+static void offer_one(struct gw_dispatcher *d, struct flight *f)
+{
+	f->dq = f->it.dest ? dest_get(d, f->it.dest) : NULL;
+	if (f->dq && !f->dq->wh && f->dq->active < d->per_dest && d->in_flight < d->limit) {
+		start(d, f);
+		return;
+	}
+	struct dc_errinfo ei = { 0 };
+	if (!f->dq || d->waiting >= MAX_WAITING) {
+		/* too much waiting in memory: back to the store, due now, claimed when there is room */
+		if (dc_queue_requeue(d->q, f->it.id, now_ms(), &ei))
+			gw_log("warn", "dispatch", "#%lld: %s (its lease brings it back)", (long long)f->it.id, ei.msg);
+		struct dest *q = f->dq;
+		flight_free(f);
+		dest_maybe_free(d, q);
+		return;
+	}
+	f->next = NULL;
+	if (f->dq->wt)
+		f->dq->wt->next = f;
+	else
+		f->dq->wh = f;
+	f->dq->wt = f;
+	f->dq->waiting++;
+	d->waiting++;
+	if (f->dq->active < d->per_dest && !f->dq->on_ready) {
+		f->dq->on_ready = true;
+		f->dq->ready_next = d->ready;
+		d->ready = f->dq;
+	}
+}
+
+/* start waiting deliveries while there is room, destination by destination */
+static void start_waiting(struct gw_dispatcher *d)
+{
+	struct dest *list = d->ready, *keep = NULL;
+	d->ready = NULL;
+	while (list) {
+		struct dest *q = list;
+		list = q->ready_next;
+		q->on_ready = false;
+		while (q->wh && q->active < d->per_dest && d->in_flight < d->limit) {
+			struct flight *f = q->wh;
+			q->wh = f->next;
+			if (!q->wh)
+				q->wt = NULL;
+			q->waiting--;
+			d->waiting--;
+			f->next = NULL;
+			start(d, f);
+		}
+		if (q->wh && q->active < d->per_dest) { /* out of total room: keep it for later */
+			q->on_ready = true;
+			q->ready_next = keep;
+			keep = q;
+		} else {
+			dest_maybe_free(d, q);
+		}
+	}
+	d->ready = keep;
+}
+
+/* claimed from the store (which applied the per-destination limit itself) */
+static void start_claimed(struct gw_dispatcher *d, struct dc_queue_item *it)
 {
 	struct flight *f = calloc(1, sizeof *f);
 	if (!f) {
@@ -127,81 +335,56 @@ static void start_one(struct gw_dispatcher *d, struct dc_queue_item *it)
 	f->d = d;
 	f->it = *it;
 	memset(it, 0, sizeof *it);
-	f->env = (struct gw_envelope){ .queue_id = f->it.id, .media_type = f->it.media_type, .data = f->it.data,
-		                       .len = f->it.len };
-	d->in_flight++;
-	const char *dest = f->it.dest ? f->it.dest : "";
-	const char *sp = strchr(dest, ' ');
-	struct gw_adapter *ad = NULL;
-	char name[32] = "";
-	if (sp && (size_t)(sp - dest) < sizeof name) {
-		memcpy(name, dest, (size_t)(sp - dest));
-		for (size_t i = 0; gw_adapters[i] && i < MAX_ADAPTERS; i++)
-			if (strcmp(gw_adapters[i]->name, name) == 0)
-				ad = d->ads[i];
-	}
-	if (!sp) {
-		on_done(f, GW_FAILED, "bad destination");
-		return;
-	}
-	if (!ad) {
-		char why[96];
-		snprintf(why, sizeof why, "no %s adapter running", name[0] ? name : "such");
-		on_done(f, GW_RETRY, why); /* kept: a later configuration may have it */
-		return;
-	}
-	const struct gw_adapter_ops *ops = NULL;
-	for (size_t i = 0; gw_adapters[i] && i < MAX_ADAPTERS; i++)
-		if (d->ads[i] == ad)
-			ops = gw_adapters[i];
-	dc_err rc = ops->send(ad, sp + 1, &f->env, on_done, f);
-	if (rc != DC_OK)
-		on_done(f, GW_RETRY, rc == DC_ERR_AGAIN ? "adapter stopping" : "cannot start the delivery");
+	f->dq = f->it.dest ? dest_get(d, f->it.dest) : NULL;
+	start(d, f);
 }
 
 static void *run(void *arg)
 {
 	struct gw_dispatcher *d = arg;
+	prctl(PR_SET_NAME, "gw-dispatch", 0, 0, 0); /* shows in top -H and /proc */
 	const struct gw_conf *c = &d->s->conf;
-	size_t limit = c->concurrency ? c->concurrency : 256;
 	int64_t lease = c->lease_ms > 0 ? c->lease_ms : 60000;
 	int64_t next_claim = 0;
 	for (;;) {
 		pthread_mutex_lock(&d->mu);
-		struct flight *done = d->done;
-		d->done = NULL;
+		struct flight *done = d->done, *offered = d->offered;
+		d->done = d->offered = NULL;
 		bool stop = d->stop, wake = d->wake;
 		d->wake = false;
 		pthread_mutex_unlock(&d->mu);
-		for (struct flight *f = done, *n; f; f = n) {
-			n = f->next;
-			record(d, f);
+		record_all(d, done);
+		while (offered) {
+			struct flight *f = offered;
+			offered = f->next;
+			offer_one(d, f);
 		}
-		if (stop && d->in_flight == 0)
+		start_waiting(d);
+		if (stop && d->in_flight == 0 && d->waiting == 0)
 			break;
 		int64_t t = now_ms();
 		bool claimed_full = false;
-		if (!stop && d->in_flight < limit && (wake || done || t >= next_claim)) {
-			size_t room = limit - d->in_flight;
+		if (!stop && d->in_flight < d->limit && (wake || t >= next_claim)) {
+			size_t room = d->limit - d->in_flight;
 			if (room > CLAIM_BATCH)
 				room = CLAIM_BATCH;
 			struct dc_queue_item *items = NULL;
 			size_t n = 0;
 			struct dc_errinfo ei = { 0 };
-			if (dc_queue_claim(d->q, t, room, c->per_dest_limit, lease, &items, &n, &ei)) {
+			if (dc_queue_claim(d->q, t, room, d->per_dest, lease, &items, &n, &ei)) {
 				gw_log("error", "dispatch", "claim: %s", ei.msg);
 			} else {
 				for (size_t i = 0; i < n; i++)
-					start_one(d, &items[i]);
+					start_claimed(d, &items[i]);
 				claimed_full = n == room;
 			}
 			dc_queue_items_free(items, n);
 			next_claim = t + IDLE_WAIT_MS;
 		}
-		if (claimed_full && d->in_flight < limit)
+		if (claimed_full && d->in_flight < d->limit)
 			continue; /* more may be due right away */
 		pthread_mutex_lock(&d->mu);
-		if (!d->done && !d->wake && d->stop == stop) {
+		if (!d->done && !d->offered && !d->wake && d->stop == stop) {
 			struct timespec until;
 			clock_gettime(CLOCK_REALTIME, &until);
 			until.tv_nsec += IDLE_WAIT_MS * 1000000L;
@@ -218,10 +401,12 @@ static void *run(void *arg)
 	pthread_mutex_unlock(&d->mu);
 	gw_log("info", "dispatch", "stopped: %llu delivered, %llu to retry, %llu failed this run",
 	       (unsigned long long)d->sent, (unsigned long long)d->retried, (unsigned long long)d->failed);
+	if (d->notify)
+		d->notify(); /* the daemon's loop may be waiting for this */
 	return NULL;
 }
 
-dc_err gw_dispatcher_start(struct gw_state *s, struct gw_adapter *const *ads, void (*on_fatal)(void),
+dc_err gw_dispatcher_start(struct gw_state *s, struct gw_adapter *const *ads, void (*notify)(void),
                            struct gw_dispatcher **out, char *why, size_t why_len)
 {
 	*out = NULL;
@@ -229,17 +414,21 @@ dc_err gw_dispatcher_start(struct gw_state *s, struct gw_adapter *const *ads, vo
 	if (!d)
 		return DC_ERR_NOMEM;
 	d->s = s;
-	d->on_fatal = on_fatal;
+	d->notify = notify;
+	d->limit = s->conf.concurrency ? s->conf.concurrency : 256;
+	d->per_dest = s->conf.per_dest_limit ? s->conf.per_dest_limit : 16;
 	for (size_t i = 0; gw_adapters[i] && i < MAX_ADAPTERS; i++)
 		d->ads[i] = ads[i];
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
 	struct dc_errinfo ei = { 0 };
-	if (gw_state_queue_open(s, &d->q, &ei)) {
-		snprintf(why, why_len, "dispatcher: %s", ei.msg);
-		gw_dispatcher_free(d);
-		return DC_ERR_IO;
-	}
+	d->q = s->q;
+	uint64_t released = 0;
+	if (dc_queue_release_leases(d->q, &released, &ei))
+		gw_log("warn", "dispatch", "releasing old leases: %s", ei.msg);
+	else if (released)
+		gw_log("info", "dispatch", "%llu deliveries were in flight when the last run ended: due again now",
+		       (unsigned long long)released);
 	if (pthread_create(&d->th, NULL, run, d) != 0) {
 		snprintf(why, why_len, "dispatcher: cannot start a thread");
 		gw_dispatcher_free(d);
@@ -270,6 +459,14 @@ bool gw_dispatcher_idle(struct gw_dispatcher *d)
 	return idle;
 }
 
+static void flights_free(struct flight *f)
+{
+	for (struct flight *n; f; f = n) {
+		n = f->next;
+		flight_free(f); /* not recorded: their leases bring them back */
+	}
+}
+
 void gw_dispatcher_free(struct gw_dispatcher *d)
 {
 	if (!d)
@@ -278,11 +475,15 @@ void gw_dispatcher_free(struct gw_dispatcher *d)
 		gw_dispatcher_stop(d);
 		pthread_join(d->th, NULL);
 	}
-	for (struct flight *f = d->done, *n; f; f = n) {
-		n = f->next;
-		flight_free(f); /* not recorded: their leases bring them back */
-	}
-	dc_queue_close(d->q);
+	flights_free(d->done);
+	flights_free(d->offered);
+	for (size_t b = 0; b < N_BUCKETS; b++)
+		for (struct dest *q = d->buckets[b], *n; q; q = n) {
+			n = q->next;
+			flights_free(q->wh);
+			free(q->name);
+			free(q);
+		}
 	pthread_cond_destroy(&d->cv);
 	pthread_mutex_destroy(&d->mu);
 	free(d);

@@ -1,4 +1,4 @@
-/* The dispatcher: one thread with its own queue connection. It claims due items (at most
+/* The dispatcher: one thread, sharing the state's queue handle with the workers. It claims due items (at most
  * per_destination in flight per destination, `concurrency` in all), hands each to its
  * adapter's send(), and records the outcome: ack, retry later with backoff, or dead letter.
  * Many deliveries are in flight at once; completions come back from the adapters' threads. */
@@ -9,10 +9,14 @@
 
 struct gw_dispatcher;
 
-/* ads[i] is the started instance of gw_adapters[i] (NULL: not configured) */
-dc_err gw_dispatcher_start(struct gw_state *s, struct gw_adapter *const *ads, void (*on_fatal)(void), struct gw_dispatcher **out,
+/* ads[i] is the started instance of gw_adapters[i] (NULL: not configured); notify() is
+ * called (from the dispatcher's thread) once it has stopped and is idle */
+dc_err gw_dispatcher_start(struct gw_state *s, struct gw_adapter *const *ads, void (*notify)(void), struct gw_dispatcher **out,
                            char *why, size_t why_len);
 void gw_dispatcher_wake(void *d);  /* any thread: something new may be due */
+/* any thread: deliveries just committed born-leased, to send from memory; takes the array
+ * and its items (see gw_on_queued_fn in workers.h) */
+void gw_dispatcher_offer(struct gw_dispatcher *d, struct dc_queue_item *items, size_t n);
 /* stop claiming; wait for deliveries in flight to complete (the adapters must still run) */
 void gw_dispatcher_stop(struct gw_dispatcher *d);
 bool gw_dispatcher_idle(struct gw_dispatcher *d);   /* stopped and nothing in flight */

@@ -41,6 +41,7 @@ static int64_t now_ms(void)
 
 void gw_ingest_result_clear(struct gw_ingest_result *res)
 {
+	dc_queue_items_free(res->fast, res->n_fast);
 	free(res->reply);
 	free(res->reply_to);
 	free(res->out);
@@ -178,9 +179,45 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 		                                      .media_type = "application/didcomm-encrypted+json",
 		                                      .dest = dest,
 		                                      .expires_ms = exp,
-		                                      .not_before_ms = not_before };
+		                                      .not_before_ms = not_before,
+		                                      .leased_until_ms = !not_before && g->lease_ms > 0 ?
+		                                                         now_ms() + g->lease_ms : 0 };
 	p->n++;
 	return DC_OK;
+}
+
+/* After the commit: copies of the born-leased deliveries for the caller to send from memory.
+ * Out of memory here loses nothing: their leases run out and the dispatcher claims them. */
+static void take_fast(const struct plan *p, const int64_t *ids, struct gw_ingest_result *res)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->n; i++)
+		n += p->items[i].leased_until_ms > 0;
+	if (!n || !(res->fast = calloc(n, sizeof *res->fast)))
+		return;
+	int64_t now = now_ms();
+	for (size_t i = 0; i < p->n; i++) {
+		const struct dc_queue_new_item *in = &p->items[i];
+		if (in->leased_until_ms <= 0)
+			continue;
+		struct dc_queue_item *it = &res->fast[res->n_fast];
+		it->id = ids[i];
+		it->msg_id = in->msg_id ? strdup(in->msg_id) : NULL;
+		it->media_type = strdup(in->media_type);
+		it->dest = strdup(in->dest);
+		it->data = malloc(in->len ? in->len : 1);
+		it->len = in->len;
+		it->created_ms = it->next_ms = now;
+		it->expires_ms = in->expires_ms;
+		res->n_fast++;
+		if (!it->media_type || !it->dest || !it->data) {
+			dc_queue_items_free(res->fast, res->n_fast);
+			res->fast = NULL;
+			res->n_fast = 0;
+			return;
+		}
+		memcpy(it->data, in->data, in->len);
+	}
 }
 
 /* The actions of a list; an action that cannot yield a target makes the whole list fail. */
@@ -300,11 +337,13 @@ void gw_ingest(const struct gw_ingest_cfg *g, const char *transport, const char 
 		snprintf(res->why, sizeof res->why, "rule %s:%u: %s", rule_set_name(g->rules), rule->line, ei.msg);
 		goto out;
 	}
-	if ((rc = dc_queue_put(g->q, p.items, p.n, NULL, &ei))) {
+	int64_t ids[MAX_TARGETS];
+	if ((rc = dc_queue_put(g->q, p.items, p.n, ids, &ei))) {
 		res->status = status_of(rc);
 		snprintf(res->why, sizeof res->why, "%s", ei.msg);
 		goto out;
 	}
+	take_fast(&p, ids, res);
 	res->status = GW_IN_ACCEPTED;
 	res->n_queued = p.n;
 	snprintf(res->why, sizeof res->why, "queued for %zu destination%s (rule %s:%u)", p.n, p.n == 1 ? "" : "s",

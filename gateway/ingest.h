@@ -15,6 +15,8 @@ struct gw_ingest_cfg {
 	struct dc_proto_info proto;  /* our DID, max_receive_bytes, ... */
 	size_t max_bytes;            /* inbound limit (413 above) */
 	const char *tag;             /* the inbound adapter's tag for rules, may be NULL */
+	int64_t lease_ms;            /* > 0: deliveries due now are born leased and returned in
+	                              * res->fast for the caller to deliver from memory */
 };
 
 enum gw_in_status {
@@ -37,6 +39,8 @@ struct gw_ingest_result {
 	char msg_id[128];        /* the inbound message (or forward) id when visible, else "" */
 	bool return_route;       /* a message for us asked for replies on this connection ("all"/"thread") */
 	bool reply_queued;       /* the reply went to the queue (no return route) */
+	struct dc_queue_item *fast; /* with cfg lease_ms: the committed deliveries due now (ids, data) */
+	size_t n_fast;
 	/* gw_ingest_answer: what goes back on the inbound connection (a reply or a problem report) */
 	char *out;
 	size_t out_len;

@@ -2,6 +2,7 @@
 #include "workers.h"
 
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,13 +35,12 @@ struct worker {
 	bool started;
 	struct dc_resolver *res;
 	struct dc_ctx *ctx;
-	struct dc_queue *q;
 };
 
 struct gw_ingest {
 	struct gw_state *s;
 	struct gw_loop *loop;
-	void (*on_queued)(void *);
+	gw_on_queued_fn *on_queued;
 	void *on_queued_arg;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -82,15 +82,19 @@ static void process(struct worker *w, struct job *j)
 	struct gw_ingest_cfg g;
 	pthread_rwlock_rdlock(&in->rules_lock);
 	gw_state_ingest_cfg(in->s, &g);
+	g.lease_ms = in->s->conf.lease_ms; /* deliveries due now go straight to the dispatcher */
 	g.dc = w->ctx;
-	g.q = w->q;
+	g.q = in->s->q; /* shared: one warm page cache; SQLite has one writer at a time anyway */
 	gw_ingest(&g, j->transport, j->source, j->has_media ? j->media : NULL, j->data, j->len, &j->res);
 	gw_ingest_answer(&g, j->live, &j->res);
 	pthread_rwlock_unlock(&in->rules_lock);
 	free(j->data);
 	j->data = NULL;
-	if (j->res.n_queued && in->on_queued)
-		in->on_queued(in->on_queued_arg);
+	if (j->res.n_queued && in->on_queued) {
+		in->on_queued(in->on_queued_arg, j->res.fast, j->res.n_fast); /* takes the items */
+		j->res.fast = NULL;
+		j->res.n_fast = 0;
+	}
 	while (gw_loop_post(in->loop, deliver, j) != DC_OK)
 		usleep(1000); /* out of memory for a list node: the loop will free some */
 }
@@ -98,6 +102,7 @@ static void process(struct worker *w, struct job *j)
 static void *run(void *arg)
 {
 	struct worker *w = arg;
+	prctl(PR_SET_NAME, "gw-ingest", 0, 0, 0); /* shows in top -H and /proc */
 	struct gw_ingest *in = w->in;
 	for (;;) {
 		pthread_mutex_lock(&in->mu);
@@ -172,15 +177,13 @@ void gw_ingest_set_rules(struct gw_ingest *in, struct rule_set *rs)
 
 static void worker_clear(struct worker *w)
 {
-	dc_queue_close(w->q);
 	dc_ctx_free(w->ctx);
 	dc_resolver_free(w->res);
-	w->q = NULL;
 	w->ctx = NULL;
 	w->res = NULL;
 }
 
-dc_err gw_ingest_new(struct gw_state *s, unsigned n, struct gw_loop *loop, void (*on_queued)(void *), void *arg,
+dc_err gw_ingest_new(struct gw_state *s, unsigned n, struct gw_loop *loop, gw_on_queued_fn *on_queued, void *arg,
                      struct gw_ingest **out, char *why, size_t why_len)
 {
 	*out = NULL;
@@ -204,7 +207,6 @@ dc_err gw_ingest_new(struct gw_state *s, unsigned n, struct gw_loop *loop, void 
 	dc_ctx_get_limits(s->ctx, &lim);
 	for (unsigned i = 0; i < n; i++) {
 		struct worker *w = &in->w[i];
-		struct dc_errinfo ei = { 0 };
 		w->in = in;
 		in->n = i + 1;
 		if (dc_resolver_new(1024, &w->res) || dc_ctx_new(w->res, s->ks, &w->ctx)) {
@@ -214,11 +216,6 @@ dc_err gw_ingest_new(struct gw_state *s, unsigned n, struct gw_loop *loop, void 
 		}
 		dc_resolver_set_fetch(w->res, gw_web_fetch, NULL);
 		dc_ctx_set_limits(w->ctx, &lim);
-		if (gw_state_queue_open(s, &w->q, &ei)) {
-			snprintf(why, why_len, "worker %u: %s", i, ei.msg);
-			gw_ingest_free(in);
-			return DC_ERR_IO;
-		}
 		if (pthread_create(&w->th, NULL, run, w) != 0) {
 			snprintf(why, why_len, "worker %u: cannot start a thread", i);
 			gw_ingest_free(in);

@@ -1,6 +1,7 @@
 /* The ingest workers: a pool of threads that open inbound envelopes (crypto), apply the rules
  * and commit to the queue, so that the event loop never waits on either. Each worker has its
- * own resolver, context and queue connection; the keystore (read-only) and the rules (under
+ * own resolver and context; the keystore (read-only), the queue handle (its operations
+ * serialise) and the rules (under
  * a read-write lock, swapped on SIGHUP) are shared. Results go back to the loop thread. */
 #ifndef GW_WORKERS_H
 #define GW_WORKERS_H
@@ -9,9 +10,12 @@
 
 struct gw_loop;
 
-/* n: threads (0 = one per CPU); on_queued(arg) is called (any thread) after a commit that
- * queued deliveries, to wake the dispatcher. */
-dc_err gw_ingest_new(struct gw_state *s, unsigned n, struct gw_loop *loop, void (*on_queued)(void *), void *arg,
+/* Called (on a worker thread) after a commit that queued deliveries: items[0..n) are those due
+ * now, committed born-leased (dc_queue.h), for the dispatcher to send from memory; the callee
+ * owns the array and its items. n == 0: only look in the queue (held or delayed items). */
+typedef void gw_on_queued_fn(void *arg, struct dc_queue_item *items, size_t n);
+/* n: threads (0 = one per CPU) */
+dc_err gw_ingest_new(struct gw_state *s, unsigned n, struct gw_loop *loop, gw_on_queued_fn *on_queued, void *arg,
                      struct gw_ingest **out, char *why, size_t why_len);
 /* loop thread: submitted but not yet acknowledged (shutdown waits for 0) */
 size_t gw_ingest_pending(struct gw_ingest *in);

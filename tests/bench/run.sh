@@ -4,11 +4,14 @@
 # Prints a table: ops/s for ours and didcomm-node, the ratio, and the issue's targets marked
 # "met" / "NOT met" (informational: the targets never fail this script). Then the peak RSS for
 # unpacking a 10 MiB anoncrypt message, as a multiple of the message size (target < 5x).
+# Last, tests/bench/relay.sh: messages relayed through the daemon over HTTP (msgs/s, latency,
+# the daemon's RSS; its RELAY_BENCH_* variables are described there).
 #   BENCH_SECONDS=1   timed seconds per operation (after a warm-up of a fifth of that)
 #   BENCH_RSS_MIB=10  message size for the RSS measurement
 #   BENCH_NODE=0      skip the didcomm-node column
 #   BIN=...           the CLI for the RSS run through the real command (default build/release/didcomm-gateway)
-# Exit status: non-zero only if our benchmark cannot be built or crashes.
+# Exit status: non-zero only if our benchmark cannot be built or crashes (the relay benchmark's
+# failure is reported after all the other figures).
 set -u
 cd "$(dirname "$0")/../.."
 SECS=${BENCH_SECONDS:-1}
@@ -129,5 +132,14 @@ if [ "$node_ok" = 1 ]; then
 	else
 		echo "  didcomm-node: failed: $(cat "$tmp/nprep.err" "$tmp/nrss.err" | tail -n 1)"
 	fi
+fi
+
+# The relay benchmark through the daemon, last: its failure hides none of the figures above.
+echo
+relay_rc=0
+LIB="$LIB" BIN="$BIN" bash tests/bench/relay.sh || relay_rc=$?
+if [ "$relay_rc" != 0 ]; then
+	echo "bench: the relay benchmark failed (exit $relay_rc)" >&2
+	exit 1
 fi
 exit 0

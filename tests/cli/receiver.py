@@ -1,9 +1,10 @@
 """A tiny HTTP receiver on 127.0.0.1 for the tests: POST /inbox -> 202 and the body saved,
 /down -> 503, /gone -> 404, /old -> 307 to /inbox. Usage: receiver.py PORT DIR"""
-import http.server, os, sys
+import http.server, os, sys, threading
 
 PORT, DIR = int(sys.argv[1]), sys.argv[2]
 count = 0
+lock = threading.Lock()
 
 class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
@@ -18,11 +19,15 @@ class H(http.server.BaseHTTPRequestHandler):
             self.end_headers(); return
         code = {"/inbox": 202, "/down": 503, "/gone": 404}.get(self.path, 404)
         if code == 202:
-            count += 1
-            with open(os.path.join(DIR, "msg-%d.json" % count), "wb") as f:
-                f.write(body)
-            with open(os.path.join(DIR, "msg-%d.type" % count), "w") as f:
+            with lock:
+                count += 1
+                n = count
+            with open(os.path.join(DIR, "msg-%d.type" % n), "w") as f:
                 f.write(self.headers.get("Content-Type", ""))
+            # the .json appears whole (rename) so that a test counting files never reads half of one
+            with open(os.path.join(DIR, "msg-%d.json.tmp" % n), "wb") as f:
+                f.write(body)
+            os.rename(os.path.join(DIR, "msg-%d.json.tmp" % n), os.path.join(DIR, "msg-%d.json" % n))
         self.send_response(code); self.send_header("Content-Length", "0"); self.end_headers()
 
 http.server.ThreadingHTTPServer(("127.0.0.1", PORT), H).serve_forever()

@@ -89,6 +89,14 @@ static void put_claim_ack(void)
 	CU_ASSERT_EQUAL(dc_queue_claim(q, now + 61000, 10, 8, 60000, &again, &n2, NULL), DC_OK);
 	CU_ASSERT_EQUAL(n2, 3);
 	dc_queue_items_free(again, n2);
+	/* a restart releases the leases of the run that died: due at once, not when they run out */
+	uint64_t released = 0;
+	CU_ASSERT_EQUAL(dc_queue_release_leases(q, &released, NULL), DC_OK);
+	CU_ASSERT_EQUAL(released, 3);
+	CU_ASSERT_EQUAL(dc_queue_claim(q, now, 10, 8, 60000, &again, &n2, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n2, 3);
+	dc_queue_items_free(again, n2);
+	CU_ASSERT_EQUAL(dc_queue_release_leases(q, NULL, NULL), DC_OK);
 	for (size_t i = 0; i < n; i++)
 		CU_ASSERT_EQUAL(dc_queue_ack(q, got[i].id, NULL), DC_OK);
 	CU_ASSERT_EQUAL(dc_queue_ack(q, got[0].id, NULL), DC_ERR_NOT_FOUND);
