@@ -18,7 +18,7 @@ OPT      ?= -O2 -g
 endif
 
 B        := build/$(V)
-PKGS     := libsodium libcjson libcrypto libcurl sqlite3 libwebsockets
+PKGS     := libsodium libcjson libcrypto libcurl sqlite3 libwebsockets libuv
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CUNIT_LIBS := $(shell pkg-config --libs cunit 2>/dev/null)

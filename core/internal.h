@@ -304,4 +304,9 @@ dc_err dc__wrap_refs(struct dc_op *op, const char *const *refs, size_t n, const 
 /* The public key of kid, which must be listed under rel in its DID's document. */
 dc_err dc__op_key(struct dc_op *op, const char *kid, enum dc_rel rel, const struct dc_key **out) DC_WUR;
 
+/* dc_unpack with the outermost layer already parsed (first, taken; may be NULL) and, when
+ * msg_json_out is not NULL, the plaintext handed back parsed as well */
+dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, const char *in, size_t len, const struct dc_unpack_opts *o,
+                    char **msg_out, cJSON **msg_json_out, struct dc_unpack_meta **meta_out, struct dc_errinfo *ei);
+
 #endif

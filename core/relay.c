@@ -110,12 +110,12 @@ dc_err dc_relay_inspect(struct dc_ctx *c, const char *in, size_t len, struct dc_
 			goto out;
 		}
 	}
-	cJSON_Delete(j);
-	j = NULL;
 	struct dc_unpack_opts o = { .unwrap_forwards = false };
-	if ((rc = dc_unpack(c, in, len, &o, &out->message, &out->meta, ei)))
+	cJSON *parsed = j; /* parsed once: unpack takes it */
+	j = NULL;
+	if ((rc = dc__unpack_j(c, parsed, in, len, &o, &out->message, &msg, &out->meta, ei)))
 		goto out;
-	if ((rc = dc__json_parse(out->message, strlen(out->message), c->lim.max_json_depth, &msg, ei)))
+	if (!msg && (rc = dc__json_parse(out->message, strlen(out->message), c->lim.max_json_depth, &msg, ei)))
 		goto out;
 	const char *id = dc__json_str(msg, "id"), *type = dc__json_str(msg, "type");
 	if (id && !(out->msg_id = strdup(id))) {

@@ -295,6 +295,12 @@ static bool int_field(const cJSON *msg, const char *name, int64_t *v)
 dc_err dc_unpack(struct dc_ctx *c, const char *in, size_t len, const struct dc_unpack_opts *o, char **msg_out,
                  struct dc_unpack_meta **meta_out, struct dc_errinfo *ei)
 {
+	return dc__unpack_j(c, NULL, in, len, o, msg_out, NULL, meta_out, ei);
+}
+
+dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, const char *in, size_t len, const struct dc_unpack_opts *o,
+                    char **msg_out, cJSON **msg_json_out, struct dc_unpack_meta **meta_out, struct dc_errinfo *ei)
+{
 	struct dc_op op;
 	struct state st = { 0 };
 	struct dc_unpack_meta *m = NULL;
@@ -307,17 +313,25 @@ dc_err dc_unpack(struct dc_ctx *c, const char *in, size_t len, const struct dc_u
 
 	if (msg_out)
 		*msg_out = NULL;
+	if (msg_json_out)
+		*msg_json_out = NULL;
 	if (meta_out)
 		*meta_out = NULL;
-	if (!c || !in || !msg_out)
+	if (!c || !in || !msg_out) {
+		cJSON_Delete(first);
 		return DC_ERR_INVAL;
+	}
 	dc__op_init(&op, c, ei);
-	if (len > c->lim.max_message_bytes)
+	if (len > c->lim.max_message_bytes) {
+		cJSON_Delete(first);
 		return dc__fail(ei, DC_ERR_TOO_BIG, "message of %zu bytes is over the limit of %zu", len,
 		                c->lim.max_message_bytes);
+	}
 	m = calloc(1, sizeof *m);
-	if (!m)
+	if (!m) {
+		cJSON_Delete(first);
 		return DC_ERR_NOMEM;
+	}
 
 	size_t max_layers = 3 * (c->lim.max_forward_depth + 1);
 	bool first_enc = true;
@@ -326,8 +340,12 @@ dc_err dc_unpack(struct dc_ctx *c, const char *in, size_t len, const struct dc_u
 			rc = dc__fail(ei, DC_ERR_TOO_BIG, "more than %zu nested envelopes", max_layers);
 			goto out;
 		}
-		if ((rc = dc__json_parse(data, data_len, c->lim.max_json_depth, &j, ei)))
+		if (first) { /* the caller parsed the outermost layer already */
+			j = first;
+			first = NULL;
+		} else if ((rc = dc__json_parse(data, data_len, c->lim.max_json_depth, &j, ei))) {
 			goto out;
+		}
 		if (!cJSON_IsObject(j)) {
 			rc = dc__fail(ei, DC_ERR_MALFORMED, "message: not a JSON object");
 			goto out;
@@ -421,6 +439,10 @@ dc_err dc_unpack(struct dc_ctx *c, const char *in, size_t len, const struct dc_u
 			}
 			txt[data_len] = 0;
 			*msg_out = txt;
+			if (msg_json_out) { /* the parsed plaintext too, for a caller that reads it */
+				*msg_json_out = j;
+				j = NULL;
+			}
 			rc = DC_OK;
 			goto out;
 		}

@@ -1,12 +1,15 @@
-/* The event loop (see loop.h): libwebsockets' own poll loop, one thread. Closures posted
- * from other threads go on a locked list; lws_cancel_service wakes the loop, which runs
- * them from LWS_CALLBACK_EVENT_WAIT_CANCELLED. */
+/* The event loop (see loop.h): libuv (epoll) under libwebsockets, one thread. The uv loop is
+ * ours, lent to lws as a foreign loop, so that gw_loop_service can run it one pass at a time.
+ * Closures posted from other threads go on a locked list; lws_cancel_service wakes the loop,
+ * which runs them from LWS_CALLBACK_EVENT_WAIT_CANCELLED. */
 #include "loop.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <uv.h> /* before libwebsockets.h: declares its libuv helpers */
 
 #include "lws_glue.h"
 
@@ -17,6 +20,8 @@ struct post {
 };
 
 struct gw_loop {
+	uv_loop_t uv;        /* ours, lent to lws as a foreign loop */
+	bool uv_ok;
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
 	struct gw_ingest *in;
@@ -47,6 +52,13 @@ dc_err gw_loop_new(const struct gw_conf *conf, struct gw_ingest *in, struct gw_l
 	l->conf = conf;
 	l->in = in;
 	pthread_mutex_init(&l->mu, NULL);
+	if (uv_loop_init(&l->uv) != 0) {
+		snprintf(why, why_len, "cannot create the event loop");
+		gw_loop_free(l);
+		return DC_ERR_NOMEM;
+	}
+	l->uv_ok = true;
+	void *foreign[1] = { &l->uv };
 	int port = CONTEXT_PORT_NO_LISTEN;
 	if (conf->http_enabled) {
 		snprintf(l->iface, sizeof l->iface, "%s", conf->http_listen);
@@ -65,11 +77,14 @@ dc_err gw_loop_new(const struct gw_conf *conf, struct gw_ingest *in, struct gw_l
 	info.iface = conf->http_enabled ? l->iface : NULL;
 	info.protocols = protocols;
 	info.pvo = conf->ws_enabled ? &pvo : NULL;
+	/* libuv under lws: epoll, so the cost of a wake-up does not grow with the connections held
+	 * (lws's own loop polls every socket on each pass) */
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
-	               LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	               LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_LIBUV;
 	info.vhost_name = "didcomm-gateway";
 	info.timeout_secs = 30;
 	info.user = l;
+	info.foreign_loops = foreign;
 	info.ka_time = 60; /* TCP keepalive on idle WebSocket connections */
 	info.ka_probes = 3;
 	info.ka_interval = 10;
@@ -86,12 +101,28 @@ dc_err gw_loop_new(const struct gw_conf *conf, struct gw_ingest *in, struct gw_l
 	return DC_OK;
 }
 
+static void close_handle(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
 void gw_loop_free(struct gw_loop *l)
 {
 	if (!l)
 		return;
 	if (l->ctx)
 		lws_context_destroy(l->ctx);
+	if (l->uv_ok) {
+		/* lws closes its handles through the loop: let it finish, then close what is left */
+		uv_run(&l->uv, UV_RUN_NOWAIT);
+		if (uv_loop_close(&l->uv) == UV_EBUSY) {
+			uv_walk(&l->uv, close_handle, NULL);
+			uv_run(&l->uv, UV_RUN_DEFAULT);
+			uv_loop_close(&l->uv);
+		}
+	}
 	/* closures never run: their owners are gone with the loop */
 	for (struct post *p = l->head, *n; p; p = n) {
 		n = p->next;
@@ -113,7 +144,8 @@ int gw_loop_port(const struct gw_loop *l)
 
 int gw_loop_service(struct gw_loop *l)
 {
-	return lws_service(l->ctx, 0);
+	uv_run(&l->uv, UV_RUN_ONCE); /* waits for I/O, a timer or a wake-up, handles it, returns */
+	return 0;
 }
 
 dc_err gw_loop_post(struct gw_loop *l, gw_loop_fn *fn, void *arg)
