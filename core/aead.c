@@ -114,14 +114,14 @@ dc_err dc__aead_encrypt(enum dc_enc e, const uint8_t *cek, const uint8_t *iv, co
 {
 	switch (e) {
 	case DC_ENC_A256CBC_HS512: {
-		dc_err rc = evp_crypt(EVP_aes_256_cbc(), true, cek + 32, iv, 16, NULL, 0, pt, pt_len, ct, ct_len, NULL,
+		dc_err rc = evp_crypt(dc__evp_cipher(DC_EVP_AES256_CBC), true, cek + 32, iv, 16, NULL, 0, pt, pt_len, ct, ct_len, NULL,
 		                      false);
 		if (rc == DC_OK)
 			cbc_tag(cek, aad, aad_len, iv, ct, *ct_len, tag);
 		return rc;
 	}
 	case DC_ENC_A256GCM:
-		return evp_crypt(EVP_aes_256_gcm(), true, cek, iv, 12, aad, aad_len, pt, pt_len, ct, ct_len, tag, true);
+		return evp_crypt(dc__evp_cipher(DC_EVP_AES256_GCM), true, cek, iv, 12, aad, aad_len, pt, pt_len, ct, ct_len, tag, true);
 	case DC_ENC_XC20P: {
 		unsigned long long tl = 0;
 		crypto_aead_xchacha20poly1305_ietf_encrypt_detached(ct, tag, &tl, pt, pt_len, aad, aad_len, NULL, iv, cek);
@@ -149,12 +149,12 @@ dc_err dc__aead_decrypt(enum dc_enc e, const uint8_t *cek, const uint8_t *iv, si
 		sodium_memzero(want, sizeof want);
 		if (same != 0)
 			return DC_ERR_CRYPTO; /* MAC first: nothing is decrypted on a bad tag */
-		dc_err rc = evp_crypt(EVP_aes_256_cbc(), false, cek + 32, iv, 16, NULL, 0, ct, ct_len, pt, pt_len, NULL,
+		dc_err rc = evp_crypt(dc__evp_cipher(DC_EVP_AES256_CBC), false, cek + 32, iv, 16, NULL, 0, ct, ct_len, pt, pt_len, NULL,
 		                      false);
 		return rc ? DC_ERR_CRYPTO : DC_OK;
 	}
 	case DC_ENC_A256GCM: {
-		dc_err rc = evp_crypt(EVP_aes_256_gcm(), false, cek, iv, 12, aad, aad_len, ct, ct_len, pt, pt_len,
+		dc_err rc = evp_crypt(dc__evp_cipher(DC_EVP_AES256_GCM), false, cek, iv, 12, aad, aad_len, ct, ct_len, pt, pt_len,
 		                      (uint8_t *)tag, true);
 		if (rc)
 			sodium_memzero(pt, ct_len);

@@ -309,4 +309,9 @@ dc_err dc__op_key(struct dc_op *op, const char *kid, enum dc_rel rel, const stru
 dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, const char *in, size_t len, const struct dc_unpack_opts *o,
                     char **msg_out, cJSON **msg_json_out, struct dc_unpack_meta **meta_out, struct dc_errinfo *ei);
 
+/* evp.c: OpenSSL ciphers, fetched once per process */
+enum dc_evp { DC_EVP_AES256_WRAP, DC_EVP_AES256_CBC, DC_EVP_AES256_GCM, DC_EVP_N };
+typedef struct evp_cipher_st EVP_CIPHER;
+const EVP_CIPHER *dc__evp_cipher(enum dc_evp which);
+
 #endif

@@ -13,7 +13,7 @@ static dc_err kw(const uint8_t kek[32], const uint8_t *in, size_t in_len, uint8_
 	if (!ctx)
 		return DC_ERR_NOMEM;
 	EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-	if (EVP_CipherInit_ex(ctx, EVP_aes_256_wrap(), NULL, kek, NULL, wrap) == 1 &&
+	if (EVP_CipherInit_ex(ctx, dc__evp_cipher(DC_EVP_AES256_WRAP), NULL, kek, NULL, wrap) == 1 &&
 	    EVP_CipherUpdate(ctx, out, &n, in, (int)in_len) == 1 && EVP_CipherFinal_ex(ctx, out + n, &m) == 1 &&
 	    (size_t)(n + m) == (wrap ? in_len + 8 : in_len - 8))
 		rc = DC_OK;

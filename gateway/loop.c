@@ -155,13 +155,15 @@ dc_err gw_loop_post(struct gw_loop *l, gw_loop_fn *fn, void *arg)
 		return DC_ERR_NOMEM;
 	*p = (struct post){ .fn = fn, .arg = arg };
 	pthread_mutex_lock(&l->mu);
+	bool was_empty = !l->head; /* else a wake-up is on its way already */
 	if (l->tail)
 		l->tail->next = p;
 	else
 		l->head = p;
 	l->tail = p;
 	pthread_mutex_unlock(&l->mu);
-	lws_cancel_service(l->ctx);
+	if (was_empty)
+		lws_cancel_service(l->ctx);
 	return DC_OK;
 }
 

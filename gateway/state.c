@@ -55,7 +55,7 @@ dc_err gw_state_queue_open(const struct gw_state *s, struct dc_queue **q, struct
 	struct dc_queue_opts qo = { .max_items = s->conf.queue_max_items, .max_item_bytes = s->conf.max_message_bytes * 2,
 		                    .retry_base_ms = s->conf.retry_base_ms, .retry_max_ms = s->conf.retry_max_ms,
 		                    .max_age_ms = s->conf.max_age_ms, .sync_full = s->conf.queue_sync_full,
-		                    .checkpoint_pages = 4000 };
+		                    .checkpoint_pages = 1000 };
 	return dc_queue_open_sqlite(qpath, &qo, q, ei);
 }
 
