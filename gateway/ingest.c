@@ -338,7 +338,7 @@ void gw_ingest(const struct gw_ingest_cfg *g, const char *transport, const char 
 		goto out;
 	}
 	int64_t ids[MAX_TARGETS];
-	if ((rc = dc_queue_put(g->q, p.items, p.n, ids, &ei))) {
+	if ((rc = g->put ? g->put(g->put_arg, p.items, p.n, ids, &ei) : dc_queue_put(g->q, p.items, p.n, ids, &ei))) {
 		res->status = status_of(rc);
 		snprintf(res->why, sizeof res->why, "%s", ei.msg);
 		goto out;

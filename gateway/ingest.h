@@ -17,6 +17,9 @@ struct gw_ingest_cfg {
 	const char *tag;             /* the inbound adapter's tag for rules, may be NULL */
 	int64_t lease_ms;            /* > 0: deliveries due now are born leased and returned in
 	                              * res->fast for the caller to deliver from memory */
+	/* the commit, when not a plain dc_queue_put on q (the daemon's group commit) */
+	dc_err (*put)(void *arg, const struct dc_queue_new_item *items, size_t n, int64_t *ids, struct dc_errinfo *ei);
+	void *put_arg;
 };
 
 enum gw_in_status {

@@ -37,8 +37,25 @@ struct worker {
 	struct dc_ctx *ctx;
 };
 
+/* one worker's commit waiting to go into a shared transaction */
+struct put_req {
+	struct put_req *next;
+	const struct dc_queue_new_item *items;
+	size_t n;
+	int64_t *ids;
+	dc_err rc;
+	struct dc_errinfo ei;
+	bool done;
+};
+
 struct gw_ingest {
 	struct gw_state *s;
+	/* group commit: whoever finds no commit running commits everything waiting, in one
+	 * transaction; the others wait for it (no thread of its own, no extra hand-off) */
+	pthread_mutex_t put_mu;
+	pthread_cond_t put_cv;
+	struct put_req *put_head, **put_tail;
+	bool put_busy;
 	struct gw_loop *loop;
 	gw_on_queued_fn *on_queued;
 	void *on_queued_arg;
@@ -76,6 +93,71 @@ static void deliver(void *arg)
 	job_free(j);
 }
 
+#define MAX_GROUP_ITEMS 256
+
+/* one transaction for a batch of commits; if it fails, each commit alone (one bad or
+ * over-full batch must not fail the others) */
+static void commit_group(struct gw_ingest *in, struct put_req *batch)
+{
+	struct dc_queue_new_item items[MAX_GROUP_ITEMS];
+	int64_t ids[MAX_GROUP_ITEMS];
+	size_t n = 0;
+	bool fits = true;
+	for (struct put_req *r = batch; r; r = r->next) {
+		if (n + r->n > MAX_GROUP_ITEMS) {
+			fits = false;
+			break;
+		}
+		memcpy(&items[n], r->items, r->n * sizeof *items);
+		n += r->n;
+	}
+	struct dc_errinfo ei = { 0 };
+	if (fits && batch->next && dc_queue_put(in->s->q, items, n, ids, &ei) == DC_OK) {
+		size_t k = 0;
+		for (struct put_req *r = batch; r; r = r->next) {
+			if (r->ids)
+				memcpy(r->ids, &ids[k], r->n * sizeof *ids);
+			k += r->n;
+			r->rc = DC_OK;
+		}
+		return;
+	}
+	for (struct put_req *r = batch; r; r = r->next)
+		r->rc = dc_queue_put(in->s->q, r->items, r->n, r->ids, &r->ei);
+}
+
+static dc_err group_put(void *arg, const struct dc_queue_new_item *items, size_t n, int64_t *ids, struct dc_errinfo *ei)
+{
+	struct gw_ingest *in = arg;
+	struct put_req me = { .items = items, .n = n, .ids = ids };
+	pthread_mutex_lock(&in->put_mu);
+	*in->put_tail = &me;
+	in->put_tail = &me.next;
+	while (!me.done) {
+		if (in->put_busy) {
+			pthread_cond_wait(&in->put_cv, &in->put_mu);
+			continue;
+		}
+		struct put_req *batch = in->put_head;
+		in->put_head = NULL;
+		in->put_tail = &in->put_head;
+		in->put_busy = true;
+		pthread_mutex_unlock(&in->put_mu);
+		commit_group(in, batch);
+		pthread_mutex_lock(&in->put_mu);
+		for (struct put_req *r = batch, *nx; r; r = nx) {
+			nx = r->next; /* r may be gone as soon as done is set and the lock released */
+			r->done = true;
+		}
+		in->put_busy = false;
+		pthread_cond_broadcast(&in->put_cv);
+	}
+	pthread_mutex_unlock(&in->put_mu);
+	if (me.rc && ei)
+		*ei = me.ei;
+	return me.rc;
+}
+
 static void process(struct worker *w, struct job *j)
 {
 	struct gw_ingest *in = w->in;
@@ -83,6 +165,8 @@ static void process(struct worker *w, struct job *j)
 	pthread_rwlock_rdlock(&in->rules_lock);
 	gw_state_ingest_cfg(in->s, &g);
 	g.lease_ms = in->s->conf.lease_ms; /* deliveries due now go straight to the dispatcher */
+	g.put = group_put;
+	g.put_arg = in;
 	g.dc = w->ctx;
 	g.q = in->s->q; /* shared: one warm page cache; SQLite has one writer at a time anyway */
 	gw_ingest(&g, j->transport, j->source, j->has_media ? j->media : NULL, j->data, j->len, &j->res);
@@ -202,6 +286,9 @@ dc_err gw_ingest_new(struct gw_state *s, unsigned n, struct gw_loop *loop, gw_on
 	in->on_queued_arg = arg;
 	pthread_mutex_init(&in->mu, NULL);
 	pthread_cond_init(&in->cv, NULL);
+	pthread_mutex_init(&in->put_mu, NULL);
+	pthread_cond_init(&in->put_cv, NULL);
+	in->put_tail = &in->put_head;
 	pthread_rwlock_init(&in->rules_lock, NULL);
 	struct dc_limits lim;
 	dc_ctx_get_limits(s->ctx, &lim);
@@ -241,6 +328,8 @@ void gw_ingest_free(struct gw_ingest *in)
 		worker_clear(&in->w[i]);
 	}
 	pthread_rwlock_destroy(&in->rules_lock);
+	pthread_cond_destroy(&in->put_cv);
+	pthread_mutex_destroy(&in->put_mu);
 	pthread_cond_destroy(&in->cv);
 	pthread_mutex_destroy(&in->mu);
 	free(in);

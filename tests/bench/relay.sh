@@ -9,6 +9,7 @@
 #   RELAY_BENCH_N=20000     messages
 #   RELAY_BENCH_CONC=64     transfers in flight
 #   RELAY_BENCH_WAIT=60     seconds to wait for deliveries
+#   RELAY_BENCH_CONF='...'  extra global lines for the gateway's config (e.g. 'workers 4')
 #   BIN=... LIB=... CC=...  the daemon, the library and the compiler to use
 # Exit status: non-zero only if the benchmark cannot be built or run. Every process started
 # here is stopped by its PID; the temporary directory is removed.
@@ -57,6 +58,7 @@ cat >"$tmp/gw.conf" <<CONF
 state_dir $tmp/gw
 rules $tmp/rules.conf
 log_level warn
+${RELAY_BENCH_CONF:-}
 [http]
 listen 127.0.0.1:$GPORT
 CONF
@@ -76,7 +78,7 @@ if ! GW=$(cat "$tmp/gw/did.txt") || ! "$BIN" did resolve "$GW" >"$tmp/gw.doc" ||
 	exit 1
 fi
 
-echo "relay: $(nproc) CPUs, $(uname -m); gateway with default settings (gw.conf: log_level warn, one http rule)"
+echo "relay: $(nproc) CPUs, $(uname -m); gateway with default settings (gw.conf: log_level warn, one http rule${RELAY_BENCH_CONF:+, $RELAY_BENCH_CONF})"
 RELAY_GW_PID=$GPID "$OUT/relay" "$BOB" "$RPORT"
 rc=$?
 [ $rc -eq 0 ] || echo "relay: the benchmark program failed (exit $rc)" >&2
