@@ -16,6 +16,8 @@
 #define MAX_WORKERS 64
 #define MAX_WAITING 4096                 /* jobs not yet picked up */
 #define MAX_WAITING_BYTES (256u << 20)   /* their bytes */
+#define SMALL_JOB (64u << 10)            /* up to this, a job goes ahead of big ones... */
+#define SMALL_RUN 8                      /* ...but a big one waits for at most this many */
 
 struct job {
 	struct job *next;
@@ -31,6 +33,7 @@ struct job {
 
 struct worker {
 	struct gw_ingest *in;
+	bool small_only;      /* the extra worker: small messages never wait behind big ones */
 	pthread_t th;
 	bool started;
 	struct dc_resolver *res;
@@ -60,8 +63,12 @@ struct gw_ingest {
 	gw_on_queued_fn *on_queued;
 	void *on_queued_arg;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct job *head, *tail;
+	pthread_cond_t cv;           /* general workers wait here */
+	pthread_cond_t scv;          /* the small-only worker waits here */
+	struct job *head, *tail;     /* big jobs */
+	struct job *shead, *stail;   /* small jobs: not stuck behind megabytes of crypto */
+	unsigned small_run;
+	unsigned big_active;          /* big jobs being opened: the small-only worker helps then */
 	size_t n_waiting, bytes_waiting;
 	bool stop;
 	pthread_rwlock_t rules_lock;
@@ -183,27 +190,51 @@ static void process(struct worker *w, struct job *j)
 		usleep(1000); /* out of memory for a list node: the loop will free some */
 }
 
+/* the next job: small ones first, a big one after SMALL_RUN small ones in a row */
+static struct job *take(struct gw_ingest *in, bool small_only)
+{
+	bool small = in->shead && (small_only || !in->head || in->small_run < SMALL_RUN);
+	struct job **h = small ? &in->shead : &in->head, **t = small ? &in->stail : &in->tail;
+	struct job *j = *h;
+	if (!j)
+		return NULL;
+	*h = j->next;
+	if (!*h)
+		*t = NULL;
+	in->small_run = small ? in->small_run + 1 : 0;
+	return j;
+}
+
 static void *run(void *arg)
 {
 	struct worker *w = arg;
-	prctl(PR_SET_NAME, "gw-ingest", 0, 0, 0); /* shows in top -H and /proc */
 	struct gw_ingest *in = w->in;
+	prctl(PR_SET_NAME, "gw-ingest", 0, 0, 0); /* shows in top -H and /proc */
 	for (;;) {
 		pthread_mutex_lock(&in->mu);
-		while (!in->head && !in->stop)
-			pthread_cond_wait(&in->cv, &in->mu);
-		struct job *j = in->head;
+		while (!(w->small_only ? in->shead && in->big_active : (in->head || in->shead)) && !in->stop)
+			pthread_cond_wait(w->small_only ? &in->scv : &in->cv, &in->mu);
+		struct job *j = take(in, w->small_only);
+		if (!j && w->small_only && in->head) {
+			pthread_mutex_unlock(&in->mu);
+			break; /* stopping: the others finish the big ones */
+		}
 		if (!j) {
 			pthread_mutex_unlock(&in->mu);
 			break;
 		}
-		in->head = j->next;
-		if (!in->head)
-			in->tail = NULL;
 		in->n_waiting--;
 		in->bytes_waiting -= j->len;
+		bool big = j->len > SMALL_JOB;
+		if (big && ++in->big_active == 1 && in->shead)
+			pthread_cond_signal(&in->scv); /* small ones waiting: the small-only worker helps */
 		pthread_mutex_unlock(&in->mu);
 		process(w, j);
+		if (big) {
+			pthread_mutex_lock(&in->mu);
+			in->big_active--;
+			pthread_mutex_unlock(&in->mu);
+		}
 	}
 	return NULL;
 }
@@ -232,14 +263,17 @@ dc_err gw_ingest_submit(struct gw_ingest *in, const struct gw_inbound *m, gw_ack
 		free(j);
 		return DC_ERR_AGAIN;
 	}
-	if (in->tail)
-		in->tail->next = j;
+	struct job **h = m->len <= SMALL_JOB ? &in->shead : &in->head, **t = m->len <= SMALL_JOB ? &in->stail : &in->tail;
+	if (*t)
+		(*t)->next = j;
 	else
-		in->head = j;
-	in->tail = j;
+		*h = j;
+	*t = j;
 	in->n_waiting++;
 	in->bytes_waiting += m->len;
 	pthread_cond_signal(&in->cv);
+	if (m->len <= SMALL_JOB && in->big_active)
+		pthread_cond_signal(&in->scv);
 	pthread_mutex_unlock(&in->mu);
 	in->pending++;
 	return DC_OK;
@@ -275,6 +309,7 @@ dc_err gw_ingest_new(struct gw_state *s, unsigned n, struct gw_loop *loop, gw_on
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		n = cpus < 1 ? 1 : cpus > 16 ? 16 : (unsigned)cpus;
 	}
+	n++; /* plus one for small messages only */
 	if (n > MAX_WORKERS)
 		n = MAX_WORKERS;
 	struct gw_ingest *in = calloc(1, sizeof *in);
@@ -286,6 +321,7 @@ dc_err gw_ingest_new(struct gw_state *s, unsigned n, struct gw_loop *loop, gw_on
 	in->on_queued_arg = arg;
 	pthread_mutex_init(&in->mu, NULL);
 	pthread_cond_init(&in->cv, NULL);
+	pthread_cond_init(&in->scv, NULL);
 	pthread_mutex_init(&in->put_mu, NULL);
 	pthread_cond_init(&in->put_cv, NULL);
 	in->put_tail = &in->put_head;
@@ -295,6 +331,7 @@ dc_err gw_ingest_new(struct gw_state *s, unsigned n, struct gw_loop *loop, gw_on
 	for (unsigned i = 0; i < n; i++) {
 		struct worker *w = &in->w[i];
 		w->in = in;
+		w->small_only = i == n - 1 && n > 1;
 		in->n = i + 1;
 		if (dc_resolver_new(1024, &w->res) || dc_ctx_new(w->res, s->ks, &w->ctx)) {
 			snprintf(why, why_len, "worker %u: out of memory", i);
@@ -321,6 +358,7 @@ void gw_ingest_free(struct gw_ingest *in)
 	pthread_mutex_lock(&in->mu);
 	in->stop = true;
 	pthread_cond_broadcast(&in->cv);
+	pthread_cond_broadcast(&in->scv);
 	pthread_mutex_unlock(&in->mu);
 	for (unsigned i = 0; i < in->n; i++) {
 		if (in->w[i].started)
@@ -331,6 +369,7 @@ void gw_ingest_free(struct gw_ingest *in)
 	pthread_cond_destroy(&in->put_cv);
 	pthread_mutex_destroy(&in->put_mu);
 	pthread_cond_destroy(&in->cv);
+	pthread_cond_destroy(&in->scv);
 	pthread_mutex_destroy(&in->mu);
 	free(in);
 }

@@ -5,7 +5,8 @@
 # "met" / "NOT met" (informational: the targets never fail this script). Then the peak RSS for
 # unpacking a 10 MiB anoncrypt message, as a multiple of the message size (target < 5x).
 # Last, tests/bench/relay.sh: messages relayed through the daemon over HTTP (msgs/s, latency,
-# the daemon's RSS; its RELAY_BENCH_* variables are described there).
+# the daemon's RSS; its RELAY_BENCH_* variables are described there), and tests/bench/stall.sh:
+# whether opening big envelopes stalls the event loop for other connections.
 #   BENCH_SECONDS=1   timed seconds per operation (after a warm-up of a fifth of that)
 #   BENCH_RSS_MIB=10  message size for the RSS measurement
 #   BENCH_NODE=0      skip the didcomm-node column
@@ -138,8 +139,11 @@ fi
 echo
 relay_rc=0
 LIB="$LIB" BIN="$BIN" bash tests/bench/relay.sh || relay_rc=$?
-if [ "$relay_rc" != 0 ]; then
-	echo "bench: the relay benchmark failed (exit $relay_rc)" >&2
+echo
+stall_rc=0
+BIN="$BIN" bash tests/bench/stall.sh || stall_rc=$?
+if [ "$relay_rc" != 0 ] || [ "$stall_rc" != 0 ]; then
+	echo "bench: the relay benchmark failed (exit $relay_rc) or the stall benchmark (exit $stall_rc)" >&2
 	exit 1
 fi
 exit 0
