@@ -166,8 +166,7 @@ void gw_dispatcher_offer(struct gw_dispatcher *d, struct dc_queue_item *items, s
 	pthread_mutex_lock(&d->mu);
 	*tail = d->offered; /* order between batches does not matter; within one it is kept */
 	d->offered = head;
-	d->wake = true;
-	pthread_cond_signal(&d->cv);
+	pthread_cond_signal(&d->cv); /* not `wake`: nothing new to claim from the store */
 	pthread_mutex_unlock(&d->mu);
 }
 

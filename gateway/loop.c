@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uv.h> /* before libwebsockets.h: declares its libuv helpers */
 
@@ -85,6 +86,7 @@ dc_err gw_loop_new(const struct gw_conf *conf, struct gw_ingest *in, struct gw_l
 	info.timeout_secs = 30;
 	info.user = l;
 	info.foreign_loops = foreign;
+	info.pcontext = &l->ctx;
 	info.ka_time = 60; /* TCP keepalive on idle WebSocket connections */
 	info.ka_probes = 3;
 	info.ka_interval = 10;
@@ -112,10 +114,20 @@ void gw_loop_free(struct gw_loop *l)
 {
 	if (!l)
 		return;
-	if (l->ctx)
+	if (l->ctx) {
+		/* on a foreign loop lws closes everything through the loop and frees the context at
+		 * the end, setting l->ctx to NULL (info.pcontext): keep the loop turning until then */
 		lws_context_destroy(l->ctx);
+		for (int i = 0; l->ctx && l->uv_ok && i < 2000; i++) {
+			if (uv_run(&l->uv, UV_RUN_NOWAIT) != 0)
+				continue;
+			/* every handle closed: lws 4.1 finishes a foreign-loop destroy on the next call */
+			lws_context_destroy(l->ctx);
+			if (l->ctx)
+				usleep(1000);
+		}
+	}
 	if (l->uv_ok) {
-		/* lws closes its handles through the loop: let it finish, then close what is left */
 		uv_run(&l->uv, UV_RUN_NOWAIT);
 		if (uv_loop_close(&l->uv) == UV_EBUSY) {
 			uv_walk(&l->uv, close_handle, NULL);

@@ -33,5 +33,7 @@ $BIN send --to "$(cat "$T/gone")" "$T/m-gone.json" > "$T/out" 2> "$T/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "HTTP 404 (refused)" "$T/err" && ok "404: refused (exit 1)" || bad "404" "exit $rc $(cat "$T/err")"
 $BIN send --to "$(cat "$T/refused")" --timeout 2000 "$T/m-refused.json" > "$T/out" 2> "$T/err"; rc=$?
 [ $rc -eq 3 ] && ok "connection refused: try again later (exit 3)" || bad "connection refused" "exit $rc $(cat "$T/err")"
-refuse "ws endpoint: no adapter yet" "no adapter yet" $BIN send --to "$(cat "$T/ws")" "$T/m-ws.json"
+# a ws:// endpoint that is no WebSocket server (the plain HTTP receiver): try again later
+$BIN send --to "$(cat "$T/ws")" --timeout 2000 "$T/m-ws.json" > "$T/out" 2> "$T/err"; rc=$?
+[ $rc -eq 3 ] && grep -q "ws://127.0.0.1:$PORT/" "$T/err" && [ "$(wc -l < "$T/err")" -eq 1 ] && ok "ws endpoint without WebSocket: try again later (exit 3)" || bad "ws endpoint" "exit $rc $(cat "$T/err")"
 summary cli-send
