@@ -168,6 +168,8 @@ struct dc_pack_opts {
 	enum dc_crv curve;       /* DC_CRV_NONE: first keyAgreement curve shared with the sender */
 	bool protect_sender;     /* anoncrypt(authcrypt(...)) */
 	bool no_forward;         /* do not wrap for the recipient's routingKeys */
+	size_t service;          /* which of the recipient's DIDCommMessaging services (0: the first);
+	                          * no endpoint in the result when it has fewer */
 };
 
 struct dc_packed {
@@ -239,10 +241,10 @@ void dc_relay_clear(struct dc_relay *r);
 dc_err dc_relay_inspect(struct dc_ctx *c, const char *in, size_t len, struct dc_relay *out,
                         struct dc_errinfo *ei) DC_WUR;
 /* Wrap an envelope for delivery to `to` (a DID or key id): forwards for the routing keys of
- * its DIDCommMessaging service after our own (those listed in `skip_kids` and everything
- * before them are already done). *endpoint: where to send it (NULL when the DID has no
- * service). env is replaced. */
-dc_err dc_relay_wrap(struct dc_ctx *c, const char *to, const char *const *skip_kids, size_t n_skip,
+ * its DIDCommMessaging service number `service` (0: the first, in document order) after our
+ * own (those listed in `skip_kids` and everything before them are already done). *endpoint:
+ * where to send it (NULL when the DID has no such service). env is replaced. */
+dc_err dc_relay_wrap(struct dc_ctx *c, const char *to, size_t service, const char *const *skip_kids, size_t n_skip,
                      int64_t expires_time, char **env, size_t *env_len, char **endpoint,
                      struct dc_errinfo *ei) DC_WUR;
 

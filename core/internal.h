@@ -297,7 +297,7 @@ dc_err dc__op_resolve(struct dc_op *op, const char *did_or_url, const struct dc_
 enum dc_rel { DC_REL_KA = 1, DC_REL_AUTH };
 /* pack.c: routing (see there) */
 #define DC_MAX_ROUTE 16
-dc_err dc__route_of(struct dc_op *op, const struct dc_did_doc *rdoc, const char **uri, const char **refs,
+dc_err dc__route_of(struct dc_op *op, const struct dc_did_doc *rdoc, size_t service, const char **uri, const char **refs,
                     size_t cap, size_t *n) DC_WUR;
 dc_err dc__wrap_refs(struct dc_op *op, const char *const *refs, size_t n, const char *final_next, int64_t expires,
                      enum dc_enc enc, char **env, size_t *env_len) DC_WUR;

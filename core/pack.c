@@ -201,18 +201,24 @@ static dc_err pick_sender(struct dc_op *op, const char *who, const struct dc_did
 	                want ? " " : "", want ? dc_crv_name(want) : "");
 }
 
-static const struct dc_service *pick_service(const struct dc_did_doc *doc)
+static bool is_v2(const struct dc_service *s)
 {
-	for (size_t i = 0; i < doc->n_svcs; i++) {
-		const struct dc_service *s = &doc->svcs[i];
-		if (!s->uri)
-			continue;
-		if (s->n_accept == 0)
-			return s;
-		for (size_t j = 0; j < s->n_accept; j++)
-			if (strcmp(s->accept[j], "didcomm/v2") == 0)
-				return s;
-	}
+	if (!s->uri)
+		return false;
+	if (s->n_accept == 0)
+		return true;
+	for (size_t j = 0; j < s->n_accept; j++)
+		if (strcmp(s->accept[j], "didcomm/v2") == 0)
+			return true;
+	return false;
+}
+
+/* the nth (from 0) DIDComm v2 service of doc, in document order */
+static const struct dc_service *pick_service(const struct dc_did_doc *doc, size_t nth)
+{
+	for (size_t i = 0; i < doc->n_svcs; i++)
+		if (is_v2(&doc->svcs[i]) && nth-- == 0)
+			return &doc->svcs[i];
 	return NULL;
 }
 
@@ -250,12 +256,12 @@ static dc_err anon_to_ref(struct dc_op *op, const char *ref, enum dc_enc enc, ch
 /* The recipient's route: the refs to wrap for, in order (a mediator DID used as the service
  * uri comes first, as the spec's "DID as endpoint" says), and the URI to send to. refs
  * borrow from the documents held by op. *uri is NULL when the DID has no usable service. */
-dc_err dc__route_of(struct dc_op *op, const struct dc_did_doc *rdoc, const char **uri, const char **refs,
-                    size_t cap, size_t *n)
+dc_err dc__route_of(struct dc_op *op, const struct dc_did_doc *rdoc, size_t service, const char **uri,
+                    const char **refs, size_t cap, size_t *n)
 {
 	*uri = NULL;
 	*n = 0;
-	const struct dc_service *svc = pick_service(rdoc);
+	const struct dc_service *svc = pick_service(rdoc, service);
 	if (!svc)
 		return DC_OK;
 	const char *u = svc->uri;
@@ -264,7 +270,7 @@ dc_err dc__route_of(struct dc_op *op, const struct dc_did_doc *rdoc, const char 
 		dc_err rc = dc__op_resolve(op, u, &mdoc);
 		if (rc)
 			return rc;
-		const struct dc_service *msvc = pick_service(mdoc);
+		const struct dc_service *msvc = pick_service(mdoc, 0);
 		if (!msvc)
 			return dc__fail(op->ei, DC_ERR_RESOLVE, "mediator %.200s has no DIDCommMessaging service", u);
 		if (strncmp(msvc->uri, "did:", 4) == 0)
@@ -303,14 +309,14 @@ dc_err dc__wrap_refs(struct dc_op *op, const char *const *refs, size_t n, const 
 	return DC_OK;
 }
 
-static dc_err wrap_forwards(struct dc_op *op, const struct dc_did_doc *rdoc, bool no_forward, int64_t expires,
+static dc_err wrap_forwards(struct dc_op *op, const struct dc_did_doc *rdoc, size_t service, bool no_forward, int64_t expires,
                             enum dc_enc enc, char **env, size_t *env_len, char **endpoint)
 {
 	const char *refs[DC_MAX_ROUTE], *uri = NULL;
 	size_t n = 0;
 	*endpoint = NULL;
 	size_t cap = op->c->lim.max_forward_depth < DC_MAX_ROUTE ? op->c->lim.max_forward_depth : DC_MAX_ROUTE;
-	dc_err rc = dc__route_of(op, rdoc, &uri, refs, cap, &n);
+	dc_err rc = dc__route_of(op, rdoc, service, &uri, refs, cap, &n);
 	if (rc || !uri)
 		return rc;
 	if (!(*endpoint = strdup(uri)))
@@ -564,7 +570,7 @@ dc_err dc_pack(struct dc_ctx *c, const char *msg_json, size_t len, const struct 
 			                     payload_len, &env, &env_len, ei);
 		}
 		if (rc == DC_OK)
-			rc = wrap_forwards(&op, rdoc, o->no_forward, expires, anon_enc, &env, &env_len, &endpoint);
+			rc = wrap_forwards(&op, rdoc, o->service, o->no_forward, expires, anon_enc, &env, &env_len, &endpoint);
 		if (rc == DC_OK)
 			rc = push_item(out, g->did, endpoint, env, env_len);
 		if (rc) {

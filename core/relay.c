@@ -166,7 +166,7 @@ static bool ref_covers(const char *ref, const char *kid)
 	return !strchr(ref, '#') && strncmp(ref, kid, n) == 0 && kid[n] == '#';
 }
 
-dc_err dc_relay_wrap(struct dc_ctx *c, const char *to, const char *const *skip_kids, size_t n_skip,
+dc_err dc_relay_wrap(struct dc_ctx *c, const char *to, size_t service, const char *const *skip_kids, size_t n_skip,
                      int64_t expires_time, char **env, size_t *env_len, char **endpoint, struct dc_errinfo *ei)
 {
 	*endpoint = NULL;
@@ -177,7 +177,7 @@ dc_err dc_relay_wrap(struct dc_ctx *c, const char *to, const char *const *skip_k
 	dc__op_init(&op, c, ei);
 	dc_err rc = dc__op_resolve(&op, to, &doc);
 	if (rc == DC_OK)
-		rc = dc__route_of(&op, doc, &uri, refs, DC_MAX_ROUTE, &n);
+		rc = dc__route_of(&op, doc, service, &uri, refs, DC_MAX_ROUTE, &n);
 	if (rc || !uri)
 		goto out;
 	/* the route after the last hop that is us */

@@ -1,8 +1,9 @@
 /* didcomm-gateway send: the client side for users and tests. Packs MSG for the recipient
  * (authcrypt with --from, else anoncrypt), wraps it for the recipient's mediators, and
- * delivers it to the first DIDCommMessaging endpoint: http(s) (202 = delivered) or ws(s) (one
- * message on a new connection, delivered once written). The other transports arrive with
- * their adapters. */
+ * delivers it to the first reachable DIDCommMessaging endpoint, in the order of the DID
+ * document: http(s) (2xx = delivered) or ws(s) (one message on a new connection, delivered
+ * once written). An unreachable endpoint (connection refused, timeout, 5xx) moves on to the
+ * next; a refusal (4xx) ends it. The other transports arrive with their adapters. */
 #include "gateway.h"
 #include "http_client.h"
 #include "ws_client.h"
@@ -15,6 +16,7 @@
 #include <strings.h>
 
 #define MAX_LIST 64
+#define MAX_SERVICES 8 /* DIDCommMessaging services tried, in document order */
 
 int gw_cmd_send(int argc, char **argv)
 {
@@ -84,46 +86,55 @@ int gw_cmd_send(int argc, char **argv)
 		fprintf(stderr, "send: %s: %s\n", argv[optind], rc == DC_ERR_IO ? strerror(errno) : dc_strerror(rc));
 		goto out;
 	}
+	/* the recipient's DIDCommMessaging services in document order: the first that takes it */
 	const char *tl[] = { to };
-	struct dc_pack_opts po = { .mode = from ? DC_PACK_AUTHCRYPT : DC_PACK_ANONCRYPT, .to = tl, .n_to = 1,
-		                   .from = from, .sign_from = sign_from };
-	if ((rc = dc_pack(ctx, msg, len, &po, &pr, &ei))) {
-		fprintf(stderr, "send: %s\n", ei.msg);
-		goto out;
-	}
-	ret = 0;
-	for (size_t i = 0; i < pr.n; i++) {
-		const char *ep = pr.items[i].endpoint;
+	bool any_retry = false;
+	ret = 1;
+	for (size_t k = 0; k < MAX_SERVICES; k++) {
+		struct dc_pack_opts po = { .mode = from ? DC_PACK_AUTHCRYPT : DC_PACK_ANONCRYPT, .to = tl, .n_to = 1,
+			                   .from = from, .sign_from = sign_from, .service = k };
+		dc_pack_result_clear(&pr);
+		if ((rc = dc_pack(ctx, msg, len, &po, &pr, &ei))) {
+			fprintf(stderr, "send: %s\n", ei.msg);
+			goto out;
+		}
+		const char *ep = pr.n == 1 ? pr.items[0].endpoint : NULL;
 		if (!ep) {
-			fprintf(stderr, "send: %s has no DIDCommMessaging endpoint\n", pr.items[i].to);
-			ret = 1;
-			continue;
+			if (k == 0)
+				fprintf(stderr, "send: %s has no DIDCommMessaging endpoint\n", pr.n ? pr.items[0].to : to);
+			break;
 		}
 		bool ws = strncasecmp(ep, "ws://", 5) == 0 || strncasecmp(ep, "wss://", 6) == 0;
 		if (!ws && strncasecmp(ep, "http://", 7) != 0 && strncasecmp(ep, "https://", 8) != 0) {
 			fprintf(stderr, "send: %s: this transport has no adapter yet (http, https, ws and wss do)\n", ep);
-			ret = 1;
 			continue;
 		}
 		char why[256];
 		enum gw_send_result r;
 		if (ws) {
-			r = gw_ws_send_sync(ep, (const uint8_t *)pr.items[i].msg, pr.items[i].len, timeout_ms, ca, NULL, NULL,
+			r = gw_ws_send_sync(ep, (const uint8_t *)pr.items[0].msg, pr.items[0].len, timeout_ms, ca, NULL, NULL,
 			                    why, sizeof why);
 		} else {
 			struct gw_http_post p = { .url = ep, .media_type = "application/didcomm-encrypted+json",
-				                  .data = (const uint8_t *)pr.items[i].msg, .len = pr.items[i].len,
+				                  .data = (const uint8_t *)pr.items[0].msg, .len = pr.items[0].len,
 				                  .timeout_ms = timeout_ms, .ca_file = ca };
 			long status = 0;
 			r = gw_http_post_sync(&p, &status, why, sizeof why);
 		}
 		if (r == GW_SENT) {
 			printf("send: delivered to %s (%s)\n", ep, why);
-		} else {
-			fprintf(stderr, "send: %s: %s (%s)\n", ep, why, r == GW_RETRY ? "try again later" : "refused");
-			ret = r == GW_RETRY ? 3 : 1;
+			ret = 0;
+			break;
 		}
+		fprintf(stderr, "send: %s: %s (%s)\n", ep, why, r == GW_RETRY ? "try again later" : "refused");
+		if (r == GW_FAILED) {
+			any_retry = false; /* a refusal is an answer: no other endpoint is tried */
+			break;
+		}
+		any_retry = true; /* unreachable: the next endpoint, if there is one */
 	}
+	if (ret != 0 && any_retry)
+		ret = 3;
 out:
 	gw_http_client_cleanup();
 	dc_pack_result_clear(&pr);

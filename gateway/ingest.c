@@ -1,6 +1,8 @@
 /* Ingest (see ingest.h). */
 #include "ingest.h"
 
+#include "adapter.h"
+
 #include <cjson/cJSON.h>
 
 #include <stdio.h>
@@ -89,6 +91,8 @@ static enum gw_in_status status_of(dc_err rc)
 	}
 }
 
+#define MAX_SERVICES 8 /* DIDCommMessaging services of one DID looked at by resolve */
+
 struct plan {
 	struct dc_queue_new_item items[MAX_TARGETS];
 	char *dests[MAX_TARGETS], *datas[MAX_TARGETS];
@@ -121,34 +125,74 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 			return rc;
 		break;
 	case RULE_ACT_RESOLVE: {
-		/* the recipient's DIDCommMessaging endpoint, wrapped for the hops after us */
-		if (!(data = malloc(payload_len + 1)))
-			return DC_ERR_NOMEM;
-		memcpy(data, payload, payload_len);
-		data[payload_len] = 0;
+		/* the recipient's DIDCommMessaging endpoints in document order: the first one with an
+		 * adapter here (and allowed by the rule), wrapped for the hops after us */
 		const char *const *skip = (const char *const *)r->rcpt_kids;
-		if ((rc = dc_relay_wrap(g->dc, env->to, skip, r->n_rcpt_kids, expires_ms / 1000, &data, &len, &target, ei))) {
-			free(data);
-			return rc;
-		}
-		if (!target) {
-			free(data);
-			return dc_errinfo_set(ei, DC_ERR_NOT_FOUND, "%.200s has no DIDCommMessaging endpoint", env->to);
-		}
-		const char *ad = gw_adapter_for_uri(target);
-		const char *colon = strchr(target, ':');
-		char scheme[16] = "";
-		if (colon && (size_t)(colon - target) < sizeof scheme)
-			memcpy(scheme, target, (size_t)(colon - target));
-		if (!ad || !rule_resolve_allows(a, scheme)) {
-			rc = dc_errinfo_set(ei, DC_ERR_UNSUPPORTED, "endpoint %.200s: no adapter for it or not allowed here", target);
-			free(data);
+		char last[300] = "";
+		/* an endpoint whose adapter this build lacks is kept only if no other one will do:
+		 * queued, it waits for a gateway that has the adapter */
+		char *later_dest = NULL, *later_data = NULL;
+		size_t later_len = 0;
+		for (size_t k = 0; k < MAX_SERVICES && !dest; k++) {
+			if (!(data = malloc(payload_len + 1))) {
+				rc = DC_ERR_NOMEM;
+				break;
+			}
+			memcpy(data, payload, payload_len);
+			data[payload_len] = 0;
+			len = payload_len;
+			if ((rc = dc_relay_wrap(g->dc, env->to, k, skip, r->n_rcpt_kids, expires_ms / 1000, &data, &len, &target,
+			                        ei))) {
+				free(data);
+				data = NULL;
+				break;
+			}
+			if (!target) {
+				free(data);
+				data = NULL;
+				break;
+			}
+			const char *ad = gw_adapter_for_uri(target);
+			const char *colon = strchr(target, ':');
+			char scheme[16] = "";
+			if (colon && (size_t)(colon - target) < sizeof scheme)
+				memcpy(scheme, target, (size_t)(colon - target));
+			if (ad && rule_resolve_allows(a, scheme) && gw_adapter_by_name(ad)) {
+				if (!(dest = join(ad, target)))
+					rc = DC_ERR_NOMEM;
+			} else if (ad && rule_resolve_allows(a, scheme) && !later_dest) {
+				later_dest = join(ad, target);
+				later_data = data;
+				later_len = len;
+				data = NULL;
+				rc = later_dest ? DC_OK : DC_ERR_NOMEM;
+			} else {
+				snprintf(last, sizeof last, "endpoint %.200s: no adapter for it or not allowed here", target);
+				free(data);
+				data = NULL;
+			}
 			free(target);
+			target = NULL;
+			if (rc)
+				break;
+		}
+		if (!rc && !dest && later_dest) {
+			dest = later_dest;
+			data = later_data;
+			len = later_len;
+		} else {
+			free(later_dest);
+			free(later_data);
+		}
+		if (rc) {
+			free(data);
+			free(dest);
 			return rc;
 		}
-		dest = join(ad, target);
-		free(target);
-		target = NULL;
+		if (!dest && last[0])
+			return dc_errinfo_set(ei, DC_ERR_UNSUPPORTED, "%s", last);
+		if (!dest)
+			return dc_errinfo_set(ei, DC_ERR_NOT_FOUND, "%.200s has no DIDCommMessaging endpoint", env->to);
 		break;
 	}
 	case RULE_ACT_HOLD: {

@@ -17,8 +17,10 @@ for p in inbox down gone old; do
 done
 $BIN did new --method peer2 --endpoint "http://127.0.0.1:$DEAD/inbox" --secrets "$T/refused.json" > "$T/refused"
 $BIN did new --method peer2 --endpoint "ws://127.0.0.1:$PORT/" --secrets "$T/ws.json" > "$T/ws"
+# two endpoints: the first one is down, the second takes it
+$BIN did new --method peer2 --endpoint "http://127.0.0.1:$DEAD/inbox" --endpoint "http://127.0.0.1:$PORT/inbox" --secrets "$T/two.json" > "$T/two"
 msg() { printf '{"id":"s-%s","type":"https://didcomm.org/basicmessage/2.0/message","from":"%s","to":["%s"],"body":{"content":"hello"}}' "$1" "$(cat "$T/alice")" "$(cat "$T/$1")" > "$T/m-$1.json"; }
-for p in inbox down gone old refused ws; do msg $p; done
+for p in inbox down gone old refused ws two; do msg $p; done
 
 check "send authcrypt over http" $BIN send --to "$(cat "$T/inbox")" --from "$(cat "$T/alice")" --secrets "$T/alice.json" "$T/m-inbox.json"
 [ -f "$T/rx/msg-1.json" ] && ok "the receiver got it" || bad "the receiver got it"
@@ -36,4 +38,7 @@ $BIN send --to "$(cat "$T/refused")" --timeout 2000 "$T/m-refused.json" > "$T/ou
 # a ws:// endpoint that is no WebSocket server (the plain HTTP receiver): try again later
 $BIN send --to "$(cat "$T/ws")" --timeout 2000 "$T/m-ws.json" > "$T/out" 2> "$T/err"; rc=$?
 [ $rc -eq 3 ] && grep -q "ws://127.0.0.1:$PORT/" "$T/err" && [ "$(wc -l < "$T/err")" -eq 1 ] && ok "ws endpoint without WebSocket: try again later (exit 3)" || bad "ws endpoint" "exit $rc $(cat "$T/err")"
+n_before=$(ls "$T/rx"/msg-*.json | wc -l)
+check "two endpoints, the first unreachable: the second one gets it" $BIN send --to "$(cat "$T/two")" --timeout 2000 "$T/m-two.json"
+grep -q "127.0.0.1:$DEAD" "$T/err" && grep -q "delivered to http://127.0.0.1:$PORT/inbox" "$T/out" && [ "$(ls "$T/rx"/msg-*.json | wc -l)" -eq $((n_before + 1)) ] && ok "tried in document order" || bad "order" "$(cat "$T/out" "$T/err")"
 summary cli-send

@@ -107,6 +107,15 @@ code=$(post "$T/cf2.f")
 $BIN unpack --secrets "$T/alice.json" "$T/body" > "$T/rep2" 2>/dev/null
 [ "$code" = 400 ] && grep -q 'report-problem/2.0/problem-report' "$T/rep2" && grep -q 'cant-use-endpoint' "$T/rep2" && ok "authcrypt sender: the problem report is encrypted to alice" || bad "encrypted report" "$code $(head -c 300 "$T/body")"
 
+# a forward for dave, whose first endpoint has no adapter here (mqtt): `resolve` takes the next one
+$BIN did new --method peer2 --endpoint "mqtt://127.0.0.1:1/dave" --endpoint "http://127.0.0.1:$RPORT/inbox" --secrets "$T/dave.json" > "$T/dave"
+DAVE=$(cat "$T/dave")
+mk d1 "$DAVE" "$T/d1.json"; $BIN pack --mode anoncrypt --to "$DAVE" --no-forward "$T/d1.json" > "$T/d1.inner"
+python3 -c 'import json,sys; print(json.dumps({"id":"fwd-dave","type":"https://didcomm.org/routing/2.0/forward","to":[sys.argv[1]],"body":{"next":sys.argv[2]},"attachments":[{"data":{"json":json.load(open(sys.argv[3]))}}]}))' "$GW" "$DAVE" "$T/d1.inner" > "$T/df.json"
+$BIN pack --mode anoncrypt --to "$GW" --no-forward "$T/df.json" > "$T/df.f"
+nrx=$(count "$T/rx")
+[ "$(post "$T/df.f")" = 202 ] && wait_count "$T/rx" $((nrx + 1)) && got_id "$T/rx" "$T/dave.json" d1 && ok "resolve: the first endpoint with an adapter here (document order)" || bad "resolve order" "$(cat "$T/body") $(tail -2 "$T/gw.log")"
+
 # 7. bad input over WS: each gets a problem report frame on the socket
 $WS --expect 1 --out "$T/rep" "$T/garbage" > /dev/null; grep -q 'problem-report' "$T/rep/reply-1.json" && ok "WS garbage: problem report" || bad "WS garbage"
 $WS --expect 1 --out "$T/rep" "$T/trunc" > /dev/null; grep -q 'problem-report' "$T/rep/reply-1.json" && ok "WS truncated JSON: problem report" || bad "WS truncated"

@@ -294,7 +294,7 @@ static char *relay_wrap_as(int who, const char *to, const char *self_kid, char *
 	struct dc_errinfo ei = { 0 };
 	CU_ASSERT_EQUAL_FATAL(dc_ctx_new(W.res, W.ks[who], &c), DC_OK);
 	const char *skip[] = { self_kid };
-	dc_err rc = dc_relay_wrap(c, to, skip, 1, 4102444800, &env, len, endpoint, &ei);
+	dc_err rc = dc_relay_wrap(c, to, 0, skip, 1, 4102444800, &env, len, endpoint, &ei);
 	if (rc)
 		fprintf(stderr, "\nrelay wrap: %s\n", ei.msg);
 	CU_ASSERT_EQUAL(rc, DC_OK);
