@@ -20,6 +20,16 @@ struct dc_queue_opts {
 	                          * pages (0 = 1000; more: fewer fsyncs, a bigger log) */
 };
 
+/* What to queue instead when a delivery fails for good or runs out of time (a rule's else):
+ * it becomes a new item then, due after hold_ms (a hold: also expiring then). */
+struct dc_queue_else {
+	const char *dest;        /* "adapter target" or "hold DID" */
+	const uint8_t *data;     /* NULL: the failed item's own envelope */
+	size_t len;
+	int64_t hold_ms;         /* > 0: a hold of this long, from the failure */
+	int64_t expires_ms;      /* wall clock, 0 = never (when not a hold) */
+};
+
 struct dc_queue_new_item {
 	const char *msg_id;      /* DIDComm id when known (receivers drop duplicates by it); may be NULL */
 	const uint8_t *data;
@@ -31,6 +41,8 @@ struct dc_queue_new_item {
 	int64_t not_before_ms;   /* first attempt no earlier than this (0 = now) */
 	int64_t leased_until_ms; /* born leased (0 = no): the caller delivers it from memory right away;
 	                          * the store hands it out only if that lease runs out (a crash) */
+	const struct dc_queue_else *els; /* instead, if it fails for good (not when it expires) */
+	size_t n_els;
 };
 
 struct dc_queue_item {
@@ -70,7 +82,7 @@ dc_err dc_queue_ack_many(struct dc_queue *q, const int64_t *ids, size_t n, size_
 /* try again later (exponential backoff with jitter), or dead-letter when too old/expired */
 dc_err dc_queue_retry_later(struct dc_queue *q, int64_t id, int64_t now_ms, const char *error,
                             struct dc_errinfo *ei) DC_WUR;
-/* permanent failure: dead-letter now with the reason */
+/* permanent failure: dead-letter now with the reason; its else items (if any) are queued */
 dc_err dc_queue_fail(struct dc_queue *q, int64_t id, int64_t now_ms, const char *reason, struct dc_errinfo *ei) DC_WUR;
 
 dc_err dc_queue_stats(struct dc_queue *q, int64_t now_ms, struct dc_queue_stats *st, struct dc_errinfo *ei) DC_WUR;

@@ -10,10 +10,17 @@
 #include <string.h>
 #include <time.h>
 
-enum { S_INSERT, S_COUNT, S_DUE, S_INFLIGHT, S_LEASE, S_DELETE, S_GETQ, S_GETD, S_RETRY, S_TODEAD, S_BEGIN,
+enum { S_ELSE_PUT, S_ELSE_TAKE, S_ELSE_DROP, S_INSERT, S_COUNT, S_DUE, S_INFLIGHT, S_LEASE, S_DELETE, S_GETQ, S_GETD, S_RETRY, S_TODEAD, S_BEGIN,
        S_COMMIT, S_ROLLBACK, S_N };
 
 static const char *const sql[S_N] = {
+	[S_ELSE_PUT] = "INSERT INTO fallback(primary_id,dest,data,hold_ms,expires_ms) VALUES(?,?,?,?,?)",
+	/* the else of a failed item becomes new items (before the item itself goes) */
+	[S_ELSE_TAKE] = "INSERT INTO queue(msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms) "
+	                "SELECT q.msg_id,COALESCE(f.data,q.data),q.media_type,f.dest,'else of #'||q.id,?2,?2+f.hold_ms,"
+	                "CASE WHEN f.hold_ms>0 THEN ?2+f.hold_ms ELSE f.expires_ms END "
+	                "FROM fallback f JOIN queue q ON q.id=f.primary_id WHERE f.primary_id=?1 ORDER BY f.id",
+	[S_ELSE_DROP] = "DELETE FROM fallback WHERE primary_id=?",
 	[S_INSERT] = "INSERT INTO queue(msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,lease_until) "
 	             "VALUES(?,?,?,?,?,?,?,?,?)",
 	/* an upper bound first (two index probes); the exact count only when the bound is over */
@@ -154,8 +161,28 @@ static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, 
 			rc = db_fail(q, ei, "insert");
 			goto rollback;
 		}
+		int64_t id = sqlite3_last_insert_rowid(DB(q));
 		if (ids)
-			ids[i] = sqlite3_last_insert_rowid(DB(q));
+			ids[i] = id;
+		for (size_t k = 0; k < it->n_els; k++) {
+			const struct dc_queue_else *e = &it->els[k];
+			sqlite3_stmt *f = ST(q, S_ELSE_PUT);
+			sqlite3_bind_int64(f, 1, id);
+			sqlite3_bind_text(f, 2, e->dest, -1, SQLITE_STATIC);
+			if (e->data)
+				sqlite3_bind_blob64(f, 3, e->data, e->len, SQLITE_STATIC);
+			else
+				sqlite3_bind_null(f, 3);
+			sqlite3_bind_int64(f, 4, e->hold_ms > 0 ? e->hold_ms : 0);
+			sqlite3_bind_int64(f, 5, e->expires_ms);
+			r = sqlite3_step(f);
+			sqlite3_clear_bindings(f);
+			sqlite3_reset(f);
+			if (r != SQLITE_DONE) {
+				rc = db_fail(q, ei, "insert else");
+				goto rollback;
+			}
+		}
 	}
 	return tx(q, S_COMMIT, ei); /* durable when this returns: the caller may acknowledge */
 rollback:
@@ -163,9 +190,34 @@ rollback:
 	return rc;
 }
 
-static dc_err to_dead(struct dc_queue *q, int64_t id, int64_t now, const char *reason, int extra_attempt,
-                      struct dc_errinfo *ei)
+static dc_err drop_else(struct dc_queue *q, int64_t id, struct dc_errinfo *ei)
 {
+	sqlite3_stmt *d = ST(q, S_ELSE_DROP);
+	sqlite3_bind_int64(d, 1, id);
+	return step_done(d) ? db_fail(q, ei, "else delete") : DC_OK;
+}
+
+/* take_else: the item failed for good (its else runs); false: it expired (nothing runs) */
+static dc_err to_dead(struct dc_queue *q, int64_t id, int64_t now, const char *reason, int extra_attempt,
+                      bool take_else, struct dc_errinfo *ei)
+{
+	char why[600];
+	if (take_else) {
+		sqlite3_stmt *t = ST(q, S_ELSE_TAKE);
+		sqlite3_bind_int64(t, 1, id);
+		sqlite3_bind_int64(t, 2, now);
+		if (step_done(t))
+			return db_fail(q, ei, "else");
+		int n = sqlite3_changes(DB(q));
+		if (n > 0) {
+			snprintf(why, sizeof why, "%.450s; handed to the rule's else (%d item%s)", reason ? reason : "unknown", n,
+			         n == 1 ? "" : "s");
+			reason = why;
+		}
+	}
+	dc_err rc = drop_else(q, id, ei);
+	if (rc)
+		return rc;
 	sqlite3_stmt *s = ST(q, S_TODEAD);
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int64(s, 2, now);
@@ -225,13 +277,15 @@ static dc_err sq_claim(struct dc_queue *q, int64_t now, size_t max, unsigned per
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)(max * 4 + 16));
 	int64_t dead_ids[64];
 	const char *dead_why[64];
+	bool dead_else[64];
 	size_t ndead = 0;
 	while (got < max && sqlite3_step(s) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(s, 0), created = sqlite3_column_int64(s, 6);
 		int64_t expires = sqlite3_column_int64(s, 8);
 		if ((expires && expires <= now) || now - created > q->o.max_age_ms) {
 			if (ndead < 64) {
-				dead_why[ndead] = expires && expires <= now ? "expired (expires_time passed)" : "too old (max_age)";
+				dead_else[ndead] = !(expires && expires <= now); /* too old: its else runs; expired: nothing */
+				dead_why[ndead] = dead_else[ndead] ? "too old (max_age)" : "expired (expires_time passed)";
 				dead_ids[ndead++] = id;
 			}
 			continue;
@@ -270,7 +324,7 @@ static dc_err sq_claim(struct dc_queue *q, int64_t now, size_t max, unsigned per
 	sqlite3_clear_bindings(s);
 	sqlite3_reset(s);
 	for (size_t i = 0; i < ndead; i++)
-		if ((rc = to_dead(q, dead_ids[i], now, dead_why[i], 0, ei)))
+		if ((rc = to_dead(q, dead_ids[i], now, dead_why[i], 0, dead_else[i], ei)))
 			goto out;
 	for (size_t i = 0; i < got; i++) {
 		sqlite3_stmt *l = ST(q, S_LEASE);
@@ -302,7 +356,11 @@ static dc_err sq_ack(struct dc_queue *q, int64_t id, struct dc_errinfo *ei)
 	sqlite3_bind_int64(d, 1, id);
 	if (step_done(d))
 		return db_fail(q, ei, "ack");
-	return sqlite3_changes(DB(q)) ? DC_OK : dc__fail(ei, DC_ERR_NOT_FOUND, "queue: no item %lld", (long long)id);
+	bool gone = sqlite3_changes(DB(q)) > 0;
+	dc_err rc = drop_else(q, id, ei); /* delivered: its else is of no further use */
+	if (rc)
+		return rc;
+	return gone ? DC_OK : dc__fail(ei, DC_ERR_NOT_FOUND, "queue: no item %lld", (long long)id);
 }
 
 static dc_err sq_ack_many(struct dc_queue *q, const int64_t *ids, size_t n, size_t *gone, struct dc_errinfo *ei)
@@ -320,6 +378,10 @@ static dc_err sq_ack_many(struct dc_queue *q, const int64_t *ids, size_t n, size
 			return rc;
 		}
 		k += (size_t)sqlite3_changes(DB(q));
+		if ((rc = drop_else(q, ids[i], ei))) {
+			tx(q, S_ROLLBACK, NULL);
+			return rc;
+		}
 	}
 	if ((rc = tx(q, S_COMMIT, ei)))
 		return rc;
@@ -354,7 +416,7 @@ static dc_err sq_retry(struct dc_queue *q, int64_t id, int64_t now, const char *
 		char why[512];
 		snprintf(why, sizeof why, "%s; last error: %.400s", expired ? "expired before the next attempt" :
 		         "gave up after max_age", error ? error : "none");
-		rc = to_dead(q, id, now, why, 1, ei);
+		rc = to_dead(q, id, now, why, 1, !expired, ei);
 	} else {
 		sqlite3_stmt *s = ST(q, S_RETRY);
 		sqlite3_bind_int64(s, 1, next);
@@ -377,7 +439,7 @@ static dc_err sq_fail(struct dc_queue *q, int64_t id, int64_t now, const char *r
 	dc_err rc = tx(q, S_BEGIN, ei);
 	if (rc)
 		return rc;
-	if ((rc = to_dead(q, id, now, reason, 1, ei))) {
+	if ((rc = to_dead(q, id, now, reason, 1, true, ei))) {
 		tx(q, S_ROLLBACK, NULL);
 		return rc;
 	}
@@ -521,6 +583,10 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS queue_due ON queue(next_ms);"
 	/* deliveries in flight per destination, without touching the rows */
 	"CREATE INDEX IF NOT EXISTS queue_lease ON queue(lease_until, dest);"
+	/* a rule's else for an item, queued in its place if it fails for good */
+	"CREATE TABLE IF NOT EXISTS fallback(id INTEGER PRIMARY KEY, primary_id INTEGER NOT NULL, dest TEXT NOT NULL,"
+	" hold_ms INTEGER NOT NULL DEFAULT 0, expires_ms INTEGER NOT NULL DEFAULT 0, data BLOB);"
+	"CREATE INDEX IF NOT EXISTS fallback_of ON fallback(primary_id);"
 	"CREATE TABLE IF NOT EXISTS dead(id INTEGER PRIMARY KEY, msg_id TEXT, dest TEXT, origin TEXT, media_type TEXT,"
 	" created_ms INTEGER, died_ms INTEGER, attempts INTEGER, reason TEXT, data BLOB);";
 

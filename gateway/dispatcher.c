@@ -59,6 +59,7 @@ struct gw_dispatcher {
 	bool wake, stop, idle;
 	/* dispatcher thread only */
 	size_t in_flight, waiting, limit;
+	bool claim_soon;        /* a failure may have queued a rule's else */
 	unsigned per_dest;
 	struct dest *buckets[N_BUCKETS];
 	struct dest *ready;
@@ -196,6 +197,7 @@ static void record_all(struct gw_dispatcher *d, struct flight *list)
 		default:
 			rc = dc_queue_fail(d->q, f->it.id, t, f->why, &ei);
 			d->failed++;
+			d->claim_soon = true;
 			gw_log("warn", "dispatch", "#%lld to %s failed for good: %s (dead letter)", (long long)f->it.id,
 			       log_dest(&f->it), f->why);
 			break;
@@ -363,7 +365,8 @@ static void *run(void *arg)
 			break;
 		int64_t t = now_ms();
 		bool claimed_full = false;
-		if (!stop && d->in_flight < d->limit && (wake || t >= next_claim)) {
+		if (!stop && d->in_flight < d->limit && (wake || d->claim_soon || t >= next_claim)) {
+			d->claim_soon = false;
 			size_t room = d->limit - d->in_flight;
 			if (room > CLAIM_BATCH)
 				room = CLAIM_BATCH;

@@ -95,6 +95,7 @@ static enum gw_in_status status_of(dc_err rc)
 
 struct plan {
 	struct dc_queue_new_item items[MAX_TARGETS];
+	int64_t hold_ms[MAX_TARGETS];   /* holds: how long */
 	char *dests[MAX_TARGETS], *datas[MAX_TARGETS];
 	size_t n;
 };
@@ -199,6 +200,7 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 		if (!(target = strdup(env->to ? env->to : "-")))
 			return DC_ERR_NOMEM;
 		int64_t until = now_ms() + a->hold_s * 1000;
+		p->hold_ms[p->n] = a->hold_s * 1000;
 		if (!exp || until < exp)
 			exp = until;
 		not_before = until; /* held items wait for pickup; the dispatcher does not send them */
@@ -381,8 +383,28 @@ void gw_ingest(const struct gw_ingest_cfg *g, const char *transport, const char 
 		snprintf(res->why, sizeof res->why, "rule %s:%u: %s", rule_set_name(g->rules), rule->line, ei.msg);
 		goto out;
 	}
+	/* the rule's else, for deliveries that later fail for good: planned now, stored with them */
+	struct plan pf = { 0 };
+	struct dc_queue_else els[MAX_TARGETS];
+	if (rule->fallback.n) {
+		struct dc_errinfo fe = { 0 };
+		if (plan_list(g, &rule->fallback, &env, &r, payload, payload_len, expires_ms, &pf, &fe) == DC_OK) {
+			for (size_t k = 0; k < pf.n; k++)
+				els[k] = (struct dc_queue_else){ .dest = pf.items[k].dest,
+					                         .data = pf.datas[k] ? pf.items[k].data : NULL,
+					                         .len = pf.datas[k] ? pf.items[k].len : 0,
+					                         .hold_ms = pf.hold_ms[k],
+					                         .expires_ms = pf.hold_ms[k] ? 0 : pf.items[k].expires_ms };
+			for (size_t i = 0; i < p.n; i++) {
+				p.items[i].els = els;
+				p.items[i].n_els = pf.n;
+			}
+		}
+	}
 	int64_t ids[MAX_TARGETS];
-	if ((rc = g->put ? g->put(g->put_arg, p.items, p.n, ids, &ei) : dc_queue_put(g->q, p.items, p.n, ids, &ei))) {
+	rc = g->put ? g->put(g->put_arg, p.items, p.n, ids, &ei) : dc_queue_put(g->q, p.items, p.n, ids, &ei);
+	plan_clear(&pf);
+	if (rc) {
 		res->status = status_of(rc);
 		snprintf(res->why, sizeof res->why, "%s", ei.msg);
 		goto out;

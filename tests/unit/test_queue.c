@@ -244,6 +244,59 @@ static void limits_reopen_reader(void)
 	CU_ASSERT_PTR_NULL(bad);
 }
 
+/* a rule's else: queued when the item fails for good or runs out of time, never when it
+ * expires or is delivered; born-leased items stay out of claims until their lease ends */
+static void else_and_born_leased(void)
+{
+	fresh();
+	struct dc_queue *q = open_q(NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	int64_t now = now_ms();
+	struct dc_queue_else els[2] = { { .dest = "http b" }, { .dest = "hold did:x", .data = (const uint8_t *)"other",
+		                                                  .len = 5, .hold_ms = 3600000 } };
+	struct dc_queue_new_item its[3] = { item("http a", "one"), item("http a", "two"), item("http a", "three") };
+	for (int i = 0; i < 3; i++) {
+		its[i].els = els;
+		its[i].n_els = 2;
+	}
+	its[2].leased_until_ms = now + 60000; /* born leased: the caller sends it from memory */
+	int64_t ids[3];
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, its, 3, ids, NULL), DC_OK);
+	struct dc_queue_item *got = NULL;
+	size_t n = 0;
+	CU_ASSERT_EQUAL(dc_queue_claim(q, now + 1000, 10, 8, 60000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n, 2); /* not the born-leased one */
+	dc_queue_items_free(got, n);
+	/* one fails for good: its two else items come in; one is delivered: its else goes */
+	CU_ASSERT_EQUAL(dc_queue_fail(q, ids[0], now, "HTTP 404", NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_ack(q, ids[1], NULL), DC_OK);
+	struct dc_queue_item *ls = NULL;
+	CU_ASSERT_EQUAL(dc_queue_list(q, false, 0, 10, &ls, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 3); /* the born-leased one and the two else items */
+	CU_ASSERT_STRING_EQUAL(ls[1].dest, "http b");
+	CU_ASSERT_STRING_EQUAL(ls[2].dest, "hold did:x");
+	CU_ASSERT(ls[2].next_ms >= now + 3600000 && ls[2].expires_ms == ls[2].next_ms);
+	CU_ASSERT_STRING_EQUAL(ls[1].origin, "else of #1");
+	int64_t else1 = ls[1].id, else2 = ls[2].id;
+	dc_queue_items_free(ls, n);
+	struct dc_queue_item it;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, else1, &it, NULL), DC_OK);
+	CU_ASSERT(it.len == 3 && memcmp(it.data, "one", 3) == 0); /* NULL data: the failed item's envelope */
+	dc_queue_item_clear(&it);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, else2, &it, NULL), DC_OK);
+	CU_ASSERT(it.len == 5 && memcmp(it.data, "other", 5) == 0);
+	dc_queue_item_clear(&it);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[0], &it, NULL), DC_OK);
+	CU_ASSERT(it.dead && strstr(it.last_error, "handed to the rule's else (2 items)") != NULL);
+	dc_queue_item_clear(&it);
+	/* the born-leased one after its lease, and past its expiry: dead, no else */
+	CU_ASSERT_EQUAL(dc_queue_retry_later(q, ids[2], now + INT64_C(80) * 3600 * 1000, "gone", NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_list(q, false, 0, 10, &ls, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n, 4); /* max age passed: its else came in too */
+	dc_queue_items_free(ls, n);
+	dc_queue_close(q);
+}
+
 void init_queue_tests(void)
 {
 	CU_pSuite s = CU_add_suite("queue", setup, teardown);
@@ -251,4 +304,5 @@ void init_queue_tests(void)
 	TU_ADD(s, per_destination);
 	TU_ADD(s, backoff_and_dead_letters);
 	TU_ADD(s, limits_reopen_reader);
+	TU_ADD(s, else_and_born_leased);
 }
