@@ -242,7 +242,7 @@ static void *gen_main(void *arg)
 			goto out;
 		}
 		/* the same forward dc_pack makes by itself: for the routing key in bob's service */
-		rc = dc_relay_wrap(ctx, g->bob, NULL, 0, 0, &env, &len, &endpoint, &ei);
+		rc = dc_relay_wrap(ctx, g->bob, 0, NULL, 0, 0, &env, &len, &endpoint, &ei);
 		free(endpoint);
 		if (rc) {
 			fail("generation: dc_relay_wrap for %s: %s%s%s", g->bob, dc_strerror(rc), ei.msg[0] ? ": " : "",
@@ -282,7 +282,7 @@ static char *endpoint_of(const char *bob)
 	if (!env)
 		rc = DC_ERR_NOMEM;
 	else if (!(rc = dc_resolver_new(4, &res)) && !(rc = dc_keystore_new(&ks)) && !(rc = dc_ctx_new(res, ks, &ctx)))
-		rc = dc_relay_wrap(ctx, bob, NULL, 0, 0, &env, &len, &endpoint, &ei);
+		rc = dc_relay_wrap(ctx, bob, 0, NULL, 0, 0, &env, &len, &endpoint, &ei);
 	if (rc)
 		fail("resolving %s: %s%s%s", bob, dc_strerror(rc), ei.msg[0] ? ": " : "", ei.msg);
 	else if (!endpoint)
