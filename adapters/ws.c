@@ -303,31 +303,13 @@ static void wsc_unlink_free(struct wsc *w, const char *why)
 
 static bool connect_client(struct gw_adapter *ad, struct wsc *w)
 {
-	char buf[1024];
-	const char *prot = NULL, *addr = NULL, *path = NULL;
-	int port = 0;
-	if (strlen(w->url) >= sizeof buf - 2)
+	struct gw_ws_target t;
+	if (!gw_ws_target_parse(&t, w->url))
 		return false;
-	snprintf(buf, sizeof buf, "%s", w->url);
-	if (lws_parse_uri(buf, &prot, &addr, &port, &path))
-		return false;
-	bool tls = strcmp(prot, "wss") == 0;
-	if (!tls && strcmp(prot, "ws") != 0)
-		return false;
-	if (!strchr(w->url + strlen(prot) + 3, ':'))
-		port = tls ? 443 : 80;
-	char p[1100];
-	snprintf(p, sizeof p, "/%s", path ? path : "");
 	struct lws_client_connect_info ci;
 	memset(&ci, 0, sizeof ci);
 	ci.context = gw_loop_lws(ad->loop);
-	ci.address = addr;
-	ci.port = port;
-	ci.path = p;
-	ci.host = addr;
-	ci.origin = addr;
-	ci.ssl_connection = tls ? LCCSCF_USE_SSL : 0;
-	ci.protocol = NULL; /* servers differ: name none, as the spec's transports do */
+	gw_ws_target_fill(&t, &ci);
 	ci.local_protocol_name = "didcomm-client";
 	ci.opaque_user_data = w; /* not userdata: lws would treat it as per-session storage */
 	w->connecting_call = true;

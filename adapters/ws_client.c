@@ -1,6 +1,7 @@
 /* Synchronous WebSocket send (see ws_client.h): a private lws client context for one
  * message, so `send` shares nothing with the daemon's loop. */
 #include "ws_client.h"
+#include "lws_glue.h"
 
 #include <libwebsockets.h>
 #include <stdbool.h>
@@ -88,6 +89,33 @@ static const struct lws_protocols protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
+bool gw_ws_target_parse(struct gw_ws_target *t, const char *url)
+{
+	const char *prot = NULL, *path = NULL;
+	memset(t, 0, sizeof *t);
+	if (strlen(url) >= sizeof t->buf - 2)
+		return false;
+	snprintf(t->buf, sizeof t->buf, "%s", url);
+	if (lws_parse_uri(t->buf, &prot, &t->addr, &t->port, &path) || (strcmp(prot, "ws") && strcmp(prot, "wss")))
+		return false;
+	t->tls = strcmp(prot, "wss") == 0;
+	if (!strchr(url + strlen(prot) + 3, ':'))
+		t->port = t->tls ? 443 : 80; /* lws_parse_uri assumes 80 for anything without a port */
+	snprintf(t->path, sizeof t->path, "/%s", path ? path : "");
+	return true;
+}
+
+void gw_ws_target_fill(const struct gw_ws_target *t, struct lws_client_connect_info *ci)
+{
+	ci->address = t->addr;
+	ci->port = t->port;
+	ci->path = t->path;
+	ci->host = t->addr;
+	ci->origin = t->addr;
+	ci->ssl_connection = t->tls ? LCCSCF_USE_SSL : 0;
+	ci->protocol = NULL; /* servers differ: name none, as the spec's transports do */
+}
+
 static int64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -102,23 +130,11 @@ enum gw_send_result gw_ws_send_sync(const char *url, const uint8_t *data, size_t
 		*reply = NULL;
 	if (reply_len)
 		*reply_len = 0;
-	char buf[1024];
-	const char *prot = NULL, *addr = NULL, *path = NULL;
-	int port = 0;
-	if (strlen(url) >= sizeof buf - 2) {
-		snprintf(why, why_len, "URL too long");
+	struct gw_ws_target t;
+	if (!gw_ws_target_parse(&t, url)) {
+		snprintf(why, why_len, "not a usable ws:// or wss:// URL");
 		return GW_FAILED;
 	}
-	snprintf(buf, sizeof buf, "%s", url);
-	if (lws_parse_uri(buf, &prot, &addr, &port, &path) || (strcmp(prot, "ws") && strcmp(prot, "wss"))) {
-		snprintf(why, why_len, "not a ws:// or wss:// URL");
-		return GW_FAILED;
-	}
-	bool tls = strcmp(prot, "wss") == 0;
-	if (!strchr(url + strlen(prot) + 3, ':'))
-		port = tls ? 443 : 80;
-	char p[1100];
-	snprintf(p, sizeof p, "/%s", path ? path : "");
 	lws_set_log_level(LLL_ERR, NULL);
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
@@ -135,13 +151,7 @@ enum gw_send_result gw_ws_send_sync(const char *url, const uint8_t *data, size_t
 	struct lws_client_connect_info ci;
 	memset(&ci, 0, sizeof ci);
 	ci.context = ctx;
-	ci.address = addr;
-	ci.port = port;
-	ci.path = p;
-	ci.host = addr;
-	ci.origin = addr;
-	ci.ssl_connection = tls ? LCCSCF_USE_SSL : 0;
-	ci.protocol = NULL;
+	gw_ws_target_fill(&t, &ci);
 	ci.local_protocol_name = "didcomm-send";
 	ci.opaque_user_data = &s;
 	enum gw_send_result r = GW_RETRY;

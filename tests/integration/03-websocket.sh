@@ -9,8 +9,6 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/cli/common.inc
 BIN=${BIN:-build/release/didcomm-gateway}
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
-wait_port() { for i in $(seq 1 100); do kill -0 "$2" 2>/dev/null || return 1; (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 RPORT=$(free_port); WPORT=$(free_port); GPORT=$(free_port)
 mkdir -p "$T/rx" "$T/wrx" "$T/rep"
 python3 tests/cli/receiver.py "$RPORT" "$T/rx" & RPID=$!
