@@ -216,7 +216,7 @@ struct hreq {
 	struct gw_adapter *ad;
 	CURL *e;
 	char *url;
-	struct curl_slist *hdrs;
+	struct curl_slist *hdrs;  /* owned unless it is the adapter's std_hdrs */
 	const uint8_t *data;
 	size_t len;
 	int hops;
@@ -235,6 +235,9 @@ struct gw_adapter {
 	struct hreq *incoming;
 	bool stop;
 	size_t active;
+	struct curl_slist *std_hdrs; /* the usual Content-Type and no "Expect:", built once */
+	CURL *idle[64];              /* easy handles to reuse (client thread only) */
+	size_t n_idle;
 };
 
 static size_t sink(char *p, size_t size, size_t nmemb, void *arg)
@@ -246,9 +249,15 @@ static size_t sink(char *p, size_t size, size_t nmemb, void *arg)
 
 static void hreq_free(struct hreq *r)
 {
-	if (r->e)
+	struct gw_adapter *ad = r->ad;
+	if (r->e && ad && ad->n_idle < sizeof ad->idle / sizeof ad->idle[0]) {
+		curl_easy_reset(r->e);
+		ad->idle[ad->n_idle++] = r->e;
+	} else if (r->e) {
 		curl_easy_cleanup(r->e);
-	curl_slist_free_all(r->hdrs);
+	}
+	if (!ad || r->hdrs != ad->std_hdrs)
+		curl_slist_free_all(r->hdrs);
 	free(r->url);
 	free(r);
 }
@@ -261,7 +270,11 @@ static void finish(struct hreq *r, enum gw_send_result res, const char *why)
 
 static bool setup(struct gw_adapter *ad, struct hreq *r)
 {
+	if (!r->e)
+		r->e = ad->n_idle ? ad->idle[--ad->n_idle] : curl_easy_init();
 	CURL *e = r->e;
+	if (!e)
+		return false;
 	curl_easy_setopt(e, CURLOPT_URL, r->url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *)r->data);
@@ -375,6 +388,13 @@ static dc_err http_create(const struct gw_conf *conf, struct gw_adapter **out)
 	ad->timeout_ms = (long)conf->http_timeout_ms;
 	ad->per_host = conf->per_dest_limit;
 	ad->max_conns = conf->concurrency;
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/didcomm-encrypted+json");
+	ad->std_hdrs = h ? curl_slist_append(h, "Expect:") : NULL;
+	if (!ad->std_hdrs) {
+		curl_slist_free_all(h);
+		free(ad);
+		return DC_ERR_NOMEM;
+	}
 	pthread_mutex_init(&ad->mu, NULL);
 	*out = ad;
 	return DC_OK;
@@ -400,13 +420,22 @@ static dc_err http_send(struct gw_adapter *ad, const char *target, const struct 
 	struct hreq *r = calloc(1, sizeof *r);
 	if (!r)
 		return DC_ERR_NOMEM;
-	char ct[160];
-	snprintf(ct, sizeof ct, "Content-Type: %s", env->media_type ? env->media_type : "application/didcomm-encrypted+json");
-	struct curl_slist *h = curl_slist_append(NULL, ct), *h2 = h ? curl_slist_append(h, "Expect:") : NULL;
-	r->hdrs = h2 ? h2 : h;
+	r->ad = ad;
+	const char *mt = env->media_type ? env->media_type : "application/didcomm-encrypted+json";
+	if (strcmp(mt, "application/didcomm-encrypted+json") == 0) {
+		r->hdrs = ad->std_hdrs;
+	} else {
+		char ct[160];
+		snprintf(ct, sizeof ct, "Content-Type: %s", mt);
+		struct curl_slist *h = curl_slist_append(NULL, ct), *h2 = h ? curl_slist_append(h, "Expect:") : NULL;
+		r->hdrs = h2 ? h2 : h;
+		if (!h2) {
+			hreq_free(r);
+			return DC_ERR_NOMEM;
+		}
+	}
 	r->url = strdup(target);
-	r->e = curl_easy_init();
-	if (!h2 || !r->url || !r->e) {
+	if (!r->url) {
 		hreq_free(r);
 		return DC_ERR_NOMEM;
 	}
@@ -448,6 +477,9 @@ static void http_free(struct gw_adapter *ad)
 	http_stop(ad);
 	if (ad->m)
 		curl_multi_cleanup(ad->m);
+	while (ad->n_idle)
+		curl_easy_cleanup(ad->idle[--ad->n_idle]);
+	curl_slist_free_all(ad->std_hdrs);
 	pthread_mutex_destroy(&ad->mu);
 	free(ad);
 }

@@ -10,13 +10,17 @@ accepted = {l.strip() for l in open(accepted_path) if l.strip()}
 
 
 def unpack(path):
-    r = subprocess.run([cli, "unpack", "--secrets", secrets, path], capture_output=True)
-    if r.returncode != 0:
-        return None
+    """(path, id) or (path, None) when it is not readable yet (tried again next round)"""
     try:
-        return json.loads(r.stdout)["id"]
+        r = subprocess.run([cli, "unpack", "--secrets", secrets, path], capture_output=True)
+    except OSError:
+        return path, None
+    if r.returncode != 0:
+        return path, None
+    try:
+        return path, json.loads(r.stdout)["id"]
     except (ValueError, KeyError):
-        return None
+        return path, None
 
 
 seen_files, counts = set(), {}
@@ -24,9 +28,9 @@ deadline = time.time() + timeout
 with concurrent.futures.ThreadPoolExecutor(4) as pool:
     while True:
         new = [f for f in glob.glob(os.path.join(rxdir, "msg-*.json")) if f not in seen_files]
-        seen_files.update(new)
-        for i in pool.map(unpack, new):
+        for path, i in pool.map(unpack, new):
             if i is not None:
+                seen_files.add(path)
                 counts[i] = counts.get(i, 0) + 1
         missing = accepted - counts.keys()
         if not missing or time.time() > deadline:
