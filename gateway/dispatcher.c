@@ -55,9 +55,11 @@ struct gw_dispatcher {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct flight *done;     /* completed, to record (locked) */
-	struct flight *offered;  /* from the workers (locked) */
+	struct flight *offered;  /* unused: offers start at once (see gw_dispatcher_offer) */
+	/* sm guards what follows (in_flight, waiting, the destinations): the workers start the
+	 * deliveries they offer themselves, the dispatcher thread the rest. Lock order: sm, mu. */
+	pthread_mutex_t sm;
 	bool wake, stop, idle;
-	/* dispatcher thread only */
 	size_t in_flight, waiting, limit;
 	bool claim_soon;        /* a failure may have queued a rule's else */
 	unsigned per_dest;
@@ -149,9 +151,13 @@ void gw_dispatcher_wake(void *arg)
 	pthread_mutex_unlock(&d->mu);
 }
 
+static void offer_one(struct gw_dispatcher *d, struct flight *f);
+
+/* a worker thread: start the deliveries it just committed, now (no hand-off to the dispatcher
+ * thread on the way out; their outcomes come back to it) */
 void gw_dispatcher_offer(struct gw_dispatcher *d, struct dc_queue_item *items, size_t n)
 {
-	struct flight *head = NULL, **tail = &head;
+	pthread_mutex_lock(&d->sm);
 	for (size_t i = 0; i < n; i++) {
 		struct flight *f = calloc(1, sizeof *f);
 		if (!f) {
@@ -160,15 +166,10 @@ void gw_dispatcher_offer(struct gw_dispatcher *d, struct dc_queue_item *items, s
 		}
 		f->d = d;
 		f->it = items[i];
-		*tail = f;
-		tail = &f->next;
+		offer_one(d, f);
 	}
+	pthread_mutex_unlock(&d->sm);
 	free(items);
-	pthread_mutex_lock(&d->mu);
-	*tail = d->offered; /* order between batches does not matter; within one it is kept */
-	d->offered = head;
-	pthread_cond_signal(&d->cv); /* not `wake`: nothing new to claim from the store */
-	pthread_mutex_unlock(&d->mu);
 }
 
 /* dispatcher thread: record the outcomes that came back, the deliveries in one transaction */
@@ -210,6 +211,7 @@ static void record_all(struct gw_dispatcher *d, struct flight *list)
 				gw_log("error", "dispatch", "recording %zu deliveries: %s", n, ei.msg);
 			n = 0;
 		}
+		pthread_mutex_lock(&d->sm);
 		d->in_flight--;
 		if (f->dq) {
 			f->dq->active--;
@@ -220,6 +222,7 @@ static void record_all(struct gw_dispatcher *d, struct flight *list)
 			}
 			dest_maybe_free(d, f->dq);
 		}
+		pthread_mutex_unlock(&d->sm);
 		flight_free(f);
 	}
 }
@@ -355,19 +358,22 @@ static void *run(void *arg)
 		d->wake = false;
 		pthread_mutex_unlock(&d->mu);
 		record_all(d, done);
+		pthread_mutex_lock(&d->sm);
 		while (offered) {
 			struct flight *f = offered;
 			offered = f->next;
 			offer_one(d, f);
 		}
 		start_waiting(d);
-		if (stop && d->in_flight == 0 && d->waiting == 0)
+		bool finished = stop && d->in_flight == 0 && d->waiting == 0;
+		size_t room = d->limit > d->in_flight ? d->limit - d->in_flight : 0;
+		pthread_mutex_unlock(&d->sm);
+		if (finished)
 			break;
 		int64_t t = now_ms();
 		bool claimed_full = false;
-		if (!stop && d->in_flight < d->limit && (wake || d->claim_soon || t >= next_claim)) {
+		if (!stop && room && (wake || d->claim_soon || t >= next_claim)) {
 			d->claim_soon = false;
-			size_t room = d->limit - d->in_flight;
 			if (room > CLAIM_BATCH)
 				room = CLAIM_BATCH;
 			struct dc_queue_item *items = NULL;
@@ -376,14 +382,16 @@ static void *run(void *arg)
 			if (dc_queue_claim(d->q, t, room, d->per_dest, lease, &items, &n, &ei)) {
 				gw_log("error", "dispatch", "claim: %s", ei.msg);
 			} else {
+				pthread_mutex_lock(&d->sm);
 				for (size_t i = 0; i < n; i++)
 					start_claimed(d, &items[i]);
+				pthread_mutex_unlock(&d->sm);
 				claimed_full = n == room;
 			}
 			dc_queue_items_free(items, n);
 			next_claim = t + IDLE_WAIT_MS;
 		}
-		if (claimed_full && d->in_flight < d->limit)
+		if (claimed_full)
 			continue; /* more may be due right away */
 		pthread_mutex_lock(&d->mu);
 		if (!d->done && !d->offered && !d->wake && d->stop == stop) {
@@ -422,6 +430,7 @@ dc_err gw_dispatcher_start(struct gw_state *s, struct gw_adapter *const *ads, vo
 	for (size_t i = 0; gw_adapters[i] && i < MAX_ADAPTERS; i++)
 		d->ads[i] = ads[i];
 	pthread_mutex_init(&d->mu, NULL);
+	pthread_mutex_init(&d->sm, NULL);
 	pthread_cond_init(&d->cv, NULL);
 	struct dc_errinfo ei = { 0 };
 	d->q = s->q;
@@ -487,6 +496,7 @@ void gw_dispatcher_free(struct gw_dispatcher *d)
 			free(q);
 		}
 	pthread_cond_destroy(&d->cv);
+	pthread_mutex_destroy(&d->sm);
 	pthread_mutex_destroy(&d->mu);
 	free(d);
 }
