@@ -23,6 +23,8 @@
 #include "loop.h"
 #include "lws_glue.h"
 
+#define HDR_ROOM 512 /* our response headers fit in this */
+
 /* ---- inbound ----------------------------------------------------------------------------- */
 struct hconn {
 	struct lws *wsi;      /* NULL once the connection closed (freed when the ack comes) */
@@ -83,13 +85,14 @@ static void http_ack(void *arg, const struct gw_reply *r)
 		n = strlen(text);
 	}
 	snprintf(c->resp_type, sizeof c->resp_type, "%s", r->body ? r->body_type : "text/plain");
-	if (!(c->resp = malloc(LWS_PRE + n + 1))) {
+	/* room for the headers right before the body: one write, one segment (write_answer) */
+	if (!(c->resp = malloc(LWS_PRE + HDR_ROOM + n + 1))) {
 		c->status = 500;
 		snprintf(c->resp_type, sizeof c->resp_type, "text/plain");
 		n = 0;
 		c->resp = NULL;
 	} else {
-		memcpy(c->resp + LWS_PRE, body, n);
+		memcpy(c->resp + LWS_PRE + HDR_ROOM, body, n);
 	}
 	c->resp_len = n;
 	c->ready = true;
@@ -98,17 +101,23 @@ static void http_ack(void *arg, const struct gw_reply *r)
 
 static int write_answer(struct lws *wsi, struct hconn *c)
 {
-	unsigned char hdr[LWS_PRE + 512], *start = &hdr[LWS_PRE], *p = start, *end = &hdr[sizeof hdr - 1];
+	unsigned char hdr[LWS_PRE + HDR_ROOM], *start = &hdr[LWS_PRE], *p = start, *end = &hdr[sizeof hdr - 1];
 	c->ready = false;
 	if (lws_add_http_common_headers(wsi, (unsigned)c->status, c->resp_type, (lws_filepos_t)c->resp_len, &p, end) ||
-	    lws_finalize_write_http_header(wsi, start, &p, end))
+	    lws_finalize_http_header(wsi, &p, end))
 		return -1;
-	if (c->resp_len) {
-		if (lws_write(wsi, c->resp + LWS_PRE, c->resp_len, LWS_WRITE_HTTP_FINAL) != (int)c->resp_len)
+	size_t hl = (size_t)(p - start);
+	if (!c->resp) { /* out of memory earlier: the headers alone */
+		if (lws_write(wsi, start, hl, LWS_WRITE_HTTP_HEADERS) != (int)hl)
 			return -1;
-	} else if (lws_write(wsi, start, 0, LWS_WRITE_HTTP_FINAL) < 0) {
-		return -1;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	}
+	/* HTTP/1.1 only here (no TLS listener, so no h2): headers and body go out as one write */
+	unsigned char *out = c->resp + LWS_PRE + HDR_ROOM - hl;
+	memcpy(out, start, hl);
+	size_t total = hl + c->resp_len;
+	if (lws_write(wsi, out, total, LWS_WRITE_HTTP_FINAL) != (int)total)
+		return -1;
 	free(c->resp);
 	c->resp = NULL;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
