@@ -1,9 +1,10 @@
-/* The dispatcher (see dispatcher.h). One thread owns a queue connection and every delivery
- * in flight. Work comes two ways:
- *   - offered: the ingest workers hand over what they just committed born-leased (dc_queue.h),
- *     so a new message goes out from memory without a second trip through the store;
+/* The dispatcher (see dispatcher.h): every delivery in flight, and one thread that records
+ * their outcomes. Work comes two ways:
+ *   - offered: an ingest worker starts what it just committed born-leased (dc_queue.h) itself,
+ *     from memory, without a second trip through the store or a hand-off to this thread;
  *   - claimed: every IDLE_WAIT_MS (or when woken) the store is asked for due items: retries,
- *     delayed ones, and anything whose lease ran out (a crash, or an offer we dropped).
+ *     delayed ones, a rule's else, and anything whose lease ran out (a crash, or an offer
+ *     that went back to the store).
  * Per destination at most per_destination deliveries run at once; the rest wait here in
  * arrival order (bounded: beyond MAX_WAITING they go back to the store, due now). Outcomes
  * come back from the adapters' threads on a locked list and are recorded in batches. */
@@ -55,12 +56,12 @@ struct gw_dispatcher {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct flight *done;     /* completed, to record (locked) */
-	struct flight *offered;  /* unused: offers start at once (see gw_dispatcher_offer) */
 	/* sm guards what follows (in_flight, waiting, the destinations): the workers start the
 	 * deliveries they offer themselves, the dispatcher thread the rest. Lock order: sm, mu. */
 	pthread_mutex_t sm;
 	bool wake, stop, idle;
 	size_t in_flight, waiting, limit;
+	int64_t lease_ms;       /* how long a born-leased item is ours alone */
 	bool claim_soon;        /* a failure may have queued a rule's else */
 	unsigned per_dest;
 	struct dest *buckets[N_BUCKETS];
@@ -315,6 +316,12 @@ static void start_waiting(struct gw_dispatcher *d)
 			q->waiting--;
 			d->waiting--;
 			f->next = NULL;
+			if (now_ms() - f->it.created_ms > d->lease_ms - 1000) {
+				/* waited about as long as its lease: the store hands it out (claimed) from now
+				 * on; sending this copy as well would only make a duplicate */
+				flight_free(f);
+				continue;
+			}
 			start(d, f);
 		}
 		if (q->wh && q->active < d->per_dest) { /* out of total room: keep it for later */
@@ -352,18 +359,13 @@ static void *run(void *arg)
 	int64_t next_claim = 0;
 	for (;;) {
 		pthread_mutex_lock(&d->mu);
-		struct flight *done = d->done, *offered = d->offered;
-		d->done = d->offered = NULL;
+		struct flight *done = d->done;
+		d->done = NULL;
 		bool stop = d->stop, wake = d->wake;
 		d->wake = false;
 		pthread_mutex_unlock(&d->mu);
 		record_all(d, done);
 		pthread_mutex_lock(&d->sm);
-		while (offered) {
-			struct flight *f = offered;
-			offered = f->next;
-			offer_one(d, f);
-		}
 		start_waiting(d);
 		bool finished = stop && d->in_flight == 0 && d->waiting == 0;
 		size_t room = d->limit > d->in_flight ? d->limit - d->in_flight : 0;
@@ -394,7 +396,7 @@ static void *run(void *arg)
 		if (claimed_full)
 			continue; /* more may be due right away */
 		pthread_mutex_lock(&d->mu);
-		if (!d->done && !d->offered && !d->wake && d->stop == stop) {
+		if (!d->done && !d->wake && d->stop == stop) {
 			struct timespec until;
 			clock_gettime(CLOCK_REALTIME, &until);
 			until.tv_nsec += IDLE_WAIT_MS * 1000000L;
@@ -427,6 +429,7 @@ dc_err gw_dispatcher_start(struct gw_state *s, struct gw_adapter *const *ads, vo
 	d->notify = notify;
 	d->limit = s->conf.concurrency ? s->conf.concurrency : 256;
 	d->per_dest = s->conf.per_dest_limit ? s->conf.per_dest_limit : 16;
+	d->lease_ms = s->conf.lease_ms > 0 ? s->conf.lease_ms : 60000;
 	for (size_t i = 0; gw_adapters[i] && i < MAX_ADAPTERS; i++)
 		d->ads[i] = ads[i];
 	pthread_mutex_init(&d->mu, NULL);
@@ -487,7 +490,6 @@ void gw_dispatcher_free(struct gw_dispatcher *d)
 		pthread_join(d->th, NULL);
 	}
 	flights_free(d->done);
-	flights_free(d->offered);
 	for (size_t b = 0; b < N_BUCKETS; b++)
 		for (struct dest *q = d->buckets[b], *n; q; q = n) {
 			n = q->next;
