@@ -34,7 +34,7 @@ static const struct row rows[] = {
 	{ "queue", "retry_max", T_MS, O(retry_max_ms), 100, 86400000, "1h" },
 	{ "queue", "max_age", T_MS, O(max_age_ms), 1000, INT64_C(31536000000), "72h" },
 	{ "queue", "lease", T_MS, O(lease_ms), 1000, 3600000, "60s" },
-	{ "queue", "per_destination", T_UINT, O(per_dest_limit), 1, 1024, "16" },
+	{ "queue", "per_destination", T_UINT, O(per_dest_limit), 1, 1024, "32" },
 	{ "queue", "sync_full", T_BOOL, O(queue_sync_full), 0, 1, "no" },
 	{ "queue", "concurrency", T_UINT, O(concurrency), 1, 4096, "256" },
 	{ "http", "enabled", T_BOOL, O(http_enabled), 0, 1, "yes" },
