@@ -47,11 +47,6 @@ void gw_log_set_level(const char *level)
 	log_min = level ? level_of(level) : 1;
 }
 
-bool gw_log_enabled(const char *level)
-{
-	return level_of(level) >= log_min;
-}
-
 void gw_log(const char *level, const char *ctx, const char *fmt, ...)
 {
 	if (level_of(level) < log_min)

@@ -10,5 +10,4 @@ int gw_daemon_run(struct gw_state *s);
 void gw_log(const char *level, const char *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* debug|info|warn|error: lower levels are not written */
 void gw_log_set_level(const char *level);
-bool gw_log_enabled(const char *level);
 #endif

@@ -46,7 +46,8 @@ static int identity(struct gw_state *s, const char *cmd)
 	return 0;
 }
 
-dc_err gw_state_queue_open(const struct gw_state *s, struct dc_queue **q, struct dc_errinfo *ei)
+/* the state's queue; the daemon shares this one handle between its threads */
+static dc_err queue_open(const struct gw_state *s, struct dc_queue **q, struct dc_errinfo *ei)
 {
 	char qpath[4200];
 	snprintf(qpath, sizeof qpath, "%s/queue.db", s->conf.state_dir);
@@ -87,7 +88,7 @@ int gw_state_open(struct gw_state *s, const char *cmd, const char *conf_path, co
 	dc_resolver_set_fetch(s->res, gw_web_fetch, NULL);
 	if (identity(s, cmd) || dc_ctx_new(s->res, s->ks, &s->ctx))
 		return 1;
-	if (gw_state_queue_open(s, &s->q, &ei)) {
+	if (queue_open(s, &s->q, &ei)) {
 		fprintf(stderr, "%s: %s\n", cmd, ei.msg);
 		return 1;
 	}

@@ -21,8 +21,6 @@ struct gw_state {
  * Creates the identity on first use. Errors go to stderr with the command's name. */
 int gw_state_open(struct gw_state *s, const char *cmd, const char *conf_path, const char *state_dir);
 void gw_state_close(struct gw_state *s);
-/* another connection to the state's queue (s->q may also be shared: its operations serialise) */
-dc_err gw_state_queue_open(const struct gw_state *s, struct dc_queue **q, struct dc_errinfo *ei) DC_WUR;
 /* The options every state-using command takes: -c/--config FILE and --state-dir DIR. Returns
  * the index of the first operand, or -1 on a usage error. */
 int gw_state_args(int argc, char **argv, const char **conf, const char **state_dir);
