@@ -1,8 +1,6 @@
 /* The relay daemon (daemon.c) and the one-line log it writes. */
 #ifndef GW_DAEMON_H
 #define GW_DAEMON_H
-#include <stdbool.h>
-
 #include "state.h"
 
 int gw_daemon_run(struct gw_state *s);
