@@ -1,13 +1,14 @@
 /* The dispatcher (see dispatcher.h): every delivery in flight, and one thread that records
  * their outcomes. Work comes two ways:
- *   - offered: an ingest worker starts what it just committed born-leased (dc_queue.h) itself,
+ *   - offered: the ingest committer starts what it just committed born-leased (dc_queue.h) itself,
  *     from memory, without a second trip through the store or a hand-off to this thread;
  *   - claimed: every IDLE_WAIT_MS (or when woken) the store is asked for due items: retries,
  *     delayed ones, a rule's else, and anything whose lease ran out (a crash, or an offer
  *     that went back to the store).
  * Per destination at most per_destination deliveries run at once; the rest wait here in
- * arrival order (bounded: beyond MAX_WAITING they go back to the store, due now). Outcomes
- * come back from the adapters' threads on a locked list and are recorded in batches. */
+ * arrival order (bounded: beyond MAX_WAITING they go back to the store, due now). When a
+ * delivery ends, the adapter's thread gives its slot to the next waiting one at once; the
+ * outcome goes on a locked list that the dispatcher thread records in batches. */
 #include "dispatcher.h"
 
 #include <pthread.h>
@@ -56,8 +57,9 @@ struct gw_dispatcher {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct flight *done;     /* completed, to record (locked) */
-	/* sm guards what follows (in_flight, waiting, the destinations): the workers start the
-	 * deliveries they offer themselves, the dispatcher thread the rest. Lock order: sm, mu. */
+	/* sm guards what follows (in_flight, waiting, the destinations): the committer starts what
+	 * it offers, an adapter's thread what waited for the slot it frees, the dispatcher thread
+	 * the rest. Lock order: sm, mu. */
 	pthread_mutex_t sm;
 	bool wake, stop, idle;
 	size_t in_flight, waiting, limit;
@@ -127,11 +129,27 @@ static void dest_maybe_free(struct gw_dispatcher *d, struct dest *q)
 }
 
 /* ---- completions ------------------------------------------------------------------------- */
-/* any thread: an adapter is done with one delivery */
-static void on_done(void *arg, enum gw_send_result r, const char *why)
+static void start_waiting(struct gw_dispatcher *d);
+
+/* sm held: the delivery no longer holds a slot (its outcome may not be recorded yet) */
+static void release_slot(struct gw_dispatcher *d, struct flight *f)
 {
-	struct flight *f = arg;
-	struct gw_dispatcher *d = f->d;
+	d->in_flight--;
+	if (!f->dq)
+		return;
+	f->dq->active--;
+	if (f->dq->wh && !f->dq->on_ready) {
+		f->dq->on_ready = true;
+		f->dq->ready_next = d->ready;
+		d->ready = f->dq;
+	}
+	dest_maybe_free(d, f->dq);
+	f->dq = NULL;
+}
+
+/* the outcome goes on the list the dispatcher thread records */
+static void push_done(struct gw_dispatcher *d, struct flight *f, enum gw_send_result r, const char *why)
+{
 	f->r = r;
 	snprintf(f->why, sizeof f->why, "%s", why ? why : "");
 	pthread_mutex_lock(&d->mu);
@@ -139,6 +157,27 @@ static void on_done(void *arg, enum gw_send_result r, const char *why)
 	d->done = f;
 	pthread_cond_signal(&d->cv);
 	pthread_mutex_unlock(&d->mu);
+}
+
+/* any thread: an adapter is done with one delivery. Its slot goes to the next waiting delivery
+ * at once, from here, rather than after the outcome is recorded: a destination's slots stay
+ * busy with transfers, not with the dispatcher's turn at the store. */
+static void on_done(void *arg, enum gw_send_result r, const char *why)
+{
+	struct flight *f = arg;
+	struct gw_dispatcher *d = f->d;
+	pthread_mutex_lock(&d->sm);
+	release_slot(d, f);
+	start_waiting(d);
+	pthread_mutex_unlock(&d->sm);
+	push_done(d, f, r, why);
+}
+
+/* sm held: a delivery that ends before it reaches its adapter */
+static void end_now(struct gw_dispatcher *d, struct flight *f, enum gw_send_result r, const char *why)
+{
+	release_slot(d, f);
+	push_done(d, f, r, why);
 }
 
 void gw_dispatcher_wake(void *arg)
@@ -154,7 +193,7 @@ void gw_dispatcher_wake(void *arg)
 
 static void offer_one(struct gw_dispatcher *d, struct flight *f);
 
-/* a worker thread: start the deliveries it just committed, now (no hand-off to the dispatcher
+/* the committer thread: start the deliveries it just committed, now (no hand-off to the dispatcher
  * thread on the way out; their outcomes come back to it) */
 void gw_dispatcher_offer(struct gw_dispatcher *d, struct dc_queue_item *items, size_t n)
 {
@@ -212,24 +251,12 @@ static void record_all(struct gw_dispatcher *d, struct flight *list)
 				gw_log("error", "dispatch", "recording %zu deliveries: %s", n, ei.msg);
 			n = 0;
 		}
-		pthread_mutex_lock(&d->sm);
-		d->in_flight--;
-		if (f->dq) {
-			f->dq->active--;
-			if (f->dq->wh && !f->dq->on_ready) {
-				f->dq->on_ready = true;
-				f->dq->ready_next = d->ready;
-				d->ready = f->dq;
-			}
-			dest_maybe_free(d, f->dq);
-		}
-		pthread_mutex_unlock(&d->sm);
-		flight_free(f);
+		flight_free(f); /* its slot was released when it finished (on_done) */
 	}
 }
 
 /* ---- starting deliveries ------------------------------------------------------------------- */
-/* hand one delivery to its adapter (the flight is counted in flight from here on) */
+/* sm held: hand one delivery to its adapter (it holds a slot from here until it ends) */
 static void start(struct gw_dispatcher *d, struct flight *f)
 {
 	f->env = (struct gw_envelope){ .queue_id = f->it.id, .media_type = f->it.media_type, .data = f->it.data,
@@ -240,11 +267,11 @@ static void start(struct gw_dispatcher *d, struct flight *f)
 	const char *dest = f->it.dest ? f->it.dest : "";
 	const char *sp = strchr(dest, ' ');
 	if (!sp) {
-		on_done(f, GW_FAILED, "bad destination");
+		end_now(d, f, GW_FAILED, "bad destination");
 		return;
 	}
 	if (f->it.expires_ms && f->it.expires_ms <= now_ms()) {
-		on_done(f, GW_FAILED, "expired (expires_time passed)");
+		end_now(d, f, GW_FAILED, "expired (expires_time passed)");
 		return;
 	}
 	struct gw_adapter *ad = NULL;
@@ -258,12 +285,12 @@ static void start(struct gw_dispatcher *d, struct flight *f)
 	if (!ad) {
 		char why[96];
 		snprintf(why, sizeof why, "no %.*s adapter running", (int)(nl < 32 ? nl : 32), dest);
-		on_done(f, GW_RETRY, why); /* kept: a later configuration may have it */
+		end_now(d, f, GW_RETRY, why); /* kept: a later configuration may have it */
 		return;
 	}
 	dc_err rc = ops->send(ad, sp + 1, &f->env, on_done, f);
 	if (rc != DC_OK)
-		on_done(f, GW_RETRY, rc == DC_ERR_AGAIN ? "adapter stopping" : "cannot start the delivery");
+		end_now(d, f, GW_RETRY, rc == DC_ERR_AGAIN ? "adapter stopping" : "cannot start the delivery");
 }
 
 /* an offered delivery: now if its destination and the total have room, else it waits */

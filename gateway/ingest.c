@@ -11,7 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
-#define MAX_TARGETS 16
+#define MAX_TARGETS GW_INGEST_MAX_TARGETS
 #define MT_PREFIX "application/"
 
 /* the DID of a DID or DID URL (malloc'd); non-zero when it is not one */
@@ -281,45 +281,71 @@ static dc_err plan_list(const struct gw_ingest_cfg *g, const struct rule_action_
 	return DC_OK;
 }
 
-void gw_ingest(const struct gw_ingest_cfg *g, const char *transport, const char *source, const char *media_type,
-               const uint8_t *data, size_t len, struct gw_ingest_result *res)
+/* a message's deliveries between gw_ingest_start and gw_ingest_finish: what the queue items
+ * point into (the opened relay, the rendered targets, the else) stays here until the commit */
+struct gw_commit {
+	struct dc_relay r;
+	struct plan p, pf;
+	struct dc_queue_else els[MAX_TARGETS];
+	char rule[200]; /* file:line of the rule, for the result's why */
+};
+
+static void commit_free(struct gw_commit *c)
+{
+	if (!c)
+		return;
+	plan_clear(&c->p);
+	plan_clear(&c->pf);
+	dc_relay_clear(&c->r);
+	free(c);
+}
+
+void gw_ingest_start(const struct gw_ingest_cfg *g, const char *transport, const char *source, const char *media_type,
+                     const uint8_t *data, size_t len, struct gw_ingest_result *res, struct gw_commit **pc)
 {
 	memset(res, 0, sizeof *res);
-	struct dc_relay r = { 0 };
+	*pc = NULL;
+	struct gw_commit *c = calloc(1, sizeof *c);
+	if (!c) {
+		res->status = GW_IN_ERROR;
+		snprintf(res->why, sizeof res->why, "out of memory");
+		return;
+	}
+	struct dc_relay *r = &c->r;
+	struct plan *p = &c->p;
 	struct dc_errinfo ei = { 0 };
-	struct plan p = { 0 };
 	char *to_did = NULL;
 	dc_err rc;
 	if (len > g->max_bytes) {
 		res->status = GW_IN_TOO_BIG;
 		snprintf(res->problem_code, sizeof res->problem_code, "%s", "e.m.me.res.storage.message_too_big");
 		snprintf(res->why, sizeof res->why, "%zu bytes is over max_receive_bytes %zu", len, g->max_bytes);
-		return;
+		goto out;
 	}
 	if (!didcomm_type(media_type)) {
 		res->status = GW_IN_BAD_TYPE;
 		snprintf(res->why, sizeof res->why, "media type %.100s is not a DIDComm type", media_type);
-		return;
+		goto out;
 	}
-	if ((rc = dc_relay_inspect(g->dc, (const char *)data, len, &r, &ei))) {
+	if ((rc = dc_relay_inspect(g->dc, (const char *)data, len, r, &ei))) {
 		res->status = status_of(rc);
 		snprintf(res->problem_code, sizeof res->problem_code, "%s", rc == DC_ERR_CRYPTO ? "e.m.trust.crypto" : "e.m.msg");
 		snprintf(res->why, sizeof res->why, "%s", ei.msg);
-		return;
+		goto out;
 	}
 	const char *payload = (const char *)data;
 	size_t payload_len = len;
 	int64_t expires_ms = 0;
-	if (r.msg_id)
-		snprintf(res->msg_id, sizeof res->msg_id, "%s", r.msg_id);
-	if (r.meta) {
+	if (r->msg_id)
+		snprintf(res->msg_id, sizeof res->msg_id, "%s", r->msg_id);
+	if (r->meta) {
 		/* only an authenticated sender is answered encrypted: the authcrypt skid or the signer */
-		const char *from = r.meta->encrypted_from_kid ? r.meta->encrypted_from_kid : r.meta->sign_from;
+		const char *from = r->meta->encrypted_from_kid ? r->meta->encrypted_from_kid : r->meta->sign_from;
 		if (from)
 			did_of(from, &res->reply_to);
 	}
-	if (r.kind == DC_RELAY_FOR_US) {
-		cJSON *m = cJSON_ParseWithLength(r.message, strlen(r.message));
+	if (r->kind == DC_RELAY_FOR_US) {
+		cJSON *m = cJSON_ParseWithLength(r->message, strlen(r->message));
 		const cJSON *rr = m ? cJSON_GetObjectItemCaseSensitive(m, "return_route") : NULL;
 		res->return_route = cJSON_IsString(rr) && (strcmp(rr->valuestring, "all") == 0 ||
 		                                           strcmp(rr->valuestring, "thread") == 0);
@@ -328,7 +354,7 @@ void gw_ingest(const struct gw_ingest_cfg *g, const char *transport, const char 
 			snprintf(res->msg_id, sizeof res->msg_id, "%s", id->valuestring);
 		cJSON_Delete(m);
 		bool handled = false;
-		if ((rc = dc_protocol_handle(&g->proto, r.message, strlen(r.message), &res->reply, &handled, &ei))) {
+		if ((rc = dc_protocol_handle(&g->proto, r->message, strlen(r->message), &res->reply, &handled, &ei))) {
 			res->status = status_of(rc);
 			snprintf(res->why, sizeof res->why, "%s", ei.msg);
 		} else {
@@ -344,18 +370,18 @@ void gw_ingest(const struct gw_ingest_cfg *g, const char *transport, const char 
 		}
 		goto out;
 	}
-	if (r.kind == DC_RELAY_FORWARD) {
-		payload = r.payload;
-		payload_len = r.payload_len;
-		expires_ms = r.expires_time * 1000;
-		if (did_of(r.next, &to_did)) {
+	if (r->kind == DC_RELAY_FORWARD) {
+		payload = r->payload;
+		payload_len = r->payload_len;
+		expires_ms = r->expires_time * 1000;
+		if (did_of(r->next, &to_did)) {
 			res->status = GW_IN_BAD;
-			snprintf(res->why, sizeof res->why, "forward: next %.200s is not a DID", r.next);
+			snprintf(res->why, sizeof res->why, "forward: next %.200s is not a DID", r->next);
 			goto out;
 		}
-	} else if (r.n_rcpt_kids && did_of(r.rcpt_kids[0], &to_did)) {
+	} else if (r->n_rcpt_kids && did_of(r->rcpt_kids[0], &to_did)) {
 		res->status = GW_IN_BAD;
-		snprintf(res->why, sizeof res->why, "recipient kid %.200s is not a DID URL", r.rcpt_kids[0]);
+		snprintf(res->why, sizeof res->why, "recipient kid %.200s is not a DID URL", r->rcpt_kids[0]);
 		goto out;
 	}
 	struct rule_env env = { .transport = transport, .to = to_did, .media_type = "application/didcomm-encrypted+json",
@@ -368,10 +394,10 @@ void gw_ingest(const struct gw_ingest_cfg *g, const char *transport, const char 
 		snprintf(res->why, sizeof res->why, "no rule matches a message for %.200s", to_did ? to_did : "?");
 		goto out;
 	}
-	rc = plan_list(g, &rule->then, &env, &r, payload, payload_len, expires_ms, &p, &ei);
+	rc = plan_list(g, &rule->then, &env, r, payload, payload_len, expires_ms, p, &ei);
 	if (rc && rc != DC_ERR_DENIED && rule->fallback.n) {
 		struct dc_errinfo fe = { 0 };
-		rc = plan_list(g, &rule->fallback, &env, &r, payload, payload_len, expires_ms, &p, &fe);
+		rc = plan_list(g, &rule->fallback, &env, r, payload, payload_len, expires_ms, p, &fe);
 		if (rc)
 			ei = fe;
 	}
@@ -379,45 +405,72 @@ void gw_ingest(const struct gw_ingest_cfg *g, const char *transport, const char 
 		res->status = rc == DC_ERR_DENIED ? GW_IN_REJECTED : rc == DC_ERR_NOMEM ? GW_IN_ERROR : GW_IN_BAD;
 		snprintf(res->problem_code, sizeof res->problem_code, "%s", rc == DC_ERR_DENIED ? (rule->then.n && rule->then.v[0].code ? rule->then.v[0].code :
 		                                          RULE_DEFAULT_REJECT_CODE) :
-		                                          "e.p.xfer.cant-use-endpoint");
+		                                          "e.p->xfer.cant-use-endpoint");
 		snprintf(res->why, sizeof res->why, "rule %s:%u: %s", rule_set_name(g->rules), rule->line, ei.msg);
 		goto out;
 	}
 	/* the rule's else, for deliveries that later fail for good: planned now, stored with them */
-	struct plan pf = { 0 };
-	struct dc_queue_else els[MAX_TARGETS];
 	if (rule->fallback.n) {
 		struct dc_errinfo fe = { 0 };
-		if (plan_list(g, &rule->fallback, &env, &r, payload, payload_len, expires_ms, &pf, &fe) == DC_OK) {
-			for (size_t k = 0; k < pf.n; k++)
-				els[k] = (struct dc_queue_else){ .dest = pf.items[k].dest,
-					                         .data = pf.datas[k] ? pf.items[k].data : NULL,
-					                         .len = pf.datas[k] ? pf.items[k].len : 0,
-					                         .hold_ms = pf.hold_ms[k],
-					                         .expires_ms = pf.hold_ms[k] ? 0 : pf.items[k].expires_ms };
-			for (size_t i = 0; i < p.n; i++) {
-				p.items[i].els = els;
-				p.items[i].n_els = pf.n;
+		struct plan *pf = &c->pf;
+		if (plan_list(g, &rule->fallback, &env, r, payload, payload_len, expires_ms, pf, &fe) == DC_OK) {
+			for (size_t k = 0; k < pf->n; k++)
+				c->els[k] = (struct dc_queue_else){ .dest = pf->items[k].dest,
+					                            .data = pf->datas[k] ? pf->items[k].data : NULL,
+					                            .len = pf->datas[k] ? pf->items[k].len : 0,
+					                            .hold_ms = pf->hold_ms[k],
+					                            .expires_ms = pf->hold_ms[k] ? 0 : pf->items[k].expires_ms };
+			for (size_t i = 0; i < p->n; i++) {
+				p->items[i].els = c->els;
+				p->items[i].n_els = pf->n;
 			}
 		}
 	}
-	int64_t ids[MAX_TARGETS];
-	rc = g->put ? g->put(g->put_arg, p.items, p.n, ids, &ei) : dc_queue_put(g->q, p.items, p.n, ids, &ei);
-	plan_clear(&pf);
+	snprintf(c->rule, sizeof c->rule, "%.180s:%u", rule_set_name(g->rules), rule->line);
+	free(to_did);
+	*pc = c; /* to be committed */
+	return;
+out:
+	free(to_did);
+	commit_free(c);
+}
+
+void gw_commit_items(const struct gw_commit *c, const struct dc_queue_new_item **items, size_t *n)
+{
+	*items = c->p.items;
+	*n = c->p.n;
+}
+
+void gw_ingest_finish(struct gw_commit *c, dc_err rc, const int64_t *ids, const struct dc_errinfo *ei,
+                      struct gw_ingest_result *res)
+{
 	if (rc) {
 		res->status = status_of(rc);
-		snprintf(res->why, sizeof res->why, "%s", ei.msg);
-		goto out;
+		snprintf(res->why, sizeof res->why, "%s", ei && ei->msg[0] ? ei->msg : dc_strerror(rc));
+	} else {
+		take_fast(&c->p, ids, res);
+		res->status = GW_IN_ACCEPTED;
+		res->n_queued = c->p.n;
+		snprintf(res->why, sizeof res->why, "queued for %zu destination%s (rule %s)", c->p.n, c->p.n == 1 ? "" : "s",
+		         c->rule);
 	}
-	take_fast(&p, ids, res);
-	res->status = GW_IN_ACCEPTED;
-	res->n_queued = p.n;
-	snprintf(res->why, sizeof res->why, "queued for %zu destination%s (rule %s:%u)", p.n, p.n == 1 ? "" : "s",
-	         rule_set_name(g->rules), rule->line);
-out:
-	plan_clear(&p);
-	free(to_did);
-	dc_relay_clear(&r);
+	commit_free(c);
+}
+
+void gw_ingest(const struct gw_ingest_cfg *g, const char *transport, const char *source, const char *media_type,
+               const uint8_t *data, size_t len, struct gw_ingest_result *res)
+{
+	struct gw_commit *c;
+	gw_ingest_start(g, transport, source, media_type, data, len, res, &c);
+	if (!c)
+		return;
+	const struct dc_queue_new_item *items;
+	size_t n;
+	int64_t ids[MAX_TARGETS];
+	struct dc_errinfo ei = { 0 };
+	gw_commit_items(c, &items, &n);
+	dc_err rc = dc_queue_put(g->q, items, n, ids, &ei);
+	gw_ingest_finish(c, rc, ids, &ei, res);
 }
 
 /* our reply (plaintext) packed authcrypt for the sender: for the return route (no forwards),

@@ -17,9 +17,6 @@ struct gw_ingest_cfg {
 	const char *tag;             /* the inbound adapter's tag for rules, may be NULL */
 	int64_t lease_ms;            /* > 0: deliveries due now are born leased and returned in
 	                              * res->fast for the caller to deliver from memory */
-	/* the commit, when not a plain dc_queue_put on q (the daemon's group commit) */
-	dc_err (*put)(void *arg, const struct dc_queue_new_item *items, size_t n, int64_t *ids, struct dc_errinfo *ei);
-	void *put_arg;
 };
 
 enum gw_in_status {
@@ -54,6 +51,20 @@ struct gw_ingest_result {
 void gw_ingest(const struct gw_ingest_cfg *g, const char *transport, const char *source, const char *media_type,
                const uint8_t *data, size_t len, struct gw_ingest_result *res);
 void gw_ingest_result_clear(struct gw_ingest_result *res);
+
+/* gw_ingest in two steps, for a caller that commits many messages in one transaction (the
+ * daemon's committer). gw_ingest_start does everything up to the commit. When the message has
+ * deliveries to commit, *pc is set and res is not final yet: the caller commits the items that
+ * gw_commit_items gives (they stay valid until gw_ingest_finish, and so must data), then calls
+ * gw_ingest_finish with the commit's outcome and ids, which completes res and frees *pc.
+ * Otherwise *pc is NULL and res is final. */
+#define GW_INGEST_MAX_TARGETS 16 /* deliveries of one message, at most */
+struct gw_commit;
+void gw_ingest_start(const struct gw_ingest_cfg *g, const char *transport, const char *source, const char *media_type,
+                     const uint8_t *data, size_t len, struct gw_ingest_result *res, struct gw_commit **pc);
+void gw_commit_items(const struct gw_commit *c, const struct dc_queue_new_item **items, size_t *n);
+void gw_ingest_finish(struct gw_commit *c, dc_err rc, const int64_t *ids, const struct dc_errinfo *ei,
+                      struct gw_ingest_result *res);
 /* After gw_ingest: pack our protocol reply for the sender (authcrypt from our DID). When live
  * (the inbound connection can carry it) and the message asked for return_route, it goes in
  * res->out (status becomes 200); otherwise it is queued for the sender's endpoint (held when

@@ -18,6 +18,8 @@
 #define MAX_WAITING_BYTES (256u << 20)   /* their bytes */
 #define SMALL_JOB (64u << 10)            /* up to this, a job goes ahead of big ones... */
 #define SMALL_RUN 8                      /* ...but a big one waits for at most this many */
+#define MAX_GROUP_ITEMS 256              /* deliveries in one transaction... */
+#define MAX_GROUP_BYTES (8u << 20)       /* ...and their bytes, past the first message */
 
 struct job {
 	struct job *next;
@@ -29,6 +31,8 @@ struct job {
 	gw_ack_fn *ack;
 	void *arg;
 	struct gw_ingest_result res;
+	struct gw_commit *commit; /* opened, its deliveries waiting for the committer */
+	int64_t ids[GW_INGEST_MAX_TARGETS];
 };
 
 struct worker {
@@ -40,25 +44,18 @@ struct worker {
 	struct dc_ctx *ctx;
 };
 
-/* one worker's commit waiting to go into a shared transaction */
-struct put_req {
-	struct put_req *next;
-	const struct dc_queue_new_item *items;
-	size_t n;
-	int64_t *ids;
-	dc_err rc;
-	struct dc_errinfo ei;
-	bool done;
-};
-
 struct gw_ingest {
 	struct gw_state *s;
-	/* group commit: whoever finds no commit running commits everything waiting, in one
-	 * transaction; the others wait for it (no thread of its own, no extra hand-off) */
-	pthread_mutex_t put_mu;
-	pthread_cond_t put_cv;
-	struct put_req *put_head, **put_tail;
-	bool put_busy;
+	/* the committer: workers hand it opened messages and go on to the next one; it commits
+	 * whatever has gathered in one transaction (the busier, the bigger), then answers them.
+	 * Small messages go first, in transactions of their own, not behind megabytes of data. */
+	pthread_mutex_t cm_mu;
+	pthread_cond_t cm_cv;
+	struct job *cm_head[2], *cm_tail[2]; /* [0] small, [1] big */
+	bool cm_stop, cm_started;
+	pthread_t cm_th;
+	struct dc_resolver *cm_res;
+	struct dc_ctx *cm_ctx; /* packs problem reports for commits that failed */
 	struct gw_loop *loop;
 	gw_on_queued_fn *on_queued;
 	void *on_queued_arg;
@@ -69,7 +66,7 @@ struct gw_ingest {
 	struct job *shead, *stail;   /* small jobs: not stuck behind megabytes of crypto */
 	unsigned small_run;
 	unsigned big_active;          /* big jobs being opened: the small-only worker helps then */
-	size_t n_waiting, bytes_waiting;
+	size_t n_waiting, bytes_waiting; /* jobs not answered yet, and their bytes */
 	bool stop;
 	pthread_rwlock_t rules_lock;
 	struct worker w[MAX_WORKERS];
@@ -100,85 +97,14 @@ static void deliver(void *arg)
 	job_free(j);
 }
 
-#define MAX_GROUP_ITEMS 256
-
-/* one transaction for a batch of commits; if it fails, each commit alone (one bad or
- * over-full batch must not fail the others) */
-static void commit_group(struct gw_ingest *in, struct put_req *batch)
+/* the job is answered: it leaves the limits, its deliveries go to the dispatcher, its answer
+ * to the loop */
+static void job_done(struct gw_ingest *in, struct job *j)
 {
-	struct dc_queue_new_item items[MAX_GROUP_ITEMS];
-	int64_t ids[MAX_GROUP_ITEMS];
-	size_t n = 0;
-	bool fits = true;
-	for (struct put_req *r = batch; r; r = r->next) {
-		if (n + r->n > MAX_GROUP_ITEMS) {
-			fits = false;
-			break;
-		}
-		memcpy(&items[n], r->items, r->n * sizeof *items);
-		n += r->n;
-	}
-	struct dc_errinfo ei = { 0 };
-	if (fits && batch->next && dc_queue_put(in->s->q, items, n, ids, &ei) == DC_OK) {
-		size_t k = 0;
-		for (struct put_req *r = batch; r; r = r->next) {
-			if (r->ids)
-				memcpy(r->ids, &ids[k], r->n * sizeof *ids);
-			k += r->n;
-			r->rc = DC_OK;
-		}
-		return;
-	}
-	for (struct put_req *r = batch; r; r = r->next)
-		r->rc = dc_queue_put(in->s->q, r->items, r->n, r->ids, &r->ei);
-}
-
-static dc_err group_put(void *arg, const struct dc_queue_new_item *items, size_t n, int64_t *ids, struct dc_errinfo *ei)
-{
-	struct gw_ingest *in = arg;
-	struct put_req me = { .items = items, .n = n, .ids = ids };
-	pthread_mutex_lock(&in->put_mu);
-	*in->put_tail = &me;
-	in->put_tail = &me.next;
-	while (!me.done) {
-		if (in->put_busy) {
-			pthread_cond_wait(&in->put_cv, &in->put_mu);
-			continue;
-		}
-		struct put_req *batch = in->put_head;
-		in->put_head = NULL;
-		in->put_tail = &in->put_head;
-		in->put_busy = true;
-		pthread_mutex_unlock(&in->put_mu);
-		commit_group(in, batch);
-		pthread_mutex_lock(&in->put_mu);
-		for (struct put_req *r = batch, *nx; r; r = nx) {
-			nx = r->next; /* r may be gone as soon as done is set and the lock released */
-			r->done = true;
-		}
-		in->put_busy = false;
-		pthread_cond_broadcast(&in->put_cv);
-	}
-	pthread_mutex_unlock(&in->put_mu);
-	if (me.rc && ei)
-		*ei = me.ei;
-	return me.rc;
-}
-
-static void process(struct worker *w, struct job *j)
-{
-	struct gw_ingest *in = w->in;
-	struct gw_ingest_cfg g;
-	pthread_rwlock_rdlock(&in->rules_lock);
-	gw_state_ingest_cfg(in->s, &g);
-	g.lease_ms = in->s->conf.lease_ms; /* deliveries due now go straight to the dispatcher */
-	g.put = group_put;
-	g.put_arg = in;
-	g.dc = w->ctx;
-	g.q = in->s->q; /* shared: one warm page cache; SQLite has one writer at a time anyway */
-	gw_ingest(&g, j->transport, j->source, j->has_media ? j->media : NULL, j->data, j->len, &j->res);
-	gw_ingest_answer(&g, j->live, &j->res);
-	pthread_rwlock_unlock(&in->rules_lock);
+	pthread_mutex_lock(&in->mu);
+	in->n_waiting--;
+	in->bytes_waiting -= j->len;
+	pthread_mutex_unlock(&in->mu);
 	free(j->data);
 	j->data = NULL;
 	if (j->res.n_queued && in->on_queued) {
@@ -188,6 +114,123 @@ static void process(struct worker *w, struct job *j)
 	}
 	while (gw_loop_post(in->loop, deliver, j) != DC_OK)
 		usleep(1000); /* out of memory for a list node: the loop will free some */
+}
+
+static void process(struct worker *w, struct job *j)
+{
+	struct gw_ingest *in = w->in;
+	struct gw_ingest_cfg g;
+	pthread_rwlock_rdlock(&in->rules_lock);
+	gw_state_ingest_cfg(in->s, &g);
+	g.lease_ms = in->s->conf.lease_ms; /* deliveries due now go straight to the dispatcher */
+	g.dc = w->ctx;
+	g.q = in->s->q;
+	gw_ingest_start(&g, j->transport, j->source, j->has_media ? j->media : NULL, j->data, j->len, &j->res, &j->commit);
+	if (!j->commit)
+		gw_ingest_answer(&g, j->live, &j->res);
+	pthread_rwlock_unlock(&in->rules_lock);
+	if (!j->commit) {
+		job_done(in, j);
+		return;
+	}
+	int big = j->len > SMALL_JOB;
+	pthread_mutex_lock(&in->cm_mu);
+	if (in->cm_tail[big])
+		in->cm_tail[big]->next = j;
+	else
+		in->cm_head[big] = j;
+	in->cm_tail[big] = j;
+	j->next = NULL;
+	pthread_cond_signal(&in->cm_cv);
+	pthread_mutex_unlock(&in->cm_mu);
+}
+
+/* one transaction for the batch; if it fails, each message alone (one bad or over-full batch
+ * must not fail the others) */
+static void commit_batch(struct gw_ingest *in, struct job *batch, size_t n_items)
+{
+	struct dc_queue_new_item items[MAX_GROUP_ITEMS];
+	int64_t ids[MAX_GROUP_ITEMS];
+	struct dc_errinfo ei = { 0 };
+	dc_err rc = DC_ERR_INVAL;
+	if (batch->next && n_items <= MAX_GROUP_ITEMS) {
+		size_t n = 0;
+		for (struct job *j = batch; j; j = j->next) {
+			const struct dc_queue_new_item *it;
+			size_t k;
+			gw_commit_items(j->commit, &it, &k);
+			memcpy(&items[n], it, k * sizeof *it);
+			n += k;
+		}
+		rc = dc_queue_put(in->s->q, items, n, ids, &ei);
+	}
+	size_t off = 0;
+	for (struct job *j = batch; j; j = j->next) {
+		const struct dc_queue_new_item *it;
+		size_t k;
+		gw_commit_items(j->commit, &it, &k);
+		dc_err jrc = rc;
+		struct dc_errinfo jei = { 0 };
+		if (rc == DC_OK)
+			memcpy(j->ids, &ids[off], k * sizeof *ids);
+		else
+			jrc = dc_queue_put(in->s->q, it, k, j->ids, &jei);
+		off += k;
+		gw_ingest_finish(j->commit, jrc, j->ids, &jei, &j->res);
+		j->commit = NULL;
+	}
+}
+
+static void *commit_run(void *arg)
+{
+	struct gw_ingest *in = arg;
+	prctl(PR_SET_NAME, "gw-commit", 0, 0, 0);
+	for (;;) {
+		pthread_mutex_lock(&in->cm_mu);
+		while (!in->cm_head[0] && !in->cm_head[1] && !in->cm_stop)
+			pthread_cond_wait(&in->cm_cv, &in->cm_mu);
+		int big = !in->cm_head[0];
+		if (!in->cm_head[big]) {
+			pthread_mutex_unlock(&in->cm_mu);
+			break; /* stopping, and nothing left */
+		}
+		/* what has gathered, up to the limits (the first message always) */
+		struct job *batch = in->cm_head[big], *last = batch;
+		size_t n_items = 0, bytes = 0;
+		for (struct job *j = batch; j; j = j->next) {
+			const struct dc_queue_new_item *it;
+			size_t k, b = 0;
+			gw_commit_items(j->commit, &it, &k);
+			for (size_t i = 0; i < k; i++)
+				b += it[i].len;
+			if (j != batch && (n_items + k > MAX_GROUP_ITEMS || bytes + b > MAX_GROUP_BYTES))
+				break;
+			n_items += k;
+			bytes += b;
+			last = j;
+		}
+		in->cm_head[big] = last->next;
+		if (!in->cm_head[big])
+			in->cm_tail[big] = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&in->cm_mu);
+
+		commit_batch(in, batch, n_items);
+		for (struct job *j = batch, *nx; j; j = nx) {
+			nx = j->next;
+			if (j->res.status != GW_IN_ACCEPTED) { /* the commit failed: a problem report, maybe */
+				struct gw_ingest_cfg g;
+				pthread_rwlock_rdlock(&in->rules_lock);
+				gw_state_ingest_cfg(in->s, &g);
+				g.dc = in->cm_ctx;
+				g.q = in->s->q;
+				gw_ingest_answer(&g, j->live, &j->res);
+				pthread_rwlock_unlock(&in->rules_lock);
+			}
+			job_done(in, j);
+		}
+	}
+	return NULL;
 }
 
 /* the next job: small ones first, a big one after SMALL_RUN small ones in a row */
@@ -223,8 +266,6 @@ static void *run(void *arg)
 			pthread_mutex_unlock(&in->mu);
 			break;
 		}
-		in->n_waiting--;
-		in->bytes_waiting -= j->len;
 		bool big = j->len > SMALL_JOB;
 		if (big && ++in->big_active == 1 && in->shead)
 			pthread_cond_signal(&in->scv); /* small ones waiting: the small-only worker helps */
@@ -322,12 +363,24 @@ dc_err gw_ingest_new(struct gw_state *s, unsigned n, struct gw_loop *loop, gw_on
 	pthread_mutex_init(&in->mu, NULL);
 	pthread_cond_init(&in->cv, NULL);
 	pthread_cond_init(&in->scv, NULL);
-	pthread_mutex_init(&in->put_mu, NULL);
-	pthread_cond_init(&in->put_cv, NULL);
-	in->put_tail = &in->put_head;
+	pthread_mutex_init(&in->cm_mu, NULL);
+	pthread_cond_init(&in->cm_cv, NULL);
 	pthread_rwlock_init(&in->rules_lock, NULL);
 	struct dc_limits lim;
 	dc_ctx_get_limits(s->ctx, &lim);
+	if (dc_resolver_new(64, &in->cm_res) || dc_ctx_new(in->cm_res, s->ks, &in->cm_ctx)) {
+		snprintf(why, why_len, "committer: out of memory");
+		gw_ingest_free(in);
+		return DC_ERR_NOMEM;
+	}
+	dc_resolver_set_fetch(in->cm_res, gw_web_fetch, NULL);
+	dc_ctx_set_limits(in->cm_ctx, &lim);
+	if (pthread_create(&in->cm_th, NULL, commit_run, in) != 0) {
+		snprintf(why, why_len, "committer: cannot start a thread");
+		gw_ingest_free(in);
+		return DC_ERR_NOMEM;
+	}
+	in->cm_started = true;
 	for (unsigned i = 0; i < n; i++) {
 		struct worker *w = &in->w[i];
 		w->in = in;
@@ -365,9 +418,18 @@ void gw_ingest_free(struct gw_ingest *in)
 			pthread_join(in->w[i].th, NULL);
 		worker_clear(&in->w[i]);
 	}
+	/* the workers are gone: the committer commits what they left, then stops */
+	pthread_mutex_lock(&in->cm_mu);
+	in->cm_stop = true;
+	pthread_cond_signal(&in->cm_cv);
+	pthread_mutex_unlock(&in->cm_mu);
+	if (in->cm_started)
+		pthread_join(in->cm_th, NULL);
+	dc_ctx_free(in->cm_ctx);
+	dc_resolver_free(in->cm_res);
 	pthread_rwlock_destroy(&in->rules_lock);
-	pthread_cond_destroy(&in->put_cv);
-	pthread_mutex_destroy(&in->put_mu);
+	pthread_cond_destroy(&in->cm_cv);
+	pthread_mutex_destroy(&in->cm_mu);
 	pthread_cond_destroy(&in->cv);
 	pthread_cond_destroy(&in->scv);
 	pthread_mutex_destroy(&in->mu);

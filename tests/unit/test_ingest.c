@@ -172,6 +172,76 @@ static void our_protocols(void)
 	free(env);
 }
 
+/* the daemon's way: open several messages, commit their deliveries in one transaction, then
+ * finish each; a failed commit finishes with the right status and frees everything */
+static void two_step_commit(void)
+{
+	struct rule_set *rs = NULL;
+	const char *rules = "default -> http http://127.0.0.1:9/x\n";
+	CU_ASSERT_EQUAL_FATAL(rule_set_parse_text("test.rules", rules, strlen(rules), &rs, NULL, NULL), DC_OK);
+	struct dc_ctx *c = NULL;
+	CU_ASSERT_EQUAL_FATAL(dc_ctx_new(I.res, I.ks[GW], &c), DC_OK);
+	struct gw_ingest_cfg g = { .dc = c, .q = Q, .rules = rs, .max_bytes = 1 << 20, .lease_ms = 60000,
+		                   .proto = { .our_did = "did:test:gw", .max_receive_bytes = 1 << 20 } };
+	char *env[3];
+	struct gw_ingest_result res[3];
+	struct gw_commit *pc[3];
+	struct dc_queue_new_item all[3 * GW_INGEST_MAX_TARGETS];
+	size_t n_all = 0, n_of[3];
+	for (int i = 0; i < 3; i++) {
+		env[i] = pack_from_alice("did:test:carol", M_CAROL, DC_PACK_AUTHCRYPT, false);
+		gw_ingest_start(&g, "http", "127.0.0.1", MT, (const uint8_t *)env[i], strlen(env[i]), &res[i], &pc[i]);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(pc[i]);
+		CU_ASSERT_EQUAL(res[i].status, 0); /* not final before the commit */
+		const struct dc_queue_new_item *it;
+		gw_commit_items(pc[i], &it, &n_of[i]);
+		CU_ASSERT_EQUAL_FATAL(n_of[i], 1);
+		CU_ASSERT_STRING_EQUAL(it[0].dest, "http http://127.0.0.1:9/x");
+		CU_ASSERT(it[0].leased_until_ms > 0);
+		memcpy(&all[n_all], it, n_of[i] * sizeof *it);
+		n_all += n_of[i];
+	}
+	/* the rules may change before the commit: what the items point at is the commit's own */
+	rule_set_free(rs);
+	g.rules = NULL;
+	int64_t ids[3 * GW_INGEST_MAX_TARGETS];
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(Q, all, 2, ids, NULL), DC_OK); /* the first two together */
+	for (int i = 0; i < 2; i++) {
+		gw_ingest_finish(pc[i], DC_OK, &ids[i], NULL, &res[i]);
+		CU_ASSERT_EQUAL(res[i].status, GW_IN_ACCEPTED);
+		CU_ASSERT_EQUAL(res[i].n_queued, 1);
+		CU_ASSERT(strstr(res[i].why, "test.rules:1") != NULL);
+		CU_ASSERT_EQUAL_FATAL(res[i].n_fast, 1); /* born leased: for the dispatcher, from memory */
+		CU_ASSERT_EQUAL(res[i].fast[0].id, ids[i]);
+		CU_ASSERT_EQUAL(res[i].fast[0].len, all[i].len);
+	}
+	struct dc_errinfo ei = { 0 };
+	dc_errinfo_set(&ei, DC_ERR_AGAIN, "queue full (test)");
+	gw_ingest_finish(pc[2], DC_ERR_AGAIN, NULL, &ei, &res[2]);
+	CU_ASSERT_EQUAL(res[2].status, GW_IN_FULL);
+	CU_ASSERT_STRING_EQUAL(res[2].why, "queue full (test)");
+	CU_ASSERT_EQUAL(res[2].n_fast, 0);
+	/* leased: nothing to claim; then done */
+	struct dc_queue_item *it = NULL;
+	size_t n = 0;
+	CU_ASSERT_EQUAL(dc_queue_claim(Q, soon(), 10, 8, 60000, &it, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n, 0);
+	dc_queue_items_free(it, n);
+	for (int i = 0; i < 2; i++)
+		CU_ASSERT_EQUAL(dc_queue_ack(Q, ids[i], NULL), DC_OK);
+	/* nothing to commit: *pc stays NULL and the result is final */
+	struct gw_commit *none = (struct gw_commit *)1;
+	gw_ingest_result_clear(&res[2]);
+	gw_ingest_start(&g, "http", "127.0.0.1", "text/plain", (const uint8_t *)"{}", 2, &res[2], &none);
+	CU_ASSERT_PTR_NULL(none);
+	CU_ASSERT_EQUAL(res[2].status, GW_IN_BAD_TYPE);
+	for (int i = 0; i < 3; i++) {
+		gw_ingest_result_clear(&res[i]);
+		free(env[i]);
+	}
+	dc_ctx_free(c);
+}
+
 static void refusals(void)
 {
 	struct gw_ingest_result res;
@@ -204,5 +274,6 @@ void init_ingest_tests(void)
 	TU_ADD(s, forward_resolved);
 	TU_ADD(s, rules_decide);
 	TU_ADD(s, our_protocols);
+	TU_ADD(s, two_step_commit);
 	TU_ADD(s, refusals);
 }
