@@ -14,7 +14,7 @@ struct gw_conf {
 	char *identity_method;    /* peer2 */
 	char *public_url;         /* endpoint put in our DID (default: http://<http listen>/) */
 	size_t max_message_bytes; /* 10 MiB, advertised as max_receive_bytes */
-	unsigned workers;         /* threads opening envelopes and committing them; 0 = one per CPU */
+	unsigned workers;         /* threads opening envelopes; 0 = one per CPU (plus the committer) */
 	/* queue */
 	size_t queue_max_items;
 	int64_t retry_base_ms, retry_max_ms, max_age_ms, lease_ms;
