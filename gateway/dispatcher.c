@@ -34,6 +34,7 @@ struct flight {
 	struct gw_envelope env;
 	enum gw_send_result r;
 	char why[256];
+	bool slot;            /* counted in flight (and in dq->active) */
 };
 
 /* one destination: deliveries running, and offered ones waiting for a slot */
@@ -131,9 +132,13 @@ static void dest_maybe_free(struct gw_dispatcher *d, struct dest *q)
 /* ---- completions ------------------------------------------------------------------------- */
 static void start_waiting(struct gw_dispatcher *d);
 
-/* sm held: the delivery no longer holds a slot (its outcome may not be recorded yet) */
+/* sm held, and not within a pass over the destinations (start_waiting): the delivery no
+ * longer holds a slot (its outcome may not be recorded yet) */
 static void release_slot(struct gw_dispatcher *d, struct flight *f)
 {
+	if (!f->slot)
+		return;
+	f->slot = false;
 	d->in_flight--;
 	if (!f->dq)
 		return;
@@ -173,12 +178,6 @@ static void on_done(void *arg, enum gw_send_result r, const char *why)
 	push_done(d, f, r, why);
 }
 
-/* sm held: a delivery that ends before it reaches its adapter */
-static void end_now(struct gw_dispatcher *d, struct flight *f, enum gw_send_result r, const char *why)
-{
-	release_slot(d, f);
-	push_done(d, f, r, why);
-}
 
 void gw_dispatcher_wake(void *arg)
 {
@@ -251,12 +250,20 @@ static void record_all(struct gw_dispatcher *d, struct flight *list)
 				gw_log("error", "dispatch", "recording %zu deliveries: %s", n, ei.msg);
 			n = 0;
 		}
-		flight_free(f); /* its slot was released when it finished (on_done) */
+		if (f->slot) { /* ended before it reached its adapter (see start) */
+			pthread_mutex_lock(&d->sm);
+			release_slot(d, f);
+			pthread_mutex_unlock(&d->sm);
+		}
+		flight_free(f);
 	}
 }
 
 /* ---- starting deliveries ------------------------------------------------------------------- */
-/* sm held: hand one delivery to its adapter (it holds a slot from here until it ends) */
+/* sm held: hand one delivery to its adapter (it holds a slot from here until it ends). One
+ * that ends here, before it reaches the adapter, keeps its slot until its outcome is recorded:
+ * this may run inside a pass over the destinations (start_waiting), which must not see their
+ * lists change or a destination freed under it. */
 static void start(struct gw_dispatcher *d, struct flight *f)
 {
 	f->env = (struct gw_envelope){ .queue_id = f->it.id, .media_type = f->it.media_type, .data = f->it.data,
@@ -264,14 +271,15 @@ static void start(struct gw_dispatcher *d, struct flight *f)
 	d->in_flight++;
 	if (f->dq)
 		f->dq->active++;
+	f->slot = true;
 	const char *dest = f->it.dest ? f->it.dest : "";
 	const char *sp = strchr(dest, ' ');
 	if (!sp) {
-		end_now(d, f, GW_FAILED, "bad destination");
+		push_done(d, f, GW_FAILED, "bad destination");
 		return;
 	}
 	if (f->it.expires_ms && f->it.expires_ms <= now_ms()) {
-		end_now(d, f, GW_FAILED, "expired (expires_time passed)");
+		push_done(d, f, GW_FAILED, "expired (expires_time passed)");
 		return;
 	}
 	struct gw_adapter *ad = NULL;
@@ -285,12 +293,12 @@ static void start(struct gw_dispatcher *d, struct flight *f)
 	if (!ad) {
 		char why[96];
 		snprintf(why, sizeof why, "no %.*s adapter running", (int)(nl < 32 ? nl : 32), dest);
-		end_now(d, f, GW_RETRY, why); /* kept: a later configuration may have it */
+		push_done(d, f, GW_RETRY, why); /* kept: a later configuration may have it */
 		return;
 	}
 	dc_err rc = ops->send(ad, sp + 1, &f->env, on_done, f);
 	if (rc != DC_OK)
-		end_now(d, f, GW_RETRY, rc == DC_ERR_AGAIN ? "adapter stopping" : "cannot start the delivery");
+		push_done(d, f, GW_RETRY, rc == DC_ERR_AGAIN ? "adapter stopping" : "cannot start the delivery");
 }
 
 /* an offered delivery: now if its destination and the total have room, else it waits */

@@ -1,6 +1,7 @@
 """A tiny HTTP receiver on 127.0.0.1 for the tests: POST /inbox -> 202 and the body saved,
-/down -> 503, /gone -> 404, /old -> 307 to /inbox. Usage: receiver.py PORT DIR"""
-import http.server, os, sys, threading
+/slow -> the same after 0.4 s, /down -> 503, /gone -> 404, /old -> 307 to /inbox.
+Usage: receiver.py PORT DIR"""
+import http.server, os, sys, threading, time
 
 PORT, DIR = int(sys.argv[1]), sys.argv[2]
 count = 0
@@ -17,7 +18,9 @@ class H(http.server.BaseHTTPRequestHandler):
         if self.path == "/old":
             self.send_response(307); self.send_header("Location", "/inbox"); self.send_header("Content-Length", "0")
             self.end_headers(); return
-        code = {"/inbox": 202, "/down": 503, "/gone": 404}.get(self.path, 404)
+        if self.path == "/slow":
+            time.sleep(0.4)
+        code = {"/inbox": 202, "/slow": 202, "/down": 503, "/gone": 404}.get(self.path, 404)
         if code == 202:
             with lock:
                 count += 1
