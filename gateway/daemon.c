@@ -222,9 +222,9 @@ out:
 			gw_adapters[i]->stop(ads[i]);
 	if (loop)
 		gw_loop_run_posted(loop); /* sends posted to the loop complete (retry), acks are written off */
-	the_dispatcher = NULL;
+	the_dispatcher = NULL; /* from here, what the committer still commits waits for its lease */
+	gw_ingest_free(in);    /* joins the threads that could still offer to the dispatcher */
 	gw_dispatcher_free(disp);
-	gw_ingest_free(in);
 	sig_loop = NULL;
 	gw_loop_free(loop); /* closes the connections; adapters' callbacks still see their state */
 	for (size_t i = 0; i < n_ads; i++)
