@@ -18,6 +18,10 @@ struct dc_queue_opts {
 	bool sync_full;          /* synchronous=FULL (power loss) instead of NORMAL (kill -9 only) */
 	int checkpoint_pages;    /* fold the write-ahead log into the store when it holds this many
 	                          * pages (0 = 1000; more: fewer fsyncs, a bigger log) */
+	size_t blob_min_bytes;   /* envelopes this big or bigger are kept in files of their own
+	                          * beside the store (SQLite: PATH-blobs/), written before the commit
+	                          * that names them and removed after the one that lets them go;
+	                          * 0 = every envelope inside the store */
 };
 
 /* What to queue instead when a delivery fails for good or runs out of time (a rule's else):
@@ -93,7 +97,9 @@ dc_err dc_queue_get(struct dc_queue *q, int64_t id, struct dc_queue_item *item, 
 /* make a waiting or dead item due now (a dead one goes back to the queue with its attempts reset) */
 dc_err dc_queue_requeue(struct dc_queue *q, int64_t id, int64_t now_ms, struct dc_errinfo *ei) DC_WUR;
 /* Start-up of the only gateway on this store: items leased by an earlier run (which died with
- * them in flight) are due again now instead of when their leases run out. */
+ * them in flight) are due again now instead of when their leases run out, and envelope files
+ * (blob_min_bytes) that no item names, left by a put that died before its commit, are
+ * removed once they are a minute old. */
 dc_err dc_queue_release_leases(struct dc_queue *q, uint64_t *released, struct dc_errinfo *ei) DC_WUR;
 dc_err dc_queue_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei) DC_WUR;
 

@@ -36,6 +36,7 @@ void dc__queue_opts_fill(struct dc_queue_opts *o, const struct dc_queue_opts *in
 		if (in->checkpoint_pages > 0)
 			d.checkpoint_pages = in->checkpoint_pages;
 		d.sync_full = in->sync_full;
+		d.blob_min_bytes = in->blob_min_bytes;
 	}
 	*o = d;
 }

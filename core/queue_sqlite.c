@@ -4,40 +4,54 @@
  * while the daemon writes. Statements are prepared once. */
 #include "queue_int.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
-enum { S_ELSE_PUT, S_ELSE_TAKE, S_ELSE_DROP, S_INSERT, S_COUNT, S_DUE, S_INFLIGHT, S_LEASE, S_DELETE, S_GETQ, S_GETD, S_RETRY, S_TODEAD, S_BEGIN,
-       S_COMMIT, S_ROLLBACK, S_N };
+enum { S_ELSE_PUT, S_ELSE_TAKE, S_ELSE_BLOBS, S_ELSE_DROP, S_INSERT, S_COUNT, S_DUE, S_INFLIGHT, S_LEASE, S_DELETE,
+       S_DELETE_RET, S_BLOB_OF, S_GETQ, S_GETD, S_RETRY, S_TODEAD, S_BEGIN, S_COMMIT, S_ROLLBACK, S_N };
 
 static const char *const sql[S_N] = {
 	[S_ELSE_PUT] = "INSERT INTO fallback(primary_id,dest,data,hold_ms,expires_ms) VALUES(?,?,?,?,?)",
 	/* the else of a failed item becomes new items (before the item itself goes) */
-	[S_ELSE_TAKE] = "INSERT INTO queue(msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms) "
-	                "SELECT q.msg_id,COALESCE(f.data,q.data),q.media_type,f.dest,'else of #'||q.id,?2,?2+f.hold_ms,"
-	                "CASE WHEN f.hold_ms>0 THEN ?2+f.hold_ms ELSE f.expires_ms END "
+	[S_ELSE_TAKE] = "INSERT INTO queue(msg_id,data,blob,blob_len,media_type,dest,origin,created_ms,next_ms,expires_ms) "
+	                "SELECT q.msg_id,COALESCE(f.data,q.data),"
+	                "CASE WHEN f.data IS NULL AND q.blob IS NOT NULL THEN q.blob||'.'||f.id END,"
+	                "CASE WHEN f.data IS NULL THEN q.blob_len ELSE 0 END,q.media_type,f.dest,'else of #'||q.id,?2,"
+	                "?2+f.hold_ms,CASE WHEN f.hold_ms>0 THEN ?2+f.hold_ms ELSE f.expires_ms END "
 	                "FROM fallback f JOIN queue q ON q.id=f.primary_id WHERE f.primary_id=?1 ORDER BY f.id",
+	/* the file names S_ELSE_TAKE gives the else items that share the failed item's file */
+	[S_ELSE_BLOBS] = "SELECT q.blob,q.blob||'.'||f.id FROM fallback f JOIN queue q ON q.id=f.primary_id "
+	                 "WHERE f.primary_id=?1 AND f.data IS NULL AND q.blob IS NOT NULL",
 	[S_ELSE_DROP] = "DELETE FROM fallback WHERE primary_id=?",
-	[S_INSERT] = "INSERT INTO queue(msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,lease_until) "
-	             "VALUES(?,?,?,?,?,?,?,?,?)",
+	[S_INSERT] = "INSERT INTO queue(msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,lease_until,"
+	             "blob,blob_len) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
 	/* an upper bound first (two index probes); the exact count only when the bound is over */
 	[S_COUNT] = "SELECT COALESCE((SELECT MAX(id) FROM queue) - (SELECT MIN(id) FROM queue) + 1, 0)",
-	[S_DUE] = "SELECT id,msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,attempts,last_error "
-	          "FROM queue WHERE next_ms<=?1 AND lease_until<=?1 ORDER BY next_ms,id LIMIT ?2",
+	[S_DUE] = "SELECT id,msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,attempts,last_error,blob,"
+	          "blob_len FROM queue WHERE next_ms<=?1 AND lease_until<=?1 ORDER BY next_ms,id LIMIT ?2",
 	[S_INFLIGHT] = "SELECT dest,COUNT(*) FROM queue WHERE lease_until>?1 GROUP BY dest",
 	/* a leased item is not due before its lease ends: it moves out of the way of the due scan */
 	[S_LEASE] = "UPDATE queue SET lease_until=?1,next_ms=?1 WHERE id=?2",
-	[S_DELETE] = "DELETE FROM queue WHERE id=?",
-	[S_GETQ] = "SELECT id,msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,attempts,last_error "
-	           "FROM queue WHERE id=?",
-	[S_GETD] = "SELECT id,msg_id,data,media_type,dest,origin,created_ms,died_ms,0,attempts,reason "
+	[S_DELETE] = "DELETE FROM queue WHERE id=?", /* the row moved (dead letter): its file goes with it */
+	[S_DELETE_RET] = "DELETE FROM queue WHERE id=? RETURNING blob", /* delivered: its file goes after the commit */
+	[S_BLOB_OF] = "SELECT 1 FROM queue WHERE blob=?1 UNION ALL SELECT 1 FROM dead WHERE blob=?1 LIMIT 1",
+	[S_GETQ] = "SELECT id,msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,attempts,last_error,blob,"
+	           "blob_len FROM queue WHERE id=?",
+	[S_GETD] = "SELECT id,msg_id,data,media_type,dest,origin,created_ms,died_ms,0,attempts,reason,blob,blob_len "
 	           "FROM dead WHERE id=?",
 	[S_RETRY] = "UPDATE queue SET attempts=attempts+1,next_ms=?,lease_until=0,last_error=? WHERE id=?",
-	[S_TODEAD] = "INSERT INTO dead(id,msg_id,data,media_type,dest,origin,created_ms,died_ms,attempts,reason) "
-	             "SELECT id,msg_id,data,media_type,dest,origin,created_ms,?2,attempts+?4,?3 FROM queue WHERE id=?1",
+	[S_TODEAD] = "INSERT INTO dead(id,msg_id,data,blob,blob_len,media_type,dest,origin,created_ms,died_ms,attempts,reason) "
+	             "SELECT id,msg_id,data,blob,blob_len,media_type,dest,origin,created_ms,?2,attempts+?4,?3 FROM queue "
+	             "WHERE id=?1",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
@@ -46,10 +60,121 @@ static const char *const sql[S_N] = {
 struct sq {
 	sqlite3 *db;
 	sqlite3_stmt *st[S_N];
+	char *blob_dir;       /* PATH-blobs: envelopes of blob_min_bytes or more, a file each */
+	/* files let go by the transaction in progress, removed once it commits */
+	char **unlink;
+	size_t n_unlink, cap_unlink;
 };
 
 #define DB(q) (((struct sq *)(q)->impl)->db)
 #define ST(q, i) (((struct sq *)(q)->impl)->st[i])
+#define SQ(q) ((struct sq *)(q)->impl)
+#define BLOB_NAME 40      /* 32 hex digits, and ".N" for an else's copy */
+#define ORPHAN_AGE_S 60   /* a file no item names, this old, is left over from a put that died */
+
+/* ---- envelopes in files of their own ------------------------------------------------------ */
+static void blob_path(const struct sq *s, const char *name, char *out, size_t n)
+{
+	snprintf(out, n, "%s/%s", s->blob_dir, name);
+}
+
+/* a new file with the envelope (fsynced with sync_full); name gets its name */
+static dc_err blob_write(struct dc_queue *q, const uint8_t *data, size_t len, char name[BLOB_NAME],
+                         struct dc_errinfo *ei)
+{
+	unsigned char r[16];
+	randombytes_buf(r, sizeof r);
+	sodium_bin2hex(name, BLOB_NAME, r, sizeof r);
+	char path[4200];
+	blob_path(SQ(q), name, path, sizeof path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return dc__fail(ei, DC_ERR_IO, "queue: cannot create %.300s: %s", path, strerror(errno));
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	int err = off < len ? (errno ? errno : EIO) : 0;
+	if (!err && q->o.sync_full && fdatasync(fd) != 0)
+		err = errno;
+	if (close(fd) != 0 && !err)
+		err = errno;
+	if (err) {
+		unlink(path);
+		return dc__fail(ei, DC_ERR_IO, "queue: writing %.300s: %s", path, strerror(err));
+	}
+	return DC_OK;
+}
+
+static void blob_unlink(const struct sq *s, const char *name)
+{
+	char path[4200];
+	blob_path(s, name, path, sizeof path);
+	unlink(path);
+}
+
+/* the envelope of an item kept in a file (len bytes, as recorded) */
+static dc_err blob_read(const struct sq *s, const char *name, size_t len, uint8_t **out)
+{
+	char path[4200];
+	blob_path(s, name, path, sizeof path);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return DC_ERR_IO;
+	uint8_t *b = malloc(len ? len : 1);
+	size_t off = 0;
+	while (b && off < len) {
+		ssize_t r = read(fd, b + off, len - off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		off += (size_t)r;
+	}
+	close(fd);
+	if (!b)
+		return DC_ERR_NOMEM;
+	if (off < len) {
+		free(b);
+		return DC_ERR_IO;
+	}
+	*out = b;
+	return DC_OK;
+}
+
+/* a file let go by the transaction in progress: removed once it commits (a crash in between
+ * leaves it to the start-up sweep) */
+static int defer_unlink(struct sq *s, const char *name)
+{
+	if (s->n_unlink == s->cap_unlink) {
+		size_t nc = s->cap_unlink ? s->cap_unlink * 2 : 16;
+		char **nu = realloc(s->unlink, nc * sizeof *nu);
+		if (!nu)
+			return -1;
+		s->unlink = nu;
+		s->cap_unlink = nc;
+	}
+	if (!(s->unlink[s->n_unlink] = strdup(name)))
+		return -1;
+	s->n_unlink++;
+	return 0;
+}
+
+/* after the commit (run) or the rollback (not) */
+static void end_unlinks(struct sq *s, bool run)
+{
+	for (size_t i = 0; i < s->n_unlink; i++) {
+		if (run)
+			blob_unlink(s, s->unlink[i]);
+		free(s->unlink[i]);
+	}
+	s->n_unlink = 0;
+}
 
 static dc_err db_fail(struct dc_queue *q, struct dc_errinfo *ei, const char *what)
 {
@@ -79,19 +204,33 @@ static char *col_str(sqlite3_stmt *s, int i)
 	return t ? strdup((const char *)t) : NULL;
 }
 
-static dc_err row_item(sqlite3_stmt *s, struct dc_queue_item *it, bool with_data, bool dead)
+/* one row of S_DUE / S_GETQ / S_GETD / a list; with_data: the envelope too (read from its
+ * file when it has one: DC_ERR_IO when that cannot be read) */
+static dc_err row_item(const struct sq *sq, sqlite3_stmt *s, struct dc_queue_item *it, bool with_data, bool dead)
 {
 	memset(it, 0, sizeof *it);
 	it->id = sqlite3_column_int64(s, 0);
 	it->msg_id = col_str(s, 1);
 	if (with_data) {
-		const void *b = sqlite3_column_blob(s, 2);
-		int n = sqlite3_column_bytes(s, 2);
-		if (n > 0 && !(it->data = malloc((size_t)n)))
-			return DC_ERR_NOMEM;
-		if (n > 0)
-			memcpy(it->data, b, (size_t)n);
-		it->len = (size_t)n;
+		const unsigned char *blob = sqlite3_column_count(s) > 12 ? sqlite3_column_text(s, 11) : NULL;
+		dc_err rc = DC_OK;
+		if (blob) {
+			int64_t bl = sqlite3_column_int64(s, 12);
+			it->len = bl > 0 ? (size_t)bl : 0;
+			rc = blob_read(sq, (const char *)blob, it->len, &it->data);
+		} else {
+			const void *b = sqlite3_column_blob(s, 2);
+			int n = sqlite3_column_bytes(s, 2);
+			if (n > 0 && !(it->data = malloc((size_t)n)))
+				rc = DC_ERR_NOMEM;
+			else if (n > 0)
+				memcpy(it->data, b, (size_t)n);
+			it->len = n > 0 ? (size_t)n : 0;
+		}
+		if (rc) {
+			dc_queue_item_clear(it);
+			return rc;
+		}
 	}
 	it->media_type = col_str(s, 3);
 	it->dest = col_str(s, 4);
@@ -118,12 +257,36 @@ static int64_t one_int(struct dc_queue *q, const char *query, int64_t arg)
 	return v;
 }
 
+/* the fsync that makes new names in the files' directory durable (sync_full) */
+static dc_err blob_dir_sync(struct dc_queue *q, struct dc_errinfo *ei)
+{
+	int fd = open(SQ(q)->blob_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int err = fd < 0 || fsync(fd) != 0 ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+	return err ? dc__fail(ei, DC_ERR_IO, "queue: syncing %.300s: %s", SQ(q)->blob_dir, strerror(err)) : DC_OK;
+}
+
 static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, size_t n, int64_t *ids,
                      struct dc_errinfo *ei)
 {
-	dc_err rc = tx(q, S_BEGIN, ei);
-	if (rc)
-		return rc;
+	/* big envelopes go to files first, outside the transaction; the commit names them */
+	char (*names)[BLOB_NAME] = NULL;
+	size_t n_files = 0;
+	dc_err rc = DC_OK;
+	for (size_t i = 0; i < n && q->o.blob_min_bytes; i++) {
+		if (items[i].len < q->o.blob_min_bytes)
+			continue;
+		if (!names && !(names = calloc(n, sizeof *names)))
+			return DC_ERR_NOMEM;
+		if ((rc = blob_write(q, items[i].data, items[i].len, names[i], ei)))
+			goto unlink_files;
+		n_files++;
+	}
+	if (n_files && q->o.sync_full && (rc = blob_dir_sync(q, ei)))
+		goto unlink_files;
+	if ((rc = tx(q, S_BEGIN, ei)))
+		goto unlink_files;
 	sqlite3_stmt *c = ST(q, S_COUNT);
 	int64_t count = sqlite3_step(c) == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
 	sqlite3_reset(c);
@@ -142,8 +305,16 @@ static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, 
 			now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 		}
 		sqlite3_stmt *s = ST(q, S_INSERT);
+		bool file = names && names[i][0];
 		sqlite3_bind_text(s, 1, it->msg_id, -1, SQLITE_STATIC);
-		sqlite3_bind_blob64(s, 2, it->data, it->len, SQLITE_STATIC);
+		sqlite3_bind_blob64(s, 2, file ? (const void *)"" : it->data, file ? 0 : it->len, SQLITE_STATIC);
+		if (file) {
+			sqlite3_bind_text(s, 10, names[i], -1, SQLITE_STATIC);
+			sqlite3_bind_int64(s, 11, (sqlite3_int64)it->len);
+		} else {
+			sqlite3_bind_null(s, 10);
+			sqlite3_bind_int64(s, 11, 0);
+		}
 		sqlite3_bind_text(s, 3, it->media_type, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 4, it->dest, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 5, it->origin, -1, SQLITE_STATIC);
@@ -184,9 +355,17 @@ static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, 
 			}
 		}
 	}
-	return tx(q, S_COMMIT, ei); /* durable when this returns: the caller may acknowledge */
+	if ((rc = tx(q, S_COMMIT, ei)))
+		goto rollback;
+	free(names);
+	return DC_OK; /* durable when this returns: the caller may acknowledge */
 rollback:
 	tx(q, S_ROLLBACK, NULL);
+unlink_files:
+	for (size_t i = 0; names && i < n; i++)
+		if (names[i][0])
+			blob_unlink(SQ(q), names[i]);
+	free(names);
 	return rc;
 }
 
@@ -203,6 +382,34 @@ static dc_err to_dead(struct dc_queue *q, int64_t id, int64_t now, const char *r
 {
 	char why[600];
 	if (take_else) {
+		/* an else item that takes the failed item's envelope from a file gets a name of its own
+		 * for it (a hard link): each file then goes with its own item */
+		sqlite3_stmt *b = ST(q, S_ELSE_BLOBS);
+		sqlite3_bind_int64(b, 1, id);
+		int r;
+		size_t linked = 0;
+		while ((r = sqlite3_step(b)) == SQLITE_ROW) {
+			linked++;
+			char from[4200], to[4200];
+			blob_path(SQ(q), (const char *)sqlite3_column_text(b, 0), from, sizeof from);
+			blob_path(SQ(q), (const char *)sqlite3_column_text(b, 1), to, sizeof to);
+			int lr = link(from, to);
+			if (lr != 0 && errno == EEXIST) { /* left by an attempt that did not commit */
+				unlink(to);
+				lr = link(from, to);
+			}
+			if (lr != 0) {
+				int err = errno;
+				sqlite3_reset(b);
+				return dc__fail(ei, DC_ERR_IO, "queue: linking %.300s for the else: %s", to, strerror(err));
+			}
+		}
+		sqlite3_reset(b);
+		if (r != SQLITE_DONE)
+			return db_fail(q, ei, "else files");
+		dc_err lrc = linked && q->o.sync_full ? blob_dir_sync(q, ei) : DC_OK;
+		if (lrc)
+			return lrc;
 		sqlite3_stmt *t = ST(q, S_ELSE_TAKE);
 		sqlite3_bind_int64(t, 1, id);
 		sqlite3_bind_int64(t, 2, now);
@@ -297,7 +504,16 @@ static dc_err sq_claim(struct dc_queue *q, int64_t now, size_t max, unsigned per
 				f = &fl[i];
 		if (f && f->n >= per_dest)
 			continue;
-		if ((rc = row_item(s, &out[got], true, false))) {
+		if ((rc = row_item(SQ(q), s, &out[got], true, false)) == DC_ERR_IO) {
+			rc = DC_OK; /* its file is gone: it cannot be delivered, and says so in the dead letters */
+			if (ndead < 64) {
+				dead_else[ndead] = false;
+				dead_why[ndead] = "its envelope file is missing or unreadable";
+				dead_ids[ndead++] = id;
+			}
+			continue;
+		}
+		if (rc) {
 			sqlite3_reset(s);
 			goto out;
 		}
@@ -350,14 +566,31 @@ out:
 	return rc;
 }
 
+/* delivered: the row goes; its file, if it has one, once the transaction commits */
+static dc_err delete_delivered(struct dc_queue *q, int64_t id, size_t *gone, struct dc_errinfo *ei)
+{
+	sqlite3_stmt *d = ST(q, S_DELETE_RET);
+	sqlite3_bind_int64(d, 1, id);
+	int r;
+	while ((r = sqlite3_step(d)) == SQLITE_ROW) {
+		(*gone)++;
+		const unsigned char *b = sqlite3_column_text(d, 0);
+		if (b)
+			(void)defer_unlink(SQ(q), (const char *)b); /* out of memory: the start-up sweep takes it */
+	}
+	sqlite3_reset(d);
+	return r == SQLITE_DONE ? DC_OK : db_fail(q, ei, "ack");
+}
+
 static dc_err sq_ack(struct dc_queue *q, int64_t id, struct dc_errinfo *ei)
 {
-	sqlite3_stmt *d = ST(q, S_DELETE);
-	sqlite3_bind_int64(d, 1, id);
-	if (step_done(d))
-		return db_fail(q, ei, "ack");
-	bool gone = sqlite3_changes(DB(q)) > 0;
-	dc_err rc = drop_else(q, id, ei); /* delivered: its else is of no further use */
+	size_t n = 0;
+	dc_err rc = delete_delivered(q, id, &n, ei);
+	end_unlinks(SQ(q), rc == DC_OK); /* one statement, committed on its own */
+	if (rc)
+		return rc;
+	bool gone = n > 0;
+	rc = drop_else(q, id, ei); /* delivered: its else is of no further use */
 	if (rc)
 		return rc;
 	return gone ? DC_OK : dc__fail(ei, DC_ERR_NOT_FOUND, "queue: no item %lld", (long long)id);
@@ -370,21 +603,18 @@ static dc_err sq_ack_many(struct dc_queue *q, const int64_t *ids, size_t n, size
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_stmt *d = ST(q, S_DELETE);
-		sqlite3_bind_int64(d, 1, ids[i]);
-		if (step_done(d)) {
-			rc = db_fail(q, ei, "ack");
+		if ((rc = delete_delivered(q, ids[i], &k, ei)) || (rc = drop_else(q, ids[i], ei))) {
 			tx(q, S_ROLLBACK, NULL);
-			return rc;
-		}
-		k += (size_t)sqlite3_changes(DB(q));
-		if ((rc = drop_else(q, ids[i], ei))) {
-			tx(q, S_ROLLBACK, NULL);
+			end_unlinks(SQ(q), false);
 			return rc;
 		}
 	}
-	if ((rc = tx(q, S_COMMIT, ei)))
+	if ((rc = tx(q, S_COMMIT, ei))) {
+		tx(q, S_ROLLBACK, NULL);
+		end_unlinks(SQ(q), false);
 		return rc;
+	}
+	end_unlinks(SQ(q), true);
 	if (gone)
 		*gone = k;
 	return DC_OK;
@@ -403,7 +633,7 @@ static dc_err sq_retry(struct dc_queue *q, int64_t id, int64_t now, const char *
 		tx(q, S_ROLLBACK, NULL);
 		return dc__fail(ei, DC_ERR_NOT_FOUND, "queue: no item %lld", (long long)id);
 	}
-	rc = row_item(g, &it, false, false);
+	rc = row_item(SQ(q), g, &it, false, false);
 	sqlite3_reset(g);
 	if (rc) {
 		tx(q, S_ROLLBACK, NULL);
@@ -456,7 +686,7 @@ static dc_err sq_stats(struct dc_queue *q, int64_t now, struct dc_queue_stats *s
 	st->queued = (uint64_t)one_int(q, "SELECT COUNT(*) FROM queue WHERE ?1=?1", 0);
 	st->leased = (uint64_t)one_int(q, "SELECT COUNT(*) FROM queue WHERE lease_until>?1", now);
 	st->dead = (uint64_t)one_int(q, "SELECT COUNT(*) FROM dead WHERE ?1=?1", 0);
-	st->bytes = (uint64_t)one_int(q, "SELECT COALESCE(SUM(LENGTH(data)),0) FROM queue WHERE ?1=?1", 0);
+	st->bytes = (uint64_t)one_int(q, "SELECT COALESCE(SUM(LENGTH(data)+blob_len),0) FROM queue WHERE ?1=?1", 0);
 	st->oldest_created_ms = one_int(q, "SELECT COALESCE(MIN(created_ms),0) FROM queue WHERE ?1=?1", 0);
 	return DC_OK;
 }
@@ -477,7 +707,7 @@ static dc_err sq_list(struct dc_queue *q, bool dead, int64_t after, size_t max, 
 	size_t got = 0;
 	dc_err rc = out ? DC_OK : DC_ERR_NOMEM;
 	while (rc == DC_OK && got < max && sqlite3_step(s) == SQLITE_ROW)
-		if ((rc = row_item(s, &out[got], false, dead)) == DC_OK)
+		if ((rc = row_item(SQ(q), s, &out[got], false, dead)) == DC_OK)
 			got++;
 	sqlite3_finalize(s);
 	if (rc) {
@@ -495,7 +725,7 @@ static dc_err sq_get(struct dc_queue *q, int64_t id, struct dc_queue_item *item,
 		sqlite3_stmt *s = ST(q, which);
 		sqlite3_bind_int64(s, 1, id);
 		if (sqlite3_step(s) == SQLITE_ROW) {
-			dc_err rc = row_item(s, item, true, which == S_GETD);
+			dc_err rc = row_item(SQ(q), s, item, true, which == S_GETD);
 			sqlite3_reset(s);
 			return rc;
 		}
@@ -524,8 +754,9 @@ static dc_err sq_requeue(struct dc_queue *q, int64_t id, int64_t now, struct dc_
 	rc = exec(q, "UPDATE queue SET next_ms=?2,lease_until=0 WHERE id=?1", id, now, ei);
 	bool found = rc == DC_OK && sqlite3_changes(DB(q)) > 0;
 	if (rc == DC_OK && !found) {
-		rc = exec(q, "INSERT INTO queue(id,msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms) "
-		             "SELECT id,msg_id,data,media_type,dest,origin,?2,?2,0 FROM dead WHERE id=?1", id, now, ei);
+		rc = exec(q, "INSERT INTO queue(id,msg_id,data,blob,blob_len,media_type,dest,origin,created_ms,next_ms,"
+		             "expires_ms) SELECT id,msg_id,data,blob,blob_len,media_type,dest,origin,?2,?2,0 FROM dead "
+		             "WHERE id=?1", id, now, ei);
 		found = rc == DC_OK && sqlite3_changes(DB(q)) > 0;
 		if (found)
 			rc = exec(q, "DELETE FROM dead WHERE id=?1 AND ?2=?2", id, 0, ei);
@@ -539,10 +770,49 @@ static dc_err sq_requeue(struct dc_queue *q, int64_t id, int64_t now, struct dc_
 
 static dc_err sq_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei)
 {
-	dc_err rc = exec(q, "DELETE FROM dead WHERE ?1=?2", 0, 0, ei);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(DB(q), "DELETE FROM dead RETURNING blob", -1, &s, NULL) != SQLITE_OK)
+		return db_fail(q, ei, "purge");
+	uint64_t n = 0;
+	int r;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		n++;
+		const unsigned char *b = sqlite3_column_text(s, 0);
+		if (b)
+			(void)defer_unlink(SQ(q), (const char *)b); /* out of memory: the start-up sweep takes it */
+	}
+	sqlite3_finalize(s);
+	end_unlinks(SQ(q), r == SQLITE_DONE); /* one statement, committed on its own */
 	if (purged)
-		*purged = rc ? 0 : (uint64_t)sqlite3_changes(DB(q));
-	return rc;
+		*purged = r == SQLITE_DONE ? n : 0;
+	return r == SQLITE_DONE ? DC_OK : db_fail(q, ei, "purge");
+}
+
+/* start-up: files that no item names and that are old enough not to be a put in progress
+ * (another process's) are left over from a put or a delete that died half-way */
+static void sweep_blobs(struct dc_queue *q)
+{
+	DIR *d = opendir(SQ(q)->blob_dir);
+	if (!d)
+		return;
+	time_t now = time(NULL);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[4200];
+		struct stat st;
+		blob_path(SQ(q), e->d_name, path, sizeof path);
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || now - st.st_mtime < ORPHAN_AGE_S)
+			continue;
+		sqlite3_stmt *s = ST(q, S_BLOB_OF);
+		sqlite3_bind_text(s, 1, e->d_name, -1, SQLITE_TRANSIENT);
+		int r = sqlite3_step(s);
+		sqlite3_reset(s);
+		if (r == SQLITE_DONE)
+			unlink(path); /* named by no item */
+	}
+	closedir(d);
 }
 
 static dc_err sq_release_leases(struct dc_queue *q, uint64_t *released, struct dc_errinfo *ei)
@@ -553,6 +823,7 @@ static dc_err sq_release_leases(struct dc_queue *q, uint64_t *released, struct d
 	dc_err rc = exec(q, "UPDATE queue SET lease_until=0,next_ms=MIN(next_ms,?2) WHERE lease_until>?1", 0, now, ei);
 	if (released)
 		*released = rc ? 0 : (uint64_t)sqlite3_changes(DB(q));
+	sweep_blobs(q);
 	return rc;
 }
 
@@ -562,6 +833,9 @@ static void sq_close(struct dc_queue *q)
 	for (int i = 0; i < S_N; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
+	end_unlinks(s, false);
+	free(s->unlink);
+	free(s->blob_dir);
 	free(s);
 	pthread_mutex_destroy(&q->mu);
 	free(q);
@@ -579,7 +853,7 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS queue(id INTEGER PRIMARY KEY AUTOINCREMENT, dest TEXT NOT NULL,"
 	" next_ms INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
 	" expires_ms INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, msg_id TEXT, media_type TEXT,"
-	" origin TEXT, last_error TEXT, data BLOB NOT NULL);"
+	" origin TEXT, last_error TEXT, blob TEXT, blob_len INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS queue_due ON queue(next_ms);"
 	/* deliveries in flight per destination, without touching the rows */
 	"CREATE INDEX IF NOT EXISTS queue_lease ON queue(lease_until, dest);"
@@ -588,7 +862,18 @@ static const char schema[] =
 	" hold_ms INTEGER NOT NULL DEFAULT 0, expires_ms INTEGER NOT NULL DEFAULT 0, data BLOB);"
 	"CREATE INDEX IF NOT EXISTS fallback_of ON fallback(primary_id);"
 	"CREATE TABLE IF NOT EXISTS dead(id INTEGER PRIMARY KEY, msg_id TEXT, dest TEXT, origin TEXT, media_type TEXT,"
-	" created_ms INTEGER, died_ms INTEGER, attempts INTEGER, reason TEXT, data BLOB);";
+	" created_ms INTEGER, died_ms INTEGER, attempts INTEGER, reason TEXT, blob TEXT, blob_len INTEGER NOT NULL DEFAULT 0,"
+	" data BLOB);";
+
+/* stores made before envelopes could be files get the columns; then the files' indexes
+ * (partial: only rows with a file are in them) */
+static const char *const schema_blob_cols[] = {
+	"ALTER TABLE queue ADD COLUMN blob TEXT", "ALTER TABLE queue ADD COLUMN blob_len INTEGER NOT NULL DEFAULT 0",
+	"ALTER TABLE dead ADD COLUMN blob TEXT", "ALTER TABLE dead ADD COLUMN blob_len INTEGER NOT NULL DEFAULT 0",
+};
+static const char schema_blob_idx[] =
+	"CREATE INDEX IF NOT EXISTS queue_blob ON queue(blob) WHERE blob IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS dead_blob ON dead(blob) WHERE blob IS NOT NULL;";
 
 dc_err dc_queue_open_sqlite(const char *path, const struct dc_queue_opts *o, struct dc_queue **out,
                             struct dc_errinfo *ei)
@@ -622,6 +907,33 @@ dc_err dc_queue_open_sqlite(const char *path, const struct dc_queue_opts *o, str
 	    sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK) {
 		dc_err rc = dc__fail(ei, DC_ERR_IO, "queue: %.200s: %s", path, err ? err : "setup failed");
 		sqlite3_free(err);
+		sq_close(q);
+		return rc;
+	}
+	const char *tables[] = { "queue", "dead" };
+	for (size_t t = 0; t < 2; t++) {
+		char qq[160];
+		snprintf(qq, sizeof qq, "SELECT COUNT(*) FROM pragma_table_info('%s') WHERE name='blob' AND ?1=?1", tables[t]);
+		if (one_int(q, qq, 0) == 0 &&
+		    (sqlite3_exec(s->db, schema_blob_cols[2 * t], NULL, NULL, &err) != SQLITE_OK ||
+		     sqlite3_exec(s->db, schema_blob_cols[2 * t + 1], NULL, NULL, &err) != SQLITE_OK)) {
+			dc_err rc = dc__fail(ei, DC_ERR_IO, "queue: %.200s: adding envelope files: %s", path, err ? err : "failed");
+			sqlite3_free(err);
+			sq_close(q);
+			return rc;
+		}
+	}
+	size_t pl = strlen(path);
+	if (sqlite3_exec(s->db, schema_blob_idx, NULL, NULL, &err) != SQLITE_OK || !(s->blob_dir = malloc(pl + 7))) {
+		dc_err rc = dc__fail(ei, err ? DC_ERR_IO : DC_ERR_NOMEM, "queue: %.200s: %s", path, err ? err : "out of memory");
+		sqlite3_free(err);
+		sq_close(q);
+		return rc;
+	}
+	memcpy(s->blob_dir, path, pl);
+	memcpy(s->blob_dir + pl, "-blobs", 7);
+	if (q->o.blob_min_bytes && mkdir(s->blob_dir, 0700) != 0 && errno != EEXIST) {
+		dc_err rc = dc__fail(ei, DC_ERR_IO, "queue: cannot create %.300s: %s", s->blob_dir, strerror(errno));
 		sq_close(q);
 		return rc;
 	}

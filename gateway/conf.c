@@ -36,6 +36,7 @@ static const struct row rows[] = {
 	{ "queue", "lease", T_MS, O(lease_ms), 1000, 3600000, "60s" },
 	{ "queue", "per_destination", T_UINT, O(per_dest_limit), 1, 1024, "32" },
 	{ "queue", "sync_full", T_BOOL, O(queue_sync_full), 0, 1, "no" },
+	{ "queue", "files_from", T_SIZE, O(queue_files_from), 0, 1 << 30, "128K" },
 	{ "queue", "concurrency", T_UINT, O(concurrency), 1, 4096, "256" },
 	{ "http", "enabled", T_BOOL, O(http_enabled), 0, 1, "yes" },
 	{ "http", "websocket", T_BOOL, O(ws_enabled), 0, 1, "yes" },

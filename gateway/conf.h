@@ -20,6 +20,7 @@ struct gw_conf {
 	int64_t retry_base_ms, retry_max_ms, max_age_ms, lease_ms;
 	unsigned per_dest_limit;
 	bool queue_sync_full;     /* synchronous=FULL: survive power loss, not only kill -9 */
+	size_t queue_files_from;  /* envelopes this big or bigger: a file each beside the database; 0 = none */
 	unsigned concurrency;     /* deliveries in flight, all destinations together */
 	/* [http] (serves WebSocket on the same listener) */
 	bool http_enabled, ws_enabled;

@@ -56,7 +56,7 @@ static dc_err queue_open(const struct gw_state *s, struct dc_queue **q, struct d
 	struct dc_queue_opts qo = { .max_items = s->conf.queue_max_items, .max_item_bytes = s->conf.max_message_bytes * 2,
 		                    .retry_base_ms = s->conf.retry_base_ms, .retry_max_ms = s->conf.retry_max_ms,
 		                    .max_age_ms = s->conf.max_age_ms, .sync_full = s->conf.queue_sync_full,
-		                    .checkpoint_pages = 1000 };
+		                    .checkpoint_pages = 1000, .blob_min_bytes = s->conf.queue_files_from };
 	return dc_queue_open_sqlite(qpath, &qo, q, ei);
 }
 

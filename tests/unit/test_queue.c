@@ -6,10 +6,14 @@
 #include "queue_int.h"
 #include <time.h>
 
+#include <dirent.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <utime.h>
 
 static char dir[64];
 
@@ -46,6 +50,9 @@ static void fresh(void)
 		snprintf(p, sizeof p, "%s/q.db%s", dir, sfx[i]);
 		unlink(p);
 	}
+	char cmd[160];
+	snprintf(cmd, sizeof cmd, "rm -rf %s/q.db-blobs", dir);
+	CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
 static struct dc_queue_new_item item(const char *dest, const char *data)
@@ -297,6 +304,210 @@ static void else_and_born_leased(void)
 	dc_queue_close(q);
 }
 
+/* envelopes of blob_min_bytes or more live in files beside the store: each file goes with
+ * its item (delivered, dead, requeued, purged, copied for an else); leftovers are swept */
+static size_t n_files(void)
+{
+	char p[128];
+	snprintf(p, sizeof p, "%s/q.db-blobs", dir);
+	DIR *d = opendir(p);
+	size_t n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* a file in the envelope directory, written (write) or only dated (an existing one) */
+static void blob_file(const char *name, time_t mtime, bool write)
+{
+	char p[160];
+	snprintf(p, sizeof p, "%s/q.db-blobs/%s", dir, name);
+	if (write) {
+		FILE *f = fopen(p, "w");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		fputs("x", f);
+		fclose(f);
+	}
+	struct utimbuf t = { .actime = mtime, .modtime = mtime };
+	CU_ASSERT_EQUAL(utime(p, &t), 0);
+}
+
+static bool exists(const char *name)
+{
+	char p[160];
+	snprintf(p, sizeof p, "%s/q.db-blobs/%s", dir, name);
+	return access(p, F_OK) == 0;
+}
+
+static void envelope_files(void)
+{
+	fresh();
+	struct dc_queue_opts o = { .blob_min_bytes = 64 };
+	struct dc_queue *q = open_q(&o);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	char big[201];
+	for (int i = 0; i < 200; i++)
+		big[i] = (char)('a' + i % 26);
+	big[200] = 0;
+	int64_t now = now_ms();
+	struct dc_queue_else els[2] = { { .dest = "http b" }, { .dest = "hold did:x", .data = (const uint8_t *)"other",
+		                                                  .len = 5, .hold_ms = 3600000 } };
+	struct dc_queue_new_item its[3] = { item("http a", "tiny"), item("http a", big), item("http a", big) };
+	its[1].els = els;
+	its[1].n_els = 2;
+	int64_t ids[3];
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, its, 3, ids, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n_files(), 2); /* the two big ones */
+	struct dc_queue_stats st;
+	CU_ASSERT_EQUAL(dc_queue_stats(q, now, &st, NULL), DC_OK);
+	CU_ASSERT_EQUAL(st.bytes, 404);
+	struct dc_queue_item *got = NULL;
+	size_t n = 0;
+	CU_ASSERT_EQUAL(dc_queue_claim(q, now + 1000, 10, 8, 60000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	CU_ASSERT(got[0].len == 4 && memcmp(got[0].data, "tiny", 4) == 0);
+	for (int i = 1; i < 3; i++)
+		CU_ASSERT(got[i].len == 200 && memcmp(got[i].data, big, 200) == 0);
+	dc_queue_items_free(got, n);
+	/* delivered: its file goes */
+	CU_ASSERT_EQUAL(dc_queue_ack(q, ids[2], NULL), DC_OK);
+	CU_ASSERT_EQUAL(n_files(), 1);
+	/* failed for good: the dead letter keeps the file, the else that takes the envelope gets a
+	 * name of its own for it */
+	CU_ASSERT_EQUAL(dc_queue_fail(q, ids[1], now, "HTTP 404", NULL), DC_OK);
+	CU_ASSERT_EQUAL(n_files(), 2);
+	struct dc_queue_item *ls = NULL;
+	CU_ASSERT_EQUAL(dc_queue_list(q, false, 0, 10, &ls, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 3); /* tiny, and the two else items */
+	int64_t else1 = ls[1].id, else2 = ls[2].id;
+	dc_queue_items_free(ls, n);
+	struct dc_queue_item it;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, else1, &it, NULL), DC_OK);
+	CU_ASSERT(it.len == 200 && memcmp(it.data, big, 200) == 0);
+	dc_queue_item_clear(&it);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, else2, &it, NULL), DC_OK);
+	CU_ASSERT(it.len == 5 && memcmp(it.data, "other", 5) == 0);
+	dc_queue_item_clear(&it);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[1], &it, NULL), DC_OK);
+	CU_ASSERT(it.dead && it.len == 200 && memcmp(it.data, big, 200) == 0);
+	dc_queue_item_clear(&it);
+	size_t gone = 0;
+	int64_t del[] = { else1, else2, ids[0] };
+	CU_ASSERT_EQUAL(dc_queue_ack_many(q, del, 3, &gone, NULL), DC_OK);
+	CU_ASSERT_EQUAL(gone, 3);
+	CU_ASSERT_EQUAL(n_files(), 1); /* the dead letter's */
+	/* back from the dead letters with its file; delivered; gone */
+	CU_ASSERT_EQUAL(dc_queue_requeue(q, ids[1], now, NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_claim(q, now + 1000, 10, 8, 60000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT(got[0].id == ids[1] && got[0].len == 200 && memcmp(got[0].data, big, 200) == 0);
+	dc_queue_items_free(got, n);
+	CU_ASSERT_EQUAL(dc_queue_ack(q, ids[1], NULL), DC_OK);
+	CU_ASSERT_EQUAL(n_files(), 0);
+	/* purged dead letters take their files */
+	struct dc_queue_new_item one = item("http c", big);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, &one, 1, ids, NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_fail(q, ids[0], now, "HTTP 410", NULL), DC_OK);
+	CU_ASSERT_EQUAL(n_files(), 1);
+	uint64_t purged = 0;
+	CU_ASSERT_EQUAL(dc_queue_purge_dead(q, &purged, NULL), DC_OK);
+	CU_ASSERT_EQUAL(purged, 1);
+	CU_ASSERT_EQUAL(n_files(), 0);
+	/* a file gone from under an item: that item is dead-lettered saying so, the rest go on */
+	struct dc_queue_new_item two[2] = { item("http d", big), item("http d", "small") };
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, two, 2, ids, NULL), DC_OK);
+	char p[160];
+	snprintf(p, sizeof p, "%s/q.db-blobs", dir);
+	DIR *d = opendir(p);
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			snprintf(p, sizeof p, "%s/q.db-blobs/%.40s", dir, e->d_name);
+			unlink(p);
+		}
+	if (d)
+		closedir(d);
+	CU_ASSERT_EQUAL(dc_queue_claim(q, now + 1000, 10, 8, 60000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT(got[0].id == ids[1]);
+	dc_queue_items_free(got, n);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[0], &it, NULL), DC_ERR_IO); /* dead, its file gone */
+	CU_ASSERT_EQUAL(dc_queue_list(q, true, 0, 10, &ls, &n, NULL), DC_OK);
+	CU_ASSERT(n == 1 && ls[0].id == ids[0] && strstr(ls[0].last_error, "envelope file") != NULL);
+	dc_queue_items_free(ls, n);
+	CU_ASSERT_EQUAL(dc_queue_purge_dead(q, NULL, NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_ack(q, ids[1], NULL), DC_OK);
+	/* start-up: a file no item names goes once it is old enough; a young one (a put in progress
+	 * elsewhere) and a named one stay */
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, &one, 1, ids, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n_files(), 1);
+	snprintf(p, sizeof p, "%s/q.db-blobs", dir);
+	d = opendir(p);
+	char named[64] = "";
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			snprintf(named, sizeof named, "%.40s", e->d_name);
+	if (d)
+		closedir(d);
+	blob_file(named, time(NULL) - 3600, false); /* old, but named by an item */
+	blob_file("0123456789abcdef0123456789abcdef", time(NULL) - 3600, true);
+	blob_file("fedcba9876543210fedcba9876543210", time(NULL), true);
+	CU_ASSERT_EQUAL(dc_queue_release_leases(q, NULL, NULL), DC_OK);
+	CU_ASSERT(exists(named));
+	CU_ASSERT(!exists("0123456789abcdef0123456789abcdef"));
+	CU_ASSERT(exists("fedcba9876543210fedcba9876543210"));
+	dc_queue_close(q);
+	/* a reader with files off (the command line) still reads them */
+	q = open_q(NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[0], &it, NULL), DC_OK);
+	CU_ASSERT(it.len == 200 && memcmp(it.data, big, 200) == 0);
+	dc_queue_item_clear(&it);
+	dc_queue_close(q);
+}
+
+/* a store made before envelopes could be files: opened, it gets the columns, and its items
+ * stay readable */
+static void old_store_upgraded(void)
+{
+	fresh();
+	char path[128];
+	snprintf(path, sizeof path, "%s/q.db", dir);
+	sqlite3 *db = NULL;
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
+	const char *old =
+		"CREATE TABLE queue(id INTEGER PRIMARY KEY AUTOINCREMENT, dest TEXT NOT NULL, next_ms INTEGER NOT NULL,"
+		" lease_until INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL DEFAULT 0,"
+		" attempts INTEGER NOT NULL DEFAULT 0, msg_id TEXT, media_type TEXT, origin TEXT, last_error TEXT,"
+		" data BLOB NOT NULL);"
+		"CREATE TABLE dead(id INTEGER PRIMARY KEY, msg_id TEXT, dest TEXT, origin TEXT, media_type TEXT,"
+		" created_ms INTEGER, died_ms INTEGER, attempts INTEGER, reason TEXT, data BLOB);"
+		"INSERT INTO queue(dest,next_ms,created_ms,data) VALUES('http a',0,1,x'6f6c64');";
+	CU_ASSERT_EQUAL_FATAL(sqlite3_exec(db, old, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	struct dc_queue_opts o = { .blob_min_bytes = 64 };
+	struct dc_queue *q = open_q(&o);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	struct dc_queue_item it;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, 1, &it, NULL), DC_OK);
+	CU_ASSERT(it.len == 3 && memcmp(it.data, "old", 3) == 0);
+	dc_queue_item_clear(&it);
+	char big[100];
+	memset(big, 'b', sizeof big - 1);
+	big[sizeof big - 1] = 0;
+	struct dc_queue_new_item one = item("http a", big);
+	int64_t id;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, &one, 1, &id, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n_files(), 1);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, id, &it, NULL), DC_OK);
+	CU_ASSERT(it.len == 99 && memcmp(it.data, big, 99) == 0);
+	dc_queue_item_clear(&it);
+	dc_queue_close(q);
+}
+
 void init_queue_tests(void)
 {
 	CU_pSuite s = CU_add_suite("queue", setup, teardown);
@@ -305,4 +516,6 @@ void init_queue_tests(void)
 	TU_ADD(s, backoff_and_dead_letters);
 	TU_ADD(s, limits_reopen_reader);
 	TU_ADD(s, else_and_born_leased);
+	TU_ADD(s, envelope_files);
+	TU_ADD(s, old_store_upgraded);
 }
