@@ -47,6 +47,8 @@ struct dc_queue_new_item {
 	                          * the store hands it out only if that lease runs out (a crash) */
 	const struct dc_queue_else *els; /* instead, if it fails for good (not when it expires) */
 	size_t n_els;
+	const char *file;        /* the envelope already written with dc_queue_file_write (data and len
+	                          * still describe it): the item takes that file over when it commits */
 };
 
 struct dc_queue_item {
@@ -102,6 +104,19 @@ dc_err dc_queue_requeue(struct dc_queue *q, int64_t id, int64_t now_ms, struct d
  * removed once they are a minute old. */
 dc_err dc_queue_release_leases(struct dc_queue *q, uint64_t *released, struct dc_errinfo *ei) DC_WUR;
 dc_err dc_queue_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei) DC_WUR;
+
+/* Envelopes in files of their own (blob_min_bytes): from this size on (0: the store keeps
+ * every envelope inside). */
+size_t dc_queue_file_min(const struct dc_queue *q);
+#define DC_QUEUE_FILE_NAME 40
+/* Write an envelope to a file of its own now, from any thread and without waiting for the
+ * handle (no transaction), for a later dc_queue_put whose item names it (.file): a thread can
+ * write big envelopes while another commits. The put takes the file over when it commits;
+ * until then, and if the put fails, it is the caller's to remove (dc_queue_file_discard).
+ * DC_ERR_UNSUPPORTED: this store keeps envelopes inside. */
+dc_err dc_queue_file_write(struct dc_queue *q, const uint8_t *data, size_t len, char name[DC_QUEUE_FILE_NAME],
+                           struct dc_errinfo *ei) DC_WUR;
+void dc_queue_file_discard(struct dc_queue *q, const char *name);
 
 /* backoff for the attempt-th retry: base*2^(attempt-1) capped at max, jittered into [d/2, d] */
 int64_t dc_queue_backoff_ms(const struct dc_queue_opts *o, unsigned attempt);

@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* A handle may be shared by threads: each operation (one transaction) runs alone on it. One
  * shared connection keeps SQLite's page cache warm, where one per thread would have every
@@ -59,12 +60,37 @@ void dc_queue_close(struct dc_queue *q)
 		q->ops->close(q);
 }
 
+size_t dc_queue_file_min(const struct dc_queue *q)
+{
+	return q->ops->file_write ? q->o.blob_min_bytes : 0;
+}
+
+dc_err dc_queue_file_write(struct dc_queue *q, const uint8_t *data, size_t len, char name[DC_QUEUE_FILE_NAME],
+                           struct dc_errinfo *ei)
+{
+	name[0] = 0;
+	if (!q->ops->file_write || !q->o.blob_min_bytes)
+		return dc__fail(ei, DC_ERR_UNSUPPORTED, "queue: this store keeps envelopes inside");
+	if (len > q->o.max_item_bytes)
+		return dc__fail(ei, DC_ERR_TOO_BIG, "queue: item of %zu bytes over the limit of %zu", len, q->o.max_item_bytes);
+	return q->ops->file_write(q, data, len, name, ei); /* no lock: a new file of its own */
+}
+
+void dc_queue_file_discard(struct dc_queue *q, const char *name)
+{
+	if (q->ops->file_discard && name && name[0])
+		q->ops->file_discard(q, name);
+}
+
 dc_err dc_queue_put(struct dc_queue *q, const struct dc_queue_new_item *items, size_t n, int64_t *ids_out,
                     struct dc_errinfo *ei)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!items[i].data || !items[i].dest)
 			return dc__fail(ei, DC_ERR_INVAL, "queue: item %zu has no data or destination", i);
+		const char *f = items[i].file;
+		if (f && (!f[0] || f[0] == '.' || strchr(f, '/') || strlen(f) >= DC_QUEUE_FILE_NAME))
+			return dc__fail(ei, DC_ERR_INVAL, "queue: item %zu names no file of dc_queue_file_write", i);
 		if (items[i].len > q->o.max_item_bytes)
 			return dc__fail(ei, DC_ERR_TOO_BIG, "queue: item of %zu bytes over the limit of %zu", items[i].len,
 			                q->o.max_item_bytes);

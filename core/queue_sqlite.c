@@ -69,7 +69,7 @@ struct sq {
 #define DB(q) (((struct sq *)(q)->impl)->db)
 #define ST(q, i) (((struct sq *)(q)->impl)->st[i])
 #define SQ(q) ((struct sq *)(q)->impl)
-#define BLOB_NAME 40      /* 32 hex digits, and ".N" for an else's copy */
+#define BLOB_NAME DC_QUEUE_FILE_NAME /* 32 hex digits, and ".N" for an else's copy */
 #define ORPHAN_AGE_S 60   /* a file no item names, this old, is left over from a put that died */
 
 /* ---- envelopes in files of their own ------------------------------------------------------ */
@@ -116,6 +116,17 @@ static void blob_unlink(const struct sq *s, const char *name)
 	char path[4200];
 	blob_path(s, name, path, sizeof path);
 	unlink(path);
+}
+
+static dc_err sq_file_write(struct dc_queue *q, const uint8_t *data, size_t len, char *name, struct dc_errinfo *ei)
+{
+	return blob_write(q, data, len, name, ei);
+}
+
+static void sq_file_discard(struct dc_queue *q, const char *name)
+{
+	if (!strchr(name, '/') && name[0] != '.')
+		blob_unlink(SQ(q), name);
 }
 
 /* the envelope of an item kept in a file (len bytes, as recorded) */
@@ -274,8 +285,10 @@ static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, 
 	char (*names)[BLOB_NAME] = NULL;
 	size_t n_files = 0;
 	dc_err rc = DC_OK;
+	bool prewritten = false;
 	for (size_t i = 0; i < n && q->o.blob_min_bytes; i++) {
-		if (items[i].len < q->o.blob_min_bytes)
+		prewritten |= items[i].file != NULL;
+		if (items[i].file || items[i].len < q->o.blob_min_bytes)
 			continue;
 		if (!names && !(names = calloc(n, sizeof *names)))
 			return DC_ERR_NOMEM;
@@ -283,7 +296,7 @@ static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, 
 			goto unlink_files;
 		n_files++;
 	}
-	if (n_files && q->o.sync_full && (rc = blob_dir_sync(q, ei)))
+	if ((n_files || prewritten) && q->o.sync_full && (rc = blob_dir_sync(q, ei)))
 		goto unlink_files;
 	if ((rc = tx(q, S_BEGIN, ei)))
 		goto unlink_files;
@@ -305,11 +318,11 @@ static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, 
 			now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 		}
 		sqlite3_stmt *s = ST(q, S_INSERT);
-		bool file = names && names[i][0];
+		const char *file = it->file ? it->file : names && names[i][0] ? names[i] : NULL;
 		sqlite3_bind_text(s, 1, it->msg_id, -1, SQLITE_STATIC);
 		sqlite3_bind_blob64(s, 2, file ? (const void *)"" : it->data, file ? 0 : it->len, SQLITE_STATIC);
 		if (file) {
-			sqlite3_bind_text(s, 10, names[i], -1, SQLITE_STATIC);
+			sqlite3_bind_text(s, 10, file, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(s, 11, (sqlite3_int64)it->len);
 		} else {
 			sqlite3_bind_null(s, 10);
@@ -844,7 +857,8 @@ static void sq_close(struct dc_queue *q)
 static const struct dc_queue_store_ops sqlite_ops = {
 	.name = "sqlite", .put = sq_put, .claim = sq_claim, .ack = sq_ack, .retry = sq_retry, .fail = sq_fail,
 	.stats = sq_stats, .list = sq_list, .get = sq_get, .requeue = sq_requeue, .purge_dead = sq_purge_dead,
-	.release_leases = sq_release_leases, .ack_many = sq_ack_many, .close = sq_close,
+	.release_leases = sq_release_leases, .ack_many = sq_ack_many, .file_write = sq_file_write,
+	.file_discard = sq_file_discard, .close = sq_close,
 };
 
 /* Column order matters: SQLite reads a row's columns in order, so the small ones the

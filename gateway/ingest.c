@@ -288,6 +288,8 @@ struct gw_commit {
 	struct plan p, pf;
 	struct dc_queue_else els[MAX_TARGETS];
 	char rule[200]; /* file:line of the rule, for the result's why */
+	struct dc_queue *q;                          /* where files[] were written */
+	char files[MAX_TARGETS][DC_QUEUE_FILE_NAME]; /* big envelopes written ahead (gw_commit_write_files) */
 };
 
 static void commit_free(struct gw_commit *c)
@@ -435,6 +437,20 @@ out:
 	commit_free(c);
 }
 
+void gw_commit_write_files(struct gw_commit *c, struct dc_queue *q)
+{
+	size_t min = dc_queue_file_min(q);
+	for (size_t i = 0; min && i < c->p.n; i++) {
+		struct dc_queue_new_item *it = &c->p.items[i];
+		if (it->len < min || it->file)
+			continue;
+		if (dc_queue_file_write(q, it->data, it->len, c->files[i], NULL) == DC_OK) {
+			c->q = q;
+			it->file = c->files[i];
+		} /* else the put writes it (and says what went wrong) */
+	}
+}
+
 void gw_commit_items(const struct gw_commit *c, const struct dc_queue_new_item **items, size_t *n)
 {
 	*items = c->p.items;
@@ -447,6 +463,8 @@ void gw_ingest_finish(struct gw_commit *c, dc_err rc, const int64_t *ids, const 
 	if (rc) {
 		res->status = status_of(rc);
 		snprintf(res->why, sizeof res->why, "%s", ei && ei->msg[0] ? ei->msg : dc_strerror(rc));
+		for (size_t i = 0; c->q && i < c->p.n; i++)
+			dc_queue_file_discard(c->q, c->files[i]); /* not taken over: the put failed */
 	} else {
 		take_fast(&c->p, ids, res);
 		res->status = GW_IN_ACCEPTED;

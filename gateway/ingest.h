@@ -62,6 +62,9 @@ void gw_ingest_result_clear(struct gw_ingest_result *res);
 struct gw_commit;
 void gw_ingest_start(const struct gw_ingest_cfg *g, const char *transport, const char *source, const char *media_type,
                      const uint8_t *data, size_t len, struct gw_ingest_result *res, struct gw_commit **pc);
+/* optional, before the commit and without the queue's turn: the big envelopes (from
+ * dc_queue_file_min on) go to their files now, so that the commit itself only names them */
+void gw_commit_write_files(struct gw_commit *c, struct dc_queue *q);
 void gw_commit_items(const struct gw_commit *c, const struct dc_queue_new_item **items, size_t *n);
 void gw_ingest_finish(struct gw_commit *c, dc_err rc, const int64_t *ids, const struct dc_errinfo *ei,
                       struct gw_ingest_result *res);

@@ -134,6 +134,8 @@ static void process(struct worker *w, struct job *j)
 		return;
 	}
 	int big = j->len > SMALL_JOB;
+	if (big)
+		gw_commit_write_files(j->commit, in->s->q); /* here, in parallel: the commit only names them */
 	pthread_mutex_lock(&in->cm_mu);
 	if (in->cm_tail[big])
 		in->cm_tail[big]->next = j;

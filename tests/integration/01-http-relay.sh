@@ -93,7 +93,7 @@ kill -TERM "$GPID"; wait "$GPID"; rc=$?
 GPID=""
 # 6. the same with every envelope in a file of its own (files_from 1K): kill -9 mid-stream,
 # restart, every 202 delivered; the files go with their deliveries
-sed -i 's/^\[queue\]$/[queue]\nfiles_from 1K/' "$T/gw.conf"
+sed -i 's/^\[queue\]$/[queue]\nfiles_from 1K/; s/^max_message_bytes 64k$/max_message_bytes 1M/' "$T/gw.conf"
 start_gw && ok "restarted with envelopes in files" || bad "restart (files)" "$(tail -3 "$T/gw.log")"
 N2=$((N / 3))
 for i in $(seq 1 "$N2"); do mk "f$i" "$i" "$T/k/f$i.json"; done
@@ -110,6 +110,18 @@ start_gw && ok "restarted" || bad "restart" "$(tail -3 "$T/gw.log")"
 python3 tests/cli/check_ids.py "$TOOL" "$T/bob.json" "$T/rx" "$T/accepted2" 60 > "$T/check" 2>&1 \
 	&& ok "files: every accepted message delivered after kill -9: $(head -1 "$T/check")" \
 	|| bad "files: kill -9" "$(cat "$T/check")"
+# a big one (over 64 KiB: its worker writes the file before the commit)
+mk big "\"$(head -c 300000 /dev/zero | tr '\0' 'x')\"" "$T/mbig.json"
+$BIN pack --mode anoncrypt --to "$BOB" "$T/mbig.json" > "$T/fbig"
+before=$(received)
+code=$(curl -s -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/fbig" "http://127.0.0.1:$GPORT/")
+[ "$code" = 202 ] && ok "files: a 400 KB forward accepted" || bad "files: big forward" "$code $(cat "$T/body")"
+wait_received $((before + 1)) || bad "files: big one delivered"
+found=0 # the newest files (a late duplicate of the kill -9 run may come too)
+for i in $(seq $((before + 1)) "$(received)"); do
+	$BIN unpack --secrets "$T/bob.json" "$T/rx/msg-$i.json" > "$T/out" 2>/dev/null && grep -q '"id":"big"' "$T/out" && found=1
+done
+[ $found = 1 ] && ok "files: the big one delivered, and bob reads it" || bad "files: the big one intact"
 $BIN queue stats -c "$T/gw.conf" > "$T/st"
 for i in $(seq 1 50); do grep -qx "queued 0" "$T/st" && break; sleep 0.1; $BIN queue stats -c "$T/gw.conf" > "$T/st"; done
 left=$(ls "$T/gw/queue.db-blobs" | wc -l)

@@ -469,6 +469,53 @@ static void envelope_files(void)
 	dc_queue_close(q);
 }
 
+/* a file written ahead (another thread, no transaction), then named by the put that takes it */
+static void envelope_files_ahead(void)
+{
+	fresh();
+	struct dc_queue_opts o = { .blob_min_bytes = 64, .max_items = 2 };
+	struct dc_queue *q = open_q(&o);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_EQUAL(dc_queue_file_min(q), 64);
+	char big[150];
+	memset(big, 'z', sizeof big - 1);
+	big[sizeof big - 1] = 0;
+	char name[DC_QUEUE_FILE_NAME];
+	CU_ASSERT_EQUAL_FATAL(dc_queue_file_write(q, (const uint8_t *)big, 149, name, NULL), DC_OK);
+	CU_ASSERT(exists(name));
+	struct dc_queue_new_item its[2] = { item("http a", big), item("http a", big) };
+	its[0].file = name;
+	int64_t ids[2];
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, its, 2, ids, NULL), DC_OK); /* one named, one written by the put */
+	CU_ASSERT_EQUAL(n_files(), 2);
+	struct dc_queue_item *got = NULL;
+	size_t n = 0;
+	CU_ASSERT_EQUAL(dc_queue_claim(q, now_ms() + 1000, 10, 8, 60000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	for (size_t i = 0; i < n; i++)
+		CU_ASSERT(got[i].len == 149 && memcmp(got[i].data, big, 149) == 0);
+	dc_queue_items_free(got, n);
+	/* a put that fails (full) leaves a file written ahead to its writer */
+	char name2[DC_QUEUE_FILE_NAME];
+	CU_ASSERT_EQUAL_FATAL(dc_queue_file_write(q, (const uint8_t *)big, 149, name2, NULL), DC_OK);
+	struct dc_queue_new_item third = item("http a", big);
+	third.file = name2;
+	CU_ASSERT_EQUAL(dc_queue_put(q, &third, 1, NULL, NULL), DC_ERR_AGAIN);
+	CU_ASSERT(exists(name2));
+	dc_queue_file_discard(q, name2);
+	CU_ASSERT(!exists(name2));
+	third.file = "../q.db";
+	CU_ASSERT_EQUAL(dc_queue_put(q, &third, 1, NULL, NULL), DC_ERR_INVAL);
+	CU_ASSERT_EQUAL(dc_queue_ack_many(q, ids, 2, NULL, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n_files(), 0);
+	dc_queue_close(q);
+	q = open_q(NULL); /* files off: nothing to write ahead */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_EQUAL(dc_queue_file_min(q), 0);
+	CU_ASSERT_EQUAL(dc_queue_file_write(q, (const uint8_t *)big, 149, name, NULL), DC_ERR_UNSUPPORTED);
+	dc_queue_close(q);
+}
+
 /* a store made before envelopes could be files: opened, it gets the columns, and its items
  * stay readable */
 static void old_store_upgraded(void)
@@ -517,5 +564,6 @@ void init_queue_tests(void)
 	TU_ADD(s, limits_reopen_reader);
 	TU_ADD(s, else_and_born_leased);
 	TU_ADD(s, envelope_files);
+	TU_ADD(s, envelope_files_ahead);
 	TU_ADD(s, old_store_upgraded);
 }
