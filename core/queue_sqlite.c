@@ -1,7 +1,11 @@
 /* The SQLite store (WAL). synchronous=NORMAL survives kill -9 of the process (the WAL is in
  * the OS page cache when a commit returns); synchronous=FULL (opts.sync_full) also survives
  * power loss, at the price of an fsync per commit. busy_timeout lets the command line read
- * while the daemon writes. Statements are prepared once. */
+ * while the daemon writes. Statements are prepared once.
+ * Envelopes of blob_min_bytes or more are files in PATH-blobs/ (column blob names the file,
+ * blob_len its size, data is empty): a file exists before the commit that names it and goes
+ * after the commit that drops its row (a dead letter or a requeue moves it with the row);
+ * the start-up sweep removes what a crash left between the two. */
 #include "queue_int.h"
 
 #include <dirent.h>
