@@ -122,6 +122,52 @@ static void blob_unlink(const struct sq *s, const char *name)
 	unlink(path);
 }
 
+/* from -> a new file to (0, or -1 with errno) */
+static int file_copy(const char *from, const char *to, bool sync)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -1;
+	int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		int err = errno;
+		close(in);
+		errno = err;
+		return -1;
+	}
+	char buf[65536];
+	int err = 0;
+	for (;;) {
+		ssize_t r = read(in, buf, sizeof buf);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			err = r < 0 ? errno : 0;
+			break;
+		}
+		for (ssize_t off = 0; off < r && !err;) {
+			ssize_t w = write(out, buf + off, (size_t)(r - off));
+			if (w < 0 && errno != EINTR)
+				err = errno;
+			else if (w > 0)
+				off += w;
+		}
+		if (err)
+			break;
+	}
+	if (!err && sync && fdatasync(out) != 0)
+		err = errno;
+	close(in);
+	if (close(out) != 0 && !err)
+		err = errno;
+	if (err) {
+		unlink(to);
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
 static dc_err sq_file_write(struct dc_queue *q, const uint8_t *data, size_t len, char *name, struct dc_errinfo *ei)
 {
 	return blob_write(q, data, len, name, ei);
@@ -415,6 +461,8 @@ static dc_err to_dead(struct dc_queue *q, int64_t id, int64_t now, const char *r
 				unlink(to);
 				lr = link(from, to);
 			}
+			if (lr != 0 && errno != ENOENT) /* a file system without hard links (a USB stick) */
+				lr = file_copy(from, to, q->o.sync_full);
 			if (lr != 0) {
 				int err = errno;
 				sqlite3_reset(b);
