@@ -25,13 +25,13 @@ struct dc_queue_opts {
 };
 
 /* What to queue instead when a delivery fails for good or runs out of time (a rule's else):
- * it becomes a new item then, due after hold_ms (a hold: also expiring then). */
+ * it becomes a new item then, due after hold_ms (a hold, from the failure). */
 struct dc_queue_else {
 	const char *dest;        /* "adapter target" or "hold DID" */
 	const uint8_t *data;     /* NULL: the failed item's own envelope */
 	size_t len;
 	int64_t hold_ms;         /* > 0: a hold of this long, from the failure */
-	int64_t expires_ms;      /* wall clock, 0 = never (when not a hold) */
+	int64_t expires_ms;      /* wall clock, 0 = never */
 };
 
 struct dc_queue_new_item {

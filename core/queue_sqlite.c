@@ -30,7 +30,7 @@ static const char *const sql[S_N] = {
 	                "SELECT q.msg_id,COALESCE(f.data,q.data),"
 	                "CASE WHEN f.data IS NULL AND q.blob IS NOT NULL THEN q.blob||'.'||f.id END,"
 	                "CASE WHEN f.data IS NULL THEN q.blob_len ELSE 0 END,q.media_type,f.dest,'else of #'||q.id,?2,"
-	                "?2+f.hold_ms,CASE WHEN f.hold_ms>0 THEN ?2+f.hold_ms ELSE f.expires_ms END "
+	                "?2+f.hold_ms,f.expires_ms "
 	                "FROM fallback f JOIN queue q ON q.id=f.primary_id WHERE f.primary_id=?1 ORDER BY f.id",
 	/* the file names S_ELSE_TAKE gives the else items that share the failed item's file */
 	[S_ELSE_BLOBS] = "SELECT q.blob,q.blob||'.'||f.id FROM fallback f JOIN queue q ON q.id=f.primary_id "

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "http_client.h"
+#include "ingest.h"
 
 static int64_t now_ms(void)
 {
@@ -32,6 +33,9 @@ dc_err gw_dispatch_once(struct dc_queue *q, size_t max, unsigned per_dest, long 
 		if (!sp) {
 			r = GW_FAILED;
 			snprintf(why, sizeof why, "bad destination %.100s", it->dest ? it->dest : "(none)");
+		} else if (gw_dest_is_hold(it->dest)) {
+			r = GW_FAILED;
+			snprintf(why, sizeof why, "%s", GW_HOLD_RAN_OUT);
 		} else if (strncmp(it->dest, "http ", 5) == 0) {
 			struct gw_http_post p = { .url = sp + 1, .media_type = it->media_type, .data = it->data, .len = it->len,
 				                  .timeout_ms = timeout_ms };

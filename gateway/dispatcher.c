@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "daemon.h"
+#include "ingest.h"
 
 #define MAX_ADAPTERS 16
 #define IDLE_WAIT_MS 200   /* look at the store at least this often (retries come due) */
@@ -280,6 +281,10 @@ static void start(struct gw_dispatcher *d, struct flight *f)
 	}
 	if (f->it.expires_ms && f->it.expires_ms <= now_ms()) {
 		push_done(d, f, GW_FAILED, "expired (expires_time passed)");
+		return;
+	}
+	if (gw_dest_is_hold(dest)) {
+		push_done(d, f, GW_FAILED, GW_HOLD_RAN_OUT);
 		return;
 	}
 	struct gw_adapter *ad = NULL;

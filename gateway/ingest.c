@@ -199,11 +199,11 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 	case RULE_ACT_HOLD: {
 		if (!(target = strdup(env->to ? env->to : "-")))
 			return DC_ERR_NOMEM;
-		int64_t until = now_ms() + a->hold_s * 1000;
+		/* held items wait for pickup; when the hold runs out the dispatcher fails them for good
+		 * (GW_HOLD_RAN_OUT) and the rule's else, if any, takes over. They still expire with
+		 * the message (then nothing takes over). */
 		p->hold_ms[p->n] = a->hold_s * 1000;
-		if (!exp || until < exp)
-			exp = until;
-		not_before = until; /* held items wait for pickup; the dispatcher does not send them */
+		not_before = now_ms() + a->hold_s * 1000;
 		break;
 	}
 	case RULE_ACT_REJECT:
@@ -421,7 +421,7 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const char *transport, const
 					                            .data = pf->datas[k] ? pf->items[k].data : NULL,
 					                            .len = pf->datas[k] ? pf->items[k].len : 0,
 					                            .hold_ms = pf->hold_ms[k],
-					                            .expires_ms = pf->hold_ms[k] ? 0 : pf->items[k].expires_ms };
+					                            .expires_ms = pf->items[k].expires_ms };
 			for (size_t i = 0; i < p->n; i++) {
 				p->items[i].els = c->els;
 				p->items[i].n_els = pf->n;

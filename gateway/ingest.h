@@ -8,6 +8,8 @@
 #include "didcomm.h"
 #include "rules.h"
 
+#include <string.h>
+
 struct gw_ingest_cfg {
 	struct dc_ctx *dc;
 	struct dc_queue *q;
@@ -74,6 +76,14 @@ void gw_ingest_finish(struct gw_commit *c, dc_err rc, const int64_t *ids, const 
  * the sender has none). A refusal with a problem code gets a report-problem 2.0 message in
  * res->out: encrypted for an authenticated sender, plaintext otherwise. */
 void gw_ingest_answer(const struct gw_ingest_cfg *g, bool live, struct gw_ingest_result *res);
+/* A held delivery ("hold DID") that comes due: its hold ran out and nobody picked it up. The
+ * dispatchers fail it for good with this reason, so that the rule's else, if any, takes it. */
+#define GW_HOLD_RAN_OUT "held until the hold ran out; nobody picked it up"
+static inline bool gw_dest_is_hold(const char *dest)
+{
+	return dest && strncmp(dest, "hold ", 5) == 0;
+}
+
 /* the adapter name for an endpoint URI scheme (http(s) -> http, ws(s) -> ws, mqtt(s), mailto -> smtp,
  * file), or NULL */
 const char *gw_adapter_for_uri(const char *uri);

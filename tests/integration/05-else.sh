@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A rule's else after a delivery fails for good: a 404 hands the message to the else target
 # (delivered there); running out of time (max_age) turns the else hold into a held item; an
-# expired message takes no else; a delivered one leaves no else behind. Real daemon and HTTP
+# expired message takes no else; a delivered one leaves no else behind; a hold that runs out
+# with nobody picking the message up hands it to the else, or to the dead letters when there
+# is none. Real daemon and HTTP
 # receiver on 127.0.0.1, stopped by PID.
 set -u
 cd "$(dirname "$0")/../.."
@@ -16,7 +18,7 @@ wait_port "$RPORT" "$RPID" || bad "receiver up"
 printf 'state_dir %s/gw\n' "$T" > "$T/id.conf"
 $BIN identity -c "$T/id.conf" > /dev/null 2>"$T/err" || bad "identity" "$(cat "$T/err")"
 GWKEY=$($BIN did resolve "$(cat "$T/gw/did.txt")" | python3 -c 'import json,sys; print(json.load(sys.stdin)["keyAgreement"][0])')
-for n in gone slow expiring ok; do
+for n in gone slow expiring ok held unpicked; do
 	$BIN did new --method peer2 --endpoint "http://127.0.0.1:$GPORT/" --routing-key "$GWKEY" --secrets "$T/$n.json" > "$T/$n"
 done
 cat > "$T/rules.conf" <<RULES
@@ -24,13 +26,15 @@ to $(cat "$T/gone") -> http http://127.0.0.1:$RPORT/gone else http http://127.0.
 to $(cat "$T/slow") -> http http://127.0.0.1:$DEAD/inbox else hold 1h
 to $(cat "$T/expiring") -> http http://127.0.0.1:$DEAD/inbox else http http://127.0.0.1:$RPORT/inbox
 to $(cat "$T/ok") -> http http://127.0.0.1:$RPORT/inbox else hold 1h
+to $(cat "$T/held") -> hold 2s else http http://127.0.0.1:$RPORT/inbox
+to $(cat "$T/unpicked") -> hold 1s
 default -> reject
 RULES
 printf 'state_dir %s/gw\nrules %s/rules.conf\n[queue]\nretry_base 200ms\nretry_max 400ms\nmax_age 3s\n[http]\nlisten 127.0.0.1:%s\n' "$T" "$T" "$GPORT" > "$T/gw.conf"
 $BIN run -c "$T/gw.conf" 2>>"$T/gw.log" & GPID=$!
 wait_port "$GPORT" "$GPID" && ok "gateway up" || bad "gateway up" "$(tail -3 "$T/gw.log")"
 now=$(date +%s)
-for n in gone slow expiring ok; do
+for n in gone slow expiring ok held unpicked; do
 	exp=""; [ $n = expiring ] && exp=",\"expires_time\":$((now + 2))"
 	printf '{"id":"%s","type":"https://didcomm.org/basicmessage/2.0/message","to":["%s"]%s,"body":{}}' "$n" "$(cat "$T/$n")" "$exp" > "$T/m-$n.json"
 	$BIN pack --mode anoncrypt --to "$(cat "$T/$n")" "$T/m-$n.json" > "$T/$n.f"
@@ -48,6 +52,11 @@ grep "$DEAD" "$T/dead" | grep -q "max_age.*handed to the rule's else" && ok "out
 grep "$DEAD" "$T/dead" | grep "expired" | grep -vq "handed" && ok "expired: no else" || bad "expired" "$(cat "$T/dead")"
 $BIN queue ls -c "$T/gw.conf" > "$T/ls"
 grep -q "hold $(cat "$T/slow")" "$T/ls" && ok "the else hold is in the queue" || bad "hold queued" "$(cat "$T/ls")"
+got held && ok "a hold ran out: its else delivered the message" || bad "hold else" "$(tail -3 "$T/gw.log")"
+grep "hold $(cat "$T/unpicked")" "$T/dead" | grep -q "nobody picked it up" && ok "a hold without else ran out: dead letter saying so" ||
+	bad "hold ran out" "$(cat "$T/dead")"
+grep "hold $(cat "$T/held")" "$T/dead" | grep -q "handed to the rule's else" && ok "the held one's dead letter names the else" ||
+	bad "held dead letter" "$(cat "$T/dead")"
 got expiring && bad "the expired one was delivered through its else" || ok "the expired one was not delivered"
 left=$(sqlite3 "$T/gw/queue.db" "SELECT COUNT(*) FROM fallback" 2>&1)
 [ "$left" = 0 ] && ok "no else rows left behind (delivered, failed over or expired)" || bad "fallback rows" "$left"
