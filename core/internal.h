@@ -9,6 +9,9 @@
 /* Set ei (if not NULL) to code + formatted text, return code. Never pass secrets. */
 #define dc__fail dc_errinfo_set
 
+/* write all len bytes (EINTR retried): 0, or the errno of the failure (io.c) */
+int dc__write_all(int fd, const void *p, size_t len);
+
 /* ---- base64url: b64url.c ------------------------------------------------------------ */
 /* Strict RFC 7515 base64url: no padding, no whitespace, canonical trailing bits. */
 size_t dc__b64url_enc_len(size_t n);                /* without NUL */

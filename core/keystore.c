@@ -296,19 +296,6 @@ static dc_err print_secret(const cJSON *arr, char **out, size_t *cap)
 	}
 }
 
-static dc_err write_all(int fd, const char *s, size_t len)
-{
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, s + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return DC_ERR_IO;
-		off += (size_t)w;
-	}
-	return DC_OK;
-}
 
 dc_err dc_keystore_save_file(const struct dc_keystore *ks, const char *path, struct dc_errinfo *ei)
 {
@@ -349,7 +336,7 @@ dc_err dc_keystore_save_file(const struct dc_keystore *ks, const char *path, str
 		tmp = NULL;
 		goto out;
 	}
-	if (write_all(fd, txt, strlen(txt)) || write_all(fd, "\n", 1) || fsync(fd) != 0) {
+	if (dc__write_all(fd, txt, strlen(txt)) || dc__write_all(fd, "\n", 1) || fsync(fd) != 0) {
 		rc = dc__fail(ei, DC_ERR_IO, "writing %.200s: %s", tmp, strerror(errno));
 		goto out;
 	}

@@ -94,16 +94,7 @@ static dc_err blob_write(struct dc_queue *q, const uint8_t *data, size_t len, ch
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return dc__fail(ei, DC_ERR_IO, "queue: cannot create %.300s: %s", path, strerror(errno));
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	int err = off < len ? (errno ? errno : EIO) : 0;
+	int err = dc__write_all(fd, data, len);
 	if (!err && q->o.sync_full && fdatasync(fd) != 0)
 		err = errno;
 	if (close(fd) != 0 && !err)
@@ -145,14 +136,7 @@ static int file_copy(const char *from, const char *to, bool sync)
 			err = r < 0 ? errno : 0;
 			break;
 		}
-		for (ssize_t off = 0; off < r && !err;) {
-			ssize_t w = write(out, buf + off, (size_t)(r - off));
-			if (w < 0 && errno != EINTR)
-				err = errno;
-			else if (w > 0)
-				off += w;
-		}
-		if (err)
+		if ((err = dc__write_all(out, buf, (size_t)r)))
 			break;
 	}
 	if (!err && sync && fdatasync(out) != 0)

@@ -1,6 +1,7 @@
 /* CUnit driver: each module's file defines init_<mod>_tests(); missing ones are skipped
  * (weak), so a suite is added by adding its file. Prints "N passed, N failed" last. */
 #include <CUnit/Basic.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,18 @@
 	X(msg) X(pack) X(vectors) X(hostile) X(protocols) X(queue) X(rules) X(ingest)
 #define DECL(n) void init_##n##_tests(void) __attribute__((weak));
 SUITES(DECL)
+
+size_t tu_dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	size_t n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
 
 char *tu_read_file(const char *path, size_t *len)
 {

@@ -3,7 +3,6 @@
  * 0600 file round trip; mode refusals; all-or-nothing loads; _take ownership; hostile input. */
 #include "testutil.h"
 
-#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,17 +129,6 @@ static void vector_secrets(void)
 	cJSON_Delete(pv);
 }
 
-static size_t dir_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	size_t n = 0;
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		n += e->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	return n;
-}
 
 static void file_round_trip(void)
 {
@@ -166,10 +154,10 @@ static void file_round_trip(void)
 	struct stat st;
 	CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
 	CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
-	CU_ASSERT_EQUAL(dir_entries(dir), 1); /* no temporary left behind */
+	CU_ASSERT_EQUAL(tu_dir_entries(dir), 1); /* no temporary left behind */
 	/* saving again replaces the file (rename over it) */
 	CU_ASSERT_EQUAL(dc_keystore_save_file(ks, path, &ei), DC_OK);
-	CU_ASSERT_EQUAL(dir_entries(dir), 1);
+	CU_ASSERT_EQUAL(tu_dir_entries(dir), 1);
 	CU_ASSERT_EQUAL_FATAL(dc_keystore_new(&back), DC_OK);
 	CU_ASSERT_EQUAL(dc_keystore_load_file(back, path, &ei), DC_OK);
 	CU_ASSERT_EQUAL(dc_keystore_count(back), 15);

@@ -310,14 +310,7 @@ static size_t n_files(void)
 {
 	char p[128];
 	snprintf(p, sizeof p, "%s/q.db-blobs", dir);
-	DIR *d = opendir(p);
-	size_t n = 0;
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		n += e->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	return n;
+	return tu_dir_entries(p);
 }
 
 /* a file in the envelope directory, written (write) or only dated (an existing one) */

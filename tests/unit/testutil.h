@@ -10,6 +10,8 @@
 char *tu_read_file(const char *path, size_t *len);
 /* Parse a JSON file with cJSON (NULL on failure). */
 cJSON *tu_read_json(const char *path);
+/* entries of a directory, not counting those whose names start with '.' (0 if it is missing) */
+size_t tu_dir_entries(const char *dir);
 
 /* A generated party: a DID document with keyAgreement keys (per_curve of each curve, kids
  * DID#key-<crv>-N) and, with signers, authentication keys DID#sig-ed25519|sig-p256|sig-k256;
