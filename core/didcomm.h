@@ -115,6 +115,12 @@ dc_err dc_resolver_add_docs_file(struct dc_resolver *r, const char *path, struct
 dc_err dc_resolver_add_docs_text(struct dc_resolver *r, const char *json, size_t len,
                                  struct dc_errinfo *ei) DC_WUR;
 void dc_resolver_set_fetch(struct dc_resolver *r, dc_fetch_fn *fn, void *arg);
+/* How long a fetched (did:web) document stays in the resolver's cache, in ms (default 5
+ * minutes); 0: not cached at all (a fetcher with a cache of its own). Documents of other
+ * methods never change and stay until evicted. A fetch callback that returns DC_ERR_AGAIN
+ * ("not yet, being fetched") makes dc_resolve, dc_pack, dc_unpack and dc_relay_inspect
+ * return DC_ERR_AGAIN too: the caller retries the whole operation later. */
+void dc_resolver_set_web_ttl(struct dc_resolver *r, int64_t ms);
 /* Allow http:// for did:web on 127.0.0.1 (tests only). */
 void dc_resolver_allow_http_loopback(struct dc_resolver *r, bool allow);
 /* Resolve a DID (a DID URL is cut at '#', '?', '/' after the method-specific id).

@@ -271,6 +271,8 @@ void dc__uuid4(char out[37]);
 struct dc_resolver {
 	size_t cache_cap;
 	struct dc_did_doc **cache; size_t n_cache;  /* MRU first */
+	int64_t *cache_until;                       /* per cache entry: CLOCK_MONOTONIC ms it expires, 0 never */
+	int64_t web_ttl_ms;                         /* fetched (did:web) documents; 0: not cached */
 	struct dc_did_doc **local; size_t n_local;  /* from --did-docs */
 	dc_fetch_fn *fetch; void *fetch_arg;
 	bool http_loopback;

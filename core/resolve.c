@@ -6,8 +6,10 @@
  * A did:peer:4 short form resolves through a long form seen before: the resolver remembers
  * the last PEER4_KEEP long forms it resolved.
  * Documents are reference counted; dc_resolve returns a new reference. A resolver is used by
- * one thread at a time. Cached documents never expire (did:key and did:peer cannot change;
- * a changed did:web document is seen after eviction or a new resolver). */
+ * one thread at a time. Cached did:key and did:peer documents never expire (they cannot
+ * change); fetched did:web documents expire after web_ttl_ms (dc_resolver_set_web_ttl; 0: not
+ * cached). A fetch that answers DC_ERR_AGAIN ("being fetched, ask again") is passed up as
+ * DC_ERR_AGAIN, not as a resolution failure. */
 #include "internal.h"
 
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WEB_MAX (1u << 20)      /* a did:web document */
@@ -24,6 +27,14 @@
 #define DEFAULT_CACHE 256
 #define PEER4_KEEP 256          /* did:peer:4 long forms remembered */
 #define DOC_DEPTH 32
+#define DEFAULT_WEB_TTL_MS 300000 /* 5 minutes */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 dc_err dc_resolver_new(size_t cache_size, struct dc_resolver **out)
 {
@@ -34,7 +45,10 @@ dc_err dc_resolver_new(size_t cache_size, struct dc_resolver **out)
 	if (!r)
 		return DC_ERR_NOMEM;
 	r->cache_cap = cache_size ? cache_size : DEFAULT_CACHE;
-	if (r->cache_cap > (size_t)-1 / sizeof *r->cache || !(r->cache = calloc(r->cache_cap, sizeof *r->cache))) {
+	r->web_ttl_ms = DEFAULT_WEB_TTL_MS;
+	if (r->cache_cap > (size_t)-1 / sizeof *r->cache_until || !(r->cache = calloc(r->cache_cap, sizeof *r->cache)) ||
+	    !(r->cache_until = calloc(r->cache_cap, sizeof *r->cache_until))) {
+		free(r->cache);
 		free(r);
 		return DC_ERR_NOMEM;
 	}
@@ -54,6 +68,7 @@ void dc_resolver_free(struct dc_resolver *r)
 		free(r->peer4_long[i]);
 	free(r->peer4_long);
 	free(r->cache);
+	free(r->cache_until);
 	free(r->local);
 	free(r);
 }
@@ -62,6 +77,11 @@ void dc_resolver_set_fetch(struct dc_resolver *r, dc_fetch_fn *fn, void *arg)
 {
 	r->fetch = fn;
 	r->fetch_arg = arg;
+}
+
+void dc_resolver_set_web_ttl(struct dc_resolver *r, int64_t ms)
+{
+	r->web_ttl_ms = ms > 0 ? ms : 0;
 }
 
 void dc_resolver_allow_http_loopback(struct dc_resolver *r, bool allow)
@@ -197,12 +217,15 @@ dc_err dc_resolver_add_docs_file(struct dc_resolver *r, const char *path, struct
 
 /* ---- cache ----------------------------------------------------------------------------- */
 
-static void cache_put(struct dc_resolver *r, struct dc_did_doc *d)
+/* until: CLOCK_MONOTONIC ms when it expires, 0 never */
+static void cache_put(struct dc_resolver *r, struct dc_did_doc *d, int64_t until)
 {
 	if (r->n_cache == r->cache_cap)
 		dc_did_doc_free(r->cache[--r->n_cache]); /* the least recently used */
 	memmove(r->cache + 1, r->cache, r->n_cache * sizeof *r->cache);
+	memmove(r->cache_until + 1, r->cache_until, r->n_cache * sizeof *r->cache_until);
 	r->cache[0] = dc__did_doc_ref(d);
+	r->cache_until[0] = until;
 	r->n_cache++;
 }
 
@@ -211,8 +234,18 @@ static struct dc_did_doc *cache_get(struct dc_resolver *r, const char *did)
 	for (size_t i = 0; i < r->n_cache; i++)
 		if (strcmp(r->cache[i]->id, did) == 0) {
 			struct dc_did_doc *d = r->cache[i];
+			int64_t until = r->cache_until[i];
+			if (until && now_ms() >= until) { /* expired: out, and resolved afresh */
+				dc_did_doc_free(d);
+				r->n_cache--;
+				memmove(r->cache + i, r->cache + i + 1, (r->n_cache - i) * sizeof *r->cache);
+				memmove(r->cache_until + i, r->cache_until + i + 1, (r->n_cache - i) * sizeof *r->cache_until);
+				return NULL;
+			}
 			memmove(r->cache + 1, r->cache, i * sizeof *r->cache); /* to the front */
+			memmove(r->cache_until + 1, r->cache_until, i * sizeof *r->cache_until);
 			r->cache[0] = d;
+			r->cache_until[0] = until;
 			return d;
 		}
 	return NULL;
@@ -263,6 +296,12 @@ static dc_err by_web(struct dc_resolver *r, const char *did, cJSON **doc, struct
 		return dc__fail(ei, DC_ERR_RESOLVE, "did:web: no fetcher configured for %.200s", did);
 	}
 	rc = r->fetch(r->fetch_arg, url, WEB_MAX, &body, &len);
+	if (rc == DC_ERR_AGAIN) { /* not an answer yet: the caller asks again later */
+		dc__fail(ei, DC_ERR_AGAIN, "did:web: %.300s is being fetched", url);
+		free(url);
+		free(body);
+		return DC_ERR_AGAIN;
+	}
 	if (rc || !body || len > WEB_MAX) {
 		if (rc == DC_OK) /* a fetcher that broke its contract */
 			rc = len > WEB_MAX ? DC_ERR_TOO_BIG : DC_ERR_IO;
@@ -335,7 +374,11 @@ dc_err dc_resolve(struct dc_resolver *r, const char *did_url, struct dc_did_doc 
 		rc = dc__fail(ei, DC_ERR_RESOLVE, "%.200s resolved to a document for another DID", did);
 		goto out;
 	}
-	cache_put(r, d);
+	bool web = strncmp(did, "did:web:", 8) == 0;
+	if (!web)
+		cache_put(r, d, 0);
+	else if (r->web_ttl_ms)
+		cache_put(r, d, now_ms() + r->web_ttl_ms);
 	*out = d;
 out:
 	if (*out && dc__did_peer4_short_len(did))
