@@ -1,47 +1,109 @@
-/* adapters/http: inbound POST on the loop's listener, outbound POST with libcurl.
+/* adapters/http: inbound POST on the shared listener, outbound POST with libcurl.
  *
- * Inbound (loop thread): POST to the configured path with Content-Length (411 otherwise:
- * lws does not deliver chunked bodies), a DIDComm media type (415, checked by ingest), at
- * most max_message_bytes (413, before reading the body). The body goes to the ingest
- * workers; the answer is written when they are done: 202 only after the queue commit, 200
- * with our reply when the message asked for return_route, 4xx/5xx with a problem report.
+ * Inbound (loop thread): POST to the configured path with a Content-Length (411 otherwise:
+ * lws does not deliver chunked bodies), a DIDComm media type (415), 1 byte or more (400),
+ * at most max_message_bytes (413, before reading the body). The body is read into a buffer
+ * that grows as bytes arrive (never the announced size up front); the bodies being received
+ * on all connections together may announce at most receive_total bytes (503 beyond), and a
+ * body must arrive whole within body_timeout (else the connection is closed). The body goes
+ * to the gateway (host->submit); the answer is written when it is done: 202 only after the
+ * queue commit, 200 with our reply when the message asked for return_route, 4xx with a
+ * problem report, 503 for "try later" (busy, queue or disk full, shutting down).
  *
  * Outbound: one thread drives a curl multi handle: many transfers in flight, keep-alive
  * connections reused per host (at most per_destination each), TLS verified, timeouts.
  * 2xx = delivered; 408, 429, 5xx, timeouts and refused connections = retry; other 4xx =
- * permanent; 307/308 followed with the same body (at most 3 hops). */
+ * permanent. Targets from the rules file (trusted) follow 307/308 with the same body (at most
+ * 3 hops); targets from DID documents (untrusted) follow none, pass the outbound address
+ * policy at connect time (after DNS), and never share a connection with trusted ones. */
 #include <curl/curl.h>
+#include <libwebsockets.h>
 #include <pthread.h>
-#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
 
 #include "adapter.h"
-#include "conf.h"
-#include "daemon.h"
-#include "loop.h"
-#include "lws_glue.h"
 
-#define HDR_ROOM 512 /* our response headers fit in this */
+#define HDR_ROOM 512          /* our response headers fit in this */
+#define MAX_URI 8192          /* longer: 414 */
+#define MAX_REDIRECTS 3
+
+struct http_conf {
+	char *listen, *path, *ca_file;
+	int64_t timeout_ms, body_timeout_ms;
+	unsigned max_connections, per_peer;
+	size_t receive_total;
+};
+
+#define O(f) offsetof(struct http_conf, f)
+static const struct gw_conf_key http_keys[] = {
+	{ "listen", GW_CONF_HOSTPORT, O(listen), 0, 0, "127.0.0.1:8080", NULL },
+	{ "path", GW_CONF_STR, O(path), 1, 256, "/", NULL },
+	{ "timeout", GW_CONF_MS, O(timeout_ms), 100, 600000, "10s", NULL },
+	{ "ca_file", GW_CONF_STR, O(ca_file), 0, 4096, "", NULL },
+	{ "max_connections", GW_CONF_UINT, O(max_connections), 1, 1000000, "1024", NULL },
+	{ "per_peer", GW_CONF_UINT, O(per_peer), 1, 1000000, "64", NULL },
+	{ "receive_total", GW_CONF_SIZE, O(receive_total), 1024, (int64_t)1 << 40, "256M", NULL },
+	{ "body_timeout", GW_CONF_MS, O(body_timeout_ms), 1000, 3600000, "30s", NULL },
+};
+#undef O
+
+/* ---- the adapter ----------------------------------------------------------------------------- */
+struct hreq;
+
+struct gw_adapter {
+	const struct http_conf *conf;
+	struct gw_host *host;
+	size_t max_bytes;
+	size_t receiving;          /* bytes announced by bodies being received (loop thread) */
+	/* outbound */
+	long timeout_ms;
+	unsigned per_host, max_conns;
+	CURLM *m;
+	CURLSH *untrusted;         /* connections of untrusted targets: never reused by trusted ones */
+	pthread_t th;
+	bool started;
+	pthread_mutex_t mu;
+	struct hreq *incoming;
+	bool stop;
+	size_t active;
+	struct curl_slist *std_hdrs; /* the usual Content-Type and no "Expect:", built once */
+	CURL *idle[64];              /* easy handles to reuse (client thread only) */
+	size_t n_idle;
+};
 
 /* ---- inbound ----------------------------------------------------------------------------- */
 struct hconn {
+	struct gw_adapter *ad;
 	struct lws *wsi;      /* NULL once the connection closed (freed when the ack comes) */
-	char *body;
-	size_t len, cap;
+	uint8_t *body;
+	size_t len, cap, want; /* want: Content-Length, reserved in ad->receiving until done */
 	char ct[128], peer[64];
 	bool pending;         /* submitted, waiting for the ack */
 	bool ready;           /* an answer waits for HTTP_WRITEABLE */
+	bool close_after;     /* a request came in behind the one being answered: close after it */
 	int status;
-	unsigned char *resp;  /* LWS_PRE + body */
+	unsigned char *resp;  /* LWS_PRE + HDR_ROOM + body */
 	size_t resp_len;
 	char resp_type[64];
 };
 
+static void release_body(struct hconn *c)
+{
+	if (c->want && c->ad)
+		c->ad->receiving -= c->want;
+	c->want = 0;
+	free(c->body);
+	c->body = NULL;
+	c->len = c->cap = 0;
+}
+
 static void hconn_free(struct hconn *c)
 {
-	free(c->body);
+	release_body(c);
 	free(c->resp);
 	free(c);
 }
@@ -53,6 +115,8 @@ static int respond_now(struct lws *wsi, int status, const char *text, bool close
 	if (n > 512)
 		n = 512;
 	if (lws_add_http_common_headers(wsi, (unsigned)status, "text/plain", (lws_filepos_t)(n + 1), &p, end) ||
+	    (close_after && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5, &p,
+	                                                 end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	memcpy(start, text, n);
@@ -64,7 +128,24 @@ static int respond_now(struct lws *wsi, int status, const char *text, bool close
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-/* loop thread: ingest is done with the message */
+static int status_of(const struct gw_reply *r)
+{
+	switch (r->outcome) {
+	case GW_ACCEPTED: return 202;
+	case GW_ANSWERED: return 200;
+	case GW_TRY_LATER: return 503;
+	case GW_REFUSED:
+		switch (r->refusal) {
+		case GW_REF_TOO_BIG: return 413;
+		case GW_REF_BAD_TYPE: return 415;
+		case GW_REF_DENIED: return 403;
+		default: return 400;
+		}
+	}
+	return 500;
+}
+
+/* loop thread: the gateway is done with the message */
 static void http_ack(void *arg, const struct gw_reply *r)
 {
 	struct hconn *c = arg;
@@ -75,22 +156,21 @@ static void http_ack(void *arg, const struct gw_reply *r)
 	}
 	free(c->resp);
 	c->resp = NULL;
-	c->status = r->status;
+	c->status = status_of(r);
 	const uint8_t *body = r->body;
 	size_t n = r->body_len;
 	char text[400];
 	if (!body) {
-		snprintf(text, sizeof text, "%s\n", r->why);
+		snprintf(text, sizeof text, "%s\n", r->why ? r->why : "");
 		body = (const uint8_t *)text;
 		n = strlen(text);
 	}
 	snprintf(c->resp_type, sizeof c->resp_type, "%s", r->body ? r->body_type : "text/plain");
 	/* room for the headers right before the body: one write, one segment (write_answer) */
 	if (!(c->resp = malloc(LWS_PRE + HDR_ROOM + n + 1))) {
-		c->status = 500;
+		c->status = 503;
 		snprintf(c->resp_type, sizeof c->resp_type, "text/plain");
 		n = 0;
-		c->resp = NULL;
 	} else {
 		memcpy(c->resp + LWS_PRE + HDR_ROOM, body, n);
 	}
@@ -104,22 +184,26 @@ static int write_answer(struct lws *wsi, struct hconn *c)
 	unsigned char hdr[LWS_PRE + HDR_ROOM], *start = &hdr[LWS_PRE], *p = start, *end = &hdr[sizeof hdr - 1];
 	c->ready = false;
 	if (lws_add_http_common_headers(wsi, (unsigned)c->status, c->resp_type, (lws_filepos_t)c->resp_len, &p, end) ||
+	    (c->close_after && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
+	                                                    &p, end)) ||
 	    lws_finalize_http_header(wsi, &p, end))
 		return -1;
 	size_t hl = (size_t)(p - start);
 	if (!c->resp) { /* out of memory earlier: the headers alone */
 		if (lws_write(wsi, start, hl, LWS_WRITE_HTTP_HEADERS) != (int)hl)
 			return -1;
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	} else {
+		/* HTTP/1.1 only here (no TLS listener, so no h2): headers and body go out as one write */
+		unsigned char *out = c->resp + LWS_PRE + HDR_ROOM - hl;
+		memcpy(out, start, hl);
+		size_t total = hl + c->resp_len;
+		if (lws_write(wsi, out, total, LWS_WRITE_HTTP_FINAL) != (int)total)
+			return -1;
+		free(c->resp);
+		c->resp = NULL;
 	}
-	/* HTTP/1.1 only here (no TLS listener, so no h2): headers and body go out as one write */
-	unsigned char *out = c->resp + LWS_PRE + HDR_ROOM - hl;
-	memcpy(out, start, hl);
-	size_t total = hl + c->resp_len;
-	if (lws_write(wsi, out, total, LWS_WRITE_HTTP_FINAL) != (int)total)
+	if (c->close_after)
 		return -1;
-	free(c->resp);
-	c->resp = NULL;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -129,77 +213,135 @@ static bool path_ok(const char *uri, const char *path)
 	return strlen(path) == n && strncmp(uri, path, n) == 0;
 }
 
-int gw_http_server_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+/* the body is whole: to the gateway */
+static int body_done(struct lws *wsi, struct hconn *c)
 {
-	struct gw_loop *loop = gw_loop_of_ctx(lws_get_context(wsi));
-	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
-		if (loop)
-			gw_loop_run_posted(loop);
+	struct gw_adapter *ad = c->ad;
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	struct gw_inbound m = { .source = c->peer, .media_type = c->ct[0] ? c->ct : NULL, .data = c->body, .len = c->len,
+		                .live = true };
+	c->body = NULL; /* submit takes it */
+	c->len = c->cap = 0;
+	if (c->want) {
+		ad->receiving -= c->want;
+		c->want = 0;
+	}
+	dc_err rc = ad->host->submit(ad->host, &m, http_ack, c);
+	if (rc) {
+		gw_host_log(ad->host, GW_LOG_INFO, "503 to %s: %s", c->peer,
+		            rc == DC_ERR_AGAIN ? "busy, over its rate, or shutting down" : "no memory");
+		return respond_now(wsi, 503, "busy: try again later", false);
+	}
+	c->pending = true;
+	return 0;
+}
+
+static int on_request(struct lws *wsi, struct gw_adapter *ad, struct hconn **pc, const char *uri)
+{
+	const struct http_conf *conf = ad->conf;
+	struct hconn *c = *pc;
+	if (!c) {
+		if (!(c = *pc = calloc(1, sizeof *c)))
+			return -1;
+		c->wsi = wsi;
+		c->ad = ad;
+		lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+	}
+	if (c->pending || c->ready) {
+		/* pipelined: a request behind one not answered yet. It is not read: the first one's
+		 * answer closes the connection, and the client sends this one again. */
+		c->close_after = true;
 		return 0;
 	}
+	release_body(c);
+	c->ct[0] = 0;
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > MAX_URI || lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > MAX_URI)
+		return respond_now(wsi, 414, "URI too long", true);
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) <= 0)
+		return respond_now(wsi, 405, "POST DIDComm messages here", false);
+	if (!path_ok(uri ? uri : "", conf->path))
+		return respond_now(wsi, 404, "no such path: DIDComm messages go to the configured path", false);
+	lws_hdr_copy(wsi, c->ct, sizeof c->ct, WSI_TOKEN_HTTP_CONTENT_TYPE);
+	char cl[32] = "";
+	if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+		return respond_now(wsi, 411, "Content-Length required", true);
+	char *e = NULL;
+	unsigned long long n = strtoull(cl, &e, 10);
+	if (!e || *e || cl[0] < '0' || cl[0] > '9')
+		return respond_now(wsi, 400, "bad Content-Length", true);
+	if (n == 0)
+		return respond_now(wsi, 400, "empty body: POST one DIDComm message", false);
+	if (n > ad->max_bytes) {
+		gw_host_log(ad->host, GW_LOG_INFO, "413 to %s: %llu bytes over max_message_bytes %zu", c->peer, n,
+		            ad->max_bytes);
+		return respond_now(wsi, 413, "message too big (max_receive_bytes)", true);
+	}
+	if (ad->host->draining(ad->host))
+		return respond_now(wsi, 503, "shutting down: try again later", true);
+	if (n > conf->receive_total - ad->receiving) {
+		gw_host_log(ad->host, GW_LOG_INFO, "503 to %s: bodies being received are at receive_total %zu", c->peer,
+		            conf->receive_total);
+		return respond_now(wsi, 503, "busy: try again later", true);
+	}
+	c->want = (size_t)n;
+	ad->receiving += c->want;
+	/* the whole body within body_timeout, however slowly it trickles */
+	long secs = (long)((conf->body_timeout_ms + 999) / 1000);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)secs);
+	char expect[32] = "";
+	if (lws_hdr_copy(wsi, expect, sizeof expect, WSI_TOKEN_HTTP_EXPECT) > 0 && strcasecmp(expect, "100-continue") == 0) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		unsigned char buf[LWS_PRE + sizeof cont];
+		memcpy(buf + LWS_PRE, cont, sizeof cont - 1);
+		if (lws_write(wsi, buf + LWS_PRE, sizeof cont - 1, LWS_WRITE_RAW) != (int)(sizeof cont - 1))
+			return -1;
+	}
+	return 0;
+}
+
+/* append a piece of the body (never past Content-Length), growing the buffer as it comes */
+static int on_body(struct hconn *c, const void *in, size_t len)
+{
+	if (!c->want || len > c->want - c->len)
+		return -1; /* more than Content-Length announced: drop the connection */
+	if (c->len + len > c->cap) {
+		size_t cap = c->cap ? c->cap : 16384;
+		while (cap < c->len + len)
+			cap *= 2;
+		if (cap > c->want)
+			cap = c->want;
+		uint8_t *b = realloc(c->body, cap);
+		if (!b)
+			return -1;
+		c->body = b;
+		c->cap = cap;
+	}
+	memcpy(c->body + c->len, in, len);
+	c->len += len;
+	return 0;
+}
+
+static int http_server_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	const struct lws_protocols *prot = lws_get_protocol(wsi);
+	struct gw_adapter *ad = prot ? prot->user : NULL;
 	/* our per-session pointer (NULL for the client connections, which keep theirs elsewhere) */
 	struct hconn **pc = user, *c = pc ? *pc : NULL;
 	switch (reason) {
-	case LWS_CALLBACK_HTTP: {
-		const struct gw_conf *conf = gw_loop_conf(loop);
-		if (!c) {
-			if (!(c = *pc = calloc(1, sizeof *c)))
-				return -1;
-			c->wsi = wsi;
-		}
-		free(c->body);
-		c->body = NULL;
-		c->len = c->cap = 0;
-		c->ct[0] = 0;
-		if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) <= 0)
-			return respond_now(wsi, 405, "POST DIDComm messages here", false);
-		if (!path_ok(in ? (const char *)in : "", conf->http_path))
-			return respond_now(wsi, 404, "no such path: DIDComm messages go to the configured path", false);
-		lws_hdr_copy(wsi, c->ct, sizeof c->ct, WSI_TOKEN_HTTP_CONTENT_TYPE);
-		lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
-		char cl[32] = "";
-		if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
-			return respond_now(wsi, 411, "Content-Length required", true);
-		char *e = NULL;
-		unsigned long long n = strtoull(cl, &e, 10);
-		if (!e || *e || cl[0] < '0' || cl[0] > '9')
-			return respond_now(wsi, 400, "bad Content-Length", true);
-		if (n > conf->max_message_bytes) {
-			gw_log("info", "http", "413 from %s: %llu bytes over max_receive_bytes %zu", c->peer, n,
-			       conf->max_message_bytes);
-			return respond_now(wsi, 413, "message too big (max_receive_bytes)", true);
-		}
-		if (gw_loop_draining(loop))
-			return respond_now(wsi, 503, "shutting down: try again later", true);
-		if (!(c->body = malloc((size_t)n + 1)))
-			return respond_now(wsi, 503, "out of memory", true);
-		c->cap = (size_t)n;
-		if (n == 0)
-			goto complete; /* no body callbacks will come */
-		return 0;
-	}
-	case LWS_CALLBACK_HTTP_BODY:
-		if (!c || !c->body || len > c->cap - c->len)
-			return -1; /* more than Content-Length announced: drop the connection */
-		memcpy(c->body + c->len, in, len);
-		c->len += len;
-		return 0;
-	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-	complete: {
-		if (!c || !c->body)
+	case LWS_CALLBACK_HTTP:
+		if (!ad || !pc)
 			return -1;
-		struct gw_inbound m = { .transport = "http", .source = c->peer, .media_type = c->ct[0] ? c->ct : NULL,
-			                .data = (const uint8_t *)c->body, .len = c->len, .live = true };
-		dc_err rc = gw_ingest_submit(gw_loop_ingest(loop), &m, http_ack, c);
-		free(c->body);
-		c->body = NULL;
-		if (rc) {
-			gw_log("warn", "http", "503 from %s: %s", c->peer, rc == DC_ERR_AGAIN ? "too much waiting" : "no memory");
-			return respond_now(wsi, 503, "busy: try again later", false);
-		}
-		c->pending = true;
-		return 0;
-	}
+		return on_request(wsi, ad, pc, in);
+	case LWS_CALLBACK_HTTP_BODY:
+		if (!c || c->pending || c->close_after)
+			return c && c->close_after ? 0 : -1;
+		return on_body(c, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (!c || c->pending || c->close_after)
+			return c && c->close_after ? 0 : -1;
+		if (c->len != c->want)
+			return -1;
+		return body_done(wsi, c);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		if (c && c->ready)
 			return write_answer(wsi, c);
@@ -209,6 +351,7 @@ int gw_http_server_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
 		if (c) {
 			*pc = NULL;
 			c->wsi = NULL;
+			release_body(c);
 			if (!c->pending)
 				hconn_free(c); /* else http_ack frees it */
 		}
@@ -229,24 +372,11 @@ struct hreq {
 	const uint8_t *data;
 	size_t len;
 	int hops;
+	bool untrusted;
 	gw_send_done_fn *done;
 	void *arg;
+	char denied[200];         /* the outbound policy refused the address (opensocket) */
 	char err[CURL_ERROR_SIZE];
-};
-
-struct gw_adapter {
-	long timeout_ms;
-	unsigned per_host, max_conns;
-	CURLM *m;
-	pthread_t th;
-	bool started;
-	pthread_mutex_t mu;
-	struct hreq *incoming;
-	bool stop;
-	size_t active;
-	struct curl_slist *std_hdrs; /* the usual Content-Type and no "Expect:", built once */
-	CURL *idle[64];              /* easy handles to reuse (client thread only) */
-	size_t n_idle;
 };
 
 static size_t sink(char *p, size_t size, size_t nmemb, void *arg)
@@ -277,6 +407,21 @@ static void finish(struct hreq *r, enum gw_send_result res, const char *why)
 	hreq_free(r);
 }
 
+/* the outbound address policy, after DNS, before the socket exists */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct hreq *r = arg;
+	(void)purpose;
+	struct gw_host *h = r->ad->host;
+	if (h->outbound_check(h, &a->addr, a->addrlen, r->untrusted, r->denied, sizeof r->denied) != DC_OK) {
+		if (!r->denied[0])
+			snprintf(r->denied, sizeof r->denied, "outbound policy: address refused");
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype, a->protocol);
+}
+
+/* The one HTTP policy: every POST the gateway makes is set up here. */
 static bool setup(struct gw_adapter *ad, struct hreq *r)
 {
 	if (!r->e)
@@ -284,6 +429,7 @@ static bool setup(struct gw_adapter *ad, struct hreq *r)
 	CURL *e = r->e;
 	if (!e)
 		return false;
+	r->denied[0] = 0;
 	curl_easy_setopt(e, CURLOPT_URL, r->url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *)r->data);
@@ -295,9 +441,17 @@ static bool setup(struct gw_adapter *ad, struct hreq *r)
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->err);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "didcomm-gateway");
 	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* 307/308 by hand: same body, bounded */
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* 307/308 by hand: same body, bounded, trusted only */
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");       /* the policy must see the real address */
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
+	curl_easy_setopt(e, CURLOPT_SHARE, r->untrusted ? ad->untrusted : NULL);
+	if (ad->conf->ca_file && ad->conf->ca_file[0])
+		curl_easy_setopt(e, CURLOPT_CAINFO, ad->conf->ca_file);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	return curl_multi_add_handle(ad->m, e) == CURLM_OK;
 }
@@ -309,6 +463,10 @@ static void completed(struct gw_adapter *ad, CURL *e, CURLcode cr)
 	curl_multi_remove_handle(ad->m, e);
 	ad->active--;
 	char why[300];
+	if (r->denied[0]) {
+		finish(r, GW_FAILED, r->denied); /* a policy refusal will not fix itself */
+		return;
+	}
 	if (cr != CURLE_OK) {
 		snprintf(why, sizeof why, "%s", r->err[0] ? r->err : curl_easy_strerror(cr));
 		bool permanent = cr == CURLE_PEER_FAILED_VERIFICATION || cr == CURLE_SSL_CACERT_BADFILE ||
@@ -319,8 +477,8 @@ static void completed(struct gw_adapter *ad, CURL *e, CURLcode cr)
 	long status = 0;
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	char *loc = NULL;
-	if ((status == 307 || status == 308) && r->hops < 3 && curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK &&
-	    loc) {
+	if ((status == 307 || status == 308) && !r->untrusted && r->hops < MAX_REDIRECTS &&
+	    curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc) {
 		char *u = strdup(loc);
 		if (u) {
 			free(r->url);
@@ -335,7 +493,8 @@ static void completed(struct gw_adapter *ad, CURL *e, CURLcode cr)
 		finish(r, GW_RETRY, "cannot follow a redirect");
 		return;
 	}
-	snprintf(why, sizeof why, "HTTP %ld", status);
+	snprintf(why, sizeof why, "HTTP %ld%s", status,
+	         (status == 307 || status == 308) && r->untrusted ? " (redirects of DID endpoints are not followed)" : "");
 	if (status >= 200 && status < 300)
 		finish(r, GW_SENT, why);
 	else if (status == 408 || status == 429 || status >= 500 || status == 307 || status == 308)
@@ -389,14 +548,20 @@ static void *client_thread(void *arg)
 	return NULL;
 }
 
-static dc_err http_create(const struct gw_conf *conf, struct gw_adapter **out)
+static dc_err http_create(const void *conf_, const struct gw_limits *lim, struct gw_adapter **out, struct dc_errinfo *ei)
 {
+	const struct http_conf *conf = conf_;
+	*out = NULL;
+	if (conf->path[0] != '/')
+		return dc_errinfo_set(ei, DC_ERR_INVAL, "path: must start with '/', got '%.100s'", conf->path);
 	struct gw_adapter *ad = calloc(1, sizeof *ad);
 	if (!ad)
 		return DC_ERR_NOMEM;
-	ad->timeout_ms = (long)conf->http_timeout_ms;
-	ad->per_host = conf->per_dest_limit;
-	ad->max_conns = conf->concurrency;
+	ad->conf = conf;
+	ad->max_bytes = lim->max_message_bytes;
+	ad->timeout_ms = (long)conf->timeout_ms;
+	ad->per_host = lim->per_destination ? lim->per_destination : 32;
+	ad->max_conns = lim->concurrency ? lim->concurrency : 256;
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/didcomm-encrypted+json");
 	ad->std_hdrs = h ? curl_slist_append(h, "Expect:") : NULL;
 	if (!ad->std_hdrs) {
@@ -409,21 +574,21 @@ static dc_err http_create(const struct gw_conf *conf, struct gw_adapter **out)
 	return DC_OK;
 }
 
-static dc_err http_start(struct gw_adapter *ad, struct gw_loop *loop, struct gw_ingest *in)
+static dc_err http_start(struct gw_adapter *ad, struct gw_host *host, struct dc_errinfo *ei)
 {
-	(void)loop; /* inbound runs in the loop's protocol list (gw_http_server_cb) */
-	(void)in;
-	if (!(ad->m = curl_multi_init()))
-		return DC_ERR_NOMEM;
+	ad->host = host;
+	if (!(ad->m = curl_multi_init()) || !(ad->untrusted = curl_share_init()))
+		return dc_errinfo_set(ei, DC_ERR_NOMEM, "cannot create the HTTP client");
+	curl_share_setopt(ad->untrusted, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	curl_multi_setopt(ad->m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)ad->per_host);
 	curl_multi_setopt(ad->m, CURLMOPT_MAXCONNECTS, (long)ad->max_conns);
 	if (pthread_create(&ad->th, NULL, client_thread, ad) != 0)
-		return DC_ERR_NOMEM;
+		return dc_errinfo_set(ei, DC_ERR_NOMEM, "cannot start the HTTP client thread");
 	ad->started = true;
 	return DC_OK;
 }
 
-static dc_err http_send(struct gw_adapter *ad, const char *target, const struct gw_envelope *env,
+static dc_err http_send(struct gw_adapter *ad, const struct gw_dest *dest, const struct gw_envelope *env,
                         gw_send_done_fn *done, void *arg)
 {
 	struct hreq *r = calloc(1, sizeof *r);
@@ -435,7 +600,7 @@ static dc_err http_send(struct gw_adapter *ad, const char *target, const struct 
 		r->hdrs = ad->std_hdrs;
 	} else {
 		char ct[160];
-		snprintf(ct, sizeof ct, "Content-Type: %s", mt);
+		snprintf(ct, sizeof ct, "Content-Type: %.140s", mt);
 		struct curl_slist *h = curl_slist_append(NULL, ct), *h2 = h ? curl_slist_append(h, "Expect:") : NULL;
 		r->hdrs = h2 ? h2 : h;
 		if (!h2) {
@@ -443,12 +608,11 @@ static dc_err http_send(struct gw_adapter *ad, const char *target, const struct 
 			return DC_ERR_NOMEM;
 		}
 	}
-	r->url = strdup(target);
-	if (!r->url) {
+	if (!(r->url = strndup(dest->target, dest->target_len))) {
 		hreq_free(r);
 		return DC_ERR_NOMEM;
 	}
-	r->ad = ad;
+	r->untrusted = dest->untrusted;
 	r->data = env->data;
 	r->len = env->len;
 	r->done = done;
@@ -484,23 +648,51 @@ static void http_free(struct gw_adapter *ad)
 	if (!ad)
 		return;
 	http_stop(ad);
-	if (ad->m)
-		curl_multi_cleanup(ad->m);
 	while (ad->n_idle)
 		curl_easy_cleanup(ad->idle[--ad->n_idle]);
+	if (ad->m)
+		curl_multi_cleanup(ad->m);
+	if (ad->untrusted)
+		curl_share_cleanup(ad->untrusted);
 	curl_slist_free_all(ad->std_hdrs);
 	pthread_mutex_destroy(&ad->mu);
 	free(ad);
 }
+
+static bool http_endpoint(const void *conf_, char *buf, size_t n)
+{
+	const struct http_conf *conf = conf_;
+	int w = snprintf(buf, n, "http://%s%s", conf->listen, conf->path);
+	return w > 0 && (size_t)w < n;
+}
+
+static bool http_listen(const void *conf_, struct gw_listen *out)
+{
+	const struct http_conf *conf = conf_;
+	*out = (struct gw_listen){ .hostport = conf->listen, .max_connections = conf->max_connections,
+		                   .per_peer = conf->per_peer };
+	return true;
+}
+
+static const struct lws_protocols http_protocols[] = {
+	{ "http", http_server_cb, sizeof(void *), 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
 
 static const char *const http_schemes[] = { "http", "https", NULL };
 const struct gw_adapter_ops gw_ad_http = {
 	.name = "http",
 	.schemes = http_schemes,
 	.flags = GW_AD_IN | GW_AD_OUT,
+	.keys = http_keys,
+	.n_keys = sizeof http_keys / sizeof http_keys[0],
+	.conf_size = sizeof(struct http_conf),
 	.create = http_create,
 	.start = http_start,
 	.send = http_send,
 	.stop = http_stop,
 	.free = http_free,
+	.lws_protocols = http_protocols,
+	.endpoint = http_endpoint,
+	.listen = http_listen,
 };

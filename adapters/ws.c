@@ -1,28 +1,50 @@
 /* adapters/ws: DIDComm over WebSocket, each WebSocket message one DIDComm message.
  *
- * Inbound (loop thread): upgrades on the HTTP listener (subprotocol "didcomm", also the
- * default for clients naming none). Messages go to the ingest workers; a refusal is
- * answered on the socket with a problem report, a reply to a message that asked for
+ * Inbound (loop thread): upgrades on the shared listener, subprotocol "didcomm/v2" or none;
+ * others are refused at the handshake. Messages go to the gateway (host->submit); a refusal
+ * is answered on the socket with a problem report, a reply to a message that asked for
  * return_route goes back on the same socket. At most WS_MAX_PENDING messages per connection
- * wait for the workers; beyond that the socket is not read (TCP pushes back on the sender).
+ * wait for the gateway; beyond that the socket is not read (TCP pushes back on the sender).
+ * Answers waiting to be written are bounded (max_out_frames): a peer that does not read
+ * them is closed with 1008. The reassembly buffer goes with each message; a connection idle
+ * for idle_timeout is closed.
  *
  * Outbound: one client connection per endpoint URL (ws:// or wss://, TLS verified), opened
- * on first use and kept open for the next messages. A message counts as delivered once it is
- * written to the connection (WebSocket has no receipt); a connection that fails or closes
- * fails its waiting messages with "retry". Messages the far side sends us on that connection
- * are ingested like any other. */
+ * on first use and kept open for the next messages. The host name is resolved on the
+ * adapter's resolver thread and the address checked against the outbound policy before
+ * connecting (targets from DID documents may not reach private addresses; none may reach
+ * the gateway itself). A message counts as delivered once it is written to the connection
+ * (WebSocket has no receipt); a connection that fails or closes fails its waiting messages
+ * with "retry". Messages the far side sends us on that connection are taken in like any
+ * other. */
+#include <arpa/inet.h>
+#include <libwebsockets.h>
+#include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "adapter.h"
-#include "conf.h"
-#include "daemon.h"
-#include "loop.h"
-#include "lws_glue.h"
 
 #define WS_MAX_PENDING 32
 #define WS_RESUME_PENDING 8
+#define WS_RX_CHUNK 65536
+#define WS_PROTOCOL "didcomm/v2"
+#define MAX_RESOLVING 256      /* host names waiting for the resolver thread */
+
+struct ws_conf {
+	int64_t idle_timeout_ms;
+	unsigned max_out_frames;
+};
+
+#define O(f) offsetof(struct ws_conf, f)
+static const struct gw_conf_key ws_keys[] = {
+	{ "idle_timeout", GW_CONF_MS, O(idle_timeout_ms), 1000, 86400000, "300s", NULL },
+	{ "max_out_frames", GW_CONF_UINT, O(max_out_frames), 1, 100000, "64", NULL },
+};
+#undef O
 
 struct wframe {
 	struct wframe *next;
@@ -43,9 +65,9 @@ static struct wframe *frame_new(const void *data, size_t len)
 	return f;
 }
 
-/* reassembly of one inbound WebSocket message, bounded */
+/* reassembly of one inbound WebSocket message, bounded; the buffer leaves with the message */
 struct rx {
-	char *buf;
+	uint8_t *buf;
 	size_t len, cap;
 	bool in_msg, over;
 };
@@ -61,6 +83,9 @@ static bool rx_add(struct rx *rx, struct lws *wsi, const void *in, size_t len, s
 	if (!rx->over) {
 		if (len > max - rx->len) {
 			rx->over = true;
+			free(rx->buf);
+			rx->buf = NULL;
+			rx->cap = rx->len = 0;
 		} else {
 			if (rx->len + len > rx->cap) {
 				size_t cap = rx->cap ? rx->cap : 4096;
@@ -68,7 +93,7 @@ static bool rx_add(struct rx *rx, struct lws *wsi, const void *in, size_t len, s
 					cap *= 2;
 				if (cap > max)
 					cap = max;
-				char *b = realloc(rx->buf, cap);
+				uint8_t *b = realloc(rx->buf, cap);
 				if (!b)
 					rx->over = true;
 				else {
@@ -95,7 +120,17 @@ static void rx_clear(struct rx *rx)
 	memset(rx, 0, sizeof *rx);
 }
 
-/* a plaintext problem report for refusals decided on the loop (no sender known here) */
+/* the message's bytes leave rx (the buffer with them) */
+static uint8_t *rx_take(struct rx *rx, size_t *len)
+{
+	uint8_t *b = rx->buf;
+	*len = rx->len;
+	rx->buf = NULL;
+	rx->len = rx->cap = 0;
+	return b;
+}
+
+/* a plaintext problem report for refusals decided here (no sender known) */
 static struct wframe *problem_frame(const char *code, const char *why)
 {
 	char *pr = NULL;
@@ -107,25 +142,54 @@ static struct wframe *problem_frame(const char *code, const char *why)
 	return f;
 }
 
-static const char *code_for(int status)
+static const char *code_for(const struct gw_reply *r)
 {
-	switch (status) {
-	case 413: return "e.m.me.res.storage.message_too_big";
-	case 503: return "e.m.me.res.storage.queue_full";
-	case 500: return "e.m.me.res";
-	case 403: return "e.m.req.rejected";
-	default: return "e.m.msg";
+	if (r->code && r->code[0])
+		return r->code;
+	if (r->outcome == GW_TRY_LATER)
+		return "e.m.me.res.storage.queue_full";
+	switch (r->refusal) {
+	case GW_REF_TOO_BIG: return "e.p.msg.too-big";
+	case GW_REF_DENIED: return "e.p.msg.not-relayed";
+	default: return "e.p.msg";
 	}
+}
+
+/* ---- the adapter ------------------------------------------------------------------------- */
+struct wsc;
+struct resolve_job;
+
+struct gw_adapter {
+	const struct ws_conf *conf;
+	struct gw_host *host;
+	size_t max_bytes;
+	bool stop;
+	struct wsc *clients;         /* loop thread */
+	/* the resolver thread */
+	pthread_t rth;
+	bool rstarted;
+	pthread_mutex_t rmu;
+	pthread_cond_t rcv;
+	struct resolve_job *rhead, *rtail;
+	size_t n_resolving;
+	bool rstop;
+};
+
+static int idle_secs(const struct gw_adapter *ad)
+{
+	return (int)((ad->conf->idle_timeout_ms + 999) / 1000);
 }
 
 /* ---- inbound ------------------------------------------------------------------------------ */
 struct wconn {
+	struct gw_adapter *ad;
 	struct lws *wsi;      /* NULL once closed (freed when the last ack comes) */
 	char peer[64];
 	struct rx rx;
 	unsigned pending;
-	bool flow_off;
+	bool flow_off, kill;
 	struct wframe *oh, *ot;
+	unsigned n_out;
 };
 
 static void frames_free(struct wframe *f, const char *why)
@@ -158,9 +222,21 @@ static void wconn_free(struct wconn *c)
 
 static void answer(struct wconn *c, struct wframe *f)
 {
-	if (!f)
+	if (!f || c->kill) {
+		free(f);
 		return;
+	}
+	if (c->n_out >= c->ad->conf->max_out_frames) {
+		/* the peer does not read what we answer: no more memory for it */
+		free(f);
+		c->kill = true;
+		gw_host_log(c->ad->host, GW_LOG_INFO, "closing %s: over max_out_frames %u unread answers", c->peer,
+		            c->ad->conf->max_out_frames);
+		lws_callback_on_writable(c->wsi);
+		return;
+	}
 	push(&c->oh, &c->ot, f);
+	c->n_out++;
 	lws_callback_on_writable(c->wsi);
 }
 
@@ -175,33 +251,35 @@ static void ws_ack(void *arg, const struct gw_reply *r)
 	}
 	if (r->body)
 		answer(c, frame_new(r->body, r->body_len));
-	else if (r->status >= 400)
-		answer(c, problem_frame(code_for(r->status), r->why));
-	if (c->flow_off && c->pending <= WS_RESUME_PENDING) {
+	else if (r->outcome == GW_REFUSED || r->outcome == GW_TRY_LATER)
+		answer(c, problem_frame(code_for(r), r->why));
+	if (c->flow_off && c->pending <= WS_RESUME_PENDING && !c->kill) {
 		c->flow_off = false;
 		lws_rx_flow_control(c->wsi, 1);
 	}
 }
 
-static void ws_message(struct gw_loop *loop, struct wconn *c)
+static void ws_message(struct wconn *c)
 {
-	const struct gw_conf *conf = gw_loop_conf(loop);
+	struct gw_adapter *ad = c->ad;
 	if (c->rx.over) {
 		char why[120];
-		snprintf(why, sizeof why, "message over max_receive_bytes %zu", conf->max_message_bytes);
-		gw_log("info", "ws", "413 from %s: %s", c->peer, why);
-		answer(c, problem_frame(code_for(413), why));
+		snprintf(why, sizeof why, "message over max_receive_bytes %zu", ad->max_bytes);
+		gw_host_log(ad->host, GW_LOG_INFO, "refused from %s: %s", c->peer, why);
+		rx_clear(&c->rx);
+		answer(c, problem_frame("e.p.msg.too-big", why));
 		return;
 	}
-	if (gw_loop_draining(loop)) {
-		answer(c, problem_frame(code_for(503), "shutting down: try again later"));
+	struct gw_inbound m = { .source = c->peer, .media_type = NULL, .live = true };
+	m.data = rx_take(&c->rx, &m.len);
+	if (ad->host->draining(ad->host)) {
+		free(m.data);
+		answer(c, problem_frame("e.m.me.res.storage.queue_full", "shutting down: try again later"));
 		return;
 	}
-	struct gw_inbound m = { .transport = "ws", .source = c->peer, .media_type = NULL,
-		                .data = (const uint8_t *)c->rx.buf, .len = c->rx.len, .live = true };
-	dc_err rc = gw_ingest_submit(gw_loop_ingest(loop), &m, ws_ack, c);
+	dc_err rc = ad->host->submit(ad->host, &m, ws_ack, c);
 	if (rc) {
-		answer(c, problem_frame(code_for(503), "busy: try again later"));
+		answer(c, problem_frame("e.m.me.res.storage.queue_full", "busy: try again later"));
 		return;
 	}
 	c->pending++;
@@ -211,7 +289,7 @@ static void ws_message(struct gw_loop *loop, struct wconn *c)
 	}
 }
 
-static int write_one(struct lws *wsi, struct wframe **h, struct wframe **t)
+static int write_one(struct lws *wsi, struct wframe **h, struct wframe **t, unsigned *n_out)
 {
 	struct wframe *f = *h;
 	if (!f)
@@ -219,6 +297,8 @@ static int write_one(struct lws *wsi, struct wframe **h, struct wframe **t)
 	*h = f->next;
 	if (!*h)
 		*t = NULL;
+	if (n_out)
+		(*n_out)--;
 	int n = lws_write(wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
 	bool ok = n >= 0 && (size_t)n == f->len;
 	if (f->done)
@@ -231,28 +311,61 @@ static int write_one(struct lws *wsi, struct wframe **h, struct wframe **t)
 	return 0;
 }
 
-int gw_ws_server_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+/* the handshake: no subprotocol, or ours */
+static int check_subprotocol(struct lws *wsi)
+{
+	char sp[256] = "";
+	int n = lws_hdr_copy(wsi, sp, sizeof sp, WSI_TOKEN_PROTOCOL);
+	if (n <= 0)
+		return 0;
+	if (n >= (int)sizeof sp - 1)
+		return -1;
+	for (char *save = NULL, *t = strtok_r(sp, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+		if (strcmp(t, WS_PROTOCOL) == 0)
+			return 0;
+	return -1; /* refused: lws answers the upgrade with an error */
+}
+
+static int ws_server_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct wconn **pc = user, *c = pc ? *pc : NULL;
-	struct gw_loop *loop = gw_loop_of_ctx(lws_get_context(wsi));
+	const struct lws_protocols *prot = lws_get_protocol(wsi);
+	struct gw_adapter *ad = prot ? prot->user : NULL;
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return check_subprotocol(wsi);
 	case LWS_CALLBACK_ESTABLISHED:
-		if (!(c = *pc = calloc(1, sizeof *c)))
+		if (!ad || !pc || !(c = *pc = calloc(1, sizeof *c)))
 			return -1;
 		c->wsi = wsi;
+		c->ad = ad;
 		lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
-		gw_log("debug", "ws", "connection from %s", c->peer);
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, idle_secs(ad));
+		gw_host_log(ad->host, GW_LOG_DEBUG, "connection from %s", c->peer);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
-		if (c && rx_add(&c->rx, wsi, in, len, gw_loop_conf(loop)->max_message_bytes))
-			ws_message(loop, c);
+		if (!c)
+			return -1;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, idle_secs(c->ad));
+		if (!c->kill && rx_add(&c->rx, wsi, in, len, c->ad->max_bytes))
+			ws_message(c);
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return c ? write_one(wsi, &c->oh, &c->ot) : 0;
+		if (!c)
+			return 0;
+		if (c->kill) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"too many unread answers", 23);
+			return -1;
+		}
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, idle_secs(c->ad));
+		return write_one(wsi, &c->oh, &c->ot, &c->n_out);
 	case LWS_CALLBACK_CLOSED:
 		if (c) {
 			*pc = NULL;
 			c->wsi = NULL;
+			rx_clear(&c->rx);
+			frames_free(c->oh, "closed");
+			c->oh = c->ot = NULL;
 			if (!c->pending)
 				wconn_free(c);
 		}
@@ -268,24 +381,42 @@ struct wsc {
 	struct gw_adapter *ad;
 	char *url;
 	struct lws *wsi;
-	bool open, connecting_call, failed_in_call;
+	bool open, connecting_call, failed_in_call, resolving;
 	struct wframe *oh, *ot;
 	struct rx rx;
-};
-
-struct gw_adapter {
-	struct gw_loop *loop;
-	struct gw_ingest *in;
-	size_t max_bytes;
-	bool stop;
-	struct wsc *clients;
 };
 
 struct wsend {
 	struct gw_adapter *ad;
 	char *url;
+	bool untrusted;
 	struct wframe *f;
 };
+
+/* A ws:// or wss:// URL taken apart for lws_client_connect_via_info. */
+struct target {
+	char buf[1024];   /* lws_parse_uri works in place: addr points in here */
+	char path[1100];
+	const char *addr;
+	int port;
+	bool tls;
+};
+
+static bool target_parse(struct target *t, const char *url)
+{
+	const char *prot = NULL, *path = NULL;
+	memset(t, 0, sizeof *t);
+	if (strlen(url) >= sizeof t->buf - 2)
+		return false;
+	snprintf(t->buf, sizeof t->buf, "%s", url);
+	if (lws_parse_uri(t->buf, &prot, &t->addr, &t->port, &path) || (strcmp(prot, "ws") && strcmp(prot, "wss")))
+		return false;
+	t->tls = strcmp(prot, "wss") == 0;
+	if (!strchr(url + strlen(prot) + 3, ':'))
+		t->port = t->tls ? 443 : 80; /* lws_parse_uri assumes 80 for anything without a port */
+	snprintf(t->path, sizeof t->path, "/%s", path ? path : "");
+	return true;
+}
 
 static void wsc_unlink_free(struct wsc *w, const char *why)
 {
@@ -301,15 +432,22 @@ static void wsc_unlink_free(struct wsc *w, const char *why)
 	free(w);
 }
 
-static bool connect_client(struct gw_adapter *ad, struct wsc *w)
+/* loop thread: connect to the checked address (ip), naming the host for HTTP and TLS */
+static bool connect_client(struct gw_adapter *ad, struct wsc *w, const char *ip)
 {
-	struct gw_ws_target t;
-	if (!gw_ws_target_parse(&t, w->url))
+	struct target t;
+	if (!target_parse(&t, w->url))
 		return false;
 	struct lws_client_connect_info ci;
 	memset(&ci, 0, sizeof ci);
-	ci.context = gw_loop_lws(ad->loop);
-	gw_ws_target_fill(&t, &ci);
+	ci.context = ad->host->lws(ad->host);
+	ci.address = ip;
+	ci.port = t.port;
+	ci.path = t.path;
+	ci.host = t.addr;
+	ci.origin = t.addr;
+	ci.ssl_connection = t.tls ? LCCSCF_USE_SSL : 0;
+	ci.protocol = NULL; /* servers differ: name none, as the spec's transports do */
 	ci.local_protocol_name = "didcomm-client";
 	ci.opaque_user_data = w; /* not userdata: lws would treat it as per-session storage */
 	w->connecting_call = true;
@@ -318,6 +456,130 @@ static bool connect_client(struct gw_adapter *ad, struct wsc *w)
 	if (!wsi || w->failed_in_call)
 		return false;
 	w->wsi = wsi;
+	return true;
+}
+
+/* host names are resolved off the loop and checked against the outbound policy */
+struct resolve_job {
+	struct resolve_job *next;
+	struct gw_adapter *ad;
+	struct wsc *w;            /* loop's: only touched back on the loop */
+	char host[256];
+	int port;
+	bool untrusted;
+	char ip[64];
+	char why[200];
+	bool ok;
+};
+
+static void resolved_on_loop(void *arg)
+{
+	struct resolve_job *j = arg;
+	struct gw_adapter *ad = j->ad;
+	struct wsc *w = ad->clients;
+	while (w && w != j->w)
+		w = w->next;
+	if (w) { /* still wanted */
+		w->resolving = false;
+		if (ad->stop) {
+			wsc_unlink_free(w, "gateway shutting down");
+		} else if (!j->ok) {
+			gw_host_log(ad->host, GW_LOG_INFO, "%s: %s", w->url, j->why);
+			/* a policy refusal fails the deliveries for good; a failed lookup is retried */
+			bool policy = strstr(j->why, "outbound policy") != NULL;
+			for (struct wframe *f = w->oh; f; f = f->next)
+				if (f->done) {
+					f->done(f->arg, policy ? GW_FAILED : GW_RETRY, j->why);
+					f->done = NULL;
+				}
+			wsc_unlink_free(w, j->why);
+		} else if (!connect_client(ad, w, j->ip)) {
+			gw_host_log(ad->host, GW_LOG_INFO, "cannot connect to %s", w->url);
+			wsc_unlink_free(w, "cannot connect");
+		}
+	}
+	free(j);
+}
+
+static void resolve_one(struct resolve_job *j)
+{
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res = NULL;
+	char port[16];
+	snprintf(port, sizeof port, "%d", j->port);
+	int e = getaddrinfo(j->host, port, &hints, &res);
+	if (e || !res) {
+		snprintf(j->why, sizeof j->why, "cannot resolve %.100s: %s", j->host, gai_strerror(e));
+		return;
+	}
+	struct gw_host *h = j->ad->host;
+	if (h->outbound_check(h, res->ai_addr, res->ai_addrlen, j->untrusted, j->why, sizeof j->why) != DC_OK) {
+		if (!j->why[0])
+			snprintf(j->why, sizeof j->why, "outbound policy: address refused");
+	} else if (inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, j->ip, sizeof j->ip)) {
+		j->ok = true;
+	}
+	freeaddrinfo(res);
+}
+
+static void *resolver_thread(void *arg)
+{
+	struct gw_adapter *ad = arg;
+	prctl(PR_SET_NAME, "gw-ws-dns", 0, 0, 0);
+	for (;;) {
+		pthread_mutex_lock(&ad->rmu);
+		while (!ad->rhead && !ad->rstop)
+			pthread_cond_wait(&ad->rcv, &ad->rmu);
+		struct resolve_job *j = ad->rhead;
+		if (j) {
+			ad->rhead = j->next;
+			if (!ad->rhead)
+				ad->rtail = NULL;
+			ad->n_resolving--;
+		}
+		bool stop = ad->rstop;
+		pthread_mutex_unlock(&ad->rmu);
+		if (!j && stop)
+			break;
+		if (!j)
+			continue;
+		if (!stop)
+			resolve_one(j);
+		else
+			snprintf(j->why, sizeof j->why, "gateway shutting down");
+		if (ad->host->post(ad->host, resolved_on_loop, j) != DC_OK)
+			free(j); /* the loop is gone: its connections with it */
+	}
+	return NULL;
+}
+
+static bool resolve_start(struct gw_adapter *ad, struct wsc *w, bool untrusted)
+{
+	struct target t;
+	if (!target_parse(&t, w->url))
+		return false;
+	struct resolve_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return false;
+	j->ad = ad;
+	j->w = w;
+	j->port = t.port;
+	j->untrusted = untrusted;
+	snprintf(j->host, sizeof j->host, "%s", t.addr);
+	pthread_mutex_lock(&ad->rmu);
+	if (ad->n_resolving >= MAX_RESOLVING || !ad->rstarted) {
+		pthread_mutex_unlock(&ad->rmu);
+		free(j);
+		return false;
+	}
+	if (ad->rtail)
+		ad->rtail->next = j;
+	else
+		ad->rhead = j;
+	ad->rtail = j;
+	ad->n_resolving++;
+	pthread_cond_signal(&ad->rcv);
+	pthread_mutex_unlock(&ad->rmu);
+	w->resolving = true;
 	return true;
 }
 
@@ -345,8 +607,8 @@ static void ws_send_on_loop(void *arg)
 		w->next = ad->clients;
 		ad->clients = w;
 		push(&w->oh, &w->ot, f);
-		if (!connect_client(ad, w)) {
-			gw_log("info", "ws", "cannot connect to %s", w->url);
+		if (!resolve_start(ad, w, s->untrusted)) {
+			gw_host_log(ad->host, GW_LOG_INFO, "cannot connect to %s: resolver busy or URL unusable", w->url);
 			wsc_unlink_free(w, "cannot connect");
 		}
 		goto out;
@@ -365,28 +627,38 @@ static void client_ack(void *arg, const struct gw_reply *r)
 	(void)r; /* messages arriving on our client connections have no return route */
 }
 
-int gw_ws_client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+static int ws_client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct wsc *w = lws_get_opaque_user_data(wsi);
 	(void)user;
-	struct gw_loop *loop = gw_loop_of_ctx(lws_get_context(wsi));
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		if (w) {
 			w->open = true;
-			gw_log("debug", "ws", "connected to %s", w->url);
+			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, idle_secs(w->ad));
+			gw_host_log(w->ad->host, GW_LOG_DEBUG, "connected to %s", w->url);
 			if (w->oh)
 				lws_callback_on_writable(wsi);
 		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return w ? write_one(wsi, &w->oh, &w->ot) : 0;
+		if (!w)
+			return 0;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, idle_secs(w->ad));
+		return write_one(wsi, &w->oh, &w->ot, NULL);
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		if (w && rx_add(&w->rx, wsi, in, len, gw_loop_conf(loop)->max_message_bytes) && !w->rx.over) {
-			struct gw_inbound m = { .transport = "ws", .source = w->url, .data = (const uint8_t *)w->rx.buf,
-				                .len = w->rx.len, .live = false };
-			if (gw_ingest_submit(gw_loop_ingest(loop), &m, client_ack, NULL))
-				gw_log("warn", "ws", "a message from %s dropped: busy", w->url);
+		if (!w)
+			return 0;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, idle_secs(w->ad));
+		if (rx_add(&w->rx, wsi, in, len, w->ad->max_bytes)) {
+			if (w->rx.over) {
+				rx_clear(&w->rx);
+				return 0;
+			}
+			struct gw_inbound m = { .source = w->url, .live = false };
+			m.data = rx_take(&w->rx, &m.len);
+			if (w->ad->host->submit(w->ad->host, &m, client_ack, NULL))
+				gw_host_log(w->ad->host, GW_LOG_WARN, "a message from %s dropped: busy", w->url);
 		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
@@ -395,7 +667,7 @@ int gw_ws_client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			char why[200];
 			snprintf(why, sizeof why, "WebSocket %s: %.120s", reason == LWS_CALLBACK_CLIENT_CLOSED ? "closed" : "error",
 			         in && reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR ? (const char *)in : "connection lost");
-			gw_log("info", "ws", "%s: %s", w->url, why);
+			gw_host_log(w->ad->host, GW_LOG_INFO, "%s: %s", w->url, why);
 			if (w->connecting_call) {
 				w->failed_in_call = true; /* connect_client's caller cleans up */
 				return 0;
@@ -408,41 +680,50 @@ int gw_ws_client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	}
 }
 
-static dc_err ws_create(const struct gw_conf *conf, struct gw_adapter **out)
+static dc_err ws_create(const void *conf, const struct gw_limits *lim, struct gw_adapter **out, struct dc_errinfo *ei)
 {
+	(void)ei;
 	struct gw_adapter *ad = calloc(1, sizeof *ad);
 	if (!ad)
 		return DC_ERR_NOMEM;
-	ad->max_bytes = conf->max_message_bytes;
+	ad->conf = conf;
+	ad->max_bytes = lim->max_message_bytes;
+	pthread_mutex_init(&ad->rmu, NULL);
+	pthread_cond_init(&ad->rcv, NULL);
 	*out = ad;
 	return DC_OK;
 }
 
-static dc_err ws_start(struct gw_adapter *ad, struct gw_loop *loop, struct gw_ingest *in)
+static dc_err ws_start(struct gw_adapter *ad, struct gw_host *host, struct dc_errinfo *ei)
 {
-	ad->loop = loop;
-	ad->in = in;
+	ad->host = host;
+	if (pthread_create(&ad->rth, NULL, resolver_thread, ad) != 0)
+		return dc_errinfo_set(ei, DC_ERR_NOMEM, "cannot start the resolver thread");
+	ad->rstarted = true;
 	return DC_OK;
 }
 
-static dc_err ws_send(struct gw_adapter *ad, const char *target, const struct gw_envelope *env, gw_send_done_fn *done,
-                      void *arg)
+static dc_err ws_send(struct gw_adapter *ad, const struct gw_dest *dest, const struct gw_envelope *env,
+                      gw_send_done_fn *done, void *arg)
 {
+	if (!ad->host)
+		return DC_ERR_AGAIN;
 	struct wsend *s = calloc(1, sizeof *s);
 	if (!s)
 		return DC_ERR_NOMEM;
 	s->ad = ad;
-	s->url = strdup(target);
+	s->untrusted = dest->untrusted;
+	s->url = strndup(dest->target, dest->target_len);
 	s->f = frame_new(env->data, env->len);
-	if (!s->url || !s->f || !ad->loop) {
+	if (!s->url || !s->f) {
 		free(s->url);
 		free(s->f);
 		free(s);
-		return ad->loop ? DC_ERR_NOMEM : DC_ERR_AGAIN;
+		return DC_ERR_NOMEM;
 	}
 	s->f->done = done;
 	s->f->arg = arg;
-	if (gw_loop_post(ad->loop, ws_send_on_loop, s)) {
+	if (ad->host->post(ad->host, ws_send_on_loop, s)) {
 		free(s->url);
 		free(s->f);
 		free(s);
@@ -459,6 +740,14 @@ static void ws_stop(struct gw_adapter *ad)
 		frames_free(w->oh, "gateway shutting down");
 		w->oh = w->ot = NULL;
 	}
+	pthread_mutex_lock(&ad->rmu);
+	ad->rstop = true;
+	pthread_cond_signal(&ad->rcv);
+	pthread_mutex_unlock(&ad->rmu);
+	if (ad->rstarted) {
+		pthread_join(ad->rth, NULL);
+		ad->rstarted = false;
+	}
 }
 
 static void ws_free(struct gw_adapter *ad)
@@ -473,17 +762,33 @@ static void ws_free(struct gw_adapter *ad)
 		free(w->url);
 		free(w);
 	}
+	for (struct resolve_job *j = ad->rhead, *n; j; j = n) {
+		n = j->next;
+		free(j);
+	}
+	pthread_cond_destroy(&ad->rcv);
+	pthread_mutex_destroy(&ad->rmu);
 	free(ad);
 }
+
+static const struct lws_protocols ws_protocols[] = {
+	{ WS_PROTOCOL, ws_server_cb, sizeof(void *), WS_RX_CHUNK, GW_LWS_DEFAULT_WS, NULL, 0 },
+	{ "didcomm-client", ws_client_cb, 0, WS_RX_CHUNK, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
 
 static const char *const ws_schemes[] = { "ws", "wss", NULL };
 const struct gw_adapter_ops gw_ad_ws = {
 	.name = "ws",
 	.schemes = ws_schemes,
 	.flags = GW_AD_IN | GW_AD_OUT | GW_AD_LIVE,
+	.keys = ws_keys,
+	.n_keys = sizeof ws_keys / sizeof ws_keys[0],
+	.conf_size = sizeof(struct ws_conf),
 	.create = ws_create,
 	.start = ws_start,
 	.send = ws_send,
 	.stop = ws_stop,
 	.free = ws_free,
+	.lws_protocols = ws_protocols,
 };

@@ -22,6 +22,8 @@ void dc_relay_clear(struct dc_relay *r)
 	free(r->next);
 	free(r->payload);
 	free(r->message);
+	free(r->thid);
+	free(r->return_route);
 	dc_unpack_meta_free(r->meta);
 	memset(r, 0, sizeof *r);
 }
@@ -123,6 +125,11 @@ dc_err dc_relay_inspect(struct dc_ctx *c, const char *in, size_t len, struct dc_
 		goto out;
 	}
 	if (!type || strcmp(type, DC_TYPE_FORWARD) != 0) {
+		const char *thid = dc__json_str(msg, "thid"), *rr = dc__json_str(msg, "return_route");
+		if ((thid && !(out->thid = strdup(thid))) || (rr && !(out->return_route = strdup(rr)))) {
+			rc = DC_ERR_NOMEM;
+			goto out;
+		}
 		out->kind = DC_RELAY_FOR_US;
 		rc = DC_OK;
 		goto out;

@@ -53,11 +53,14 @@ int gw_cmd_import(int argc, char **argv)
 			continue;
 		}
 		struct gw_ingest_result r;
-		gw_ingest(&g, "file", argv[i], media_of(argv[i]), (const uint8_t *)data, len, &r);
-		if (r.status == GW_IN_ACCEPTED) {
+		struct gw_ingest_in m = { .transport = "file", .source = argv[i], .media_type = media_of(argv[i]),
+			                  .data = (const uint8_t *)data, .len = len };
+		gw_ingest(&g, &m, &r);
+		if (r.outcome == GW_ACCEPTED) {
 			printf("import: %s: %s%s\n", argv[i], r.why, r.reply ? " (a reply was made; offline import drops it)" : "");
 		} else {
-			fprintf(stderr, "import: %s: %d %s%s%s\n", argv[i], (int)r.status, r.why, r.problem_code[0] ? " " : "",
+			fprintf(stderr, "import: %s: %s %s%s%s\n", argv[i], r.outcome == GW_TRY_LATER ? "try later:" : "refused:",
+			        r.why, r.problem_code[0] ? " " : "",
 			        r.problem_code);
 			ret = 1;
 		}

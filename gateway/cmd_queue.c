@@ -3,8 +3,9 @@
  * make small changes while the daemon writes (busy_timeout covers the overlap). */
 #include "conf.h"
 #include "dc_queue.h"
-#include "dispatch.h"
 #include "gateway.h"
+#include "ingest.h"
+#include "oneshot.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -31,6 +32,60 @@ static void iso(int64_t ms, char *buf, size_t n)
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* `queue flush`: one delivery pass over what is due now, through the configured adapters
+ * (the daemon's delivery path, one item at a time), recording each outcome */
+static int flush(struct dc_queue *q, const struct gw_conf *conf, size_t max)
+{
+	struct dc_errinfo ei = { 0 };
+	struct gw_oneshot *os = NULL;
+	if (gw_oneshot_new(conf, NULL, &os, &ei)) {
+		fprintf(stderr, "queue: %s\n", ei.msg);
+		return 1;
+	}
+	struct dc_queue_item *items = NULL;
+	size_t n = 0, sent = 0, retried = 0, failed = 0;
+	long timeout_ms = 10000;
+	dc_err rc = dc_queue_claim(q, now_ms(), max, conf->per_dest_limit, timeout_ms * 2 + 5000, &items, &n, &ei);
+	for (size_t i = 0; i < n && rc == DC_OK; i++) {
+		const struct dc_queue_item *it = &items[i];
+		struct gw_dest d;
+		char why[300] = "";
+		enum gw_send_result r;
+		if (!gw_dest_parse(it->dest, &d)) {
+			r = GW_FAILED;
+			snprintf(why, sizeof why, "bad destination %.100s", it->dest ? it->dest : "(none)");
+		} else if (d.hold) {
+			r = GW_FAILED;
+			snprintf(why, sizeof why, "%s", GW_HOLD_RAN_OUT);
+		} else if (it->expires_ms && it->expires_ms <= now_ms()) {
+			r = GW_FAILED;
+			snprintf(why, sizeof why, "expired (expires_time passed)");
+		} else {
+			struct gw_envelope env = { .queue_id = it->id, .msg_id = it->msg_id, .media_type = it->media_type,
+				                   .data = it->data, .len = it->len };
+			r = gw_oneshot_send(os, &d, &env, timeout_ms, why, sizeof why);
+		}
+		if (r == GW_SENT) {
+			rc = dc_queue_ack(q, it->id, &ei);
+			sent++;
+		} else if (r == GW_RETRY) {
+			rc = dc_queue_retry_later(q, it->id, now_ms(), why, &ei);
+			retried++;
+		} else {
+			rc = dc_queue_fail(q, it->id, now_ms(), why, &ei);
+			failed++;
+		}
+	}
+	dc_queue_items_free(items, n);
+	gw_oneshot_free(os);
+	if (rc) {
+		fprintf(stderr, "queue: %s\n", ei.msg);
+		return 1;
+	}
+	printf("queue: flush: %zu sent, %zu to retry later, %zu failed\n", sent, retried, failed);
+	return 0;
 }
 
 static bool parse_id(const char *s, int64_t *id)
@@ -79,17 +134,18 @@ int gw_cmd_queue(int argc, char **argv)
 	struct gw_conf conf;
 	struct gw_conf_err ce;
 	gw_conf_defaults(&conf);
-	if (conf_path && gw_conf_load(&conf, conf_path, &ce)) {
+	if (conf_path ? gw_conf_load(&conf, conf_path, &ce) :
+	                gw_conf_load_text(&conf, "(built-in)", GW_CONF_BUILTIN, strlen(GW_CONF_BUILTIN), &ce)) {
 		fprintf(stderr, "queue: %s\n", ce.msg);
 		gw_conf_clear(&conf);
 		return 1;
 	}
 	char path[4200];
 	snprintf(path, sizeof path, "%s/queue.db", state ? state : conf.state_dir);
-	gw_conf_clear(&conf);
 	FILE *probe = fopen(path, "rb");
 	if (!probe) {
 		fprintf(stderr, "queue: %s: %s\n", path, strerror(errno));
+		gw_conf_clear(&conf);
 		return 1;
 	}
 	fclose(probe);
@@ -97,6 +153,7 @@ int gw_cmd_queue(int argc, char **argv)
 	struct dc_errinfo ei = { 0 };
 	if (dc_queue_open_sqlite(path, NULL, &q, &ei)) {
 		fprintf(stderr, "queue: %s\n", ei.msg);
+		gw_conf_clear(&conf);
 		return 1;
 	}
 	int ret = 0;
@@ -157,14 +214,7 @@ int gw_cmd_queue(int argc, char **argv)
 			}
 		}
 	} else if (strcmp(sub, "flush") == 0) {
-		/* one delivery pass over what is due now, with the adapters this build has */
-		struct gw_dispatch_stats st;
-		if (gw_dispatch_once(q, (size_t)limit, 16, 10000, &st, &ei)) {
-			fprintf(stderr, "queue: %s\n", ei.msg);
-			ret = 1;
-		} else {
-			printf("queue: flush: %zu sent, %zu to retry later, %zu failed\n", st.sent, st.retried, st.failed);
-		}
+		ret = flush(q, &conf, (size_t)limit);
 	} else if (strcmp(sub, "purge") == 0 && dead) {
 		uint64_t purged = 0;
 		if (dc_queue_purge_dead(q, &purged, &ei)) {
@@ -178,5 +228,6 @@ int gw_cmd_queue(int argc, char **argv)
 		ret = 2;
 	}
 	dc_queue_close(q);
+	gw_conf_clear(&conf);
 	return ret;
 }

@@ -1,19 +1,21 @@
 /* didcomm-gateway send: the client side for users and tests. Packs MSG for the recipient
  * (authcrypt with --from, else anoncrypt), wraps it for the recipient's mediators, and
  * delivers it to the first reachable DIDCommMessaging endpoint, in the order of the DID
- * document: http(s) (2xx = delivered) or ws(s) (one message on a new connection, delivered
- * once written). An unreachable endpoint (connection refused, timeout, 5xx) moves on to the
- * next; a refusal (4xx) ends it. The other transports arrive with their adapters. */
+ * document, through the adapter for its URI scheme (the same adapters and delivery path as
+ * the daemon, on a private loop: oneshot.h): http(s) (2xx = delivered), ws(s) (delivered
+ * once written), and whatever else this build has. An unreachable endpoint (connection
+ * refused, timeout, 5xx) moves on to the next; a refusal (4xx) ends it. The endpoint is the
+ * user's own choice here: the outbound address policy's private-address rule does not apply. */
+#include "conf.h"
 #include "gateway.h"
-#include "http_client.h"
-#include "ws_client.h"
+#include "log.h"
+#include "oneshot.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define MAX_LIST 64
 #define MAX_SERVICES 8 /* DIDCommMessaging services tried, in document order */
@@ -56,6 +58,10 @@ int gw_cmd_send(int argc, char **argv)
 	}
 	struct dc_resolver *res = NULL;
 	struct dc_keystore *ks = NULL;
+	struct gw_oneshot *os = NULL;
+	struct gw_conf conf;
+	struct gw_conf_err ce = { "" };
+	gw_conf_defaults(&conf);
 	struct dc_ctx *ctx = NULL;
 	struct dc_errinfo ei = { 0 };
 	struct dc_pack_result pr = { 0 };
@@ -81,6 +87,15 @@ int gw_cmd_send(int argc, char **argv)
 		fprintf(stderr, "send: out of memory\n");
 		goto out;
 	}
+	gw_log_set_level("warn"); /* the outcome is this command's own line */
+	/* the built-in adapters, with this command's timeout and trust anchor */
+	char ctext[4400];
+	snprintf(ctext, sizeof ctext, "[http]\ntimeout %ldms\n%s%s%s[ws]\n", timeout_ms, ca ? "ca_file " : "", ca ? ca : "",
+	         ca ? "\n" : "");
+	if (gw_conf_load_text(&conf, "send", ctext, strlen(ctext), &ce) || gw_oneshot_new(&conf, NULL, &os, &ei)) {
+		fprintf(stderr, "send: %s\n", ce.msg[0] ? ce.msg : ei.msg);
+		goto out;
+	}
 	dc_err rc = gw_read_input(argv[optind], 32u << 20, &msg, &len);
 	if (rc) {
 		fprintf(stderr, "send: %s: %s\n", argv[optind], rc == DC_ERR_IO ? strerror(errno) : dc_strerror(rc));
@@ -104,23 +119,21 @@ int gw_cmd_send(int argc, char **argv)
 				fprintf(stderr, "send: %s has no DIDCommMessaging endpoint\n", pr.n ? pr.items[0].to : to);
 			break;
 		}
-		bool ws = strncasecmp(ep, "ws://", 5) == 0 || strncasecmp(ep, "wss://", 6) == 0;
-		if (!ws && strncasecmp(ep, "http://", 7) != 0 && strncasecmp(ep, "https://", 8) != 0) {
-			fprintf(stderr, "send: %s: this transport has no adapter yet (http, https, ws and wss do)\n", ep);
+		const struct gw_adapter_ops *ops = gw_adapter_for_uri(ep);
+		if (!ops) {
+			fprintf(stderr, "send: %s: no adapter for this transport in this build\n", ep);
 			continue;
 		}
-		char why[256];
-		enum gw_send_result r;
-		if (ws) {
-			r = gw_ws_send_sync(ep, (const uint8_t *)pr.items[0].msg, pr.items[0].len, timeout_ms, ca, NULL, NULL,
-			                    why, sizeof why);
-		} else {
-			struct gw_http_post p = { .url = ep, .media_type = "application/didcomm-encrypted+json",
-				                  .data = (const uint8_t *)pr.items[0].msg, .len = pr.items[0].len,
-				                  .timeout_ms = timeout_ms, .ca_file = ca };
-			long status = 0;
-			r = gw_http_post_sync(&p, &status, why, sizeof why);
+		char dstr[2200], why[300];
+		snprintf(dstr, sizeof dstr, "%s %s", ops->name, ep);
+		struct gw_dest d;
+		if (!gw_dest_parse(dstr, &d)) {
+			fprintf(stderr, "send: %s: not a usable endpoint\n", ep);
+			continue;
 		}
+		struct gw_envelope env = { .media_type = "application/didcomm-encrypted+json",
+			                   .data = (const uint8_t *)pr.items[0].msg, .len = pr.items[0].len };
+		enum gw_send_result r = gw_oneshot_send(os, &d, &env, timeout_ms, why, sizeof why);
 		if (r == GW_SENT) {
 			printf("send: delivered to %s (%s)\n", ep, why);
 			ret = 0;
@@ -136,7 +149,8 @@ int gw_cmd_send(int argc, char **argv)
 	if (ret != 0 && any_retry)
 		ret = 3;
 out:
-	gw_http_client_cleanup();
+	gw_oneshot_free(os);
+	gw_conf_clear(&conf);
 	dc_pack_result_clear(&pr);
 	free(msg);
 	dc_ctx_free(ctx);

@@ -1,5 +1,6 @@
 /* Table-driven configuration (cf. nginx/redis): one row per key with its type, bounds and
- * default; one generic setter per type. Errors read "file:line: what". */
+ * default; one generic setter per type. The gateway's own keys are below; each adapter brings
+ * its section's table (adapter.h). Errors read "file:line: what". */
 #include "conf.h"
 
 #include <ctype.h>
@@ -8,46 +9,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum ctype { T_STR, T_SIZE, T_MS, T_UINT, T_BOOL, T_HOSTPORT };
-
 struct row {
 	const char *section; /* "" = global */
-	const char *key;
-	enum ctype type;
-	size_t off;
-	int64_t min, max;
-	const char *def;
-	const char *choices; /* T_STR: "a|b|c" when only these are allowed */
+	struct gw_conf_key k;
 };
 
 #define O(f) offsetof(struct gw_conf, f)
 static const struct row rows[] = {
-	{ "", "state_dir", T_STR, O(state_dir), 1, 4096, "var" },
-	{ "", "log_level", T_STR, O(log_level), 1, 16, "info", "debug|info|warn|error" },
-	{ "", "rules", T_STR, O(rules), 0, 4096, "" },
-	{ "", "identity_method", T_STR, O(identity_method), 1, 16, "peer2" },
-	{ "", "public_url", T_STR, O(public_url), 0, 2048, "" },
-	{ "", "max_message_bytes", T_SIZE, O(max_message_bytes), 1024, 64 << 20, "10M" },
-	{ "", "workers", T_UINT, O(workers), 0, 64, "0" },
-	{ "queue", "max_items", T_SIZE, O(queue_max_items), 1, 100000000, "1000000" },
-	{ "queue", "retry_base", T_MS, O(retry_base_ms), 10, 3600000, "1s" },
-	{ "queue", "retry_max", T_MS, O(retry_max_ms), 100, 86400000, "1h" },
-	{ "queue", "max_age", T_MS, O(max_age_ms), 1000, INT64_C(31536000000), "72h" },
-	{ "queue", "lease", T_MS, O(lease_ms), 1000, 3600000, "60s" },
-	{ "queue", "per_destination", T_UINT, O(per_dest_limit), 1, 1024, "32" },
-	{ "queue", "sync_full", T_BOOL, O(queue_sync_full), 0, 1, "no" },
-	{ "queue", "files_from", T_SIZE, O(queue_files_from), 0, 1 << 30, "128K" },
-	{ "queue", "concurrency", T_UINT, O(concurrency), 1, 4096, "256" },
-	{ "http", "enabled", T_BOOL, O(http_enabled), 0, 1, "yes" },
-	{ "http", "websocket", T_BOOL, O(ws_enabled), 0, 1, "yes" },
-	{ "http", "listen", T_HOSTPORT, O(http_listen), 0, 0, "127.0.0.1:8080" },
-	{ "http", "path", T_STR, O(http_path), 1, 256, "/" },
-	{ "http", "timeout", T_MS, O(http_timeout_ms), 100, 600000, "10s" },
+	{ "", { "state_dir", GW_CONF_STR, O(state_dir), 1, 4096, "var", NULL } },
+	{ "", { "log_level", GW_CONF_STR, O(log_level), 1, 16, "info", "debug|info|warn|error" } },
+	{ "", { "rules", GW_CONF_STR, O(rules), 0, 4096, "", NULL } },
+	{ "", { "identity_method", GW_CONF_STR, O(identity_method), 1, 16, "peer2", "peer2" } },
+	{ "", { "public_url", GW_CONF_STR, O(public_url), 0, 2048, "", NULL } },
+	{ "", { "max_message_bytes", GW_CONF_SIZE, O(max_message_bytes), 1024, 64 << 20, "10M", NULL } },
+	{ "", { "workers", GW_CONF_UINT, O(workers), 0, 64, "0", NULL } },
+	{ "queue", { "max_items", GW_CONF_SIZE, O(queue_max_items), 1, 100000000, "1000000", NULL } },
+	{ "queue", { "retry_base", GW_CONF_MS, O(retry_base_ms), 10, 3600000, "1s", NULL } },
+	{ "queue", { "retry_max", GW_CONF_MS, O(retry_max_ms), 100, 86400000, "1h", NULL } },
+	{ "queue", { "max_age", GW_CONF_MS, O(max_age_ms), 1000, INT64_C(31536000000), "72h", NULL } },
+	{ "queue", { "lease", GW_CONF_MS, O(lease_ms), 1000, 3600000, "60s", NULL } },
+	{ "queue", { "per_destination", GW_CONF_UINT, O(per_dest_limit), 1, 1024, "32", NULL } },
+	{ "queue", { "sync_full", GW_CONF_BOOL, O(queue_sync_full), 0, 1, "no", NULL } },
+	{ "queue", { "files_from", GW_CONF_SIZE, O(queue_files_from), 0, 1 << 30, "128K", NULL } },
+	{ "queue", { "concurrency", GW_CONF_UINT, O(concurrency), 1, 4096, "256", NULL } },
+	{ "queue", { "per_peer_share", GW_CONF_UINT, O(per_peer_share), 1, 100, "10", NULL } },
+	{ "queue", { "per_peer_rate", GW_CONF_UINT, O(per_peer_rate), 1, 1000000, "500", NULL } },
+	{ "outbound", { "allow", GW_CONF_LIST, O(outbound_allow), 0, 0, NULL, NULL } },
+	{ "relay", { "loop_window", GW_CONF_MS, O(loop_window_ms), 1000, 86400000, "10m", NULL } },
+	{ "relay", { "max_hops", GW_CONF_UINT, O(max_hops), 1, 32, "4", NULL } },
 };
 #define N_ROWS (sizeof rows / sizeof rows[0])
 
-/* bounded number with optional unit; mult table by type */
-static int parse_num(const char *v, enum ctype t, int64_t *out)
+/* bounded number with optional unit */
+static int parse_num(const char *v, enum gw_conf_type t, int64_t *out)
 {
 	errno = 0;
 	char *end = NULL;
@@ -57,17 +51,19 @@ static int parse_num(const char *v, enum ctype t, int64_t *out)
 	if (errno || end == v)
 		return -1;
 	uint64_t mult = 1;
-	if (t == T_SIZE) {
+	if (t == GW_CONF_SIZE) {
 		if (*end == 'k' || *end == 'K') mult = 1024, end++;
 		else if (*end == 'M') mult = 1024 * 1024, end++;
 		else if (*end == 'G') mult = 1024ull * 1024 * 1024, end++;
-	} else if (t == T_MS) {
+	} else if (t == GW_CONF_MS) {
 		if (strcmp(end, "ms") == 0) mult = 1, end += 2;
 		else if (*end == 's') mult = 1000, end++;
 		else if (*end == 'm') mult = 60000, end++;
 		else if (*end == 'h') mult = 3600000, end++;
 		else if (*end == 'd') mult = 86400000, end++;
 		else if (*end == '\0') mult = 1000; /* bare number: seconds */
+	} else if (t == GW_CONF_UINT && *end == '%') {
+		end++; /* a share in percent */
 	}
 	if (*end != '\0')
 		return -1;
@@ -89,15 +85,39 @@ static bool one_of(const char *choices, const char *v)
 	return false;
 }
 
-static int set(struct gw_conf *c, const struct row *r, const char *v, char *why, size_t why_len)
+static int set(void *base_, const struct gw_conf_key *r, const char *v, unsigned line, char *why, size_t why_len)
 {
-	char *base = (char *)c;
+	char *base = base_;
 	int64_t n = 0;
 	switch (r->type) {
-	case T_STR:
-	case T_HOSTPORT: {
+	case GW_CONF_LIST: {
+		struct gw_conf_list *l = (struct gw_conf_list *)(base + r->off);
+		if (strlen(v) > 4096) {
+			snprintf(why, why_len, "%s: longer than 4096 bytes", r->key);
+			return -1;
+		}
+		if (l->n >= 1024) {
+			snprintf(why, why_len, "%s: more than 1024 of them", r->key);
+			return -1;
+		}
+		struct gw_conf_value *nv = realloc(l->v, (l->n + 1) * sizeof *nv);
+		if (!nv) {
+			snprintf(why, why_len, "out of memory");
+			return -1;
+		}
+		l->v = nv;
+		if (!(nv[l->n].v = strdup(v))) {
+			snprintf(why, why_len, "out of memory");
+			return -1;
+		}
+		nv[l->n].line = line;
+		l->n++;
+		return 0;
+	}
+	case GW_CONF_STR:
+	case GW_CONF_HOSTPORT: {
 		size_t len = strlen(v);
-		if (r->type == T_STR && ((int64_t)len < r->min || (int64_t)len > r->max)) {
+		if (r->type == GW_CONF_STR && ((int64_t)len < r->min || (int64_t)len > r->max)) {
 			snprintf(why, why_len, "%s: length must be %lld..%lld", r->key, (long long)r->min, (long long)r->max);
 			return -1;
 		}
@@ -105,10 +125,10 @@ static int set(struct gw_conf *c, const struct row *r, const char *v, char *why,
 			snprintf(why, why_len, "%s: want one of %s, got '%.100s'", r->key, r->choices, v);
 			return -1;
 		}
-		if (r->type == T_HOSTPORT) {
+		if (r->type == GW_CONF_HOSTPORT) {
 			const char *colon = strrchr(v, ':');
 			int64_t port = -1;
-			if (!colon || colon == v || parse_num(colon + 1, T_UINT, &port) || port > 65535 || len > 300) {
+			if (!colon || colon == v || parse_num(colon + 1, GW_CONF_UINT, &port) || port > 65535 || len > 300) {
 				snprintf(why, why_len, "%s: want host:port, got '%.100s'", r->key, v);
 				return -1;
 			}
@@ -123,7 +143,7 @@ static int set(struct gw_conf *c, const struct row *r, const char *v, char *why,
 		*slot = s;
 		return 0;
 	}
-	case T_BOOL: {
+	case GW_CONF_BOOL: {
 		bool b;
 		if (!strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1")) b = true;
 		else if (!strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "0")) b = false;
@@ -134,18 +154,18 @@ static int set(struct gw_conf *c, const struct row *r, const char *v, char *why,
 		*(bool *)(base + r->off) = b;
 		return 0;
 	}
-	case T_SIZE:
-	case T_MS:
-	case T_UINT:
+	case GW_CONF_SIZE:
+	case GW_CONF_MS:
+	case GW_CONF_UINT:
 		if (parse_num(v, r->type, &n) || n < r->min || n > r->max) {
 			snprintf(why, why_len, "%s: '%.100s' is not a %s in %lld..%lld", r->key, v,
-			         r->type == T_SIZE ? "size" : r->type == T_MS ? "duration (ms)" : "number", (long long)r->min,
-			         (long long)r->max);
+			         r->type == GW_CONF_SIZE ? "size" : r->type == GW_CONF_MS ? "duration (ms)" : "number",
+			         (long long)r->min, (long long)r->max);
 			return -1;
 		}
-		if (r->type == T_SIZE)
+		if (r->type == GW_CONF_SIZE)
 			*(size_t *)(base + r->off) = (size_t)n;
-		else if (r->type == T_MS)
+		else if (r->type == GW_CONF_MS)
 			*(int64_t *)(base + r->off) = n;
 		else
 			*(unsigned *)(base + r->off) = (unsigned)n;
@@ -154,23 +174,52 @@ static int set(struct gw_conf *c, const struct row *r, const char *v, char *why,
 	return -1;
 }
 
+static void clear_key(void *base, const struct gw_conf_key *k)
+{
+	char *b = base;
+	if (k->type == GW_CONF_STR || k->type == GW_CONF_HOSTPORT) {
+		char **slot = (char **)(b + k->off);
+		free(*slot);
+		*slot = NULL;
+	} else if (k->type == GW_CONF_LIST) {
+		struct gw_conf_list *l = (struct gw_conf_list *)(b + k->off);
+		for (size_t i = 0; i < l->n; i++)
+			free(l->v[i].v);
+		free(l->v);
+		l->v = NULL;
+		l->n = 0;
+	}
+}
+
 void gw_conf_defaults(struct gw_conf *c)
 {
 	char why[256];
 	memset(c, 0, sizeof *c);
 	for (size_t i = 0; i < N_ROWS; i++)
-		if (set(c, &rows[i], rows[i].def, why, sizeof why))
+		if (rows[i].k.def && set(c, &rows[i].k, rows[i].k.def, 0, why, sizeof why))
 			abort(); /* our own table is wrong */
+}
+
+static void ad_conf_free(size_t a, void *conf)
+{
+	const struct gw_adapter_ops *ops = gw_adapters[a];
+	if (!conf)
+		return;
+	for (size_t i = 0; i < ops->n_keys; i++)
+		clear_key(conf, &ops->keys[i]);
+	free(conf);
 }
 
 void gw_conf_clear(struct gw_conf *c)
 {
 	for (size_t i = 0; i < N_ROWS; i++)
-		if (rows[i].type == T_STR || rows[i].type == T_HOSTPORT) {
-			char **slot = (char **)((char *)c + rows[i].off);
-			free(*slot);
-			*slot = NULL;
-		}
+		clear_key(c, &rows[i].k);
+	for (size_t a = 0; a < GW_MAX_ADAPTERS && gw_adapters[a]; a++) {
+		ad_conf_free(a, c->ad_conf[a]);
+		c->ad_conf[a] = NULL;
+	}
+	free(c->name);
+	c->name = NULL;
 }
 
 static char *trim(char *s)
@@ -183,11 +232,31 @@ static char *trim(char *s)
 	return s;
 }
 
+/* an adapter's section: its struct with the defaults */
+static void *ad_conf_new(size_t a, char *why, size_t why_len)
+{
+	const struct gw_adapter_ops *ops = gw_adapters[a];
+	void *conf = calloc(1, ops->conf_size ? ops->conf_size : 1);
+	if (!conf) {
+		snprintf(why, why_len, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < ops->n_keys; i++)
+		if (ops->keys[i].def && set(conf, &ops->keys[i], ops->keys[i].def, 0, why, why_len)) {
+			ad_conf_free(a, conf);
+			return NULL;
+		}
+	return conf;
+}
+
 int gw_conf_load_text(struct gw_conf *c, const char *name, const char *text, size_t len, struct gw_conf_err *e)
 {
 	char section[64] = "";
+	long ad = -1; /* the adapter whose section we are in */
 	size_t lineno = 0, pos = 0;
-	char line[4096];
+	char line[4096], why[300];
+	free(c->name);
+	c->name = strdup(name);
 	while (pos < len) {
 		size_t end = pos;
 		while (end < len && text[end] != '\n')
@@ -222,8 +291,20 @@ int gw_conf_load_text(struct gw_conf *c, const char *name, const char *text, siz
 			bool known = false;
 			for (size_t i = 0; i < N_ROWS; i++)
 				known |= strcmp(rows[i].section, section) == 0;
+			ad = -1;
+			for (size_t a = 0; a < GW_MAX_ADAPTERS && gw_adapters[a] && !known; a++)
+				if (strcmp(gw_adapters[a]->name, section) == 0) {
+					ad = (long)a;
+					known = true;
+					if (!c->ad_conf[a] && !(c->ad_conf[a] = ad_conf_new(a, why, sizeof why))) {
+						snprintf(e->msg, sizeof e->msg, "%s:%zu: [%s]: %s", name, lineno, section, why);
+						return -1;
+					}
+					c->ad_line[a] = (unsigned)lineno;
+				}
 			if (!known) {
-				snprintf(e->msg, sizeof e->msg, "%s:%zu: unknown section [%s]", name, lineno, section);
+				snprintf(e->msg, sizeof e->msg, "%s:%zu: unknown section [%s] (no such adapter in this build?)",
+				         name, lineno, section);
 				return -1;
 			}
 			continue;
@@ -235,17 +316,25 @@ int gw_conf_load_text(struct gw_conf *c, const char *name, const char *text, siz
 		}
 		*sp = 0;
 		char *val = trim(sp + 1);
-		const struct row *r = NULL;
-		for (size_t i = 0; i < N_ROWS && !r; i++)
-			if (strcmp(rows[i].section, section) == 0 && strcmp(rows[i].key, s) == 0)
-				r = &rows[i];
-		if (!r) {
+		const struct gw_conf_key *k = NULL;
+		void *base = c;
+		if (ad >= 0) {
+			const struct gw_adapter_ops *ops = gw_adapters[ad];
+			for (size_t i = 0; i < ops->n_keys && !k; i++)
+				if (strcmp(ops->keys[i].key, s) == 0)
+					k = &ops->keys[i];
+			base = c->ad_conf[ad];
+		} else {
+			for (size_t i = 0; i < N_ROWS && !k; i++)
+				if (strcmp(rows[i].section, section) == 0 && strcmp(rows[i].k.key, s) == 0)
+					k = &rows[i].k;
+		}
+		if (!k) {
 			snprintf(e->msg, sizeof e->msg, "%s:%zu: unknown key '%s'%s%s%s", name, lineno, s,
 			         *section ? " in [" : "", section, *section ? "]" : "");
 			return -1;
 		}
-		char why[300];
-		if (set(c, r, val, why, sizeof why)) {
+		if (set(base, k, val, (unsigned)lineno, why, sizeof why)) {
 			snprintf(e->msg, sizeof e->msg, "%s:%zu: %s", name, lineno, why);
 			return -1;
 		}
@@ -276,6 +365,29 @@ int gw_conf_load(struct gw_conf *c, const char *path, struct gw_conf_err *e)
 	return rc;
 }
 
+static void print_key(FILE *f, const void *base_, const struct gw_conf_key *r)
+{
+	const char *base = base_;
+	switch (r->type) {
+	case GW_CONF_STR:
+	case GW_CONF_HOSTPORT: {
+		const char *v = *(char *const *)(base + r->off);
+		fprintf(f, "%s %s\n", r->key, v ? v : "");
+		break;
+	}
+	case GW_CONF_LIST: {
+		const struct gw_conf_list *l = (const struct gw_conf_list *)(base + r->off);
+		for (size_t i = 0; i < l->n; i++)
+			fprintf(f, "%s %s\n", r->key, l->v[i].v);
+		break;
+	}
+	case GW_CONF_BOOL: fprintf(f, "%s %s\n", r->key, *(const bool *)(base + r->off) ? "yes" : "no"); break;
+	case GW_CONF_SIZE: fprintf(f, "%s %zu\n", r->key, *(const size_t *)(base + r->off)); break;
+	case GW_CONF_MS: fprintf(f, "%s %lldms\n", r->key, (long long)*(const int64_t *)(base + r->off)); break;
+	case GW_CONF_UINT: fprintf(f, "%s %u\n", r->key, *(const unsigned *)(base + r->off)); break;
+	}
+}
+
 void gw_conf_print(const struct gw_conf *c, void *file)
 {
 	FILE *f = file;
@@ -287,14 +399,33 @@ void gw_conf_print(const struct gw_conf *c, void *file)
 			if (*section)
 				fprintf(f, "\n[%s]\n", section);
 		}
-		const char *base = (const char *)c;
-		switch (r->type) {
-		case T_STR:
-		case T_HOSTPORT: fprintf(f, "%s %s\n", r->key, *(char *const *)(base + r->off)); break;
-		case T_BOOL: fprintf(f, "%s %s\n", r->key, *(const bool *)(base + r->off) ? "yes" : "no"); break;
-		case T_SIZE: fprintf(f, "%s %zu\n", r->key, *(const size_t *)(base + r->off)); break;
-		case T_MS: fprintf(f, "%s %lldms\n", r->key, (long long)*(const int64_t *)(base + r->off)); break;
-		case T_UINT: fprintf(f, "%s %u\n", r->key, *(const unsigned *)(base + r->off)); break;
-		}
+		print_key(f, c, &r->k);
 	}
+	for (size_t a = 0; a < GW_MAX_ADAPTERS && gw_adapters[a]; a++) {
+		if (!c->ad_conf[a])
+			continue;
+		fprintf(f, "\n[%s]\n", gw_adapters[a]->name);
+		for (size_t i = 0; i < gw_adapters[a]->n_keys; i++)
+			print_key(f, c->ad_conf[a], &gw_adapters[a]->keys[i]);
+	}
+}
+
+void gw_conf_limits(const struct gw_conf *c, struct gw_limits *lim)
+{
+	*lim = (struct gw_limits){ .max_message_bytes = c->max_message_bytes,
+		                   .per_destination = c->per_dest_limit,
+		                   .concurrency = c->concurrency };
+}
+
+size_t gw_conf_endpoints(const struct gw_conf *c, char (*bufs)[512], size_t max)
+{
+	size_t n = 0;
+	if (c->public_url && c->public_url[0] && max) {
+		snprintf(bufs[n++], 512, "%s", c->public_url);
+		return n;
+	}
+	for (size_t a = 0; a < GW_MAX_ADAPTERS && gw_adapters[a] && n < max; a++)
+		if (c->ad_conf[a] && gw_adapters[a]->endpoint && gw_adapters[a]->endpoint(c->ad_conf[a], bufs[n], 512))
+			n++;
+	return n;
 }

@@ -1,74 +1,37 @@
 /* The relay daemon. Threads:
- *   main        the event loop (gateway/loop.c): every listener socket (HTTP and WebSocket on
- *               one port), live outbound WebSocket connections, signals, acknowledgements
- *   workers     open envelopes, apply the rules, commit to the queue (gateway/workers.c)
- *   dispatcher  claims due items and starts their deliveries (gateway/dispatcher.c)
- *   adapters    their own helpers (the HTTP client's curl multi thread)
- * so crypto and SQLite commits never stall the loop for other connections.
+ *   main        the event loop (gateway/loop.c): the shared listener (HTTP and WebSocket on
+ *               one port), live outbound WebSocket connections, adapters' fd watches and
+ *               timers, acknowledgements, signals
+ *   pool        open envelopes, apply the rules; one committer commits (gateway/pool.c)
+ *   dispatcher  records outcomes, claims due items and starts their deliveries (dispatcher.c)
+ *   adapters    their own helpers (the HTTP client's curl thread, the WebSocket resolver)
+ * so crypto and SQLite commits never stall the loop for other connections. Adapters reach the
+ * gateway only through their host (host.c): an adapter whose [section] is absent is off.
  *
- * SIGTERM/SIGINT: stop accepting (503 / a problem report), let the workers finish and answer
- * what they hold, let deliveries in flight complete, exit 0. SIGHUP: reload the rules; a
+ * SIGTERM/SIGINT: stop accepting (503 / a problem report), let the pool finish and answer
+ * what it holds, let deliveries in flight complete, exit 0. SIGHUP: reload the rules; a
  * file with errors is refused and the old rules stay. */
 #include "daemon.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "adapter.h"
 #include "dispatcher.h"
+#include "host.h"
+#include "log.h"
 #include "loop.h"
-#include "workers.h"
+#include "netpolicy.h"
+#include "pool.h"
 
-#define MAX_ADAPTERS 16
 #define DRAIN_LIMIT_S 60 /* give up waiting for in-flight work after this (leases bring it back) */
 
-/* ---- log ------------------------------------------------------------------------------- */
-static int log_min = 1; /* 0 debug, 1 info, 2 warn, 3 error */
-
-static int level_of(const char *level)
-{
-	if (!strcmp(level, "debug"))
-		return 0;
-	if (!strcmp(level, "info"))
-		return 1;
-	if (!strcmp(level, "warn"))
-		return 2;
-	return 3;
-}
-
-void gw_log_set_level(const char *level)
-{
-	log_min = level ? level_of(level) : 1;
-}
-
-void gw_log(const char *level, const char *ctx, const char *fmt, ...)
-{
-	if (level_of(level) < log_min)
-		return;
-	char msg[600];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	for (char *p = msg; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' '; /* one line per event, whatever the message says */
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	char t[32];
-	strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ %s %s: %s\n", t, ts.tv_nsec / 1000000, level, ctx, msg);
-}
-
-/* ---- signals ------------------------------------------------------------------------------ */
 static volatile sig_atomic_t stop_flag, reload_flag;
 static struct gw_loop *sig_loop;
 
@@ -78,21 +41,7 @@ static void on_signal(int sig)
 		reload_flag = 1;
 	else
 		stop_flag = 1;
-	gw_loop_wake(sig_loop); /* async-signal-safe: a write to lws's wake pipe */
-}
-
-/* the workers wake the dispatcher, which is created after them */
-static struct gw_dispatcher *volatile the_dispatcher;
-static void on_queued(void *arg, struct dc_queue_item *items, size_t n)
-{
-	(void)arg;
-	struct gw_dispatcher *d = the_dispatcher;
-	if (d && n)
-		gw_dispatcher_offer(d, items, n);
-	else if (d)
-		gw_dispatcher_wake(d);
-	else
-		dc_queue_items_free(items, n); /* committed and leased: claimed once the lease runs out */
+	gw_loop_wake(sig_loop); /* async-signal-safe: uv_async_send */
 }
 
 static void wake_loop(void)
@@ -100,11 +49,11 @@ static void wake_loop(void)
 	gw_loop_wake(sig_loop);
 }
 
-static void reload_rules(struct gw_state *s, struct gw_ingest *in)
+static void reload_rules(struct gw_state *s, struct gw_pool *pool)
 {
 	const char *path = s->conf.rules;
 	if (!path[0]) {
-		gw_log("info", "rules", "SIGHUP: built-in rules, nothing to reload");
+		gw_log(GW_LOG_INFO, "rules", "SIGHUP: built-in rules, nothing to reload");
 		return;
 	}
 	struct rule_set *rs = NULL;
@@ -112,16 +61,16 @@ static void reload_rules(struct gw_state *s, struct gw_ingest *in)
 	size_t nd = 0;
 	dc_err rc = rule_set_parse_file(path, &rs, &d, &nd);
 	for (size_t i = 0; i < nd; i++)
-		gw_log(d[i].sev == RULE_ERROR ? "error" : "warn", "rules", "%s:%u:%u: %s", path, d[i].line, d[i].col,
-		       d[i].msg);
+		gw_log(d[i].sev == RULE_ERROR ? GW_LOG_ERROR : GW_LOG_WARN, "rules", "%s:%u:%u: %s", path, d[i].line,
+		       d[i].col, d[i].msg);
 	free(d);
 	if (rc) {
-		gw_log("error", "rules", "SIGHUP: %s has errors; keeping the rules in force", path);
+		gw_log(GW_LOG_ERROR, "rules", "SIGHUP: %s has errors; keeping the rules in force", path);
 		return;
 	}
 	size_t n = rule_set_count(rs);
-	gw_ingest_set_rules(in, rs);
-	gw_log("info", "rules", "SIGHUP: reloaded %s (%zu rules)", path, n);
+	gw_pool_set_rules(pool, rs);
+	gw_log(GW_LOG_INFO, "rules", "SIGHUP: reloaded %s (%zu rules)", path, n);
 }
 
 /* keep serving the loop until done() or the limit; false on timeout */
@@ -131,15 +80,14 @@ static bool serve_until(struct gw_loop *l, bool (*done)(void *), void *arg, int 
 	while (!done(arg)) {
 		if (time(NULL) > until)
 			return false;
-		if (gw_loop_service(l) < 0)
-			return false;
+		gw_loop_service(l);
 	}
 	return true;
 }
 
-static bool ingest_idle(void *arg)
+static bool pool_idle(void *arg)
 {
-	return gw_ingest_pending(arg) == 0;
+	return gw_pool_pending(arg) == 0;
 }
 
 static bool dispatcher_idle(void *arg)
@@ -147,39 +95,103 @@ static bool dispatcher_idle(void *arg)
 	return gw_dispatcher_idle(arg);
 }
 
+/* as many descriptors as the hard limit allows: the listener's own limits come first */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* the outbound policy from [outbound] */
+static int policy_new(const struct gw_conf *c, struct gw_netpolicy **out)
+{
+	struct dc_errinfo ei = { 0 };
+	if (gw_netpolicy_new(out))
+		return -1;
+	for (size_t i = 0; i < c->outbound_allow.n; i++)
+		if (gw_netpolicy_allow(*out, c->outbound_allow.v[i].v, &ei)) {
+			gw_log(GW_LOG_ERROR, "gateway", "%s:%u: %s", c->name ? c->name : "config", c->outbound_allow.v[i].line,
+			       ei.msg);
+			return -1;
+		}
+	return 0;
+}
+
 int gw_daemon_run(struct gw_state *s)
 {
 	gw_log_set_level(s->conf.log_level);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	signal(SIGPIPE, SIG_IGN);
-	char why[512] = "";
+	raise_fd_limit();
+	struct dc_errinfo ei = { 0 };
 	int ret = 1;
 	struct gw_loop *loop = NULL;
-	struct gw_ingest *in = NULL;
+	struct gw_pool *pool = NULL;
 	struct gw_dispatcher *disp = NULL;
-	struct gw_adapter *ads[MAX_ADAPTERS] = { 0 };
-	size_t n_ads = 0;
-	while (gw_adapters[n_ads] && n_ads < MAX_ADAPTERS)
+	struct gw_netpolicy *np = NULL;
+	struct gw_adapter *ads[GW_MAX_ADAPTERS] = { 0 };
+	struct gw_hostimpl hosts[GW_MAX_ADAPTERS];
+	struct gw_limits lim;
+	size_t n_ads = 0, n_on = 0;
+	bool started[GW_MAX_ADAPTERS] = { 0 };
+	while (gw_adapters[n_ads] && n_ads < GW_MAX_ADAPTERS)
 		n_ads++;
+	gw_conf_limits(&s->conf, &lim);
+	if (policy_new(&s->conf, &np))
+		goto out;
 
-	if (gw_loop_new(&s->conf, NULL, &loop, why, sizeof why)) {
-		gw_log("error", "gateway", "%s", why);
-		goto out;
-	}
-	if (gw_ingest_new(s, s->conf.workers, loop, on_queued, NULL, &in, why, sizeof why)) {
-		gw_log("error", "gateway", "%s", why);
-		goto out;
-	}
-	gw_loop_set_ingest(loop, in);
+	/* the adapters whose sections are there: validated before anything runs */
 	for (size_t i = 0; i < n_ads; i++) {
-		const struct gw_adapter_ops *ops = gw_adapters[i];
-		dc_err rc = ops->create(&s->conf, &ads[i]);
-		if (rc == DC_OK)
-			rc = ops->start(ads[i], loop, in);
-		if (rc) {
-			gw_log("error", ops->name, "cannot start the adapter: %s", dc_strerror(rc));
+		if (!s->conf.ad_conf[i])
+			continue;
+		if (gw_adapters[i]->create(s->conf.ad_conf[i], &lim, &ads[i], &ei)) {
+			gw_log(GW_LOG_ERROR, "gateway", "%s:%u: [%s]: %s", s->conf.name ? s->conf.name : "config",
+			       s->conf.ad_line[i], gw_adapters[i]->name, ei.msg[0] ? ei.msg : "cannot create the adapter");
 			goto out;
 		}
+		n_on++;
+	}
+	if (!n_on) {
+		gw_log(GW_LOG_ERROR, "gateway", "no adapter configured: add an [http] section (or another adapter's)");
+		goto out;
+	}
+	if (gw_loop_new(ads, &loop, &ei)) {
+		gw_log(GW_LOG_ERROR, "gateway", "%s", ei.msg);
+		goto out;
+	}
+	for (size_t i = 0; i < n_ads; i++) {
+		struct gw_listen ln;
+		if (!ads[i] || !gw_adapters[i]->listen || !gw_adapters[i]->listen(s->conf.ad_conf[i], &ln))
+			continue;
+		int port = 0;
+		if (gw_loop_listen(loop, &ln, &port, &ei)) {
+			gw_log(GW_LOG_ERROR, gw_adapters[i]->name, "%s", ei.msg);
+			goto out;
+		}
+		char host[300], self[320];
+		if (gw_loop_listen_addr(loop, host, sizeof host, &port)) {
+			snprintf(self, sizeof self, "%s:%d", host, port);
+			if (gw_netpolicy_add_self_text(np, self, &ei)) /* never a delivery to ourselves */
+				gw_log(GW_LOG_WARN, "gateway", "outbound policy: %s", ei.msg);
+		}
+		gw_log(GW_LOG_INFO, gw_adapters[i]->name, "listening on %s:%d", host, port);
+	}
+	if (gw_dispatcher_new(s, &disp, &ei) || gw_pool_new(s, s->conf.workers, loop, disp, np, &pool, &ei)) {
+		gw_log(GW_LOG_ERROR, "gateway", "%s", ei.msg[0] ? ei.msg : "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n_ads; i++) {
+		if (!ads[i])
+			continue;
+		gw_host_init(&hosts[i], gw_adapters[i]->name, loop, pool, np, &lim, s->did);
+		if (gw_adapters[i]->start(ads[i], &hosts[i].h, &ei)) {
+			gw_log(GW_LOG_ERROR, gw_adapters[i]->name, "cannot start: %s", ei.msg);
+			goto out;
+		}
+		started[i] = true;
 	}
 	sig_loop = loop;
 	struct sigaction sa;
@@ -188,49 +200,42 @@ int gw_daemon_run(struct gw_state *s)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	if (gw_dispatcher_start(s, ads, wake_loop, &disp, why, sizeof why)) {
-		gw_log("error", "gateway", "%s", why);
+	if (gw_dispatcher_start(disp, ads, wake_loop, &ei)) {
+		gw_log(GW_LOG_ERROR, "gateway", "%s", ei.msg);
 		goto out;
 	}
-	the_dispatcher = disp;
 	gw_dispatcher_wake(disp);
-	gw_log("info", "gateway", "identity %s", s->did);
-	if (s->conf.http_enabled)
-		gw_log("info", "http", "listening on %.*s:%d%s", (int)(strrchr(s->conf.http_listen, ':') - s->conf.http_listen),
-		       s->conf.http_listen, gw_loop_port(loop), s->conf.ws_enabled ? " (HTTP and WebSocket)" : "");
+	gw_log(GW_LOG_INFO, "gateway", "identity %s", s->did);
 	while (!stop_flag) {
-		if (gw_loop_service(loop) < 0) {
-			gw_log("error", "gateway", "the event loop failed");
-			break;
-		}
+		gw_loop_service(loop);
 		if (reload_flag) {
 			reload_flag = 0;
-			reload_rules(s, in);
+			reload_rules(s, pool);
 		}
 	}
-	gw_log("info", "gateway", "stopping: no new messages; finishing what is in hand");
+	gw_log(GW_LOG_INFO, "gateway", "stopping: no new messages; finishing what is in hand");
 	gw_loop_set_draining(loop, true);
-	if (!serve_until(loop, ingest_idle, in, DRAIN_LIMIT_S))
-		gw_log("warn", "gateway", "%zu inbound messages still unanswered", gw_ingest_pending(in));
+	if (!serve_until(loop, pool_idle, pool, DRAIN_LIMIT_S))
+		gw_log(GW_LOG_WARN, "gateway", "%zu inbound messages still unanswered", gw_pool_pending(pool));
 	gw_dispatcher_stop(disp);
 	if (!serve_until(loop, dispatcher_idle, disp, DRAIN_LIMIT_S))
-		gw_log("warn", "gateway", "deliveries still in flight; their leases bring them back");
+		gw_log(GW_LOG_WARN, "gateway", "deliveries still in flight; their leases bring them back");
 	ret = 0;
 out:
 	for (size_t i = 0; i < n_ads; i++)
-		if (ads[i])
+		if (started[i])
 			gw_adapters[i]->stop(ads[i]);
 	if (loop)
 		gw_loop_run_posted(loop); /* sends posted to the loop complete (retry), acks are written off */
-	the_dispatcher = NULL; /* from here, what the committer still commits waits for its lease */
-	gw_ingest_free(in);    /* joins the threads that could still offer to the dispatcher */
+	gw_pool_free(pool);           /* joins the threads that could still offer to the dispatcher */
 	gw_dispatcher_free(disp);
 	sig_loop = NULL;
 	gw_loop_free(loop); /* closes the connections; adapters' callbacks still see their state */
 	for (size_t i = 0; i < n_ads; i++)
 		if (ads[i])
 			gw_adapters[i]->free(ads[i]);
+	gw_netpolicy_free(np);
 	curl_global_cleanup();
-	gw_log("info", "gateway", ret == 0 ? "stopped" : "not started");
+	gw_log(GW_LOG_INFO, "gateway", ret == 0 ? "stopped" : "not started");
 	return ret;
 }

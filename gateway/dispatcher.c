@@ -18,8 +18,8 @@
 #include <sys/prctl.h>
 #include <time.h>
 
-#include "daemon.h"
 #include "ingest.h"
+#include "log.h"
 
 #define MAX_ADAPTERS 16
 #define IDLE_WAIT_MS 200   /* look at the store at least this often (retries come due) */
@@ -33,6 +33,7 @@ struct flight {
 	struct dest *dq;
 	struct dc_queue_item it;
 	struct gw_envelope env;
+	struct gw_dest dest;  /* parsed from it.dest, points into it */
 	enum gw_send_result r;
 	char why[256];
 	bool slot;            /* counted in flight (and in dq->active) */
@@ -225,30 +226,30 @@ static void record_all(struct gw_dispatcher *d, struct flight *list)
 		switch (f->r) {
 		case GW_SENT:
 			d->sent++;
-			gw_log("debug", "dispatch", "#%lld %s delivered to %s (%s)", (long long)f->it.id,
+			gw_log(GW_LOG_DEBUG, "dispatch", "#%lld %s delivered to %s (%s)", (long long)f->it.id,
 			       f->it.msg_id ? f->it.msg_id : "-", log_dest(&f->it), f->why);
 			ids[n++] = f->it.id;
 			break;
 		case GW_RETRY:
 			rc = dc_queue_retry_later(d->q, f->it.id, t, f->why, &ei);
 			d->retried++;
-			gw_log("info", "dispatch", "#%lld to %s: %s; will retry (attempt %u)", (long long)f->it.id,
+			gw_log(GW_LOG_INFO, "dispatch", "#%lld to %s: %s; will retry (attempt %u)", (long long)f->it.id,
 			       log_dest(&f->it), f->why, f->it.attempts + 1);
 			break;
 		default:
 			rc = dc_queue_fail(d->q, f->it.id, t, f->why, &ei);
 			d->failed++;
 			d->claim_soon = true;
-			gw_log("warn", "dispatch", "#%lld to %s failed for good: %s (dead letter)", (long long)f->it.id,
+			gw_log(GW_LOG_WARN, "dispatch", "#%lld to %s failed for good: %s (dead letter)", (long long)f->it.id,
 			       log_dest(&f->it), f->why);
 			break;
 		}
 		/* an outcome not recorded: the lease runs out and the item comes back (at least once) */
 		if (rc)
-			gw_log("error", "dispatch", "#%lld: recording the outcome: %s", (long long)f->it.id, ei.msg);
+			gw_log(GW_LOG_ERROR, "dispatch", "#%lld: recording the outcome: %s", (long long)f->it.id, ei.msg);
 		if (n == sizeof ids / sizeof ids[0] || (!next && n)) {
 			if (dc_queue_ack_many(d->q, ids, n, NULL, &ei))
-				gw_log("error", "dispatch", "recording %zu deliveries: %s", n, ei.msg);
+				gw_log(GW_LOG_ERROR, "dispatch", "recording %zu deliveries: %s", n, ei.msg);
 			n = 0;
 		}
 		if (f->slot) { /* ended before it reached its adapter (see start) */
@@ -267,15 +268,13 @@ static void record_all(struct gw_dispatcher *d, struct flight *list)
  * lists change or a destination freed under it. */
 static void start(struct gw_dispatcher *d, struct flight *f)
 {
-	f->env = (struct gw_envelope){ .queue_id = f->it.id, .media_type = f->it.media_type, .data = f->it.data,
-		                       .len = f->it.len };
+	f->env = (struct gw_envelope){ .queue_id = f->it.id, .msg_id = f->it.msg_id, .media_type = f->it.media_type,
+		                       .data = f->it.data, .len = f->it.len };
 	d->in_flight++;
 	if (f->dq)
 		f->dq->active++;
 	f->slot = true;
-	const char *dest = f->it.dest ? f->it.dest : "";
-	const char *sp = strchr(dest, ' ');
-	if (!sp) {
+	if (!gw_dest_parse(f->it.dest, &f->dest)) {
 		push_done(d, f, GW_FAILED, "bad destination");
 		return;
 	}
@@ -283,25 +282,24 @@ static void start(struct gw_dispatcher *d, struct flight *f)
 		push_done(d, f, GW_FAILED, "expired (expires_time passed)");
 		return;
 	}
-	if (gw_dest_is_hold(dest)) {
+	if (f->dest.hold) {
 		push_done(d, f, GW_FAILED, GW_HOLD_RAN_OUT);
 		return;
 	}
 	struct gw_adapter *ad = NULL;
 	const struct gw_adapter_ops *ops = NULL;
-	size_t nl = (size_t)(sp - dest);
 	for (size_t i = 0; gw_adapters[i] && i < MAX_ADAPTERS; i++)
-		if (strlen(gw_adapters[i]->name) == nl && strncmp(gw_adapters[i]->name, dest, nl) == 0) {
+		if (strcmp(gw_adapters[i]->name, f->dest.adapter) == 0) {
 			ad = d->ads[i];
 			ops = gw_adapters[i];
 		}
 	if (!ad) {
 		char why[96];
-		snprintf(why, sizeof why, "no %.*s adapter running", (int)(nl < 32 ? nl : 32), dest);
+		snprintf(why, sizeof why, "no %s adapter running", f->dest.adapter);
 		push_done(d, f, GW_RETRY, why); /* kept: a later configuration may have it */
 		return;
 	}
-	dc_err rc = ops->send(ad, sp + 1, &f->env, on_done, f);
+	dc_err rc = ops->send(ad, &f->dest, &f->env, on_done, f);
 	if (rc != DC_OK)
 		push_done(d, f, GW_RETRY, rc == DC_ERR_AGAIN ? "adapter stopping" : "cannot start the delivery");
 }
@@ -318,7 +316,7 @@ static void offer_one(struct gw_dispatcher *d, struct flight *f)
 	if (!f->dq || d->waiting >= MAX_WAITING) {
 		/* too much waiting in memory: back to the store, due now, claimed when there is room */
 		if (dc_queue_requeue(d->q, f->it.id, now_ms(), &ei))
-			gw_log("warn", "dispatch", "#%lld: %s (its lease brings it back)", (long long)f->it.id, ei.msg);
+			gw_log(GW_LOG_WARN, "dispatch", "#%lld: %s (its lease brings it back)", (long long)f->it.id, ei.msg);
 		struct dest *q = f->dq;
 		flight_free(f);
 		dest_maybe_free(d, q);
@@ -422,7 +420,7 @@ static void *run(void *arg)
 			size_t n = 0;
 			struct dc_errinfo ei = { 0 };
 			if (dc_queue_claim(d->q, t, room, d->per_dest, lease, &items, &n, &ei)) {
-				gw_log("error", "dispatch", "claim: %s", ei.msg);
+				gw_log(GW_LOG_ERROR, "dispatch", "claim: %s", ei.msg);
 			} else {
 				pthread_mutex_lock(&d->sm);
 				for (size_t i = 0; i < n; i++)
@@ -451,45 +449,50 @@ static void *run(void *arg)
 	pthread_mutex_lock(&d->mu);
 	d->idle = true;
 	pthread_mutex_unlock(&d->mu);
-	gw_log("info", "dispatch", "stopped: %llu delivered, %llu to retry, %llu failed this run",
+	gw_log(GW_LOG_INFO, "dispatch", "stopped: %llu delivered, %llu to retry, %llu failed this run",
 	       (unsigned long long)d->sent, (unsigned long long)d->retried, (unsigned long long)d->failed);
 	if (d->notify)
 		d->notify(); /* the daemon's loop may be waiting for this */
 	return NULL;
 }
 
-dc_err gw_dispatcher_start(struct gw_state *s, struct gw_adapter *const *ads, void (*notify)(void),
-                           struct gw_dispatcher **out, char *why, size_t why_len)
+dc_err gw_dispatcher_new(struct gw_state *s, struct gw_dispatcher **out, struct dc_errinfo *ei)
 {
+	(void)ei;
 	*out = NULL;
 	struct gw_dispatcher *d = calloc(1, sizeof *d);
 	if (!d)
 		return DC_ERR_NOMEM;
 	d->s = s;
-	d->notify = notify;
 	d->limit = s->conf.concurrency ? s->conf.concurrency : 256;
 	d->per_dest = s->conf.per_dest_limit ? s->conf.per_dest_limit : 16;
 	d->lease_ms = s->conf.lease_ms > 0 ? s->conf.lease_ms : 60000;
-	for (size_t i = 0; gw_adapters[i] && i < MAX_ADAPTERS; i++)
-		d->ads[i] = ads[i];
+	d->q = s->q;
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_mutex_init(&d->sm, NULL);
 	pthread_cond_init(&d->cv, NULL);
-	struct dc_errinfo ei = { 0 };
-	d->q = s->q;
-	uint64_t released = 0;
-	if (dc_queue_release_leases(d->q, &released, &ei))
-		gw_log("warn", "dispatch", "releasing old leases: %s", ei.msg);
-	else if (released)
-		gw_log("info", "dispatch", "%llu deliveries were in flight when the last run ended: due again now",
-		       (unsigned long long)released);
-	if (pthread_create(&d->th, NULL, run, d) != 0) {
-		snprintf(why, why_len, "dispatcher: cannot start a thread");
-		gw_dispatcher_free(d);
-		return DC_ERR_NOMEM;
-	}
-	d->started = true;
 	*out = d;
+	return DC_OK;
+}
+
+dc_err gw_dispatcher_start(struct gw_dispatcher *d, struct gw_adapter *const *ads, void (*notify)(void),
+                           struct dc_errinfo *ei)
+{
+	d->notify = notify;
+	pthread_mutex_lock(&d->sm);
+	for (size_t i = 0; gw_adapters[i] && i < MAX_ADAPTERS; i++)
+		d->ads[i] = ads[i];
+	pthread_mutex_unlock(&d->sm);
+	struct dc_errinfo qe = { 0 };
+	uint64_t released = 0;
+	if (dc_queue_release_leases(d->q, &released, &qe))
+		gw_log(GW_LOG_WARN, "dispatch", "releasing old leases: %s", qe.msg);
+	else if (released)
+		gw_log(GW_LOG_INFO, "dispatch", "%llu deliveries were in flight when the last run ended: due again now",
+		       (unsigned long long)released);
+	if (pthread_create(&d->th, NULL, run, d) != 0)
+		return dc_errinfo_set(ei, DC_ERR_NOMEM, "dispatcher: cannot start a thread");
+	d->started = true;
 	return DC_OK;
 }
 

@@ -9,13 +9,15 @@
 
 struct gw_dispatcher;
 
-/* ads[i] is the started instance of gw_adapters[i] (NULL: not configured); notify() is
- * called (from the dispatcher's thread) once it has stopped and is idle */
-dc_err gw_dispatcher_start(struct gw_state *s, struct gw_adapter *const *ads, void (*notify)(void), struct gw_dispatcher **out,
-                           char *why, size_t why_len);
+/* Made first (the ingest pool offers to it), started once the adapters run: ads[i] is the
+ * started instance of gw_adapters[i] (NULL: off); notify() is called (from the dispatcher's
+ * thread) once it has stopped and is idle. Until started, offers wait in memory. */
+dc_err gw_dispatcher_new(struct gw_state *s, struct gw_dispatcher **out, struct dc_errinfo *ei) DC_WUR;
+dc_err gw_dispatcher_start(struct gw_dispatcher *d, struct gw_adapter *const *ads, void (*notify)(void),
+                           struct dc_errinfo *ei) DC_WUR;
 void gw_dispatcher_wake(void *d);  /* any thread: something new may be due */
 /* any thread: deliveries just committed born-leased, to send from memory; takes the array
- * and its items (see gw_on_queued_fn in workers.h) */
+ * and its items (committed born-leased: the caller delivers them from memory) */
 void gw_dispatcher_offer(struct gw_dispatcher *d, struct dc_queue_item *items, size_t n);
 /* stop claiming; wait for deliveries in flight to complete (the adapters must still run) */
 void gw_dispatcher_stop(struct gw_dispatcher *d);

@@ -1,10 +1,8 @@
 /* Ingest (see ingest.h). */
 #include "ingest.h"
 
-#include "adapter.h"
-
-#include <cjson/cJSON.h>
-
+#include <sodium.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,15 +23,6 @@ static int did_of(const char *url, char **out)
 	return *out ? 0 : -1;
 }
 
-static char *join(const char *a, const char *b)
-{
-	size_t n = strlen(a) + strlen(b) + 2;
-	char *s = malloc(n);
-	if (s)
-		snprintf(s, n, "%s %s", a, b);
-	return s;
-}
-
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -48,18 +37,6 @@ void gw_ingest_result_clear(struct gw_ingest_result *res)
 	free(res->reply_to);
 	free(res->out);
 	memset(res, 0, sizeof *res);
-}
-
-const char *gw_adapter_for_uri(const char *uri)
-{
-	static const struct {
-		const char *scheme, *adapter;
-	} map[] = { { "https:", "http" }, { "http:", "http" }, { "wss:", "ws" },     { "ws:", "ws" },
-		    { "mqtts:", "mqtt" }, { "mqtt:", "mqtt" }, { "mailto:", "smtp" }, { "file:", "file" } };
-	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-		if (strncasecmp(uri, map[i].scheme, strlen(map[i].scheme)) == 0)
-			return map[i].adapter;
-	return NULL;
 }
 
 static bool didcomm_type(const char *mt)
@@ -80,24 +57,49 @@ static bool didcomm_type(const char *mt)
 	return false;
 }
 
-static enum gw_in_status status_of(dc_err rc)
+/* refused for good: kind, problem code, the log's line and what the sender is told */
+static void refuse(struct gw_ingest_result *res, enum gw_refusal kind, const char *code, const char *why,
+                   const char *told)
+{
+	res->outcome = GW_REFUSED;
+	res->refusal = kind;
+	snprintf(res->problem_code, sizeof res->problem_code, "%s", code ? code : "");
+	snprintf(res->why, sizeof res->why, "%s", why);
+	snprintf(res->told, sizeof res->told, "%s", told ? told : why);
+}
+
+/* an error code's outcome: our fault or a full queue is "try later", the rest a refusal */
+static void outcome_of(struct gw_ingest_result *res, dc_err rc, const char *why)
 {
 	switch (rc) {
-	case DC_ERR_TOO_BIG: return GW_IN_TOO_BIG;
 	case DC_ERR_NOMEM:
-	case DC_ERR_IO: return GW_IN_ERROR;
-	case DC_ERR_AGAIN: return GW_IN_FULL;
-	default: return GW_IN_BAD;
+	case DC_ERR_IO:
+	case DC_ERR_AGAIN:
+		res->outcome = GW_TRY_LATER;
+		res->refusal = GW_REF_NONE;
+		snprintf(res->why, sizeof res->why, "%s", why);
+		snprintf(res->told, sizeof res->told, "%s", rc == DC_ERR_AGAIN ? "the queue is full: try again later" :
+		                                                              "the gateway cannot take it now: try again later");
+		break;
+	case DC_ERR_TOO_BIG:
+		refuse(res, GW_REF_TOO_BIG, "e.p.msg.too-big", why, NULL);
+		break;
+	default:
+		refuse(res, GW_REF_MALFORMED, rc == DC_ERR_CRYPTO ? "e.p.trust.crypto" : "e.p.msg", why, NULL);
+		break;
 	}
 }
 
 #define MAX_SERVICES 8 /* DIDCommMessaging services of one DID looked at by resolve */
+#define SELF_ERR DC_ERR_UNSUPPORTED /* with plan.hard unset: "the endpoint is this gateway" */
 
 struct plan {
 	struct dc_queue_new_item items[MAX_TARGETS];
 	int64_t hold_ms[MAX_TARGETS];   /* holds: how long */
 	char *dests[MAX_TARGETS], *datas[MAX_TARGETS];
 	size_t n;
+	bool hard;                      /* the failure is final: no else (the DID cannot be resolved) */
+	const char *origin;
 };
 
 static void plan_clear(struct plan *p)
@@ -107,6 +109,42 @@ static void plan_clear(struct plan *p)
 		free(p->datas[i]);
 	}
 	p->n = 0;
+}
+
+/* "a b" or "a b\topts" (malloc'd) */
+static char *dest_of(const char *prefix, const char *adapter, const char *target, const struct rule_action *a)
+{
+	char opts[512] = "";
+	size_t o = 0;
+	for (size_t i = 0; a && i < a->n_opts && o < sizeof opts; i++)
+		o += (size_t)snprintf(opts + o, sizeof opts - o, "%s%s=%s", o ? " " : "", a->opts[i].key, a->opts[i].value);
+	size_t n = strlen(prefix) + strlen(adapter) + strlen(target) + strlen(opts) + 4;
+	char *s = malloc(n);
+	if (s)
+		snprintf(s, n, "%s%s %s%s%s", prefix, adapter, target, opts[0] ? "\t" : "", opts);
+	return s;
+}
+
+/* is this endpoint URI the gateway itself? (its DID, or one of its own endpoints) */
+static bool is_self(const struct gw_ingest_cfg *g, const char *uri)
+{
+	if (g->proto.our_did && strncmp(uri, "did:", 4) == 0) {
+		size_t n = strcspn(uri, "#?/");
+		if (strlen(g->proto.our_did) == n && strncmp(uri, g->proto.our_did, n) == 0)
+			return true;
+	}
+	size_t ul = strlen(uri);
+	while (ul && uri[ul - 1] == '/')
+		ul--;
+	for (size_t i = 0; i < g->n_endpoints; i++) {
+		const char *e = g->our_endpoints[i];
+		size_t el = strlen(e);
+		while (el && e[el - 1] == '/')
+			el--;
+		if (el == ul && strncasecmp(e, uri, el) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* One action to zero or one queue item. */
@@ -124,16 +162,19 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 	case RULE_ACT_DELIVER:
 		if ((rc = rule_render_target(a, env, &target, ei)))
 			return rc;
+		if (!(dest = dest_of("", a->adapter, target, a))) {
+			free(target);
+			return DC_ERR_NOMEM;
+		}
+		free(target);
 		break;
 	case RULE_ACT_RESOLVE: {
 		/* the recipient's DIDCommMessaging endpoints in document order: the first one with an
-		 * adapter here (and allowed by the rule), wrapped for the hops after us */
+		 * adapter here (and allowed by the rule), wrapped for the hops after us. The targets
+		 * come from a DID document (anyone's): "resolved", so the outbound policy applies. */
 		const char *const *skip = (const char *const *)r->rcpt_kids;
 		char last[300] = "";
-		/* an endpoint whose adapter this build lacks is kept only if no other one will do:
-		 * queued, it waits for a gateway that has the adapter */
-		char *later_dest = NULL, *later_data = NULL;
-		size_t later_len = 0;
+		bool self = false;
 		for (size_t k = 0; k < MAX_SERVICES && !dest; k++) {
 			if (!(data = malloc(payload_len + 1))) {
 				rc = DC_ERR_NOMEM;
@@ -146,6 +187,8 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 			                        ei))) {
 				free(data);
 				data = NULL;
+				if (k == 0 && rc != DC_ERR_NOMEM && rc != DC_ERR_AGAIN)
+					p->hard = true; /* the recipient's DID itself cannot be used */
 				break;
 			}
 			if (!target) {
@@ -153,20 +196,21 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 				data = NULL;
 				break;
 			}
-			const char *ad = gw_adapter_for_uri(target);
+			const struct gw_adapter_ops *ad = gw_adapter_for_uri(target);
 			const char *colon = strchr(target, ':');
 			char scheme[16] = "";
 			if (colon && (size_t)(colon - target) < sizeof scheme)
 				memcpy(scheme, target, (size_t)(colon - target));
-			if (ad && rule_resolve_allows(a, scheme) && gw_adapter_by_name(ad)) {
-				if (!(dest = join(ad, target)))
-					rc = DC_ERR_NOMEM;
-			} else if (ad && rule_resolve_allows(a, scheme) && !later_dest) {
-				later_dest = join(ad, target);
-				later_data = data;
-				later_len = len;
+			if (is_self(g, target)) {
+				/* a mediator client of ours, or a document pointing back at us: never a delivery
+				 * to ourselves (the rule's else holds it for pickup) */
+				self = true;
+				snprintf(last, sizeof last, "the endpoint %.200s is this gateway", target);
+				free(data);
 				data = NULL;
-				rc = later_dest ? DC_OK : DC_ERR_NOMEM;
+			} else if (ad && rule_resolve_allows(a, scheme)) {
+				if (!(dest = dest_of("resolved ", ad->name, target, NULL)))
+					rc = DC_ERR_NOMEM;
 			} else {
 				snprintf(last, sizeof last, "endpoint %.200s: no adapter for it or not allowed here", target);
 				free(data);
@@ -177,19 +221,13 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 			if (rc)
 				break;
 		}
-		if (!rc && !dest && later_dest) {
-			dest = later_dest;
-			data = later_data;
-			len = later_len;
-		} else {
-			free(later_dest);
-			free(later_data);
-		}
 		if (rc) {
 			free(data);
 			free(dest);
 			return rc;
 		}
+		if (!dest && self)
+			return dc_errinfo_set(ei, SELF_ERR, "%s", last);
 		if (!dest && last[0])
 			return dc_errinfo_set(ei, DC_ERR_UNSUPPORTED, "%s", last);
 		if (!dest)
@@ -197,7 +235,7 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 		break;
 	}
 	case RULE_ACT_HOLD: {
-		if (!(target = strdup(env->to ? env->to : "-")))
+		if (!(dest = dest_of("", "hold", env->to ? env->to : "-", NULL)))
 			return DC_ERR_NOMEM;
 		/* held items wait for pickup; when the hold runs out the dispatcher fails them for good
 		 * (GW_HOLD_RAN_OUT) and the rule's else, if any, takes over. They still expire with
@@ -209,14 +247,6 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 	case RULE_ACT_REJECT:
 		return dc_errinfo_set(ei, DC_ERR_DENIED, "rejected by rule (%s)", a->code ? a->code : RULE_DEFAULT_REJECT_CODE);
 	}
-	if (target) {
-		dest = join(a->kind == RULE_ACT_HOLD ? "hold" : a->adapter, target);
-		free(target);
-	}
-	if (!dest) {
-		free(data);
-		return DC_ERR_NOMEM;
-	}
 	p->dests[p->n] = dest;
 	p->datas[p->n] = data;
 	p->items[p->n] = (struct dc_queue_new_item){ .msg_id = env->msg_id,
@@ -224,6 +254,7 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 		                                      .len = data ? len : payload_len,
 		                                      .media_type = "application/didcomm-encrypted+json",
 		                                      .dest = dest,
+		                                      .origin = p->origin,
 		                                      .expires_ms = exp,
 		                                      .not_before_ms = not_before,
 		                                      .leased_until_ms = !not_before && g->lease_ms > 0 ?
@@ -251,6 +282,7 @@ static void take_fast(const struct plan *p, const int64_t *ids, struct gw_ingest
 		it->msg_id = in->msg_id ? strdup(in->msg_id) : NULL;
 		it->media_type = strdup(in->media_type);
 		it->dest = strdup(in->dest);
+		it->origin = in->origin ? strdup(in->origin) : NULL;
 		it->data = malloc(in->len ? in->len : 1);
 		it->len = in->len;
 		it->created_ms = it->next_ms = now;
@@ -287,7 +319,8 @@ struct gw_commit {
 	struct dc_relay r;
 	struct plan p, pf;
 	struct dc_queue_else els[MAX_TARGETS];
-	char rule[200]; /* file:line of the rule, for the result's why */
+	char rule[200];   /* file:line of the rule, for the result's why */
+	char origin[120]; /* "transport source" */
 	struct dc_queue *q;                          /* where files[] were written */
 	char files[MAX_TARGETS][DC_QUEUE_FILE_NAME]; /* big envelopes written ahead (gw_commit_write_files) */
 };
@@ -302,15 +335,37 @@ static void commit_free(struct gw_commit *c)
 	free(c);
 }
 
-void gw_ingest_start(const struct gw_ingest_cfg *g, const char *transport, const char *source, const char *media_type,
-                     const uint8_t *data, size_t len, struct gw_ingest_result *res, struct gw_commit **pc)
+/* an envelope we sent lately came back: a dead letter saying so, nothing delivered */
+static void dead_loop(const struct gw_ingest_cfg *g, const struct gw_ingest_in *in, const char *origin,
+                      struct gw_ingest_result *res)
+{
+	struct dc_queue_new_item it = { .data = in->data, .len = in->len, .media_type = "application/didcomm-encrypted+json",
+		                        .dest = "hold loop", .origin = origin, .not_before_ms = now_ms() + 86400000LL };
+	int64_t id = 0;
+	struct dc_errinfo ei = { 0 };
+	res->loop = true;
+	if (dc_queue_put(g->q, &it, 1, &id, &ei) || dc_queue_fail(g->q, id, now_ms(), "loop: this envelope was sent by this gateway moments ago and came back", &ei)) {
+		outcome_of(res, DC_ERR_IO, ei.msg);
+		return;
+	}
+	res->outcome = GW_ACCEPTED;
+	snprintf(res->why, sizeof res->why, "loop: an envelope this gateway sent came back; dead letter #%lld",
+	         (long long)id);
+}
+
+static bool is_our_did(const struct gw_ingest_cfg *g, const char *did)
+{
+	return did && g->proto.our_did && strcmp(did, g->proto.our_did) == 0;
+}
+
+void gw_ingest_start(const struct gw_ingest_cfg *g, const struct gw_ingest_in *in, struct gw_ingest_result *res,
+                     struct gw_commit **pc)
 {
 	memset(res, 0, sizeof *res);
 	*pc = NULL;
 	struct gw_commit *c = calloc(1, sizeof *c);
 	if (!c) {
-		res->status = GW_IN_ERROR;
-		snprintf(res->why, sizeof res->why, "out of memory");
+		outcome_of(res, DC_ERR_NOMEM, "out of memory");
 		return;
 	}
 	struct dc_relay *r = &c->r;
@@ -318,25 +373,52 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const char *transport, const
 	struct dc_errinfo ei = { 0 };
 	char *to_did = NULL;
 	dc_err rc;
-	if (len > g->max_bytes) {
-		res->status = GW_IN_TOO_BIG;
-		snprintf(res->problem_code, sizeof res->problem_code, "%s", "e.m.me.res.storage.message_too_big");
-		snprintf(res->why, sizeof res->why, "%zu bytes is over max_receive_bytes %zu", len, g->max_bytes);
+	snprintf(c->origin, sizeof c->origin, "%.15s %.100s", in->transport, in->source ? in->source : "");
+	p->origin = c->pf.origin = c->origin;
+	if (in->len > g->max_bytes) {
+		char why[120];
+		snprintf(why, sizeof why, "%zu bytes is over max_receive_bytes %zu", in->len, g->max_bytes);
+		refuse(res, GW_REF_TOO_BIG, "e.p.msg.too-big", why, NULL);
 		goto out;
 	}
-	if (!didcomm_type(media_type)) {
-		res->status = GW_IN_BAD_TYPE;
-		snprintf(res->why, sizeof res->why, "media type %.100s is not a DIDComm type", media_type);
+	if (!didcomm_type(in->media_type)) {
+		char why[200];
+		snprintf(why, sizeof why, "media type %.100s is not a DIDComm type", in->media_type);
+		refuse(res, GW_REF_BAD_TYPE, "e.p.msg.unsupported-media-type", why, NULL);
 		goto out;
 	}
-	if ((rc = dc_relay_inspect(g->dc, (const char *)data, len, r, &ei))) {
-		res->status = status_of(rc);
-		snprintf(res->problem_code, sizeof res->problem_code, "%s", rc == DC_ERR_CRYPTO ? "e.m.trust.crypto" : "e.m.msg");
-		snprintf(res->why, sizeof res->why, "%s", ei.msg);
+	if (g->seen && gw_seen_recent(g->seen, in->data, in->len, now_ms(), g->loop_window_ms)) {
+		dead_loop(g, in, c->origin, res);
 		goto out;
 	}
-	const char *payload = (const char *)data;
-	size_t payload_len = len;
+	if ((rc = dc_relay_inspect(g->dc, (const char *)in->data, in->len, r, &ei))) {
+		res->fetching = rc == DC_ERR_AGAIN;
+		outcome_of(res, rc, res->fetching ? "a did:web document it needs is being fetched" : ei.msg);
+		goto out;
+	}
+	/* a forward to us whose next is us again: open the next layer, a bounded number of times */
+	unsigned max_hops = g->max_hops ? g->max_hops : 4, hops = 1;
+	while (r->kind == DC_RELAY_FORWARD && r->next && strncmp(r->next, g->proto.our_did ? g->proto.our_did : "-",
+	                                                        strlen(g->proto.our_did ? g->proto.our_did : "-")) == 0 &&
+	       (r->next[strlen(g->proto.our_did)] == 0 || r->next[strlen(g->proto.our_did)] == '#')) {
+		if (++hops > max_hops) {
+			char why[120];
+			snprintf(why, sizeof why, "more than %u nested forwards to this gateway", max_hops);
+			refuse(res, GW_REF_DENIED, "e.p.xfer.too-many-hops", why, NULL);
+			goto out;
+		}
+		struct dc_relay inner;
+		rc = dc_relay_inspect(g->dc, r->payload, r->payload_len, &inner, &ei);
+		if (rc) {
+			res->fetching = rc == DC_ERR_AGAIN;
+			outcome_of(res, rc, ei.msg);
+			goto out;
+		}
+		dc_relay_clear(r);
+		*r = inner;
+	}
+	const char *payload = (const char *)in->data;
+	size_t payload_len = in->len;
 	int64_t expires_ms = 0;
 	if (r->msg_id)
 		snprintf(res->msg_id, sizeof res->msg_id, "%s", r->msg_id);
@@ -347,28 +429,19 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const char *transport, const
 			did_of(from, &res->reply_to);
 	}
 	if (r->kind == DC_RELAY_FOR_US) {
-		cJSON *m = cJSON_ParseWithLength(r->message, strlen(r->message));
-		const cJSON *rr = m ? cJSON_GetObjectItemCaseSensitive(m, "return_route") : NULL;
-		res->return_route = cJSON_IsString(rr) && (strcmp(rr->valuestring, "all") == 0 ||
-		                                           strcmp(rr->valuestring, "thread") == 0);
-		const cJSON *id = m ? cJSON_GetObjectItemCaseSensitive(m, "id") : NULL;
-		if (cJSON_IsString(id))
-			snprintf(res->msg_id, sizeof res->msg_id, "%s", id->valuestring);
-		cJSON_Delete(m);
+		res->return_route = r->return_route &&
+		                    (strcmp(r->return_route, "all") == 0 || strcmp(r->return_route, "thread") == 0);
+		if (r->thid)
+			snprintf(res->thid, sizeof res->thid, "%s", r->thid);
 		bool handled = false;
 		if ((rc = dc_protocol_handle(&g->proto, r->message, strlen(r->message), &res->reply, &handled, &ei))) {
-			res->status = status_of(rc);
-			snprintf(res->why, sizeof res->why, "%s", ei.msg);
+			outcome_of(res, rc, ei.msg);
+		} else if (!handled) {
+			refuse(res, GW_REF_MALFORMED, "e.p.msg.unsupported",
+			       "a message for the gateway of a protocol it does not speak", NULL);
 		} else {
-			res->status = handled ? GW_IN_ACCEPTED : GW_IN_BAD;
-			if (!handled) {
-				snprintf(res->problem_code, sizeof res->problem_code, "%s", "e.m.msg.unsupported");
-				snprintf(res->why, sizeof res->why, "a message for the gateway of a protocol it does not speak");
-			} else if (res->reply) {
-				snprintf(res->why, sizeof res->why, "answered");
-			} else {
-				snprintf(res->why, sizeof res->why, "handled, no reply asked for");
-			}
+			res->outcome = GW_ACCEPTED;
+			snprintf(res->why, sizeof res->why, "%s", res->reply ? "answered" : "handled, no reply asked for");
 		}
 		goto out;
 	}
@@ -377,38 +450,55 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const char *transport, const
 		payload_len = r->payload_len;
 		expires_ms = r->expires_time * 1000;
 		if (did_of(r->next, &to_did)) {
-			res->status = GW_IN_BAD;
-			snprintf(res->why, sizeof res->why, "forward: next %.200s is not a DID", r->next);
+			char why[300];
+			snprintf(why, sizeof why, "forward: next %.200s is not a DID", r->next);
+			refuse(res, GW_REF_MALFORMED, "e.p.msg", why, NULL);
 			goto out;
 		}
 	} else if (r->n_rcpt_kids && did_of(r->rcpt_kids[0], &to_did)) {
-		res->status = GW_IN_BAD;
-		snprintf(res->why, sizeof res->why, "recipient kid %.200s is not a DID URL", r->rcpt_kids[0]);
+		char why[300];
+		snprintf(why, sizeof why, "recipient kid %.200s is not a DID URL", r->rcpt_kids[0]);
+		refuse(res, GW_REF_MALFORMED, "e.p.msg", why, NULL);
 		goto out;
 	}
-	struct rule_env env = { .transport = transport, .to = to_did, .media_type = "application/didcomm-encrypted+json",
-		                .tag = g->tag, .size = payload_len, .msg_id = NULL };
-	(void)source;
+	if (r->kind == DC_RELAY_NOT_FOR_US && is_our_did(g, to_did)) {
+		/* encrypted to a key of our DID that we do not hold: not ours to relay, and relaying it
+		 * to our own DID would bring it straight back */
+		refuse(res, GW_REF_MALFORMED, "e.p.trust.crypto", "encrypted to a key of this gateway that it does not have",
+		       NULL);
+		goto out;
+	}
+	struct rule_env env = { .transport = in->transport, .to = to_did,
+		                .media_type = "application/didcomm-encrypted+json", .tag = in->tag, .size = payload_len,
+		                .msg_id = NULL, .relay = r->kind == DC_RELAY_FORWARD ? "forward" : "other" };
 	const struct rule *rule = NULL;
 	if (rule_match(g->rules, &env, &rule) != DC_OK || !rule) {
-		res->status = GW_IN_REJECTED;
-		snprintf(res->problem_code, sizeof res->problem_code, "%s", RULE_DEFAULT_REJECT_CODE);
-		snprintf(res->why, sizeof res->why, "no rule matches a message for %.200s", to_did ? to_did : "?");
+		char why[300];
+		snprintf(why, sizeof why, "no rule matches a message for %.200s", to_did ? to_did : "?");
+		refuse(res, GW_REF_DENIED, "e.p.msg.not-relayed", why, "this gateway does not relay it");
 		goto out;
 	}
 	rc = plan_list(g, &rule->then, &env, r, payload, payload_len, expires_ms, p, &ei);
-	if (rc && rc != DC_ERR_DENIED && rule->fallback.n) {
+	if (rc && rc != DC_ERR_DENIED && !p->hard && rule->fallback.n) {
 		struct dc_errinfo fe = { 0 };
 		rc = plan_list(g, &rule->fallback, &env, r, payload, payload_len, expires_ms, p, &fe);
 		if (rc)
 			ei = fe;
 	}
 	if (rc) {
-		res->status = rc == DC_ERR_DENIED ? GW_IN_REJECTED : rc == DC_ERR_NOMEM ? GW_IN_ERROR : GW_IN_BAD;
-		snprintf(res->problem_code, sizeof res->problem_code, "%s", rc == DC_ERR_DENIED ? (rule->then.n && rule->then.v[0].code ? rule->then.v[0].code :
-		                                          RULE_DEFAULT_REJECT_CODE) :
-		                                          "e.p->xfer.cant-use-endpoint");
-		snprintf(res->why, sizeof res->why, "rule %s:%u: %s", rule_set_name(g->rules), rule->line, ei.msg);
+		char why[300];
+		snprintf(why, sizeof why, "rule %s:%u: %s", rule_set_name(g->rules), rule->line, ei.msg);
+		if (rc == DC_ERR_DENIED) {
+			const char *code = rule->then.n && rule->then.v[0].code ? rule->then.v[0].code : RULE_DEFAULT_REJECT_CODE;
+			refuse(res, GW_REF_DENIED, code, why, "refused by this gateway's rules");
+		} else if (rc == DC_ERR_NOMEM || rc == DC_ERR_AGAIN) {
+			res->fetching = rc == DC_ERR_AGAIN;
+			outcome_of(res, rc, why);
+		} else if (p->hard) {
+			refuse(res, GW_REF_MALFORMED, "e.p.did.unresolvable", why, "the recipient's DID cannot be used");
+		} else {
+			refuse(res, GW_REF_MALFORMED, "e.p.xfer.cant-use-endpoint", why, "no usable endpoint for the recipient");
+		}
 		goto out;
 	}
 	/* the rule's else, for deliveries that later fail for good: planned now, stored with them */
@@ -428,6 +518,10 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const char *transport, const
 			}
 		}
 	}
+	/* what goes out is remembered for a while: if it comes back, it is a loop */
+	for (size_t i = 0; g->seen && i < p->n; i++)
+		if (strncmp(p->items[i].dest, "hold ", 5) != 0)
+			gw_seen_add(g->seen, p->items[i].data, p->items[i].len, now_ms());
 	snprintf(c->rule, sizeof c->rule, "%.180s:%u", rule_set_name(g->rules), rule->line);
 	free(to_did);
 	*pc = c; /* to be committed */
@@ -461,13 +555,14 @@ void gw_ingest_finish(struct gw_commit *c, dc_err rc, const int64_t *ids, const 
                       struct gw_ingest_result *res)
 {
 	if (rc) {
-		res->status = status_of(rc);
-		snprintf(res->why, sizeof res->why, "%s", ei && ei->msg[0] ? ei->msg : dc_strerror(rc));
+		/* a full queue or disk, or an I/O error: the sender should try again later */
+		outcome_of(res, rc == DC_ERR_AGAIN ? DC_ERR_AGAIN : DC_ERR_IO,
+		           ei && ei->msg[0] ? ei->msg : dc_strerror(rc));
 		for (size_t i = 0; c->q && i < c->p.n; i++)
 			dc_queue_file_discard(c->q, c->files[i]); /* not taken over: the put failed */
 	} else {
 		take_fast(&c->p, ids, res);
-		res->status = GW_IN_ACCEPTED;
+		res->outcome = GW_ACCEPTED;
 		res->n_queued = c->p.n;
 		snprintf(res->why, sizeof res->why, "queued for %zu destination%s (rule %s)", c->p.n, c->p.n == 1 ? "" : "s",
 		         c->rule);
@@ -475,11 +570,10 @@ void gw_ingest_finish(struct gw_commit *c, dc_err rc, const int64_t *ids, const 
 	commit_free(c);
 }
 
-void gw_ingest(const struct gw_ingest_cfg *g, const char *transport, const char *source, const char *media_type,
-               const uint8_t *data, size_t len, struct gw_ingest_result *res)
+void gw_ingest(const struct gw_ingest_cfg *g, const struct gw_ingest_in *in, struct gw_ingest_result *res)
 {
 	struct gw_commit *c;
-	gw_ingest_start(g, transport, source, media_type, data, len, res, &c);
+	gw_ingest_start(g, in, res, &c);
 	if (!c)
 		return;
 	const struct dc_queue_new_item *items;
@@ -524,8 +618,9 @@ static void queue_reply(const struct gw_ingest_cfg *g, struct gw_ingest_result *
 		snprintf(res->why, sizeof res->why, "answered, but the reply cannot be packed: %.200s", ei.msg);
 		return;
 	}
-	const char *ep = pr.items[0].endpoint, *ad = ep ? gw_adapter_for_uri(ep) : NULL;
-	char *dest = ad ? join(ad, ep) : join("hold", res->reply_to);
+	const char *ep = pr.items[0].endpoint;
+	const struct gw_adapter_ops *ad = ep && !is_self(g, ep) ? gw_adapter_for_uri(ep) : NULL;
+	char *dest = ad ? dest_of("resolved ", ad->name, ep, NULL) : dest_of("", "hold", res->reply_to, NULL);
 	int64_t now = now_ms(), hold_ms = 72 * 3600 * 1000LL;
 	struct dc_queue_new_item it = { .msg_id = NULL,
 		                        .data = (const uint8_t *)pr.items[0].msg,
@@ -542,6 +637,8 @@ static void queue_reply(const struct gw_ingest_cfg *g, struct gw_ingest_result *
 	else {
 		res->reply_queued = true;
 		res->n_queued++;
+		if (ad && g->seen)
+			gw_seen_add(g->seen, it.data, it.len, now);
 		snprintf(res->why, sizeof res->why, "answered; reply queued for %.200s", ad ? ep : "pickup (no endpoint)");
 	}
 	free(dest);
@@ -552,13 +649,13 @@ void gw_ingest_answer(const struct gw_ingest_cfg *g, bool live, struct gw_ingest
 {
 	struct dc_errinfo ei = { 0 };
 	struct dc_pack_result pr = { 0 };
-	if (res->status == GW_IN_ACCEPTED && res->reply) {
+	if (res->outcome == GW_ACCEPTED && res->reply) {
 		if (!res->reply_to) {
 			snprintf(res->why, sizeof res->why, "handled; no reply: the sender is anonymous");
 		} else if (live && res->return_route) {
 			if (pack_for(g, res->reply, res->reply_to, true, &pr, &ei) == DC_OK) {
 				take_out(res, &pr, "application/didcomm-encrypted+json");
-				res->status = 200;
+				res->outcome = GW_ANSWERED;
 				snprintf(res->why, sizeof res->why, "answered on the return route");
 			} else {
 				snprintf(res->why, sizeof res->why, "answered, but the reply cannot be packed: %.200s", ei.msg);
@@ -566,11 +663,14 @@ void gw_ingest_answer(const struct gw_ingest_cfg *g, bool live, struct gw_ingest
 		} else {
 			queue_reply(g, res);
 		}
-	} else if (res->status != GW_IN_ACCEPTED && res->problem_code[0]) {
+	} else if (res->outcome != GW_ACCEPTED && res->problem_code[0]) {
+		/* about the message refused, in its thread: pthid is its thid, else its id */
 		char *report = NULL;
-		const char *args[] = { res->why };
-		if (dc_problem_report(g->proto.our_did, res->reply_to, res->msg_id[0] ? res->msg_id : NULL,
-		                      res->msg_id[0] ? res->msg_id : NULL, res->problem_code, "{1}", args, 1, &report))
+		const char *args[] = { res->told[0] ? res->told : res->why };
+		const char *about = res->msg_id[0] ? res->msg_id : NULL;
+		const char *pthid = res->thid[0] ? res->thid : about;
+		if (dc_problem_report(g->proto.our_did, res->reply_to, pthid, about, res->problem_code, "{1}", args, 1,
+		                      &report))
 			goto out;
 		if (res->reply_to && pack_for(g, report, res->reply_to, true, &pr, &ei) == DC_OK) {
 			take_out(res, &pr, "application/didcomm-encrypted+json");
@@ -583,4 +683,69 @@ void gw_ingest_answer(const struct gw_ingest_cfg *g, bool live, struct gw_ingest
 	}
 out:
 	dc_pack_result_clear(&pr);
+}
+
+/* ---- envelopes sent lately (loop detection) ------------------------------------------------ */
+struct seen_slot {
+	uint8_t h[16];
+	int64_t at;
+};
+struct gw_seen {
+	pthread_mutex_t mu;
+	size_t n;               /* slots, a power of two */
+	struct seen_slot *v;
+};
+
+dc_err gw_seen_new(size_t slots, struct gw_seen **out)
+{
+	*out = NULL;
+	size_t n = 1024;
+	while (n < slots && n < (1u << 24))
+		n <<= 1;
+	struct gw_seen *s = calloc(1, sizeof *s);
+	if (!s || !(s->v = calloc(n, sizeof *s->v))) {
+		free(s);
+		return DC_ERR_NOMEM;
+	}
+	s->n = n;
+	pthread_mutex_init(&s->mu, NULL);
+	*out = s;
+	return DC_OK;
+}
+
+void gw_seen_free(struct gw_seen *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_destroy(&s->mu);
+	free(s->v);
+	free(s);
+}
+
+static void digest(const uint8_t *data, size_t len, uint8_t h[16])
+{
+	crypto_generichash(h, 16, data, len, NULL, 0);
+}
+
+/* a slot per digest (direct-mapped: a newer envelope takes an older one's slot) */
+void gw_seen_add(struct gw_seen *s, const uint8_t *data, size_t len, int64_t now_ms_)
+{
+	uint8_t h[16];
+	digest(data, len, h);
+	size_t i = ((size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16 | (size_t)h[3] << 24) & (s->n - 1);
+	pthread_mutex_lock(&s->mu);
+	memcpy(s->v[i].h, h, 16);
+	s->v[i].at = now_ms_;
+	pthread_mutex_unlock(&s->mu);
+}
+
+bool gw_seen_recent(struct gw_seen *s, const uint8_t *data, size_t len, int64_t now_ms_, int64_t window_ms)
+{
+	uint8_t h[16];
+	digest(data, len, h);
+	size_t i = ((size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16 | (size_t)h[3] << 24) & (s->n - 1);
+	pthread_mutex_lock(&s->mu);
+	bool hit = s->v[i].at && memcmp(s->v[i].h, h, 16) == 0 && now_ms_ - s->v[i].at <= window_ms;
+	pthread_mutex_unlock(&s->mu);
+	return hit;
 }

@@ -1,9 +1,13 @@
 /* The event loop (see loop.h): libuv (epoll) under libwebsockets, one thread. The uv loop is
  * ours, lent to lws as a foreign loop, so that gw_loop_service can run it one pass at a time.
- * Closures posted from other threads go on a locked list; lws_cancel_service wakes the loop,
- * which runs them from LWS_CALLBACK_EVENT_WAIT_CANCELLED. */
+ * Closures posted from other threads go on a locked list; a uv_async_t wakes the loop, which
+ * runs them. lws gets one client vhost (outbound connections) and, when an adapter asks for
+ * it, one listener vhost; both carry the protocols every adapter declares. */
 #include "loop.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +15,10 @@
 #include <unistd.h>
 
 #include <uv.h> /* before libwebsockets.h: declares its libuv helpers */
+#include <libwebsockets.h>
 
-#include "lws_glue.h"
+#define MAX_PROTOCOLS 16
+#define PEER_BUCKETS 4096 /* inbound connections per peer address, by a hash of it */
 
 struct post {
 	struct post *next;
@@ -23,84 +29,234 @@ struct post {
 struct gw_loop {
 	uv_loop_t uv;        /* ours, lent to lws as a foreign loop */
 	bool uv_ok;
+	uv_async_t wake;     /* posts and signals */
+	bool wake_ok;
 	struct lws_context *ctx;
-	struct lws_vhost *vh;
-	struct gw_ingest *in;
-	const struct gw_conf *conf;
+	struct lws_vhost *client_vh, *listen_vh;
+	struct lws_protocols protocols[MAX_PROTOCOLS + 1];
+	struct lws_protocol_vhost_options pvo;
 	pthread_mutex_t mu;
 	struct post *head, *tail;
-	bool draining;
+	volatile int draining;
 	int port;
 	char iface[300];
+	/* the listener's connection limits (loop thread) */
+	lws_callback_function *proto0;  /* protocols[0]'s own callback, behind conn_cb */
+	unsigned max_conns, per_peer;
+	size_t n_conns;
+	unsigned peers[PEER_BUCKETS];
+	uint64_t refused;
 };
 
-static const struct lws_protocols protocols[] = {
-	{ "http", gw_http_server_cb, sizeof(void *), 0, 0, NULL, 0 },
-	{ "didcomm", gw_ws_server_cb, sizeof(void *), GW_WS_RX_CHUNK, 0, NULL, 0 },
-	{ "didcomm-client", gw_ws_client_cb, 0, GW_WS_RX_CHUNK, 0, NULL, 0 },
-	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+struct gw_watch {
+	uv_poll_t p;
+	gw_fd_fn *fn;
+	void *arg;
+	int fd;
 };
-/* WebSocket clients that name no subprotocol get "didcomm" (else lws binds them to "http") */
+
+struct gw_timer {
+	uv_timer_t t;
+	gw_host_fn *fn;
+	void *arg;
+};
+
+/* WebSocket clients that name no subprotocol get the protocol marked "default" (else lws
+ * binds them to the first, HTTP) */
 static const struct lws_protocol_vhost_options pvo_default = { NULL, NULL, "default", "1" };
-static const struct lws_protocol_vhost_options pvo = { NULL, &pvo_default, "didcomm", "" };
 
-dc_err gw_loop_new(const struct gw_conf *conf, struct gw_ingest *in, struct gw_loop **out, char *why, size_t why_len)
+static size_t peer_bucket(const struct sockaddr_storage *ss)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a over the address, without the port */
+	const uint8_t *p = NULL;
+	size_t n = 0;
+	if (ss->ss_family == AF_INET) {
+		p = (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
+		n = 4;
+	} else if (ss->ss_family == AF_INET6) {
+		p = (const uint8_t *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+		n = 16;
+	}
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return (size_t)(h % PEER_BUCKETS);
+}
+
+/* In front of protocols[0] (which lws gives every accept and every wsi's end): the listener's
+ * connection limits. An accepted connection is tagged with its peer's bucket in its opaque
+ * user data as an odd number (client connections keep an adapter's pointer there, even). */
+static int conn_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct lws_context *ctx = lws_get_context(wsi);
+	struct gw_loop *l = ctx ? lws_context_user(ctx) : NULL;
+	if (l && l->max_conns) {
+		if (reason == LWS_CALLBACK_FILTER_NETWORK_CONNECTION && user) {
+			const struct lws_filter_network_conn_args *a = user;
+			size_t b = peer_bucket(&a->cli_addr);
+			if (l->n_conns >= l->max_conns || l->peers[b] >= l->per_peer) {
+				l->refused++;
+				return -1; /* hung up at once: the listener stays responsive for the others */
+			}
+			return 0;
+		}
+		if (reason == LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED) {
+			struct sockaddr_storage ss;
+			socklen_t sl = sizeof ss;
+			int fd = lws_get_socket_fd(wsi);
+			if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+				size_t b = peer_bucket(&ss);
+				l->peers[b]++;
+				l->n_conns++;
+				lws_set_opaque_user_data(wsi, (void *)(uintptr_t)((b << 1) | 1));
+			}
+		} else if (reason == LWS_CALLBACK_WSI_DESTROY) {
+			uintptr_t tag = (uintptr_t)lws_get_opaque_user_data(wsi);
+			if (tag & 1) {
+				size_t b = (size_t)(tag >> 1);
+				if (b < PEER_BUCKETS && l->peers[b])
+					l->peers[b]--;
+				if (l->n_conns)
+					l->n_conns--;
+				lws_set_opaque_user_data(wsi, NULL);
+			}
+		}
+	}
+	return l && l->proto0 ? l->proto0(wsi, reason, user, in, len) : lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static void on_wake(uv_async_t *a)
+{
+	gw_loop_run_posted(a->data);
+}
+
+dc_err gw_loop_new(struct gw_adapter *const *ads, struct gw_loop **out, struct dc_errinfo *ei)
 {
 	*out = NULL;
 	struct gw_loop *l = calloc(1, sizeof *l);
 	if (!l)
 		return DC_ERR_NOMEM;
-	l->conf = conf;
-	l->in = in;
 	pthread_mutex_init(&l->mu, NULL);
 	if (uv_loop_init(&l->uv) != 0) {
-		snprintf(why, why_len, "cannot create the event loop");
 		gw_loop_free(l);
-		return DC_ERR_NOMEM;
+		return dc_errinfo_set(ei, DC_ERR_NOMEM, "cannot create the event loop");
 	}
 	l->uv_ok = true;
-	void *foreign[1] = { &l->uv };
-	int port = CONTEXT_PORT_NO_LISTEN;
-	if (conf->http_enabled) {
-		snprintf(l->iface, sizeof l->iface, "%s", conf->http_listen);
-		char *colon = strrchr(l->iface, ':');
-		if (!colon) {
-			snprintf(why, why_len, "listen %s: no port", conf->http_listen);
-			gw_loop_free(l);
-			return DC_ERR_INVAL;
-		}
-		*colon = 0;
-		port = (int)strtol(colon + 1, NULL, 10); /* 0..65535, checked by the config table */
+	if (uv_async_init(&l->uv, &l->wake, on_wake) != 0) {
+		gw_loop_free(l);
+		return dc_errinfo_set(ei, DC_ERR_NOMEM, "cannot create the event loop's wake-up");
 	}
+	l->wake.data = l;
+	l->wake_ok = true;
+	/* every adapter's protocols; the first is the listener's HTTP handler */
+	size_t n = 0;
+	for (size_t a = 0; gw_adapters[a]; a++)
+		for (const struct lws_protocols *p = gw_adapters[a]->lws_protocols; ads[a] && p && p->name && n < MAX_PROTOCOLS;
+		     p++) {
+			l->protocols[n] = *p;
+			l->protocols[n++].user = ads[a];
+		}
+	if (n == 0) /* lws wants one protocol at least */
+		l->protocols[n++] = (struct lws_protocols){ "http", lws_callback_http_dummy, 0, 0, 0, NULL, 0 };
+	l->proto0 = l->protocols[0].callback;
+	l->protocols[0].callback = conn_cb;
+	void *foreign[1] = { &l->uv };
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
-	info.port = port;
-	info.iface = conf->http_enabled ? l->iface : NULL;
-	info.protocols = protocols;
-	info.pvo = conf->ws_enabled ? &pvo : NULL;
-	/* libuv under lws: epoll, so the cost of a wake-up does not grow with the connections held
-	 * (lws's own loop polls every socket on each pass) */
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = l->protocols;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
-	               LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_LIBUV;
-	info.vhost_name = "didcomm-gateway";
-	info.timeout_secs = 30;
+	               LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_LIBUV |
+	               LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	info.user = l;
 	info.foreign_loops = foreign;
 	info.pcontext = &l->ctx;
-	info.ka_time = 60; /* TCP keepalive on idle WebSocket connections */
-	info.ka_probes = 3;
-	info.ka_interval = 10;
 	lws_set_log_level(LLL_ERR, NULL);
 	l->ctx = lws_create_context(&info);
 	if (!l->ctx) {
-		snprintf(why, why_len, "cannot listen on %s", conf->http_enabled ? conf->http_listen : "(client only)");
 		gw_loop_free(l);
-		return DC_ERR_IO;
+		return dc_errinfo_set(ei, DC_ERR_NOMEM, "cannot create the libwebsockets context");
 	}
-	l->vh = lws_get_vhost_by_name(l->ctx, "didcomm-gateway");
-	l->port = conf->http_enabled && l->vh ? lws_get_vhost_listen_port(l->vh) : 0;
+	info.vhost_name = "client";
+	if (!(l->client_vh = lws_create_vhost(l->ctx, &info))) {
+		gw_loop_free(l);
+		return dc_errinfo_set(ei, DC_ERR_NOMEM, "cannot create the client vhost");
+	}
 	*out = l;
 	return DC_OK;
+}
+
+dc_err gw_loop_listen(struct gw_loop *l, const struct gw_listen *ln, int *port, struct dc_errinfo *ei)
+{
+	const char *hostport = ln->hostport;
+	*port = 0;
+	if (l->listen_vh)
+		return dc_errinfo_set(ei, DC_ERR_INVAL, "listen %s: the listener is open already", hostport);
+	snprintf(l->iface, sizeof l->iface, "%s", hostport);
+	char *colon = strrchr(l->iface, ':');
+	if (!colon)
+		return dc_errinfo_set(ei, DC_ERR_INVAL, "listen %s: no port", hostport);
+	*colon = 0;
+	char *end = NULL;
+	long p = strtol(colon + 1, &end, 10);
+	if (!end || *end || p < 0 || p > 65535)
+		return dc_errinfo_set(ei, DC_ERR_INVAL, "listen %s: bad port", hostport);
+	/* lws would fall back to listening everywhere, or not at all, without saying so: bind a
+	 * probe first so that an address in use or not ours is an error with its reason */
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p) };
+	const char *host = strcmp(l->iface, "localhost") == 0 ? "127.0.0.1" : l->iface;
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return dc_errinfo_set(ei, DC_ERR_INVAL, "listen %s: want an IPv4 address and a port", hostport);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		char e[128];
+		snprintf(e, sizeof e, "%s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return dc_errinfo_set(ei, DC_ERR_IO, "cannot listen on %s: %s", hostport, e);
+	}
+	close(fd);
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof info);
+	info.port = (int)p;
+	info.iface = host;
+	info.protocols = l->protocols;
+	info.pvo = NULL;
+	info.vhost_name = "didcomm-gateway";
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	info.timeout_secs = 30;
+	info.ka_time = 60; /* TCP keepalive on idle WebSocket connections */
+	info.ka_probes = 3;
+	info.ka_interval = 10;
+	/* the protocol marked default takes WebSocket upgrades that name no subprotocol */
+	for (size_t i = 0; l->protocols[i].name; i++)
+		if (l->protocols[i].id == GW_LWS_DEFAULT_WS) {
+			l->pvo = (struct lws_protocol_vhost_options){ NULL, &pvo_default, l->protocols[i].name, "" };
+			info.pvo = &l->pvo;
+			break;
+		}
+	l->listen_vh = lws_create_vhost(l->ctx, &info);
+	if (!l->listen_vh)
+		return dc_errinfo_set(ei, DC_ERR_IO, "cannot listen on %s", hostport);
+	l->port = lws_get_vhost_listen_port(l->listen_vh);
+	if (l->port <= 0) {
+		l->listen_vh = NULL; /* freed with the context */
+		return dc_errinfo_set(ei, DC_ERR_IO, "cannot listen on %s: no port bound", hostport);
+	}
+	*port = l->port;
+	l->max_conns = ln->max_connections ? ln->max_connections : 1024;
+	l->per_peer = ln->per_peer ? ln->per_peer : l->max_conns;
+	return DC_OK;
+}
+
+bool gw_loop_listen_addr(const struct gw_loop *l, char *host, size_t n, int *port)
+{
+	if (!l->listen_vh)
+		return false;
+	snprintf(host, n, "%s", strcmp(l->iface, "localhost") == 0 ? "127.0.0.1" : l->iface);
+	*port = l->port;
+	return true;
 }
 
 static void close_handle(uv_handle_t *h, void *arg)
@@ -114,6 +270,10 @@ void gw_loop_free(struct gw_loop *l)
 {
 	if (!l)
 		return;
+	if (l->wake_ok) { /* first: lws's handles must be the last ones for its destroy to finish */
+		uv_close((uv_handle_t *)&l->wake, NULL);
+		l->wake_ok = false;
+	}
 	if (l->ctx) {
 		/* on a foreign loop lws closes everything through the loop and frees the context at
 		 * the end, setting l->ctx to NULL (info.pcontext): keep the loop turning until then */
@@ -144,20 +304,9 @@ void gw_loop_free(struct gw_loop *l)
 	free(l);
 }
 
-void gw_loop_set_ingest(struct gw_loop *l, struct gw_ingest *in)
-{
-	l->in = in;
-}
-
-int gw_loop_port(const struct gw_loop *l)
-{
-	return l->port;
-}
-
-int gw_loop_service(struct gw_loop *l)
+void gw_loop_service(struct gw_loop *l)
 {
 	uv_run(&l->uv, UV_RUN_ONCE); /* waits for I/O, a timer or a wake-up, handles it, returns */
-	return 0;
 }
 
 dc_err gw_loop_post(struct gw_loop *l, gw_loop_fn *fn, void *arg)
@@ -175,14 +324,14 @@ dc_err gw_loop_post(struct gw_loop *l, gw_loop_fn *fn, void *arg)
 	l->tail = p;
 	pthread_mutex_unlock(&l->mu);
 	if (was_empty)
-		lws_cancel_service(l->ctx);
+		uv_async_send(&l->wake);
 	return DC_OK;
 }
 
 void gw_loop_wake(struct gw_loop *l)
 {
-	if (l && l->ctx)
-		lws_cancel_service(l->ctx);
+	if (l && l->wake_ok)
+		uv_async_send(&l->wake); /* async-signal-safe */
 }
 
 void gw_loop_run_posted(struct gw_loop *l)
@@ -201,30 +350,105 @@ void gw_loop_run_posted(struct gw_loop *l)
 
 void gw_loop_set_draining(struct gw_loop *l, bool on)
 {
-	l->draining = on;
+	__atomic_store_n(&l->draining, on ? 1 : 0, __ATOMIC_RELEASE);
 }
 
 bool gw_loop_draining(const struct gw_loop *l)
 {
-	return l->draining;
-}
-
-struct gw_loop *gw_loop_of_ctx(struct lws_context *ctx)
-{
-	return ctx ? lws_context_user(ctx) : NULL;
-}
-
-struct gw_ingest *gw_loop_ingest(const struct gw_loop *l)
-{
-	return l->in;
-}
-
-const struct gw_conf *gw_loop_conf(const struct gw_loop *l)
-{
-	return l->conf;
+	return __atomic_load_n(&l->draining, __ATOMIC_ACQUIRE) != 0;
 }
 
 struct lws_context *gw_loop_lws(const struct gw_loop *l)
 {
 	return l->ctx;
+}
+
+/* ---- fd watches and timers --------------------------------------------------------------- */
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+	struct gw_watch *w = p->data;
+	unsigned ev = 0;
+	if (status < 0 || (events & UV_READABLE))
+		ev |= GW_FD_READ;
+	if (events & UV_WRITABLE)
+		ev |= GW_FD_WRITE;
+	w->fn(w->arg, w->fd, ev);
+}
+
+static int uv_events(unsigned events)
+{
+	return ((events & GW_FD_READ) ? UV_READABLE : 0) | ((events & GW_FD_WRITE) ? UV_WRITABLE : 0);
+}
+
+dc_err gw_loop_watch(struct gw_loop *l, int fd, unsigned events, gw_fd_fn *fn, void *arg, struct gw_watch **out)
+{
+	*out = NULL;
+	struct gw_watch *w = calloc(1, sizeof *w);
+	if (!w)
+		return DC_ERR_NOMEM;
+	if (uv_poll_init(&l->uv, &w->p, fd) != 0) {
+		free(w);
+		return DC_ERR_IO;
+	}
+	w->p.data = w;
+	w->fn = fn;
+	w->arg = arg;
+	w->fd = fd;
+	gw_loop_watch_set(w, events);
+	*out = w;
+	return DC_OK;
+}
+
+void gw_loop_watch_set(struct gw_watch *w, unsigned events)
+{
+	if (events)
+		uv_poll_start(&w->p, uv_events(events), on_poll);
+	else
+		uv_poll_stop(&w->p);
+}
+
+static void free_handle(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void gw_loop_watch_close(struct gw_watch *w)
+{
+	if (!w)
+		return;
+	uv_poll_stop(&w->p);
+	uv_close((uv_handle_t *)&w->p, free_handle);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct gw_timer *g = t->data;
+	g->fn(g->arg);
+}
+
+dc_err gw_loop_timer(struct gw_loop *l, uint64_t after_ms, uint64_t repeat_ms, gw_host_fn *fn, void *arg,
+                     struct gw_timer **out)
+{
+	*out = NULL;
+	struct gw_timer *g = calloc(1, sizeof *g);
+	if (!g)
+		return DC_ERR_NOMEM;
+	if (uv_timer_init(&l->uv, &g->t) != 0) {
+		free(g);
+		return DC_ERR_NOMEM;
+	}
+	g->t.data = g;
+	g->fn = fn;
+	g->arg = arg;
+	uv_timer_start(&g->t, on_timer, after_ms, repeat_ms);
+	*out = g;
+	return DC_OK;
+}
+
+void gw_loop_timer_stop(struct gw_timer *t)
+{
+	if (!t)
+		return;
+	uv_timer_stop(&t->t);
+	uv_close((uv_handle_t *)&t->t, free_handle);
 }

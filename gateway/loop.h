@@ -1,41 +1,46 @@
-/* The event loop: one libwebsockets context, serviced by one thread, owning every socket of
- * the listener (HTTP and WebSocket on one port) and of live outbound WebSocket connections.
- * Other threads (ingest workers, the dispatcher, adapters' helpers) never touch lws: they
- * post a closure with gw_loop_post, which wakes the loop and runs it there. */
+/* The event loop: one libuv loop, serviced by one thread, with libwebsockets on it as a
+ * foreign loop. It owns every socket of the shared listener (built from the adapters'
+ * lws_protocols), the adapters' live client connections, their fd watches and timers.
+ * Other threads reach it only through gw_loop_post (a uv_async_t wake-up: the loop's own,
+ * whichever adapters are built in). */
 #ifndef GW_LOOP_H
 #define GW_LOOP_H
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "conf.h"
+#include "adapter.h"
 #include "didcomm.h"
 
 struct gw_loop;
-struct gw_ingest;
-struct gw_adapter;
-struct lws_context;
-
 typedef void gw_loop_fn(void *arg);
 
-/* Listener from conf [http] (none when http is disabled: client connections only). */
-dc_err gw_loop_new(const struct gw_conf *conf, struct gw_ingest *in, struct gw_loop **out, char *why, size_t why_len);
+/* the loop and its lws context (client connections; no listener yet). ads[i]: the created
+ * instance of gw_adapters[i], or NULL when it is off; the protocols of those that are on go
+ * to lws, each with .user = its adapter instance (lws_get_protocol(wsi)->user). */
+dc_err gw_loop_new(struct gw_adapter *const *ads, struct gw_loop **out, struct dc_errinfo *ei) DC_WUR;
+/* open the shared listener (port 0: any); *port gets the port bound. Fails (DC_ERR_IO, ei
+ * says why) when the address cannot be bound: the daemon must not run deaf. Connections
+ * beyond ln->max_connections in all, or ln->per_peer from one address, are closed at once. */
+dc_err gw_loop_listen(struct gw_loop *l, const struct gw_listen *ln, int *port, struct dc_errinfo *ei) DC_WUR;
 void gw_loop_free(struct gw_loop *l);
-/* the ingest pool the listeners hand messages to (created after the loop: it posts to it) */
-void gw_loop_set_ingest(struct gw_loop *l, struct gw_ingest *in);
-int gw_loop_port(const struct gw_loop *l);           /* the listening port (0: none) */
-/* one pass: wait for I/O (or a post, or the next timer) and handle it; <0 on a fatal error */
-int gw_loop_service(struct gw_loop *l);
-/* any thread, async-signal-safe only through gw_loop_wake: runs fn(arg) on the loop thread */
-dc_err gw_loop_post(struct gw_loop *l, gw_loop_fn *fn, void *arg);
+/* one pass: wait for I/O, a post, a timer or a wake-up, and handle it */
+void gw_loop_service(struct gw_loop *l);
+/* any thread: run fn(arg) on the loop thread */
+dc_err gw_loop_post(struct gw_loop *l, gw_loop_fn *fn, void *arg) DC_WUR;
 void gw_loop_wake(struct gw_loop *l);                /* async-signal-safe */
-/* stop accepting new inbound messages: listeners answer 503 / a problem report */
+void gw_loop_run_posted(struct gw_loop *l);          /* loop thread: what is posted, now */
+/* stop accepting new inbound messages (any thread) */
 void gw_loop_set_draining(struct gw_loop *l, bool on);
-
-/* ---- for the adapters' lws callbacks (loop thread only) ---- */
-struct gw_loop *gw_loop_of_ctx(struct lws_context *ctx);
-void gw_loop_run_posted(struct gw_loop *l);          /* on LWS_CALLBACK_EVENT_WAIT_CANCELLED */
 bool gw_loop_draining(const struct gw_loop *l);
-struct gw_ingest *gw_loop_ingest(const struct gw_loop *l);
-const struct gw_conf *gw_loop_conf(const struct gw_loop *l);
 struct lws_context *gw_loop_lws(const struct gw_loop *l);
+/* the listener's address, for the outbound policy's "never ourselves" (false: none) */
+bool gw_loop_listen_addr(const struct gw_loop *l, char *host, size_t n, int *port);
+
+/* fd watches and timers (loop thread), for the host interface */
+dc_err gw_loop_watch(struct gw_loop *l, int fd, unsigned events, gw_fd_fn *fn, void *arg, struct gw_watch **out);
+void gw_loop_watch_set(struct gw_watch *w, unsigned events);
+void gw_loop_watch_close(struct gw_watch *w);
+dc_err gw_loop_timer(struct gw_loop *l, uint64_t after_ms, uint64_t repeat_ms, gw_host_fn *fn, void *arg,
+                     struct gw_timer **out);
+void gw_loop_timer_stop(struct gw_timer *t);
 #endif

@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int gw_cmd_run(int argc, char **argv)
 {
@@ -29,10 +30,26 @@ int gw_cmd_run(int argc, char **argv)
 		struct gw_conf_err ce;
 		gw_conf_defaults(&conf);
 		int ret = 0;
-		if (path && gw_conf_load(&conf, path, &ce)) {
+		if (path ? gw_conf_load(&conf, path, &ce) :
+		           gw_conf_load_text(&conf, "(built-in)", GW_CONF_BUILTIN, strlen(GW_CONF_BUILTIN), &ce)) {
 			fprintf(stderr, "run: %s\n", ce.msg);
 			ret = 1;
-		} else {
+		}
+		/* each adapter's own checks, as at start-up */
+		struct gw_limits lim;
+		gw_conf_limits(&conf, &lim);
+		for (size_t i = 0; ret == 0 && gw_adapters[i] && i < GW_MAX_ADAPTERS; i++) {
+			struct gw_adapter *ad = NULL;
+			struct dc_errinfo ei = { 0 };
+			if (!conf.ad_conf[i])
+				continue;
+			if (gw_adapters[i]->create(conf.ad_conf[i], &lim, &ad, &ei)) {
+				fprintf(stderr, "run: %s:%u: [%s]: %s\n", conf.name, conf.ad_line[i], gw_adapters[i]->name, ei.msg);
+				ret = 1;
+			}
+			gw_adapters[i]->free(ad);
+		}
+		if (ret == 0) {
 			printf("run: configuration %s ok\n", path ? path : "(built-in defaults)");
 			gw_conf_print(&conf, stdout);
 		}

@@ -27,13 +27,7 @@ static int identity(struct gw_state *s, const char *cmd)
 	}
 	free(s->did);
 	s->did = NULL;
-	char url[512];
-	if (s->conf.public_url[0])
-		snprintf(url, sizeof url, "%s", s->conf.public_url);
-	else
-		snprintf(url, sizeof url, "http://%s%s", s->conf.http_listen, s->conf.http_path);
-	const char *ep[] = { url };
-	struct dc_did_new_opts o = { .method = DC_DID_PEER2, .endpoints = ep, .n_endpoints = 1 };
+	struct dc_did_new_opts o = { .method = DC_DID_PEER2, .endpoints = s->endpoints, .n_endpoints = s->n_endpoints };
 	if (dc_did_new(&o, s->ks, &s->did, &ei) || dc_keystore_save_file(s->ks, secrets, &ei)) {
 		fprintf(stderr, "%s: creating the gateway identity: %s\n", cmd, ei.msg);
 		return 1;
@@ -66,10 +60,14 @@ int gw_state_open(struct gw_state *s, const char *cmd, const char *conf_path, co
 	struct dc_errinfo ei = { 0 };
 	memset(s, 0, sizeof *s);
 	gw_conf_defaults(&s->conf);
-	if (conf_path && gw_conf_load(&s->conf, conf_path, &ce)) {
+	if (conf_path ? gw_conf_load(&s->conf, conf_path, &ce) :
+	                gw_conf_load_text(&s->conf, "(built-in)", GW_CONF_BUILTIN, strlen(GW_CONF_BUILTIN), &ce)) {
 		fprintf(stderr, "%s: %s\n", cmd, ce.msg);
 		return 1;
 	}
+	s->n_endpoints = gw_conf_endpoints(&s->conf, s->endpoint_buf, GW_STATE_MAX_ENDPOINTS);
+	for (size_t i = 0; i < s->n_endpoints; i++)
+		s->endpoints[i] = s->endpoint_buf[i];
 	if (state_dir) {
 		char *d = strdup(state_dir);
 		if (!d)
@@ -128,6 +126,10 @@ void gw_state_ingest_cfg(const struct gw_state *s, struct gw_ingest_cfg *g)
 	g->max_bytes = s->conf.max_message_bytes;
 	g->proto.our_did = s->did;
 	g->proto.max_receive_bytes = s->conf.max_message_bytes;
+	g->our_endpoints = s->endpoints;
+	g->n_endpoints = s->n_endpoints;
+	g->max_hops = s->conf.max_hops;
+	g->loop_window_ms = s->conf.loop_window_ms;
 }
 
 int gw_state_args(int argc, char **argv, const char **conf, const char **state_dir)

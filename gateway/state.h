@@ -15,6 +15,11 @@ struct gw_state {
 	struct dc_ctx *ctx;
 	struct dc_queue *q;
 	struct rule_set *rules;
+	/* the gateway's own endpoint URIs (public_url, or what its adapters serve) */
+#define GW_STATE_MAX_ENDPOINTS 8
+	char endpoint_buf[GW_STATE_MAX_ENDPOINTS][512];
+	const char *endpoints[GW_STATE_MAX_ENDPOINTS];
+	size_t n_endpoints;
 };
 
 /* conf_path may be NULL (defaults); state_dir overrides the configuration's when not NULL.

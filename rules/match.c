@@ -167,6 +167,7 @@ int rule__matcher_eval(const struct rule_matcher *m, const struct rule_env *env,
 	case MK_SENDER: v = env->sender; what = "the sender is not known (anonymous or not visible)"; break;
 	case MK_TYPE: v = env->type; what = "the message type is not visible in this message"; break;
 	case MK_TAG: v = env->tag; break;
+	case MK_RELAY: v = env->relay; what = "not an envelope to relay"; break;
 	case MK_MEDIA:
 		v = env->media_type;
 		what = "the media type is not known";

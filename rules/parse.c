@@ -77,7 +77,7 @@ const char *const rule__schemes[] = { "http", "https", "ws", "wss", "mqtt", "mqt
 
 static const char *const matcher_kw[] = {
 	[MK_FROM] = "from", [MK_TO] = "to", [MK_SENDER] = "sender", [MK_TYPE] = "type",
-	[MK_MEDIA] = "media", [MK_SIZE] = "size", [MK_TAG] = "tag",
+	[MK_MEDIA] = "media", [MK_SIZE] = "size", [MK_TAG] = "tag", [MK_RELAY] = "relay",
 };
 
 /* Options, one row each (cf. nginx directives): adapter, key, type, bounds. */
@@ -522,6 +522,7 @@ static const char *matcher_wants(enum rule__mk k)
 	case MK_TYPE: return "a message type glob such as https://didcomm.org/trust-ping/2.0/*";
 	case MK_MEDIA: return "plain, signed, encrypted or a media type";
 	case MK_TAG: return "a tag name";
+	case MK_RELAY: return "forward (a forward addressed to the gateway) or other (an envelope for someone else)";
 	case MK_SIZE: case MK__N: break;
 	}
 	return "a value";
@@ -610,6 +611,13 @@ static void parse_matcher(struct parser *p, struct rule *r, enum rule__mk kind)
 			case MK_TO: case MK_SENDER: rc = check_did_glob(p, &p->cur, v); break;
 			case MK_TYPE: rc = check_type_glob(p, &p->cur, v); break;
 			case MK_TAG: rc = check_tag(p, &p->cur, v); break;
+			case MK_RELAY:
+				if (strcmp(v, "forward") != 0 && strcmp(v, "other") != 0) {
+					char rsh[64];
+					ERR(p, &p->cur, "relay: want forward or other, got '%s'", rule__show(rsh, sizeof rsh, v, strlen(v)));
+					rc = -1;
+				}
+				break;
 			case MK_MEDIA:
 				rc = check_media(p, &p->cur, v, &norm);
 				if (rc == 0) {

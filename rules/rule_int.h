@@ -68,7 +68,7 @@ bool rule__tok_is(const struct rule__tok *t, const char *word);
 const char *rule__tok_show(const struct rule__tok *t, char *buf, size_t cap);
 
 /* ---- matchers (match.c) ---- */
-enum rule__mk { MK_FROM = 0, MK_TO, MK_SENDER, MK_TYPE, MK_MEDIA, MK_SIZE, MK_TAG, MK__N };
+enum rule__mk { MK_FROM = 0, MK_TO, MK_SENDER, MK_TYPE, MK_MEDIA, MK_SIZE, MK_TAG, MK_RELAY, MK__N };
 enum rule__op { OP_LT = 1, OP_LE, OP_GT, OP_GE };
 
 struct rule_matcher {

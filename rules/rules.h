@@ -42,8 +42,10 @@ extern "C" {
 /* `reject` without a code. The spec's own example code for "cannot deliver this"; the xfer
  * scope is the one for a relay refusing to move a message. */
 #define RULE_DEFAULT_REJECT_CODE "e.p.xfer.cant-use-endpoint"
-/* What a gateway without a rule file does (parse it with rule_set_parse_text). */
-#define RULE_BUILTIN_TEXT "default -> resolve else hold 72h\n"
+/* What a gateway without a rule file does (parse it with rule_set_parse_text): forwards
+ * addressed to the gateway are relayed; envelopes for others are not (an open relay would let
+ * anyone use the gateway to reach anywhere). */
+#define RULE_BUILTIN_TEXT "relay forward -> resolve else hold 72h\ndefault -> reject e.p.msg.not-relayed\n"
 
 /* The media types `media plain|signed|encrypted` stand for. */
 #define RULE_MEDIA_PLAIN "application/didcomm-plain+json"
@@ -139,6 +141,8 @@ struct rule_env {
 	size_t size;            /* packed bytes */
 	const char *msg_id;     /* {id} when visible */
 	const char *thid;       /* {thid} when visible */
+	const char *relay;      /* "forward": a forward addressed to the gateway (to = its next);
+	                         * "other": an envelope encrypted for someone else */
 };
 
 /* The first rule that matches. DC_ERR_NOT_FOUND when none does (*matched NULL): the caller

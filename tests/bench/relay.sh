@@ -61,6 +61,9 @@ log_level warn
 ${RELAY_BENCH_CONF:-}
 [http]
 listen 127.0.0.1:$GPORT
+[ws]
+[outbound]
+allow 127.0.0.0/8
 CONF
 "$BIN" run -c "$tmp/gw.conf" >"$tmp/gw.log" 2>&1 &
 GPID=$!

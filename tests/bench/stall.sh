@@ -20,7 +20,7 @@ wait_port() { for _ in $(seq 1 100); do kill -0 "$2" 2>/dev/null || return 1; (e
 [ -x "$BIN" ] || { echo "stall: $BIN missing (make build)" >&2; exit 1; }
 GPORT=$(free_port)
 printf 'default -> hold 1h\n' > "$tmp/rules.conf"
-printf 'state_dir %s/gw\nrules %s/rules.conf\nlog_level warn\n[http]\nlisten 127.0.0.1:%s\n' "$tmp" "$tmp" "$GPORT" > "$tmp/gw.conf"
+printf 'state_dir %s/gw\nrules %s/rules.conf\nlog_level warn\n[http]\nlisten 127.0.0.1:%s\n[ws]\n[outbound]\nallow 127.0.0.0/8\n' "$tmp" "$tmp" "$GPORT" > "$tmp/gw.conf"
 "$BIN" run -c "$tmp/gw.conf" 2>"$tmp/gw.log" & GPID=$!
 wait_port "$GPORT" "$GPID" || { echo "stall: the gateway did not start: $(tail -2 "$tmp/gw.log")" >&2; exit 1; }
 GWKEY=$("$BIN" did resolve "$(cat "$tmp/gw/did.txt")" | python3 -c 'import json,sys; print(json.load(sys.stdin)["keyAgreement"][0])')

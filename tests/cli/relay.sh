@@ -12,7 +12,7 @@ mkdir -p "$T/rx"
 python3 tests/cli/receiver.py "$PORT" "$T/rx" & RPID=$!
 trap 'kill $RPID 2>/dev/null; rm -rf "$T"' EXIT
 for i in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
-printf 'state_dir %s/gw\n[queue]\nretry_base 1s\n' "$T" > "$T/gw.conf"
+printf 'state_dir %s/gw\n[queue]\nretry_base 1s\n[http]\n[ws]\n[outbound]\nallow 127.0.0.0/8\n' "$T" > "$T/gw.conf"
 
 check "identity creates the gateway identity" $BIN identity -c "$T/gw.conf"
 GW=$(cat "$T/gw/did.txt")
@@ -47,8 +47,8 @@ $BIN queue ls -c "$T/gw.conf" > "$T/ls"
 grep -q "attempts=1" "$T/ls" && grep -q "HTTP 503" "$T/ls" && ok "attempt and error recorded" || bad "attempt recorded" "$(cat "$T/ls")"
 
 printf 'not json' > "$T/junk.dcem"
-refuse "import of garbage" "400" $BIN import -c "$T/gw.conf" "$T/junk.dcem"
-printf 'default -> htp x\n' > "$T/bad.rules"; printf 'state_dir %s/gw\nrules %s/bad.rules\n' "$T" "$T" > "$T/bad.conf"
+refuse "import of garbage" "refused" $BIN import -c "$T/gw.conf" "$T/junk.dcem"
+printf 'default -> htp x\n' > "$T/bad.rules"; printf 'state_dir %s/gw\nrules %s/bad.rules\n[ws]\n[outbound]\nallow 127.0.0.0/8\n' "$T" "$T" > "$T/bad.conf"
 timeout 20 $BIN run -c "$T/bad.conf" > "$T/out" 2> "$T/err"; rc=$?
 [ $rc -ne 0 ] && grep -q "bad.rules:1:" "$T/err" && ok "rules with errors stop start-up with file:line" || bad "bad rules at start" "$(cat "$T/err")"
 summary cli-relay

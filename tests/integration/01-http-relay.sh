@@ -23,6 +23,9 @@ max_message_bytes 64k
 retry_base 200ms
 [http]
 listen 127.0.0.1:$GPORT
+[ws]
+[outbound]
+allow 127.0.0.0/8
 CONF
 start_gw() { $BIN run -c "$T/gw.conf" 2>>"$T/gw.log" & GPID=$!; wait_port "$GPORT" "$GPID"; }
 start_gw && ok "gateway listens" || bad "gateway listens" "$(tail -3 "$T/gw.log")"

@@ -15,7 +15,7 @@ cat > "$T/rules.conf" <<RULES
 to did:peer:2.* -> http http://127.0.0.1:$LATE/inbox
 default -> reject
 RULES
-printf 'state_dir %s/gw\nrules %s/rules.conf\n[queue]\nretry_base 200ms\nretry_max 1s\nper_destination 1\n[http]\nlisten 127.0.0.1:%s\n' "$T" "$T" "$GPORT" > "$T/gw.conf"
+printf 'state_dir %s/gw\nrules %s/rules.conf\n[queue]\nretry_base 200ms\nretry_max 1s\nper_destination 1\n[http]\nlisten 127.0.0.1:%s\n[ws]\n[outbound]\nallow 127.0.0.0/8\n' "$T" "$T" "$GPORT" > "$T/gw.conf"
 $BIN run -c "$T/gw.conf" 2>>"$T/gw.log" & GPID=$!
 wait_port "$GPORT" "$GPID" && ok "gateway up" || bad "gateway up" "$(tail -3 "$T/gw.log")"
 GWKEY=$($BIN did resolve "$(cat "$T/gw/did.txt")" | python3 -c 'import json,sys; print(json.load(sys.stdin)["keyAgreement"][0])')

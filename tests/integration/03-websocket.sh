@@ -20,7 +20,7 @@ wait_port "$RPORT" "$RPID" && wait_port "$WPORT" "$WPID" || bad "test receivers 
 WS="python3 tests/cli/wstool.py send ws://127.0.0.1:$GPORT/"
 
 # identities first (the rules name them): the gateway's, then bob-http and bob-ws behind it
-printf 'state_dir %s/gw\nmax_message_bytes 64k\n[http]\nlisten 127.0.0.1:%s\n' "$T" "$GPORT" > "$T/gw.conf"
+printf 'state_dir %s/gw\nmax_message_bytes 64k\n[http]\nlisten 127.0.0.1:%s\n[ws]\n[outbound]\nallow 127.0.0.0/8\n' "$T" "$GPORT" > "$T/gw.conf"
 $BIN identity -c "$T/gw.conf" > "$T/gw.did" 2>"$T/err" || bad "identity" "$(cat "$T/err")"
 GW=$(cat "$T/gw/did.txt")
 GWKEY=$($BIN did resolve "$GW" | python3 -c 'import json,sys; print(json.load(sys.stdin)["keyAgreement"][0])')
@@ -34,7 +34,7 @@ to $BOBH -> http http://127.0.0.1:$RPORT/inbox
 to $BOBW -> ws ws://127.0.0.1:$WPORT/
 default -> resolve
 RULES
-printf 'state_dir %s/gw\nrules %s/rules.conf\nmax_message_bytes 64k\n[http]\nlisten 127.0.0.1:%s\n' "$T" "$T" "$GPORT" > "$T/gw.conf"
+printf 'state_dir %s/gw\nrules %s/rules.conf\nmax_message_bytes 64k\n[http]\nlisten 127.0.0.1:%s\n[ws]\n[outbound]\nallow 127.0.0.0/8\n' "$T" "$T" "$GPORT" > "$T/gw.conf"
 $BIN run -c "$T/gw.conf" 2>>"$T/gw.log" & GPID=$!
 wait_port "$GPORT" "$GPID" && ok "gateway listens (HTTP and WebSocket)" || bad "gateway listens" "$(tail -3 "$T/gw.log")"
 

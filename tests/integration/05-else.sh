@@ -15,7 +15,7 @@ python3 tests/cli/receiver.py "$RPORT" "$T/rx" & RPID=$!
 GPID=""
 trap '[ -n "$GPID" ] && kill "$GPID" 2>/dev/null; kill "$RPID" 2>/dev/null; wait 2>/dev/null; [ -n "${KEEP:-}" ] && cp -r "$T" /tmp/keep05; rm -rf "$T"' EXIT
 wait_port "$RPORT" "$RPID" || bad "receiver up"
-printf 'state_dir %s/gw\n' "$T" > "$T/id.conf"
+printf 'state_dir %s/gw\n[ws]\n[outbound]\nallow 127.0.0.0/8\n' "$T" > "$T/id.conf"
 $BIN identity -c "$T/id.conf" > /dev/null 2>"$T/err" || bad "identity" "$(cat "$T/err")"
 GWKEY=$($BIN did resolve "$(cat "$T/gw/did.txt")" | python3 -c 'import json,sys; print(json.load(sys.stdin)["keyAgreement"][0])')
 for n in gone slow expiring ok held unpicked; do
@@ -30,7 +30,7 @@ to $(cat "$T/held") -> hold 2s else http http://127.0.0.1:$RPORT/inbox
 to $(cat "$T/unpicked") -> hold 1s
 default -> reject
 RULES
-printf 'state_dir %s/gw\nrules %s/rules.conf\n[queue]\nretry_base 200ms\nretry_max 400ms\nmax_age 3s\n[http]\nlisten 127.0.0.1:%s\n' "$T" "$T" "$GPORT" > "$T/gw.conf"
+printf 'state_dir %s/gw\nrules %s/rules.conf\n[queue]\nretry_base 200ms\nretry_max 400ms\nmax_age 3s\n[http]\nlisten 127.0.0.1:%s\n[ws]\n[outbound]\nallow 127.0.0.0/8\n' "$T" "$T" "$GPORT" > "$T/gw.conf"
 $BIN run -c "$T/gw.conf" 2>>"$T/gw.log" & GPID=$!
 wait_port "$GPORT" "$GPID" && ok "gateway up" || bad "gateway up" "$(tail -3 "$T/gw.log")"
 now=$(date +%s)

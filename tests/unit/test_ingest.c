@@ -70,7 +70,8 @@ static void run(const char *rules_text, const char *mt, const char *env, size_t 
 	CU_ASSERT_EQUAL_FATAL(dc_ctx_new(I.res, I.ks[GW], &c), DC_OK);
 	struct gw_ingest_cfg g = { .dc = c, .q = Q, .rules = rs, .max_bytes = 1 << 20,
 		                   .proto = { .our_did = "did:test:gw", .max_receive_bytes = 1 << 20 } };
-	gw_ingest(&g, "http", "127.0.0.1", mt, (const uint8_t *)env, len, res);
+	struct gw_ingest_in m = { .transport = "http", .source = "127.0.0.1", .media_type = mt, .data = (const uint8_t *)env, .len = len };
+	gw_ingest(&g, &m, res);
 	dc_ctx_free(c);
 	rule_set_free(rs);
 }
@@ -91,9 +92,9 @@ static void forward_resolved(void)
 	char *env = pack_from_alice("did:test:carol", M_CAROL, DC_PACK_AUTHCRYPT, false);
 	struct gw_ingest_result res;
 	run(RULE_BUILTIN_TEXT, MT, env, strlen(env), &res);
-	if (res.status != GW_IN_ACCEPTED)
-		fprintf(stderr, "\ningest: %d %s\n", res.status, res.why);
-	CU_ASSERT_EQUAL_FATAL(res.status, GW_IN_ACCEPTED);
+	if (res.outcome != GW_ACCEPTED)
+		fprintf(stderr, "\ningest: %d %s\n", (int)res.outcome, res.why);
+	CU_ASSERT_EQUAL_FATAL(res.outcome, GW_ACCEPTED);
 	CU_ASSERT_EQUAL(res.n_queued, 1);
 	gw_ingest_result_clear(&res);
 	/* what the dispatcher will find: carol's envelope for carol's endpoint */
@@ -101,7 +102,7 @@ static void forward_resolved(void)
 	size_t n = 0;
 	CU_ASSERT_EQUAL_FATAL(dc_queue_claim(Q, soon(), 10, 8, 60000, &it, &n, NULL), DC_OK);
 	CU_ASSERT_EQUAL_FATAL(n, 1);
-	CU_ASSERT_STRING_EQUAL(it[0].dest, "http http://127.0.0.1:9/carol");
+	CU_ASSERT_STRING_EQUAL(it[0].dest, "resolved http http://127.0.0.1:9/carol"); /* from a DID document */
 	struct dc_ctx *c = NULL;
 	char *msg = NULL;
 	CU_ASSERT_EQUAL_FATAL(dc_ctx_new(I.res, I.ks[CA], &c), DC_OK);
@@ -120,7 +121,7 @@ static void rules_decide(void)
 	struct gw_ingest_result res;
 	/* templated target, fan out to two */
 	run("to did:test:* -> http http://127.0.0.1:9/in/{to}, file /spool/{to}\n", MT, env, strlen(env), &res);
-	CU_ASSERT_EQUAL(res.status, GW_IN_ACCEPTED);
+	CU_ASSERT_EQUAL(res.outcome, GW_ACCEPTED);
 	CU_ASSERT_EQUAL(res.n_queued, 2);
 	gw_ingest_result_clear(&res);
 	struct dc_queue_item *it = NULL;
@@ -134,19 +135,19 @@ static void rules_decide(void)
 	dc_queue_items_free(it, n);
 	/* reject with a code */
 	run("to did:test:carol -> reject e.p.me.not-here\ndefault -> resolve\n", MT, env, strlen(env), &res);
-	CU_ASSERT_EQUAL(res.status, GW_IN_REJECTED);
+	CU_ASSERT_EQUAL(res.refusal, GW_REF_DENIED);
 	CU_ASSERT_STRING_EQUAL(res.problem_code, "e.p.me.not-here");
 	gw_ingest_result_clear(&res);
 	/* no rule matches */
 	run("to did:other:* -> resolve\n", MT, env, strlen(env), &res);
-	CU_ASSERT_EQUAL(res.status, GW_IN_REJECTED);
+	CU_ASSERT_EQUAL(res.refusal, GW_REF_DENIED);
 	gw_ingest_result_clear(&res);
 	free(env);
 	/* not for us and no endpoint: resolve fails, the else holds it */
 	const char *mb = "{\"id\":\"b1\",\"type\":\"t/1.0/x\",\"to\":[\"did:test:bob\"],\"body\":{}}";
 	char *eb = pack_from_alice("did:test:bob", mb, DC_PACK_ANONCRYPT, true);
-	run(RULE_BUILTIN_TEXT, MT, eb, strlen(eb), &res);
-	CU_ASSERT_EQUAL(res.status, GW_IN_ACCEPTED);
+	run("default -> resolve else hold 72h\n", MT, eb, strlen(eb), &res);
+	CU_ASSERT_EQUAL(res.outcome, GW_ACCEPTED);
 	gw_ingest_result_clear(&res);
 	struct dc_queue_item *list = NULL;
 	CU_ASSERT_EQUAL(dc_queue_list(Q, false, 0, 10, &list, &n, NULL), DC_OK);
@@ -155,6 +156,12 @@ static void rules_decide(void)
 	if (n == 1)
 		CU_ASSERT_EQUAL(dc_queue_fail(Q, list[0].id, 0, "test cleanup", NULL), DC_OK);
 	dc_queue_items_free(list, n);
+	/* the built-in rules relay forwards addressed to us, not envelopes for others */
+	run(RULE_BUILTIN_TEXT, MT, eb, strlen(eb), &res);
+	CU_ASSERT_EQUAL(res.outcome, GW_REFUSED);
+	CU_ASSERT_EQUAL(res.refusal, GW_REF_DENIED);
+	CU_ASSERT_STRING_EQUAL(res.problem_code, "e.p.msg.not-relayed");
+	gw_ingest_result_clear(&res);
 	free(eb);
 }
 
@@ -165,7 +172,7 @@ static void our_protocols(void)
 	char *env = pack_from_alice("did:test:gw", ping, DC_PACK_AUTHCRYPT, true);
 	struct gw_ingest_result res;
 	run(RULE_BUILTIN_TEXT, MT, env, strlen(env), &res);
-	CU_ASSERT_EQUAL(res.status, GW_IN_ACCEPTED);
+	CU_ASSERT_EQUAL(res.outcome, GW_ACCEPTED);
 	CU_ASSERT(res.reply && strstr(res.reply, "ping-response") && strstr(res.reply, "\"thid\":\"p1\""));
 	CU_ASSERT(res.reply_to && strcmp(res.reply_to, "did:test:alice") == 0);
 	gw_ingest_result_clear(&res);
@@ -190,9 +197,10 @@ static void two_step_commit(void)
 	size_t n_all = 0, n_of[3];
 	for (int i = 0; i < 3; i++) {
 		env[i] = pack_from_alice("did:test:carol", M_CAROL, DC_PACK_AUTHCRYPT, false);
-		gw_ingest_start(&g, "http", "127.0.0.1", MT, (const uint8_t *)env[i], strlen(env[i]), &res[i], &pc[i]);
+		struct gw_ingest_in m = { .transport = "http", .source = "127.0.0.1", .media_type = MT, .data = (const uint8_t *)env[i], .len = strlen(env[i]) };
+		gw_ingest_start(&g, &m, &res[i], &pc[i]);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(pc[i]);
-		CU_ASSERT_EQUAL(res[i].status, 0); /* not final before the commit */
+		CU_ASSERT_EQUAL(res[i].outcome, 0); /* not final before the commit */
 		const struct dc_queue_new_item *it;
 		gw_commit_items(pc[i], &it, &n_of[i]);
 		CU_ASSERT_EQUAL_FATAL(n_of[i], 1);
@@ -208,7 +216,7 @@ static void two_step_commit(void)
 	CU_ASSERT_EQUAL_FATAL(dc_queue_put(Q, all, 2, ids, NULL), DC_OK); /* the first two together */
 	for (int i = 0; i < 2; i++) {
 		gw_ingest_finish(pc[i], DC_OK, &ids[i], NULL, &res[i]);
-		CU_ASSERT_EQUAL(res[i].status, GW_IN_ACCEPTED);
+		CU_ASSERT_EQUAL(res[i].outcome, GW_ACCEPTED);
 		CU_ASSERT_EQUAL(res[i].n_queued, 1);
 		CU_ASSERT(strstr(res[i].why, "test.rules:1") != NULL);
 		CU_ASSERT_EQUAL_FATAL(res[i].n_fast, 1); /* born leased: for the dispatcher, from memory */
@@ -218,7 +226,7 @@ static void two_step_commit(void)
 	struct dc_errinfo ei = { 0 };
 	dc_errinfo_set(&ei, DC_ERR_AGAIN, "queue full (test)");
 	gw_ingest_finish(pc[2], DC_ERR_AGAIN, NULL, &ei, &res[2]);
-	CU_ASSERT_EQUAL(res[2].status, GW_IN_FULL);
+	CU_ASSERT_EQUAL(res[2].outcome, GW_TRY_LATER);
 	CU_ASSERT_STRING_EQUAL(res[2].why, "queue full (test)");
 	CU_ASSERT_EQUAL(res[2].n_fast, 0);
 	/* leased: nothing to claim; then done */
@@ -232,9 +240,10 @@ static void two_step_commit(void)
 	/* nothing to commit: *pc stays NULL and the result is final */
 	struct gw_commit *none = (struct gw_commit *)1;
 	gw_ingest_result_clear(&res[2]);
-	gw_ingest_start(&g, "http", "127.0.0.1", "text/plain", (const uint8_t *)"{}", 2, &res[2], &none);
+	struct gw_ingest_in bad = { .transport = "http", .source = "127.0.0.1", .media_type = "text/plain", .data = (const uint8_t *)"{}", .len = 2 };
+	gw_ingest_start(&g, &bad, &res[2], &none);
 	CU_ASSERT_PTR_NULL(none);
-	CU_ASSERT_EQUAL(res[2].status, GW_IN_BAD_TYPE);
+	CU_ASSERT_EQUAL(res[2].refusal, GW_REF_BAD_TYPE);
 	for (int i = 0; i < 3; i++) {
 		gw_ingest_result_clear(&res[i]);
 		free(env[i]);
@@ -249,19 +258,19 @@ static void refusals(void)
 	memset(big, ' ', (1 << 20) + 1);
 	big[(1 << 20) + 1] = 0;
 	run(RULE_BUILTIN_TEXT, MT, big, (1 << 20) + 1, &res);
-	CU_ASSERT_EQUAL(res.status, GW_IN_TOO_BIG);
+	CU_ASSERT_EQUAL(res.refusal, GW_REF_TOO_BIG);
 	free(big);
 	run(RULE_BUILTIN_TEXT, "text/plain", "{}", 2, &res);
-	CU_ASSERT_EQUAL(res.status, GW_IN_BAD_TYPE);
+	CU_ASSERT_EQUAL(res.refusal, GW_REF_BAD_TYPE);
 	run(RULE_BUILTIN_TEXT, "didcomm-encrypted+json; charset=utf-8", "{", 1, &res);
-	CU_ASSERT_EQUAL(res.status, GW_IN_BAD); /* the type without application/ is fine; the body is not */
+	CU_ASSERT_EQUAL(res.refusal, GW_REF_MALFORMED); /* the type without application/ is fine; the body is not */
 	CU_ASSERT(res.why[0] != 0);
 	/* queue full: 503 (max_items 5) */
 	char *env = pack_from_alice("did:test:carol", M_CAROL, DC_PACK_AUTHCRYPT, false);
 	int full = 0;
 	for (int i = 0; i < 8; i++) {
 		run("default -> http http://127.0.0.1:9/x\n", MT, env, strlen(env), &res);
-		full += res.status == GW_IN_FULL;
+		full += res.outcome == GW_TRY_LATER;
 		gw_ingest_result_clear(&res);
 	}
 	CU_ASSERT(full >= 3);

@@ -667,9 +667,23 @@ static void first_match(void)
 	rule_set_free(set);
 	/* the built-in rule text */
 	set = parse_ok(RULE_BUILTIN_TEXT);
+	/* an envelope for someone else: not relayed */
 	CU_ASSERT_EQUAL(rule_match(set, &anon, &r), DC_OK);
-	CU_ASSERT(r && r->is_default && r->then.v[0].kind == RULE_ACT_RESOLVE && r->fallback.v[0].hold_s == 72 * 3600);
+	CU_ASSERT(r && r->is_default && r->then.v[0].kind == RULE_ACT_REJECT &&
+	          strcmp(r->then.v[0].code, "e.p.msg.not-relayed") == 0);
+	/* a forward addressed to us: relayed */
+	struct rule_env fwd = anon;
+	fwd.relay = "forward";
+	CU_ASSERT_EQUAL(rule_match(set, &fwd, &r), DC_OK);
+	CU_ASSERT(r && !r->is_default && r->then.v[0].kind == RULE_ACT_RESOLVE && r->fallback.v[0].hold_s == 72 * 3600);
+	fwd.relay = "other";
+	CU_ASSERT_EQUAL(rule_match(set, &fwd, &r), DC_OK);
+	CU_ASSERT(r && r->is_default);
 	rule_set_free(set);
+	/* relay takes forward or other, nothing else */
+	CU_ASSERT_EQUAL(rule_set_parse_text("t", "relay sideways -> resolve\n", 26, &set, &d, &nd), DC_ERR_MALFORMED);
+	CU_ASSERT(nd >= 1 && strstr(d[0].msg, "forward or other") != NULL);
+	free(d);
 }
 
 /* ---- rendering and its refusals ---- */

@@ -1,5 +1,5 @@
-/* The ingest workers (see workers.h). */
-#include "workers.h"
+/* The ingest pool (see pool.h). */
+#include "pool.h"
 
 #include <pthread.h>
 #include <sys/prctl.h>
@@ -8,9 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "dispatcher.h"
 #include "gateway.h"
 #include "ingest.h"
+#include "webres.h"
+#include "log.h"
 #include "loop.h"
 
 #define MAX_WORKERS 64
@@ -20,23 +22,25 @@
 #define SMALL_RUN 8                      /* ...but a big one waits for at most this many */
 #define MAX_GROUP_ITEMS 256              /* deliveries in one transaction... */
 #define MAX_GROUP_BYTES (8u << 20)       /* ...and their bytes, past the first message */
+#define RATE_BUCKETS 4096                /* per-peer submit rates, by a hash of the address */
 
 struct job {
 	struct job *next;
-	struct gw_ingest *in;
-	char transport[16], source[80], media[128];
-	bool has_media, live;
+	struct gw_pool *in;
+	char transport[16], source[80], media[128], tag[65];
+	bool has_media, has_tag, live;
 	uint8_t *data;
 	size_t len;
 	gw_ack_fn *ack;
 	void *arg;
 	struct gw_ingest_result res;
 	struct gw_commit *commit; /* opened, its deliveries waiting for the committer */
+	unsigned parked;          /* times it waited for a did:web fetch */
 	int64_t ids[GW_INGEST_MAX_TARGETS];
 };
 
 struct worker {
-	struct gw_ingest *in;
+	struct gw_pool *in;
 	bool small_only;      /* the extra worker: small messages never wait behind big ones */
 	pthread_t th;
 	bool started;
@@ -44,7 +48,7 @@ struct worker {
 	struct dc_ctx *ctx;
 };
 
-struct gw_ingest {
+struct gw_pool {
 	struct gw_state *s;
 	/* the committer: workers hand it opened messages and go on to the next one; it commits
 	 * whatever has gathered in one transaction (the busier, the bigger), then answers them.
@@ -57,8 +61,9 @@ struct gw_ingest {
 	struct dc_resolver *cm_res;
 	struct dc_ctx *cm_ctx; /* packs problem reports for commits that failed */
 	struct gw_loop *loop;
-	gw_on_queued_fn *on_queued;
-	void *on_queued_arg;
+	struct gw_dispatcher *disp;
+	struct gw_seen *seen;         /* envelopes sent lately: loop detection */
+	struct gw_webres *wr;         /* did:web documents, fetched off the workers */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;           /* general workers wait here */
 	pthread_cond_t scv;          /* the small-only worker waits here */
@@ -71,7 +76,13 @@ struct gw_ingest {
 	pthread_rwlock_t rules_lock;
 	struct worker w[MAX_WORKERS];
 	unsigned n;
-	size_t pending; /* loop thread only */
+	size_t pending;               /* submitted, not yet acknowledged (atomic) */
+	/* per-peer submit rates: tokens refill at rate a second up to twice that (under mu) */
+	struct {
+		double tokens;
+		int64_t at_ms;
+	} rate[RATE_BUCKETS];
+	double rate_per_s;
 };
 
 static void job_free(struct job *j)
@@ -81,25 +92,38 @@ static void job_free(struct job *j)
 	free(j);
 }
 
+static const char *outcome_name(enum gw_outcome o)
+{
+	switch (o) {
+	case GW_ACCEPTED: return "accepted";
+	case GW_ANSWERED: return "answered";
+	case GW_REFUSED: return "refused";
+	case GW_TRY_LATER: return "try later";
+	}
+	return "?";
+}
+
 /* loop thread: the result reaches the adapter */
 static void deliver(void *arg)
 {
 	struct job *j = arg;
-	struct gw_reply r = { .status = (int)j->res.status,
-		              .why = j->res.why,
+	struct gw_reply r = { .outcome = j->res.outcome ? j->res.outcome : GW_TRY_LATER,
+		              .refusal = j->res.refusal,
+		              .code = j->res.problem_code,
+		              .why = j->res.told[0] ? j->res.told : j->res.why,
 		              .body_type = j->res.out_type,
 		              .body = (const uint8_t *)j->res.out,
 		              .body_len = j->res.out_len };
-	gw_log(r.status < 300 ? "debug" : "info", j->transport, "%d from %s: %s%s%s", r.status, j->source, j->res.why,
-	       j->res.problem_code[0] ? " " : "", j->res.problem_code);
+	gw_log(r.outcome <= GW_ANSWERED && !j->res.loop ? GW_LOG_DEBUG : GW_LOG_INFO, j->transport, "%s from %s: %s%s%s",
+	       outcome_name(r.outcome), j->source, j->res.why, j->res.problem_code[0] ? " " : "", j->res.problem_code);
 	j->ack(j->arg, &r);
-	j->in->pending--;
+	__atomic_sub_fetch(&j->in->pending, 1, __ATOMIC_RELAXED);
 	job_free(j);
 }
 
 /* the job is answered: it leaves the limits, its deliveries go to the dispatcher, its answer
  * to the loop */
-static void job_done(struct gw_ingest *in, struct job *j)
+static void job_done(struct gw_pool *in, struct job *j)
 {
 	pthread_mutex_lock(&in->mu);
 	in->n_waiting--;
@@ -107,8 +131,11 @@ static void job_done(struct gw_ingest *in, struct job *j)
 	pthread_mutex_unlock(&in->mu);
 	free(j->data);
 	j->data = NULL;
-	if (j->res.n_queued && in->on_queued) {
-		in->on_queued(in->on_queued_arg, j->res.fast, j->res.n_fast); /* takes the items */
+	if (j->res.n_queued && in->disp) {
+		if (j->res.n_fast)
+			gw_dispatcher_offer(in->disp, j->res.fast, j->res.n_fast); /* takes the items */
+		else
+			gw_dispatcher_wake(in->disp); /* held or delayed: in the store */
 		j->res.fast = NULL;
 		j->res.n_fast = 0;
 	}
@@ -116,16 +143,51 @@ static void job_done(struct gw_ingest *in, struct job *j)
 		usleep(1000); /* out of memory for a list node: the loop will free some */
 }
 
+#define MAX_PARKED 4 /* times one message waits for did:web fetches */
+
+/* a fetcher thread: the did:web fetch a parked job waited for has ended: back in line */
+static void unpark(void *arg)
+{
+	struct job *j = arg;
+	struct gw_pool *in = j->in;
+	pthread_mutex_lock(&in->mu);
+	bool small = j->len <= SMALL_JOB;
+	struct job **h = small ? &in->shead : &in->head, **t = small ? &in->stail : &in->tail;
+	j->next = NULL;
+	if (*t)
+		(*t)->next = j;
+	else
+		*h = j;
+	*t = j;
+	pthread_cond_signal(&in->cv);
+	if (small && in->big_active)
+		pthread_cond_signal(&in->scv);
+	pthread_mutex_unlock(&in->mu);
+}
+
 static void process(struct worker *w, struct job *j)
 {
-	struct gw_ingest *in = w->in;
+	struct gw_pool *in = w->in;
 	struct gw_ingest_cfg g;
 	pthread_rwlock_rdlock(&in->rules_lock);
 	gw_state_ingest_cfg(in->s, &g);
-	g.lease_ms = in->s->conf.lease_ms; /* deliveries due now go straight to the dispatcher */
+	g.lease_ms = in->disp ? in->s->conf.lease_ms : 0; /* deliveries due now go straight to the dispatcher */
 	g.dc = w->ctx;
 	g.q = in->s->q;
-	gw_ingest_start(&g, j->transport, j->source, j->has_media ? j->media : NULL, j->data, j->len, &j->res, &j->commit);
+	g.seen = in->seen;
+	struct gw_ingest_in m = { .transport = j->transport, .source = j->source, .tag = j->has_tag ? j->tag : NULL,
+		                  .media_type = j->has_media ? j->media : NULL, .data = j->data, .len = j->len };
+	gw_ingest_start(&g, &m, &j->res, &j->commit);
+	if (!j->commit && j->res.fetching && in->wr && j->parked < MAX_PARKED && !in->stop) {
+		/* a did:web document is being fetched: this job waits for it, the worker goes on */
+		const char *url = gw_webres_missing();
+		j->parked++;
+		if (url && gw_webres_wait(in->wr, url, unpark, j) == DC_OK) {
+			pthread_rwlock_unlock(&in->rules_lock);
+			gw_ingest_result_clear(&j->res);
+			return;
+		}
+	}
 	if (!j->commit)
 		gw_ingest_answer(&g, j->live, &j->res);
 	pthread_rwlock_unlock(&in->rules_lock);
@@ -149,7 +211,7 @@ static void process(struct worker *w, struct job *j)
 
 /* one transaction for the batch; if it fails, each message alone (one bad or over-full batch
  * must not fail the others) */
-static void commit_batch(struct gw_ingest *in, struct job *batch, size_t n_items)
+static void commit_batch(struct gw_pool *in, struct job *batch, size_t n_items)
 {
 	struct dc_queue_new_item items[MAX_GROUP_ITEMS];
 	int64_t ids[MAX_GROUP_ITEMS];
@@ -185,7 +247,7 @@ static void commit_batch(struct gw_ingest *in, struct job *batch, size_t n_items
 
 static void *commit_run(void *arg)
 {
-	struct gw_ingest *in = arg;
+	struct gw_pool *in = arg;
 	prctl(PR_SET_NAME, "gw-commit", 0, 0, 0);
 	for (;;) {
 		pthread_mutex_lock(&in->cm_mu);
@@ -220,7 +282,7 @@ static void *commit_run(void *arg)
 		commit_batch(in, batch, n_items);
 		for (struct job *j = batch, *nx; j; j = nx) {
 			nx = j->next;
-			if (j->res.status != GW_IN_ACCEPTED) { /* the commit failed: a problem report, maybe */
+			if (j->res.outcome != GW_ACCEPTED) { /* the commit failed: a problem report, maybe */
 				struct gw_ingest_cfg g;
 				pthread_rwlock_rdlock(&in->rules_lock);
 				gw_state_ingest_cfg(in->s, &g);
@@ -236,7 +298,7 @@ static void *commit_run(void *arg)
 }
 
 /* the next job: small ones first, a big one after SMALL_RUN small ones in a row */
-static struct job *take(struct gw_ingest *in, bool small_only)
+static struct job *take(struct gw_pool *in, bool small_only)
 {
 	bool small = in->shead && (small_only || !in->head || in->small_run < SMALL_RUN);
 	struct job **h = small ? &in->shead : &in->head, **t = small ? &in->stail : &in->tail;
@@ -253,7 +315,7 @@ static struct job *take(struct gw_ingest *in, bool small_only)
 static void *run(void *arg)
 {
 	struct worker *w = arg;
-	struct gw_ingest *in = w->in;
+	struct gw_pool *in = w->in;
 	prctl(PR_SET_NAME, "gw-ingest", 0, 0, 0); /* shows in top -H and /proc */
 	for (;;) {
 		pthread_mutex_lock(&in->mu);
@@ -282,25 +344,64 @@ static void *run(void *arg)
 	return NULL;
 }
 
-dc_err gw_ingest_submit(struct gw_ingest *in, const struct gw_inbound *m, gw_ack_fn *ack, void *arg)
+static int64_t mono_ms(void)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* mu held: may this peer submit one more now? (a token bucket per hash of its address) */
+static bool rate_ok(struct gw_pool *in, const char *source)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (const char *p = source; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	size_t b = (size_t)(h % RATE_BUCKETS);
+	int64_t now = mono_ms();
+	double burst = in->rate_per_s * 2;
+	if (in->rate[b].at_ms == 0) {
+		in->rate[b].tokens = burst;
+	} else {
+		in->rate[b].tokens += (double)(now - in->rate[b].at_ms) * in->rate_per_s / 1000.0;
+		if (in->rate[b].tokens > burst)
+			in->rate[b].tokens = burst;
+	}
+	in->rate[b].at_ms = now;
+	if (in->rate[b].tokens < 1.0)
+		return false;
+	in->rate[b].tokens -= 1.0;
+	return true;
+}
+
+dc_err gw_pool_submit(struct gw_pool *in, const char *transport, struct gw_inbound *m, gw_ack_fn *ack, void *arg)
+{
+	uint8_t *data = m->data;
+	m->data = NULL;
 	struct job *j = calloc(1, sizeof *j);
-	if (!j || !(j->data = malloc(m->len ? m->len : 1))) {
-		free(j);
+	if (!j) {
+		free(data);
 		return DC_ERR_NOMEM;
 	}
 	j->in = in;
-	snprintf(j->transport, sizeof j->transport, "%s", m->transport);
+	snprintf(j->transport, sizeof j->transport, "%s", transport);
 	snprintf(j->source, sizeof j->source, "%s", m->source ? m->source : "");
 	if ((j->has_media = m->media_type != NULL))
 		snprintf(j->media, sizeof j->media, "%s", m->media_type);
+	if ((j->has_tag = m->tag != NULL))
+		snprintf(j->tag, sizeof j->tag, "%s", m->tag);
 	j->live = m->live;
-	memcpy(j->data, m->data, m->len);
+	j->data = data ? data : malloc(1);
 	j->len = m->len;
 	j->ack = ack;
 	j->arg = arg;
+	if (!j->data) {
+		free(j);
+		return DC_ERR_NOMEM;
+	}
 	pthread_mutex_lock(&in->mu);
-	if (in->stop || in->n_waiting >= MAX_WAITING || in->bytes_waiting + m->len > MAX_WAITING_BYTES) {
+	if (in->stop || in->n_waiting >= MAX_WAITING || in->bytes_waiting + m->len > MAX_WAITING_BYTES ||
+	    gw_loop_draining(in->loop) || !rate_ok(in, j->source)) {
 		pthread_mutex_unlock(&in->mu);
 		free(j->data);
 		free(j);
@@ -314,20 +415,20 @@ dc_err gw_ingest_submit(struct gw_ingest *in, const struct gw_inbound *m, gw_ack
 	*t = j;
 	in->n_waiting++;
 	in->bytes_waiting += m->len;
+	__atomic_add_fetch(&in->pending, 1, __ATOMIC_RELAXED);
 	pthread_cond_signal(&in->cv);
 	if (m->len <= SMALL_JOB && in->big_active)
 		pthread_cond_signal(&in->scv);
 	pthread_mutex_unlock(&in->mu);
-	in->pending++;
 	return DC_OK;
 }
 
-size_t gw_ingest_pending(struct gw_ingest *in)
+size_t gw_pool_pending(struct gw_pool *in)
 {
-	return in->pending;
+	return __atomic_load_n(&in->pending, __ATOMIC_RELAXED);
 }
 
-void gw_ingest_set_rules(struct gw_ingest *in, struct rule_set *rs)
+void gw_pool_set_rules(struct gw_pool *in, struct rule_set *rs)
 {
 	pthread_rwlock_wrlock(&in->rules_lock);
 	struct rule_set *old = in->s->rules;
@@ -344,8 +445,8 @@ static void worker_clear(struct worker *w)
 	w->res = NULL;
 }
 
-dc_err gw_ingest_new(struct gw_state *s, unsigned n, struct gw_loop *loop, gw_on_queued_fn *on_queued, void *arg,
-                     struct gw_ingest **out, char *why, size_t why_len)
+dc_err gw_pool_new(struct gw_state *s, unsigned n, struct gw_loop *loop, struct gw_dispatcher *disp,
+                   const struct gw_netpolicy *np, struct gw_pool **out, struct dc_errinfo *ei)
 {
 	*out = NULL;
 	if (n == 0) {
@@ -355,13 +456,21 @@ dc_err gw_ingest_new(struct gw_state *s, unsigned n, struct gw_loop *loop, gw_on
 	n++; /* plus one for small messages only */
 	if (n > MAX_WORKERS)
 		n = MAX_WORKERS;
-	struct gw_ingest *in = calloc(1, sizeof *in);
+	struct gw_pool *in = calloc(1, sizeof *in);
 	if (!in)
 		return DC_ERR_NOMEM;
 	in->s = s;
 	in->loop = loop;
-	in->on_queued = on_queued;
-	in->on_queued_arg = arg;
+	in->disp = disp;
+	in->rate_per_s = s->conf.per_peer_rate ? s->conf.per_peer_rate : 500;
+	struct gw_webres_cfg wc;
+	gw_webres_cfg_default(&wc);
+	wc.np = np;
+	if (gw_seen_new(65536, &in->seen) || gw_webres_new(&wc, &in->wr)) {
+		gw_seen_free(in->seen);
+		free(in);
+		return DC_ERR_NOMEM;
+	}
 	pthread_mutex_init(&in->mu, NULL);
 	pthread_cond_init(&in->cv, NULL);
 	pthread_cond_init(&in->scv, NULL);
@@ -371,16 +480,15 @@ dc_err gw_ingest_new(struct gw_state *s, unsigned n, struct gw_loop *loop, gw_on
 	struct dc_limits lim;
 	dc_ctx_get_limits(s->ctx, &lim);
 	if (dc_resolver_new(64, &in->cm_res) || dc_ctx_new(in->cm_res, s->ks, &in->cm_ctx)) {
-		snprintf(why, why_len, "committer: out of memory");
-		gw_ingest_free(in);
-		return DC_ERR_NOMEM;
+		gw_pool_free(in);
+		return dc_errinfo_set(ei, DC_ERR_NOMEM, "committer: out of memory");
 	}
-	dc_resolver_set_fetch(in->cm_res, gw_web_fetch, NULL);
+	dc_resolver_set_fetch(in->cm_res, gw_webres_fetch, in->wr);
+	dc_resolver_set_web_ttl(in->cm_res, 0);
 	dc_ctx_set_limits(in->cm_ctx, &lim);
 	if (pthread_create(&in->cm_th, NULL, commit_run, in) != 0) {
-		snprintf(why, why_len, "committer: cannot start a thread");
-		gw_ingest_free(in);
-		return DC_ERR_NOMEM;
+		gw_pool_free(in);
+		return dc_errinfo_set(ei, DC_ERR_NOMEM, "committer: cannot start a thread");
 	}
 	in->cm_started = true;
 	for (unsigned i = 0; i < n; i++) {
@@ -389,16 +497,15 @@ dc_err gw_ingest_new(struct gw_state *s, unsigned n, struct gw_loop *loop, gw_on
 		w->small_only = i == n - 1 && n > 1;
 		in->n = i + 1;
 		if (dc_resolver_new(1024, &w->res) || dc_ctx_new(w->res, s->ks, &w->ctx)) {
-			snprintf(why, why_len, "worker %u: out of memory", i);
-			gw_ingest_free(in);
-			return DC_ERR_NOMEM;
+			gw_pool_free(in);
+			return dc_errinfo_set(ei, DC_ERR_NOMEM, "worker %u: out of memory", i);
 		}
-		dc_resolver_set_fetch(w->res, gw_web_fetch, NULL);
+		dc_resolver_set_fetch(w->res, gw_webres_fetch, in->wr);
+		dc_resolver_set_web_ttl(w->res, 0);
 		dc_ctx_set_limits(w->ctx, &lim);
 		if (pthread_create(&w->th, NULL, run, w) != 0) {
-			snprintf(why, why_len, "worker %u: cannot start a thread", i);
-			gw_ingest_free(in);
-			return DC_ERR_NOMEM;
+			gw_pool_free(in);
+			return dc_errinfo_set(ei, DC_ERR_NOMEM, "worker %u: cannot start a thread", i);
 		}
 		w->started = true;
 	}
@@ -406,7 +513,7 @@ dc_err gw_ingest_new(struct gw_state *s, unsigned n, struct gw_loop *loop, gw_on
 	return DC_OK;
 }
 
-void gw_ingest_free(struct gw_ingest *in)
+void gw_pool_free(struct gw_pool *in)
 {
 	if (!in)
 		return;
@@ -415,6 +522,9 @@ void gw_ingest_free(struct gw_ingest *in)
 	pthread_cond_broadcast(&in->cv);
 	pthread_cond_broadcast(&in->scv);
 	pthread_mutex_unlock(&in->mu);
+	/* jobs waiting for did:web fetches come back to the queue now; the workers finish them */
+	gw_webres_free(in->wr);
+	in->wr = NULL;
 	for (unsigned i = 0; i < in->n; i++) {
 		if (in->w[i].started)
 			pthread_join(in->w[i].th, NULL);
@@ -429,6 +539,7 @@ void gw_ingest_free(struct gw_ingest *in)
 		pthread_join(in->cm_th, NULL);
 	dc_ctx_free(in->cm_ctx);
 	dc_resolver_free(in->cm_res);
+	gw_seen_free(in->seen);
 	pthread_rwlock_destroy(&in->rules_lock);
 	pthread_cond_destroy(&in->cm_cv);
 	pthread_mutex_destroy(&in->cm_mu);

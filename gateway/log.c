@@ -1,0 +1,96 @@
+/* The daemon's log (see log.h). */
+#include "log.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define LOG_BURST 20      /* lines per call site ... */
+#define LOG_WINDOW_S 10   /* ... per this many seconds */
+#define LOG_SITES 256     /* call sites tracked (a hash table; collisions share a budget) */
+
+static int log_min = GW_LOG_INFO;
+static const char *const names[] = { "debug", "info", "warn", "error" };
+
+struct site {
+	const char *fmt;      /* the call site, by its format string */
+	int64_t window;       /* start of the current window (s, monotonic) */
+	unsigned lines;       /* written in this window */
+	unsigned long dropped;
+};
+static struct site sites[LOG_SITES];
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+void gw_log_set_level(const char *level)
+{
+	log_min = GW_LOG_INFO;
+	for (int i = 0; level && i < 4; i++)
+		if (strcmp(level, names[i]) == 0)
+			log_min = i;
+}
+
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* may this site write now? *dropped: how many it left out since it last wrote */
+static int admit(const char *fmt, unsigned long *dropped)
+{
+	size_t h = ((uintptr_t)fmt >> 3) % LOG_SITES;
+	int64_t now = mono_s();
+	pthread_mutex_lock(&mu);
+	struct site *s = &sites[h];
+	if (s->fmt != fmt || now - s->window >= LOG_WINDOW_S) {
+		*dropped = s->fmt == fmt ? s->dropped : 0;
+		s->fmt = fmt;
+		s->window = now;
+		s->lines = 0;
+		s->dropped = 0;
+	} else {
+		*dropped = 0;
+	}
+	int ok = s->lines < LOG_BURST;
+	if (ok)
+		s->lines++;
+	else
+		s->dropped++;
+	pthread_mutex_unlock(&mu);
+	return ok;
+}
+
+void gw_logv(enum gw_log_level lvl, const char *ctx, const char *fmt, va_list ap)
+{
+	if ((int)lvl < log_min || (int)lvl > GW_LOG_ERROR)
+		return;
+	unsigned long dropped = 0;
+	if (!admit(fmt, &dropped))
+		return;
+	char msg[600];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	for (char *p = msg; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' '; /* one line per event, whatever the message says */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char t[32];
+	strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%S", &tm);
+	char more[64] = "";
+	if (dropped)
+		snprintf(more, sizeof more, " (%lu more like this)", dropped);
+	fprintf(stderr, "%s.%03ldZ %s %s: %s%s\n", t, ts.tv_nsec / 1000000, names[lvl], ctx, msg, more);
+}
+
+void gw_log(enum gw_log_level lvl, const char *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	gw_logv(lvl, ctx, fmt, ap);
+	va_end(ap);
+}
