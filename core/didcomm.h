@@ -15,6 +15,12 @@
 extern "C" {
 #endif
 
+/* libdidcomm.so is built with -fvisibility=hidden: what this header declares is its whole
+ * exported API (the dc__ internals of internal.h stay inside). */
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility push(default)
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define DC_WUR __attribute__((warn_unused_result))
 #else
@@ -264,6 +270,10 @@ dc_err dc_protocol_handle(const struct dc_proto_info *pi, const char *msg_json, 
 dc_err dc_problem_report(const char *from, const char *to, const char *pthid, const char *about_id,
                          const char *code, const char *comment, const char *const *args, size_t n_args,
                          char **out) DC_WUR;
+
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

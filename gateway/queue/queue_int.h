@@ -1,10 +1,11 @@
-/* Queue internals: the store vtable (one file per store, like OpenSMTPD's queue backends). */
+/* Queue internals: the store vtable (one file per store, like OpenSMTPD's queue backends).
+ * The queue is the gateway's (libgwqueue.a), not libdidcomm's: it uses only the public
+ * API of didcomm.h. */
 #ifndef DC_QUEUE_INT_H
 #define DC_QUEUE_INT_H
 #include <pthread.h>
 
 #include "dc_queue.h"
-#include "internal.h"
 
 struct dc_queue_store_ops {
 	const char *name;
@@ -36,5 +37,10 @@ struct dc_queue {
 	void *impl;
 };
 
+/* errors in the library's shape (dc_errinfo_set is public) */
+#define dc__fail dc_errinfo_set
+
 void dc__queue_opts_fill(struct dc_queue_opts *o, const struct dc_queue_opts *in);
+/* write all len bytes (EINTR retried): 0, or the errno of the failure (queue.c) */
+int dc__queue_write_all(int fd, const void *p, size_t len);
 #endif

@@ -1,4 +1,5 @@
-/* The durable queue between acceptance and delivery (libdidcomm). A store is a vtable
+/* The durable queue between acceptance and delivery (the gateway's libgwqueue.a, beside
+ * libdidcomm, whose public API it uses). A store is a vtable
  * (struct dc_queue_ops) so that a shared engine can hold it later; SQLite in WAL mode is the
  * embedded default. Promise: dc_queue_put returns only after the commit, so an adapter may
  * acknowledge (HTTP 202, PUBACK, ...) as soon as it returns. Delivery is at least once: a

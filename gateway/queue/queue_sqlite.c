@@ -94,7 +94,7 @@ static dc_err blob_write(struct dc_queue *q, const uint8_t *data, size_t len, ch
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return dc__fail(ei, DC_ERR_IO, "queue: cannot create %.300s: %s", path, strerror(errno));
-	int err = dc__write_all(fd, data, len);
+	int err = dc__queue_write_all(fd, data, len);
 	if (!err && q->o.sync_full && fdatasync(fd) != 0)
 		err = errno;
 	if (close(fd) != 0 && !err)
@@ -136,7 +136,7 @@ static int file_copy(const char *from, const char *to, bool sync)
 			err = r < 0 ? errno : 0;
 			break;
 		}
-		if ((err = dc__write_all(out, buf, (size_t)r)))
+		if ((err = dc__queue_write_all(out, buf, (size_t)r)))
 			break;
 	}
 	if (!err && sync && fdatasync(out) != 0)
