@@ -165,6 +165,13 @@ dc_err dc_queue_requeue(struct dc_queue *q, int64_t id, int64_t now_ms, struct d
 	LOCKED(q, q->ops->requeue(q, id, now_ms, ei));
 }
 
+dc_err dc_queue_check(struct dc_queue *q, struct dc_errinfo *ei)
+{
+	if (!q->ops->check)
+		return DC_OK;
+	LOCKED(q, q->ops->check(q, ei));
+}
+
 dc_err dc_queue_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei)
 {
 	LOCKED(q, q->ops->purge_dead(q, purged, ei));

@@ -24,6 +24,7 @@ struct dc_queue_store_ops {
 	dc_err (*requeue)(struct dc_queue *q, int64_t id, int64_t now, struct dc_errinfo *ei);
 	dc_err (*purge_dead)(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei);
 	dc_err (*release_leases)(struct dc_queue *q, uint64_t *released, struct dc_errinfo *ei);
+	dc_err (*check)(struct dc_queue *q, struct dc_errinfo *ei); /* optional */
 	/* optional (blob_min_bytes); called without the handle's lock */
 	dc_err (*file_write)(struct dc_queue *q, const uint8_t *data, size_t len, char *name, struct dc_errinfo *ei);
 	void (*file_discard)(struct dc_queue *q, const char *name);
