@@ -99,6 +99,8 @@ dc_err dc_keystore_save_file(const struct dc_keystore *ks, const char *path, str
 dc_err dc_keystore_take(struct dc_keystore *ks, struct dc_key *k) DC_WUR;
 const struct dc_key *dc_keystore_get(const struct dc_keystore *ks, const char *kid); /* borrowed */
 size_t dc_keystore_count(const struct dc_keystore *ks);
+/* The i-th key (0 .. count-1) in load order, borrowed; NULL past the end. */
+const struct dc_key *dc_keystore_at(const struct dc_keystore *ks, size_t i);
 
 /* ---- DID documents and resolution ---------------------------------------------------- */
 struct dc_did_doc;     /* reference counted, immutable once built */
