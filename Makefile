@@ -1,5 +1,6 @@
 # didcomm-gateway: one non-recursive Makefile.
-#   make            build libdidcomm (static + shared) and didcomm-gateway (build/release/)
+#   make            build libdidcomm (static + shared), the queue (libgwqueue.a) and
+#                   didcomm-gateway (build/release/)
 #   make run        deps + build + start the gateway on the default config
 #   make test       deps + build + every test (unit under ASan+UBSan too, corpus replay, CLI, interop)
 #   make bench      benchmarks (tests/bench), with didcomm-node side by side
@@ -21,16 +22,20 @@ B        := build/$(V)
 PKGS     := libsodium libcjson libcrypto libcurl sqlite3 libwebsockets libuv
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# what libdidcomm.so itself needs (the queue's sqlite3, and the daemon's curl, lws and uv, are not)
+CORE_PKGS  := libsodium libcjson libcrypto
+CORE_LIBS  := $(shell pkg-config --libs $(CORE_PKGS) 2>/dev/null) -lpthread -lm
 CUNIT_LIBS := $(shell pkg-config --libs cunit 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-missing-field-initializers
 CFLAGS   := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -fPIC \
-            -Icore -Irules -Igateway -Iadapters $(PKG_CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
+            -Icore -Irules -Igateway -Igateway/queue -Iadapters $(PKG_CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  := $(SANFLAGS) $(EXTRA_LDFLAGS)
 LIBS     := $(PKG_LIBS) -lpthread -lm
 
 CORE_SRC := $(sort $(wildcard core/*.c))
 GW_SRC   := $(sort $(wildcard gateway/*.c))
+GWQ_SRC  := $(sort $(wildcard gateway/queue/*.c))
 RULES_SRC := $(sort $(wildcard rules/*.c))
 AD_SRC   := $(sort $(wildcard adapters/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
@@ -40,11 +45,15 @@ CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
 GW_OBJ   := $(GW_SRC:%.c=$(B)/%.o) $(AD_SRC:%.c=$(B)/%.o)
 GW_MAIN_OBJ := $(B)/gateway/cli.o
 GW_LIB_OBJ := $(filter-out $(GW_MAIN_OBJ),$(GW_OBJ))
+GWQ_OBJ  := $(GWQ_SRC:%.c=$(B)/%.o)
 RULES_OBJ := $(RULES_SRC:%.c=$(B)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o)
 
 LIB_A    := $(B)/libdidcomm.a
+SONAME   := libdidcomm.so.0
 LIB_SO   := $(B)/libdidcomm.so
+LIB_SO_V := $(B)/$(SONAME)
+LIB_GWQ  := $(B)/libgwqueue.a
 LIB_RULES := $(B)/librules.a
 LIB_GW   := $(B)/libgw.a
 BIN      := $(B)/didcomm-gateway
@@ -60,7 +69,7 @@ DEB_PKGS := build-essential pkg-config libcurl4-gnutls-dev libwebsockets-dev lib
 .PHONY: all deps build run test test-unit test-interop \
         bench fuzz check-src clean
 all: build
-build: $(LIB_A) $(LIB_SO) $(BIN)
+build: $(LIB_A) $(LIB_SO) $(LIB_GWQ) $(BIN)
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -72,16 +81,31 @@ deps:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 
+# libdidcomm's objects export only what didcomm.h marks visible (the public dc_ API)
+$(CORE_OBJ): OBJ_CFLAGS := -fvisibility=hidden
+
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(OBJ_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB_A): $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(LIB_SO): $(CORE_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
+# libdidcomm.so.0 (SONAME) and the libdidcomm.so link to it; NEEDED only what core uses
+SO_LDFLAGS := -shared -Wl,-soname,$(SONAME) -Wl,--as-needed
+ifeq ($(SANITIZE),)
+SO_LDFLAGS += -Wl,--no-undefined
+endif
+$(LIB_SO_V): $(CORE_OBJ)
+	$(CC) $(SO_LDFLAGS) $(LDFLAGS) -o $@ $^ $(CORE_LIBS)
+
+$(LIB_SO): $(LIB_SO_V)
+	ln -sf $(SONAME) $@
+
+$(LIB_GWQ): $(GWQ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
 $(LIB_RULES): $(RULES_OBJ)
 	@rm -f $@
@@ -91,12 +115,12 @@ $(LIB_GW): $(GW_LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(GW_MAIN_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_A)
-	$(CC) $(LDFLAGS) -o $@ $(GW_MAIN_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_A) $(LIBS)
+$(BIN): $(GW_MAIN_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_GWQ) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $(GW_MAIN_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_GWQ) $(LIB_A) $(LIBS)
 
 # unit tests link the gateway's logic too (everything but main)
-$(UNIT): $(UNIT_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_A)
-	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_A) $(LIBS) $(CUNIT_LIBS)
+$(UNIT): $(UNIT_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_GWQ) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_GWQ) $(LIB_A) $(LIBS) $(CUNIT_LIBS)
 
 # Replays every fuzz corpus file through each target's entry point (no libFuzzer needed).
 $(REPLAY): tests/fuzz/replay.c $(patsubst %,tests/fuzz/fuzz_%.c,$(FUZZ_TARGETS)) $(LIB_RULES) $(LIB_A)
@@ -128,11 +152,11 @@ fuzz: deps
 	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 check-src:
-	@! grep -nE '\b(strcpy|sprintf|strtok|atoi|gets|gmtime)\s*\(' core/*.c gateway/*.c adapters/*.c rules/*.c 2>/dev/null
+	@! grep -nE '\b(strcpy|sprintf|strtok|atoi|gets|gmtime)\s*\(' core/*.c gateway/*.c gateway/queue/*.c adapters/*.c rules/*.c 2>/dev/null
 	@! grep -nE '\b(printf|puts)\s*\(' core/*.c 2>/dev/null
 	@echo "check-src: ok"
 
 clean:
 	rm -rf build
 
--include $(CORE_OBJ:.o=.d) $(GW_OBJ:.o=.d) $(RULES_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(GW_OBJ:.o=.d) $(GWQ_OBJ:.o=.d) $(RULES_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

@@ -15,6 +15,12 @@
 extern "C" {
 #endif
 
+/* libdidcomm.so is built with -fvisibility=hidden: what this header declares is its whole
+ * exported API (the dc__ internals of internal.h stay inside). */
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility push(default)
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define DC_WUR __attribute__((warn_unused_result))
 #else
@@ -93,6 +99,8 @@ dc_err dc_keystore_save_file(const struct dc_keystore *ks, const char *path, str
 dc_err dc_keystore_take(struct dc_keystore *ks, struct dc_key *k) DC_WUR;
 const struct dc_key *dc_keystore_get(const struct dc_keystore *ks, const char *kid); /* borrowed */
 size_t dc_keystore_count(const struct dc_keystore *ks);
+/* The i-th key (0 .. count-1) in load order, borrowed; NULL past the end. */
+const struct dc_key *dc_keystore_at(const struct dc_keystore *ks, size_t i);
 
 /* ---- DID documents and resolution ---------------------------------------------------- */
 struct dc_did_doc;     /* reference counted, immutable once built */
@@ -272,6 +280,10 @@ dc_err dc_protocol_handle(const struct dc_proto_info *pi, const char *msg_json, 
 dc_err dc_problem_report(const char *from, const char *to, const char *pthid, const char *about_id,
                          const char *code, const char *comment, const char *const *args, size_t n_args,
                          char **out) DC_WUR;
+
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

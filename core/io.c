@@ -1,4 +1,4 @@
-/* Small file helpers shared by the keystore and the queue. */
+/* Small file helpers (the keystore). */
 #include "internal.h"
 
 #include <errno.h>

@@ -60,6 +60,11 @@ size_t dc_keystore_count(const struct dc_keystore *ks)
 	return ks ? ks->n : 0;
 }
 
+const struct dc_key *dc_keystore_at(const struct dc_keystore *ks, size_t i)
+{
+	return ks && i < ks->n ? ks->keys[i] : NULL;
+}
+
 static size_t find(const struct dc_keystore *ks, const char *kid)
 {
 	for (size_t i = 0; i < ks->n; i++)

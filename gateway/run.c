@@ -1,5 +1,6 @@
 /* `run`: open the gateway's state (configuration, identity created on first start, queue,
- * rules: any error stops here with file:line) and run the daemon. `-t` checks the
+ * rules: any error stops here with file:line), take state_dir's lock (one daemon per state
+ * directory), check the queue, and run the daemon. `-t` checks the
  * configuration and prints it. */
 #include "conf.h"
 #include "gateway.h"
@@ -58,6 +59,12 @@ int gw_cmd_run(int argc, char **argv)
 	}
 	struct gw_state s;
 	int ret = gw_state_open(&s, "run", path, NULL);
+	/* one daemon per state directory, before it touches anything in it as the only one (the
+	 * queue's start-up sweep removes envelope files no item names yet); then the queue's check */
+	if (ret == 0)
+		ret = gw_state_lock(&s, "run");
+	if (ret == 0)
+		ret = gw_state_check_queue(&s, "run");
 	if (ret == 0)
 		ret = gw_daemon_run(&s);
 	gw_state_close(&s);

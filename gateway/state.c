@@ -2,14 +2,103 @@
 #include "state.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "gateway.h"
 
+/* path gets data in a new file: a temporary created O_EXCL 0600 beside it, synced and renamed
+ * over (so a broken file is replaced whole). errno on failure. */
+static int write_private_file(const char *path, const char *data)
+{
+	char tmp[4300];
+	snprintf(tmp, sizeof tmp, "%s.new-%ld", path, (long)getpid());
+	unlink(tmp); /* ours: left by an earlier run with this pid that died half-way */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return errno;
+	size_t len = strlen(data), off = 0;
+	int err = fchmod(fd, 0600) != 0 ? errno : 0;
+	while (!err && off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			err = w < 0 ? errno : EIO;
+		else
+			off += (size_t)w;
+	}
+	if (!err && fsync(fd) != 0)
+		err = errno;
+	if (close(fd) != 0 && !err)
+		err = errno;
+	if (!err && rename(tmp, path) != 0)
+		err = errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+/* The DID whose private keys the keystore holds: every kid is a DID URL (DID#fragment) of the
+ * same DID. A did:peer:4 keystore also holds its keys under the short form's kids
+ * (did_new.c): the short form did:peer:4H is a prefix of the long one, did:peer:4H:DOC, and the
+ * long one is the DID. 1 with a message when there is no such DID, or more than one. */
+static int did_of_keystore(const struct dc_keystore *ks, const char *cmd, const char *secrets, char **out)
+{
+	*out = NULL;
+	const char *did = NULL, *other = NULL;
+	size_t did_len = 0, other_len = 0;
+	for (size_t i = 0; i < dc_keystore_count(ks); i++) {
+		const char *kid = dc_key_kid(dc_keystore_at(ks, i));
+		const char *hash = kid ? strchr(kid, '#') : NULL;
+		if (!hash || strncmp(kid, "did:", 4) != 0 || hash == kid + 4) {
+			fprintf(stderr, "%s: %s: key %zu has no DID URL for its kid (%.80s): cannot tell the gateway's DID; "
+			        "restore did.txt\n", cmd, secrets, i + 1, kid ? kid : "none");
+			return 1;
+		}
+		size_t n = (size_t)(hash - kid);
+		if (!did || (n == did_len && strncmp(kid, did, n) == 0)) {
+			did = kid;
+			did_len = n;
+		} else if (!other || (n == other_len && strncmp(kid, other, n) == 0)) {
+			other = kid;
+			other_len = n;
+		} else {
+			other_len = 0; /* a third DID */
+			break;
+		}
+	}
+	if (did && other) {
+		/* the short and the long form of one did:peer:4 */
+		const char *s = did_len < other_len ? did : other, *l = did_len < other_len ? other : did;
+		size_t sl = did_len < other_len ? did_len : other_len, ll = did_len < other_len ? other_len : did_len;
+		if (other_len && strncmp(s, "did:peer:4", 10) == 0 && ll > sl && strncmp(s, l, sl) == 0 && l[sl] == ':') {
+			did = l;
+			did_len = ll;
+			other = NULL;
+		}
+	}
+	if (!did || other) {
+		fprintf(stderr, "%s: %s holds %s: cannot tell the gateway's DID; restore did.txt\n", cmd, secrets,
+		        did ? "the keys of more than one DID" : "no keys");
+		return 1;
+	}
+	if (!(*out = strndup(did, did_len))) {
+		fprintf(stderr, "%s: out of memory\n", cmd);
+		return 1;
+	}
+	return 0;
+}
+
+/* The identity: did.txt (the DID) and secrets.json (its private keys). secrets.json is never
+ * replaced: a lost identity cannot be had back, and agents know this DID. Without did.txt the
+ * DID is read back from the kids of the secrets; without either, a new identity is made. */
 static int identity(struct gw_state *s, const char *cmd)
 {
 	char secrets[4200], didfile[4200];
@@ -27,14 +116,43 @@ static int identity(struct gw_state *s, const char *cmd)
 	}
 	free(s->did);
 	s->did = NULL;
+	char line[4200];
+	struct stat st;
+	if (lstat(secrets, &st) == 0 || errno != ENOENT) {
+		if (dc_keystore_load_file(s->ks, secrets, &ei)) {
+			fprintf(stderr, "%s: %s: %s (did.txt is missing; the secrets are kept as they are)\n", cmd, secrets,
+			        ei.msg);
+			return 1;
+		}
+		if (did_of_keystore(s->ks, cmd, secrets, &s->did))
+			return 1;
+		snprintf(line, sizeof line, "%s\n", s->did);
+		int err = write_private_file(didfile, line);
+		if (err) {
+			fprintf(stderr, "%s: %s: %s\n", cmd, didfile, strerror(err));
+			return 1;
+		}
+		fprintf(stderr, "%s: %s was missing: written again from the keys in %s\n", cmd, didfile, secrets);
+		return 0;
+	}
 	struct dc_did_new_opts o = { .method = DC_DID_PEER2, .endpoints = s->endpoints, .n_endpoints = s->n_endpoints };
-	if (dc_did_new(&o, s->ks, &s->did, &ei) || dc_keystore_save_file(s->ks, secrets, &ei)) {
+	char tmp[4300];
+	snprintf(tmp, sizeof tmp, "%s.new-%ld", secrets, (long)getpid());
+	if (dc_did_new(&o, s->ks, &s->did, &ei) || dc_keystore_save_file(s->ks, tmp, &ei)) {
 		fprintf(stderr, "%s: creating the gateway identity: %s\n", cmd, ei.msg);
 		return 1;
 	}
-	FILE *f = fopen(didfile, "w");
-	if (!f || fprintf(f, "%s\n", s->did) < 0 || fclose(f) != 0) {
-		fprintf(stderr, "%s: %s: %s\n", cmd, didfile, strerror(errno));
+	/* link: the new secrets take the name only if nothing holds it (rename would replace) */
+	int err = chmod(tmp, 0600) != 0 || link(tmp, secrets) != 0 ? errno : 0;
+	unlink(tmp);
+	if (err) {
+		fprintf(stderr, "%s: %s: %s%s\n", cmd, secrets, strerror(err),
+		        err == EEXIST ? " (made meanwhile by another process; start again)" : "");
+		return 1;
+	}
+	snprintf(line, sizeof line, "%s\n", s->did);
+	if ((err = write_private_file(didfile, line))) {
+		fprintf(stderr, "%s: %s: %s\n", cmd, didfile, strerror(err));
 		return 1;
 	}
 	return 0;
@@ -45,13 +163,76 @@ static dc_err queue_open(const struct gw_state *s, struct dc_queue **q, struct d
 {
 	char qpath[4200];
 	snprintf(qpath, sizeof qpath, "%s/queue.db", s->conf.state_dir);
+	/* SQLite takes an empty file for a new store: a queue.db emptied by accident would look
+	 * like a queue with nothing in it, and what it held would be gone without a word */
+	struct stat st;
+	if (stat(qpath, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+		return dc_errinfo_set(ei, DC_ERR_IO,
+		                      "queue: %.300s is empty (0 bytes), not a queue: restore it, or remove it "
+		                      "to start with an empty queue", qpath);
 	/* the daemon shares one connection between its threads: a bigger log between checkpoints
 	 * means fewer fsyncs in their way */
 	struct dc_queue_opts qo = { .max_items = s->conf.queue_max_items, .max_item_bytes = s->conf.max_message_bytes * 2,
 		                    .retry_base_ms = s->conf.retry_base_ms, .retry_max_ms = s->conf.retry_max_ms,
 		                    .max_age_ms = s->conf.max_age_ms, .sync_full = s->conf.queue_sync_full,
 		                    .checkpoint_pages = 1000, .blob_min_bytes = s->conf.queue_files_from };
-	return dc_queue_open_sqlite(qpath, &qo, q, ei);
+	bool existed = stat(qpath, &st) == 0;
+	dc_err rc = dc_queue_open_sqlite(qpath, &qo, q, ei);
+	/* e.g. "file is not a database": say what to do about it */
+	if (rc == DC_ERR_IO && existed && ei && strlen(ei->msg) < sizeof ei->msg - 1)
+		snprintf(ei->msg + strlen(ei->msg), sizeof ei->msg - strlen(ei->msg),
+		         "; not opening a damaged queue: restore it from a backup, or move it away to start with an empty one");
+	return rc;
+}
+
+int gw_state_lock(struct gw_state *s, const char *cmd)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/lock", s->conf.state_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || fchmod(fd, 0600) != 0) {
+		fprintf(stderr, "%s: %s: %s\n", cmd, path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	int r;
+	while ((r = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
+		;
+	if (r != 0) {
+		int err = errno;
+		char pid[32] = "";
+		ssize_t n = err == EWOULDBLOCK ? pread(fd, pid, sizeof pid - 1, 0) : -1;
+		pid[n > 0 ? n : 0] = 0;
+		pid[strcspn(pid, "\r\n")] = 0;
+		if (err == EWOULDBLOCK)
+			fprintf(stderr, "%s: %s is in use by another gateway (pid %s, holding %s); one gateway per state "
+			        "directory\n", cmd, s->conf.state_dir, pid[0] ? pid : "unknown", path);
+		else
+			fprintf(stderr, "%s: locking %s: %s\n", cmd, path, strerror(err));
+		close(fd);
+		return 1;
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+		fprintf(stderr, "%s: %s: %s\n", cmd, path, strerror(errno));
+		close(fd);
+		return 1;
+	}
+	s->lock_fd = fd;
+	s->locked = true;
+	return 0;
+}
+
+int gw_state_check_queue(struct gw_state *s, const char *cmd)
+{
+	struct dc_errinfo ei = { 0 };
+	if (!dc_queue_check(s->q, &ei))
+		return 0;
+	fprintf(stderr, "%s: %s; not starting on a damaged queue: restore it from a backup, or move it away to start "
+	        "with an empty one\n", cmd, ei.msg);
+	return 1;
 }
 
 int gw_state_open(struct gw_state *s, const char *cmd, const char *conf_path, const char *state_dir)
@@ -107,6 +288,8 @@ int gw_state_open(struct gw_state *s, const char *cmd, const char *conf_path, co
 
 void gw_state_close(struct gw_state *s)
 {
+	if (s->locked)
+		close(s->lock_fd); /* the lock goes with it */
 	rule_set_free(s->rules);
 	dc_queue_close(s->q);
 	dc_ctx_free(s->ctx);

@@ -1,11 +1,13 @@
 /* The queue front: option defaults, backoff, and dispatch to the store's vtable. */
 #include "queue_int.h"
 
+#include <errno.h>
 #include <pthread.h>
 
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A handle may be shared by threads: each operation (one transaction) runs alone on it. One
  * shared connection keeps SQLite's page cache warm, where one per thread would have every
@@ -40,6 +42,23 @@ void dc__queue_opts_fill(struct dc_queue_opts *o, const struct dc_queue_opts *in
 		d.blob_min_bytes = in->blob_min_bytes;
 	}
 	*o = d;
+}
+
+int dc__queue_write_all(int fd, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, b + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno;
+		if (w == 0)
+			return EIO;
+		off += (size_t)w;
+	}
+	return 0;
 }
 
 int64_t dc_queue_backoff_ms(const struct dc_queue_opts *o, unsigned attempt)
@@ -144,6 +163,13 @@ dc_err dc_queue_get(struct dc_queue *q, int64_t id, struct dc_queue_item *item, 
 dc_err dc_queue_requeue(struct dc_queue *q, int64_t id, int64_t now_ms, struct dc_errinfo *ei)
 {
 	LOCKED(q, q->ops->requeue(q, id, now_ms, ei));
+}
+
+dc_err dc_queue_check(struct dc_queue *q, struct dc_errinfo *ei)
+{
+	if (!q->ops->check)
+		return DC_OK;
+	LOCKED(q, q->ops->check(q, ei));
 }
 
 dc_err dc_queue_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei)

@@ -1,4 +1,5 @@
-/* The durable queue between acceptance and delivery (libdidcomm). A store is a vtable
+/* The durable queue between acceptance and delivery (the gateway's libgwqueue.a, beside
+ * libdidcomm, whose public API it uses). A store is a vtable
  * (struct dc_queue_ops) so that a shared engine can hold it later; SQLite in WAL mode is the
  * embedded default. Promise: dc_queue_put returns only after the commit, so an adapter may
  * acknowledge (HTTP 202, PUBACK, ...) as soon as it returns. Delivery is at least once: a
@@ -18,6 +19,7 @@ struct dc_queue_opts {
 	bool sync_full;          /* synchronous=FULL (power loss) instead of NORMAL (kill -9 only) */
 	int checkpoint_pages;    /* fold the write-ahead log into the store when it holds this many
 	                          * pages (0 = 1000; more: fewer fsyncs, a bigger log) */
+	/* a new store, its -wal and -shm, its envelope files are 0600, its directory 0700 */
 	size_t blob_min_bytes;   /* envelopes this big or bigger are kept in files of their own
 	                          * beside the store (SQLite: PATH-blobs/), written before the commit
 	                          * that names them and removed after the one that lets them go;
@@ -104,6 +106,9 @@ dc_err dc_queue_requeue(struct dc_queue *q, int64_t id, int64_t now_ms, struct d
  * removed once they are a minute old. */
 dc_err dc_queue_release_leases(struct dc_queue *q, uint64_t *released, struct dc_errinfo *ei) DC_WUR;
 dc_err dc_queue_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei) DC_WUR;
+/* The store's own consistency check (SQLite: PRAGMA quick_check, which reads the whole file):
+ * DC_ERR_IO with what the store said when it is damaged. For the daemon's start-up. */
+dc_err dc_queue_check(struct dc_queue *q, struct dc_errinfo *ei) DC_WUR;
 
 /* Envelopes in files of their own (blob_min_bytes): from this size on (0: the store keeps
  * every envelope inside). */

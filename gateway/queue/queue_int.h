@@ -1,10 +1,11 @@
-/* Queue internals: the store vtable (one file per store, like OpenSMTPD's queue backends). */
+/* Queue internals: the store vtable (one file per store, like OpenSMTPD's queue backends).
+ * The queue is the gateway's (libgwqueue.a), not libdidcomm's: it uses only the public
+ * API of didcomm.h. */
 #ifndef DC_QUEUE_INT_H
 #define DC_QUEUE_INT_H
 #include <pthread.h>
 
 #include "dc_queue.h"
-#include "internal.h"
 
 struct dc_queue_store_ops {
 	const char *name;
@@ -23,6 +24,7 @@ struct dc_queue_store_ops {
 	dc_err (*requeue)(struct dc_queue *q, int64_t id, int64_t now, struct dc_errinfo *ei);
 	dc_err (*purge_dead)(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei);
 	dc_err (*release_leases)(struct dc_queue *q, uint64_t *released, struct dc_errinfo *ei);
+	dc_err (*check)(struct dc_queue *q, struct dc_errinfo *ei); /* optional */
 	/* optional (blob_min_bytes); called without the handle's lock */
 	dc_err (*file_write)(struct dc_queue *q, const uint8_t *data, size_t len, char *name, struct dc_errinfo *ei);
 	void (*file_discard)(struct dc_queue *q, const char *name);
@@ -36,5 +38,10 @@ struct dc_queue {
 	void *impl;
 };
 
+/* errors in the library's shape (dc_errinfo_set is public) */
+#define dc__fail dc_errinfo_set
+
 void dc__queue_opts_fill(struct dc_queue_opts *o, const struct dc_queue_opts *in);
+/* write all len bytes (EINTR retried): 0, or the errno of the failure (queue.c) */
+int dc__queue_write_all(int fd, const void *p, size_t len);
 #endif

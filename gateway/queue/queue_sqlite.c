@@ -5,7 +5,10 @@
  * Envelopes of blob_min_bytes or more are files in PATH-blobs/ (column blob names the file,
  * blob_len its size, data is empty): a file exists before the commit that names it and goes
  * after the commit that drops its row (a dead letter or a requeue moves it with the row);
- * the start-up sweep removes what a crash left between the two. */
+ * the start-up sweep removes what a crash left between the two.
+ * Modes: the store is created 0600 here (SQLite would make it 0644) and SQLite gives its -wal
+ * and -shm the store's mode; envelope files are 0600 and their directory 0700, set with
+ * fchmod/chmod so that neither the umask nor the parent directory changes them. */
 #include "queue_int.h"
 
 #include <dirent.h>
@@ -64,6 +67,7 @@ static const char *const sql[S_N] = {
 struct sq {
 	sqlite3 *db;
 	sqlite3_stmt *st[S_N];
+	char *path;           /* the store, for messages */
 	char *blob_dir;       /* PATH-blobs: envelopes of blob_min_bytes or more, a file each */
 	/* files let go by the transaction in progress, removed once it commits */
 	char **unlink;
@@ -94,7 +98,9 @@ static dc_err blob_write(struct dc_queue *q, const uint8_t *data, size_t len, ch
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return dc__fail(ei, DC_ERR_IO, "queue: cannot create %.300s: %s", path, strerror(errno));
-	int err = dc__write_all(fd, data, len);
+	int err = fchmod(fd, 0600) != 0 ? errno : 0;
+	if (!err)
+		err = dc__queue_write_all(fd, data, len);
 	if (!err && q->o.sync_full && fdatasync(fd) != 0)
 		err = errno;
 	if (close(fd) != 0 && !err)
@@ -127,8 +133,8 @@ static int file_copy(const char *from, const char *to, bool sync)
 		return -1;
 	}
 	char buf[65536];
-	int err = 0;
-	for (;;) {
+	int err = fchmod(out, 0600) != 0 ? errno : 0;
+	while (!err) {
 		ssize_t r = read(in, buf, sizeof buf);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -136,7 +142,7 @@ static int file_copy(const char *from, const char *to, bool sync)
 			err = r < 0 ? errno : 0;
 			break;
 		}
-		if ((err = dc__write_all(out, buf, (size_t)r)))
+		if ((err = dc__queue_write_all(out, buf, (size_t)r)))
 			break;
 	}
 	if (!err && sync && fdatasync(out) != 0)
@@ -885,16 +891,48 @@ static void sq_close(struct dc_queue *q)
 	end_unlinks(s, false);
 	free(s->unlink);
 	free(s->blob_dir);
+	free(s->path);
 	free(s);
 	pthread_mutex_destroy(&q->mu);
 	free(q);
+}
+
+/* PRAGMA quick_check: one row "ok", or up to 100 rows saying what is wrong */
+static dc_err sq_check(struct dc_queue *q, struct dc_errinfo *ei)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(DB(q), "PRAGMA quick_check", -1, &s, NULL) != SQLITE_OK) {
+		dc_err rc = dc__fail(ei, DC_ERR_IO, "queue: %.300s: damaged (quick_check: %s)", SQ(q)->path,
+		                     sqlite3_errmsg(DB(q)));
+		sqlite3_finalize(s);
+		return rc;
+	}
+	int r, rows = 0;
+	dc_err rc = DC_OK;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(s, 0);
+		if (rows++ == 0 && !(t && strcmp((const char *)t, "ok") == 0)) {
+			char what[160]; /* one line: a row may hold several */
+			snprintf(what, sizeof what, "%s", t ? (const char *)t : "?");
+			for (char *c = what; *c; c++)
+				if (*c == '\n' || *c == '\r' || *c == '\t')
+					*c = ' ';
+			rc = dc__fail(ei, DC_ERR_IO, "queue: %.300s: damaged (quick_check: %s)", SQ(q)->path, what);
+		}
+	}
+	if (r != SQLITE_DONE && !rc)
+		rc = dc__fail(ei, DC_ERR_IO, "queue: %.300s: damaged (quick_check: %s)", SQ(q)->path, sqlite3_errmsg(DB(q)));
+	else if (rc && rows > 1 && ei)
+		snprintf(ei->msg + strlen(ei->msg), sizeof ei->msg - strlen(ei->msg), " (and %d more)", rows - 1);
+	sqlite3_finalize(s);
+	return rc;
 }
 
 static const struct dc_queue_store_ops sqlite_ops = {
 	.name = "sqlite", .put = sq_put, .claim = sq_claim, .ack = sq_ack, .retry = sq_retry, .fail = sq_fail,
 	.stats = sq_stats, .list = sq_list, .get = sq_get, .requeue = sq_requeue, .purge_dead = sq_purge_dead,
 	.release_leases = sq_release_leases, .ack_many = sq_ack_many, .file_write = sq_file_write,
-	.file_discard = sq_file_discard, .close = sq_close,
+	.file_discard = sq_file_discard, .check = sq_check, .close = sq_close,
 };
 
 /* Column order matters: SQLite reads a row's columns in order, so the small ones the
@@ -940,6 +978,25 @@ dc_err dc_queue_open_sqlite(const char *path, const struct dc_queue_opts *o, str
 	q->impl = s;
 	pthread_mutex_init(&q->mu, NULL);
 	dc__queue_opts_fill(&q->o, o);
+	if (!(s->path = strdup(path))) {
+		sq_close(q);
+		return DC_ERR_NOMEM;
+	}
+	/* a new store is 0600 from the start (its -wal and -shm take its mode) */
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		int err = fchmod(fd, 0600) != 0 ? errno : 0;
+		close(fd);
+		if (err) {
+			dc_err rc = dc__fail(ei, DC_ERR_IO, "queue: cannot create %.200s: %s", path, strerror(err));
+			sq_close(q);
+			return rc;
+		}
+	} else if (errno != EEXIST) {
+		dc_err rc = dc__fail(ei, DC_ERR_IO, "queue: cannot create %.200s: %s", path, strerror(errno));
+		sq_close(q);
+		return rc;
+	}
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {
 		dc_err rc = dc__fail(ei, DC_ERR_IO, "queue: cannot open %.200s: %s", path,
@@ -982,7 +1039,7 @@ dc_err dc_queue_open_sqlite(const char *path, const struct dc_queue_opts *o, str
 	}
 	memcpy(s->blob_dir, path, pl);
 	memcpy(s->blob_dir + pl, "-blobs", 7);
-	if (q->o.blob_min_bytes && mkdir(s->blob_dir, 0700) != 0 && errno != EEXIST) {
+	if (q->o.blob_min_bytes && (mkdir(s->blob_dir, 0700) == 0 ? chmod(s->blob_dir, 0700) != 0 : errno != EEXIST)) {
 		dc_err rc = dc__fail(ei, DC_ERR_IO, "queue: cannot create %.300s: %s", s->blob_dir, strerror(errno));
 		sq_close(q);
 		return rc;
