@@ -328,17 +328,38 @@ static int http_server_cb(struct lws *wsi, enum lws_callback_reasons reason, voi
 	/* our per-session pointer (NULL for the client connections, which keep theirs elsewhere) */
 	struct hconn **pc = user, *c = pc ? *pc : NULL;
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_HTTP_CONNECTION: {
+		char up[32] = "";
+		if (lws_hdr_copy(wsi, up, sizeof up, WSI_TOKEN_UPGRADE) > 0 && strcasecmp(up, "websocket") != 0) {
+			/* h2c: this listener speaks HTTP/1.1; never a 101 that loses the body */
+			lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "HTTP/1.1 only: send it again without Upgrade");
+			return 1;
+		}
+		return 0;
+	}
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		if (in && strcmp(in, "websocket") != 0) {
+			/* h2c and the rest: this listener speaks HTTP/1.1; never a 101 that loses the body */
+			lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "HTTP/1.1 only: send it again without Upgrade");
+			return 1;
+		}
+		return 0;
 	case LWS_CALLBACK_HTTP:
 		if (!ad || !pc)
 			return -1;
 		return on_request(wsi, ad, pc, in);
 	case LWS_CALLBACK_HTTP_BODY:
-		if (!c || c->pending || c->close_after)
-			return c && c->close_after ? 0 : -1;
-		return on_body(c, in, len);
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (!c || c->pending || c->close_after)
-			return c && c->close_after ? 0 : -1;
+		if (!c)
+			return -1;
+		if (c->pending || c->ready || c->close_after) {
+			/* pipelined: more came behind a request not answered yet. It is not taken: the
+			 * answer to the first closes the connection, and the client sends the rest again */
+			c->close_after = true;
+			return 0;
+		}
+		if (reason == LWS_CALLBACK_HTTP_BODY)
+			return on_body(c, in, len);
 		if (c->len != c->want)
 			return -1;
 		return body_done(wsi, c);

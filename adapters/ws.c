@@ -1,7 +1,7 @@
 /* adapters/ws: DIDComm over WebSocket, each WebSocket message one DIDComm message.
  *
- * Inbound (loop thread): upgrades on the shared listener, subprotocol "didcomm/v2" or none;
- * others are refused at the handshake. Messages go to the gateway (host->submit); a refusal
+ * Inbound (loop thread): upgrades on the shared listener that name no subprotocol; those that
+ * name one are refused at the handshake (400 with the reason). Messages go to the gateway (host->submit); a refusal
  * is answered on the socket with a problem report, a reply to a message that asked for
  * return_route goes back on the same socket. At most WS_MAX_PENDING messages per connection
  * wait for the gateway; beyond that the socket is not read (TCP pushes back on the sender).
@@ -311,19 +311,16 @@ static int write_one(struct lws *wsi, struct wframe **h, struct wframe **t, unsi
 	return 0;
 }
 
-/* the handshake: no subprotocol, or ours */
-static int check_subprotocol(struct lws *wsi)
+/* The handshake, before lws looks at the subprotocols: a client that names any is refused
+ * with 400 and a reason. (The DIDComm transports name none. "didcomm/v2" cannot be accepted
+ * on libwebsockets 4.1: its subprotocol tokenizer rejects the '/' and hangs up.) */
+static int confirm_upgrade(struct lws *wsi)
 {
-	char sp[256] = "";
-	int n = lws_hdr_copy(wsi, sp, sizeof sp, WSI_TOKEN_PROTOCOL);
-	if (n <= 0)
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) <= 0)
 		return 0;
-	if (n >= (int)sizeof sp - 1)
-		return -1;
-	for (char *save = NULL, *t = strtok_r(sp, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
-		if (strcmp(t, WS_PROTOCOL) == 0)
-			return 0;
-	return -1; /* refused: lws answers the upgrade with an error */
+	lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
+	                       "unsupported WebSocket subprotocol: connect naming none (DIDComm messages, one per frame)");
+	return 1;
 }
 
 static int ws_server_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -332,8 +329,9 @@ static int ws_server_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 	const struct lws_protocols *prot = lws_get_protocol(wsi);
 	struct gw_adapter *ad = prot ? prot->user : NULL;
 	switch (reason) {
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return check_subprotocol(wsi);
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return confirm_upgrade(wsi);
+
 	case LWS_CALLBACK_ESTABLISHED:
 		if (!ad || !pc || !(c = *pc = calloc(1, sizeof *c)))
 			return -1;

@@ -121,6 +121,16 @@ static int conn_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			}
 		}
 	}
+	if (l && reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE && in && strcmp(in, "websocket") == 0) {
+		/* the WebSocket adapter decides on its own handshakes (subprotocols) */
+		for (size_t i = 0; l->protocols[i].name; i++)
+			if (l->protocols[i].id == GW_LWS_DEFAULT_WS) {
+				int r = l->protocols[i].callback(wsi, reason, NULL, in, len);
+				if (r)
+					return r;
+				break;
+			}
+	}
 	return l && l->proto0 ? l->proto0(wsi, reason, user, in, len) : lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
@@ -168,6 +178,10 @@ dc_err gw_loop_new(struct gw_adapter *const *ads, struct gw_loop **out, struct d
 	               LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_LIBUV |
 	               LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	info.user = l;
+	/* room for a 64 KiB request line, so that an over-long URI gets its 414 (the HTTP adapter
+	 * answers over MAX_URI) instead of a silent close; bounded by the pool of header buffers */
+	info.max_http_header_data2 = 72 * 1024;
+	info.max_http_header_pool2 = 64;
 	info.foreign_loops = foreign;
 	info.pcontext = &l->ctx;
 	lws_set_log_level(LLL_ERR, NULL);
