@@ -42,6 +42,7 @@ def tarpit(port, seconds):
         try:
             c, _ = srv.accept()
             keep.append(c)
+            print("accepted %d" % len(keep), flush=True)
         except socket.timeout:
             pass
 
@@ -193,32 +194,51 @@ def wsflood(port, path, n, seconds):
     frame = hdr + masked
     sent, closed = 0, False
     end = time.time() + seconds
+    batch = frame * 100
     while sent < n and time.time() < end:
         try:
-            s.sendall(frame)
-            sent += 1
+            s.sendall(batch)
+            sent += 100
         except socket.timeout:
             break  # the gateway stopped reading us: back-pressure
         except OSError:
             closed = True
             break
-    # now read: is there a close frame (1008) somewhere in what the gateway sent?
+    # now read what the gateway sent, frame by frame (for at most 15 s): is there a close (1008)?
     code = "none"
     s.settimeout(3)
-    buf = b""
-    try:
-        while len(buf) < (64 << 20):
+    end = time.time() + 15
+
+    def need(k, buf):
+        while len(buf) < k:
+            if time.time() > end:
+                raise TimeoutError
             d = s.recv(1 << 16)
             if not d:
+                raise EOFError
+            buf += d
+        return buf
+
+    buf = b""
+    try:
+        while True:
+            buf = need(2, buf)
+            op, ln = buf[0] & 0x0F, buf[1] & 0x7F
+            h = 2
+            if ln == 126:
+                buf = need(4, buf); ln = struct.unpack("!H", buf[2:4])[0]; h = 4
+            elif ln == 127:
+                buf = need(10, buf); ln = struct.unpack("!Q", buf[2:10])[0]; h = 10
+            buf = need(h + ln, buf)
+            if op == 8:
+                code = str(struct.unpack("!H", buf[h:h + 2])[0]) if ln >= 2 else "empty"
                 closed = True
                 break
-            buf += d
-    except OSError:
-        pass
-    i = buf.find(b"\x88\x02")
-    if i >= 0 and len(buf) >= i + 4:
-        code = str(struct.unpack("!H", buf[i + 2:i + 4])[0])
+            buf = buf[h + ln:]
+    except EOFError:
         closed = True
+    except (OSError, TimeoutError):
+        pass
     print("sent %d closed %s code %s" % (sent, "yes" if closed else "no", code))
 
 
