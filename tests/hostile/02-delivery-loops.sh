@@ -6,9 +6,10 @@
 #    settled (< 30% of a core) and the message is held or dead-lettered, not circulating;
 #  - a JWE whose recipient kid is "<gateway DID>#nope" posted to the gateway: the same;
 #  - `queue rm ID` removes a live item (one for a closed loopback port, being retried).
-# Today's code (observed): the forward circulates: the gateway POSTs it to itself again and again
-# (hundreds of "delivered to http://127.0.0.1:GPORT/" lines in 5 s, about a core of CPU); the
-# #nope JWE does the same; "unknown section [outbound]"; `queue rm` is an unknown command. Fails.
+# Today's code (observed): "unknown section [outbound]"; the forward circulates: the gateway
+# POSTs it to itself again and again, 17,611 "delivered to" itself in the 5 s watch (about
+# 3,500 a second), a whole core busy (526 clock ticks in 5 s), never held nor dead; the #nope JWE
+# the same (20,341 in 5 s); `queue rm` is an unknown command. About 20 s. Fails (8 checks).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/hostile/common.inc
@@ -39,7 +40,12 @@ base=$(self_posts); qbase=0
 fwd_to_gw "$SELF" loop1 "$T/f1"
 code=$(post "$T/f1")
 echo "# forward to a DID whose endpoint is the gateway: HTTP $code"
-settled_ok "endpoint = the gateway's URL" "$GPORT"
+if [ "$code" != 202 ]; then
+	ok "endpoint = the gateway's URL: refused at the POST (HTTP $code)"
+	[ "$(self_posts)" -eq "$base" ] && ok "endpoint = the gateway's URL: nothing delivered to itself" || bad "endpoint = the gateway's URL: nothing delivered to itself"
+else
+	settled_ok "endpoint = the gateway's URL" "$GPORT"
+fi
 echo "# delivered to itself so far: $(self_posts); queue: $(tr '\n' ' ' < "$T/st")"
 # a JWE for "<gateway DID>#nope"
 printf '{"id":"nope1","type":"https://didcomm.org/basicmessage/2.0/message","to":["%s"],"body":{}}' "$GW" > "$T/n.json"
