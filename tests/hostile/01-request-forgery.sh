@@ -46,7 +46,7 @@ stop_gw
 
 # B: [outbound] allow 127.0.0.0/8: delivered; a 307 is not followed
 printf 'state_dir %s/gw\n[http]\nlisten 127.0.0.1:%s\n[outbound]\nallow 127.0.0.0/8\n' "$T" "$GPORT" > "$T/b.conf"
-fit_conf "$T/b.conf" quiet
+fit_conf "$T/b.conf"
 start_gw "$T/b.conf" && ok "gateway up (allow 127.0.0.0/8)" || bad "gateway up (allow)" "$(tail -3 "$T/gw.log")"
 fwd_to_gw "$VICTIM" allowed1 "$T/f2"
 code=$(post "$T/f2")
