@@ -47,6 +47,15 @@ for t in tests/integration/[0-9]*.sh; do
 	# the sanitizer build of the daemon runs the same test (a leak makes its exit status fail)
 	suite "integration-asan-$(basename "$t" .sh)" env BIN="$ASAN/didcomm-gateway" bash "$t"
 done
+# hostile peers (tests/hostile): written to the hardening contract; the release daemon and the
+# sanitizer one, except the memory suite (release only: its RSS bound is no bound for ASan's shadow)
+for t in tests/hostile/[0-9]*.sh; do
+	[ -f "$t" ] || continue
+	n=$(basename "$t" .sh)
+	suite "hostile-$n" env BIN="$REL/didcomm-gateway" bash "$t"
+	case $n in *memory*) continue ;; esac
+	suite "hostile-asan-$n" env BIN="$ASAN/didcomm-gateway" bash "$t"
+done
 [ -f tests/queue/crash.sh ] && suite queue-crash bash tests/queue/crash.sh
 [ -f tests/interop/run.sh ] && suite interop env BIN="$REL/didcomm-gateway" bash tests/interop/run.sh
 

@@ -28,7 +28,8 @@ PY
 chmod 600 "$T/bob-secrets.json"
 /usr/bin/python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$WEB" >"$T/http.log" 2>&1 &
 HPID=$!
-for i in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+trap 'kill "$HPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
+wait_port "$PORT" "$HPID" || bad "test server up"
 
 refuse "did:web over http refused without the loopback switch" "resolv|fetch|http" $BIN did resolve "$DID"
 export DIDCOMM_WEB_HTTP_LOOPBACK=1

@@ -15,7 +15,7 @@ for path in sys.argv[3:]:
         body = f.read()
     try:
         if conn is None:
-            conn = http.client.HTTPConnection("127.0.0.1", url.port, timeout=5)
+            conn = http.client.HTTPConnection("127.0.0.1", url.port, timeout=30)
         conn.request("POST", url.path or "/", body, {"Content-Type": "application/didcomm-encrypted+json"})
         r = conn.getresponse()
         r.read()

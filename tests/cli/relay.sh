@@ -11,7 +11,7 @@ PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print
 mkdir -p "$T/rx"
 python3 tests/cli/receiver.py "$PORT" "$T/rx" & RPID=$!
 trap 'kill $RPID 2>/dev/null; rm -rf "$T"' EXIT
-for i in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+wait_port "$PORT" "$RPID" || bad "test server up"
 printf 'state_dir %s/gw\n[queue]\nretry_base 1s\n[http]\n[ws]\n[outbound]\nallow 127.0.0.0/8\n' "$T" > "$T/gw.conf"
 
 check "identity creates the gateway identity" $BIN identity -c "$T/gw.conf"

@@ -9,7 +9,7 @@ DEAD=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print
 mkdir -p "$T/rx"
 python3 tests/cli/receiver.py "$PORT" "$T/rx" & RPID=$!
 trap 'kill $RPID 2>/dev/null; rm -rf "$T"' EXIT
-for i in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+wait_port "$PORT" "$RPID" || bad "test server up"
 
 $BIN did new --method peer2 --secrets "$T/alice.json" > "$T/alice"
 for p in inbox down gone old; do
@@ -33,12 +33,12 @@ $BIN send --to "$(cat "$T/down")" "$T/m-down.json" > "$T/out" 2> "$T/err"; rc=$?
 [ $rc -eq 3 ] && grep -q "HTTP 503 (try again later)" "$T/err" && ok "503: try again later (exit 3)" || bad "503" "exit $rc $(cat "$T/err")"
 $BIN send --to "$(cat "$T/gone")" "$T/m-gone.json" > "$T/out" 2> "$T/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "HTTP 404 (refused)" "$T/err" && ok "404: refused (exit 1)" || bad "404" "exit $rc $(cat "$T/err")"
-$BIN send --to "$(cat "$T/refused")" --timeout 2000 "$T/m-refused.json" > "$T/out" 2> "$T/err"; rc=$?
+$BIN send --to "$(cat "$T/refused")" --timeout 30000 "$T/m-refused.json" > "$T/out" 2> "$T/err"; rc=$?
 [ $rc -eq 3 ] && ok "connection refused: try again later (exit 3)" || bad "connection refused" "exit $rc $(cat "$T/err")"
 # a ws:// endpoint that is no WebSocket server (the plain HTTP receiver): try again later
-$BIN send --to "$(cat "$T/ws")" --timeout 2000 "$T/m-ws.json" > "$T/out" 2> "$T/err"; rc=$?
+$BIN send --to "$(cat "$T/ws")" --timeout 30000 "$T/m-ws.json" > "$T/out" 2> "$T/err"; rc=$?
 [ $rc -eq 3 ] && grep -q "ws://127.0.0.1:$PORT/" "$T/err" && [ "$(wc -l < "$T/err")" -eq 1 ] && ok "ws endpoint without WebSocket: try again later (exit 3)" || bad "ws endpoint" "exit $rc $(cat "$T/err")"
 n_before=$(ls "$T/rx"/msg-*.json | wc -l)
-check "two endpoints, the first unreachable: the second one gets it" $BIN send --to "$(cat "$T/two")" --timeout 2000 "$T/m-two.json"
+check "two endpoints, the first unreachable: the second one gets it" $BIN send --to "$(cat "$T/two")" --timeout 30000 "$T/m-two.json"
 grep -q "127.0.0.1:$DEAD" "$T/err" && grep -q "delivered to http://127.0.0.1:$PORT/inbox" "$T/out" && [ "$(ls "$T/rx"/msg-*.json | wc -l)" -eq $((n_before + 1)) ] && ok "tried in document order" || bad "order" "$(cat "$T/out" "$T/err")"
 summary cli-send

@@ -38,7 +38,7 @@ $BIN did new --method peer2 --endpoint "http://127.0.0.1:$GPORT/" --routing-key 
 ALICE=$(cat "$T/alice"); BOB=$(cat "$T/bob")
 mk() { printf '{"id":"%s","type":"https://didcomm.org/basicmessage/2.0/message","from":"%s","to":["%s"],"body":{"n":%s}}' "$1" "$ALICE" "$BOB" "$2" > "$3"; }
 received() { ls "$T/rx"/msg-*.json 2>/dev/null | wc -l; }
-wait_received() { for i in $(seq 1 100); do [ "$(received)" -ge "$1" ] && return 0; sleep 0.1; done; return 1; }
+wait_received() { wait_until 120 eval "[ \"\$(received)\" -ge $1 ]"; }
 
 # 1. a forward POSTed to the gateway
 mk one 1 "$T/m1.json"
@@ -65,11 +65,11 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/didc
 kill -0 "$GPID" && ok "still serving" || bad "still serving"
 # 4. SIGHUP: a broken file is refused, a good one replaces the rules
 printf 'default -> htp x\n' > "$T/rules.conf"
-kill -HUP "$GPID"; sleep 0.5
-grep -q "keeping the rules in force" "$T/gw.log" && ok "SIGHUP with errors: old rules stay" || bad "SIGHUP bad" "$(tail -2 "$T/gw.log")"
+kill -HUP "$GPID"
+wait_until 60 grep -q "keeping the rules in force" "$T/gw.log" && ok "SIGHUP with errors: old rules stay" || bad "SIGHUP bad" "$(tail -2 "$T/gw.log")"
 printf 'to did:peer:2.* -> http http://127.0.0.1:%s/inbox\ndefault -> reject\n' "$RPORT" > "$T/rules.conf"
-kill -HUP "$GPID"; sleep 0.5
-grep -q "SIGHUP: reloaded" "$T/gw.log" && ok "SIGHUP reloads" || bad "SIGHUP reload" "$(tail -2 "$T/gw.log")"
+kill -HUP "$GPID"
+wait_until 60 grep -q "SIGHUP: reloaded" "$T/gw.log" && ok "SIGHUP reloads" || bad "SIGHUP reload" "$(tail -2 "$T/gw.log")"
 # 5. kill -9 while 2,000 messages are being posted: every 202 is delivered after a restart.
 # Packing and unpacking use the release CLI (TOOL) so that the sanitizer run spends its time
 # on the daemon; the poster keeps one keep-alive connection busy and records each 202.
@@ -82,13 +82,14 @@ before=$(received)
 : > "$T/accepted"
 python3 tests/cli/poster.py "http://127.0.0.1:$GPORT/" "$T/accepted" $(seq -f "$T/k/k%g.f" 1 "$N") 2>"$T/poster.err" & POSTER=$!
 # kill once about a third has been accepted, so that the kill lands mid-stream
-for i in $(seq 1 600); do [ "$(wc -l < "$T/accepted")" -ge $((N / 3)) ] && break; kill -0 "$POSTER" 2>/dev/null || break; sleep 0.01; done
+end=$((SECONDS + 120))
+while [ "$(wc -l < "$T/accepted")" -lt $((N / 3)) ] && kill -0 "$POSTER" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.01; done
 kill -9 "$GPID"; wait "$GPID" 2>/dev/null; wait "$POSTER"
 acc=$(wc -l < "$T/accepted")
 [ "$acc" -gt 0 ] && [ "$acc" -lt "$N" ] && ok "killed mid-stream ($acc of $N accepted)" || bad "kill -9 did not land mid-stream" "$acc of $N accepted"
 start_gw && ok "restarted" || bad "restart" "$(tail -3 "$T/gw.log")"
 # every accepted id reaches the receiver (duplicates allowed: delivery is at least once)
-python3 tests/cli/check_ids.py "$TOOL" "$T/bob.json" "$T/rx" "$T/accepted" 60 > "$T/check" 2>&1 \
+python3 tests/cli/check_ids.py "$TOOL" "$T/bob.json" "$T/rx" "$T/accepted" 120 > "$T/check" 2>&1 \
 	&& ok "every accepted message delivered after kill -9, ids checked at the receiver: $(head -1 "$T/check")" \
 	|| bad "kill -9" "$(cat "$T/check")"
 kill -TERM "$GPID"; wait "$GPID"; rc=$?
@@ -103,14 +104,15 @@ for i in $(seq 1 "$N2"); do mk "f$i" "$i" "$T/k/f$i.json"; done
 seq 1 "$N2" | xargs -P 4 -I{} sh -c "$TOOL pack --mode anoncrypt --to '$BOB' '$T/k/f{}.json' > '$T/k/f{}.f'"
 : > "$T/accepted2"
 python3 tests/cli/poster.py "http://127.0.0.1:$GPORT/" "$T/accepted2" $(seq -f "$T/k/f%g.f" 1 "$N2") 2>"$T/poster.err" & POSTER=$!
-for i in $(seq 1 600); do [ "$(wc -l < "$T/accepted2")" -ge $((N2 / 3)) ] && break; kill -0 "$POSTER" 2>/dev/null || break; sleep 0.01; done
+end=$((SECONDS + 120))
+while [ "$(wc -l < "$T/accepted2")" -lt $((N2 / 3)) ] && kill -0 "$POSTER" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.01; done
 nf=$(ls "$T/gw/queue.db-blobs" 2>/dev/null | wc -l)
 kill -9 "$GPID"; wait "$GPID" 2>/dev/null; wait "$POSTER"
 acc=$(wc -l < "$T/accepted2")
 [ "$acc" -gt 0 ] && [ "$acc" -lt "$N2" ] && ok "files: killed mid-stream ($acc of $N2 accepted, $nf files at the kill)" ||
 	bad "files: kill -9 did not land mid-stream" "$acc of $N2 accepted"
 start_gw && ok "restarted" || bad "restart" "$(tail -3 "$T/gw.log")"
-python3 tests/cli/check_ids.py "$TOOL" "$T/bob.json" "$T/rx" "$T/accepted2" 60 > "$T/check" 2>&1 \
+python3 tests/cli/check_ids.py "$TOOL" "$T/bob.json" "$T/rx" "$T/accepted2" 120 > "$T/check" 2>&1 \
 	&& ok "files: every accepted message delivered after kill -9: $(head -1 "$T/check")" \
 	|| bad "files: kill -9" "$(cat "$T/check")"
 # a big one (over 64 KiB: its worker writes the file before the commit)
@@ -125,8 +127,7 @@ for i in $(seq $((before + 1)) "$(received)"); do
 	$BIN unpack --secrets "$T/bob.json" "$T/rx/msg-$i.json" > "$T/out" 2>/dev/null && grep -q '"id":"big"' "$T/out" && found=1
 done
 [ $found = 1 ] && ok "files: the big one delivered, and bob reads it" || bad "files: the big one intact"
-$BIN queue stats -c "$T/gw.conf" > "$T/st"
-for i in $(seq 1 50); do grep -qx "queued 0" "$T/st" && break; sleep 0.1; $BIN queue stats -c "$T/gw.conf" > "$T/st"; done
+wait_until 120 eval '$BIN queue stats -c "$T/gw.conf" > "$T/st" && grep -qx "queued 0" "$T/st"'
 left=$(ls "$T/gw/queue.db-blobs" | wc -l)
 # what is left can only be files of puts that the kill cut short (swept at a later start)
 [ "$left" -le 64 ] && ok "files: delivered ones removed ($left left by cut-short puts)" || bad "files left" "$left"

@@ -17,7 +17,7 @@ GPID=""
 stop_all() { [ -n "${KEEP_LOG:-}" ] && cp "$T/gw.log" "$KEEP_LOG"; [ -n "$GPID" ] && kill "$GPID" 2>/dev/null; kill "$RPID" "$WPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
 trap stop_all EXIT
 wait_port "$RPORT" "$RPID" && wait_port "$WPORT" "$WPID" || bad "test receivers up"
-WS="python3 tests/cli/wstool.py send ws://127.0.0.1:$GPORT/"
+WS="python3 tests/cli/wstool.py send ws://127.0.0.1:$GPORT/ --wait 60"
 
 # identities first (the rules name them): the gateway's, then bob-http and bob-ws behind it
 printf 'state_dir %s/gw\nmax_message_bytes 64k\n[http]\nlisten 127.0.0.1:%s\n[ws]\n[outbound]\nallow 127.0.0.0/8\n' "$T" "$GPORT" > "$T/gw.conf"
@@ -41,7 +41,7 @@ wait_port "$GPORT" "$GPID" && ok "gateway listens (HTTP and WebSocket)" || bad "
 mk() { printf '{"id":"%s","type":"https://didcomm.org/basicmessage/2.0/message","from":"%s","to":["%s"],"body":{"content":"hi"}}' "$1" "$ALICE" "$2" > "$3"; }
 post() { curl -s -o "$T/body" -D "$T/hdr" -w '%{http_code}' -H "Content-Type: ${2:-application/didcomm-encrypted+json}" --data-binary @"$1" "http://127.0.0.1:$GPORT/"; }
 count() { ls "$1"/msg-*.json 2>/dev/null | wc -l; }
-wait_count() { for i in $(seq 1 100); do [ "$(count "$1")" -ge "$2" ] && return 0; sleep 0.1; done; return 1; }
+wait_count() { wait_until 120 eval "[ \"\$(count '$1')\" -ge $2 ]"; }
 # got_id DIR SECRETS ID: some message in DIR unpacks with SECRETS to a message with this id
 got_id() { for f in "$1"/msg-*.json; do $BIN unpack --secrets "$2" "$f" 2>/dev/null; done | grep -q "\"id\":\"$3\""; }
 

@@ -22,7 +22,7 @@ done
 post() { curl -s -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$1" "http://127.0.0.1:$GPORT${2:-/dc}"; }
 [ "$(post "$T/f1")" = 202 ] && [ "$(post "$T/f2")" = 202 ] && ok "two accepted" || bad "two accepted" "$(cat "$T/body")"
 [ "$(post "$T/f3")" = 503 ] && grep -q "full" "$T/body" && ok "queue full: 503" || bad "503" "$(cat "$T/body")"
-python3 tests/cli/wstool.py send "ws://127.0.0.1:$GPORT/dc" --expect 1 --out "$T" "$T/f4" > /dev/null
+python3 tests/cli/wstool.py send "ws://127.0.0.1:$GPORT/dc" --wait 60 --expect 1 --out "$T" "$T/f4" > /dev/null
 grep -q 'problem-report' "$T/reply-1.json" 2>/dev/null && ok "queue full over WS: a problem report" || bad "WS full" "$(cat "$T/reply-1.json" 2>/dev/null)"
 [ "$(post "$T/f1" /other)" = 404 ] && ok "another path: 404" || bad "404"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GPORT/dc")" = 405 ] && ok "GET: 405" || bad "405"

@@ -42,10 +42,18 @@ for n in gone slow expiring ok held unpicked; do
 	[ "$c" = 202 ] || bad "accepted $n" "$c"
 done
 got() { for f in "$T/rx"/msg-*.json; do $BIN unpack --secrets "$T/$1.json" "$f" 2>/dev/null; done | grep -q "\"id\":\"$1\""; }
-for i in $(seq 1 50); do got gone && got ok && break; sleep 0.1; done
+wait_until 120 eval 'got gone && got ok'
 got gone && ok "404, then the else target got it" || bad "else after 404" "$(tail -3 "$T/gw.log")"
 got ok && ok "the plain one delivered" || bad "ok delivered"
-sleep 4.5 # past max_age (slow) and expires_time (expiring)
+# wait (at most 120 s) until max_age (slow) and expires_time (expiring) have passed and both
+# holds ran out: every dead letter below is there and the held one delivered by its else
+settled() {
+	$BIN queue ls --dead -c "$T/gw.conf" > "$T/dead" || return 1
+	grep -q "gone.*HTTP 404" "$T/dead" && grep "$DEAD" "$T/dead" | grep -q "max_age" &&
+		grep "$DEAD" "$T/dead" | grep -q "expired" && grep -q "hold $(cat "$T/unpicked")" "$T/dead" &&
+		grep -q "hold $(cat "$T/held")" "$T/dead" && got held
+}
+wait_until 120 settled || bad "settled within 120 s" "$(cat "$T/dead")"
 $BIN queue ls --dead -c "$T/gw.conf" > "$T/dead"
 grep -q "gone.*HTTP 404; handed to the rule's else (1 item)" "$T/dead" && ok "the failed one is a dead letter that says so" || bad "dead letter" "$(cat "$T/dead")"
 grep "$DEAD" "$T/dead" | grep -q "max_age.*handed to the rule's else" && ok "out of time: handed to the else" || bad "max_age else" "$(cat "$T/dead")"

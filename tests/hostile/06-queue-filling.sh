@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Filling the queue with garbage. 40 JWE-shaped messages (valid JSON, plausible headers, random
+# bytes) for recipients that cannot be resolved (did:example:..., a did:peer:2 that does not
+# parse, a did:web with no server) are posted by an anonymous client with the built-in rules:
+# each is refused (not 202), and `queue stats` stays at "queued 0".
+# Today's code (observed): every one is 202 "queued for 1 destination" (the built-in
+# `default -> resolve else hold 72h` holds what it cannot resolve): queued 40. Fails.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/hostile/common.inc
+NOPORT=$(free_port)
+printf 'state_dir %s/gw\n[http]\nlisten 127.0.0.1:%s\n' "$T" "$GPORT" > "$T/gw.conf"
+fit_conf "$T/gw.conf"
+identity "$T/gw.conf"
+mkdir -p "$T/g"
+python3 - "$T/g" "$NOPORT" <<'PY'
+import base64, json, os, sys
+out, port = sys.argv[1], sys.argv[2]
+b = lambda x: base64.urlsafe_b64encode(x).rstrip(b"=").decode()
+kids = ["did:example:nobody%d#key-1", "did:peer:2.Ez6LSbogus%d.Vz6Mkbogus#key-1", "did:web:127.0.0.1%%3A" + port + ":n%d#key-1",
+        "did:key:z6LSnotakey%d#z6LSnotakey"]
+for i in range(40):
+    kid = kids[i % 4] % i if "%d" in kids[i % 4] else kids[i % 4]
+    prot = {"typ": "application/didcomm-encrypted+json", "alg": "ECDH-ES+A256KW", "enc": "A256CBC-HS512",
+            "epk": {"kty": "OKP", "crv": "X25519", "x": b(os.urandom(32))}, "apv": b(os.urandom(32))}
+    jwe = {"protected": b(json.dumps(prot).encode()), "recipients": [{"header": {"kid": kid}, "encrypted_key": b(os.urandom(40))}],
+           "iv": b(os.urandom(16)), "ciphertext": b(os.urandom(96)), "tag": b(os.urandom(32))}
+    open(os.path.join(out, "g%d" % i), "w").write(json.dumps(jwe))
+PY
+start_gw "$T/gw.conf" && ok "gateway up" || bad "gateway up" "$(tail -3 "$T/gw.log")"
+: > "$T/codes"
+for i in $(seq 0 39); do echo "$(post "$T/g/g$i") $(head -c 120 "$T/body")" >> "$T/codes"; done
+echo "# answers: $(cut -d' ' -f1 "$T/codes" | sort | uniq -c | tr '\n' ' ')"
+n202=$(grep -c "^202" "$T/codes")
+[ "$n202" -eq 0 ] && ok "JWE-shaped garbage for unresolvable DIDs refused (40 of 40)" || bad "garbage refused" "$n202 of 40 got 202: $(grep -m1 '^202' "$T/codes")"
+$BIN queue stats -c "$T/gw.conf" > "$T/st"
+grep -qx "queued 0" "$T/st" && ok "queue stats: queued 0" || bad "queue stats: queued 0" "$(tr '\n' ' ' < "$T/st")"
+stop_gw
+[ "$GRC" -eq 0 ] && ok "SIGTERM: exit 0" || bad "SIGTERM" "exit $GRC"
+summary hostile-queue-filling
