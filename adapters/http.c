@@ -255,7 +255,9 @@ static int on_request(struct lws *wsi, struct gw_adapter *ad, struct hconn **pc,
 	}
 	release_body(c);
 	c->ct[0] = 0;
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > MAX_URI || lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > MAX_URI)
+	/* (lws 4.1 keeps header lengths in 16 bits: the URI's own length is what counts) */
+	if ((uri && strnlen(uri, MAX_URI + 1) > MAX_URI) || lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > MAX_URI ||
+	    lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > MAX_URI)
 		return respond_now(wsi, 414, "URI too long", true);
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) <= 0)
 		return respond_now(wsi, 405, "POST DIDComm messages here", false);
@@ -354,7 +356,9 @@ static int http_server_cb(struct lws *wsi, enum lws_callback_reasons reason, voi
 			return -1;
 		if (c->pending || c->ready || c->close_after) {
 			/* pipelined: more came behind a request not answered yet. It is not taken: the
-			 * answer to the first closes the connection, and the client sends the rest again */
+			 * answer to the first closes the connection, and the client sends the rest again.
+			 * (lws 4.1 offers the rest again on each pass until then; rx flow control would
+			 * also stop the writable callback on the libuv loop, so it is not used.) */
 			c->close_after = true;
 			return 0;
 		}

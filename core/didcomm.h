@@ -247,7 +247,7 @@ struct dc_relay {
 	size_t payload_len;
 	int64_t expires_time;    /* forward: 0 when absent */
 	char *message;           /* for us: the plaintext */
-	char *thid;              /* for us: the message's thid, NULL when absent */
+	char *thid;              /* for us and forwards: the message's thid, NULL when absent */
 	char *return_route;      /* for us: its return_route header ("all", "thread", "none"), or NULL */
 	struct dc_unpack_meta *meta; /* forward and for us */
 };

@@ -135,6 +135,11 @@ dc_err dc_relay_inspect(struct dc_ctx *c, const char *in, size_t len, struct dc_
 		goto out;
 	}
 	/* a forward: we relay only what was encrypted to us (anyone could send a plaintext one) */
+	const char *fthid = dc__json_str(msg, "thid");
+	if (fthid && !(out->thid = strdup(fthid))) {
+		rc = DC_ERR_NOMEM;
+		goto out;
+	}
 	const char *next = dc__json_str(dc__json_obj(msg, "body"), "next");
 	if (!out->meta->encrypted) {
 		rc = dc__fail(ei, DC_ERR_DENIED, "forward: not encrypted to this mediator");

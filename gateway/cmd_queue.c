@@ -104,10 +104,12 @@ int gw_cmd_queue(int argc, char **argv)
 	static const struct option opts[] = { { "config", required_argument, 0, 'c' },
 		                              { "state-dir", required_argument, 0, 's' },
 		                              { "dead", no_argument, 0, 'd' },
+		                              { "dest", required_argument, 0, 'D' },
 		                              { "limit", required_argument, 0, 'n' },
 		                              { 0, 0, 0, 0 } };
 	const char *conf_path = NULL, *state = NULL;
 	bool dead = false;
+	const char *dest_glob = NULL;
 	long limit = 50;
 	int c;
 	optind = 1;
@@ -116,6 +118,7 @@ int gw_cmd_queue(int argc, char **argv)
 		case 'c': conf_path = optarg; break;
 		case 's': state = optarg; break;
 		case 'd': dead = true; break;
+		case 'D': dest_glob = optarg; break;
 		case 'n':
 			limit = strtol(optarg, NULL, 10);
 			if (limit < 1 || limit > 1000) {
@@ -127,7 +130,8 @@ int gw_cmd_queue(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "usage: queue stats|ls [--dead]|show ID|retry ID|flush|purge --dead [-c CONF|--state-dir DIR]\n");
+		fprintf(stderr, "usage: queue stats|ls [--dead]|show ID|retry ID|rm ID|flush|purge --dead|purge --dest GLOB [--dead] "
+		                "[-c CONF|--state-dir DIR]\n");
 		return 2;
 	}
 	const char *sub = argv[optind];
@@ -215,6 +219,25 @@ int gw_cmd_queue(int argc, char **argv)
 		}
 	} else if (strcmp(sub, "flush") == 0) {
 		ret = flush(q, &conf, (size_t)limit);
+	} else if (strcmp(sub, "rm") == 0 && optind + 1 < argc) {
+		uint64_t n = 0;
+		if (!parse_id(argv[optind + 1], &id)) {
+			fprintf(stderr, "queue: %s is not an item id\n", argv[optind + 1]);
+			ret = 2;
+		} else if (dc_queue_remove(q, id, &n, &ei)) {
+			fprintf(stderr, "queue: %s\n", ei.msg);
+			ret = 1;
+		} else {
+			printf("queue: item %" PRId64 " removed\n", id);
+		}
+	} else if (strcmp(sub, "purge") == 0 && dest_glob) {
+		uint64_t n = 0;
+		if (dc_queue_purge_dest(q, dest_glob, dead, &n, &ei)) {
+			fprintf(stderr, "queue: %s\n", ei.msg);
+			ret = 1;
+		} else {
+			printf("queue: purged %" PRIu64 " %sitems for %s\n", n, dead ? "dead " : "", dest_glob);
+		}
 	} else if (strcmp(sub, "purge") == 0 && dead) {
 		uint64_t purged = 0;
 		if (dc_queue_purge_dead(q, &purged, &ei)) {
@@ -224,7 +247,7 @@ int gw_cmd_queue(int argc, char **argv)
 			printf("queue: purged %" PRIu64 " dead items\n", purged);
 		}
 	} else {
-		fprintf(stderr, "queue: unknown or incomplete command '%s' (purge needs --dead)\n", sub);
+		fprintf(stderr, "queue: unknown or incomplete command '%s' (purge needs --dead or --dest GLOB; rm needs an id)\n", sub);
 		ret = 2;
 	}
 	dc_queue_close(q);

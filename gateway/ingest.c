@@ -422,6 +422,8 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const struct gw_ingest_in *i
 	int64_t expires_ms = 0;
 	if (r->msg_id)
 		snprintf(res->msg_id, sizeof res->msg_id, "%s", r->msg_id);
+	if (r->thid)
+		snprintf(res->thid, sizeof res->thid, "%s", r->thid);
 	if (r->meta) {
 		/* only an authenticated sender is answered encrypted: the authcrypt skid or the signer */
 		const char *from = r->meta->encrypted_from_kid ? r->meta->encrypted_from_kid : r->meta->sign_from;
@@ -431,8 +433,6 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const struct gw_ingest_in *i
 	if (r->kind == DC_RELAY_FOR_US) {
 		res->return_route = r->return_route &&
 		                    (strcmp(r->return_route, "all") == 0 || strcmp(r->return_route, "thread") == 0);
-		if (r->thid)
-			snprintf(res->thid, sizeof res->thid, "%s", r->thid);
 		bool handled = false;
 		if ((rc = dc_protocol_handle(&g->proto, r->message, strlen(r->message), &res->reply, &handled, &ei))) {
 			outcome_of(res, rc, ei.msg);

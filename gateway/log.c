@@ -38,7 +38,8 @@ static int64_t mono_s(void)
 	return (int64_t)ts.tv_sec;
 }
 
-/* may this site write now? *dropped: how many it left out since it last wrote */
+/* may this site write now? *dropped: how many it left out since it last wrote; 2: write, and
+ * say that what follows in this window is counted, not written */
 static int admit(const char *fmt, unsigned long *dropped)
 {
 	size_t h = ((uintptr_t)fmt >> 3) % LOG_SITES;
@@ -54,7 +55,7 @@ static int admit(const char *fmt, unsigned long *dropped)
 	} else {
 		*dropped = 0;
 	}
-	int ok = s->lines < LOG_BURST;
+	int ok = s->lines < LOG_BURST ? (s->lines + 1 == LOG_BURST ? 2 : 1) : 0;
 	if (ok)
 		s->lines++;
 	else
@@ -68,7 +69,8 @@ void gw_logv(enum gw_log_level lvl, const char *ctx, const char *fmt, va_list ap
 	if ((int)lvl < log_min || (int)lvl > GW_LOG_ERROR)
 		return;
 	unsigned long dropped = 0;
-	if (!admit(fmt, &dropped))
+	int adm = admit(fmt, &dropped);
+	if (!adm)
 		return;
 	char msg[600];
 	vsnprintf(msg, sizeof msg, fmt, ap);
@@ -81,9 +83,11 @@ void gw_logv(enum gw_log_level lvl, const char *ctx, const char *fmt, va_list ap
 	gmtime_r(&ts.tv_sec, &tm);
 	char t[32];
 	strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%S", &tm);
-	char more[64] = "";
+	char more[96] = "";
 	if (dropped)
 		snprintf(more, sizeof more, " (%lu more like this)", dropped);
+	else if (adm == 2)
+		snprintf(more, sizeof more, " (more like this in the next %d s are counted, not written)", LOG_WINDOW_S);
 	fprintf(stderr, "%s.%03ldZ %s %s: %s%s\n", t, ts.tv_nsec / 1000000, names[lvl], ctx, msg, more);
 }
 

@@ -106,6 +106,13 @@ dc_err dc_queue_requeue(struct dc_queue *q, int64_t id, int64_t now_ms, struct d
  * removed once they are a minute old. */
 dc_err dc_queue_release_leases(struct dc_queue *q, uint64_t *released, struct dc_errinfo *ei) DC_WUR;
 dc_err dc_queue_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei) DC_WUR;
+/* remove one item, queued (in flight or not) or dead, with its else and its file;
+ * DC_ERR_NOT_FOUND when there is none. *removed (may be NULL): 1 */
+dc_err dc_queue_remove(struct dc_queue *q, int64_t id, uint64_t *removed, struct dc_errinfo *ei) DC_WUR;
+/* remove every queued item (dead: every dead one) whose destination matches dest_glob
+ * (GLOB: * any run, ? one character), with their else and files */
+dc_err dc_queue_purge_dest(struct dc_queue *q, const char *dest_glob, bool dead, uint64_t *removed,
+                           struct dc_errinfo *ei) DC_WUR;
 /* The store's own consistency check (SQLite: PRAGMA quick_check, which reads the whole file):
  * DC_ERR_IO with what the store said when it is damaged. For the daemon's start-up. */
 dc_err dc_queue_check(struct dc_queue *q, struct dc_errinfo *ei) DC_WUR;

@@ -172,6 +172,21 @@ dc_err dc_queue_check(struct dc_queue *q, struct dc_errinfo *ei)
 	LOCKED(q, q->ops->check(q, ei));
 }
 
+dc_err dc_queue_remove(struct dc_queue *q, int64_t id, uint64_t *removed, struct dc_errinfo *ei)
+{
+	if (id <= 0)
+		return dc__fail(ei, DC_ERR_INVAL, "queue: no item %lld", (long long)id);
+	LOCKED(q, q->ops->remove(q, id, NULL, false, removed, ei));
+}
+
+dc_err dc_queue_purge_dest(struct dc_queue *q, const char *dest_glob, bool dead, uint64_t *removed,
+                           struct dc_errinfo *ei)
+{
+	if (!dest_glob || !dest_glob[0])
+		return dc__fail(ei, DC_ERR_INVAL, "queue: purge --dest needs a pattern");
+	LOCKED(q, q->ops->remove(q, 0, dest_glob, dead, removed, ei));
+}
+
 dc_err dc_queue_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei)
 {
 	LOCKED(q, q->ops->purge_dead(q, purged, ei));

@@ -23,6 +23,8 @@ struct dc_queue_store_ops {
 	dc_err (*get)(struct dc_queue *q, int64_t id, struct dc_queue_item *item, struct dc_errinfo *ei);
 	dc_err (*requeue)(struct dc_queue *q, int64_t id, int64_t now, struct dc_errinfo *ei);
 	dc_err (*purge_dead)(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei);
+	dc_err (*remove)(struct dc_queue *q, int64_t id, const char *dest_glob, bool dead, uint64_t *removed,
+	                 struct dc_errinfo *ei);
 	dc_err (*release_leases)(struct dc_queue *q, uint64_t *released, struct dc_errinfo *ei);
 	dc_err (*check)(struct dc_queue *q, struct dc_errinfo *ei); /* optional */
 	/* optional (blob_min_bytes); called without the handle's lock */

@@ -843,6 +843,64 @@ static dc_err sq_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_erri
 	return r == SQLITE_DONE ? DC_OK : db_fail(q, ei, "purge");
 }
 
+/* one DELETE ... RETURNING blob, with ?1 = id or ?1 = glob; the files go after the commit */
+static dc_err del_returning(struct dc_queue *q, const char *query, int64_t id, const char *glob, uint64_t *n,
+                            struct dc_errinfo *ei)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(DB(q), query, -1, &s, NULL) != SQLITE_OK)
+		return db_fail(q, ei, "remove");
+	if (glob)
+		sqlite3_bind_text(s, 1, glob, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_int64(s, 1, id);
+	int r;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n)
+			(*n)++;
+		const unsigned char *b = sqlite3_column_count(s) ? sqlite3_column_text(s, 0) : NULL;
+		if (b)
+			(void)defer_unlink(SQ(q), (const char *)b); /* out of memory: the start-up sweep takes it */
+	}
+	sqlite3_finalize(s);
+	return r == SQLITE_DONE ? DC_OK : db_fail(q, ei, "remove");
+}
+
+static dc_err sq_remove(struct dc_queue *q, int64_t id, const char *glob, bool dead, uint64_t *removed,
+                        struct dc_errinfo *ei)
+{
+	uint64_t n = 0;
+	dc_err rc = tx(q, S_BEGIN, ei);
+	if (rc)
+		return rc;
+	if (glob && dead) {
+		rc = del_returning(q, "DELETE FROM dead WHERE dest GLOB ?1 RETURNING blob", 0, glob, &n, ei);
+	} else if (glob) {
+		rc = del_returning(q, "DELETE FROM fallback WHERE primary_id IN (SELECT id FROM queue WHERE dest GLOB ?1)", 0,
+		                   glob, NULL, ei);
+		if (!rc)
+			rc = del_returning(q, "DELETE FROM queue WHERE dest GLOB ?1 RETURNING blob", 0, glob, &n, ei);
+	} else {
+		rc = del_returning(q, "DELETE FROM fallback WHERE primary_id=?1", id, NULL, NULL, ei);
+		if (!rc)
+			rc = del_returning(q, "DELETE FROM queue WHERE id=?1 RETURNING blob", id, NULL, &n, ei);
+		if (!rc)
+			rc = del_returning(q, "DELETE FROM dead WHERE id=?1 RETURNING blob", id, NULL, &n, ei);
+		if (!rc && n == 0)
+			rc = dc__fail(ei, DC_ERR_NOT_FOUND, "queue: no item %lld", (long long)id);
+	}
+	if (rc) {
+		tx(q, S_ROLLBACK, NULL);
+		end_unlinks(SQ(q), false);
+		return rc;
+	}
+	rc = tx(q, S_COMMIT, ei);
+	end_unlinks(SQ(q), rc == DC_OK);
+	if (removed)
+		*removed = rc == DC_OK ? n : 0;
+	return rc;
+}
+
 /* start-up: files that no item names and that are old enough not to be a put in progress
  * (another process's) are left over from a put or a delete that died half-way */
 static void sweep_blobs(struct dc_queue *q)
@@ -930,7 +988,7 @@ static dc_err sq_check(struct dc_queue *q, struct dc_errinfo *ei)
 
 static const struct dc_queue_store_ops sqlite_ops = {
 	.name = "sqlite", .put = sq_put, .claim = sq_claim, .ack = sq_ack, .retry = sq_retry, .fail = sq_fail,
-	.stats = sq_stats, .list = sq_list, .get = sq_get, .requeue = sq_requeue, .purge_dead = sq_purge_dead,
+	.stats = sq_stats, .list = sq_list, .get = sq_get, .requeue = sq_requeue, .purge_dead = sq_purge_dead, .remove = sq_remove,
 	.release_leases = sq_release_leases, .ack_many = sq_ack_many, .file_write = sq_file_write,
 	.file_discard = sq_file_discard, .check = sq_check, .close = sq_close,
 };

@@ -52,7 +52,10 @@ done
 hwm=$(rss_kb "$GPID" VmHWM)
 echo "# wsflood: $(cat "$T/flood"); RSS sampled peak ${peak} kB, VmHWM ${hwm:-?} kB"
 [ -n "$hwm" ] && [ "$hwm" -lt "$LIMIT_KB" ] && ok "a WebSocket that never reads: peak RSS $((hwm / 1024)) MiB < 256 MiB" || bad "never-reading WS: peak RSS" "${hwm:-?} kB"
-grep -q "closed yes code 1008" "$T/flood" && ok "the never-reading WebSocket is closed with 1008" || bad "closed with 1008" "$(cat "$T/flood")"
+# closed with 1008 where the close frame can still get through; a peer that reads nothing has
+# a partly written frame ahead of it, and lws then drops the connection without a close frame
+grep -qE "closed yes code (1008|none)" "$T/flood" && grep -q "over max_out_frames" "$T/gw.log" &&
+	ok "the never-reading WebSocket is closed (over max_out_frames)" || bad "closed over max_out_frames" "$(cat "$T/flood")"
 r=$($HX post "$GPORT" "$T/valid" 30)
 [ "${r%% *}" = 202 ] && ok "a valid POST afterwards: 202" || bad "a valid POST afterwards" "$r"
 stop_gw

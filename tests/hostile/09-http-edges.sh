@@ -17,7 +17,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/hostile/common.inc
 DEADPORT=$(free_port)
-printf 'state_dir %s/gw\n[http]\nlisten 127.0.0.1:%s\n[ws]\n' "$T" "$GPORT" > "$T/gw.conf"
+printf 'state_dir %s/gw\n[http]\nlisten 127.0.0.1:%s\n[ws]\n[outbound]\nallow 127.0.0.0/8\n' "$T" "$GPORT" > "$T/gw.conf"
 fit_conf "$T/gw.conf"
 identity "$T/gw.conf"
 $TOOL did new --method peer2 --endpoint "http://127.0.0.1:$DEADPORT/" --secrets "$T/bob.json" > "$T/bob"
@@ -65,7 +65,7 @@ def first_status(buf):
     return st[0] if st else "none"
 
 def res(name, good, detail):
-    print(("ok %s" if good else "FAIL %s: %s") % (name, detail))
+    print("ok %s" % name if good else "FAIL %s: %s" % (name, detail))
 
 # 1. pipelined
 try:
