@@ -57,6 +57,10 @@ LIB_GWQ  := $(B)/libgwqueue.a
 LIB_RULES := $(B)/librules.a
 LIB_GW   := $(B)/libgw.a
 BIN      := $(B)/didcomm-gateway
+# the daemon with the test-only adapters (tests/adapters) in its registry
+TEST_BIN := $(B)/didcomm-gateway-test
+TEST_AD_OBJ := $(patsubst %.c,$(B)/%.o,$(sort $(wildcard tests/adapters/*.c)))
+REG_TEST_OBJ := $(B)/adapters/registry-test.o
 UNIT     := $(B)/test_unit
 REPLAY   := $(B)/fuzz_replay
 
@@ -66,7 +70,7 @@ DEB_PKGS := build-essential pkg-config libcurl4-gnutls-dev libwebsockets-dev lib
             libsasl2-modules mosquitto mosquitto-clients dovecot-imapd dovecot-lmtpd python3-aiosmtpd \
             curl openssl ca-certificates clang libclang-rt-14-dev sqlite3
 
-.PHONY: all deps build run test test-unit test-interop \
+.PHONY: all deps build run test test-unit test-interop test-daemon \
         bench fuzz check-src clean
 all: build
 build: $(LIB_A) $(LIB_SO) $(LIB_GWQ) $(BIN)
@@ -118,9 +122,21 @@ $(LIB_GW): $(GW_LIB_OBJ)
 $(BIN): $(GW_MAIN_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_GWQ) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $(GW_MAIN_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_GWQ) $(LIB_A) $(LIBS)
 
-# unit tests link the gateway's logic too (everything but main)
-$(UNIT): $(UNIT_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_GWQ) $(LIB_A)
-	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_GWQ) $(LIB_A) $(LIBS) $(CUNIT_LIBS)
+$(REG_TEST_OBJ): adapters/registry.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DGW_TEST_ADAPTERS -MMD -MP -c $< -o $@
+
+# registry-test.o comes first: libgw.a's registry.o is then never pulled in
+$(TEST_BIN): $(GW_MAIN_OBJ) $(REG_TEST_OBJ) $(TEST_AD_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_GWQ) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $(GW_MAIN_OBJ) $(REG_TEST_OBJ) $(TEST_AD_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_GWQ) \
+	  $(LIB_A) $(LIBS)
+
+test-daemon: $(TEST_BIN)
+
+# unit tests link the gateway's logic too (everything but main), and the test-only adapters
+$(UNIT): $(UNIT_OBJ) $(TEST_AD_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_GWQ) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(TEST_AD_OBJ) $(LIB_GW) $(LIB_RULES) $(LIB_GWQ) $(LIB_A) $(LIBS) \
+	  $(CUNIT_LIBS)
 
 # Replays every fuzz corpus file through each target's entry point (no libFuzzer needed).
 $(REPLAY): tests/fuzz/replay.c $(patsubst %,tests/fuzz/fuzz_%.c,$(FUZZ_TARGETS)) $(LIB_RULES) $(LIB_A)
@@ -132,9 +148,9 @@ run: deps build
 	./$(BIN) run -c conf/gateway.conf
 
 test: deps
-	$(MAKE) build
+	$(MAKE) build $(TEST_BIN)
 	$(MAKE) SANITIZE=address,undefined build $(patsubst build/release/%,build/asan/%,$(UNIT)) \
-	  $(patsubst build/release/%,build/asan/%,$(REPLAY))
+	  $(patsubst build/release/%,build/asan/%,$(REPLAY)) $(patsubst build/release/%,build/asan/%,$(TEST_BIN))
 	$(MAKE) $(UNIT)
 	bash tests/run.sh
 

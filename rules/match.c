@@ -269,7 +269,7 @@ bool rule_resolve_allows(const struct rule_action *a, const char *scheme)
 	for (int i = 0; rule__schemes[i]; i++)
 		if (strcasecmp(rule__schemes[i], scheme) == 0)
 			return a->schemes == 0 || (a->schemes & (1u << i));
-	return false;
+	return a->schemes == 0; /* a plain `resolve`: any scheme an adapter of this build serves */
 }
 
 /* ---- templates ---- */
