@@ -9,7 +9,7 @@
 #include "testutil.h"
 
 #define SUITES(X) X(b64url) X(json) X(crypto) X(jwk) X(jose) X(multibase) X(did) X(keystore) \
-	X(msg) X(pack) X(vectors) X(hostile) X(protocols) X(queue) X(rules) X(ingest)
+	X(msg) X(pack) X(from_prior) X(vectors) X(hostile) X(protocols) X(queue) X(rules) X(ingest)
 #define DECL(n) void init_##n##_tests(void) __attribute__((weak));
 SUITES(DECL)
 
