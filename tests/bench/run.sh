@@ -77,7 +77,7 @@ fi
 
 # Table. Targets from issue 17 (on an idle machine): unpack >= 90 % of its floor, pack >= 80 %.
 awk -F'\t' -v node_ok="$node_ok" '
-	FNR == NR { if ($1 == "row") node[$2 "|" $3 "|" $4] = $5; next }
+	FILENAME == ARGV[1] { if ($1 == "row") node[$2 "|" $3 "|" $4] = $5; next } # not FNR == NR: node.tsv may be empty
 	$1 == "floor" { floors = floors sprintf("  %-15s %8.2f us  %s\n", $2, $3, $4); next }
 	$1 != "row" { next }
 	{
