@@ -184,6 +184,14 @@ struct dc_pack_opts {
 	bool no_forward;         /* do not wrap for the recipient's routingKeys */
 	size_t service;          /* which of the recipient's DIDCommMessaging services (0: the first);
 	                          * no endpoint in the result when it has fewer */
+	/* DID rotation: the prior DID's signing key, a kid (listed under its DID's authentication)
+	 * or a DID (its first authentication key); we must hold its secret. Pack signs the compact
+	 * JWT {"typ":"JWT","alg","kid"}.{"iss": prior DID, "sub": the message's from, "iat"}
+	 * (EdDSA, ES256 or ES256K as the key's type says) and adds it as the message's from_prior
+	 * before signing or encrypting. Refused: no from, a from_prior already there, the prior
+	 * DID equal to from. NULL: no rotation. */
+	const char *from_prior_issuer;
+	int64_t rotated_at;      /* the JWT's iat, in seconds since the epoch; 0: now */
 };
 
 struct dc_packed {

@@ -13,7 +13,8 @@ static void fetch_all(void)
 {
 	static const char *const names[DC_EVP_N] = { [DC_EVP_AES256_WRAP] = "AES-256-WRAP",
 		                                      [DC_EVP_AES256_CBC] = "AES-256-CBC",
-		                                      [DC_EVP_AES256_GCM] = "AES-256-GCM" };
+		                                      [DC_EVP_AES256_GCM] = "AES-256-GCM",
+		                                      [DC_EVP_AES256_ECB] = "AES-256-ECB" };
 	for (int i = 0; i < DC_EVP_N; i++)
 		fetched[i] = EVP_CIPHER_fetch(NULL, names[i], NULL);
 }
@@ -26,6 +27,7 @@ const EVP_CIPHER *dc__evp_cipher(enum dc_evp which)
 	switch (which) {
 	case DC_EVP_AES256_WRAP: return EVP_aes_256_wrap();
 	case DC_EVP_AES256_CBC: return EVP_aes_256_cbc();
+	case DC_EVP_AES256_ECB: return EVP_aes_256_ecb();
 	default: return EVP_aes_256_gcm();
 	}
 }

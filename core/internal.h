@@ -56,6 +56,8 @@ struct dc_key {
 	                              EC: big-endian scalar of field length */
 	size_t priv_len;
 	void *evp;                 /* EVP_PKEY* cache for EC curves (lazy, owned), or NULL */
+	uint8_t eph[DC_MAX_PRIV];  /* an ephemeral key's private part (priv points here): it lives for
+	                              one pack on the caller's stack, so no guarded page per message */
 };
 
 bool dc__crv_is_ec(enum dc_crv crv);                  /* P-256/384/521, secp256k1 */
@@ -71,6 +73,10 @@ dc_err dc__key_set_priv(struct dc_key *k, const uint8_t *d, size_t len) DC_WUR;
 /* Private scalar/seed as it goes into a JWK "d" (Ed25519: the 32-byte seed). */
 dc_err dc__key_priv_d(const struct dc_key *k, uint8_t *d, size_t cap, size_t *len) DC_WUR;
 dc_err dc__key_generate(enum dc_crv crv, struct dc_key **out) DC_WUR;
+/* A fresh key-agreement key in the caller's storage (the ephemeral key of a JWE): no kid, the
+ * private part inside k itself. Always pair with dc__key_eph_clear (wipes it), even on failure. */
+dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k) DC_WUR;
+void dc__key_eph_clear(struct dc_key *k);
 dc_err dc__key_set_kid(struct dc_key *k, const char *kid) DC_WUR;
 dc_err dc__key_dup_public(const struct dc_key *k, struct dc_key **out) DC_WUR;
 /* EC x and y coordinates (each field length) from pub. */
@@ -315,7 +321,7 @@ dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, const char *in, size_t len, 
                     char **msg_out, cJSON **msg_json_out, struct dc_unpack_meta **meta_out, struct dc_errinfo *ei);
 
 /* evp.c: OpenSSL ciphers, fetched once per process */
-enum dc_evp { DC_EVP_AES256_WRAP, DC_EVP_AES256_CBC, DC_EVP_AES256_GCM, DC_EVP_N };
+enum dc_evp { DC_EVP_AES256_WRAP, DC_EVP_AES256_CBC, DC_EVP_AES256_GCM, DC_EVP_AES256_ECB, DC_EVP_N };
 typedef struct evp_cipher_st EVP_CIPHER;
 const EVP_CIPHER *dc__evp_cipher(enum dc_evp which);
 

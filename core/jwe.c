@@ -318,6 +318,55 @@ static char *put(char *p, const char *s)
 	return p + n;
 }
 
+/* The protected header, written directly (no JSON tree): {"typ","alg","enc","epk"{..},
+ * ["skid","apu",]"apv"}. *out malloc'd. */
+static dc_err protected_header(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key *eph, const char *skid,
+                               const char *apv_b64, char **out, size_t *out_len)
+{
+	size_t f = dc__crv_field_len(eph->crv), skid_esc = skid ? dc__json_escape(skid, NULL) : 0;
+	size_t skid_len = skid ? strlen(skid) : 0;
+	if (skid_len > 4096)
+		return DC_ERR_INVAL;
+	size_t cap = 256 + 2 * dc__b64url_enc_len(f) + skid_esc + dc__b64url_enc_len(skid_len) + strlen(apv_b64);
+	char *h = malloc(cap), *p = h;
+	if (!h)
+		return DC_ERR_NOMEM;
+	p = put(p, "{\"typ\":\"" TYP_ENC "\",\"alg\":\"");
+	p = put(p, dc__kw_alg_name(alg));
+	p = put(p, "\",\"enc\":\"");
+	p = put(p, dc__enc_name(enc));
+	if (eph->crv == DC_CRV_X25519) {
+		p = put(p, "\",\"epk\":{\"kty\":\"OKP\",\"crv\":\"X25519\",\"x\":\"");
+		dc__b64url_encode_to(eph->pub, 32, p);
+		p += dc__b64url_enc_len(32);
+	} else {
+		p = put(p, "\",\"epk\":{\"kty\":\"EC\",\"crv\":\"");
+		p = put(p, dc_crv_name(eph->crv));
+		p = put(p, "\",\"x\":\"");
+		dc__b64url_encode_to(eph->pub + 1, f, p);
+		p += dc__b64url_enc_len(f);
+		p = put(p, "\",\"y\":\"");
+		dc__b64url_encode_to(eph->pub + 1 + f, f, p);
+		p += dc__b64url_enc_len(f);
+	}
+	p = put(p, "\"}");
+	if (skid) {
+		p = put(p, ",\"skid\":\"");
+		p += dc__json_escape(skid, p);
+		p = put(p, "\",\"apu\":\"");
+		dc__b64url_encode_to((const uint8_t *)skid, skid_len, p);
+		p += dc__b64url_enc_len(skid_len);
+		p = put(p, "\"");
+	}
+	p = put(p, ",\"apv\":\"");
+	p = put(p, apv_b64);
+	p = put(p, "\"}");
+	*p = 0;
+	*out = h;
+	*out_len = (size_t)(p - h);
+	return DC_OK;
+}
+
 dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key *sender, const char *skid,
                        const struct dc_key *const *rcpts, size_t n, const uint8_t *pt, size_t pt_len, char **out,
                        size_t *out_len, struct dc_errinfo *ei)
@@ -325,8 +374,7 @@ dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key 
 	*out = NULL;
 	*out_len = 0;
 	bool pu = alg == DC_ALG_ECDH_1PU_A256KW;
-	struct dc_key *eph = NULL;
-	cJSON *hdr = NULL, *epk = NULL;
+	struct dc_key eph; /* the ephemeral key: on the stack, wiped at out */
 	char *hdr_txt = NULL, *prot = NULL, *res = NULL;
 	uint8_t *ct = NULL, (*eks)[MAX_EK] = NULL;
 	uint8_t cek[64], iv[24], tag[32], kek[32], z[2 * DC_MAX_Z], digest[32];
@@ -334,6 +382,7 @@ dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key 
 	dc_err rc = DC_ERR_INVAL;
 	size_t cek_len = dc__enc_cek_len(enc), iv_len = dc__enc_iv_len(enc), tag_len = dc__enc_tag_len(enc);
 
+	memset(&eph, 0, sizeof eph);
 	if (n == 0 || !cek_len || (alg != DC_ALG_ECDH_ES_A256KW && !pu))
 		return dc__fail(ei, DC_ERR_INVAL, "encrypt: no recipients or unknown algorithm");
 	if (pu && enc != DC_ENC_A256CBC_HS512)
@@ -361,45 +410,23 @@ dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key 
 			}
 	if ((rc = kids_digest(kids, n, digest)))
 		goto out;
-	if ((rc = dc__key_generate(crv, &eph)) || (rc = dc__jwk_to_json(eph, false, false, &epk)))
+	if ((rc = dc__key_eph_generate(crv, &eph)))
 		goto out;
 	/* protected header */
-	char apv_b64[64], *apu_b64 = NULL;
+	char apv_b64[64];
+	size_t hdr_len = 0;
 	dc__b64url_encode_to(digest, 32, apv_b64);
+	if ((rc = protected_header(alg, enc, &eph, pu ? skid : NULL, apv_b64, &hdr_txt, &hdr_len)) ||
+	    (rc = dc__b64url_encode((const uint8_t *)hdr_txt, hdr_len, &prot)))
+		goto out;
 	rc = DC_ERR_NOMEM;
-	if (!(hdr = cJSON_CreateObject()) || !cJSON_AddStringToObject(hdr, "typ", TYP_ENC) ||
-	    !cJSON_AddStringToObject(hdr, "alg", dc__kw_alg_name(alg)) ||
-	    !cJSON_AddStringToObject(hdr, "enc", dc__enc_name(enc)))
-		goto out;
-	cJSON_AddItemToObject(hdr, "epk", epk);
-	epk = NULL;
-	if (pu) {
-		if (dc__b64url_encode((const uint8_t *)skid, strlen(skid), &apu_b64))
-			goto out;
-		bool ok = cJSON_AddStringToObject(hdr, "skid", skid) && cJSON_AddStringToObject(hdr, "apu", apu_b64);
-		if (!ok) {
-			free(apu_b64);
-			goto out;
-		}
-	}
-	if (!cJSON_AddStringToObject(hdr, "apv", apv_b64)) {
-		free(apu_b64);
-		goto out;
-	}
-	if (!(hdr_txt = cJSON_PrintUnformatted(hdr)) || dc__b64url_encode((const uint8_t *)hdr_txt, strlen(hdr_txt), &prot)) {
-		free(apu_b64);
-		goto out;
-	}
 	/* content first (1PU needs the tag in the KDF) */
 	randombytes_buf(cek, cek_len);
 	randombytes_buf(iv, iv_len);
-	if (pt_len > SIZE_MAX - 32 || !(ct = malloc(pt_len + 16))) {
-		free(apu_b64);
+	if (pt_len > SIZE_MAX - 32 || !(ct = malloc(pt_len + 16)))
 		goto out;
-	}
 	size_t ct_len = 0;
 	if ((rc = dc__aead_encrypt(enc, cek, iv, (const uint8_t *)prot, strlen(prot), pt, pt_len, ct, &ct_len, tag))) {
-		free(apu_b64);
 		rc = dc__fail(ei, rc, "encrypt: content encryption failed");
 		goto out;
 	}
@@ -407,7 +434,7 @@ dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key 
 	for (size_t i = 0; i < n; i++) {
 		size_t zl = 0, zs = 0;
 		rc = DC_ERR_CRYPTO;
-		if (dc__ecdh(eph, rcpts[i], z, &zl) || (pu && dc__ecdh(sender, rcpts[i], z + zl, &zs)))
+		if (dc__ecdh(&eph, rcpts[i], z, &zl) || (pu && dc__ecdh(sender, rcpts[i], z + zl, &zs)))
 			break;
 		zl += zs;
 		if (dc__concat_kdf(z, zl, dc__kw_alg_name(alg), pu ? (const uint8_t *)skid : NULL, pu ? strlen(skid) : 0,
@@ -416,7 +443,6 @@ dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key 
 			break;
 		rc = DC_OK;
 	}
-	free(apu_b64);
 	if (rc) {
 		rc = dc__fail(ei, rc, "encrypt: key agreement failed (invalid recipient key?)");
 		goto out;
@@ -462,9 +488,7 @@ out:
 	sodium_memzero(cek, sizeof cek);
 	sodium_memzero(kek, sizeof kek);
 	sodium_memzero(z, sizeof z);
-	dc_key_free(eph);
-	cJSON_Delete(epk);
-	cJSON_Delete(hdr);
+	dc__key_eph_clear(&eph);
 	free(hdr_txt);
 	free(prot);
 	free(ct);

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +90,9 @@ void dc_key_free(struct dc_key *k)
 {
 	if (!k)
 		return;
-	if (k->priv)
+	if (k->priv == k->eph)
+		sodium_memzero(k->eph, sizeof k->eph);
+	else if (k->priv)
 		sodium_free(k->priv); /* zeroes */
 	EVP_PKEY_free(k->evp);
 	free(k->kid);
@@ -302,6 +305,36 @@ dc_err dc__key_priv_d(const struct dc_key *k, uint8_t *d, size_t cap, size_t *le
 	return DC_OK;
 }
 
+/* Key generation templates per EC curve, built once: EVP_PKEY_Q_keygen would look the
+ * algorithm up and build the group again for every ephemeral key. Read-only once built. */
+static pthread_once_t ec_once = PTHREAD_ONCE_INIT;
+static EVP_PKEY *ec_tmpl[DC_CRV_SECP256K1 + 1];
+
+static void ec_tmpl_build(void)
+{
+	static const enum dc_crv all[] = { DC_CRV_P256, DC_CRV_P384, DC_CRV_P521, DC_CRV_SECP256K1 };
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+		if (c && EVP_PKEY_paramgen_init(c) == 1 && EVP_PKEY_CTX_set_group_name(c, crv_group(all[i])) == 1 &&
+		    EVP_PKEY_paramgen(c, &ec_tmpl[all[i]]) != 1)
+			ec_tmpl[all[i]] = NULL;
+		EVP_PKEY_CTX_free(c);
+	}
+}
+
+static EVP_PKEY *ec_keygen(enum dc_crv crv)
+{
+	pthread_once(&ec_once, ec_tmpl_build);
+	EVP_PKEY *pk = NULL;
+	if (!ec_tmpl[crv])
+		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", crv_group(crv));
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, ec_tmpl[crv], NULL);
+	if (!c || EVP_PKEY_keygen_init(c) != 1 || EVP_PKEY_keygen(c, &pk) != 1)
+		pk = NULL;
+	EVP_PKEY_CTX_free(c);
+	return pk;
+}
+
 dc_err dc__key_generate(enum dc_crv crv, struct dc_key **out)
 {
 	*out = NULL;
@@ -330,7 +363,7 @@ dc_err dc__key_generate(enum dc_crv crv, struct dc_key **out)
 		rc = DC_OK;
 	} else if (dc__crv_is_ec(crv)) {
 		size_t f = dc__crv_field_len(crv);
-		EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", crv_group(crv));
+		EVP_PKEY *pk = ec_keygen(crv);
 		BIGNUM *d = NULL;
 		size_t plen = 0;
 		if (pk && EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_PRIV_KEY, &d) == 1 &&
@@ -354,6 +387,47 @@ out:
 	}
 	*out = k;
 	return DC_OK;
+}
+
+dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k)
+{
+	memset(k, 0, sizeof *k);
+	k->crv = crv;
+	k->priv = k->eph;
+	if (crv == DC_CRV_X25519) {
+		randombytes_buf(k->eph, 32);
+		if (crypto_scalarmult_base(k->pub, k->eph) != 0)
+			return DC_ERR_CRYPTO;
+		k->pub_len = 32;
+		k->priv_len = 32;
+		return DC_OK;
+	}
+	if (!dc__crv_is_key_agreement(crv))
+		return DC_ERR_UNSUPPORTED;
+	size_t f = dc__crv_field_len(crv), plen = 0;
+	BIGNUM *d = NULL;
+	EVP_PKEY *pk = ec_keygen(crv);
+	dc_err rc = DC_ERR_CRYPTO;
+	if (pk && EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_PRIV_KEY, &d) == 1 &&
+	    EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, k->pub, sizeof k->pub, &plen) == 1 &&
+	    plen == 1 + 2 * f && BN_bn2binpad(d, k->eph, (int)f) == (int)f) {
+		k->pub_len = plen;
+		k->priv_len = f;
+		k->evp = pk;
+		pk = NULL;
+		rc = DC_OK;
+	}
+	BN_clear_free(d);
+	EVP_PKEY_free(pk);
+	return rc;
+}
+
+void dc__key_eph_clear(struct dc_key *k)
+{
+	sodium_memzero(k->eph, sizeof k->eph);
+	EVP_PKEY_free(k->evp);
+	free(k->kid);
+	memset(k, 0, sizeof *k);
 }
 
 dc_err dc__key_dup_public(const struct dc_key *k, struct dc_key **out)

@@ -4,8 +4,10 @@
  * so numbers and member order survive exactly. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TYPE_FORWARD DC_TYPE_FORWARD
 
@@ -201,6 +203,88 @@ static dc_err pick_sender(struct dc_op *op, const char *who, const struct dc_did
 	                want ? " " : "", want ? dc_crv_name(want) : "");
 }
 
+static bool did_eq(const char *a_url, const char *b_url);
+
+/* DID rotation: the from_prior JWT signed by the prior DID's key `issuer` (a kid, or a DID:
+ * its first authentication key) for the new DID `from`. *jwt malloc'd. */
+static dc_err from_prior_jwt(struct dc_op *op, const char *issuer, const char *from, int64_t iat, char **jwt)
+{
+	*jwt = NULL;
+	const struct dc_did_doc *doc = NULL;
+	const struct dc_key *pub = NULL;
+	const char *kid = issuer;
+	char *iss = NULL;
+	cJSON *claims = NULL;
+	dc_err rc;
+	if (!from)
+		return dc__fail(op->ei, DC_ERR_INVAL, "from_prior: the message has no from (the new DID)");
+	if ((rc = dc__did_of(issuer, &iss)))
+		return dc__fail(op->ei, DC_ERR_INVAL, "from_prior: issuer %.200s is not a DID or key id", issuer);
+	if (did_eq(iss, from)) {
+		rc = dc__fail(op->ei, DC_ERR_INVAL, "from_prior: the prior DID %.200s is the message's from", iss);
+		goto out;
+	}
+	if ((rc = dc__op_resolve(op, iss, &doc)))
+		goto out;
+	if (!strchr(issuer, '#')) {
+		if (doc->n_auth == 0) {
+			rc = dc__fail(op->ei, DC_ERR_NOT_FOUND, "from_prior: %.200s has no authentication key", iss);
+			goto out;
+		}
+		kid = doc->auth[0];
+	}
+	if ((rc = dc__op_key(op, kid, DC_REL_AUTH, &pub))) {
+		if (rc == DC_ERR_DENIED || rc == DC_ERR_NOT_FOUND)
+			rc = dc__fail(op->ei, DC_ERR_DENIED, "from_prior: %.200s is not an authentication key of %.200s",
+			              kid, iss);
+		goto out;
+	}
+	const struct dc_key *k = dc_keystore_get(op->c->ks, kid);
+	if (!k || !dc_key_has_private(k)) {
+		rc = dc__fail(op->ei, DC_ERR_NOT_FOUND, "from_prior: no secret for %.200s", kid);
+		goto out;
+	}
+	if (k->crv != pub->crv || k->pub_len != pub->pub_len || memcmp(k->pub, pub->pub, k->pub_len) != 0) {
+		rc = dc__fail(op->ei, DC_ERR_DENIED, "from_prior: the secret of %.200s does not match its DID document", kid);
+		goto out;
+	}
+	if (dc__sig_alg_for_crv(k->crv) == DC_SIG_NONE) {
+		rc = dc__fail(op->ei, DC_ERR_UNSUPPORTED, "from_prior: key %.200s (%s) cannot sign", kid,
+		              dc_crv_name(k->crv));
+		goto out;
+	}
+	rc = DC_ERR_NOMEM;
+	if (!(claims = cJSON_CreateObject()) || !cJSON_AddStringToObject(claims, "iss", iss) ||
+	    !cJSON_AddStringToObject(claims, "sub", from) || !cJSON_AddNumberToObject(claims, "iat", (double)iat))
+		goto out;
+	if ((rc = dc__jwt_sign(k, kid, claims, jwt)))
+		dc__fail(op->ei, rc, "from_prior: signing with %.200s failed", kid);
+out:
+	cJSON_Delete(claims);
+	free(iss);
+	return rc;
+}
+
+/* msg (trimmed, an object) with "from_prior":"jwt" as its first member; malloc'd. */
+static dc_err add_from_prior(const char *msg, size_t len, const char *jwt, char **out, size_t *out_len)
+{
+	size_t jl = strlen(jwt), n = len + jl + 16;
+	char *s = malloc(n + 1);
+	*out = NULL;
+	if (!s)
+		return DC_ERR_NOMEM;
+	int w = snprintf(s, n + 1, "{\"from_prior\":\"%s\",", jwt);
+	if (w < 0 || (size_t)w + len - 1 > n) {
+		free(s);
+		return DC_ERR_INVAL;
+	}
+	memcpy(s + w, msg + 1, len - 1); /* after the opening brace */
+	*out_len = (size_t)w + len - 1;
+	s[*out_len] = 0;
+	*out = s;
+	return DC_OK;
+}
+
 static bool is_v2(const struct dc_service *s)
 {
 	if (!s->uri)
@@ -384,6 +468,7 @@ dc_err dc_pack(struct dc_ctx *c, const char *msg_json, size_t len, const struct 
 	size_t n_groups = 0;
 	const char *payload = NULL; /* what gets encrypted: the plaintext (caller's bytes) or the JWS */
 	char *owned = NULL;         /* the JWS, when signing */
+	char *rotated = NULL;       /* the message with from_prior added (DID rotation) */
 	size_t payload_len = 0;
 	char **hdr_to = NULL, *from = NULL;
 	size_t n_hdr_to = 0;
@@ -438,10 +523,29 @@ dc_err dc_pack(struct dc_ctx *c, const char *msg_json, size_t len, const struct 
 			n_hdr_to++;
 		}
 	}
+	bool had_from_prior = cJSON_GetObjectItemCaseSensitive(msg, "from_prior") != NULL;
 	cJSON_Delete(msg);
 	msg = NULL;
 	payload = msg_json;
 	payload_len = len;
+
+	if (o->from_prior_issuer) {
+		char *jwt = NULL;
+		int64_t iat = o->rotated_at ? o->rotated_at : (int64_t)time(NULL);
+		if (had_from_prior) {
+			rc = dc__fail(ei, DC_ERR_INVAL, "from_prior: the message has one already");
+			goto out;
+		}
+		if ((rc = from_prior_jwt(&op, o->from_prior_issuer, from, iat, &jwt)))
+			goto out;
+		rc = add_from_prior(msg_json, len, jwt, &rotated, &len);
+		free(jwt);
+		if (rc)
+			goto out;
+		msg_json = rotated;
+		payload = rotated;
+		payload_len = len;
+	}
 
 	if (o->mode == DC_PACK_PLAINTEXT) {
 		char *copy = malloc(len + 1);
@@ -590,6 +694,7 @@ out:
 	free(hdr_to);
 	free(from);
 	free(owned);
+	free(rotated);
 	groups_free(groups, n_groups);
 	cJSON_Delete(msg);
 	dc__op_clear(&op);

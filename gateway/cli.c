@@ -25,7 +25,8 @@ static void usage(FILE *f)
 	        "  did resolve DID [--did-docs FILE]\n"
 	        "  pack --mode plaintext|signed|anoncrypt|authcrypt --to DID[,DID...] [--from DID] [--sign-from KID]\n"
 	        "       [--enc A256CBC-HS512|A256GCM|XC20P] [--curve X25519|P-256|P-384|P-521] [--no-forward]\n"
-	        "       [--protect-sender] [--did-docs FILE] [--secrets FILE] [IN|-]\n"
+	        "       [--protect-sender] [--from-prior-issuer KID|DID [--rotated-at UNIX_SECONDS]]\n"
+	        "       [--did-docs FILE] [--secrets FILE] [IN|-]\n"
 	        "  unpack [--did-docs FILE] [--secrets FILE] [--meta] [--no-unwrap-forward] [IN|-]\n"
 	        "  send --to DID [--from DID] [--sign-from KID] [--secrets FILE] [--did-docs FILE] MSG.json\n"
 	        "  rules check FILE...\n"
@@ -104,7 +105,7 @@ static size_t max_input(const struct env *e)
 }
 
 enum { O_DOCS = 256, O_SECRETS, O_MODE, O_TO, O_FROM, O_SIGN_FROM, O_ENC, O_CURVE, O_NO_FWD, O_PROTECT, O_META,
-       O_METHOD, O_ENDPOINT, O_ROUTING_KEY, O_NO_UNWRAP, O_HELP };
+       O_METHOD, O_ENDPOINT, O_ROUTING_KEY, O_NO_UNWRAP, O_HELP, O_FROM_PRIOR, O_ROTATED_AT };
 
 int gw_cmd_pack(int argc, char **argv)
 {
@@ -114,9 +115,13 @@ int gw_cmd_pack(int argc, char **argv)
 		{ "enc", required_argument, 0, O_ENC },           { "curve", required_argument, 0, O_CURVE },
 		{ "no-forward", no_argument, 0, O_NO_FWD },       { "protect-sender", no_argument, 0, O_PROTECT },
 		{ "did-docs", required_argument, 0, O_DOCS },     { "secrets", required_argument, 0, O_SECRETS },
+		{ "from-prior-issuer", required_argument, 0, O_FROM_PRIOR },
+		{ "rotated-at", required_argument, 0, O_ROTATED_AT },
 		{ "help", no_argument, 0, O_HELP },               { 0, 0, 0, 0 },
 	};
 	const char *docs[MAX_LIST], *secrets[MAX_LIST], *to[MAX_LIST];
+	char *end = NULL;
+	long long at = 0;
 	size_t n_docs = 0, n_secrets = 0, n_to = 0;
 	struct dc_pack_opts po = { 0 };
 	int c;
@@ -148,6 +153,17 @@ int gw_cmd_pack(int argc, char **argv)
 			break;
 		case O_NO_FWD: po.no_forward = true; break;
 		case O_PROTECT: po.protect_sender = true; break;
+		case O_FROM_PRIOR: po.from_prior_issuer = optarg; break;
+		case O_ROTATED_AT:
+			errno = 0;
+			at = strtoll(optarg, &end, 10);
+			/* seconds since the epoch, up to the year 9999 */
+			if (errno || end == optarg || *end || at <= 0 || at > 253402300799LL) {
+				fprintf(stderr, "pack: --rotated-at wants seconds since the epoch, not %s\n", optarg);
+				return 2;
+			}
+			po.rotated_at = (int64_t)at;
+			break;
 		case O_DOCS: if (n_docs < MAX_LIST) docs[n_docs++] = optarg; break;
 		case O_SECRETS: if (n_secrets < MAX_LIST) secrets[n_secrets++] = optarg; break;
 		case O_HELP: usage(stdout); return 0;
@@ -160,6 +176,10 @@ int gw_cmd_pack(int argc, char **argv)
 	}
 	if (argc - optind > 1) {
 		fprintf(stderr, "pack: one input at most\n");
+		return 2;
+	}
+	if (po.rotated_at && !po.from_prior_issuer) {
+		fprintf(stderr, "pack: --rotated-at goes with --from-prior-issuer\n");
 		return 2;
 	}
 	po.to = to;

@@ -12,6 +12,8 @@
 //        INTEROP_ONLY=regex node interop.mjs   (run the matching cases only)
 //        INTEROP_KEEP=1 ...  keep the temporary directory and print its path
 //        INTEROP_DEBUG=1 ... print each unpacker's metadata and rejection reasons on stderr
+// DID rotation: "n2o/o2n from_prior-<alg>": didcomm-node's FromPrior.pack read by ours, ours read by
+// didcomm-node (issuer kid, claims, JWT header), and a JWT changed after signing refused.
 // Output: one "ok <name>" / "FAIL <name>: reason" line per case, then
 //         "interop: N passed, M failed"; exit 1 if M > 0.
 import { createRequire } from "node:module";
@@ -22,7 +24,7 @@ import os from "node:os";
 import path from "node:path";
 
 const require = createRequire(import.meta.url);
-const { Message } = require("didcomm-node");
+const { Message, FromPrior } = require("didcomm-node");
 
 const BIN = process.env.BIN || "build/release/didcomm-gateway";
 const SELF = process.env.INTEROP_SELF === "1";
@@ -60,6 +62,10 @@ const PARTIES = {
 	},
 	mediator1: {
 		auth: [["key-1", "Ed25519"]],
+		agree: [["key-x25519-1", "X25519"]],
+	},
+	oldalice: { // alice's prior DID (DID rotation): one authentication key of each type
+		auth: [["key-1", "Ed25519"], ["key-2", "P-256"], ["key-3", "secp256k1"]],
 		agree: [["key-x25519-1", "X25519"]],
 	},
 };
@@ -104,6 +110,7 @@ function buildWorld(dir) {
 		secrets[name] = sec;
 	}
 	secrets["mediator1+carol"] = [...secrets.mediator1, ...secrets.carol];
+	secrets["alice+old"] = [...secrets.alice, ...secrets.oldalice];
 	const files = { docs: path.join(dir, "did-docs.json"), secrets: {} };
 	fs.writeFileSync(files.docs, JSON.stringify(docs, null, 1));
 	for (const [name, sec] of Object.entries(secrets)) {
@@ -196,7 +203,8 @@ function oursImpl(world) {
 	return {
 		name: "ours",
 		async pack(c, msgObj) {
-			const a = ["pack", "--mode", c.mode, "--did-docs", f.docs, "--secrets", f.secrets.alice];
+			const a = ["pack", "--mode", c.mode, "--did-docs", f.docs, "--secrets", f.secrets[c.ours.secrets || "alice"]];
+			if (c.ours.fromPrior) a.push("--from-prior-issuer", c.ours.fromPrior, "--rotated-at", String(c.ours.rotatedAt));
 			if (c.ours.to) a.push("--to", c.ours.to);
 			if (c.ours.from) a.push("--from", c.ours.from);
 			if (c.ours.sign) a.push("--sign-from", c.ours.sign);
@@ -656,6 +664,97 @@ async function peer2Cases(world, dir, report) {
 	}
 }
 
+// ---- DID rotation (from_prior) --------------------------------------------------------------
+// Both ways, every signing key type of the prior DID: didcomm-node's FromPrior.pack in a message
+// that ours unpacks; ours' pack --from-prior-issuer read by didcomm-node's Message.unpack, which
+// must report our issuer kid. A JWT changed after signing is refused by each side.
+const OLD = "did:example:oldalice";
+
+function flipJwtClaims(jwt) {
+	const [h, p, s] = jwt.split(".");
+	const i = Math.floor(p.length / 2);
+	return [h, p.slice(0, i) + (p[i] === "A" ? "B" : "A") + p.slice(i + 1), s].join(".");
+}
+
+async function rejects(fn) {
+	try {
+		await fn();
+	} catch (e) {
+		if (DEBUG) console.error(`  rejected: ${e && e.message ? e.message : e}`);
+		return true;
+	}
+	return false;
+}
+
+function checkFromPrior(r, msg, kid, iat) {
+	let d = firstDiff(r.message, msg);
+	if (d) return `message ${d}`;
+	if (r.metadata.from_prior_issuer_kid !== kid)
+		return `from_prior_issuer_kid ${JSON.stringify(r.metadata.from_prior_issuer_kid)}, want ${kid}`;
+	const fp = r.metadata.from_prior || {};
+	if (fp.iss !== OLD || fp.sub !== A || fp.iat !== iat) return `from_prior claims ${JSON.stringify(fp)}`;
+	return null;
+}
+
+async function fromPriorCases(world, ours, node, report) {
+	const dr = new DocResolver(world.docs), srOld = new SecretResolver(world.secrets["alice+old"]);
+	let iat = 1700000000;
+	for (const [alg, frag] of [["EdDSA", "key-1"], ["ES256", "key-2"], ["ES256K", "key-3"]]) {
+		const kid = `${OLD}#${frag}`;
+		iat++;
+		const name = (tag) => `${tag} from_prior-${alg}`;
+		if (!ONLY || ONLY.test(name("n2o"))) {
+			let err = null;
+			try {
+				const fp = new FromPrior({ iss: OLD, sub: A, iat });
+				const [jwt, used] = await fp.pack(kid, dr, srOld);
+				fp.free();
+				if (used !== kid) throw new Error(`FromPrior.pack used ${used}, want ${kid}`);
+				const msg = { ...baseMsg({}), from_prior: jwt };
+				const c = { mode: "authcrypt", node: { to: [B], from: A } };
+				const [env] = await node.pack(c, msg);
+				err = checkFromPrior(await ours.unpack(env, "bob"), msg, kid, iat);
+				if (!err) {
+					// didcomm-node checks from_prior when it packs: change the JWT in its plaintext output
+					const [pt] = await node.pack({ mode: "plaintext", node: {} }, msg);
+					const bad = JSON.parse(pt);
+					bad.from_prior = flipJwtClaims(bad.from_prior);
+					if (!(await rejects(() => ours.unpack(JSON.stringify(bad), "bob"))))
+						err = "accepted a from_prior JWT changed after signing";
+				}
+			} catch (e) {
+				err = e && e.message ? e.message : String(e);
+			}
+			report(name("n2o"), err);
+		}
+		if (!ONLY || ONLY.test(name("o2n"))) {
+			let err = null;
+			try {
+				const msg = baseMsg({});
+				const c = { mode: "authcrypt", node: {}, ours: { to: B, from: A, secrets: "alice+old", fromPrior: kid, rotatedAt: iat } };
+				const [env] = await ours.pack(c, msg);
+				const r = await node.unpack(env, "bob");
+				const jwt = r.message.from_prior;
+				if (typeof jwt !== "string") throw new Error("no from_prior in the message didcomm-node read");
+				err = checkFromPrior(r, { ...msg, from_prior: jwt }, kid, iat);
+				const hdr = JSON.parse(Buffer.from(jwt.split(".")[0], "base64url").toString());
+				if (!err && (hdr.typ !== "JWT" || hdr.alg !== alg || hdr.kid !== kid))
+					err = `JWT header ${JSON.stringify(hdr)}`;
+				if (!err) {
+					const [pt] = await ours.pack({ ...c, mode: "plaintext" }, msg);
+					const bad = JSON.parse(pt);
+					bad.from_prior = flipJwtClaims(bad.from_prior);
+					if (!(await rejects(() => node.unpack(JSON.stringify(bad), "bob"))))
+						err = "didcomm-node accepted our from_prior JWT changed after signing";
+				}
+			} catch (e) {
+				err = e && e.message ? e.message : String(e);
+			}
+			report(name("o2n"), err);
+		}
+	}
+}
+
 async function main() {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dcinterop."));
 	let passed = 0, failed = 0;
@@ -693,6 +792,7 @@ async function main() {
 			}
 		}
 		if (!SELF && (!ONLY || ONLY.test("peer2"))) await peer2Cases(world, dir, report);
+		if (!SELF) await fromPriorCases(world, ours, node, report);
 		if (!SELF && (!ONLY || ONLY.test("o2n multi-did"))) {
 			let err;
 			try {
