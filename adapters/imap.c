@@ -262,21 +262,6 @@ static void walk(const struct mailmime *m, unsigned depth, size_t max_part, stru
 				walk(clist_content(it), depth + 1, max_part, x);
 		break;
 	case MAILMIME_MESSAGE:
-		if (depth == 0 && m->mm_data.mm_message.mm_fields) {
-			/* the mail's own headers: Keywords: didcomm */
-			clist *fl = m->mm_data.mm_message.mm_fields->fld_list;
-			for (clistiter *it = fl ? clist_begin(fl) : NULL; it; it = clist_next(it)) {
-				struct mailimf_field *f = clist_content(it);
-				if (f->fld_type != MAILIMF_FIELD_KEYWORDS || !f->fld_data.fld_keywords)
-					continue;
-				clist *kl = f->fld_data.fld_keywords->kw_list;
-				for (clistiter *k = kl ? clist_begin(kl) : NULL; k; k = clist_next(k)) {
-					const char *w = clist_content(k);
-					if (w && !strcasecmp(w, "didcomm"))
-						x->keywords = true;
-				}
-			}
-		}
 		walk(m->mm_data.mm_message.mm_msg_mime, depth + 1, max_part, x);
 		break;
 	default:
@@ -298,6 +283,23 @@ static dc_err mail_extract(const char *mail, size_t len, size_t max_part, struct
 	}
 	walk(m, 0, max_part, x);
 	mailmime_free(m);
+	/* Keywords: didcomm (the parts are taken in MIME order either way) */
+	struct mailimf_fields *f = NULL;
+	idx = 0;
+	if (mailimf_fields_parse(mail, len, &idx, &f) == MAILIMF_NO_ERROR && f) {
+		for (clistiter *it = f->fld_list ? clist_begin(f->fld_list) : NULL; it; it = clist_next(it)) {
+			struct mailimf_field *fl = clist_content(it);
+			if (fl->fld_type != MAILIMF_FIELD_KEYWORDS || !fl->fld_data.fld_keywords)
+				continue;
+			clist *kl = fl->fld_data.fld_keywords->kw_list;
+			for (clistiter *k = kl ? clist_begin(kl) : NULL; k; k = clist_next(k)) {
+				const char *w = clist_content(k);
+				if (w && !strcasecmp(w, "didcomm"))
+					x->keywords = true;
+			}
+		}
+		mailimf_fields_free(f);
+	}
 	if (x->bad[0])
 		return DC_ERR_MALFORMED;
 	if (x->n == 0) {

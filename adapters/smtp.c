@@ -189,9 +189,10 @@ struct mail_in {
 	time_t now;
 };
 
-#define MAIL_BODY_TEXT                                                                         \
-	"This mail carries a DIDComm message between software agents (DIDComm Email Transport).\r\n" \
-	"It is handled automatically; nothing in it is meant for a person to read or act on.\r\n"
+#define MAIL_BODY_TEXT                                                 \
+	"This mail carries a DIDComm message between software agents.\r\n" \
+	"It is handled automatically: nothing in it is meant for a\r\n"     \
+	"person to read or act on.\r\n"
 
 /* The whole mail, CRLF line ends, in *out (malloc'd, NUL-terminated). DC_ERR_INVAL with why
  * when an address or the media type cannot go into a header. */
@@ -232,7 +233,7 @@ static dc_err mail_build(const struct mail_in *in, char **out, size_t *out_len, 
 	sb_fmt(&b, "Message-ID: <dc.%s@%s>\r\n", hex, domain);
 	sb_str(&b, "Keywords: didcomm\r\n");
 	sb_str(&b, "MIME-Version: 1.0\r\n");
-	sb_fmt(&b, "Content-Type: multipart/mixed; boundary=\"=_dc_%s\"\r\n", hex);
+	sb_fmt(&b, "Content-Type: multipart/mixed;\r\n boundary=\"=_dc_%s\"\r\n", hex);
 	sb_str(&b, "\r\n");
 	sb_fmt(&b, "--=_dc_%s\r\n", hex);
 	sb_str(&b, "Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\n");

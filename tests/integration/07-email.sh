@@ -28,6 +28,7 @@ rules $T/rules.conf
 max_message_bytes 256k
 [queue]
 retry_base 200ms
+retry_max 2s
 [http]
 listen 127.0.0.1:$GPORT
 [smtp]
@@ -54,9 +55,13 @@ GWKEY=$(json "$T/gw.doc" 'd["keyAgreement"][0]')
 # bob (HTTP agent) and carol (mail-only) both name the gateway as their mediator
 $TOOL did new --method peer2 --endpoint "http://127.0.0.1:$GPORT/" --routing-key "$GWKEY" --secrets "$T/bob.json" > "$T/bob"
 $TOOL did new --method peer2 --endpoint "mailto:gw@example.test" --routing-key "$GWKEY" --secrets "$T/carol.json" > "$T/carol"
-BOB=$(cat "$T/bob"); CAROL=$(cat "$T/carol")
-printf 'to %s -> smtp carol@example.test\nto %s -> http http://127.0.0.1:%s/inbox\ndefault -> reject\n' \
-	"$CAROL" "$BOB" "$RPORT" > "$T/rules.conf"
+for p in erin frank; do
+	$TOOL did new --method peer2 --endpoint "http://127.0.0.1:$GPORT/" --routing-key "$GWKEY" --secrets "$T/$p.json" > "$T/$p"
+done
+BOB=$(cat "$T/bob"); CAROL=$(cat "$T/carol"); ERIN=$(cat "$T/erin"); FRANK=$(cat "$T/frank")
+# erin's mail is refused for good (554 after DATA), frank's only for now (451)
+printf 'to %s -> smtp carol@example.test\nto %s -> http http://127.0.0.1:%s/inbox\nto %s -> smtp refuse@example.test\nto %s -> smtp later@example.test\ndefault -> reject\n' \
+	"$CAROL" "$BOB" "$RPORT" "$ERIN" "$FRANK" > "$T/rules.conf"
 kill -HUP "$GPID"
 for i in $(seq 1 100); do grep -q "SIGHUP: reloaded" "$T/gw.log" && break; sleep 0.1; done
 mk() { printf '{"id":"%s","type":"https://didcomm.org/basicmessage/2.0/message","from":"%s","to":["%s"],"body":{"n":"%s"}}' "$1" "$2" "$3" "$1" > "$4"; }
@@ -104,7 +109,25 @@ check "a .dcem attached as octet-stream sent" mail_to_gw "$T/m2.eml"
 wait_received 2 && ok "the .dcem attachment is sniffed and delivered" || bad ".dcem sniffed" "$(tail -3 "$T/gw.log")"
 kill -0 "$GPID" && ok "still running" || bad "still running"
 
-# 4. restart loses nothing: mails that come while the gateway is down, and a kill -9 mid-batch
+# 4. SMTP refusals: 5xx is a dead letter, 4xx is retried, a dead server is retried until it is back
+post() { curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$1" "http://127.0.0.1:$GPORT/"; }
+mk e1 "$BOB" "$ERIN" "$T/e1.json"; $TOOL pack --mode anoncrypt --to "$ERIN" "$T/e1.json" > "$T/e1.f"
+mk f1 "$BOB" "$FRANK" "$T/f1.json"; $TOOL pack --mode anoncrypt --to "$FRANK" "$T/f1.json" > "$T/f1.f"
+[ "$(post "$T/e1.f")" = 202 ] && [ "$(post "$T/f1.f")" = 202 ] && ok "two more accepted" || bad "post e1/f1"
+for i in $(seq 1 300); do grep -q 'refuse@example.test: refused: end of DATA: SMTP 554' "$T/gw.log" && break; sleep 0.1; done
+grep -q 'refuse@example.test: refused: end of DATA: SMTP 554' "$T/gw.log" && ok "554 after DATA: refused for good, with the server's reply" || bad "554" "$(grep -i smtp "$T/gw.log" | tail -3)"
+for i in $(seq 1 300); do [ "$(grep -c 'later@example.test: end of DATA: SMTP 451.*will retry' "$T/gw.log")" -ge 2 ] && break; sleep 0.1; done
+[ "$(grep -c 'later@example.test: end of DATA: SMTP 451.*will retry' "$T/gw.log")" -ge 2 ] && ok "451 after DATA: retried" || bad "451 retried" "$(grep -i later "$T/gw.log" | tail -3)"
+stop_pid "$SMTPD_PID"
+mk r2 "$BOB" "$CAROL" "$T/r2.json"; $TOOL pack --mode anoncrypt --to "$CAROL" "$T/r2.json" > "$T/r2.f"
+[ "$(post "$T/r2.f")" = 202 ] && ok "accepted while the SMTP server is down" || bad "post r2"
+for i in $(seq 1 300); do grep -q 'carol@example.test: connect .*(will retry)' "$T/gw.log" && break; sleep 0.1; done
+grep -q 'carol@example.test: connect .*(will retry)' "$T/gw.log" && ok "SMTP server down: retried" || bad "down: retried" "$(tail -3 "$T/gw.log")"
+/usr/bin/python3 -W ignore tests/integration/mail/smtpd.py "$SMTP_PORT" "$LMTP_PORT" >> "$T/mail/smtpd.log" 2>&1 & SMTPD_PID=$!
+wait_port "$SMTP_PORT" "$SMTPD_PID"
+wait_count carol INBOX 2 && ok "delivered once the SMTP server is back" || bad "delivered after restart" "$(tail -3 "$T/gw.log")"
+
+# 5. restart loses nothing: mails that come while the gateway is down, and a kill -9 mid-batch
 stop_gw && ok "SIGTERM: exit 0" || bad "SIGTERM" "exit $?"
 N=${MAIL_N:-30}
 : > "$T/accepted"
