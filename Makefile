@@ -22,6 +22,10 @@ B        := build/$(V)
 PKGS     := libsodium libcjson libcrypto libcurl sqlite3 libwebsockets libuv
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libetpan (the mail adapters): its pkg-config --libs force a non-PIE link (dpkg specs), so
+# only its flags come from there and the library is named directly (infra notes)
+ETPAN_CFLAGS := $(shell pkg-config --cflags libetpan 2>/dev/null)
+ETPAN_LIBS   := -letpan
 # what libdidcomm.so itself needs (the queue's sqlite3, and the daemon's curl, lws and uv, are not)
 CORE_PKGS  := libsodium libcjson libcrypto
 CORE_LIBS  := $(shell pkg-config --libs $(CORE_PKGS) 2>/dev/null) -lpthread -lm
@@ -29,9 +33,9 @@ CUNIT_LIBS := $(shell pkg-config --libs cunit 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-missing-field-initializers
 CFLAGS   := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -fPIC \
-            -Icore -Irules -Igateway -Igateway/queue -Iadapters $(PKG_CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
+            -Icore -Irules -Igateway -Igateway/queue -Iadapters $(PKG_CFLAGS) $(ETPAN_CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  := $(SANFLAGS) $(EXTRA_LDFLAGS)
-LIBS     := $(PKG_LIBS) -lpthread -lm
+LIBS     := $(PKG_LIBS) $(ETPAN_LIBS) -lpthread -lm
 
 CORE_SRC := $(sort $(wildcard core/*.c))
 GW_SRC   := $(sort $(wildcard gateway/*.c))

@@ -72,7 +72,7 @@ struct rule_set {
 	size_t n, cap;
 };
 
-const char *const rule__transports[] = { "http", "ws", "mqtt", "smtp", "file", NULL };
+const char *const rule__transports[] = { "http", "ws", "mqtt", "smtp", "imap", "file", "pipe", NULL };
 const char *const rule__schemes[] = { "http", "https", "ws", "wss", "mqtt", "mqtts", "mailto", "file", NULL };
 
 static const char *const matcher_kw[] = {
@@ -516,7 +516,7 @@ static int check_code(struct parser *p, const struct rule__tok *t, const char *v
 static const char *matcher_wants(enum rule__mk k)
 {
 	switch (k) {
-	case MK_FROM: return "a transport (http, ws, mqtt, smtp or file)";
+	case MK_FROM: return "a transport (http, ws, mqtt, imap, file; smtp for mail sent by us)";
 	case MK_TO: return "a recipient DID glob such as did:web:example.com:*";
 	case MK_SENDER: return "a sender DID glob such as did:web:example.com:*";
 	case MK_TYPE: return "a message type glob such as https://didcomm.org/trust-ping/2.0/*";

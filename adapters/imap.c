@@ -1,0 +1,1091 @@
+/* adapters/imap: DIDComm messages in from IMAP mailboxes (DIDComm Email Transport Extension),
+ * libetpan.
+ *
+ * Each mailbox ([imap] url, or one `mailbox URL [tag NAME]` line each) has a thread of its own:
+ * libetpan is blocking, and nothing of it runs on the loop thread. The thread logs in, creates
+ * the processed and rejected folders when they are missing, and works in rounds:
+ *   UID SEARCH ALL -> up to `batch` mails -> RFC822.SIZE of each -> BODY.PEEK[] of each that
+ *   fits max_mail -> the DIDComm parts (mail_extract) -> host->submit, one per part ->
+ *   wait until every ack is in -> per mail: all parts accepted: moved to `processed`
+ *   (or \Deleted + EXPUNGE with `processed delete`); no usable part, or a part refused:
+ *   moved to `rejected`, the reason logged; a part the gateway could not take now (busy,
+ *   draining): left where it is, taken again in a later round.
+ * A mail is moved only after the acks say its parts are durable in the queue: a crash or a
+ * restart in between leaves it in the mailbox, and the next round takes it again (at least
+ * once; message ids let receivers drop duplicates). Between rounds the thread waits in IMAP
+ * IDLE when the server offers it (bounded by `poll`, so a missed notification costs at most one
+ * poll interval), else `poll`. The acks run on the loop thread; they record the outcome and
+ * wake the mailbox thread through its eventfd, which does the moving.
+ *
+ * What counts as a DIDComm part (mail_extract), in MIME order (the order the extension asks
+ * for when `Keywords: didcomm` is there, and a harmless one otherwise): every part whose
+ * Content-Type is a DIDComm media type (the whole body too, when it is one); attachments named
+ * *.dcem, *.dcsm, *.dcpm (added by people, whatever their Content-Type); *.json or
+ * application/json attachments that hold a JWE or JWS (classified by content). Hostile mail is
+ * bounded: at most max_mail bytes fetched, MAX_PARTS parts looked at, MAX_DEPTH levels of
+ * nesting, each DIDComm part at most the gateway's max_message_bytes; anything unreadable
+ * sends the mail to the rejected folder with the reason in the log. The sender's mail address
+ * is never identity: only the DIDComm envelope is. */
+#define _GNU_SOURCE /* memmem */
+#include <errno.h>
+#include <libetpan/libetpan.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "adapter.h"
+
+#define MAX_PARTS 64     /* MIME parts looked at in one mail */
+#define MAX_DEPTH 12     /* multipart / message nesting */
+#define MAX_DC_PARTS 16  /* DIDComm parts taken from one mail */
+#define MAX_MAILBOXES 16
+
+struct imap_conf {
+	char *url, *username, *password_file, *processed, *rejected, *starttls;
+	struct gw_conf_list mailbox;
+	int64_t poll_ms, timeout_ms;
+	size_t max_mail;
+	unsigned batch;
+};
+
+#define O(f) offsetof(struct imap_conf, f)
+static const struct gw_conf_key imap_keys[] = {
+	{ "url", GW_CONF_STR, O(url), 0, 512, "", NULL },
+	{ "mailbox", GW_CONF_LIST, O(mailbox), 0, 0, NULL, NULL },
+	{ "username", GW_CONF_STR, O(username), 1, 256, NULL, NULL },
+	{ "password_file", GW_CONF_STR, O(password_file), 1, 4096, NULL, NULL },
+	{ "processed", GW_CONF_STR, O(processed), 1, 200, "Processed", NULL },
+	{ "rejected", GW_CONF_STR, O(rejected), 1, 200, "Rejected", NULL },
+	{ "starttls", GW_CONF_STR, O(starttls), 1, 16, "if-offered", "required|if-offered|no" },
+	{ "poll", GW_CONF_MS, O(poll_ms), 200, 86400000, "30s", NULL },
+	{ "timeout", GW_CONF_MS, O(timeout_ms), 1000, 600000, "60s", NULL },
+	{ "max_mail", GW_CONF_SIZE, O(max_mail), 1024, (int64_t)1 << 30, "16M", NULL },
+	{ "batch", GW_CONF_UINT, O(batch), 1, 1000, "50", NULL },
+};
+#undef O
+
+/* ---- the DIDComm parts of one mail ------------------------------------------------------- */
+struct dpart {
+	char media[48];  /* a DIDComm media type, or "" (the gateway classifies by content) */
+	uint8_t *data;   /* malloc'd */
+	size_t len;
+};
+
+struct extract {
+	struct dpart p[MAX_DC_PARTS];
+	size_t n;
+	size_t seen;      /* MIME parts looked at */
+	bool keywords;    /* Keywords: didcomm */
+	char bad[200];    /* a part that cannot be used (the mail goes to rejected), or "" */
+};
+
+static void extract_clear(struct extract *x)
+{
+	for (size_t i = 0; i < x->n; i++)
+		free(x->p[i].data);
+	memset(x, 0, sizeof *x);
+}
+
+static const char *const dc_types[] = { "application/didcomm-encrypted+json", "application/didcomm-signed+json",
+	                                "application/didcomm-plain+json", NULL };
+static const char *const dc_exts[] = { ".dcem", ".dcsm", ".dcpm", NULL };
+
+static bool ends_with(const char *s, const char *suf)
+{
+	size_t n = strlen(s), m = strlen(suf);
+	return n >= m && !strcasecmp(s + n - m, suf);
+}
+
+/* "type/subtype", lower case, into buf ("text/plain" when the part has none) */
+static void type_of(const struct mailmime_content *ct, char *buf, size_t n)
+{
+	const char *t = "text", *sub = "plain";
+	if (ct && ct->ct_type) {
+		const struct mailmime_type *ty = ct->ct_type;
+		if (ty->tp_type == MAILMIME_TYPE_DISCRETE_TYPE && ty->tp_data.tp_discrete_type) {
+			switch (ty->tp_data.tp_discrete_type->dt_type) {
+			case MAILMIME_DISCRETE_TYPE_TEXT: t = "text"; break;
+			case MAILMIME_DISCRETE_TYPE_IMAGE: t = "image"; break;
+			case MAILMIME_DISCRETE_TYPE_AUDIO: t = "audio"; break;
+			case MAILMIME_DISCRETE_TYPE_VIDEO: t = "video"; break;
+			case MAILMIME_DISCRETE_TYPE_APPLICATION: t = "application"; break;
+			default:
+				t = ty->tp_data.tp_discrete_type->dt_extension ? ty->tp_data.tp_discrete_type->dt_extension : "x";
+			}
+		} else if (ty->tp_type == MAILMIME_TYPE_COMPOSITE_TYPE && ty->tp_data.tp_composite_type) {
+			t = ty->tp_data.tp_composite_type->ct_type == MAILMIME_COMPOSITE_TYPE_MESSAGE ? "message" : "multipart";
+		}
+		sub = ct->ct_subtype ? ct->ct_subtype : "";
+	}
+	snprintf(buf, n, "%s/%s", t, sub);
+	for (char *c = buf; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+}
+
+/* a JSON object that looks like a JWE or a JWS (for *.json attachments) */
+static bool looks_like_jwm(const uint8_t *d, size_t n)
+{
+	size_t i = 0;
+	while (i < n && (d[i] == ' ' || d[i] == '\t' || d[i] == '\r' || d[i] == '\n'))
+		i++;
+	if (i == n || d[i] != '{')
+		return false;
+	bool prot = memmem(d, n, "\"protected\"", 11) != NULL;
+	return prot && (memmem(d, n, "\"ciphertext\"", 12) || memmem(d, n, "\"signatures\"", 12) ||
+	                memmem(d, n, "\"payload\"", 9));
+}
+
+/* the decoded bytes of a single part (malloc'd; empty parts are NULL with *len 0) */
+static dc_err part_bytes(const struct mailmime *m, uint8_t **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	const struct mailmime_data *d = m->mm_data.mm_single;
+	if (!d || d->dt_type != MAILMIME_DATA_TEXT)
+		return DC_ERR_MALFORMED;
+	const char *src = d->dt_data.dt_text.dt_data;
+	size_t n = d->dt_data.dt_text.dt_length;
+	char *dec = NULL;
+	size_t dl = 0, idx = 0;
+	bool mm = false;
+	if (d->dt_encoded && (d->dt_encoding == MAILMIME_MECHANISM_BASE64 ||
+	                      d->dt_encoding == MAILMIME_MECHANISM_QUOTED_PRINTABLE)) {
+		if (mailmime_part_parse(src, n, &idx, d->dt_encoding, &dec, &dl) != MAILIMF_NO_ERROR)
+			return DC_ERR_MALFORMED;
+		src = dec;
+		n = dl;
+		mm = true;
+	}
+	dc_err rc = DC_OK;
+	if (n) {
+		if (!(*out = malloc(n)))
+			rc = DC_ERR_NOMEM;
+		else
+			memcpy(*out, src, n);
+		*len = n;
+	}
+	if (mm)
+		mmap_string_unref(dec);
+	return rc;
+}
+
+static void walk(const struct mailmime *m, unsigned depth, size_t max_part, struct extract *x);
+
+static void take_single(const struct mailmime *m, size_t max_part, struct extract *x)
+{
+	char mt[128];
+	type_of(m->mm_content_type, mt, sizeof mt);
+	struct mailmime_single_fields sf;
+	memset(&sf, 0, sizeof sf);
+	mailmime_single_fields_init(&sf, m->mm_mime_fields, m->mm_content_type);
+	const char *fname = sf.fld_disposition_filename ? sf.fld_disposition_filename :
+	                    sf.fld_content_name         ? sf.fld_content_name :
+	                                                  "";
+	const char *media = NULL;
+	for (size_t i = 0; dc_types[i] && !media; i++)
+		if (!strcmp(mt, dc_types[i]))
+			media = dc_types[i];
+	for (size_t i = 0; dc_exts[i] && !media; i++)
+		if (ends_with(fname, dc_exts[i]))
+			media = dc_types[i]; /* a person attached it: the name says what it is */
+	bool sniff = !media && (ends_with(fname, ".json") || !strcmp(mt, "application/json"));
+	if (!media && !sniff)
+		return;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	dc_err rc = part_bytes(m, &data, &len);
+	if (rc == DC_ERR_NOMEM && !x->bad[0])
+		snprintf(x->bad, sizeof x->bad, "out of memory reading a part");
+	if (rc)
+		return;
+	if (sniff && !looks_like_jwm(data, len)) {
+		free(data);
+		return; /* an ordinary JSON attachment */
+	}
+	if (len == 0) {
+		if (!x->bad[0])
+			snprintf(x->bad, sizeof x->bad, "an empty %s part", media ? media : "JSON");
+		return;
+	}
+	if (len > max_part) {
+		free(data);
+		if (!x->bad[0])
+			snprintf(x->bad, sizeof x->bad, "a DIDComm part of %zu bytes, over max_message_bytes %zu", len, max_part);
+		return;
+	}
+	if (x->n == MAX_DC_PARTS) {
+		free(data);
+		if (!x->bad[0])
+			snprintf(x->bad, sizeof x->bad, "more than %d DIDComm parts in one mail", MAX_DC_PARTS);
+		return;
+	}
+	struct dpart *p = &x->p[x->n++];
+	snprintf(p->media, sizeof p->media, "%s", sniff ? "" : media);
+	p->data = data;
+	p->len = len;
+}
+
+static void walk(const struct mailmime *m, unsigned depth, size_t max_part, struct extract *x)
+{
+	if (!m)
+		return;
+	if (++x->seen > MAX_PARTS) {
+		if (!x->bad[0])
+			snprintf(x->bad, sizeof x->bad, "more than %d MIME parts", MAX_PARTS);
+		return;
+	}
+	if (depth > MAX_DEPTH) {
+		if (!x->bad[0])
+			snprintf(x->bad, sizeof x->bad, "MIME nested deeper than %d levels", MAX_DEPTH);
+		return;
+	}
+	switch (m->mm_type) {
+	case MAILMIME_SINGLE:
+		take_single(m, max_part, x);
+		break;
+	case MAILMIME_MULTIPLE:
+		if (m->mm_data.mm_multipart.mm_mp_list)
+			for (clistiter *it = clist_begin(m->mm_data.mm_multipart.mm_mp_list); it; it = clist_next(it))
+				walk(clist_content(it), depth + 1, max_part, x);
+		break;
+	case MAILMIME_MESSAGE:
+		walk(m->mm_data.mm_message.mm_msg_mime, depth + 1, max_part, x);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The DIDComm parts of one whole mail, in MIME order. DC_OK with x->n >= 1 and x->bad ""
+ * when the mail is usable as a whole; otherwise DC_ERR_MALFORMED / DC_ERR_NOT_FOUND with the
+ * reason in x->bad (the parts found are still there, to be freed by extract_clear). */
+static dc_err mail_extract(const char *mail, size_t len, size_t max_part, struct extract *x)
+{
+	memset(x, 0, sizeof *x);
+	size_t idx = 0;
+	struct mailmime *m = NULL;
+	if (len == 0 || mailmime_parse(mail, len, &idx, &m) != MAILIMF_NO_ERROR || !m) {
+		snprintf(x->bad, sizeof x->bad, "not a MIME message");
+		return DC_ERR_MALFORMED;
+	}
+	walk(m, 0, max_part, x);
+	mailmime_free(m);
+	/* Keywords: didcomm (the parts are taken in MIME order either way) */
+	struct mailimf_fields *f = NULL;
+	idx = 0;
+	if (mailimf_fields_parse(mail, len, &idx, &f) == MAILIMF_NO_ERROR && f) {
+		for (clistiter *it = f->fld_list ? clist_begin(f->fld_list) : NULL; it; it = clist_next(it)) {
+			struct mailimf_field *fl = clist_content(it);
+			if (fl->fld_type != MAILIMF_FIELD_KEYWORDS || !fl->fld_data.fld_keywords)
+				continue;
+			clist *kl = fl->fld_data.fld_keywords->kw_list;
+			for (clistiter *k = kl ? clist_begin(kl) : NULL; k; k = clist_next(k)) {
+				const char *w = clist_content(k);
+				if (w && !strcasecmp(w, "didcomm"))
+					x->keywords = true;
+			}
+		}
+		mailimf_fields_free(f);
+	}
+	if (x->bad[0])
+		return DC_ERR_MALFORMED;
+	if (x->n == 0) {
+		snprintf(x->bad, sizeof x->bad, "no DIDComm part (no DIDComm media type, no .dcem/.dcsm/.dcpm attachment)");
+		return DC_ERR_NOT_FOUND;
+	}
+	return DC_OK;
+}
+
+/* ---- mailboxes ----------------------------------------------------------------------------- */
+struct srv {
+	char host[256];
+	char port[8];
+	bool tls;
+};
+
+/* imap[s]://host[:port][/FOLDER] (FOLDER defaults to INBOX) */
+static bool url_parse(const char *url, struct srv *s, char *folder, size_t fn)
+{
+	memset(s, 0, sizeof *s);
+	const char *p;
+	if (!strncasecmp(url, "imap://", 7)) {
+		p = url + 7;
+	} else if (!strncasecmp(url, "imaps://", 8)) {
+		p = url + 8;
+		s->tls = true;
+	} else {
+		return false;
+	}
+	const char *hs = p, *he;
+	if (*p == '[') {
+		hs = p + 1;
+		if (!(he = strchr(hs, ']')))
+			return false;
+		p = he + 1;
+	} else {
+		he = hs + strcspn(hs, ":/");
+		p = he;
+	}
+	if (he == hs || (size_t)(he - hs) >= sizeof s->host)
+		return false;
+	memcpy(s->host, hs, (size_t)(he - hs));
+	for (const char *c = s->host; *c; c++)
+		if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f || *c == '@')
+			return false;
+	snprintf(s->port, sizeof s->port, "%s", s->tls ? "993" : "143");
+	if (*p == ':') {
+		p++;
+		size_t n = strspn(p, "0123456789");
+		if (n == 0 || n > 5)
+			return false;
+		unsigned long v = strtoul(p, NULL, 10);
+		if (v == 0 || v > 65535)
+			return false;
+		snprintf(s->port, sizeof s->port, "%lu", v);
+		p += n;
+	}
+	if (*p && *p != '/')
+		return false;
+	const char *f = *p ? p + 1 : "";
+	if (!*f)
+		f = "INBOX";
+	if (strlen(f) >= fn)
+		return false;
+	for (const char *c = f; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f || strchr("%*\"\\", *c))
+			return false;
+	snprintf(folder, fn, "%s", f);
+	return true;
+}
+
+enum { M_OK, M_REJECT, M_LATER }; /* a mail's outcome, in rising precedence */
+
+struct mail {
+	struct mbox *mb;
+	uint32_t uid;
+	unsigned parts, acked;
+	int outcome;
+	char why[200];
+};
+
+struct mbox {
+	struct gw_adapter *ad;
+	struct srv srv;
+	char folder[200], tag[65], src[80];
+	pthread_t th;
+	bool started;
+	int efd;
+	struct mail *batch;  /* conf->batch entries; lives until free (acks may be late) */
+	unsigned pending;    /* acks not in yet (ad->mu) */
+	mailimap *im;        /* the thread's */
+};
+
+struct gw_adapter {
+	const struct imap_conf *conf;
+	struct gw_host *host;
+	bool delete_processed;
+	size_t max_part;
+	char *password;
+	pthread_mutex_t mu;
+	bool stop;
+	struct mbox mb[MAX_MAILBOXES];
+	size_t n_mb;
+};
+
+static bool stopping(struct gw_adapter *ad)
+{
+	pthread_mutex_lock(&ad->mu);
+	bool s = ad->stop;
+	pthread_mutex_unlock(&ad->mu);
+	return s;
+}
+
+static void wake(struct mbox *mb)
+{
+	uint64_t one = 1;
+	ssize_t w = write(mb->efd, &one, sizeof one);
+	(void)w; /* a full counter still wakes the thread */
+}
+
+/* wait up to ms for a wake-up (and, with fd >= 0, for fd to be readable): true if fd is */
+static bool wait_for(struct mbox *mb, int fd, int64_t ms)
+{
+	struct pollfd p[2] = { { .fd = mb->efd, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
+	int n = poll(p, fd >= 0 ? 2 : 1, ms > 0x7fffffff ? 0x7fffffff : (int)ms);
+	if (n > 0 && (p[0].revents & POLLIN)) {
+		uint64_t v;
+		ssize_t r = read(mb->efd, &v, sizeof v);
+		(void)r;
+	}
+	return n > 0 && fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR));
+}
+
+/* loop thread: what the gateway made of one part */
+static void imap_ack(void *arg, const struct gw_reply *r)
+{
+	struct mail *m = arg;
+	struct mbox *mb = m->mb;
+	pthread_mutex_lock(&mb->ad->mu);
+	if (r->outcome == GW_TRY_LATER) {
+		m->outcome = M_LATER;
+	} else if (r->outcome == GW_REFUSED && m->outcome == M_OK) {
+		m->outcome = M_REJECT;
+		snprintf(m->why, sizeof m->why, "refused: %s", r->why ? r->why : "");
+	}
+	m->acked++;
+	mb->pending--;
+	pthread_mutex_unlock(&mb->ad->mu);
+	wake(mb);
+}
+
+static int tcp_connect(struct gw_adapter *ad, const struct srv *s, char *why, size_t why_len)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
+	int e = getaddrinfo(s->host, s->port, &hints, &res);
+	if (e) {
+		snprintf(why, why_len, "%s: %s", s->host, gai_strerror(e));
+		return -1;
+	}
+	int fd = -1;
+	snprintf(why, why_len, "%s:%s: no address", s->host, s->port);
+	for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+		char pol[200] = "";
+		/* the operator's server: a trusted address for the outbound policy */
+		if (ad->host->outbound_check(ad->host, a->ai_addr, a->ai_addrlen, false, pol, sizeof pol) != DC_OK) {
+			snprintf(why, why_len, "%s", pol[0] ? pol : "outbound policy: address refused");
+			continue;
+		}
+		if ((fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol)) < 0)
+			continue;
+		struct timeval tv = { .tv_sec = (time_t)(ad->conf->timeout_ms / 1000),
+			              .tv_usec = (suseconds_t)(ad->conf->timeout_ms % 1000) * 1000 };
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+		if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+			snprintf(why, why_len, "connect %s:%s: %s", s->host, s->port, strerror(errno));
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static void imap_why(mailimap *im, int r, const char *step, char *why, size_t why_len)
+{
+	char resp[160] = "";
+	if (im && im->imap_response) {
+		snprintf(resp, sizeof resp, "%s", im->imap_response);
+		for (char *c = resp; *c; c++)
+			if ((unsigned char)*c < 0x20)
+				*c = ' ';
+	}
+	snprintf(why, why_len, "%s: error %d%s%s", step, r, resp[0] ? ": " : "", resp);
+}
+
+/* connected, TLS as configured, logged in, folders there, the mailbox selected */
+static mailimap *session_open(struct mbox *mb, char *why, size_t why_len)
+{
+	struct gw_adapter *ad = mb->ad;
+	const struct imap_conf *c = ad->conf;
+	time_t tmo = (time_t)((c->timeout_ms + 999) / 1000);
+	int fd = tcp_connect(ad, &mb->srv, why, why_len);
+	if (fd < 0)
+		return NULL;
+	mailimap *im = mailimap_new(0, NULL);
+	if (!im) {
+		close(fd);
+		snprintf(why, why_len, "out of memory");
+		return NULL;
+	}
+	mailimap_set_timeout(im, tmo);
+	mailstream *st = mb->srv.tls ? mailstream_ssl_open_timeout(fd, tmo) : mailstream_socket_open_timeout(fd, tmo);
+	if (!st) {
+		close(fd);
+		mailimap_free(im);
+		snprintf(why, why_len, "%s with %s:%s failed", mb->srv.tls ? "TLS" : "stream", mb->srv.host, mb->srv.port);
+		return NULL;
+	}
+	int r = mailimap_connect(im, st);
+	if (r != MAILIMAP_NO_ERROR && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
+		imap_why(im, r, "greeting", why, why_len);
+		goto fail;
+	}
+	if (!mb->srv.tls && strcmp(c->starttls, "no") != 0) {
+		struct mailimap_capability_data *cd = NULL;
+		bool offered = mailimap_capability(im, &cd) == MAILIMAP_NO_ERROR && mailimap_has_extension(im, "STARTTLS");
+		if (cd)
+			mailimap_capability_data_free(cd);
+		if (offered) {
+			if ((r = mailimap_socket_starttls(im)) != MAILIMAP_NO_ERROR) {
+				imap_why(im, r, "STARTTLS", why, why_len);
+				goto fail;
+			}
+		} else if (!strcmp(c->starttls, "required")) {
+			snprintf(why, why_len, "%s:%s offers no STARTTLS (starttls required)", mb->srv.host, mb->srv.port);
+			goto fail;
+		}
+	}
+	if ((r = mailimap_login(im, c->username, ad->password)) != MAILIMAP_NO_ERROR) {
+		imap_why(im, r, "LOGIN", why, why_len);
+		goto fail;
+	}
+	/* the capabilities after login (IDLE, MOVE, UIDPLUS) */
+	struct mailimap_capability_data *cap = NULL;
+	if (mailimap_capability(im, &cap) == MAILIMAP_NO_ERROR && cap)
+		mailimap_capability_data_free(cap);
+	if (!ad->delete_processed)
+		(void)mailimap_create(im, c->processed); /* NO when it exists already: fine */
+	(void)mailimap_create(im, c->rejected);
+	if ((r = mailimap_select(im, mb->folder)) != MAILIMAP_NO_ERROR) {
+		imap_why(im, r, "SELECT", why, why_len);
+		goto fail;
+	}
+	return im;
+fail:
+	mailimap_free(im);
+	return NULL;
+}
+
+/* the uids in the mailbox, oldest first, at most max */
+static int search_uids(mailimap *im, uint32_t *uids, size_t max, size_t *n)
+{
+	*n = 0;
+	clist *res = NULL;
+	struct mailimap_search_key *k = mailimap_search_key_new_all();
+	if (!k)
+		return MAILIMAP_ERROR_MEMORY;
+	int r = mailimap_uid_search(im, NULL, k, &res);
+	mailimap_search_key_free(k);
+	if (r != MAILIMAP_NO_ERROR)
+		return r;
+	for (clistiter *it = clist_begin(res); it && *n < max; it = clist_next(it))
+		uids[(*n)++] = *(uint32_t *)clist_content(it);
+	mailimap_search_result_free(res);
+	return MAILIMAP_NO_ERROR;
+}
+
+/* uid -> RFC822.SIZE for a set */
+static int fetch_sizes(mailimap *im, const uint32_t *uids, size_t n, uint32_t *sizes)
+{
+	struct mailimap_set *set = mailimap_set_new_empty();
+	struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
+	clist *res = NULL;
+	int r = MAILIMAP_ERROR_MEMORY;
+	if (!set || !ft)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (mailimap_set_add_single(set, uids[i]) != MAILIMAP_NO_ERROR)
+			goto out;
+	if (mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid()) != MAILIMAP_NO_ERROR ||
+	    mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_rfc822_size()) != MAILIMAP_NO_ERROR)
+		goto out;
+	if ((r = mailimap_uid_fetch(im, set, ft, &res)) != MAILIMAP_NO_ERROR)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		sizes[i] = UINT32_MAX; /* not answered: treated as gone */
+	for (clistiter *it = clist_begin(res); it; it = clist_next(it)) {
+		struct mailimap_msg_att *ma = clist_content(it);
+		uint32_t uid = 0, size = UINT32_MAX;
+		for (clistiter *j = clist_begin(ma->att_list); j; j = clist_next(j)) {
+			struct mailimap_msg_att_item *item = clist_content(j);
+			if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+				continue;
+			if (item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_UID)
+				uid = item->att_data.att_static->att_data.att_uid;
+			else if (item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_RFC822_SIZE)
+				size = item->att_data.att_static->att_data.att_rfc822_size;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (uids[i] == uid)
+				sizes[i] = size;
+	}
+	mailimap_fetch_list_free(res);
+out:
+	if (set)
+		mailimap_set_free(set);
+	if (ft)
+		mailimap_fetch_type_free(ft);
+	return r;
+}
+
+/* BODY.PEEK[] of one mail (malloc'd copy) */
+static int fetch_mail(mailimap *im, uint32_t uid, char **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	struct mailimap_set *set = mailimap_set_new_single(uid);
+	struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
+	struct mailimap_section *sec = mailimap_section_new(NULL);
+	struct mailimap_fetch_att *fa = sec ? mailimap_fetch_att_new_body_peek_section(sec) : NULL;
+	clist *res = NULL;
+	int r = MAILIMAP_ERROR_MEMORY;
+	if (!set || !ft || !fa) {
+		if (fa)
+			mailimap_fetch_att_free(fa);
+		else if (sec)
+			mailimap_section_free(sec);
+		goto out;
+	}
+	if (mailimap_fetch_type_new_fetch_att_list_add(ft, fa) != MAILIMAP_NO_ERROR) {
+		mailimap_fetch_att_free(fa);
+		goto out;
+	}
+	if ((r = mailimap_uid_fetch(im, set, ft, &res)) != MAILIMAP_NO_ERROR)
+		goto out;
+	for (clistiter *it = clist_begin(res); it && !*out; it = clist_next(it)) {
+		struct mailimap_msg_att *ma = clist_content(it);
+		for (clistiter *j = clist_begin(ma->att_list); j && !*out; j = clist_next(j)) {
+			struct mailimap_msg_att_item *item = clist_content(j);
+			if (item->att_type == MAILIMAP_MSG_ATT_ITEM_STATIC &&
+			    item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_BODY_SECTION) {
+				struct mailimap_msg_att_body_section *bs = item->att_data.att_static->att_data.att_body_section;
+				if (!bs->sec_body_part)
+					continue;
+				if (!(*out = malloc(bs->sec_length + 1))) {
+					r = MAILIMAP_ERROR_MEMORY;
+					break;
+				}
+				memcpy(*out, bs->sec_body_part, bs->sec_length);
+				(*out)[bs->sec_length] = 0;
+				*len = bs->sec_length;
+			}
+		}
+	}
+	mailimap_fetch_list_free(res);
+out:
+	if (set)
+		mailimap_set_free(set);
+	if (ft)
+		mailimap_fetch_type_free(ft);
+	return r;
+}
+
+/* move the mails of a set to folder ("" = delete them): MOVE, else COPY + \Deleted + EXPUNGE */
+static int move_set(mailimap *im, struct mailimap_set *set, const char *folder)
+{
+	int r;
+	if (folder[0] && mailimap_has_extension(im, "MOVE"))
+		return mailimap_uid_move(im, set, folder);
+	if (folder[0] && (r = mailimap_uid_copy(im, set, folder)) != MAILIMAP_NO_ERROR)
+		return r;
+	struct mailimap_flag_list *fl = mailimap_flag_list_new_empty();
+	struct mailimap_flag *f = mailimap_flag_new_deleted();
+	if (!fl || !f || mailimap_flag_list_add(fl, f) != MAILIMAP_NO_ERROR) {
+		if (f)
+			mailimap_flag_free(f);
+		if (fl)
+			mailimap_flag_list_free(fl);
+		return MAILIMAP_ERROR_MEMORY;
+	}
+	struct mailimap_store_att_flags *sa = mailimap_store_att_flags_new_add_flags_silent(fl);
+	if (!sa) {
+		mailimap_flag_list_free(fl);
+		return MAILIMAP_ERROR_MEMORY;
+	}
+	r = mailimap_uid_store(im, set, sa);
+	mailimap_store_att_flags_free(sa);
+	if (r != MAILIMAP_NO_ERROR)
+		return r;
+	return mailimap_has_extension(im, "UIDPLUS") ? mailimap_uid_expunge(im, set) : mailimap_expunge(im);
+}
+
+/* the batch's mails to their folders, by outcome */
+static int settle(struct mbox *mb, size_t n)
+{
+	struct gw_adapter *ad = mb->ad;
+	struct mailimap_set *ok = mailimap_set_new_empty(), *rej = mailimap_set_new_empty();
+	int r = MAILIMAP_ERROR_MEMORY;
+	size_t n_ok = 0, n_rej = 0;
+	if (!ok || !rej)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct mail *m = &mb->batch[i];
+		if (m->outcome == M_OK && mailimap_set_add_single(ok, m->uid) == MAILIMAP_NO_ERROR)
+			n_ok++;
+		else if (m->outcome == M_REJECT && mailimap_set_add_single(rej, m->uid) == MAILIMAP_NO_ERROR) {
+			n_rej++;
+			gw_host_log(ad->host, GW_LOG_WARN, "%s uid %u to %s: %s", mb->src, m->uid, ad->conf->rejected, m->why);
+		}
+	}
+	r = MAILIMAP_NO_ERROR;
+	if (n_rej && (r = move_set(mb->im, rej, ad->conf->rejected)) != MAILIMAP_NO_ERROR)
+		goto out;
+	if (n_ok && (r = move_set(mb->im, ok, ad->delete_processed ? "" : ad->conf->processed)) != MAILIMAP_NO_ERROR)
+		goto out;
+	if (n_ok)
+		gw_host_log(ad->host, GW_LOG_DEBUG, "%s: %zu mail%s %s", mb->src, n_ok, n_ok == 1 ? "" : "s",
+		            ad->delete_processed ? "deleted" : "moved to processed");
+out:
+	if (ok)
+		mailimap_set_free(ok);
+	if (rej)
+		mailimap_set_free(rej);
+	return r;
+}
+
+/* one round: take up to batch mails, hand their parts over, wait for the acks, settle them.
+ * <0: the session broke (why); else the number of mails that stay for later, and *full when
+ * the round was a whole batch (more may wait) */
+static int round_once(struct mbox *mb, bool *full, bool *no_inbound, char *why, size_t why_len)
+{
+	struct gw_adapter *ad = mb->ad;
+	struct gw_host *h = ad->host;
+	unsigned cap = ad->conf->batch;
+	uint32_t *uids = calloc(cap, sizeof *uids), *sizes = calloc(cap, sizeof *sizes);
+	size_t n = 0;
+	int later = 0, r;
+	bool broken = false;
+	*full = false;
+	if (!uids || !sizes) {
+		free(uids);
+		free(sizes);
+		snprintf(why, why_len, "out of memory");
+		return -1;
+	}
+	if ((r = search_uids(mb->im, uids, cap, &n)) != MAILIMAP_NO_ERROR) {
+		imap_why(mb->im, r, "UID SEARCH", why, why_len);
+		broken = true;
+		goto out;
+	}
+	if (n == 0)
+		goto out;
+	*full = n == cap;
+	if ((r = fetch_sizes(mb->im, uids, n, sizes)) != MAILIMAP_NO_ERROR) {
+		imap_why(mb->im, r, "UID FETCH RFC822.SIZE", why, why_len);
+		broken = true;
+		goto out;
+	}
+	size_t used = 0;
+	for (size_t i = 0; i < n && !stopping(ad); i++) {
+		if (sizes[i] == UINT32_MAX)
+			continue; /* gone meanwhile */
+		struct mail *m = &mb->batch[used++];
+		*m = (struct mail){ .mb = mb, .uid = uids[i], .outcome = M_OK };
+		if (sizes[i] > ad->conf->max_mail) {
+			m->outcome = M_REJECT;
+			snprintf(m->why, sizeof m->why, "%u bytes, over max_mail %zu (not fetched)", sizes[i], ad->conf->max_mail);
+			continue;
+		}
+		char *raw = NULL;
+		size_t len = 0;
+		if ((r = fetch_mail(mb->im, m->uid, &raw, &len)) != MAILIMAP_NO_ERROR) {
+			imap_why(mb->im, r, "UID FETCH BODY.PEEK[]", why, why_len);
+			used--;
+			broken = true;
+			break;
+		}
+		if (!raw) {
+			used--; /* expunged meanwhile */
+			continue;
+		}
+		struct extract x;
+		dc_err rc = mail_extract(raw, len, ad->max_part, &x);
+		free(raw);
+		if (rc) {
+			m->outcome = M_REJECT;
+			snprintf(m->why, sizeof m->why, "%s", x.bad);
+			extract_clear(&x);
+			continue;
+		}
+		for (size_t k = 0; k < x.n; k++) {
+			struct gw_inbound in = { .source = mb->src, .media_type = x.p[k].media[0] ? x.p[k].media : NULL,
+				                 .tag = mb->tag[0] ? mb->tag : NULL, .data = x.p[k].data, .len = x.p[k].len };
+			x.p[k].data = NULL; /* submit takes it */
+			pthread_mutex_lock(&ad->mu);
+			mb->pending++;
+			m->parts++;
+			pthread_mutex_unlock(&ad->mu);
+			rc = h->submit(h, &in, imap_ack, m);
+			if (rc) {
+				pthread_mutex_lock(&ad->mu);
+				mb->pending--;
+				m->parts--;
+				m->outcome = M_LATER;
+				pthread_mutex_unlock(&ad->mu);
+				if (rc == DC_ERR_UNSUPPORTED)
+					*no_inbound = true;
+				break; /* the rest of this mail waits with it */
+			}
+		}
+		extract_clear(&x);
+		if (*no_inbound)
+			break;
+	}
+	/* every ack in before anything moves */
+	for (;;) {
+		pthread_mutex_lock(&ad->mu);
+		bool done = mb->pending == 0, stop = ad->stop;
+		pthread_mutex_unlock(&ad->mu);
+		if (done)
+			break;
+		if (stop) {
+			/* shutting down with acks outstanding: the mails stay, and come again next start */
+			broken = true;
+			snprintf(why, why_len, "stopping");
+			used = 0;
+			break;
+		}
+		wait_for(mb, -1, 1000);
+	}
+	for (size_t i = 0; i < used; i++)
+		if (mb->batch[i].outcome == M_LATER)
+			later++;
+	/* with a broken session the moves fail too: those mails come again next round */
+	if (used && !broken && (r = settle(mb, used)) != MAILIMAP_NO_ERROR) {
+		imap_why(mb->im, r, "moving mails", why, why_len);
+		broken = true;
+	}
+out:
+	free(uids);
+	free(sizes);
+	return broken ? -1 : later;
+}
+
+static void *mbox_thread(void *arg)
+{
+	struct mbox *mb = arg;
+	struct gw_adapter *ad = mb->ad;
+	prctl(PR_SET_NAME, "gw-imap-in", 0, 0, 0);
+	int64_t backoff = 1000;
+	char why[400];
+	while (!stopping(ad)) {
+		if (!mb->im) {
+			if (!(mb->im = session_open(mb, why, sizeof why))) {
+				gw_host_log(ad->host, GW_LOG_WARN, "%s: %s (again in %llds)", mb->src, why,
+				            (long long)(backoff / 1000));
+				wait_for(mb, -1, backoff);
+				backoff = backoff * 2 > 60000 ? 60000 : backoff * 2;
+				continue;
+			}
+			gw_host_log(ad->host, GW_LOG_INFO, "%s: logged in%s", mb->src,
+			            mailimap_has_idle(mb->im) ? ", IDLE" : ", polling");
+			backoff = 1000;
+		}
+		bool full = false, no_inbound = false;
+		int later = round_once(mb, &full, &no_inbound, why, sizeof why);
+		if (no_inbound) {
+			gw_host_log(ad->host, GW_LOG_DEBUG, "%s: this host takes no inbound mail", mb->src);
+			break;
+		}
+		if (later < 0) {
+			if (stopping(ad))
+				break;
+			gw_host_log(ad->host, GW_LOG_WARN, "%s: %s (reconnecting)", mb->src, why);
+			mailimap_free(mb->im);
+			mb->im = NULL;
+			wait_for(mb, -1, backoff);
+			continue;
+		}
+		if (full && later == 0)
+			continue; /* more may wait */
+		if (later > 0 || !mailimap_has_idle(mb->im)) {
+			wait_for(mb, -1, ad->conf->poll_ms);
+			continue;
+		}
+		/* IDLE until the server says something, a wake-up, or the poll interval */
+		int r = mailimap_idle(mb->im);
+		if (r != MAILIMAP_NO_ERROR) {
+			imap_why(mb->im, r, "IDLE", why, sizeof why);
+			gw_host_log(ad->host, GW_LOG_WARN, "%s: %s (reconnecting)", mb->src, why);
+			mailimap_free(mb->im);
+			mb->im = NULL;
+			continue;
+		}
+		wait_for(mb, mailimap_idle_get_fd(mb->im), ad->conf->poll_ms);
+		if ((r = mailimap_idle_done(mb->im)) != MAILIMAP_NO_ERROR) {
+			imap_why(mb->im, r, "IDLE DONE", why, sizeof why);
+			gw_host_log(ad->host, GW_LOG_WARN, "%s: %s (reconnecting)", mb->src, why);
+			mailimap_free(mb->im);
+			mb->im = NULL;
+		}
+	}
+	if (mb->im) {
+		mailimap_logout(mb->im);
+		mailimap_free(mb->im);
+		mb->im = NULL;
+	}
+	return NULL;
+}
+
+/* ---- the adapter ------------------------------------------------------------------------- */
+static dc_err add_mailbox(struct gw_adapter *ad, const char *spec, unsigned line, struct dc_errinfo *ei)
+{
+	if (ad->n_mb == MAX_MAILBOXES)
+		return dc_errinfo_set(ei, DC_ERR_TOO_BIG, "line %u: more than %d mailboxes", line, MAX_MAILBOXES);
+	struct mbox *mb = &ad->mb[ad->n_mb];
+	char url[512];
+	size_t ul = strcspn(spec, " \t");
+	if (ul >= sizeof url)
+		return dc_errinfo_set(ei, DC_ERR_INVAL, "line %u: mailbox URL too long", line);
+	memcpy(url, spec, ul);
+	url[ul] = 0;
+	const char *rest = spec + ul;
+	rest += strspn(rest, " \t");
+	if (*rest) {
+		if (strncmp(rest, "tag", 3) != 0 || (rest[3] != ' ' && rest[3] != '\t'))
+			return dc_errinfo_set(ei, DC_ERR_INVAL, "line %u: expected 'mailbox URL [tag NAME]'", line);
+		rest += 3;
+		rest += strspn(rest, " \t");
+		size_t tl = strcspn(rest, " \t");
+		if (tl == 0 || tl >= sizeof mb->tag || rest[tl + strspn(rest + tl, " \t")])
+			return dc_errinfo_set(ei, DC_ERR_INVAL, "line %u: tag NAME: one word of at most %zu bytes", line,
+			                      sizeof mb->tag - 1);
+		memcpy(mb->tag, rest, tl);
+		mb->tag[tl] = 0;
+	}
+	if (!url_parse(url, &mb->srv, mb->folder, sizeof mb->folder))
+		return dc_errinfo_set(ei, DC_ERR_INVAL,
+		                      "line %u: expected imap://HOST[:PORT][/FOLDER] or imaps://..., got '%.100s'", line, url);
+	char src[sizeof mb->src];
+	snprintf(src, sizeof src, "%.40s:%s/%.30s", mb->srv.host, mb->srv.port, mb->folder);
+	memcpy(mb->src, src, sizeof src);
+	mb->ad = ad;
+	mb->efd = -1;
+	ad->n_mb++;
+	return DC_OK;
+}
+
+static void imap_free(struct gw_adapter *ad);
+
+static dc_err imap_create(const void *conf_, const struct gw_limits *lim, struct gw_adapter **out,
+                          struct dc_errinfo *ei)
+{
+	const struct imap_conf *conf = conf_;
+	*out = NULL;
+	if (!conf->username || !conf->password_file)
+		return dc_errinfo_set(ei, DC_ERR_INVAL, "username and password_file are required");
+	if (!conf->url[0] && !conf->mailbox.n)
+		return dc_errinfo_set(ei, DC_ERR_INVAL, "url (or mailbox lines): which mailbox to read");
+	for (const char *c = conf->processed; *c; c++)
+		if ((unsigned char)*c < 0x20 || strchr("%*\"\\", *c))
+			return dc_errinfo_set(ei, DC_ERR_INVAL, "processed: not a folder name");
+	for (const char *c = conf->rejected; *c; c++)
+		if ((unsigned char)*c < 0x20 || strchr("%*\"\\", *c))
+			return dc_errinfo_set(ei, DC_ERR_INVAL, "rejected: not a folder name");
+	if (!strcmp(conf->rejected, "delete"))
+		return dc_errinfo_set(ei, DC_ERR_INVAL, "rejected: mail is never deleted unread; name a folder");
+	struct gw_adapter *ad = calloc(1, sizeof *ad);
+	if (!ad)
+		return DC_ERR_NOMEM;
+	ad->conf = conf;
+	ad->delete_processed = !strcmp(conf->processed, "delete");
+	ad->max_part = lim && lim->max_message_bytes ? lim->max_message_bytes : 1 << 20;
+	pthread_mutex_init(&ad->mu, NULL);
+	dc_err rc = DC_OK;
+	if (conf->url[0])
+		rc = add_mailbox(ad, conf->url, 0, ei);
+	for (size_t i = 0; !rc && i < conf->mailbox.n; i++)
+		rc = add_mailbox(ad, conf->mailbox.v[i].v, conf->mailbox.v[i].line, ei);
+	if (rc) {
+		imap_free(ad);
+		return rc;
+	}
+	*out = ad;
+	return DC_OK;
+}
+
+static dc_err read_secret(const char *path, char **out, struct dc_errinfo *ei)
+{
+	*out = NULL;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return dc_errinfo_set(ei, DC_ERR_IO, "password_file %.200s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || (st.st_mode & 077)) {
+		fclose(f);
+		return dc_errinfo_set(ei, DC_ERR_DENIED, "password_file %.200s: readable by others (chmod 600)", path);
+	}
+	char buf[1025];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	buf[strcspn(buf, "\r\n")] = 0;
+	*out = strdup(buf);
+	sodium_memzero(buf, sizeof buf);
+	return *out ? DC_OK : DC_ERR_NOMEM;
+}
+
+static dc_err imap_start(struct gw_adapter *ad, struct gw_host *host, struct dc_errinfo *ei)
+{
+	ad->host = host;
+	dc_err rc = read_secret(ad->conf->password_file, &ad->password, ei);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < ad->n_mb; i++) {
+		struct mbox *mb = &ad->mb[i];
+		if (!(mb->batch = calloc(ad->conf->batch, sizeof *mb->batch)) ||
+		    (mb->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+			return dc_errinfo_set(ei, DC_ERR_NOMEM, "cannot set up mailbox %s", mb->src);
+		if (pthread_create(&mb->th, NULL, mbox_thread, mb) != 0)
+			return dc_errinfo_set(ei, DC_ERR_NOMEM, "cannot start the IMAP thread of %s", mb->src);
+		mb->started = true;
+	}
+	return DC_OK;
+}
+
+static dc_err imap_send(struct gw_adapter *ad, const struct gw_dest *dest, const struct gw_envelope *env,
+                        gw_send_done_fn *done, void *arg)
+{
+	(void)ad, (void)dest, (void)env, (void)done, (void)arg;
+	return DC_ERR_UNSUPPORTED; /* inbound only: mail goes out through [smtp] */
+}
+
+static void imap_stop(struct gw_adapter *ad)
+{
+	pthread_mutex_lock(&ad->mu);
+	ad->stop = true;
+	pthread_mutex_unlock(&ad->mu);
+	for (size_t i = 0; i < ad->n_mb; i++)
+		if (ad->mb[i].started)
+			wake(&ad->mb[i]);
+	for (size_t i = 0; i < ad->n_mb; i++)
+		if (ad->mb[i].started) {
+			pthread_join(ad->mb[i].th, NULL);
+			ad->mb[i].started = false;
+		}
+}
+
+static void imap_free(struct gw_adapter *ad)
+{
+	if (!ad)
+		return;
+	imap_stop(ad);
+	for (size_t i = 0; i < ad->n_mb; i++) {
+		free(ad->mb[i].batch);
+		if (ad->mb[i].efd >= 0)
+			close(ad->mb[i].efd);
+	}
+	if (ad->password) {
+		sodium_memzero(ad->password, strlen(ad->password));
+		free(ad->password);
+	}
+	pthread_mutex_destroy(&ad->mu);
+	free(ad);
+}
+
+const struct gw_adapter_ops gw_ad_imap = {
+	.name = "imap",
+	.schemes = NULL,
+	.flags = GW_AD_IN,
+	.keys = imap_keys,
+	.n_keys = sizeof imap_keys / sizeof imap_keys[0],
+	.conf_size = sizeof(struct imap_conf),
+	.create = imap_create,
+	.start = imap_start,
+	.send = imap_send,
+	.stop = imap_stop,
+	.free = imap_free,
+};

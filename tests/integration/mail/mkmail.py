@@ -1,0 +1,49 @@
+"""Builds the tests' mails (stdout, CRLF) and reads them back.
+  mkmail.py didcomm FROM TO FILE [FILE...]  one attachment per FILE (application/didcomm-encrypted+json)
+  mkmail.py dcem FROM TO FILE               FILE attached as application/octet-stream, named x.dcem
+  mkmail.py plain FROM TO TEXT              a mail with no DIDComm part
+  mkmail.py extract MAIL OUTDIR             writes each DIDComm part as OUTDIR/part-N; prints the
+                                            headers checked (Keywords, Message-ID, media types)"""
+import email, email.policy, os, sys
+from email.message import EmailMessage
+
+DC = ("application/didcomm-encrypted+json", "application/didcomm-signed+json", "application/didcomm-plain+json")
+
+
+def base(frm, to, subject):
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = frm, to, subject
+    return m
+
+
+cmd = sys.argv[1]
+if cmd in ("didcomm", "dcem", "plain"):
+    frm, to = sys.argv[2], sys.argv[3]
+    m = base(frm, to, "DIDComm message" if cmd != "plain" else "hello")
+    if cmd == "plain":
+        m.set_content(sys.argv[4] + "\n")
+    else:
+        m["Keywords"] = "didcomm"
+        m.set_content("A DIDComm message for an agent.\n")
+        for i, f in enumerate(sys.argv[4:]):
+            data = open(f, "rb").read()
+            if cmd == "didcomm":
+                m.add_attachment(data, maintype="application", subtype="didcomm-encrypted+json", filename="m%d.dcem" % i)
+            else:
+                m.add_attachment(data, maintype="application", subtype="octet-stream", filename="x.dcem")
+    sys.stdout.buffer.write(m.as_bytes(policy=email.policy.SMTP))
+elif cmd == "extract":
+    m = email.message_from_bytes(open(sys.argv[2], "rb").read(), policy=email.policy.default)
+    n = 0
+    for part in m.walk():
+        if part.get_content_type() in DC:
+            with open(os.path.join(sys.argv[3], "part-%d" % n), "wb") as f:
+                f.write(part.get_payload(decode=True))
+            print("part", n, part.get_content_type(), part.get_filename())
+            n += 1
+        elif part.get_content_type() == "text/plain":
+            print("text", part.get_content().strip().replace("\n", " "))
+    print("keywords", m["Keywords"])
+    print("message-id", m["Message-ID"])
+    print("from", m["From"])
+    print("parts", n)
