@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# The file adapter with real folders on this machine: a message dropped into a watched folder
+# reaches an HTTP receiver (file -> HTTP) and the file goes; a message POSTed over HTTP is
+# written into an outbox folder (HTTP -> file) atomically, and its recipient unpacks it; a
+# file copied slowly in pieces is taken once, whole; files dropped while the gateway is down
+# are taken at the start; kill -9 while 300 files are being taken, restart: every one
+# delivered; ordinal prefixes and modification times give the order; garbage, a symlink, a
+# file over max_message_bytes, an unreadable file are refused with a .reason beside them, and
+# other files are ignored; file: endpoints from DID documents are written only below
+# allow_endpoint. Everything is stopped by PID.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/cli/common.inc
+BIN=${BIN:-build/release/didcomm-gateway}
+TOOL=build/release/didcomm-gateway; [ -x "$TOOL" ] || TOOL=$BIN
+RPORT=$(free_port); GPORT=$(free_port)
+mkdir -p "$T/rx" "$T/in" "$T/out" "$T/drop/ok" "$T/elsewhere"
+python3 tests/cli/receiver.py "$RPORT" "$T/rx" & RPID=$!
+GPID=""
+stop_all() { [ -n "$GPID" ] && kill "$GPID" 2>/dev/null; kill "$RPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
+trap stop_all EXIT
+wait_port "$RPORT" "$RPID"
+cat > "$T/gw.conf" <<CONF
+state_dir $T/gw
+rules $T/rules.conf
+log_level debug
+max_message_bytes 64k
+[queue]
+retry_base 200ms
+[http]
+listen 127.0.0.1:$GPORT
+[file]
+watch $T/in tag dropped
+settle 1s
+rescan 2s
+allow_endpoint $T/drop
+[outbound]
+allow 127.0.0.0/8
+CONF
+echo 'default -> hold 1h' > "$T/rules.conf"
+start_gw() { $BIN run -c "$T/gw.conf" 2>>"$T/gw.log" & GPID=$!; wait_port "$GPORT" "$GPID"; }
+stop_gw() { kill -TERM "$GPID"; wait "$GPID"; local rc=$?; GPID=""; return $rc; }
+start_gw && ok "gateway with [file] starts" || bad "gateway starts" "$(tail -3 "$T/gw.log")"
+GW=$(cat "$T/gw/did.txt")
+$TOOL did resolve "$GW" > "$T/gw.doc"
+GWKEY=$(json "$T/gw.doc" 'd["keyAgreement"][0]')
+$TOOL did new --method peer2 --secrets "$T/alice.json" > "$T/alice"
+$TOOL did new --method peer2 --endpoint "http://127.0.0.1:$GPORT/" --routing-key "$GWKEY" --secrets "$T/bob.json" > "$T/bob"
+$TOOL did new --method peer2 --endpoint "http://127.0.0.1:$GPORT/" --routing-key "$GWKEY" --secrets "$T/carol.json" > "$T/carol"
+# dave's and eve's DID documents name file: endpoints (anyone's: untrusted)
+$TOOL did new --method peer2 --endpoint "file://$T/drop/ok" --secrets "$T/dave.json" > "$T/dave"
+$TOOL did new --method peer2 --endpoint "file://$T/elsewhere" --secrets "$T/eve.json" > "$T/eve"
+ALICE=$(cat "$T/alice"); BOB=$(cat "$T/bob"); CAROL=$(cat "$T/carol"); DAVE=$(cat "$T/dave"); EVE=$(cat "$T/eve")
+cat > "$T/rules.conf" <<RULES
+to $CAROL -> file $T/out
+to $BOB -> http http://127.0.0.1:$RPORT/inbox
+default -> resolve
+RULES
+kill -HUP "$GPID"
+for i in $(seq 1 50); do grep -q "SIGHUP: reloaded" "$T/gw.log" && break; sleep 0.1; done
+mk() { printf '{"id":"%s","type":"https://didcomm.org/basicmessage/2.0/message","from":"%s","to":["%s"],"body":{"n":"%s"}}' "$1" "$ALICE" "$2" "$1" > "$3"; }
+for_bob() { mk "$1" "$BOB" "$T/$1.json"; $TOOL pack --mode anoncrypt --to "$BOB" "$T/$1.json"; }
+received() { ls "$T/rx"/msg-*.json 2>/dev/null | wc -l; }
+wait_received() { for i in $(seq 1 300); do [ "$(received)" -ge "$1" ] && return 0; sleep 0.1; done; return 1; }
+wait_gone() { for i in $(seq 1 300); do [ ! -e "$1" ] && return 0; sleep 0.1; done; return 1; }
+wait_file() { for i in $(seq 1 300); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
+ids_at_rx() { for f in "$T/rx"/msg-*.json; do $TOOL unpack --secrets "$T/bob.json" "$f" 2>/dev/null; echo; done |
+	python3 -c 'import sys,json; [print(json.loads(l)["id"]) for l in sys.stdin if l.strip()]' | sort; }
+
+# 1. file -> HTTP: written aside, renamed in (the extension's way); the file goes after the commit
+for_bob one > "$T/in/.one.part"; mv "$T/in/.one.part" "$T/in/one.dcem"
+wait_received 1 && ok "file -> HTTP: delivered" || bad "file -> HTTP" "$(tail -5 "$T/gw.log")"
+wait_gone "$T/in/one.dcem" && ok "the file is removed after the commit" || bad "file removed" "$(ls -la "$T/in")"
+[ -z "$(ls -A "$T/in")" ] && ok "nothing left in the folder (no claim, no temporary)" || bad "folder empty" "$(ls -A "$T/in")"
+ids_at_rx | grep -qx one && ok "bob reads it" || bad "bob reads it"
+
+# 2. HTTP -> file: POSTed for carol, written into the outbox folder, carol unpacks it
+mk two "$CAROL" "$T/two.json"
+$TOOL pack --mode anoncrypt --to "$CAROL" "$T/two.json" > "$T/two.f"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/two.f" "http://127.0.0.1:$GPORT/")
+[ "$code" = 202 ] && ok "POST for carol: 202" || bad "POST for carol" "$code"
+for i in $(seq 1 300); do [ -n "$(ls "$T/out" 2>/dev/null)" ] && break; sleep 0.1; done
+f=$(ls "$T/out" | head -1)
+case "$f" in *.dcem) ok "HTTP -> file: $f written";; *) bad "HTTP -> file" "$(ls -la "$T/out"; tail -5 "$T/gw.log")";; esac
+[ "$(ls -A "$T/out" | wc -l)" = 1 ] && ok "one file, no temporary left" || bad "outbox" "$(ls -A "$T/out")"
+[ "$(stat -c %a "$T/out/$f" 2>/dev/null)" = 600 ] && ok "written 0600" || bad "mode" "$(stat -c %a "$T/out/$f")"
+$TOOL unpack --secrets "$T/carol.json" "$T/out/$f" 2>/dev/null | grep -q '"id":"two"' && ok "carol unpacks it" || bad "carol unpacks"
+# nesting observed: an outbox folder with a .thid placeholder gets per-thread folders
+rm -f "$T/out"/*; mkdir "$T/out/000.thid"
+sleep 2.5 # what a folder's nesting is, is looked at again after 2 s
+mk three "$CAROL" "$T/three.json"
+$TOOL pack --mode anoncrypt --to "$CAROL" "$T/three.json" > "$T/three.f"
+curl -s -o /dev/null -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/three.f" "http://127.0.0.1:$GPORT/"
+for i in $(seq 1 300); do [ "$(find "$T/out" -name '*.dcem' | wc -l)" -ge 1 ] && break; sleep 0.1; done
+p=$(find "$T/out" -name '*.dcem' | head -1)
+case "$p" in "$T/out/"?*.thid/*.dcem) ok "per-thread nesting observed and used: ${p#$T/out/}";;
+	*) bad "nesting" "$p";; esac
+
+# 3. a file copied slowly in pieces under its final name: taken once, whole
+for_bob slow > "$T/slow.f"
+sz=$(stat -c %s "$T/slow.f"); third=$((sz / 3 + 1))
+before=$(received)
+head -c "$third" "$T/slow.f" > "$T/in/slow.dcem"; sleep 0.6
+tail -c +$((third + 1)) "$T/slow.f" | head -c "$third" >> "$T/in/slow.dcem"; sleep 0.6
+tail -c +$((2 * third + 1)) "$T/slow.f" >> "$T/in/slow.dcem"
+wait_received $((before + 1)) && ok "slow copy: delivered" || bad "slow copy" "$(tail -5 "$T/gw.log")"
+wait_gone "$T/in/slow.dcem"
+sleep 1.5 # a second take would show up by now
+[ "$(ls "$T/in" | grep -c refused)" = 0 ] && ok "slow copy: no half taken and refused" || bad "slow copy refused" "$(ls "$T/in"; cat "$T"/in/*.reason)"
+[ "$(grep -c "taken $T/in/slow.dcem" "$T/gw.log")" = 1 ] && ok "slow copy: taken exactly once" || bad "taken once" "$(grep -c "taken $T/in/slow.dcem" "$T/gw.log")"
+
+# 4. refusals, each with a clear reason; other files ignored
+echo 'not json' > "$T/in/garbage.dcem"
+ln -s /etc/passwd "$T/in/link.dcem"
+head -c 70000 /dev/zero | tr '\0' 'a' > "$T/in/big.dcem"
+for_bob unreadable > "$T/in/unreadable.dcem"; chmod 000 "$T/in/unreadable.dcem"
+echo 'hello' > "$T/in/notes.txt"
+for_bob sub > "$T/in/sub.dcem.tmp"
+for r in garbage link big; do
+	wait_file "$T/in/$r.dcem.reason" && ok "$r: refused: $(head -c 100 "$T/in/$r.dcem.reason")" || bad "$r refused" "$(ls "$T/in")"
+done
+[ -e "$T/in/garbage.dcem.refused" ] && [ ! -e "$T/in/garbage.dcem" ] && ok "garbage renamed out of the extension set" || bad "garbage renamed"
+[ -L "$T/in/link.dcem.refused" ] && ok "the symlink itself set aside (not followed)" || bad "symlink aside" "$(ls -la "$T/in")"
+if [ "$(id -u)" != 0 ]; then
+	wait_file "$T/in/unreadable.dcem.reason" && ok "unreadable: $(head -c 100 "$T/in/unreadable.dcem.reason")" || bad "unreadable"
+fi
+[ -e "$T/in/notes.txt" ] && [ -e "$T/in/sub.dcem.tmp" ] && ok "other files ignored" || bad "other files"
+kill -0 "$GPID" && ok "still running" || bad "still running"
+
+# 5. per-thread subfolders are read; other subfolders are not
+before=$(received)
+mkdir -p "$T/in/abc.thid" "$T/in/4ed.threads/4edb.thid" "$T/in/archive"
+for_bob inthid > "$T/in/abc.thid/x.dcem"
+for_bob inthreads > "$T/in/4ed.threads/4edb.thid/y.dcem"
+for_bob archived > "$T/in/archive/z.dcem"
+wait_received $((before + 2)) && ok "messages in .thid and .threads/.thid folders delivered" || bad "subfolders" "$(tail -3 "$T/gw.log")"
+sleep 1.5
+[ -e "$T/in/archive/z.dcem" ] && [ "$(received)" = $((before + 2)) ] && ok "a subfolder of another name is ignored" || bad "archive ignored"
+
+# 6. order: dropped while the gateway is down, taken in the extension's order at the start
+stop_gw && ok "SIGTERM: exit 0" || bad "SIGTERM"
+before=$(received)
+for n in 10--c 2--b 1--a; do for_bob "$n" > "$T/in/$n.dcem"; done
+for_bob plain1 > "$T/in/plain1.dcem"; touch -d '2 minutes ago' "$T/in/plain1.dcem"
+for_bob plain2 > "$T/in/plain2.dcem"; touch -d '1 minute ago' "$T/in/plain2.dcem"
+: > "$T/gw.log"
+start_gw && ok "restarted" || bad "restart"
+wait_received $((before + 5)) && ok "files dropped while down: all delivered" || bad "dropped while down" "$(received)"
+order=$(grep -o "taken $T/in/[^ ]*" "$T/gw.log" | sed "s|taken $T/in/||; s|\.dcem$||" | tr '\n' ' ')
+[ "$order" = "plain1 plain2 1--a 2--b 10--c " ] && ok "taken in order: $order" || bad "order" "$order"
+
+# 7. kill -9 while 300 files are being taken: restart, every one delivered (at least once)
+N=${FILE_N:-300}
+mkdir -p "$T/k"
+for i in $(seq 1 "$N"); do mk "k$i" "$BOB" "$T/k/k$i.json"; echo "k$i"; done > "$T/accepted"
+seq 1 "$N" | xargs -P 4 -I{} sh -c "$TOOL pack --mode anoncrypt --to '$BOB' '$T/k/k{}.json' > '$T/k/k{}.dcem'"
+mv "$T"/k/*.dcem "$T/in/"
+for i in $(seq 1 300); do left=$(ls "$T/in" | grep -c '^k.*\.dcem$'); [ "$left" -lt $((N * 2 / 3)) ] && break; sleep 0.02; done
+kill -9 "$GPID"; wait "$GPID" 2>/dev/null; GPID=""
+left=$(ls "$T/in" | grep -c '^k.*\.dcem')
+[ "$left" -gt 0 ] && ok "killed while taking ($left of $N not taken yet)" || bad "kill -9 too late" "$left left"
+start_gw && ok "restarted after kill -9" || bad "restart after kill -9"
+python3 tests/cli/check_ids.py "$TOOL" "$T/bob.json" "$T/rx" "$T/accepted" 90 > "$T/check" 2>&1 \
+	&& ok "every file delivered after kill -9: $(head -1 "$T/check")" || bad "kill -9" "$(cat "$T/check")"
+for i in $(seq 1 100); do [ "$(ls "$T/in" | grep -c '^k')" = 0 ] && break; sleep 0.1; done
+[ "$(ls "$T/in" | grep -c '^k')" = 0 ] && ok "every file and claim removed" || bad "files left" "$(ls "$T/in" | grep '^k' | head -3)"
+
+# 8. file: endpoints from DID documents: below allow_endpoint written, elsewhere refused
+mk four "$DAVE" "$T/four.json"; $TOOL pack --mode anoncrypt --to "$DAVE" --no-forward "$T/four.json" > "$T/four.f"
+mk five "$EVE" "$T/five.json"; $TOOL pack --mode anoncrypt --to "$EVE" --no-forward "$T/five.json" > "$T/five.f"
+# alice's messages reach us wrapped in a forward for the gateway
+wrap() { python3 - "$1" "$2" "$3" <<'PY' > "$T/$4.fwd.json"
+import json,sys,uuid
+print(json.dumps({"id":str(uuid.uuid4()),"type":"https://didcomm.org/routing/2.0/forward","to":[sys.argv[1]],"body":{"next":sys.argv[2]},"attachments":[{"data":{"json":json.load(open(sys.argv[3]))}}]}))
+PY
+	$TOOL pack --mode anoncrypt --to "$GW" --no-forward "$T/$4.fwd.json"; }
+wrap "$GW" "$DAVE" "$T/four.f" four > "$T/in/four.dcem"
+wrap "$GW" "$EVE" "$T/five.f" five > "$T/in/five.dcem"
+for i in $(seq 1 300); do [ -n "$(ls "$T/drop/ok")" ] && break; sleep 0.1; done
+f=$(ls "$T/drop/ok" | head -1)
+[ -n "$f" ] && $TOOL unpack --secrets "$T/dave.json" "$T/drop/ok/$f" 2>/dev/null | grep -q '"id":"four"' \
+	&& ok "file: endpoint below allow_endpoint: written, dave unpacks it" || bad "dave's endpoint" "$(ls "$T/drop/ok"; grep -i dave "$T/gw.log" | tail -3)"
+for i in $(seq 1 100); do grep -q "not below an allow_endpoint" "$T/gw.log" && break; sleep 0.1; done
+grep -q "not below an allow_endpoint" "$T/gw.log" && [ -z "$(ls "$T/elsewhere")" ] \
+	&& ok "file: endpoint outside allow_endpoint: refused, nothing written" || bad "eve's endpoint" "$(ls "$T/elsewhere"; tail -5 "$T/gw.log")"
+
+stop_gw && ok "SIGTERM: exit 0" || bad "SIGTERM"
+summary integration-file
