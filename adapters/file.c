@@ -367,7 +367,8 @@ static void rescan(struct gw_adapter *ad, size_t epi)
 	scan_dir(ad, epi, "", 0, false, &s);
 	if (s.oom)
 		gw_host_log(ad->host, GW_LOG_WARN, "%s: out of memory listing the folder: %zu files this round", ep->dir, s.n);
-	qsort(s.v, s.n, sizeof *s.v, cand_cmp);
+	if (s.n)
+		qsort(s.v, s.n, sizeof *s.v, cand_cmp);
 	cands_free(ep);
 	ep->list = s.v;
 	ep->n = s.n;

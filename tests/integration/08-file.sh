@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 BIN=${BIN:-build/release/didcomm-gateway}
 TOOL=build/release/didcomm-gateway; [ -x "$TOOL" ] || TOOL=$BIN
 RPORT=$(free_port); GPORT=$(free_port)
-mkdir -p "$T/rx" "$T/in" "$T/out" "$T/drop/ok" "$T/elsewhere"
+mkdir -p "$T/rx" "$T/in" "$T/outbox" "$T/drop/ok" "$T/elsewhere"
 python3 tests/cli/receiver.py "$RPORT" "$T/rx" & RPID=$!
 GPID=""
 stop_all() { [ -n "$GPID" ] && kill "$GPID" 2>/dev/null; kill "$RPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
@@ -52,7 +52,7 @@ $TOOL did new --method peer2 --endpoint "file://$T/drop/ok" --secrets "$T/dave.j
 $TOOL did new --method peer2 --endpoint "file://$T/elsewhere" --secrets "$T/eve.json" > "$T/eve"
 ALICE=$(cat "$T/alice"); BOB=$(cat "$T/bob"); CAROL=$(cat "$T/carol"); DAVE=$(cat "$T/dave"); EVE=$(cat "$T/eve")
 cat > "$T/rules.conf" <<RULES
-to $CAROL -> file $T/out
+to $CAROL -> file $T/outbox
 to $BOB -> http http://127.0.0.1:$RPORT/inbox
 default -> resolve
 RULES
@@ -79,21 +79,21 @@ mk two "$CAROL" "$T/two.json"
 $TOOL pack --mode anoncrypt --to "$CAROL" "$T/two.json" > "$T/two.f"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/two.f" "http://127.0.0.1:$GPORT/")
 [ "$code" = 202 ] && ok "POST for carol: 202" || bad "POST for carol" "$code"
-for i in $(seq 1 300); do [ -n "$(ls "$T/out" 2>/dev/null)" ] && break; sleep 0.1; done
-f=$(ls "$T/out" | head -1)
-case "$f" in *.dcem) ok "HTTP -> file: $f written";; *) bad "HTTP -> file" "$(ls -la "$T/out"; tail -5 "$T/gw.log")";; esac
-[ "$(ls -A "$T/out" | wc -l)" = 1 ] && ok "one file, no temporary left" || bad "outbox" "$(ls -A "$T/out")"
-[ "$(stat -c %a "$T/out/$f" 2>/dev/null)" = 600 ] && ok "written 0600" || bad "mode" "$(stat -c %a "$T/out/$f")"
-$TOOL unpack --secrets "$T/carol.json" "$T/out/$f" 2>/dev/null | grep -q '"id":"two"' && ok "carol unpacks it" || bad "carol unpacks"
+for i in $(seq 1 300); do [ -n "$(ls "$T/outbox" 2>/dev/null)" ] && break; sleep 0.1; done
+f=$(ls "$T/outbox" | head -1)
+case "$f" in *.dcem) ok "HTTP -> file: $f written";; *) bad "HTTP -> file" "$(ls -la "$T/outbox"; tail -5 "$T/gw.log")";; esac
+[ "$(ls -A "$T/outbox" | wc -l)" = 1 ] && ok "one file, no temporary left" || bad "outbox" "$(ls -A "$T/outbox")"
+[ "$(stat -c %a "$T/outbox/$f" 2>/dev/null)" = 600 ] && ok "written 0600" || bad "mode" "$(stat -c %a "$T/outbox/$f")"
+$TOOL unpack --secrets "$T/carol.json" "$T/outbox/$f" 2>/dev/null | grep -q '"id":"two"' && ok "carol unpacks it" || bad "carol unpacks"
 # nesting observed: an outbox folder with a .thid placeholder gets per-thread folders
-rm -f "$T/out"/*; mkdir "$T/out/000.thid"
+rm -f "$T/outbox"/*; mkdir "$T/outbox/000.thid"
 sleep 2.5 # what a folder's nesting is, is looked at again after 2 s
 mk three "$CAROL" "$T/three.json"
 $TOOL pack --mode anoncrypt --to "$CAROL" "$T/three.json" > "$T/three.f"
 curl -s -o /dev/null -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/three.f" "http://127.0.0.1:$GPORT/"
-for i in $(seq 1 300); do [ "$(find "$T/out" -name '*.dcem' | wc -l)" -ge 1 ] && break; sleep 0.1; done
-p=$(find "$T/out" -name '*.dcem' | head -1)
-case "$p" in "$T/out/"?*.thid/*.dcem) ok "per-thread nesting observed and used: ${p#$T/out/}";;
+for i in $(seq 1 300); do [ "$(find "$T/outbox" -name '*.dcem' | wc -l)" -ge 1 ] && break; sleep 0.1; done
+p=$(find "$T/outbox" -name '*.dcem' | head -1)
+case "$p" in "$T/outbox/"?*.thid/*.dcem) ok "per-thread nesting observed and used: ${p#$T/outbox/}";;
 	*) bad "nesting" "$p";; esac
 
 # 3. a file copied slowly in pieces under its final name: taken once, whole
@@ -184,5 +184,65 @@ for i in $(seq 1 100); do grep -q "not below an allow_endpoint" "$T/gw.log" && b
 grep -q "not below an allow_endpoint" "$T/gw.log" && [ -z "$(ls "$T/elsewhere")" ] \
 	&& ok "file: endpoint outside allow_endpoint: refused, nothing written" || bad "eve's endpoint" "$(ls "$T/elsewhere"; tail -5 "$T/gw.log")"
 
+# `send` to a file: endpoint (the user's own choice: written as given)
+mk six "$DAVE" "$T/six.json"
+check "send to a file: endpoint" $BIN send --to "$DAVE" "$T/six.json"
+[ "$(ls "$T/drop/ok" | grep -c '\.dcem$')" = 2 ] && ok "send wrote it" || bad "send wrote it" "$(ls "$T/drop/ok")"
 stop_gw && ok "SIGTERM: exit 0" || bad "SIGTERM"
+
+# 9. two gateways with no network path between them (neither has an outbound rule to the
+# other's listener) exchange messages both ways through one shared folder only
+mkdir -p "$T/shared" "$T/a2b" "$T/b2a" "$T/boxA" "$T/boxB"
+two() { # NAME PORT WATCH
+	cat > "$T/$1.conf" <<CONF
+state_dir $T/$1
+rules $T/$1.rules
+[http]
+listen 127.0.0.1:$2
+[file]
+watch $3
+settle 500ms
+CONF
+}
+APORT=$(free_port); BPORT=$(free_port)
+two A "$APORT" "$T/b2a"; two B "$BPORT" "$T/a2b"
+echo 'default -> hold 1h' > "$T/A.rules"; echo 'default -> hold 1h' > "$T/B.rules"
+$BIN run -c "$T/A.conf" 2>>"$T/A.log" & APID=$!
+$BIN run -c "$T/B.conf" 2>>"$T/B.log" & BPID=$!
+wait_port "$APORT" "$APID" && wait_port "$BPORT" "$BPID" && ok "two gateways up" || bad "two gateways" "$(tail -2 "$T/A.log" "$T/B.log")"
+GA=$(cat "$T/A/did.txt"); GB=$(cat "$T/B/did.txt")
+# ann lives behind A, ben behind B; each gateway's rule hands the other's forwards to the folder
+$TOOL did new --method peer2 --secrets "$T/ann.json" > "$T/ann"; ANN=$(cat "$T/ann")
+$TOOL did new --method peer2 --secrets "$T/ben.json" > "$T/ben"; BEN=$(cat "$T/ben")
+printf 'to %s -> file %s\nto %s -> file %s\ndefault -> hold 1h\n' "$GB" "$T/a2b" "$ANN" "$T/boxA" > "$T/A.rules"
+printf 'to %s -> file %s\nto %s -> file %s\ndefault -> hold 1h\n' "$GA" "$T/b2a" "$BEN" "$T/boxB" > "$T/B.rules"
+kill -HUP "$APID" "$BPID"
+for i in $(seq 1 50); do grep -q "SIGHUP: reloaded" "$T/A.log" && grep -q "SIGHUP: reloaded" "$T/B.log" && break; sleep 0.1; done
+fwd() { # FOR NEXT INNERFILE -> a forward for FOR carrying INNERFILE to NEXT
+	python3 - "$1" "$2" "$3" <<'PY' > "$T/fwd.json"
+import json,sys,uuid
+print(json.dumps({"id":str(uuid.uuid4()),"type":"https://didcomm.org/routing/2.0/forward","to":[sys.argv[1]],"body":{"next":sys.argv[2]},"attachments":[{"data":{"json":json.load(open(sys.argv[3]))}}]}))
+PY
+	$TOOL pack --mode anoncrypt --to "$1" --no-forward "$T/fwd.json"; }
+# ann -> ben: dropped at A; A passes the forward for B to the folder; B takes it and hands ben's message on
+mk a2b "$BEN" "$T/a2b.json"; $TOOL pack --mode anoncrypt --to "$BEN" --no-forward "$T/a2b.json" > "$T/a2b.inner"
+fwd "$GB" "$BEN" "$T/a2b.inner" > "$T/a2b.mid"
+fwd "$GA" "$GB" "$T/a2b.mid" > "$T/a2b.dcem"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/a2b.dcem" "http://127.0.0.1:$APORT/")
+[ "$code" = 202 ] && ok "ann's message handed to A" || bad "to A" "$code"
+for i in $(seq 1 300); do [ -n "$(ls "$T/boxB")" ] && break; sleep 0.1; done
+f=$(ls "$T/boxB" | head -1)
+[ -n "$f" ] && $TOOL unpack --secrets "$T/ben.json" "$T/boxB/$f" 2>/dev/null | grep -q '"id":"a2b"' \
+	&& ok "A -> folder -> B: ben unpacks ann's message" || bad "A to B" "$(ls "$T/a2b" "$T/boxB"; tail -n 3 "$T/A.log" "$T/B.log")"
+mk b2a "$ANN" "$T/b2a.json"; $TOOL pack --mode anoncrypt --to "$ANN" --no-forward "$T/b2a.json" > "$T/b2a.inner"
+fwd "$GA" "$ANN" "$T/b2a.inner" > "$T/b2a.mid"
+fwd "$GB" "$GA" "$T/b2a.mid" > "$T/b2a.dcem"
+curl -s -o /dev/null -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/b2a.dcem" "http://127.0.0.1:$BPORT/"
+for i in $(seq 1 300); do [ -n "$(ls "$T/boxA")" ] && break; sleep 0.1; done
+f=$(ls "$T/boxA" | head -1)
+[ -n "$f" ] && $TOOL unpack --secrets "$T/ann.json" "$T/boxA/$f" 2>/dev/null | grep -q '"id":"b2a"' \
+	&& ok "B -> folder -> A: ann unpacks ben's message" || bad "B to A" "$(ls "$T/b2a" "$T/boxA"; tail -n 3 "$T/A.log" "$T/B.log")"
+[ -z "$(ls "$T/a2b")" ] && [ -z "$(ls "$T/b2a")" ] && ok "the shared folders are empty again" || bad "shared folders" "$(ls "$T/a2b" "$T/b2a")"
+kill -TERM "$APID" "$BPID"; wait "$APID"; ra=$?; wait "$BPID"; rb=$?
+[ $ra = 0 ] && [ $rb = 0 ] && ok "both stop: exit 0" || bad "both stop" "$ra $rb"
 summary integration-file
