@@ -245,4 +245,46 @@ f=$(ls "$T/boxA" | head -1)
 [ -z "$(ls "$T/a2b")" ] && [ -z "$(ls "$T/b2a")" ] && ok "the shared folders are empty again" || bad "shared folders" "$(ls "$T/a2b" "$T/b2a")"
 kill -TERM "$APID" "$BPID"; wait "$APID"; ra=$?; wait "$BPID"; rb=$?
 [ $ra = 0 ] && [ $rb = 0 ] && ok "both stop: exit 0" || bad "both stop" "$ra $rb"
+
+# 10. sneakernet bundles: messages held at A for xav, exported, carried, imported at B twice
+# (nothing added the second time), a damaged copy refused whole, B delivers them, and the
+# receipt carried back releases A's held copies
+$TOOL did new --method peer2 --secrets "$T/xav.json" > "$T/xav"; XAV=$(cat "$T/xav")
+printf 'to %s -> hold 1h\ndefault -> hold 1h\n' "$XAV" > "$T/A.rules"
+printf 'to %s -> file %s\ndefault -> hold 1h\n' "$XAV" "$T/xavbox" > "$T/B.rules"
+mkdir -p "$T/stick" "$T/stick2" "$T/xavbox"
+for i in 1 2 3; do
+	mk "x$i" "$XAV" "$T/x$i.json"; $TOOL pack --mode anoncrypt --to "$XAV" --no-forward "$T/x$i.json" > "$T/x$i.inner"
+	fwd "$GA" "$XAV" "$T/x$i.inner" > "$T/x$i.dcem"
+done
+check "A takes three messages for xav (held)" $BIN import -c "$T/A.conf" "$T/x1.dcem" "$T/x2.dcem" "$T/x3.dcem"
+[ "$($BIN queue ls -c "$T/A.conf" | grep -c "hold $XAV")" = 3 ] && ok "three held at A" || bad "held at A" "$($BIN queue ls -c "$T/A.conf")"
+check "export for another DID: nothing" $BIN export --to "$T/stick" --for "$ANN" -c "$T/A.conf"
+grep -q "no held messages" "$T/out" && [ -z "$(ls "$T/stick")" ] && ok "no bundle for nobody" || bad "empty export" "$(cat "$T/out")"
+check "export --for xav" $BIN export --to "$T/stick" --for "$XAV" --since 1h -c "$T/A.conf"
+grep -q "^export: 3 held messages" "$T/out" && ok "bundle of 3: $(cat "$T/out")" || bad "export" "$(cat "$T/out")"
+B1=$(ls "$T/stick"/bundle-*.json | head -1)
+[ "$(stat -c %a "$B1")" = 600 ] && ok "bundle written 0600" || bad "bundle mode"
+[ "$($BIN queue ls -c "$T/A.conf" | grep -c "hold $XAV")" = 3 ] && ok "exported messages stay held at A" || bad "still held"
+cp "$B1" "$T/stick2/"; B2="$T/stick2/$(basename "$B1")"
+python3 - "$B2" "$T/damaged.json" <<'PY'
+import json,sys
+b=json.load(open(sys.argv[1])); s=b["items"][1]; b["items"][1]=s[:40]+("A" if s[40]!="A" else "B")+s[41:]
+json.dump(b,open(sys.argv[2],"w"))
+PY
+refuse "a damaged bundle: nothing imported" "damaged bundle" $BIN import -c "$T/B.conf" "$T/damaged.json"
+[ "$($BIN queue stats -c "$T/B.conf" | grep '^queued')" = "queued 0" ] && ok "B's queue untouched by it" || bad "B queue after damaged"
+check "import the bundle at B" $BIN import -c "$T/B.conf" --receipt "$T/stick2" "$B2"
+grep -q "3 taken in, 0 already here" "$T/out" && ok "$(head -1 "$T/out")" || bad "import" "$(cat "$T/out" "$T/err")"
+check "import it again" $BIN import -c "$T/B.conf" --receipt "$T/stick2" "$B2"
+grep -q "0 taken in, 3 already here" "$T/out" && ok "the second import adds nothing" || bad "import twice" "$(cat "$T/out")"
+[ "$($BIN queue stats -c "$T/B.conf" | grep '^queued')" = "queued 3" ] && ok "three in B's queue, no duplicates" || bad "B queue" "$($BIN queue stats -c "$T/B.conf")"
+check "B delivers (queue flush)" $BIN queue flush -c "$T/B.conf"
+[ "$(ls "$T/xavbox" | wc -l)" = 3 ] && ok "three files for xav" || bad "xavbox" "$(ls "$T/xavbox")"
+for f in "$T/xavbox"/*.dcem; do $TOOL unpack --secrets "$T/xav.json" "$f" 2>/dev/null; echo; done | grep -c '"id":"x' > "$T/nx"
+[ "$(cat "$T/nx")" = 3 ] && ok "xav unpacks all three" || bad "xav unpacks" "$(cat "$T/nx")"
+R=$(ls "$T/stick2"/receipt-*.json | head -1)
+check "the receipt carried back to A" $BIN import -c "$T/A.conf" "$R"
+grep -q "3 held messages released" "$T/out" && ok "$(cat "$T/out")" || bad "receipt" "$(cat "$T/out" "$T/err")"
+[ "$($BIN queue ls -c "$T/A.conf" | grep -c "hold $XAV")" = 0 ] && ok "A's held copies released" || bad "released" "$($BIN queue ls -c "$T/A.conf")"
 summary integration-file
