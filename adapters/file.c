@@ -33,7 +33,7 @@
  * `.` or `..` segments are refused. Untrusted folders must lie at or below an
  * `allow_endpoint` root (none: refused), and are reached from the root one segment at a time
  * with O_NOFOLLOW, so no symlink leads elsewhere. Folder missing, full or read-only: retry
- * (the queue's backoff, then its dead letter). One writer thread does the writes. */
+ * (the queue's backoff, then its dead letter). WRITERS threads do the writes. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +54,7 @@
 #define SCAN_MAX 1000000        /* candidates listed per endpoint and scan */
 #define KICK_MS 20              /* after an inotify event: scan this soon (events come in bursts) */
 #define BUSY_MS 1000            /* the gateway said "try later": wait this long */
+#define WRITERS 4               /* threads writing outbox files (each waits on fsync) */
 #define NEST_TTL_MS 2000        /* an outbox folder's nesting is looked at again after this */
 
 struct file_conf {
@@ -188,14 +189,16 @@ struct gw_adapter {
 	struct take *takes;
 	bool started, stopping, no_inbound;
 	/* outbound */
-	pthread_t th;
+	pthread_t th[WRITERS];
+	unsigned n_th;
 	bool th_started;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct wreq *head, **tail;
 	bool stop;
 	unsigned counter;
-	struct nest nests[8];      /* writer thread only */
+	pthread_mutex_t nest_mu;   /* for nests[] */
+	struct nest nests[8];
 };
 
 static void pump(void *arg);
@@ -792,17 +795,17 @@ static enum gw_send_result open_folder(struct gw_adapter *ad, const char *target
 static void nesting(struct gw_adapter *ad, const char *target, int dfd, bool *threads, bool *thid)
 {
 	int64_t now = now_ms(CLOCK_MONOTONIC);
-	struct nest *slot = &ad->nests[0];
+	pthread_mutex_lock(&ad->nest_mu);
 	for (size_t i = 0; i < sizeof ad->nests / sizeof ad->nests[0]; i++) {
 		struct nest *c = &ad->nests[i];
 		if (strcmp(c->path, target) == 0 && now - c->at < NEST_TTL_MS) {
 			*threads = c->threads;
 			*thid = c->thid;
+			pthread_mutex_unlock(&ad->nest_mu);
 			return;
 		}
-		if (c->at < slot->at)
-			slot = c;
 	}
+	pthread_mutex_unlock(&ad->nest_mu);
 	*threads = *thid = false;
 	int fd = dup(dfd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -834,12 +837,21 @@ static void nesting(struct gw_adapter *ad, const char *target, int dfd, bool *th
 	}
 	if (d)
 		rewinddir(d), closedir(d);
+	pthread_mutex_lock(&ad->nest_mu);
+	struct nest *slot = &ad->nests[0];
+	for (size_t i = 0; i < sizeof ad->nests / sizeof ad->nests[0]; i++)
+		if (ad->nests[i].at < slot->at || strcmp(ad->nests[i].path, target) == 0) {
+			slot = &ad->nests[i];
+			if (strcmp(slot->path, target) == 0)
+				break;
+		}
 	if (strlen(target) < sizeof slot->path) {
 		snprintf(slot->path, sizeof slot->path, "%s", target);
 		slot->at = now;
 		slot->threads = *threads;
 		slot->thid = *thid;
 	}
+	pthread_mutex_unlock(&ad->nest_mu);
 }
 
 /* into a subfolder (made when missing): dfd replaced */
@@ -1006,6 +1018,7 @@ static dc_err file_create(const void *conf_, const struct gw_limits *lim, struct
 	ad->ino = -1;
 	ad->tail = &ad->head;
 	pthread_mutex_init(&ad->mu, NULL);
+	pthread_mutex_init(&ad->nest_mu, NULL);
 	pthread_cond_init(&ad->cv, NULL);
 	if (strncmp(conf->after, "move ", 5) == 0) {
 		const char *d = conf->after + 5;
@@ -1080,9 +1093,12 @@ static dc_err file_start(struct gw_adapter *ad, struct gw_host *host, struct dc_
 	for (const char *p = host->our_did ? host->our_did : ""; *p; p++)
 		h = (h ^ (uint8_t)*p) * 16777619u;
 	snprintf(ad->claim_sfx, sizeof ad->claim_sfx, ".%08x.taking", h);
-	if (pthread_create(&ad->th, NULL, writer, ad) != 0)
-		return dc_errinfo_set(ei, DC_ERR_NOMEM, "cannot start the file writer thread");
-	ad->th_started = true;
+	for (ad->n_th = 0; ad->n_th < WRITERS; ad->n_th++)
+		if (pthread_create(&ad->th[ad->n_th], NULL, writer, ad) != 0)
+			break;
+	ad->th_started = ad->n_th > 0;
+	if (!ad->th_started)
+		return dc_errinfo_set(ei, DC_ERR_NOMEM, "cannot start the file writer threads");
 	ad->started = true;
 	if (!ad->n_eps)
 		return DC_OK;
@@ -1148,10 +1164,11 @@ static void file_stop(struct gw_adapter *ad)
 	pthread_mutex_lock(&ad->mu);
 	bool was = ad->stop;
 	ad->stop = true;
-	pthread_cond_signal(&ad->cv);
+	pthread_cond_broadcast(&ad->cv);
 	pthread_mutex_unlock(&ad->mu);
 	if (!was && ad->th_started) {
-		pthread_join(ad->th, NULL); /* what was waiting completes GW_RETRY */
+		for (unsigned i = 0; i < ad->n_th; i++)
+			pthread_join(ad->th[i], NULL); /* what was waiting completes GW_RETRY */
 		ad->th_started = false;
 	}
 }
@@ -1179,6 +1196,7 @@ static void file_free(struct gw_adapter *ad)
 	free(ad->wds);
 	free(ad->move_dir);
 	pthread_mutex_destroy(&ad->mu);
+	pthread_mutex_destroy(&ad->nest_mu);
 	pthread_cond_destroy(&ad->cv);
 	free(ad);
 }
