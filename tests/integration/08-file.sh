@@ -114,9 +114,10 @@ echo 'not json' > "$T/in/garbage.dcem"
 ln -s /etc/passwd "$T/in/link.dcem"
 head -c 70000 /dev/zero | tr '\0' 'a' > "$T/in/big.dcem"
 for_bob unreadable > "$T/in/unreadable.dcem"; chmod 000 "$T/in/unreadable.dcem"
+truncate -s 50M "$T/in/huge.dcem"; touch -d '1 minute ago' "$T/in/huge.dcem"
 echo 'hello' > "$T/in/notes.txt"
 for_bob sub > "$T/in/sub.dcem.tmp"
-for r in garbage link big; do
+for r in garbage link big huge; do
 	wait_file "$T/in/$r.dcem.reason" && ok "$r: refused: $(head -c 100 "$T/in/$r.dcem.reason")" || bad "$r refused" "$(ls "$T/in")"
 done
 [ -e "$T/in/garbage.dcem.refused" ] && [ ! -e "$T/in/garbage.dcem" ] && ok "garbage renamed out of the extension set" || bad "garbage renamed"
