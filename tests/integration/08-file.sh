@@ -166,6 +166,36 @@ python3 tests/cli/check_ids.py "$TOOL" "$T/bob.json" "$T/rx" "$T/accepted" 90 > 
 for i in $(seq 1 100); do [ "$(ls "$T/in" | grep -c '^k')" = 0 ] && break; sleep 0.1; done
 [ "$(ls "$T/in" | grep -c '^k')" = 0 ] && ok "every file and claim removed" || bad "files left" "$(ls "$T/in" | grep '^k' | head -3)"
 
+# 7b. kill -9 while 5,000 files are being taken in (held for xav): after the restart every
+# file is in the queue (at least once; the duplicates are counted) and none is left behind
+$TOOL did new --method peer2 --secrets "$T/xav.json" > "$T/xav"; XAV=$(cat "$T/xav")
+printf 'to %s -> hold 1h\n' "$XAV" | cat - "$T/rules.conf" > "$T/rules2"; mv "$T/rules2" "$T/rules.conf"
+kill -HUP "$GPID"
+for i in $(seq 1 50); do [ "$(grep -c "SIGHUP: reloaded" "$T/gw.log")" -ge 1 ] && break; sleep 0.1; done
+M=${FILE_KILL_N:-5000}
+mk xk "$XAV" "$T/xk.json"; $TOOL pack --mode anoncrypt --to "$XAV" --no-forward "$T/xk.json" > "$T/xk.env"
+mkdir -p "$T/stage"
+python3 - "$T/xk.env" "$T/stage" "$M" <<'PY'
+import sys
+env = open(sys.argv[1], "rb").read().strip()
+for i in range(int(sys.argv[3])):  # distinct bytes (JSON whitespace), the same envelope
+    open("%s/x%05d.dcem" % (sys.argv[2], i), "wb").write(b"{" + b"".join(b" " * int(d) + b"\t" for d in str(i)) + env[1:])
+PY
+# how many are held for xav: counted by an export of them (which leaves them held)
+held() { mkdir -p "$T/count"; rm -f "$T/count"/*; $BIN export --to "$T/count" --for "$XAV" -c "$T/gw.conf" | sed -n 's/^export: \([0-9]*\) held.*/\1/p'; }
+find "$T/stage" -name '*.dcem' -exec mv -t "$T/in" {} +
+for i in $(seq 1 600); do left=$(ls "$T/in" | grep -c '^x.*\.dcem$'); [ "$left" -lt $((M * 2 / 3)) ] && break; sleep 0.02; done
+kill -9 "$GPID"; wait "$GPID" 2>/dev/null; GPID=""
+left=$(ls "$T/in" | grep -c '^x.*\.dcem'); claims=$(ls "$T/in" | grep -c '\.taking$')
+[ "$left" -gt 0 ] && ok "killed while taking ($left of $M not taken yet, $claims claims in hand)" || bad "kill -9 too late" "$left"
+start_gw && ok "restarted" || bad "restart"
+for i in $(seq 1 600); do [ "$(ls "$T/in" | grep -c '^x')" = 0 ] && break; sleep 0.1; done
+[ "$(ls "$T/in" | grep -c '^x')" = 0 ] && ok "every file taken, no claim left" || bad "files left" "$(ls "$T/in" | grep -c '^x')"
+h=$(held)
+[ "$h" -ge "$M" ] && ok "all $M in the queue after kill -9 ($((h - M)) taken twice: the commit came before the removal)" \
+	|| bad "lost after kill -9" "$h of $M queued"
+[ "$(ls "$T/in" | grep -c '^x.*refused')" = 0 ] && ok "none refused" || bad "refused" "$(ls "$T/in" | grep '^x.*refused' | head -3)"
+
 # 8. file: endpoints from DID documents: below allow_endpoint written, elsewhere refused
 mk four "$DAVE" "$T/four.json"; $TOOL pack --mode anoncrypt --to "$DAVE" --no-forward "$T/four.json" > "$T/four.f"
 mk five "$EVE" "$T/five.json"; $TOOL pack --mode anoncrypt --to "$EVE" --no-forward "$T/five.json" > "$T/five.f"
@@ -250,7 +280,6 @@ kill -TERM "$APID" "$BPID"; wait "$APID"; ra=$?; wait "$BPID"; rb=$?
 # 10. sneakernet bundles: messages held at A for xav, exported, carried, imported at B twice
 # (nothing added the second time), a damaged copy refused whole, B delivers them, and the
 # receipt carried back releases A's held copies
-$TOOL did new --method peer2 --secrets "$T/xav.json" > "$T/xav"; XAV=$(cat "$T/xav")
 printf 'to %s -> hold 1h\ndefault -> hold 1h\n' "$XAV" > "$T/A.rules"
 printf 'to %s -> file %s\ndefault -> hold 1h\n' "$XAV" "$T/xavbox" > "$T/B.rules"
 mkdir -p "$T/stick" "$T/stick2" "$T/xavbox"
