@@ -419,8 +419,14 @@ static void file_ack(void *arg, const struct gw_reply *r)
 	case GW_ANSWERED: /* a file carries no return route: an answer goes nowhere */
 		if (ad->move_dir) {
 			const char *base = strrchr(t->rel, '/');
-			char to[MAX_PATH];
-			snprintf(to, sizeof to, "%s/%s", ad->move_dir, base ? base + 1 : t->rel);
+			base = base ? base + 1 : t->rel;
+			char to[MAX_PATH + 16];
+			struct stat st;
+			/* never over an earlier one of the same name: NAME~1.dcem, NAME~2.dcem, ... */
+			snprintf(to, sizeof to, "%s/%s", ad->move_dir, base);
+			size_t stem = strlen(base) - 5; /* base ends with the extension (ext_of) */
+			for (unsigned k = 1; k < 1000 && lstat(to, &st) == 0; k++)
+				snprintf(to, sizeof to, "%s/%.*s~%u%s", ad->move_dir, (int)stem, base, k, base + stem);
 			if (rename(t->claim, to) == 0)
 				break;
 			gw_host_log(ad->host, GW_LOG_WARN, "%s: cannot move to %s: %s (renamed .done instead)", t->rel, to,

@@ -401,6 +401,7 @@ static void test_file_busy_and_move(void)
 	reset();
 	put("in/a.dcem", "{}", 50);
 	put("in/b.dcem", "{}", 40);
+	put("done/b.dcem", "{\"earlier\":1}", 40); /* an earlier one of the same name stays */
 	char sec[300];
 	snprintf(sec, sizeof sec, "watch %s/in\nsettle 0\nafter move %s/done\n", dir, dir);
 	struct gw_adapter *ad = started(sec);
@@ -421,6 +422,7 @@ static void test_file_busy_and_move(void)
 	ack(1, GW_ACCEPTED, "");
 	CU_ASSERT_TRUE(exists("done/a.dcem"));
 	CU_ASSERT_TRUE(exists("done/b.dcem"));
+	CU_ASSERT_TRUE(exists("done/b~1.dcem"));
 	CU_ASSERT_FALSE(exists("in/a.dcem"));
 	done_(ad);
 }
