@@ -146,7 +146,9 @@ struct endpoint {
 struct take {
 	struct take *prev, *next;
 	struct endpoint *ep;
-	char *rel, *claim;  /* full paths: the file's name and its claim name */
+	int dfd;             /* the file's folder */
+	char *name, *claim;  /* in it: the file's name and its claim name */
+	char *shown;         /* the full path, for logs */
 };
 
 struct wdir {
@@ -208,8 +210,11 @@ static void take_free(struct take *t)
 {
 	if (!t)
 		return;
-	free(t->rel);
+	if (t->dfd >= 0)
+		close(t->dfd);
+	free(t->name);
 	free(t->claim);
+	free(t->shown);
 	free(t);
 }
 
@@ -380,33 +385,68 @@ static void rescan(struct gw_adapter *ad, size_t epi)
 }
 
 /* ---- taking a file in -------------------------------------------------------------------------- */
-/* "x.dcem" -> "x.dcem.reason" with why, and the file renamed "x.dcem.refused" */
-static void set_aside(struct gw_adapter *ad, const char *path, const char *orig, const char *why)
+/* Everything below works relative to the file's folder, opened from the endpoint folder one
+ * name at a time without following symlinks: a subfolder swapped for a symlink between the
+ * scan and the take leads nowhere else. */
+static int open_sub(const char *top, const char *rel)
 {
-	char to[MAX_PATH + 16];
-	snprintf(to, sizeof to, "%s.refused", orig);
-	if (rename(path, to) != 0) {
-		gw_host_log(ad->host, GW_LOG_ERROR, "%s: cannot rename it out of the way (%s); refused: %s", path,
+	int fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char seg[NAME_MAX + 1];
+	const char *end = strrchr(rel, '/');
+	for (const char *s = rel; fd >= 0 && end && s < end;) {
+		size_t k = strcspn(s, "/");
+		if (k == 0 || k > NAME_MAX) {
+			close(fd);
+			return -1;
+		}
+		memcpy(seg, s, k);
+		seg[k] = 0;
+		int nfd = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = nfd;
+		s += k + 1;
+	}
+	return fd;
+}
+
+/* NAME refused: FROM (NAME or its claim) renamed NAME.refused, the reason in NAME.reason */
+static void set_aside(struct gw_adapter *ad, int dfd, const char *from, const char *name, const char *shown,
+                      const char *why)
+{
+	char to[NAME_MAX + 16];
+	snprintf(to, sizeof to, "%s.refused", name);
+	if (renameat(dfd, from, dfd, to) != 0) {
+		gw_host_log(ad->host, GW_LOG_ERROR, "%s: cannot rename it out of the way (%s); refused: %s", shown,
 		            strerror(errno), why);
 		return;
 	}
-	snprintf(to, sizeof to, "%s.reason", orig);
-	int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	snprintf(to, sizeof to, "%s.reason", name);
+	int fd = openat(dfd, to, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		char line[600];
 		int n = snprintf(line, sizeof line, "%s\n", why);
 		if (n > 0 && write(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
-			gw_host_log(ad->host, GW_LOG_WARN, "%s: %s", to, strerror(errno));
+			gw_host_log(ad->host, GW_LOG_WARN, "%s.reason: %s", shown, strerror(errno));
 		close(fd);
 	}
-	gw_host_log(ad->host, GW_LOG_INFO, "%s: refused, renamed %s.refused: %s", orig, orig, why);
+	gw_host_log(ad->host, GW_LOG_INFO, "%s: refused, renamed %s.refused: %s", shown, name, why);
 }
 
-static void put_back(struct gw_adapter *ad, const char *claim, const char *orig)
+static void put_back(struct gw_adapter *ad, int dfd, const char *claim, const char *name, const char *shown)
 {
-	if (rename(claim, orig) != 0)
-		gw_host_log(ad->host, GW_LOG_WARN, "%s: cannot rename back to %s: %s (taken again at the next start)", claim,
-		            orig, strerror(errno));
+	if (renameat(dfd, claim, dfd, name) != 0)
+		gw_host_log(ad->host, GW_LOG_WARN, "%s: cannot rename its claim back: %s (taken again at the next start)",
+		            shown, strerror(errno));
+}
+
+static void take_unlink(struct gw_adapter *ad, struct take *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		ad->takes = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
 }
 
 static void file_ack(void *arg, const struct gw_reply *r)
@@ -418,49 +458,42 @@ static void file_ack(void *arg, const struct gw_reply *r)
 	case GW_ACCEPTED:
 	case GW_ANSWERED: /* a file carries no return route: an answer goes nowhere */
 		if (ad->move_dir) {
-			const char *base = strrchr(t->rel, '/');
-			base = base ? base + 1 : t->rel;
 			char to[MAX_PATH + 16];
 			struct stat st;
 			/* never over an earlier one of the same name: NAME~1.dcem, NAME~2.dcem, ... */
-			snprintf(to, sizeof to, "%s/%s", ad->move_dir, base);
-			size_t stem = strlen(base) - 5; /* base ends with the extension (ext_of) */
+			snprintf(to, sizeof to, "%s/%s", ad->move_dir, t->name);
+			size_t stem = strlen(t->name) - 5; /* the name ends with the extension (ext_of) */
 			for (unsigned k = 1; k < 1000 && lstat(to, &st) == 0; k++)
-				snprintf(to, sizeof to, "%s/%.*s~%u%s", ad->move_dir, (int)stem, base, k, base + stem);
-			if (rename(t->claim, to) == 0)
+				snprintf(to, sizeof to, "%s/%.*s~%u%s", ad->move_dir, (int)stem, t->name, k, t->name + stem);
+			if (renameat(t->dfd, t->claim, AT_FDCWD, to) == 0)
 				break;
-			gw_host_log(ad->host, GW_LOG_WARN, "%s: cannot move to %s: %s (renamed .done instead)", t->rel, to,
+			gw_host_log(ad->host, GW_LOG_WARN, "%s: cannot move to %s: %s (renamed .done instead)", t->shown, to,
 			            strerror(errno));
-			snprintf(to, sizeof to, "%s.done", t->rel);
-			if (rename(t->claim, to) == 0)
+			snprintf(to, sizeof to, "%s.done", t->name);
+			if (renameat(t->dfd, t->claim, t->dfd, to) == 0)
 				break;
-		} else if (unlink(t->claim) == 0) {
+		} else if (unlinkat(t->dfd, t->claim, 0) == 0) {
 			break;
 		}
-		gw_host_log(ad->host, GW_LOG_ERROR, "%s: taken in, but cannot remove it: %s (it will be taken again)",
-		            t->claim, strerror(errno));
+		gw_host_log(ad->host, GW_LOG_ERROR, "%s: taken in, but cannot remove its claim: %s (it will be taken again)",
+		            t->shown, strerror(errno));
 		break;
 	case GW_TRY_LATER:
-		put_back(ad, t->claim, t->rel);
+		put_back(ad, t->dfd, t->claim, t->name, t->shown);
 		ep->retry_at = now_ms(CLOCK_MONOTONIC) + BUSY_MS;
 		ep->dirty = true;
-		gw_host_log(ad->host, GW_LOG_DEBUG, "%s: try later: %s", t->rel, r->why ? r->why : "");
+		gw_host_log(ad->host, GW_LOG_DEBUG, "%s: try later: %s", t->shown, r->why ? r->why : "");
 		break;
 	case GW_REFUSED: {
 		char why[500];
 		snprintf(why, sizeof why, "%s%s%s", r->why ? r->why : "refused", r->code && r->code[0] ? " " : "",
 		         r->code ? r->code : "");
-		set_aside(ad, t->claim, t->rel, why);
+		set_aside(ad, t->dfd, t->claim, t->name, t->shown, why);
 		break;
 	}
 	}
 	ep->in_flight--;
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		ad->takes = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
+	take_unlink(ad, t);
 	take_free(t);
 	kick(ad, 0);
 }
@@ -470,64 +503,71 @@ enum took { TOOK, SKIP, WAIT, BUSY };
 /* one candidate; *wait_ms set for WAIT */
 static enum took take(struct gw_adapter *ad, struct endpoint *ep, const struct cand *c, int64_t *wait_ms)
 {
-	char path[MAX_PATH], claim[MAX_PATH + 32], why[300];
-	if (snprintf(path, sizeof path, "%s/%s", ep->dir, c->rel) >= (int)sizeof path)
+	char shown[MAX_PATH], name[NAME_MAX + 1], claim[NAME_MAX + 32], why[300];
+	const char *b = strrchr(c->rel, '/');
+	b = b ? b + 1 : c->rel;
+	if (snprintf(shown, sizeof shown, "%s/%s", ep->dir, c->rel) >= (int)sizeof shown ||
+	    snprintf(name, sizeof name, "%s", b) >= (int)sizeof name)
 		return SKIP;
 	if (c->claimed) {
-		snprintf(claim, sizeof claim, "%s", path);
-		path[strlen(path) - strlen(ad->claim_sfx)] = 0;
-	} else {
-		snprintf(claim, sizeof claim, "%s%s", path, ad->claim_sfx);
+		snprintf(claim, sizeof claim, "%s", name);
+		name[strlen(name) - strlen(ad->claim_sfx)] = 0;
+		shown[strlen(shown) - strlen(ad->claim_sfx)] = 0;
+	} else if (snprintf(claim, sizeof claim, "%s%s", name, ad->claim_sfx) >= (int)sizeof claim) {
+		return SKIP;
 	}
+	int dfd = open_sub(ep->dir, c->rel);
+	if (dfd < 0)
+		return SKIP; /* the folder went (or became a symlink): the next scan sees */
+	enum took res = SKIP;
+	int fd = -1;
+	uint8_t *data = NULL;
+	struct take *t = NULL;
+	const char *cur = c->claimed ? claim : name; /* where the file is now */
 	struct stat st;
-	if (lstat(c->claimed ? claim : path, &st) != 0)
-		return SKIP; /* gone: another reader took it */
+	if (fstatat(dfd, cur, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		goto out; /* gone: another reader took it */
 	if (!S_ISREG(st.st_mode)) {
-		set_aside(ad, c->claimed ? claim : path, path,
+		set_aside(ad, dfd, cur, name, shown,
 		          S_ISLNK(st.st_mode) ? "a symbolic link: refused (only regular files are taken)"
 		                              : "not a regular file: refused");
-		return SKIP;
+		goto out;
 	}
 	if ((uint64_t)st.st_size > ad->max_bytes) {
 		snprintf(why, sizeof why, "%lld bytes, over max_message_bytes %zu", (long long)st.st_size, ad->max_bytes);
-		set_aside(ad, c->claimed ? claim : path, path, why);
-		return SKIP;
+		set_aside(ad, dfd, cur, name, shown, why);
+		goto out;
 	}
-	int64_t age = (now_ms(CLOCK_REALTIME) - mtime_ns(&st) / 1000000);
+	int64_t age = now_ms(CLOCK_REALTIME) - mtime_ns(&st) / 1000000;
 	if (!c->claimed && age < ad->conf->settle_ms && age > -1000) {
 		*wait_ms = ad->conf->settle_ms - age + 1;
-		return WAIT; /* may still be being written */
+		res = WAIT; /* may still be being written */
+		goto out;
 	}
-	if (!c->claimed && rename(path, claim) != 0) {
-		if (errno == ENOENT)
-			return SKIP;
-		if (!ep->warned_ro)
+	if (!c->claimed && renameat(dfd, name, dfd, claim) != 0) {
+		if (errno != ENOENT && !ep->warned_ro)
 			gw_host_log(ad->host, GW_LOG_WARN, "%s: cannot rename files to take them (%s): the folder is skipped",
 			            ep->dir, strerror(errno));
-		ep->warned_ro = true;
-		return SKIP;
+		ep->warned_ro |= errno != ENOENT;
+		goto out;
 	}
-	int fd = open(claim, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	fd = openat(dfd, claim, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat st2;
 	if (fd < 0 || fstat(fd, &st2) != 0 || !S_ISREG(st2.st_mode)) {
 		snprintf(why, sizeof why, "cannot read it: %s", fd < 0 ? strerror(errno) : "not a regular file");
-		if (fd >= 0)
-			close(fd);
-		set_aside(ad, claim, path, why);
-		return SKIP;
+		set_aside(ad, dfd, claim, name, shown, why);
+		goto out;
 	}
 	if ((uint64_t)st2.st_size > ad->max_bytes) {
-		close(fd);
 		snprintf(why, sizeof why, "%lld bytes, over max_message_bytes %zu", (long long)st2.st_size, ad->max_bytes);
-		set_aside(ad, claim, path, why);
-		return SKIP;
+		set_aside(ad, dfd, claim, name, shown, why);
+		goto out;
 	}
 	size_t want = (size_t)st2.st_size, got = 0;
-	uint8_t *data = malloc(want + 1);
-	if (!data) {
-		close(fd);
-		put_back(ad, claim, path);
-		return BUSY;
+	if (!(data = malloc(want + 1))) {
+		put_back(ad, dfd, claim, name, shown);
+		res = BUSY;
+		goto out;
 	}
 	for (;;) {
 		ssize_t k = read(fd, data + got, want + 1 - got);
@@ -540,52 +580,54 @@ static enum took take(struct gw_adapter *ad, struct endpoint *ep, const struct c
 			break;
 	}
 	struct stat st3;
-	bool changed = fstat(fd, &st3) != 0 || got != want || st3.st_size != st2.st_size ||
-	               mtime_ns(&st3) != mtime_ns(&st2);
-	close(fd);
-	if (changed) {
-		free(data);
-		put_back(ad, claim, path); /* still being written: later */
+	if (fstat(fd, &st3) != 0 || got != want || st3.st_size != st2.st_size || mtime_ns(&st3) != mtime_ns(&st2)) {
+		put_back(ad, dfd, claim, name, shown); /* still being written: later */
 		*wait_ms = ad->conf->settle_ms + 1;
-		return WAIT;
+		res = WAIT;
+		goto out;
 	}
 	if (want == 0) {
-		free(data);
-		set_aside(ad, claim, path, "empty file: refused");
-		return SKIP;
+		set_aside(ad, dfd, claim, name, shown, "empty file: refused");
+		goto out;
 	}
-	struct take *t = calloc(1, sizeof *t);
-	if (!t || !(t->rel = strdup(path)) || !(t->claim = strdup(claim))) {
-		take_free(t);
-		free(data);
-		put_back(ad, claim, path);
-		return BUSY;
+	if (!(t = calloc(1, sizeof *t)) || (t->dfd = -1, !(t->name = strdup(name))) || !(t->claim = strdup(claim)) ||
+	    !(t->shown = strdup(shown))) {
+		put_back(ad, dfd, claim, name, shown);
+		res = BUSY;
+		goto out;
 	}
 	t->ep = ep;
-	const char *nm = strrchr(path, '/') + 1;
-	int x = ext_of(nm, strlen(nm));
-	struct gw_inbound m = { .source = path, .media_type = x >= 0 ? media[x] : NULL, .tag = ep->tag,
+	t->dfd = dfd;
+	int x = ext_of(name, strlen(name));
+	struct gw_inbound m = { .source = shown, .media_type = x >= 0 ? media[x] : NULL, .tag = ep->tag,
 		                .data = data, .len = want, .live = false };
+	data = NULL; /* submit takes it */
 	dc_err rc = ad->host->submit(ad->host, &m, file_ack, t);
 	if (rc) {
-		if (c->claimed) /* a claim of ours: leave it for the next start */
-			;
-		else
-			put_back(ad, claim, path);
-		take_free(t);
-		if (rc == DC_ERR_UNSUPPORTED) {
-			ad->no_inbound = true; /* a one-shot command: it sends, it does not take in */
-			return BUSY;
-		}
-		return BUSY;
+		if (!c->claimed) /* a claim of ours from before: left for the next start */
+			put_back(ad, dfd, claim, name, shown);
+		ad->no_inbound |= rc == DC_ERR_UNSUPPORTED; /* a one-shot command: it sends, it does not take in */
+		t->dfd = -1;
+		res = BUSY;
+		goto out;
 	}
-	gw_host_log(ad->host, GW_LOG_DEBUG, "taken %s (%zu bytes)", path, want);
+	gw_host_log(ad->host, GW_LOG_DEBUG, "taken %s (%zu bytes)", shown, want);
 	t->next = ad->takes;
 	if (ad->takes)
 		ad->takes->prev = t;
 	ad->takes = t;
 	ep->in_flight++;
-	return TOOK;
+	t = NULL;
+	dfd = -1; /* the take's now */
+	res = TOOK;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	free(data);
+	take_free(t);
+	return res;
 }
 
 /* loop thread: take what can be taken, in order */

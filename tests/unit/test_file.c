@@ -471,6 +471,37 @@ static void test_file_nesting_and_claims(void)
 	done_(ad);
 }
 
+/* a subfolder swapped for a symlink between the scan and the take leads nowhere */
+static void test_file_swapped_folder(void)
+{
+	reset();
+	char p[512], q[256];
+	snprintf(p, sizeof p, "mkdir -p %s/in/abc.thid %s/done/abc.thid", dir, dir);
+	CU_ASSERT_EQUAL(system(p), 0);
+	put("in/first.dcem", "{}", 50);
+	put("in/abc.thid/x.dcem", "{}", 40);
+	put("done/abc.thid/x.dcem", "{\"outside\":1}", 40);
+	char sec[300];
+	snprintf(sec, sizeof sec, "watch %s/in\nsettle 0\nin_flight 1\n", dir);
+	struct gw_adapter *ad = started(sec);
+	fire_once();
+	CU_ASSERT_EQUAL_FATAL(n_subs, 1); /* first.dcem; abc.thid/x.dcem listed, waiting its turn */
+	snprintf(p, sizeof p, "rm -rf %s/in/abc.thid", dir);
+	CU_ASSERT_EQUAL(system(p), 0);
+	snprintf(p, sizeof p, "%s/in/abc.thid", dir);
+	snprintf(q, sizeof q, "%s/done/abc.thid", dir);
+	CU_ASSERT_EQUAL(symlink(q, p), 0);
+	ack(0, GW_ACCEPTED, "");
+	fire_once();
+	CU_ASSERT_EQUAL(n_subs, 1);
+	CU_ASSERT_TRUE(exists("done/abc.thid/x.dcem")); /* not taken, not renamed, not removed */
+	snprintf(p, sizeof p, "%s/done/abc.thid", dir);
+	CU_ASSERT_EQUAL(tu_dir_entries(p), 1);
+	fire_rescan(); /* and a scan does not follow it */
+	CU_ASSERT_EQUAL(n_subs, 1);
+	done_(ad);
+}
+
 static void test_file_inotify(void)
 {
 	reset();
@@ -632,6 +663,7 @@ void init_file_tests(void)
 	TU_ADD(s, test_file_settle_and_window);
 	TU_ADD(s, test_file_busy_and_move);
 	TU_ADD(s, test_file_nesting_and_claims);
+	TU_ADD(s, test_file_swapped_folder);
 	TU_ADD(s, test_file_inotify);
 	TU_ADD(s, test_file_send);
 	TU_ADD(s, test_file_send_no_roots);
