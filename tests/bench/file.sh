@@ -45,7 +45,7 @@ listen 127.0.0.1:$port
 [file]
 watch $tmp/in
 settle 0
-in_flight 512
+in_flight 256
 CONF
 "$BIN" run -c "$tmp/gw.conf" 2>"$tmp/gw.log" & GPID=$!
 for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
