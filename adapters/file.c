@@ -130,7 +130,7 @@ struct cand {
 	char *rel;       /* relative to the endpoint folder: "x.dcem", "a.thid/x.dcem", ... */
 	int64_t mtime;   /* ns */
 	char ord[24];    /* ordinal prefix digits, "" when none */
-	bool claimed;    /* a claim of ours left by a crash (first scan only) */
+	bool claimed;    /* a claim of ours not in hand: left by a crash */
 };
 
 struct endpoint {
@@ -301,6 +301,19 @@ static void add_cand(struct scan *s, const char *rel, const struct stat *st, boo
 	s->n++;
 }
 
+/* the claim rel/nm is one the gateway has now (else: left by a crash, to be taken again) */
+static bool in_hand(struct gw_adapter *ad, const struct endpoint *ep, const char *rel, const char *nm)
+{
+	char shown[MAX_PATH];
+	size_t n = strlen(nm) - strlen(ad->claim_sfx);
+	if (snprintf(shown, sizeof shown, "%s/%s%s%.*s", ep->dir, rel, rel[0] ? "/" : "", (int)n, nm) >= (int)sizeof shown)
+		return true;
+	for (const struct take *t = ad->takes; t; t = t->next)
+		if (t->ep == ep && strcmp(t->shown, shown) == 0)
+			return true;
+	return false;
+}
+
 /* one folder of an endpoint: messages into s; depth 0 (the endpoint folder) descends into
  * *.thid and *.threads, depth 1 *.threads into *.thid */
 static void scan_dir(struct gw_adapter *ad, size_t epi, const char *rel, int depth, bool threads, struct scan *s)
@@ -325,8 +338,8 @@ static void scan_dir(struct gw_adapter *ad, size_t epi, const char *rel, int dep
 		size_t n = strlen(nm);
 		if (nm[0] == '.' && (n == 1 || (n == 2 && nm[1] == '.')))
 			continue;
-		bool claimed = !ep->scanned && ends_with(nm, ad->claim_sfx) &&
-		               ext_of(nm, n - strlen(ad->claim_sfx)) >= 0;
+		bool claimed = ends_with(nm, ad->claim_sfx) && ext_of(nm, n - strlen(ad->claim_sfx)) >= 0 &&
+		               !in_hand(ad, ep, rel, nm);
 		bool sub = depth == 0 ? (ends_with(nm, ".thid") || ends_with(nm, ".threads"))
 		                      : (threads && ends_with(nm, ".thid"));
 		if (ext_of(nm, n) < 0 && !claimed && !sub)

@@ -453,7 +453,15 @@ static void test_file_nesting_and_claims(void)
 	n_subs = 0;
 	n_timers = 0;
 	ad = started(sec);
+	submit_rc = DC_ERR_AGAIN; /* busy at first: the claims stay claims, taken a little later */
 	fire_once();
+	CU_ASSERT_EQUAL(n_subs, 0);
+	CU_ASSERT_FALSE(exists("in/t1.thid/m.dcem"));
+	submit_rc = DC_OK;
+	for (int i = 0; i < 60 && n_subs < 2; i++) {
+		usleep(50000);
+		fire_rescan();
+	}
 	CU_ASSERT_EQUAL_FATAL(n_subs, 2);
 	ack(0, GW_ACCEPTED, "");
 	ack(1, GW_ACCEPTED, "");
