@@ -20,8 +20,9 @@
  *   4. submit; in the ack (loop thread): GW_ACCEPTED/GW_ANSWERED: removed (`after delete`) or
  *      moved (`after move DIR`); GW_TRY_LATER: renamed back, retried later; GW_REFUSED:
  *      renamed NAME.refused with the reason in NAME.reason beside it.
- *   A claim left by a crash (kill -9 between 3 and 4) is taken again at the next start: at
- *   least once, never lost. <id> comes from the gateway's DID, so that gateways sharing a
+ *   A claim left by a crash (kill -9 between 3 and 4) is taken again after the restart (any
+ *   scan lists claims of ours that are not in hand): at least once, never lost; twice when
+ *   the crash fell between the queue commit and the removal. <id> comes from the gateway's DID, so that gateways sharing a
  *   folder do not take each other's claims.
  *
  * Outbound: the rule action `file DIR` (the operator's: trusted) and `file:///path` service
