@@ -31,9 +31,10 @@ static void usage(FILE *f)
 	        "  send --to DID [--from DID] [--sign-from KID] [--secrets FILE] [--did-docs FILE] MSG.json\n"
 	        "  rules check FILE...\n"
 	        "  rules explain FILE --to DID [--from-transport T] [--sender DID] [--type T] [--media M] [--size N]\n"
-	        "  import [-c CONFIG] [--state-dir DIR] FILE...\n"
+	        "  import [-c CONFIG] [--state-dir DIR] [--receipt DIR] FILE...   (messages, bundles, receipts)\n"
+	        "  export --to DIR [--for DID]... [--since TIME] [-c CONFIG] [--state-dir DIR]\n"
 	        "  identity [-c CONFIG] [--state-dir DIR]\n"
-	        "  queue stats|ls [--dead]|show ID|retry ID|flush|purge --dead [-c CONFIG|--state-dir DIR]\n"
+	        "  queue stats|ls [--dead]|show ID|retry ID|ack ID|flush|purge --dead [-c CONFIG|--state-dir DIR]\n"
 	        "  run [-c CONFIG] [-t]\n",
 	        prog);
 }
@@ -434,6 +435,8 @@ int main(int argc, char **argv)
 		return gw_cmd_send(argc - 1, argv + 1);
 	if (strcmp(cmd, "import") == 0)
 		return gw_cmd_import(argc - 1, argv + 1);
+	if (strcmp(cmd, "export") == 0)
+		return gw_cmd_export(argc - 1, argv + 1);
 	if (strcmp(cmd, "identity") == 0)
 		return gw_cmd_identity(argc - 1, argv + 1);
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {

@@ -1,4 +1,4 @@
-/* didcomm-gateway queue stats | ls [--dead] | show ID | retry ID | purge --dead
+/* didcomm-gateway queue stats | ls [--dead] | show ID | retry ID | ack ID | purge --dead
  * Works on a running or a stopped gateway: SQLite's WAL lets a second connection read and
  * make small changes while the daemon writes (busy_timeout covers the overlap). */
 #include "conf.h"
@@ -130,7 +130,7 @@ int gw_cmd_queue(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "usage: queue stats|ls [--dead]|show ID|retry ID|rm ID|flush|purge --dead|purge --dest GLOB [--dead] "
+		fprintf(stderr, "usage: queue stats|ls [--dead]|show ID|retry ID|ack ID|rm ID|flush|purge --dead|purge --dest GLOB [--dead] "
 		                "[-c CONF|--state-dir DIR]\n");
 		return 2;
 	}
@@ -188,10 +188,19 @@ int gw_cmd_queue(int argc, char **argv)
 			       items[i].last_error ? items[i].last_error : "");
 		}
 		dc_queue_items_free(items, n);
-	} else if ((strcmp(sub, "show") == 0 || strcmp(sub, "retry") == 0) && optind + 1 < argc) {
+	} else if ((strcmp(sub, "show") == 0 || strcmp(sub, "retry") == 0 || strcmp(sub, "ack") == 0) &&
+	           optind + 1 < argc) {
 		if (!parse_id(argv[optind + 1], &id)) {
 			fprintf(stderr, "queue: %s is not an item id\n", argv[optind + 1]);
 			ret = 2;
+		} else if (strcmp(sub, "ack") == 0) {
+			/* done with it by other means (an exported bundle confirmed by hand): gone */
+			if (dc_queue_ack(q, id, &ei)) {
+				fprintf(stderr, "queue: %s\n", ei.msg);
+				ret = 1;
+			} else {
+				printf("queue: item %" PRId64 " acknowledged and removed\n", id);
+			}
 		} else if (strcmp(sub, "retry") == 0) {
 			if (dc_queue_requeue(q, id, now_ms(), &ei)) {
 				fprintf(stderr, "queue: %s\n", ei.msg);

@@ -3,7 +3,7 @@
  * delivers it to the first reachable DIDCommMessaging endpoint, in the order of the DID
  * document, through the adapter for its URI scheme (the same adapters and delivery path as
  * the daemon, on a private loop: oneshot.h): http(s) (2xx = delivered), ws(s) (delivered
- * once written), and whatever else this build has. An unreachable endpoint (connection
+ * once written), file (written and renamed into the folder), and whatever else this build has. An unreachable endpoint (connection
  * refused, timeout, 5xx) moves on to the next; a refusal (4xx) ends it. The endpoint is the
  * user's own choice here: the outbound address policy's private-address rule does not apply. */
 #include "conf.h"
@@ -90,8 +90,8 @@ int gw_cmd_send(int argc, char **argv)
 	gw_log_set_level("warn"); /* the outcome is this command's own line */
 	/* the built-in adapters, with this command's timeout and trust anchor */
 	char ctext[4400];
-	snprintf(ctext, sizeof ctext, "[http]\ntimeout %ldms\n%s%s%s[ws]\n", timeout_ms, ca ? "ca_file " : "", ca ? ca : "",
-	         ca ? "\n" : "");
+	snprintf(ctext, sizeof ctext, "[http]\ntimeout %ldms\n%s%s%s[ws]\n[file]\n", timeout_ms, ca ? "ca_file " : "",
+	         ca ? ca : "", ca ? "\n" : "");
 	if (gw_conf_load_text(&conf, "send", ctext, strlen(ctext), &ce) || gw_oneshot_new(&conf, NULL, &os, &ei)) {
 		fprintf(stderr, "send: %s\n", ce.msg[0] ? ce.msg : ei.msg);
 		goto out;

@@ -9,7 +9,8 @@
 # unpacking a 10 MiB anoncrypt message, as a multiple of the message size (target < 5x).
 # Last, tests/bench/relay.sh: messages relayed through the daemon over HTTP (msgs/s, latency,
 # the daemon's RSS; its RELAY_BENCH_* variables are described there), and tests/bench/stall.sh:
-# whether opening big envelopes stalls the event loop for other connections.
+# whether opening big envelopes stalls the event loop for other connections; tests/bench/file.sh:
+# 10,000 files dropped into a watched folder and written to an outbox, beside cp.
 #   BENCH_SECONDS=1   timed seconds per operation, in 5 rounds (the best round counts), after a
 #                     warm-up of a tenth of that
 #   BENCH_RSS_MIB=10  message size for the RSS measurement
@@ -150,8 +151,11 @@ LIB="$LIB" BIN="$BIN" bash tests/bench/relay.sh || relay_rc=$?
 echo
 stall_rc=0
 BIN="$BIN" bash tests/bench/stall.sh || stall_rc=$?
-if [ "$relay_rc" != 0 ] || [ "$stall_rc" != 0 ]; then
-	echo "bench: the relay benchmark failed (exit $relay_rc) or the stall benchmark (exit $stall_rc)" >&2
+echo
+file_rc=0
+BIN="$BIN" bash tests/bench/file.sh || file_rc=$?
+if [ "$relay_rc" != 0 ] || [ "$stall_rc" != 0 ] || [ "$file_rc" != 0 ]; then
+	echo "bench: the relay benchmark failed (exit $relay_rc), the stall benchmark (exit $stall_rc) or the file benchmark (exit $file_rc)" >&2
 	exit 1
 fi
 exit 0

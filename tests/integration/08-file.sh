@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# The file adapter with real folders on this machine: a message dropped into a watched folder
+# reaches an HTTP receiver (file -> HTTP) and the file goes; a message POSTed over HTTP is
+# written into an outbox folder (HTTP -> file) atomically, and its recipient unpacks it; a
+# file copied slowly in pieces is taken once, whole; files dropped while the gateway is down
+# are taken at the start; kill -9 while 300 files are being taken, restart: every one
+# delivered; ordinal prefixes and modification times give the order; garbage, a symlink, a
+# file over max_message_bytes, an unreadable file are refused with a .reason beside them, and
+# other files are ignored; file: endpoints from DID documents are written only below
+# allow_endpoint. Everything is stopped by PID.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/cli/common.inc
+BIN=${BIN:-build/release/didcomm-gateway}
+TOOL=build/release/didcomm-gateway; [ -x "$TOOL" ] || TOOL=$BIN
+RPORT=$(free_port); GPORT=$(free_port)
+mkdir -p "$T/rx" "$T/in" "$T/outbox" "$T/drop/ok" "$T/elsewhere"
+python3 tests/cli/receiver.py "$RPORT" "$T/rx" & RPID=$!
+GPID=""
+stop_all() { [ -n "$GPID" ] && kill "$GPID" 2>/dev/null; kill "$RPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
+trap stop_all EXIT
+wait_port "$RPORT" "$RPID"
+cat > "$T/gw.conf" <<CONF
+state_dir $T/gw
+rules $T/rules.conf
+log_level debug
+max_message_bytes 64k
+[queue]
+retry_base 200ms
+[http]
+listen 127.0.0.1:$GPORT
+[file]
+watch $T/in tag dropped
+settle 1s
+rescan 2s
+allow_endpoint $T/drop
+[outbound]
+allow 127.0.0.0/8
+CONF
+echo 'default -> hold 1h' > "$T/rules.conf"
+start_gw() { $BIN run -c "$T/gw.conf" 2>>"$T/gw.log" & GPID=$!; wait_port "$GPORT" "$GPID"; }
+stop_gw() { kill -TERM "$GPID"; wait "$GPID"; local rc=$?; GPID=""; return $rc; }
+start_gw && ok "gateway with [file] starts" || bad "gateway starts" "$(tail -3 "$T/gw.log")"
+GW=$(cat "$T/gw/did.txt")
+$TOOL did resolve "$GW" > "$T/gw.doc"
+GWKEY=$(json "$T/gw.doc" 'd["keyAgreement"][0]')
+$TOOL did new --method peer2 --secrets "$T/alice.json" > "$T/alice"
+$TOOL did new --method peer2 --endpoint "http://127.0.0.1:$GPORT/" --routing-key "$GWKEY" --secrets "$T/bob.json" > "$T/bob"
+$TOOL did new --method peer2 --endpoint "http://127.0.0.1:$GPORT/" --routing-key "$GWKEY" --secrets "$T/carol.json" > "$T/carol"
+# dave's and eve's DID documents name file: endpoints (anyone's: untrusted)
+$TOOL did new --method peer2 --endpoint "file://$T/drop/ok" --secrets "$T/dave.json" > "$T/dave"
+$TOOL did new --method peer2 --endpoint "file://$T/elsewhere" --secrets "$T/eve.json" > "$T/eve"
+ALICE=$(cat "$T/alice"); BOB=$(cat "$T/bob"); CAROL=$(cat "$T/carol"); DAVE=$(cat "$T/dave"); EVE=$(cat "$T/eve")
+cat > "$T/rules.conf" <<RULES
+to $CAROL -> file $T/outbox
+to $BOB -> http http://127.0.0.1:$RPORT/inbox
+default -> resolve
+RULES
+kill -HUP "$GPID"
+for i in $(seq 1 50); do grep -q "SIGHUP: reloaded" "$T/gw.log" && break; sleep 0.1; done
+mk() { printf '{"id":"%s","type":"https://didcomm.org/basicmessage/2.0/message","from":"%s","to":["%s"],"body":{"n":"%s"}}' "$1" "$ALICE" "$2" "$1" > "$3"; }
+for_bob() { mk "$1" "$BOB" "$T/$1.json"; $TOOL pack --mode anoncrypt --to "$BOB" "$T/$1.json"; }
+received() { ls "$T/rx"/msg-*.json 2>/dev/null | wc -l; }
+wait_received() { for i in $(seq 1 300); do [ "$(received)" -ge "$1" ] && return 0; sleep 0.1; done; return 1; }
+wait_gone() { for i in $(seq 1 300); do [ ! -e "$1" ] && return 0; sleep 0.1; done; return 1; }
+wait_file() { for i in $(seq 1 300); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
+ids_at_rx() { for f in "$T/rx"/msg-*.json; do $TOOL unpack --secrets "$T/bob.json" "$f" 2>/dev/null; echo; done |
+	python3 -c 'import sys,json; [print(json.loads(l)["id"]) for l in sys.stdin if l.strip()]' | sort; }
+
+# 1. file -> HTTP: written aside, renamed in (the extension's way); the file goes after the commit
+for_bob one > "$T/in/.one.part"; mv "$T/in/.one.part" "$T/in/one.dcem"
+wait_received 1 && ok "file -> HTTP: delivered" || bad "file -> HTTP" "$(tail -5 "$T/gw.log")"
+wait_gone "$T/in/one.dcem" && ok "the file is removed after the commit" || bad "file removed" "$(ls -la "$T/in")"
+[ -z "$(ls -A "$T/in")" ] && ok "nothing left in the folder (no claim, no temporary)" || bad "folder empty" "$(ls -A "$T/in")"
+ids_at_rx | grep -qx one && ok "bob reads it" || bad "bob reads it"
+
+# 2. HTTP -> file: POSTed for carol, written into the outbox folder, carol unpacks it
+mk two "$CAROL" "$T/two.json"
+$TOOL pack --mode anoncrypt --to "$CAROL" "$T/two.json" > "$T/two.f"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/two.f" "http://127.0.0.1:$GPORT/")
+[ "$code" = 202 ] && ok "POST for carol: 202" || bad "POST for carol" "$code"
+for i in $(seq 1 300); do [ -n "$(ls "$T/outbox" 2>/dev/null)" ] && break; sleep 0.1; done
+f=$(ls "$T/outbox" | head -1)
+case "$f" in *.dcem) ok "HTTP -> file: $f written";; *) bad "HTTP -> file" "$(ls -la "$T/outbox"; tail -5 "$T/gw.log")";; esac
+[ "$(ls -A "$T/outbox" | wc -l)" = 1 ] && ok "one file, no temporary left" || bad "outbox" "$(ls -A "$T/outbox")"
+[ "$(stat -c %a "$T/outbox/$f" 2>/dev/null)" = 600 ] && ok "written 0600" || bad "mode" "$(stat -c %a "$T/outbox/$f")"
+$TOOL unpack --secrets "$T/carol.json" "$T/outbox/$f" 2>/dev/null | grep -q '"id":"two"' && ok "carol unpacks it" || bad "carol unpacks"
+# nesting observed: an outbox folder with a .thid placeholder gets per-thread folders
+rm -f "$T/outbox"/*; mkdir "$T/outbox/000.thid"
+sleep 2.5 # what a folder's nesting is, is looked at again after 2 s
+mk three "$CAROL" "$T/three.json"
+$TOOL pack --mode anoncrypt --to "$CAROL" "$T/three.json" > "$T/three.f"
+curl -s -o /dev/null -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/three.f" "http://127.0.0.1:$GPORT/"
+for i in $(seq 1 300); do [ "$(find "$T/outbox" -name '*.dcem' | wc -l)" -ge 1 ] && break; sleep 0.1; done
+p=$(find "$T/outbox" -name '*.dcem' | head -1)
+case "$p" in "$T/outbox/"?*.thid/*.dcem) ok "per-thread nesting observed and used: ${p#$T/outbox/}";;
+	*) bad "nesting" "$p";; esac
+
+# 3. a file copied slowly in pieces under its final name: taken once, whole
+for_bob slow > "$T/slow.f"
+sz=$(stat -c %s "$T/slow.f"); third=$((sz / 3 + 1))
+before=$(received)
+head -c "$third" "$T/slow.f" > "$T/in/slow.dcem"; sleep 0.6
+tail -c +$((third + 1)) "$T/slow.f" | head -c "$third" >> "$T/in/slow.dcem"; sleep 0.6
+tail -c +$((2 * third + 1)) "$T/slow.f" >> "$T/in/slow.dcem"
+wait_received $((before + 1)) && ok "slow copy: delivered" || bad "slow copy" "$(tail -5 "$T/gw.log")"
+wait_gone "$T/in/slow.dcem"
+sleep 1.5 # a second take would show up by now
+[ "$(ls "$T/in" | grep -c refused)" = 0 ] && ok "slow copy: no half taken and refused" || bad "slow copy refused" "$(ls "$T/in"; cat "$T"/in/*.reason)"
+[ "$(grep -c "taken $T/in/slow.dcem" "$T/gw.log")" = 1 ] && ok "slow copy: taken exactly once" || bad "taken once" "$(grep -c "taken $T/in/slow.dcem" "$T/gw.log")"
+
+# 4. refusals, each with a clear reason; other files ignored
+echo 'not json' > "$T/in/garbage.dcem"
+ln -s /etc/passwd "$T/in/link.dcem"
+head -c 70000 /dev/zero | tr '\0' 'a' > "$T/in/big.dcem"
+for_bob unreadable > "$T/in/unreadable.dcem"; chmod 000 "$T/in/unreadable.dcem"
+truncate -s 50M "$T/in/huge.dcem"; touch -d '1 minute ago' "$T/in/huge.dcem"
+echo 'hello' > "$T/in/notes.txt"
+for_bob sub > "$T/in/sub.dcem.tmp"
+for r in garbage link big huge; do
+	wait_file "$T/in/$r.dcem.reason" && ok "$r: refused: $(head -c 100 "$T/in/$r.dcem.reason")" || bad "$r refused" "$(ls "$T/in")"
+done
+[ -e "$T/in/garbage.dcem.refused" ] && [ ! -e "$T/in/garbage.dcem" ] && ok "garbage renamed out of the extension set" || bad "garbage renamed"
+[ -L "$T/in/link.dcem.refused" ] && ok "the symlink itself set aside (not followed)" || bad "symlink aside" "$(ls -la "$T/in")"
+if [ "$(id -u)" != 0 ]; then
+	wait_file "$T/in/unreadable.dcem.reason" && ok "unreadable: $(head -c 100 "$T/in/unreadable.dcem.reason")" || bad "unreadable"
+fi
+[ -e "$T/in/notes.txt" ] && [ -e "$T/in/sub.dcem.tmp" ] && ok "other files ignored" || bad "other files"
+kill -0 "$GPID" && ok "still running" || bad "still running"
+
+# 5. per-thread subfolders are read; other subfolders are not
+before=$(received)
+mkdir -p "$T/in/abc.thid" "$T/in/4ed.threads/4edb.thid" "$T/in/archive"
+for_bob inthid > "$T/in/abc.thid/x.dcem"
+for_bob inthreads > "$T/in/4ed.threads/4edb.thid/y.dcem"
+for_bob archived > "$T/in/archive/z.dcem"
+wait_received $((before + 2)) && ok "messages in .thid and .threads/.thid folders delivered" || bad "subfolders" "$(tail -3 "$T/gw.log")"
+sleep 1.5
+[ -e "$T/in/archive/z.dcem" ] && [ "$(received)" = $((before + 2)) ] && ok "a subfolder of another name is ignored" || bad "archive ignored"
+
+# 6. order: dropped while the gateway is down, taken in the extension's order at the start
+stop_gw && ok "SIGTERM: exit 0" || bad "SIGTERM"
+before=$(received)
+for n in 10--c 2--b 1--a; do for_bob "$n" > "$T/in/$n.dcem"; done
+for_bob plain1 > "$T/in/plain1.dcem"; touch -d '2 minutes ago' "$T/in/plain1.dcem"
+for_bob plain2 > "$T/in/plain2.dcem"; touch -d '1 minute ago' "$T/in/plain2.dcem"
+: > "$T/gw.log"
+start_gw && ok "restarted" || bad "restart"
+wait_received $((before + 5)) && ok "files dropped while down: all delivered" || bad "dropped while down" "$(received)"
+order=$(grep -o "taken $T/in/[^ ]*" "$T/gw.log" | sed "s|taken $T/in/||; s|\.dcem$||" | tr '\n' ' ')
+[ "$order" = "plain1 plain2 1--a 2--b 10--c " ] && ok "taken in order: $order" || bad "order" "$order"
+
+# 7. kill -9 while 300 files are being taken: restart, every one delivered (at least once)
+N=${FILE_N:-300}
+mkdir -p "$T/k"
+for i in $(seq 1 "$N"); do mk "k$i" "$BOB" "$T/k/k$i.json"; echo "k$i"; done > "$T/accepted"
+seq 1 "$N" | xargs -P 4 -I{} sh -c "$TOOL pack --mode anoncrypt --to '$BOB' '$T/k/k{}.json' > '$T/k/k{}.dcem'"
+mv "$T"/k/*.dcem "$T/in/"
+for i in $(seq 1 300); do left=$(ls "$T/in" | grep -c '^k.*\.dcem$'); [ "$left" -lt $((N * 2 / 3)) ] && break; sleep 0.02; done
+kill -9 "$GPID"; wait "$GPID" 2>/dev/null; GPID=""
+left=$(ls "$T/in" | grep -c '^k.*\.dcem')
+[ "$left" -gt 0 ] && ok "killed while taking ($left of $N not taken yet)" || bad "kill -9 too late" "$left left"
+start_gw && ok "restarted after kill -9" || bad "restart after kill -9"
+python3 tests/cli/check_ids.py "$TOOL" "$T/bob.json" "$T/rx" "$T/accepted" 90 > "$T/check" 2>&1 \
+	&& ok "every file delivered after kill -9: $(head -1 "$T/check")" || bad "kill -9" "$(cat "$T/check")"
+for i in $(seq 1 100); do [ "$(ls "$T/in" | grep -c '^k')" = 0 ] && break; sleep 0.1; done
+[ "$(ls "$T/in" | grep -c '^k')" = 0 ] && ok "every file and claim removed" || bad "files left" "$(ls "$T/in" | grep '^k' | head -3)"
+
+# 7b. kill -9 while 5,000 files are being taken in (held for xav): after the restart every
+# file is in the queue (at least once; the duplicates are counted) and none is left behind
+$TOOL did new --method peer2 --secrets "$T/xav.json" > "$T/xav"; XAV=$(cat "$T/xav")
+printf 'to %s -> hold 1h\n' "$XAV" | cat - "$T/rules.conf" > "$T/rules2"; mv "$T/rules2" "$T/rules.conf"
+kill -HUP "$GPID"
+for i in $(seq 1 50); do [ "$(grep -c "SIGHUP: reloaded" "$T/gw.log")" -ge 1 ] && break; sleep 0.1; done
+M=${FILE_KILL_N:-5000}
+mk xk "$XAV" "$T/xk.json"; $TOOL pack --mode anoncrypt --to "$XAV" --no-forward "$T/xk.json" > "$T/xk.env"
+mkdir -p "$T/stage"
+python3 - "$T/xk.env" "$T/stage" "$M" <<'PY'
+import sys
+env = open(sys.argv[1], "rb").read().strip()
+for i in range(int(sys.argv[3])):  # distinct bytes (JSON whitespace), the same envelope
+    open("%s/x%05d.dcem" % (sys.argv[2], i), "wb").write(b"{" + b"".join(b" " * int(d) + b"\t" for d in str(i)) + env[1:])
+PY
+# how many are held for xav: counted by an export of them (which leaves them held)
+held() { mkdir -p "$T/count"; rm -f "$T/count"/*; $BIN export --to "$T/count" --for "$XAV" -c "$T/gw.conf" | sed -n 's/^export: \([0-9]*\) held.*/\1/p'; }
+find "$T/stage" -name '*.dcem' -exec mv -t "$T/in" {} +
+for i in $(seq 1 600); do left=$(ls "$T/in" | grep -c '^x.*\.dcem$'); [ "$left" -lt $((M * 2 / 3)) ] && break; sleep 0.02; done
+kill -9 "$GPID"; wait "$GPID" 2>/dev/null; GPID=""
+left=$(ls "$T/in" | grep -c '^x.*\.dcem'); claims=$(ls "$T/in" | grep -c '\.taking$')
+[ "$left" -gt 0 ] && ok "killed while taking ($left of $M not taken yet, $claims claims in hand)" || bad "kill -9 too late" "$left"
+start_gw && ok "restarted" || bad "restart"
+for i in $(seq 1 600); do [ "$(ls "$T/in" | grep -c '^x')" = 0 ] && break; sleep 0.1; done
+[ "$(ls "$T/in" | grep -c '^x')" = 0 ] && ok "every file taken, no claim left" || bad "files left" "$(ls "$T/in" | grep -c '^x')"
+h=$(held)
+[ "$h" -ge "$M" ] && ok "all $M in the queue after kill -9 ($((h - M)) taken twice: the commit came before the removal)" \
+	|| bad "lost after kill -9" "$h of $M queued"
+[ "$(ls "$T/in" | grep -c '^x.*refused')" = 0 ] && ok "none refused" || bad "refused" "$(ls "$T/in" | grep '^x.*refused' | head -3)"
+
+# 8. file: endpoints from DID documents: below allow_endpoint written, elsewhere refused
+mk four "$DAVE" "$T/four.json"; $TOOL pack --mode anoncrypt --to "$DAVE" --no-forward "$T/four.json" > "$T/four.f"
+mk five "$EVE" "$T/five.json"; $TOOL pack --mode anoncrypt --to "$EVE" --no-forward "$T/five.json" > "$T/five.f"
+# alice's messages reach us wrapped in a forward for the gateway
+wrap() { python3 - "$1" "$2" "$3" <<'PY' > "$T/$4.fwd.json"
+import json,sys,uuid
+print(json.dumps({"id":str(uuid.uuid4()),"type":"https://didcomm.org/routing/2.0/forward","to":[sys.argv[1]],"body":{"next":sys.argv[2]},"attachments":[{"data":{"json":json.load(open(sys.argv[3]))}}]}))
+PY
+	$TOOL pack --mode anoncrypt --to "$GW" --no-forward "$T/$4.fwd.json"; }
+wrap "$GW" "$DAVE" "$T/four.f" four > "$T/in/four.dcem"
+wrap "$GW" "$EVE" "$T/five.f" five > "$T/in/five.dcem"
+for i in $(seq 1 300); do [ -n "$(ls "$T/drop/ok")" ] && break; sleep 0.1; done
+f=$(ls "$T/drop/ok" | head -1)
+[ -n "$f" ] && $TOOL unpack --secrets "$T/dave.json" "$T/drop/ok/$f" 2>/dev/null | grep -q '"id":"four"' \
+	&& ok "file: endpoint below allow_endpoint: written, dave unpacks it" || bad "dave's endpoint" "$(ls "$T/drop/ok"; grep -i dave "$T/gw.log" | tail -3)"
+for i in $(seq 1 100); do grep -q "not below an allow_endpoint" "$T/gw.log" && break; sleep 0.1; done
+grep -q "not below an allow_endpoint" "$T/gw.log" && [ -z "$(ls "$T/elsewhere")" ] \
+	&& ok "file: endpoint outside allow_endpoint: refused, nothing written" || bad "eve's endpoint" "$(ls "$T/elsewhere"; tail -5 "$T/gw.log")"
+
+# `send` to a file: endpoint (the user's own choice: written as given)
+mk six "$DAVE" "$T/six.json"
+check "send to a file: endpoint" $BIN send --to "$DAVE" "$T/six.json"
+[ "$(ls "$T/drop/ok" | grep -c '\.dcem$')" = 2 ] && ok "send wrote it" || bad "send wrote it" "$(ls "$T/drop/ok")"
+stop_gw && ok "SIGTERM: exit 0" || bad "SIGTERM"
+
+# 9. two gateways with no network path between them (neither has an outbound rule to the
+# other's listener) exchange messages both ways through one shared folder only
+mkdir -p "$T/shared" "$T/a2b" "$T/b2a" "$T/boxA" "$T/boxB"
+two() { # NAME PORT WATCH
+	cat > "$T/$1.conf" <<CONF
+state_dir $T/$1
+rules $T/$1.rules
+[http]
+listen 127.0.0.1:$2
+[file]
+watch $3
+settle 500ms
+CONF
+}
+APORT=$(free_port); BPORT=$(free_port)
+two A "$APORT" "$T/b2a"; two B "$BPORT" "$T/a2b"
+echo 'default -> hold 1h' > "$T/A.rules"; echo 'default -> hold 1h' > "$T/B.rules"
+$BIN run -c "$T/A.conf" 2>>"$T/A.log" & APID=$!
+$BIN run -c "$T/B.conf" 2>>"$T/B.log" & BPID=$!
+wait_port "$APORT" "$APID" && wait_port "$BPORT" "$BPID" && ok "two gateways up" || bad "two gateways" "$(tail -2 "$T/A.log" "$T/B.log")"
+GA=$(cat "$T/A/did.txt"); GB=$(cat "$T/B/did.txt")
+# ann lives behind A, ben behind B; each gateway's rule hands the other's forwards to the folder
+$TOOL did new --method peer2 --secrets "$T/ann.json" > "$T/ann"; ANN=$(cat "$T/ann")
+$TOOL did new --method peer2 --secrets "$T/ben.json" > "$T/ben"; BEN=$(cat "$T/ben")
+printf 'to %s -> file %s\nto %s -> file %s\ndefault -> hold 1h\n' "$GB" "$T/a2b" "$ANN" "$T/boxA" > "$T/A.rules"
+printf 'to %s -> file %s\nto %s -> file %s\ndefault -> hold 1h\n' "$GA" "$T/b2a" "$BEN" "$T/boxB" > "$T/B.rules"
+kill -HUP "$APID" "$BPID"
+for i in $(seq 1 50); do grep -q "SIGHUP: reloaded" "$T/A.log" && grep -q "SIGHUP: reloaded" "$T/B.log" && break; sleep 0.1; done
+fwd() { # FOR NEXT INNERFILE -> a forward for FOR carrying INNERFILE to NEXT
+	python3 - "$1" "$2" "$3" <<'PY' > "$T/fwd.json"
+import json,sys,uuid
+print(json.dumps({"id":str(uuid.uuid4()),"type":"https://didcomm.org/routing/2.0/forward","to":[sys.argv[1]],"body":{"next":sys.argv[2]},"attachments":[{"data":{"json":json.load(open(sys.argv[3]))}}]}))
+PY
+	$TOOL pack --mode anoncrypt --to "$1" --no-forward "$T/fwd.json"; }
+# ann -> ben: dropped at A; A passes the forward for B to the folder; B takes it and hands ben's message on
+mk a2b "$BEN" "$T/a2b.json"; $TOOL pack --mode anoncrypt --to "$BEN" --no-forward "$T/a2b.json" > "$T/a2b.inner"
+fwd "$GB" "$BEN" "$T/a2b.inner" > "$T/a2b.mid"
+fwd "$GA" "$GB" "$T/a2b.mid" > "$T/a2b.dcem"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/a2b.dcem" "http://127.0.0.1:$APORT/")
+[ "$code" = 202 ] && ok "ann's message handed to A" || bad "to A" "$code"
+for i in $(seq 1 300); do [ -n "$(ls "$T/boxB")" ] && break; sleep 0.1; done
+f=$(ls "$T/boxB" | head -1)
+[ -n "$f" ] && $TOOL unpack --secrets "$T/ben.json" "$T/boxB/$f" 2>/dev/null | grep -q '"id":"a2b"' \
+	&& ok "A -> folder -> B: ben unpacks ann's message" || bad "A to B" "$(ls "$T/a2b" "$T/boxB"; tail -n 3 "$T/A.log" "$T/B.log")"
+mk b2a "$ANN" "$T/b2a.json"; $TOOL pack --mode anoncrypt --to "$ANN" --no-forward "$T/b2a.json" > "$T/b2a.inner"
+fwd "$GA" "$ANN" "$T/b2a.inner" > "$T/b2a.mid"
+fwd "$GB" "$GA" "$T/b2a.mid" > "$T/b2a.dcem"
+curl -s -o /dev/null -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/b2a.dcem" "http://127.0.0.1:$BPORT/"
+for i in $(seq 1 300); do [ -n "$(ls "$T/boxA")" ] && break; sleep 0.1; done
+f=$(ls "$T/boxA" | head -1)
+[ -n "$f" ] && $TOOL unpack --secrets "$T/ann.json" "$T/boxA/$f" 2>/dev/null | grep -q '"id":"b2a"' \
+	&& ok "B -> folder -> A: ann unpacks ben's message" || bad "B to A" "$(ls "$T/b2a" "$T/boxA"; tail -n 3 "$T/A.log" "$T/B.log")"
+[ -z "$(ls "$T/a2b")" ] && [ -z "$(ls "$T/b2a")" ] && ok "the shared folders are empty again" || bad "shared folders" "$(ls "$T/a2b" "$T/b2a")"
+kill -TERM "$APID" "$BPID"; wait "$APID"; ra=$?; wait "$BPID"; rb=$?
+[ $ra = 0 ] && [ $rb = 0 ] && ok "both stop: exit 0" || bad "both stop" "$ra $rb"
+
+# 10. sneakernet bundles: messages held at A for xav, exported, carried, imported at B twice
+# (nothing added the second time), a damaged copy refused whole, B delivers them, and the
+# receipt carried back releases A's held copies
+printf 'to %s -> hold 1h\ndefault -> hold 1h\n' "$XAV" > "$T/A.rules"
+printf 'to %s -> file %s\ndefault -> hold 1h\n' "$XAV" "$T/xavbox" > "$T/B.rules"
+mkdir -p "$T/stick" "$T/stick2" "$T/xavbox"
+for i in 1 2 3; do
+	mk "x$i" "$XAV" "$T/x$i.json"; $TOOL pack --mode anoncrypt --to "$XAV" --no-forward "$T/x$i.json" > "$T/x$i.inner"
+	fwd "$GA" "$XAV" "$T/x$i.inner" > "$T/x$i.dcem"
+done
+check "A takes three messages for xav (held)" $BIN import -c "$T/A.conf" "$T/x1.dcem" "$T/x2.dcem" "$T/x3.dcem"
+[ "$($BIN queue ls -c "$T/A.conf" | grep -c "hold $XAV")" = 3 ] && ok "three held at A" || bad "held at A" "$($BIN queue ls -c "$T/A.conf")"
+check "export for another DID: nothing" $BIN export --to "$T/stick" --for "$ANN" -c "$T/A.conf"
+grep -q "no held messages" "$T/out" && [ -z "$(ls "$T/stick")" ] && ok "no bundle for nobody" || bad "empty export" "$(cat "$T/out")"
+check "export --for xav" $BIN export --to "$T/stick" --for "$XAV" --since 1h -c "$T/A.conf"
+grep -q "^export: 3 held messages" "$T/out" && ok "bundle of 3: $(cat "$T/out")" || bad "export" "$(cat "$T/out")"
+B1=$(ls "$T/stick"/bundle-*.json | head -1)
+[ "$(stat -c %a "$B1")" = 600 ] && ok "bundle written 0600" || bad "bundle mode"
+[ "$($BIN queue ls -c "$T/A.conf" | grep -c "hold $XAV")" = 3 ] && ok "exported messages stay held at A" || bad "still held"
+cp "$B1" "$T/stick2/"; B2="$T/stick2/$(basename "$B1")"
+python3 - "$B2" "$T/damaged.json" <<'PY'
+import json,sys
+b=json.load(open(sys.argv[1])); s=b["items"][1]; b["items"][1]=s[:40]+("A" if s[40]!="A" else "B")+s[41:]
+json.dump(b,open(sys.argv[2],"w"))
+PY
+refuse "a damaged bundle: nothing imported" "damaged bundle" $BIN import -c "$T/B.conf" "$T/damaged.json"
+[ "$($BIN queue stats -c "$T/B.conf" | grep '^queued')" = "queued 0" ] && ok "B's queue untouched by it" || bad "B queue after damaged"
+check "import the bundle at B" $BIN import -c "$T/B.conf" --receipt "$T/stick2" "$B2"
+grep -q "3 taken in, 0 already here" "$T/out" && ok "$(head -1 "$T/out")" || bad "import" "$(cat "$T/out" "$T/err")"
+check "import it again" $BIN import -c "$T/B.conf" --receipt "$T/stick2" "$B2"
+grep -q "0 taken in, 3 already here" "$T/out" && ok "the second import adds nothing" || bad "import twice" "$(cat "$T/out")"
+[ "$($BIN queue stats -c "$T/B.conf" | grep '^queued')" = "queued 3" ] && ok "three in B's queue, no duplicates" || bad "B queue" "$($BIN queue stats -c "$T/B.conf")"
+check "B delivers (queue flush)" $BIN queue flush -c "$T/B.conf"
+[ "$(ls "$T/xavbox" | wc -l)" = 3 ] && ok "three files for xav" || bad "xavbox" "$(ls "$T/xavbox")"
+for f in "$T/xavbox"/*.dcem; do $TOOL unpack --secrets "$T/xav.json" "$f" 2>/dev/null; echo; done | grep -c '"id":"x' > "$T/nx"
+[ "$(cat "$T/nx")" = 3 ] && ok "xav unpacks all three" || bad "xav unpacks" "$(cat "$T/nx")"
+R=$(ls "$T/stick2"/receipt-*.json | head -1)
+check "the receipt carried back to A" $BIN import -c "$T/A.conf" "$R"
+grep -q "3 held messages released" "$T/out" && ok "$(cat "$T/out")" || bad "receipt" "$(cat "$T/out" "$T/err")"
+[ "$($BIN queue ls -c "$T/A.conf" | grep -c "hold $XAV")" = 0 ] && ok "A's held copies released" || bad "released" "$($BIN queue ls -c "$T/A.conf")"
+summary integration-file
