@@ -19,7 +19,7 @@ OPT      ?= -O2 -g
 endif
 
 B        := build/$(V)
-PKGS     := libsodium libcjson libcrypto libcurl sqlite3 libwebsockets libuv
+PKGS     := libsodium libcjson libcrypto libcurl sqlite3 libwebsockets libuv libmosquitto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # libetpan (the mail adapters): its pkg-config --libs force a non-PIE link (dpkg specs), so

@@ -69,6 +69,9 @@ enum gw_send_result {
 	GW_SENT,   /* delivered: the queue item is acknowledged */
 	GW_RETRY,  /* try again later with backoff (5xx, timeout, refused connection) */
 	GW_FAILED, /* permanent (4xx other than 408/429, refused by policy): dead letter with why */
+	GW_HELD,   /* not now, and no attempt spent: why is a hold key (mqtt: the device's presence
+	            * topic); the item waits in the queue ("presence" in `queue ls`) until the
+	            * adapter calls host->release with that key, then goes out in arrival order */
 };
 /* send() completion: exactly once, from any thread, never from inside send() itself */
 typedef void gw_send_done_fn(void *arg, enum gw_send_result r, const char *why);
@@ -184,6 +187,11 @@ struct gw_host {
 	                         size_t why_len);
 	/* the loop's libwebsockets context (shared listener and client connections), or NULL */
 	struct lws_context *(*lws)(struct gw_host *h);
+	/* Deliveries this adapter answered GW_HELD with why = key are due again now, in arrival
+	 * order (any thread; after every done(GW_HELD, key) that came before it). NULL where no
+	 * queue lives (the one-shot commands `send` and `queue flush`): such a host takes no
+	 * inbound messages either. */
+	void (*release)(struct gw_host *h, const char *key);
 };
 
 /* ---- what an adapter offers -------------------------------------------------------------- */

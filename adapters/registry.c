@@ -5,7 +5,7 @@
 
 #include "adapter.h"
 
-extern const struct gw_adapter_ops gw_ad_http, gw_ad_ws, gw_ad_smtp, gw_ad_imap, gw_ad_file;
+extern const struct gw_adapter_ops gw_ad_http, gw_ad_ws, gw_ad_smtp, gw_ad_imap, gw_ad_file, gw_ad_mqtt;
 #ifdef GW_TEST_ADAPTERS
 extern const struct gw_adapter_ops gw_ad_pipe; /* tests/adapters/pipe.c, in test builds only */
 #endif
@@ -16,6 +16,7 @@ const struct gw_adapter_ops *const gw_adapters[] = {
 	&gw_ad_smtp,
 	&gw_ad_imap,
 	&gw_ad_file,
+	&gw_ad_mqtt,
 #ifdef GW_TEST_ADAPTERS
 	&gw_ad_pipe,
 #endif

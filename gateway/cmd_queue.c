@@ -73,6 +73,9 @@ static int flush(struct dc_queue *q, const struct gw_conf *conf, size_t max)
 		} else if (r == GW_RETRY) {
 			rc = dc_queue_retry_later(q, it->id, now_ms(), why, &ei);
 			retried++;
+		} else if (r == GW_HELD) { /* not from a one-shot host (no release), but kept if it comes */
+			rc = dc_queue_hold(q, it->id, why, &ei);
+			retried++;
 		} else {
 			rc = dc_queue_fail(q, it->id, now_ms(), why, &ei);
 			failed++;
@@ -170,8 +173,9 @@ int gw_cmd_queue(int argc, char **argv)
 			ret = 1;
 		} else {
 			iso(st.oldest_created_ms, t1, sizeof t1);
-			printf("queued %" PRIu64 "\nin_flight %" PRIu64 "\ndead %" PRIu64 "\nbytes %" PRIu64 "\noldest %s\n",
-			       st.queued, st.leased, st.dead, st.bytes, t1);
+			printf("queued %" PRIu64 "\nin_flight %" PRIu64 "\ndead %" PRIu64 "\nbytes %" PRIu64 "\noldest %s\n"
+			       "presence %" PRIu64 "\n",
+			       st.queued, st.leased, st.dead, st.bytes, t1, st.presence);
 		}
 	} else if (strcmp(sub, "ls") == 0) {
 		struct dc_queue_item *items = NULL;
@@ -183,9 +187,14 @@ int gw_cmd_queue(int argc, char **argv)
 		for (size_t i = 0; i < n; i++) {
 			iso(items[i].created_ms, t1, sizeof t1);
 			iso(items[i].next_ms, t2, sizeof t2);
-			printf("%" PRId64 "\t%s\t%s %s\tattempts=%u\t%s\t%s\n", items[i].id, t1, dead ? "died" : "next", t2,
-			       items[i].attempts, items[i].dest ? items[i].dest : "-",
-			       items[i].last_error ? items[i].last_error : "");
+			if (items[i].held) /* waiting for its device: "presence TOPIC" instead of a time */
+				printf("%" PRId64 "\t%s\tpresence %s\tattempts=%u\t%s\t%s\n", items[i].id, t1, items[i].held,
+				       items[i].attempts, items[i].dest ? items[i].dest : "-",
+				       items[i].last_error ? items[i].last_error : "");
+			else
+				printf("%" PRId64 "\t%s\t%s %s\tattempts=%u\t%s\t%s\n", items[i].id, t1, dead ? "died" : "next", t2,
+				       items[i].attempts, items[i].dest ? items[i].dest : "-",
+				       items[i].last_error ? items[i].last_error : "");
 		}
 		dc_queue_items_free(items, n);
 	} else if ((strcmp(sub, "show") == 0 || strcmp(sub, "retry") == 0 || strcmp(sub, "ack") == 0) &&
@@ -216,14 +225,14 @@ int gw_cmd_queue(int argc, char **argv)
 			} else {
 				iso(it.created_ms, t1, sizeof t1);
 				iso(it.next_ms, t2, sizeof t2);
-				printf("id %" PRId64 "\nstate %s\nmsg_id %s\nmedia_type %s\ndest %s\norigin %s\ncreated %s\n%s %s\n"
+				printf("id %" PRId64 "\nstate %s%s%s\nmsg_id %s\nmedia_type %s\ndest %s\norigin %s\ncreated %s\n%s %s\n"
 				       "attempts %u\nlast_error %s\nbytes %zu\n",
-				       it.id, it.dead ? "dead" : "queued", it.msg_id ? it.msg_id : "-",
+				       it.id, it.dead ? "dead" : "queued", it.held ? ", held for presence " : "", it.held ? it.held : "",
+				       it.msg_id ? it.msg_id : "-",
 				       it.media_type ? it.media_type : "-", it.dest ? it.dest : "-", it.origin ? it.origin : "-", t1,
 				       it.dead ? "died" : "next_attempt", t2, it.attempts, it.last_error ? it.last_error : "-",
 				       it.len);
-				free(it.msg_id), free(it.media_type), free(it.dest), free(it.origin), free(it.last_error);
-				free(it.data);
+				dc_queue_item_clear(&it);
 			}
 		}
 	} else if (strcmp(sub, "flush") == 0) {

@@ -274,7 +274,11 @@ int gw_conf_load_text(struct gw_conf *c, const char *name, const char *text, siz
 			snprintf(e->msg, sizeof e->msg, "%s:%zu: NUL byte", name, lineno);
 			return -1;
 		}
-		char *hash = strchr(line, '#');
+		/* a comment starts with '#' at the start of a line or after a blank: an MQTT
+		 * filter such as didcomm/in/# keeps its wildcard */
+		char *hash = line;
+		while ((hash = strchr(hash, '#')) && hash != line && hash[-1] != ' ' && hash[-1] != '\t')
+			hash++;
 		if (hash)
 			*hash = 0;
 		char *s = trim(line);

@@ -36,7 +36,14 @@ struct flight {
 	struct gw_dest dest;  /* parsed from it.dest, points into it */
 	enum gw_send_result r;
 	char why[256];
+	char *held;           /* GW_HELD: the hold key, whole (why may cut it) */
 	bool slot;            /* counted in flight (and in dq->active) */
+};
+
+/* a presence key to release (gw_dispatcher_release) */
+struct rel {
+	struct rel *next;
+	char key[];
 };
 
 /* one destination: deliveries running, and offered ones waiting for a slot */
@@ -60,6 +67,7 @@ struct gw_dispatcher {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct flight *done;     /* completed, to record (locked) */
+	struct rel *rel;         /* presence keys to release, after the outcomes before them (locked) */
 	/* sm guards what follows (in_flight, waiting, the destinations): the committer starts what
 	 * it offers, an adapter's thread what waited for the slot it frees, the dispatcher thread
 	 * the rest. Lock order: sm, mu. */
@@ -83,6 +91,7 @@ static int64_t now_ms(void)
 
 static void flight_free(struct flight *f)
 {
+	free(f->held);
 	dc_queue_item_clear(&f->it);
 	free(f);
 }
@@ -159,6 +168,10 @@ static void push_done(struct gw_dispatcher *d, struct flight *f, enum gw_send_re
 {
 	f->r = r;
 	snprintf(f->why, sizeof f->why, "%s", why ? why : "");
+	if (r == GW_HELD && !(f->held = strdup(why ? why : ""))) {
+		f->r = GW_RETRY; /* no key to hold it under: an ordinary retry */
+		snprintf(f->why, sizeof f->why, "out of memory holding for presence");
+	}
 	pthread_mutex_lock(&d->mu);
 	f->next = d->done;
 	d->done = f;
@@ -180,6 +193,48 @@ static void on_done(void *arg, enum gw_send_result r, const char *why)
 	push_done(d, f, r, why);
 }
 
+
+void gw_dispatcher_release(struct gw_dispatcher *d, const char *key)
+{
+	size_t n = strlen(key);
+	struct rel *r = d ? malloc(sizeof *r + n + 1) : NULL;
+	if (!r) {
+		gw_log(GW_LOG_ERROR, "dispatch", "out of memory releasing %s (released at the next start)", key);
+		return;
+	}
+	memcpy(r->key, key, n + 1);
+	pthread_mutex_lock(&d->mu);
+	/* in arrival order: the list is reversed when it is taken */
+	r->next = d->rel;
+	d->rel = r;
+	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+}
+
+/* dispatcher thread: after the outcomes taken with them (a hold is recorded before its release) */
+static void release_all(struct gw_dispatcher *d, struct rel *list)
+{
+	struct rel *fifo = NULL;
+	while (list) {
+		struct rel *n = list->next;
+		list->next = fifo;
+		fifo = list;
+		list = n;
+	}
+	for (struct rel *r = fifo, *n; r; r = n) {
+		n = r->next;
+		struct dc_errinfo ei = { 0 };
+		uint64_t released = 0;
+		if (dc_queue_release_held(d->q, r->key, now_ms(), &released, &ei))
+			gw_log(GW_LOG_ERROR, "dispatch", "releasing %s: %s", r->key, ei.msg);
+		else if (released)
+			gw_log(GW_LOG_INFO, "dispatch", "%llu held for presence %s: due now", (unsigned long long)released,
+			       r->key);
+		if (released)
+			d->claim_soon = true;
+		free(r);
+	}
+}
 
 void gw_dispatcher_wake(void *arg)
 {
@@ -229,6 +284,12 @@ static void record_all(struct gw_dispatcher *d, struct flight *list)
 			gw_log(GW_LOG_DEBUG, "dispatch", "#%lld %s delivered to %s (%s)", (long long)f->it.id,
 			       f->it.msg_id ? f->it.msg_id : "-", log_dest(&f->it), f->why);
 			ids[n++] = f->it.id;
+			break;
+		case GW_HELD:
+			/* the adapter will release it (gw_dispatcher_release); no attempt spent */
+			rc = dc_queue_hold(d->q, f->it.id, f->held, &ei);
+			gw_log(GW_LOG_DEBUG, "dispatch", "#%lld to %s: held for presence %s", (long long)f->it.id,
+			       log_dest(&f->it), f->held);
 			break;
 		case GW_RETRY:
 			rc = dc_queue_retry_later(d->q, f->it.id, t, f->why, &ei);
@@ -398,11 +459,14 @@ static void *run(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&d->mu);
 		struct flight *done = d->done;
+		struct rel *rel = d->rel;
 		d->done = NULL;
+		d->rel = NULL;
 		bool stop = d->stop, wake = d->wake;
 		d->wake = false;
 		pthread_mutex_unlock(&d->mu);
 		record_all(d, done);
+		release_all(d, rel);
 		pthread_mutex_lock(&d->sm);
 		start_waiting(d);
 		bool finished = stop && d->in_flight == 0 && d->waiting == 0;
@@ -434,7 +498,7 @@ static void *run(void *arg)
 		if (claimed_full)
 			continue; /* more may be due right away */
 		pthread_mutex_lock(&d->mu);
-		if (!d->done && !d->wake && d->stop == stop) {
+		if (!d->done && !d->rel && !d->wake && d->stop == stop) {
 			struct timespec until;
 			clock_gettime(CLOCK_REALTIME, &until);
 			until.tv_nsec += IDLE_WAIT_MS * 1000000L;
@@ -533,6 +597,10 @@ void gw_dispatcher_free(struct gw_dispatcher *d)
 		pthread_join(d->th, NULL);
 	}
 	flights_free(d->done);
+	for (struct rel *r = d->rel, *n; r; r = n) {
+		n = r->next;
+		free(r);
+	}
 	for (size_t b = 0; b < N_BUCKETS; b++)
 		for (struct dest *q = d->buckets[b], *n; q; q = n) {
 			n = q->next;

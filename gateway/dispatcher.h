@@ -16,6 +16,9 @@ dc_err gw_dispatcher_new(struct gw_state *s, struct gw_dispatcher **out, struct 
 dc_err gw_dispatcher_start(struct gw_dispatcher *d, struct gw_adapter *const *ads, void (*notify)(void),
                            struct dc_errinfo *ei) DC_WUR;
 void gw_dispatcher_wake(void *d);  /* any thread: something new may be due */
+/* any thread: the items held for presence under key are due again (after every GW_HELD
+ * outcome that reached the dispatcher before this call); gw_host.release */
+void gw_dispatcher_release(struct gw_dispatcher *d, const char *key);
 /* any thread: deliveries just committed born-leased, to send from memory; takes the array
  * and its items (committed born-leased: the caller delivers them from memory) */
 void gw_dispatcher_offer(struct gw_dispatcher *d, struct dc_queue_item *items, size_t n);

@@ -9,6 +9,7 @@
 #include "loop.h"
 #include "netpolicy.h"
 #include "pool.h"
+#include "dispatcher.h"
 
 static struct gw_hostimpl *impl(struct gw_host *h)
 {
@@ -84,6 +85,11 @@ static dc_err h_outbound_check(struct gw_host *h, const struct sockaddr *sa, soc
 	return gw_netpolicy_check(hi->np, sa, len, untrusted, why, why_len);
 }
 
+static void h_release(struct gw_host *h, const char *key)
+{
+	gw_dispatcher_release(gw_pool_dispatcher(impl(h)->pool), key);
+}
+
 static struct lws_context *h_lws(struct gw_host *h)
 {
 	return gw_loop_lws(impl(h)->loop);
@@ -105,7 +111,8 @@ void gw_host_init(struct gw_hostimpl *hi, const char *name, struct gw_loop *loop
 		                           .timer_stop = h_timer_stop,
 		                           .draining = h_draining,
 		                           .outbound_check = h_outbound_check,
-		                           .lws = h_lws },
+		                           .lws = h_lws,
+		                           .release = pool && gw_pool_dispatcher(pool) ? h_release : NULL },
 		                    .name = name,
 		                    .loop = loop,
 		                    .pool = pool,

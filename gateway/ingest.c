@@ -111,13 +111,11 @@ static void plan_clear(struct plan *p)
 	p->n = 0;
 }
 
-/* "a b" or "a b\topts" (malloc'd) */
-static char *dest_of(const char *prefix, const char *adapter, const char *target, const struct rule_action *a)
+/* "a b" or "a b\topts" (malloc'd); opts: the action's, rendered (rule_render_opts), or NULL */
+static char *dest_of(const char *prefix, const char *adapter, const char *target, const char *opts)
 {
-	char opts[512] = "";
-	size_t o = 0;
-	for (size_t i = 0; a && i < a->n_opts && o < sizeof opts; i++)
-		o += (size_t)snprintf(opts + o, sizeof opts - o, "%s%s=%s", o ? " " : "", a->opts[i].key, a->opts[i].value);
+	if (!opts)
+		opts = "";
 	size_t n = strlen(prefix) + strlen(adapter) + strlen(target) + strlen(opts) + 4;
 	char *s = malloc(n);
 	if (s)
@@ -160,14 +158,21 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 	dc_err rc = DC_OK;
 	switch (a->kind) {
 	case RULE_ACT_DELIVER:
+	{
+		char *opts = NULL;
 		if ((rc = rule_render_target(a, env, &target, ei)))
 			return rc;
-		if (!(dest = dest_of("", a->adapter, target, a))) {
+		if ((rc = rule_render_opts(a, env, &opts, ei))) {
 			free(target);
-			return DC_ERR_NOMEM;
+			return rc;
 		}
+		dest = dest_of("", a->adapter, target, opts);
 		free(target);
+		free(opts);
+		if (!dest)
+			return DC_ERR_NOMEM;
 		break;
+	}
 	case RULE_ACT_RESOLVE: {
 		/* the recipient's DIDCommMessaging endpoints in document order: the first one with an
 		 * adapter here (and allowed by the rule), wrapped for the hops after us. The targets

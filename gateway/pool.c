@@ -548,3 +548,8 @@ void gw_pool_free(struct gw_pool *in)
 	pthread_mutex_destroy(&in->mu);
 	free(in);
 }
+
+struct gw_dispatcher *gw_pool_dispatcher(struct gw_pool *p)
+{
+	return p ? p->disp : NULL;
+}

@@ -469,29 +469,22 @@ static void set_ei(struct dc_errinfo *ei, dc_err rc, const char *why)
 	snprintf(ei->msg, sizeof ei->msg, "%s", why);
 }
 
-dc_err rule_render_target(const struct rule_action *a, const struct rule_env *env, char **out,
-                          struct dc_errinfo *ei)
+static dc_err render(const char *adapter, const char *t, const struct rule_env *env, char **out,
+                     struct dc_errinfo *ei)
 {
 	char why[256];
 	size_t off;
 	dc_err rc = DC_OK;
-	if (out)
-		*out = NULL;
-	if (!a || !env || !out || a->kind != RULE_ACT_DELIVER || !a->adapter || !a->target) {
-		set_ei(ei, DC_ERR_INVAL, "not a deliver action");
-		return DC_ERR_INVAL;
-	}
-	if (rule__template_check(a->adapter, a->target, &off, why, sizeof why)) {
+	if (rule__template_check(adapter, t, &off, why, sizeof why)) {
 		set_ei(ei, DC_ERR_INVAL, why);
 		return DC_ERR_INVAL;
 	}
-	bool url = !strcmp(a->adapter, "http") || !strcmp(a->adapter, "ws");
+	bool url = !strcmp(adapter, "http") || !strcmp(adapter, "ws");
 	struct buf b = { malloc(RULE_MAX_TARGET + 1), 0 };
 	if (!b.p) {
 		set_ei(ei, DC_ERR_NOMEM, "out of memory");
 		return DC_ERR_NOMEM;
 	}
-	const char *t = a->target;
 	for (size_t i = 0; t[i]; i++) {
 		size_t len = 0;
 		int ph = t[i] == '{' ? placeholder_at(t + i, &len) : -1;
@@ -510,7 +503,7 @@ dc_err rule_render_target(const struct rule_action *a, const struct rule_env *en
 			rc = DC_ERR_NOT_FOUND;
 			goto fail;
 		}
-		if (value_ok(a->adapter, name, v, why, sizeof why)) {
+		if (value_ok(adapter, name, v, why, sizeof why)) {
 			rc = DC_ERR_DENIED;
 			goto fail;
 		}
@@ -527,7 +520,7 @@ dc_err rule_render_target(const struct rule_action *a, const struct rule_env *en
 			}
 		}
 	}
-	if (!strcmp(a->adapter, "mqtt") && b.n && b.p[0] == '$') {
+	if (!strcmp(adapter, "mqtt") && b.n && b.p[0] == '$') {
 		snprintf(why, sizeof why, "rendered MQTT topic starts with '$'");
 		rc = DC_ERR_DENIED;
 		goto fail;
@@ -542,4 +535,50 @@ fail:
 	free(b.p);
 	set_ei(ei, rc, why);
 	return rc;
+}
+
+dc_err rule_render_target(const struct rule_action *a, const struct rule_env *env, char **out,
+                          struct dc_errinfo *ei)
+{
+	if (out)
+		*out = NULL;
+	if (!a || !env || !out || a->kind != RULE_ACT_DELIVER || !a->adapter || !a->target) {
+		set_ei(ei, DC_ERR_INVAL, "not a deliver action");
+		return DC_ERR_INVAL;
+	}
+	return render(a->adapter, a->target, env, out, ei);
+}
+
+dc_err rule_render_opts(const struct rule_action *a, const struct rule_env *env, char **out, struct dc_errinfo *ei)
+{
+	if (out)
+		*out = NULL;
+	if (!a || !env || !out || a->kind != RULE_ACT_DELIVER || !a->adapter) {
+		set_ei(ei, DC_ERR_INVAL, "not a deliver action");
+		return DC_ERR_INVAL;
+	}
+	size_t cap = 1, n = 0;
+	for (size_t i = 0; i < a->n_opts; i++)
+		cap += strlen(a->opts[i].key) + 2 + RULE_MAX_TARGET;
+	char *s = malloc(cap);
+	if (!s) {
+		set_ei(ei, DC_ERR_NOMEM, "out of memory");
+		return DC_ERR_NOMEM;
+	}
+	s[0] = 0;
+	for (size_t i = 0; i < a->n_opts; i++) {
+		char *v = NULL;
+		bool topic = !strcmp(a->adapter, "mqtt") && !strcmp(a->opts[i].key, "presence");
+		if (topic) {
+			dc_err rc = render("mqtt", a->opts[i].value, env, &v, ei);
+			if (rc) {
+				free(s);
+				return rc;
+			}
+		}
+		n += (size_t)snprintf(s + n, cap - n, "%s%s=%s", n ? " " : "", a->opts[i].key, v ? v : a->opts[i].value);
+		free(v);
+	}
+	*out = s;
+	return DC_OK;
 }

@@ -81,7 +81,7 @@ static const char *const matcher_kw[] = {
 };
 
 /* Options, one row each (cf. nginx directives): adapter, key, type, bounds. */
-enum otype { OT_UINT, OT_BOOL, OT_DURATION };
+enum otype { OT_UINT, OT_BOOL, OT_DURATION, OT_TOPIC /* an mqtt topic template, rendered like the target */ };
 static const struct optdef {
 	const char *adapter, *key;
 	enum otype type;
@@ -89,6 +89,7 @@ static const struct optdef {
 } optdefs[] = {
 	{ "mqtt", "qos", OT_UINT, 0, 2 },
 	{ "mqtt", "retain", OT_BOOL, 0, 1 },
+	{ "mqtt", "presence", OT_TOPIC, 0, 0 },
 	{ "http", "timeout", OT_DURATION, 1, 600 },
 	{ "ws", "timeout", OT_DURATION, 1, 600 },
 };
@@ -742,6 +743,18 @@ static int parse_option(struct parser *p, struct rule_action *a)
 	bool ok;
 	if (od->type == OT_BOOL) {
 		ok = (vlen == 3 && !memcmp(v, "yes", 3)) || (vlen == 2 && !memcmp(v, "no", 2));
+	} else if (od->type == OT_TOPIC) {
+		char tv[RULE_MAX_TARGET + 1], why[160];
+		size_t off = 0;
+		ok = vlen <= RULE_MAX_TARGET;
+		if (ok) {
+			memcpy(tv, v, vlen);
+			tv[vlen] = 0;
+		}
+		if (ok && rule__template_check("mqtt", tv, &off, why, sizeof why)) {
+			rule__diag(p->d, RULE_ERROR, t->line, col_plus(t, klen + 1 + off), "%s=: %s", od->key, why);
+			return -1;
+		}
 	} else if (od->type == OT_UINT) {
 		uint64_t n = 0;
 		size_t used = 0;
@@ -751,6 +764,10 @@ static int parse_option(struct parser *p, struct rule_action *a)
 		ok = rule_parse_duration(v, vlen, &s) == 0 && s >= od->min && s <= od->max;
 	}
 	if (!ok) {
+		if (od->type == OT_TOPIC) {
+			ERR(p, t, "%s=: topic longer than %d bytes", od->key, RULE_MAX_TARGET);
+			return -1;
+		}
 		const char *want = od->type == OT_BOOL ? "yes or no" : od->type == OT_UINT ? "a number" : "a duration";
 		rule__diag(p->d, RULE_ERROR, t->line, col_plus(t, klen + 1), "%s=%s: want %s in %lld..%lld%s", od->key,
 		           rule__show(sh2, sizeof sh2, v, vlen), want, (long long)od->min, (long long)od->max,

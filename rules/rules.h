@@ -160,6 +160,10 @@ int rule_matches(const struct rule *r, const struct rule_env *env);
  * DC_ERR_DENIED (a value refused), DC_ERR_TOO_BIG (over RULE_MAX_TARGET); ei says which. */
 dc_err rule_render_target(const struct rule_action *a, const struct rule_env *env, char **out,
                           struct dc_errinfo *ei) DC_WUR;
+/* A DELIVER action's options as "k=v k=v" (malloc'd; "" when none), the template ones
+ * (mqtt presence=) rendered for env like the target, {to} included, with its refusals. */
+dc_err rule_render_opts(const struct rule_action *a, const struct rule_env *env, char **out,
+                        struct dc_errinfo *ei) DC_WUR;
 /* An option's value (borrowed), or NULL when the action does not set it. */
 const char *rule_action_opt(const struct rule_action *a, const char *key);
 /* Does `resolve` allow endpoints with this URI scheme (case-insensitive)? */

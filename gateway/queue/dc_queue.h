@@ -61,10 +61,12 @@ struct dc_queue_item {
 	int64_t created_ms, next_ms, expires_ms;
 	unsigned attempts;
 	bool dead;
+	char *held;              /* held for presence (dc_queue_hold): its key, else NULL */
 };
 
 struct dc_queue_stats {
 	uint64_t queued, leased, dead, bytes;
+	uint64_t presence;         /* of queued: held for presence (dc_queue_hold) */
 	int64_t oldest_created_ms; /* 0 when empty */
 };
 
@@ -93,6 +95,15 @@ dc_err dc_queue_retry_later(struct dc_queue *q, int64_t id, int64_t now_ms, cons
 /* permanent failure: dead-letter now with the reason; its else items (if any) are queued */
 dc_err dc_queue_fail(struct dc_queue *q, int64_t id, int64_t now_ms, const char *reason, struct dc_errinfo *ei) DC_WUR;
 
+/* Held for presence: a claimed item waits, no attempt spent, until dc_queue_release_held with
+ * the same key (an MQTT device's presence topic) makes it due again. It is not claimed
+ * meanwhile, except when its expires_ms or max age comes (then it goes to the dead letters
+ * as usual). */
+dc_err dc_queue_hold(struct dc_queue *q, int64_t id, const char *key, struct dc_errinfo *ei) DC_WUR;
+/* every item held under key is due at now_ms (claimed in arrival order); *released: how many */
+dc_err dc_queue_release_held(struct dc_queue *q, const char *key, int64_t now_ms, uint64_t *released,
+                             struct dc_errinfo *ei) DC_WUR;
+
 dc_err dc_queue_stats(struct dc_queue *q, int64_t now_ms, struct dc_queue_stats *st, struct dc_errinfo *ei) DC_WUR;
 /* A page of queued (dead=false) or dead items after id `after` (0 = from the start), data left out. */
 dc_err dc_queue_list(struct dc_queue *q, bool dead, int64_t after, size_t max, struct dc_queue_item **items,
@@ -101,7 +112,8 @@ dc_err dc_queue_get(struct dc_queue *q, int64_t id, struct dc_queue_item *item, 
 /* make a waiting or dead item due now (a dead one goes back to the queue with its attempts reset) */
 dc_err dc_queue_requeue(struct dc_queue *q, int64_t id, int64_t now_ms, struct dc_errinfo *ei) DC_WUR;
 /* Start-up of the only gateway on this store: items leased by an earlier run (which died with
- * them in flight) are due again now instead of when their leases run out, and envelope files
+ * them in flight) are due again now instead of when their leases run out, items held for
+ * presence are due again now (their adapter looks at the presence afresh), and envelope files
  * (blob_min_bytes) that no item names, left by a put that died before its commit, are
  * removed once they are a minute old. */
 dc_err dc_queue_release_leases(struct dc_queue *q, uint64_t *released, struct dc_errinfo *ei) DC_WUR;

@@ -142,6 +142,23 @@ dc_err dc_queue_fail(struct dc_queue *q, int64_t id, int64_t now_ms, const char 
 	LOCKED(q, q->ops->fail(q, id, now_ms, reason, ei));
 }
 
+dc_err dc_queue_hold(struct dc_queue *q, int64_t id, const char *key, struct dc_errinfo *ei)
+{
+	if (!key || !key[0])
+		return dc__fail(ei, DC_ERR_INVAL, "queue: a hold needs a key");
+	LOCKED(q, q->ops->hold(q, id, key, ei));
+}
+
+dc_err dc_queue_release_held(struct dc_queue *q, const char *key, int64_t now_ms, uint64_t *released,
+                             struct dc_errinfo *ei)
+{
+	if (released)
+		*released = 0;
+	if (!key || !key[0])
+		return dc__fail(ei, DC_ERR_INVAL, "queue: a release needs a key");
+	LOCKED(q, q->ops->release_held(q, key, now_ms, released, ei));
+}
+
 dc_err dc_queue_stats(struct dc_queue *q, int64_t now_ms, struct dc_queue_stats *st, struct dc_errinfo *ei)
 {
 	LOCKED(q, q->ops->stats(q, now_ms, st, ei));
@@ -206,6 +223,7 @@ void dc_queue_item_clear(struct dc_queue_item *it)
 	free(it->dest);
 	free(it->origin);
 	free(it->last_error);
+	free(it->held);
 	free(it->data);
 }
 

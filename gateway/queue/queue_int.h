@@ -17,6 +17,8 @@ struct dc_queue_store_ops {
 	dc_err (*ack_many)(struct dc_queue *q, const int64_t *ids, size_t n, size_t *gone, struct dc_errinfo *ei);
 	dc_err (*retry)(struct dc_queue *q, int64_t id, int64_t now, const char *error, struct dc_errinfo *ei);
 	dc_err (*fail)(struct dc_queue *q, int64_t id, int64_t now, const char *reason, struct dc_errinfo *ei);
+	dc_err (*hold)(struct dc_queue *q, int64_t id, const char *key, struct dc_errinfo *ei);
+	dc_err (*release_held)(struct dc_queue *q, const char *key, int64_t now, uint64_t *released, struct dc_errinfo *ei);
 	dc_err (*stats)(struct dc_queue *q, int64_t now, struct dc_queue_stats *st, struct dc_errinfo *ei);
 	dc_err (*list)(struct dc_queue *q, bool dead, int64_t after, size_t max, struct dc_queue_item **items, size_t *n,
 	               struct dc_errinfo *ei);

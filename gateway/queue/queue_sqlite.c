@@ -24,7 +24,8 @@
 #include <unistd.h>
 
 enum { S_ELSE_PUT, S_ELSE_TAKE, S_ELSE_BLOBS, S_ELSE_DROP, S_INSERT, S_COUNT, S_DUE, S_INFLIGHT, S_LEASE, S_DELETE,
-       S_DELETE_RET, S_BLOB_OF, S_GETQ, S_GETD, S_RETRY, S_TODEAD, S_BEGIN, S_COMMIT, S_ROLLBACK, S_N };
+       S_DELETE_RET, S_BLOB_OF, S_GETQ, S_GETD, S_RETRY, S_TODEAD, S_BEGIN, S_COMMIT, S_ROLLBACK, S_HOLD, S_RELEASE,
+       S_N };
 
 static const char *const sql[S_N] = {
 	[S_ELSE_PUT] = "INSERT INTO fallback(primary_id,dest,data,hold_ms,expires_ms) VALUES(?,?,?,?,?)",
@@ -52,7 +53,7 @@ static const char *const sql[S_N] = {
 	[S_DELETE_RET] = "DELETE FROM queue WHERE id=? RETURNING blob", /* delivered: its file goes after the commit */
 	[S_BLOB_OF] = "SELECT 1 FROM queue WHERE blob=?1 UNION ALL SELECT 1 FROM dead WHERE blob=?1 LIMIT 1",
 	[S_GETQ] = "SELECT id,msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,attempts,last_error,blob,"
-	           "blob_len FROM queue WHERE id=?",
+	           "blob_len,held FROM queue WHERE id=?",
 	[S_GETD] = "SELECT id,msg_id,data,media_type,dest,origin,created_ms,died_ms,0,attempts,reason,blob,blob_len "
 	           "FROM dead WHERE id=?",
 	[S_RETRY] = "UPDATE queue SET attempts=attempts+1,next_ms=?,lease_until=0,last_error=? WHERE id=?",
@@ -62,6 +63,11 @@ static const char *const sql[S_N] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
+	/* held for presence: out of the due scan until released, except when it expires or gets
+	 * too old (?3: max age), when the claim sends it to the dead letters; no attempt counted */
+	[S_HOLD] = "UPDATE queue SET held=?2,lease_until=0,next_ms=MIN(CASE expires_ms WHEN 0 THEN 9000000000000000000 "
+	           "ELSE expires_ms END,created_ms+?3+1) WHERE id=?1",
+	[S_RELEASE] = "UPDATE queue SET held=NULL,next_ms=?2 WHERE held=?1",
 };
 
 struct sq {
@@ -734,6 +740,36 @@ static dc_err sq_fail(struct dc_queue *q, int64_t id, int64_t now, const char *r
 	return gone ? DC_OK : dc__fail(ei, DC_ERR_NOT_FOUND, "queue: no item %lld", (long long)id);
 }
 
+static dc_err sq_hold(struct dc_queue *q, int64_t id, const char *key, struct dc_errinfo *ei)
+{
+	sqlite3_stmt *s = ST(q, S_HOLD);
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, key, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 3, q->o.max_age_ms);
+	int r = step_done(s);
+	sqlite3_clear_bindings(s);
+	if (r)
+		return db_fail(q, ei, "hold");
+	if (sqlite3_changes(DB(q)) == 0)
+		return dc__fail(ei, DC_ERR_NOT_FOUND, "queue: no item %lld", (long long)id);
+	return DC_OK;
+}
+
+static dc_err sq_release_held(struct dc_queue *q, const char *key, int64_t now, uint64_t *released,
+                              struct dc_errinfo *ei)
+{
+	sqlite3_stmt *s = ST(q, S_RELEASE);
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, now);
+	int r = step_done(s);
+	sqlite3_clear_bindings(s);
+	if (r)
+		return db_fail(q, ei, "release");
+	if (released)
+		*released = (uint64_t)sqlite3_changes(DB(q));
+	return DC_OK;
+}
+
 static dc_err sq_stats(struct dc_queue *q, int64_t now, struct dc_queue_stats *st, struct dc_errinfo *ei)
 {
 	(void)ei;
@@ -741,6 +777,7 @@ static dc_err sq_stats(struct dc_queue *q, int64_t now, struct dc_queue_stats *s
 	st->queued = (uint64_t)one_int(q, "SELECT COUNT(*) FROM queue WHERE ?1=?1", 0);
 	st->leased = (uint64_t)one_int(q, "SELECT COUNT(*) FROM queue WHERE lease_until>?1", now);
 	st->dead = (uint64_t)one_int(q, "SELECT COUNT(*) FROM dead WHERE ?1=?1", 0);
+	st->presence = (uint64_t)one_int(q, "SELECT COUNT(*) FROM queue WHERE held IS NOT NULL AND ?1=?1", 0);
 	st->bytes = (uint64_t)one_int(q, "SELECT COALESCE(SUM(LENGTH(data)+blob_len),0) FROM queue WHERE ?1=?1", 0);
 	st->oldest_created_ms = one_int(q, "SELECT COALESCE(MIN(created_ms),0) FROM queue WHERE ?1=?1", 0);
 	return DC_OK;
@@ -752,7 +789,7 @@ static dc_err sq_list(struct dc_queue *q, bool dead, int64_t after, size_t max, 
 	const char *query = dead ? "SELECT id,msg_id,NULL,media_type,dest,origin,created_ms,died_ms,0,attempts,reason "
 	                           "FROM dead WHERE id>? ORDER BY id LIMIT ?" :
 	                           "SELECT id,msg_id,NULL,media_type,dest,origin,created_ms,next_ms,expires_ms,attempts,"
-	                           "last_error FROM queue WHERE id>? ORDER BY id LIMIT ?";
+	                           "last_error,held FROM queue WHERE id>? ORDER BY id LIMIT ?";
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(DB(q), query, -1, &s, NULL) != SQLITE_OK)
 		return db_fail(q, ei, "list");
@@ -762,8 +799,11 @@ static dc_err sq_list(struct dc_queue *q, bool dead, int64_t after, size_t max, 
 	size_t got = 0;
 	dc_err rc = out ? DC_OK : DC_ERR_NOMEM;
 	while (rc == DC_OK && got < max && sqlite3_step(s) == SQLITE_ROW)
-		if ((rc = row_item(SQ(q), s, &out[got], false, dead)) == DC_OK)
+		if ((rc = row_item(SQ(q), s, &out[got], false, dead)) == DC_OK) {
+			if (!dead)
+				out[got].held = col_str(s, 11);
 			got++;
+		}
 	sqlite3_finalize(s);
 	if (rc) {
 		dc_queue_items_free(out, got);
@@ -781,6 +821,8 @@ static dc_err sq_get(struct dc_queue *q, int64_t id, struct dc_queue_item *item,
 		sqlite3_bind_int64(s, 1, id);
 		if (sqlite3_step(s) == SQLITE_ROW) {
 			dc_err rc = row_item(SQ(q), s, item, true, which == S_GETD);
+			if (rc == DC_OK && which == S_GETQ)
+				item->held = col_str(s, 13);
 			sqlite3_reset(s);
 			return rc;
 		}
@@ -806,7 +848,7 @@ static dc_err sq_requeue(struct dc_queue *q, int64_t id, int64_t now, struct dc_
 	dc_err rc = tx(q, S_BEGIN, ei);
 	if (rc)
 		return rc;
-	rc = exec(q, "UPDATE queue SET next_ms=?2,lease_until=0 WHERE id=?1", id, now, ei);
+	rc = exec(q, "UPDATE queue SET next_ms=?2,lease_until=0,held=NULL WHERE id=?1", id, now, ei);
 	bool found = rc == DC_OK && sqlite3_changes(DB(q)) > 0;
 	if (rc == DC_OK && !found) {
 		rc = exec(q, "INSERT INTO queue(id,msg_id,data,blob,blob_len,media_type,dest,origin,created_ms,next_ms,"
@@ -936,6 +978,8 @@ static dc_err sq_release_leases(struct dc_queue *q, uint64_t *released, struct d
 	dc_err rc = exec(q, "UPDATE queue SET lease_until=0,next_ms=MIN(next_ms,?2) WHERE lease_until>?1", 0, now, ei);
 	if (released)
 		*released = rc ? 0 : (uint64_t)sqlite3_changes(DB(q));
+	if (rc == DC_OK)
+		rc = exec(q, "UPDATE queue SET held=NULL,next_ms=?2 WHERE held IS NOT NULL AND ?1=?1", 0, now, ei);
 	sweep_blobs(q);
 	return rc;
 }
@@ -988,8 +1032,9 @@ static dc_err sq_check(struct dc_queue *q, struct dc_errinfo *ei)
 
 static const struct dc_queue_store_ops sqlite_ops = {
 	.name = "sqlite", .put = sq_put, .claim = sq_claim, .ack = sq_ack, .retry = sq_retry, .fail = sq_fail,
-	.stats = sq_stats, .list = sq_list, .get = sq_get, .requeue = sq_requeue, .purge_dead = sq_purge_dead, .remove = sq_remove,
-	.release_leases = sq_release_leases, .ack_many = sq_ack_many, .file_write = sq_file_write,
+	.stats = sq_stats, .list = sq_list, .get = sq_get, .requeue = sq_requeue, .purge_dead = sq_purge_dead,
+	.remove = sq_remove, .release_leases = sq_release_leases, .hold = sq_hold, .release_held = sq_release_held,
+	.ack_many = sq_ack_many, .file_write = sq_file_write,
 	.file_discard = sq_file_discard, .check = sq_check, .close = sq_close,
 };
 
@@ -999,7 +1044,8 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS queue(id INTEGER PRIMARY KEY AUTOINCREMENT, dest TEXT NOT NULL,"
 	" next_ms INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
 	" expires_ms INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, msg_id TEXT, media_type TEXT,"
-	" origin TEXT, last_error TEXT, blob TEXT, blob_len INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL);"
+	" origin TEXT, last_error TEXT, blob TEXT, blob_len INTEGER NOT NULL DEFAULT 0, held TEXT,"
+	" data BLOB NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS queue_due ON queue(next_ms);"
 	/* deliveries in flight per destination, without touching the rows */
 	"CREATE INDEX IF NOT EXISTS queue_lease ON queue(lease_until, dest);"
@@ -1019,6 +1065,7 @@ static const char *const schema_blob_cols[] = {
 };
 static const char schema_blob_idx[] =
 	"CREATE INDEX IF NOT EXISTS queue_blob ON queue(blob) WHERE blob IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS queue_held ON queue(held) WHERE held IS NOT NULL;"
 	"CREATE INDEX IF NOT EXISTS dead_blob ON dead(blob) WHERE blob IS NOT NULL;";
 
 dc_err dc_queue_open_sqlite(const char *path, const struct dc_queue_opts *o, struct dc_queue **out,
@@ -1087,6 +1134,14 @@ dc_err dc_queue_open_sqlite(const char *path, const struct dc_queue_opts *o, str
 			sq_close(q);
 			return rc;
 		}
+	}
+	/* stores made before presence holds get the column */
+	if (one_int(q, "SELECT COUNT(*) FROM pragma_table_info('queue') WHERE name='held' AND ?1=?1", 0) == 0 &&
+	    sqlite3_exec(s->db, "ALTER TABLE queue ADD COLUMN held TEXT", NULL, NULL, &err) != SQLITE_OK) {
+		dc_err rc = dc__fail(ei, DC_ERR_IO, "queue: %.200s: adding presence holds: %s", path, err ? err : "failed");
+		sqlite3_free(err);
+		sq_close(q);
+		return rc;
 	}
 	size_t pl = strlen(path);
 	if (sqlite3_exec(s->db, schema_blob_idx, NULL, NULL, &err) != SQLITE_OK || !(s->blob_dir = malloc(pl + 7))) {

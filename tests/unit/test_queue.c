@@ -548,6 +548,64 @@ static void old_store_upgraded(void)
 	dc_queue_close(q);
 }
 
+/* held for presence: not claimed, no attempt spent, counted and listed, released under its
+ * key only, in arrival order; an expiring one still dies; start-up releases what is held */
+static void presence_hold(void)
+{
+	fresh();
+	struct dc_queue *q = open_q(NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	struct dc_queue_new_item its[4] = { item("mqtt d1", "a"), item("mqtt d1", "b"), item("mqtt d2", "c"),
+		                            item("mqtt d1", "d") };
+	its[3].expires_ms = now_ms() + 1000;
+	int64_t ids[4];
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, its, 4, ids, NULL), DC_OK);
+	int64_t now = now_ms() + 10;
+	struct dc_queue_item *got = NULL;
+	size_t n = 0;
+	CU_ASSERT_EQUAL(dc_queue_claim(q, now, 10, 8, 60000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 4);
+	for (size_t i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(dc_queue_hold(q, got[i].id, i == 2 ? "p/d2" : "p/d1", NULL), DC_OK);
+	dc_queue_items_free(got, n);
+	CU_ASSERT_EQUAL(dc_queue_hold(q, 9999, "p/d1", NULL), DC_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(dc_queue_hold(q, ids[0], "", NULL), DC_ERR_INVAL);
+	struct dc_queue_stats st;
+	CU_ASSERT_EQUAL(dc_queue_stats(q, now, &st, NULL), DC_OK);
+	CU_ASSERT_EQUAL(st.presence, 4);
+	CU_ASSERT_EQUAL(st.leased, 0);
+	CU_ASSERT_EQUAL(dc_queue_list(q, false, 0, 10, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 4);
+	CU_ASSERT_STRING_EQUAL(got[0].held, "p/d1");
+	CU_ASSERT_STRING_EQUAL(got[2].held, "p/d2");
+	CU_ASSERT_EQUAL(got[0].attempts, 0);
+	dc_queue_items_free(got, n);
+	/* an hour later: nothing due but the one that expired (dead, not delivered) */
+	CU_ASSERT_EQUAL(dc_queue_claim(q, now + 3600000, 10, 8, 60000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n, 0);
+	dc_queue_items_free(got, n);
+	CU_ASSERT_EQUAL(dc_queue_stats(q, now, &st, NULL), DC_OK);
+	CU_ASSERT_EQUAL(st.dead, 1);
+	CU_ASSERT_EQUAL(st.presence, 3);
+	uint64_t rel = 0;
+	CU_ASSERT_EQUAL(dc_queue_release_held(q, "p/none", now, &rel, NULL), DC_OK);
+	CU_ASSERT_EQUAL(rel, 0);
+	CU_ASSERT_EQUAL(dc_queue_release_held(q, "p/d1", now, &rel, NULL), DC_OK);
+	CU_ASSERT_EQUAL(rel, 2);
+	CU_ASSERT_EQUAL(dc_queue_claim(q, now + 1, 10, 8, 60000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_EQUAL(got[0].id, ids[0]); /* arrival order */
+	CU_ASSERT_EQUAL(got[1].id, ids[1]);
+	CU_ASSERT_PTR_NULL(got[0].held);
+	dc_queue_items_free(got, n);
+	/* start-up: what is still held is due again (its adapter looks at presence afresh) */
+	uint64_t released = 0;
+	CU_ASSERT_EQUAL(dc_queue_release_leases(q, &released, NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_stats(q, now, &st, NULL), DC_OK);
+	CU_ASSERT_EQUAL(st.presence, 0);
+	dc_queue_close(q);
+}
+
 void init_queue_tests(void)
 {
 	CU_pSuite s = CU_add_suite("queue", setup, teardown);
@@ -559,4 +617,5 @@ void init_queue_tests(void)
 	TU_ADD(s, envelope_files);
 	TU_ADD(s, envelope_files_ahead);
 	TU_ADD(s, old_store_upgraded);
+	TU_ADD(s, presence_hold);
 }

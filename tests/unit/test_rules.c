@@ -222,7 +222,7 @@ static void error_kinds(void)
 		{ "default -> mqtt t qos=99999999999999999999\n", 1, 23, "qos=" },
 		{ "default -> mqtt t qos=1 qos=1\n", 1, 25, "given twice" },
 		{ "default -> mqtt t retain=maybe\n", 1, 26, "want yes or no" },
-		{ "default -> mqtt t colour=red\n", 1, 19, "unknown option 'colour' for mqtt (it takes qos, retain)" },
+		{ "default -> mqtt t colour=red\n", 1, 19, "unknown option 'colour' for mqtt (it takes qos, retain, presence)" },
 		{ "default -> file /x mode=0600\n", 1, 20, "file takes no options" },
 		{ "default -> http https://x/ timeout=11m\n", 1, 36, "timeout=11m" },
 		{ "default -> http https://x/ stray\n", 1, 28, "unexpected 'stray' after the target" },

@@ -1,0 +1,1021 @@
+/* adapters/mqtt: DIDComm over an MQTT broker (libmosquitto), for fleets of small devices.
+ *
+ * Loop. libmosquitto runs on the gateway's own loop, no thread of its own: its socket is watched
+ * through the host (read; write while mosquitto_want_write), mosquitto_loop_read/write run
+ * from that watch, and a 500 ms timer runs mosquitto_loop_misc (keep-alive), the publish
+ * deadlines and the reconnects (backoff 1 s doubling to reconnect_max). The handle is put in
+ * libmosquitto's "threaded" mode (mosquitto_threaded_set) although no thread of it runs: then
+ * nothing it queues is written from inside its calls, only by our mosquitto_loop_write, which
+ * is what lets us hold PUBACKs back (below). The broker's TCP connect (and DNS for a name) is
+ * mosquitto_connect's own and blocks the loop that long: use a broker on the LAN or loopback.
+ *
+ * Inbound. Each [mqtt] `subscribe FILTER [tag NAME]` is a QoS 1 subscription; every message
+ * goes to the gateway with source = its topic and tag = NAME. libmosquitto 2.0 (Debian 12)
+ * has no manual acknowledgement: it queues the PUBACK while it reads the PUBLISH, before the
+ * application sees it. We keep that PUBACK from reaching the wire until the gateway answers:
+ * after a read that submitted messages, the socket is neither read nor written (the "gate")
+ * until every one of them is acknowledged (durable in the queue, or refused); then the queued
+ * PUBACKs go out together. So a PUBACK leaves only after the commit, at the price of one
+ * commit's latency per read batch. Refused messages (garbage, not DIDComm, too big) are
+ * logged and acknowledged (dropped). When the gateway says "try later" (queue full, draining),
+ * the connection is cut without writing anything (shutdown): the broker keeps every message
+ * of that batch and sends it again on the next connection (persistent session), the ones the
+ * gateway had already taken too: redelivery is at least once, receivers drop duplicates by id.
+ *
+ * Outbound. Rule action `mqtt TOPIC [qos=0|1|2] [retain=yes|no] [presence=TOPIC]` (target =
+ * the topic on [mqtt] broker) and DID endpoints mqtt://host:port/topic (mqtts://): delivered
+ * when the broker acknowledges (PUBACK for QoS 1, PUBCOMP for 2; QoS 0 when written), else
+ * GW_RETRY (not connected, no acknowledgement within `timeout`). Endpoints naming another
+ * broker than [mqtt] broker are refused (one broker for now). Topics with + # NUL or a leading
+ * $ are refused. MQTT 5 where the broker speaks it (content-type = the envelope's media type;
+ * a persistent session with session_expiry), else MQTT 3.1.1 (clean session off).
+ *
+ * {to} in topics. The recipient DID is put in a topic as it is: that is the encoding, and it
+ * is reversible by being the identity. It is safe because the rules accept only DIDs for {to}
+ * (did:METHOD:ID with ID made of letters, digits, . - _ : and %XX escapes; no DID URLs) and
+ * refuse any value with '/', '+' or '#' (rules/match.c), so a DID is always exactly one topic
+ * level, never a wildcard, never two levels. fleet/{to}/inbox for did:peer:2.Ez6Lsk... is
+ * fleet/did:peer:2.Ez6Lsk.../inbox; the device finds its DID as the second level.
+ *
+ * Presence. presence=TOPIC (rendered like the topic, {to} included) names the device's presence
+ * topic, where it publishes `online` (retained) and sets `offline` as its last will. The first
+ * delivery for a device subscribes to its presence topic (QoS 0: mosquitto sends the retained
+ * payload before the SUBACK) and waits for the SUBACK. While the last payload seen there is
+ * `offline`, deliveries answer GW_HELD: the item stays in the durable queue, no attempt spent
+ * (`queue ls` says "presence"), until `online` arrives: then host->release makes them due
+ * again, in arrival order. An empty payload (retained message cleared) or none at all =
+ * publish. Memory: one entry (topic + ~64 bytes) per device that was sent something, at most
+ * max_presence (beyond: presence is not looked at, deliveries publish). */
+#include <errno.h>
+#include <limits.h>
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "adapter.h"
+
+#define TICK_MS 500
+#define N_MID_BUCKETS 1024
+#define N_PRES_BUCKETS 4096
+#define MAX_TOPIC 1024
+#define DIDCOMM_ENC "application/didcomm-encrypted+json"
+
+struct mqtt_conf {
+	char *broker, *client_id, *username, *password_file, *ca_file, *cert_file, *key_file, *protocol;
+	struct gw_conf_list subscribe;
+	int64_t keepalive_ms, timeout_ms, reconnect_max_ms, session_expiry_ms;
+	unsigned max_presence;
+};
+
+#define O(f) offsetof(struct mqtt_conf, f)
+static const struct gw_conf_key mqtt_keys[] = {
+	{ "broker", GW_CONF_STR, O(broker), 8, 1024, "mqtt://127.0.0.1:1883", NULL },
+	{ "client_id", GW_CONF_STR, O(client_id), 0, 128, "", NULL },
+	{ "subscribe", GW_CONF_LIST, O(subscribe), 0, 0, NULL, NULL },
+	{ "username", GW_CONF_STR, O(username), 0, 256, "", NULL },
+	{ "password_file", GW_CONF_STR, O(password_file), 0, 4096, "", NULL },
+	{ "ca_file", GW_CONF_STR, O(ca_file), 0, 4096, "", NULL },
+	{ "cert_file", GW_CONF_STR, O(cert_file), 0, 4096, "", NULL },
+	{ "key_file", GW_CONF_STR, O(key_file), 0, 4096, "", NULL },
+	{ "protocol", GW_CONF_STR, O(protocol), 1, 8, "5", "5|3.1.1" },
+	{ "keepalive", GW_CONF_MS, O(keepalive_ms), 5000, 3600000, "60s", NULL },
+	{ "timeout", GW_CONF_MS, O(timeout_ms), 1000, 600000, "30s", NULL },
+	{ "reconnect_max", GW_CONF_MS, O(reconnect_max_ms), 1000, 600000, "30s", NULL },
+	{ "session_expiry", GW_CONF_MS, O(session_expiry_ms), 0, INT64_C(4294967295) * 1000, "1d", NULL },
+	{ "max_presence", GW_CONF_UINT, O(max_presence), 16, 10000000, "100000", NULL },
+};
+#undef O
+
+struct sub {
+	char *filter, *tag;
+};
+
+/* one outbound delivery */
+struct pub {
+	struct pub *next;
+	char *topic, *presence;
+	const char *fail;        /* refused before it reached the loop (permanent) */
+	char fail_buf[256];
+	int qos, mid;
+	bool retain, untrusted;
+	const uint8_t *data;     /* the envelope's: valid until done() */
+	size_t len;
+	const char *media_type;
+	gw_send_done_fn *done;
+	void *arg;
+	int64_t deadline;
+};
+
+/* one device's presence topic */
+struct presence {
+	struct presence *next;   /* bucket chain */
+	struct presence *snext;  /* on the list of subscriptions waiting for their SUBACK */
+	char *topic;
+	int sub_mid;             /* 0: no SUBSCRIBE outstanding */
+	bool known;              /* SUBACK seen: offline is what the broker said (or nothing) */
+	bool offline;
+	struct pub *wh, *wt;     /* deliveries waiting for the SUBACK */
+};
+
+/* one inbound message the gateway has not answered yet */
+struct inack {
+	struct gw_adapter *ad;
+	uint64_t gen;
+	char topic[128];
+};
+
+struct gw_adapter {
+	const struct mqtt_conf *conf;
+	struct gw_host *host;
+	size_t max_bytes;
+	char scheme[8], host_name[256];
+	int port;
+	bool tls, oneshot;
+	struct sub *subs;
+	size_t n_subs;
+	struct mosquitto *m;
+	int protocol;            /* MQTT_PROTOCOL_V5 or _V311 */
+	char client_id[160];
+	char *password;
+	struct gw_watch *watch;
+	struct gw_timer *tick;
+	bool connected, stopping, drop_conn;
+	uint64_t gen;            /* connection generation: acks of an older one change nothing */
+	size_t pending_in;       /* submitted on this connection, not answered: the gate is shut */
+	int64_t backoff_ms, next_try_ms;
+	bool down_logged;
+	struct pub *flight[N_MID_BUCKETS];
+	size_t n_flight;
+	struct presence *pres[N_PRES_BUCKETS];
+	struct presence *subscribing;
+	size_t n_pres;
+	bool pres_full_logged;
+	/* send() from any thread: handed to the loop */
+	pthread_mutex_t mu;
+	struct pub *inh, *intail;
+	bool posted, closed;
+};
+
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+static void lib_init(void)
+{
+	mosquitto_lib_init(); /* never cleaned up: one-shot commands and the daemon may share it */
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t fnv(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+/* "mqtt[s]://host[:port][/rest]" -> parts; rest points after the '/' (or at ""); false if bad */
+static bool parse_uri(const char *uri, char *scheme, size_t scheme_n, char *host, size_t host_n, int *port,
+                      const char **rest)
+{
+	const char *p = strstr(uri, "://");
+	if (!p || (size_t)(p - uri) >= scheme_n)
+		return false;
+	memcpy(scheme, uri, (size_t)(p - uri));
+	scheme[p - uri] = 0;
+	bool tls = strcasecmp(scheme, "mqtts") == 0;
+	if (!tls && strcasecmp(scheme, "mqtt") != 0)
+		return false;
+	p += 3;
+	size_t hl = strcspn(p, ":/");
+	if (hl == 0 || hl >= host_n)
+		return false;
+	memcpy(host, p, hl);
+	host[hl] = 0;
+	p += hl;
+	*port = tls ? 8883 : 1883;
+	if (*p == ':') {
+		char *end = NULL;
+		errno = 0;
+		long v = strtol(p + 1, &end, 10);
+		if (errno || end == p + 1 || v < 1 || v > 65535 || (*end && *end != '/'))
+			return false;
+		*port = (int)v;
+		p = end;
+	}
+	*rest = *p == '/' ? p + 1 : p;
+	return true;
+}
+
+static bool topic_ok(const char *t)
+{
+	size_t n = strlen(t);
+	return n > 0 && n <= MAX_TOPIC && t[0] != '$' && mosquitto_pub_topic_check2(t, n) == MOSQ_ERR_SUCCESS;
+}
+
+/* ---- create ---------------------------------------------------------------------------- */
+static void mqtt_free(struct gw_adapter *ad);
+
+static dc_err mqtt_create(const void *conf_, const struct gw_limits *lim, struct gw_adapter **out, struct dc_errinfo *ei)
+{
+	const struct mqtt_conf *conf = conf_;
+	*out = NULL;
+	struct gw_adapter *ad = calloc(1, sizeof *ad);
+	if (!ad)
+		return DC_ERR_NOMEM;
+	pthread_mutex_init(&ad->mu, NULL);
+	ad->conf = conf;
+	ad->max_bytes = lim->max_message_bytes;
+	dc_err rc = DC_OK;
+	const char *rest = NULL;
+	if (!parse_uri(conf->broker, ad->scheme, sizeof ad->scheme, ad->host_name, sizeof ad->host_name, &ad->port,
+	               &rest) ||
+	    *rest) {
+		rc = dc_errinfo_set(ei, DC_ERR_INVAL, "broker: want mqtt://HOST[:PORT] or mqtts://HOST[:PORT], not '%.200s'",
+		                    conf->broker);
+		goto fail;
+	}
+	ad->tls = strcasecmp(ad->scheme, "mqtts") == 0;
+	if ((conf->cert_file[0] != 0) != (conf->key_file[0] != 0)) {
+		rc = dc_errinfo_set(ei, DC_ERR_INVAL, "cert_file and key_file go together");
+		goto fail;
+	}
+	if (conf->password_file[0] && !conf->username[0]) {
+		rc = dc_errinfo_set(ei, DC_ERR_INVAL, "password_file without username");
+		goto fail;
+	}
+	ad->protocol = strcmp(conf->protocol, "3.1.1") == 0 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5;
+	if (conf->subscribe.n && !(ad->subs = calloc(conf->subscribe.n, sizeof *ad->subs))) {
+		rc = DC_ERR_NOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < conf->subscribe.n; i++) {
+		const struct gw_conf_value *v = &conf->subscribe.v[i];
+		char f[MAX_TOPIC + 1], kw[16], tag[129], extra[2];
+		int n = sscanf(v->v, "%1024s %15s %128s %1s", f, kw, tag, extra);
+		if (n != 1 && !(n == 3 && strcmp(kw, "tag") == 0)) {
+			rc = dc_errinfo_set(ei, DC_ERR_INVAL, "line %u: subscribe: want FILTER [tag NAME], not '%.200s'", v->line,
+			                    v->v);
+			goto fail;
+		}
+		if (mosquitto_sub_topic_check2(f, strlen(f)) != MOSQ_ERR_SUCCESS) {
+			rc = dc_errinfo_set(ei, DC_ERR_INVAL, "line %u: subscribe: '%.200s' is not a topic filter", v->line, f);
+			goto fail;
+		}
+		if (!(ad->subs[i].filter = strdup(f)) || (n == 3 && !(ad->subs[i].tag = strdup(tag)))) {
+			rc = DC_ERR_NOMEM;
+			goto fail;
+		}
+		ad->n_subs++;
+	}
+	*out = ad;
+	return DC_OK;
+fail:
+	mqtt_free(ad);
+	return rc;
+}
+
+/* ---- outbound, loop thread --------------------------------------------------------------- */
+static void update_watch(struct gw_adapter *ad);
+
+static void pub_free(struct pub *p)
+{
+	free(p->topic);
+	free(p->presence);
+	free(p);
+}
+
+static void finish(struct pub *p, enum gw_send_result r, const char *why)
+{
+	p->done(p->arg, r, why);
+	pub_free(p);
+}
+
+static void flight_put(struct gw_adapter *ad, struct pub *p)
+{
+	struct pub **b = &ad->flight[(unsigned)p->mid % N_MID_BUCKETS];
+	p->next = *b;
+	*b = p;
+	ad->n_flight++;
+}
+
+static struct pub *flight_take(struct gw_adapter *ad, int mid)
+{
+	for (struct pub **pp = &ad->flight[(unsigned)mid % N_MID_BUCKETS]; *pp; pp = &(*pp)->next)
+		if ((*pp)->mid == mid) {
+			struct pub *p = *pp;
+			*pp = p->next;
+			ad->n_flight--;
+			return p;
+		}
+	return NULL;
+}
+
+static void publish_now(struct gw_adapter *ad, struct pub *p)
+{
+	if (!ad->connected) {
+		finish(p, GW_RETRY, "not connected to the MQTT broker");
+		return;
+	}
+	if (p->untrusted) { /* a topic from a DID document: the broker's address passes the policy */
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		char why[200] = "";
+		if (getpeername(mosquitto_socket(ad->m), (struct sockaddr *)&ss, &sl) != 0) {
+			finish(p, GW_RETRY, "broker address unknown");
+			return;
+		}
+		if (ad->host->outbound_check(ad->host, (struct sockaddr *)&ss, sl, true, why, sizeof why) != DC_OK) {
+			finish(p, GW_FAILED, why);
+			return;
+		}
+	}
+	mosquitto_property *props = NULL;
+	if (ad->protocol == MQTT_PROTOCOL_V5 &&
+	    mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, p->media_type ? p->media_type : DIDCOMM_ENC)) {
+		finish(p, GW_RETRY, "out of memory");
+		return;
+	}
+	int mid = 0;
+	int rc = mosquitto_publish_v5(ad->m, &mid, p->topic, (int)p->len, p->data, p->qos, p->retain, props);
+	mosquitto_property_free_all(&props);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		bool hard = rc == MOSQ_ERR_PAYLOAD_SIZE || rc == MOSQ_ERR_OVERSIZE_PACKET || rc == MOSQ_ERR_INVAL ||
+		            rc == MOSQ_ERR_MALFORMED_UTF8 || rc == MOSQ_ERR_QOS_NOT_SUPPORTED;
+		char why[160];
+		snprintf(why, sizeof why, "publish to %.80s: %s", p->topic, mosquitto_strerror(rc));
+		finish(p, hard ? GW_FAILED : GW_RETRY, why);
+		return;
+	}
+	p->mid = mid;
+	p->deadline = mono_ms() + ad->conf->timeout_ms;
+	flight_put(ad, p);
+}
+
+/* ---- presence ------------------------------------------------------------------------------ */
+static struct presence *pres_find(struct gw_adapter *ad, const char *topic)
+{
+	for (struct presence *e = ad->pres[fnv(topic) % N_PRES_BUCKETS]; e; e = e->next)
+		if (strcmp(e->topic, topic) == 0)
+			return e;
+	return NULL;
+}
+
+static struct presence *pres_add(struct gw_adapter *ad, const char *topic)
+{
+	if (ad->n_pres >= ad->conf->max_presence) {
+		if (!ad->pres_full_logged)
+			gw_host_log(ad->host, GW_LOG_WARN, "max_presence (%u) devices watched: others are published to "
+			                                   "without looking at their presence", ad->conf->max_presence);
+		ad->pres_full_logged = true;
+		return NULL;
+	}
+	struct presence *e = calloc(1, sizeof *e);
+	if (!e || !(e->topic = strdup(topic))) {
+		free(e);
+		return NULL;
+	}
+	struct presence **b = &ad->pres[fnv(topic) % N_PRES_BUCKETS];
+	e->next = *b;
+	*b = e;
+	ad->n_pres++;
+	return e;
+}
+
+static void pres_subscribe(struct gw_adapter *ad, struct presence *e)
+{
+	if (!ad->connected || e->sub_mid)
+		return;
+	int mid = 0;
+	int rc = mosquitto_subscribe_v5(ad->m, &mid, e->topic, 0, 0, NULL);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		gw_host_log(ad->host, GW_LOG_WARN, "subscribe to presence %s: %s", e->topic, mosquitto_strerror(rc));
+		return;
+	}
+	e->sub_mid = mid;
+	e->snext = ad->subscribing;
+	ad->subscribing = e;
+}
+
+/* a delivery for a device whose presence is known now */
+static void pres_decide(struct gw_adapter *ad, struct presence *e, struct pub *p)
+{
+	if (e && e->offline)
+		finish(p, GW_HELD, p->presence);
+	else
+		publish_now(ad, p);
+}
+
+static void dispatch(struct gw_adapter *ad, struct pub *p)
+{
+	if (p->fail) {
+		finish(p, GW_FAILED, p->fail);
+		return;
+	}
+	if (ad->stopping) {
+		finish(p, GW_RETRY, "adapter stopping");
+		return;
+	}
+	if (!p->presence || !ad->host->release) {
+		publish_now(ad, p);
+		return;
+	}
+	struct presence *e = pres_find(ad, p->presence);
+	if (!e)
+		e = pres_add(ad, p->presence);
+	if (!e || e->known) {
+		pres_decide(ad, e, p);
+		return;
+	}
+	if (!ad->connected) {
+		finish(p, GW_RETRY, "not connected to the MQTT broker");
+		return;
+	}
+	p->next = NULL;
+	if (e->wt)
+		e->wt->next = p;
+	else
+		e->wh = p;
+	e->wt = p;
+	pres_subscribe(ad, e);
+}
+
+static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const int *granted,
+                         const mosquitto_property *props)
+{
+	(void)m;
+	(void)props;
+	struct gw_adapter *ad = obj;
+	for (struct presence **pp = &ad->subscribing; *pp; pp = &(*pp)->snext) {
+		struct presence *e = *pp;
+		if (e->sub_mid != mid)
+			continue;
+		*pp = e->snext;
+		e->snext = NULL;
+		e->sub_mid = 0;
+		if (n < 1 || granted[0] >= 128)
+			gw_host_log(ad->host, GW_LOG_WARN, "presence %s: subscription refused by the broker: publishing without "
+			                                   "it", e->topic);
+		e->known = true; /* the retained payload, if any, came before the SUBACK */
+		struct pub *p = e->wh;
+		e->wh = e->wt = NULL;
+		while (p) {
+			struct pub *next = p->next;
+			pres_decide(ad, e, p);
+			p = next;
+		}
+		update_watch(ad);
+		return;
+	}
+}
+
+/* a payload on a presence topic: true when the topic is one */
+static bool presence_seen(struct gw_adapter *ad, const struct mosquitto_message *msg)
+{
+	struct presence *e = pres_find(ad, msg->topic);
+	if (!e)
+		return false;
+	bool off = msg->payloadlen == 7 && memcmp(msg->payload, "offline", 7) == 0;
+	bool on = msg->payloadlen == 0 || (msg->payloadlen == 6 && memcmp(msg->payload, "online", 6) == 0);
+	if (!off && !on) {
+		gw_host_log(ad->host, GW_LOG_DEBUG, "presence %s: payload is neither online nor offline: ignored", e->topic);
+		return true;
+	}
+	bool was = e->offline;
+	e->offline = off;
+	if (was != off)
+		gw_host_log(ad->host, GW_LOG_INFO, "presence %s: %s", e->topic, off ? "offline: holding" : "online: releasing");
+	if (was && !off && ad->host->release)
+		ad->host->release(ad->host, e->topic);
+	return true;
+}
+
+/* ---- inbound ------------------------------------------------------------------------------ */
+static void conn_lost(struct gw_adapter *ad, const char *why);
+
+static void hard_drop(struct gw_adapter *ad)
+{
+	/* nothing queued (PUBACKs included) goes out: the broker resends the batch */
+	gw_host_log(ad->host, GW_LOG_WARN, "the gateway cannot take messages now: disconnecting without acknowledging; "
+	                                   "the broker sends them again");
+	shutdown(mosquitto_socket(ad->m), SHUT_RDWR);
+	int rc = mosquitto_loop_read(ad->m, 1);
+	if (ad->watch)
+		conn_lost(ad, rc ? mosquitto_strerror(rc) : "dropped");
+}
+
+/* every message read so far is answered: the PUBACKs may go, and reading resumes */
+static void gate_open(struct gw_adapter *ad)
+{
+	if (!ad->watch || ad->pending_in)
+		return;
+	if (ad->drop_conn) {
+		hard_drop(ad);
+		return;
+	}
+	int rc = mosquitto_loop_write(ad->m, 1);
+	if (rc == MOSQ_ERR_SUCCESS && ad->watch)
+		rc = mosquitto_loop_read(ad->m, 1); /* TLS may hold records the socket no longer shows */
+	if (rc != MOSQ_ERR_SUCCESS && ad->watch)
+		conn_lost(ad, mosquitto_strerror(rc));
+	update_watch(ad);
+}
+
+static void on_ack(void *arg, const struct gw_reply *r)
+{
+	struct inack *a = arg;
+	struct gw_adapter *ad = a->ad;
+	switch (r->outcome) {
+	case GW_ACCEPTED:
+	case GW_ANSWERED:
+		break;
+	case GW_REFUSED:
+		gw_host_log(ad->host, GW_LOG_WARN, "message on %s refused: %s (dropped)", a->topic, r->why ? r->why : "");
+		break;
+	default:
+		ad->drop_conn = true;
+		break;
+	}
+	if (a->gen == ad->gen && ad->pending_in) {
+		ad->pending_in--;
+		if (!ad->stopping)
+			gate_open(ad);
+	}
+	free(a);
+}
+
+static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg,
+                       const mosquitto_property *props)
+{
+	(void)m;
+	struct gw_adapter *ad = obj;
+	if (ad->stopping || !msg->topic)
+		return;
+	bool pres = presence_seen(ad, msg);
+	const struct sub *s = NULL;
+	for (size_t i = 0; i < ad->n_subs && !s; i++) {
+		bool match = false;
+		if (mosquitto_topic_matches_sub(ad->subs[i].filter, msg->topic, &match) == MOSQ_ERR_SUCCESS && match)
+			s = &ad->subs[i];
+	}
+	if (!s) {
+		if (!pres)
+			gw_host_log(ad->host, GW_LOG_DEBUG, "message on %s matches no subscription: ignored", msg->topic);
+		return;
+	}
+	if (msg->payloadlen <= 0 || (size_t)msg->payloadlen > ad->max_bytes) {
+		gw_host_log(ad->host, GW_LOG_WARN, "message on %s dropped: %d bytes (%s)", msg->topic, msg->payloadlen,
+		            msg->payloadlen <= 0 ? "empty" : "over max_message_bytes");
+		return;
+	}
+	char *ct = NULL;
+	if (props)
+		mosquitto_property_read_string(props, MQTT_PROP_CONTENT_TYPE, &ct, false);
+	struct inack *a = calloc(1, sizeof *a);
+	uint8_t *data = malloc((size_t)msg->payloadlen);
+	if (!a || !data) {
+		free(a);
+		free(data);
+		free(ct);
+		ad->drop_conn = true; /* not taken: must not be acknowledged */
+		return;
+	}
+	memcpy(data, msg->payload, (size_t)msg->payloadlen);
+	a->ad = ad;
+	a->gen = ad->gen;
+	snprintf(a->topic, sizeof a->topic, "%s", msg->topic);
+	struct gw_inbound in = { .source = msg->topic, .media_type = ct, .tag = s->tag, .data = data,
+		                 .len = (size_t)msg->payloadlen, .live = false };
+	dc_err rc = ad->host->submit(ad->host, &in, on_ack, a);
+	free(ct);
+	if (rc == DC_OK) {
+		ad->pending_in++;
+		return;
+	}
+	free(a);
+	if (rc == DC_ERR_UNSUPPORTED)
+		return;
+	ad->drop_conn = true; /* busy or draining: not acknowledged, the broker keeps it */
+}
+
+/* ---- the connection --------------------------------------------------------------------- */
+static void on_io(void *arg, int fd, unsigned events)
+{
+	(void)fd;
+	struct gw_adapter *ad = arg;
+	int rc = MOSQ_ERR_SUCCESS;
+	if (events & GW_FD_READ)
+		rc = mosquitto_loop_read(ad->m, 1);
+	if (rc == MOSQ_ERR_SUCCESS && ad->watch && !ad->pending_in && (events & GW_FD_WRITE) &&
+	    mosquitto_want_write(ad->m))
+		rc = mosquitto_loop_write(ad->m, 1);
+	if (rc != MOSQ_ERR_SUCCESS && ad->watch)
+		conn_lost(ad, mosquitto_strerror(rc));
+	if (ad->watch && !ad->pending_in && ad->drop_conn)
+		hard_drop(ad);
+	update_watch(ad);
+}
+
+static void update_watch(struct gw_adapter *ad)
+{
+	if (!ad->watch)
+		return;
+	unsigned ev = 0;
+	if (!ad->pending_in) { /* the gate: nothing read or written while messages wait for the gateway */
+		ev = GW_FD_READ;
+		if (mosquitto_want_write(ad->m))
+			ev |= GW_FD_WRITE;
+	}
+	ad->host->watch_set(ad->host, ad->watch, ev);
+}
+
+static void conn_lost(struct gw_adapter *ad, const char *why)
+{
+	if (ad->watch) {
+		ad->host->watch_close(ad->host, ad->watch);
+		ad->watch = NULL;
+	}
+	bool was = ad->connected;
+	ad->connected = false;
+	ad->gen++;
+	ad->pending_in = 0;
+	ad->drop_conn = false;
+	/* subscriptions in flight are sent again on the next connection */
+	for (struct presence *e = ad->subscribing, *n; e; e = n) {
+		n = e->snext;
+		e->snext = NULL;
+		e->sub_mid = 0;
+	}
+	ad->subscribing = NULL;
+	if (ad->stopping)
+		return;
+	ad->backoff_ms = ad->backoff_ms ? ad->backoff_ms * 2 : 1000;
+	if (ad->backoff_ms > ad->conf->reconnect_max_ms)
+		ad->backoff_ms = ad->conf->reconnect_max_ms;
+	ad->next_try_ms = mono_ms() + ad->backoff_ms;
+	if (was || !ad->down_logged)
+		gw_host_log(ad->host, GW_LOG_WARN, "broker %s: connection lost (%s); reconnecting in %lld ms", ad->conf->broker,
+		            why, (long long)ad->backoff_ms);
+	ad->down_logged = true;
+}
+
+static void on_disconnect(struct mosquitto *m, void *obj, int rc, const mosquitto_property *props)
+{
+	(void)m;
+	(void)props;
+	struct gw_adapter *ad = obj;
+	conn_lost(ad, rc ? mosquitto_strerror(rc) : "closed");
+}
+
+static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const mosquitto_property *props)
+{
+	(void)props;
+	struct gw_adapter *ad = obj;
+	if (rc != 0) {
+		if (ad->protocol == MQTT_PROTOCOL_V5 && rc == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION) {
+			gw_host_log(ad->host, GW_LOG_INFO, "broker %s does not speak MQTT 5: using 3.1.1", ad->conf->broker);
+			ad->protocol = MQTT_PROTOCOL_V311;
+			mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+			ad->backoff_ms = 0; /* the reconnect comes at once */
+		} else {
+			gw_host_log(ad->host, GW_LOG_ERROR, "broker %s refused the connection: %s", ad->conf->broker,
+			            ad->protocol == MQTT_PROTOCOL_V5 ? mosquitto_reason_string(rc) : mosquitto_connack_string(rc));
+		}
+		ad->down_logged = true;
+		return; /* libmosquitto closes the connection: on_disconnect */
+	}
+	ad->connected = true;
+	ad->backoff_ms = 0;
+	ad->down_logged = false;
+	gw_host_log(ad->host, GW_LOG_INFO, "connected to %s as %s (MQTT %s%s)", ad->conf->broker, ad->client_id,
+	            ad->protocol == MQTT_PROTOCOL_V5 ? "5" : "3.1.1", (flags & 1) ? ", session resumed" : "");
+	for (size_t i = 0; i < ad->n_subs; i++) {
+		int r = mosquitto_subscribe_v5(m, NULL, ad->subs[i].filter, 1, 0, NULL);
+		if (r != MOSQ_ERR_SUCCESS)
+			gw_host_log(ad->host, GW_LOG_ERROR, "subscribe %s: %s", ad->subs[i].filter, mosquitto_strerror(r));
+	}
+	/* presence topics again: their retained payloads say where each device is now */
+	for (size_t b = 0; b < N_PRES_BUCKETS; b++)
+		for (struct presence *e = ad->pres[b]; e; e = e->next)
+			pres_subscribe(ad, e);
+}
+
+static void on_publish(struct mosquitto *m, void *obj, int mid, int reason, const mosquitto_property *props)
+{
+	(void)m;
+	(void)props;
+	struct gw_adapter *ad = obj;
+	struct pub *p = flight_take(ad, mid);
+	if (!p)
+		return; /* timed out already: answered GW_RETRY */
+	if (reason >= 128) {
+		char why[160];
+		snprintf(why, sizeof why, "broker refused the publish to %.80s: %s", p->topic, mosquitto_reason_string(reason));
+		bool hard = reason == MQTT_RC_NOT_AUTHORIZED || reason == MQTT_RC_TOPIC_NAME_INVALID ||
+		            reason == MQTT_RC_PAYLOAD_FORMAT_INVALID || reason == MQTT_RC_PACKET_TOO_LARGE;
+		finish(p, hard ? GW_FAILED : GW_RETRY, why);
+		return;
+	}
+	finish(p, GW_SENT, p->qos ? (p->qos == 1 ? "PUBACK" : "PUBCOMP") : "written (QoS 0)");
+}
+
+static void try_connect(struct gw_adapter *ad)
+{
+	mosquitto_property *props = NULL;
+	if (ad->protocol == MQTT_PROTOCOL_V5 && !ad->oneshot && ad->conf->session_expiry_ms > 0)
+		mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
+		                             (uint32_t)(ad->conf->session_expiry_ms / 1000));
+	mosquitto_int_option(ad->m, MOSQ_OPT_PROTOCOL_VERSION, ad->protocol);
+	int rc = mosquitto_connect_bind_v5(ad->m, ad->host_name, ad->port, (int)(ad->conf->keepalive_ms / 1000), NULL,
+	                                   props);
+	mosquitto_property_free_all(&props);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		conn_lost(ad, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+		return;
+	}
+	dc_err e = ad->host->watch_fd(ad->host, mosquitto_socket(ad->m), GW_FD_READ | GW_FD_WRITE, on_io, ad, &ad->watch);
+	if (e != DC_OK) {
+		mosquitto_disconnect(ad->m);
+		conn_lost(ad, "cannot watch the socket");
+		return;
+	}
+	update_watch(ad);
+}
+
+static void on_tick(void *arg)
+{
+	struct gw_adapter *ad = arg;
+	if (ad->stopping)
+		return;
+	int64_t now = mono_ms();
+	if (ad->watch) {
+		int rc = mosquitto_loop_misc(ad->m);
+		if (rc != MOSQ_ERR_SUCCESS && ad->watch)
+			conn_lost(ad, mosquitto_strerror(rc));
+	}
+	if (!ad->watch && now >= ad->next_try_ms)
+		try_connect(ad);
+	if (ad->n_flight)
+		for (size_t b = 0; b < N_MID_BUCKETS; b++)
+			for (struct pub **pp = &ad->flight[b]; *pp;) {
+				struct pub *p = *pp;
+				if (p->deadline > now) {
+					pp = &p->next;
+					continue;
+				}
+				*pp = p->next;
+				ad->n_flight--;
+				finish(p, GW_RETRY, ad->connected ? "no acknowledgement from the broker in time"
+				                                  : "not connected to the MQTT broker");
+			}
+	update_watch(ad);
+}
+
+/* sends handed over by send() */
+static void drain(void *arg)
+{
+	struct gw_adapter *ad = arg;
+	pthread_mutex_lock(&ad->mu);
+	struct pub *p = ad->inh;
+	ad->inh = ad->intail = NULL;
+	ad->posted = false;
+	pthread_mutex_unlock(&ad->mu);
+	while (p) {
+		struct pub *next = p->next;
+		dispatch(ad, p);
+		p = next;
+	}
+	update_watch(ad);
+}
+
+/* ---- the adapter ------------------------------------------------------------------------- */
+static dc_err read_password(struct gw_adapter *ad, struct dc_errinfo *ei)
+{
+	const char *path = ad->conf->password_file;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return dc_errinfo_set(ei, DC_ERR_IO, "password_file %.200s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || (st.st_mode & 077)) {
+		fclose(f);
+		return dc_errinfo_set(ei, DC_ERR_DENIED, "password_file %.200s: readable by others (want mode 0600)", path);
+	}
+	char buf[1024];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	buf[strcspn(buf, "\r\n")] = 0;
+	ad->password = strdup(buf);
+	memset(buf, 0, sizeof buf);
+	return ad->password ? DC_OK : DC_ERR_NOMEM;
+}
+
+static dc_err mqtt_start(struct gw_adapter *ad, struct gw_host *host, struct dc_errinfo *ei)
+{
+	ad->host = host;
+	ad->oneshot = host->release == NULL;
+	pthread_once(&lib_once, lib_init);
+	if (ad->conf->client_id[0])
+		snprintf(ad->client_id, sizeof ad->client_id, "%s", ad->conf->client_id);
+	else
+		snprintf(ad->client_id, sizeof ad->client_id, "dcgw-%016llx",
+		         (unsigned long long)fnv(host->our_did ? host->our_did : "didcomm-gateway"));
+	if (ad->oneshot) /* a command: never take the daemon's session (same id = the broker drops the other) */
+		snprintf(ad->client_id + strlen(ad->client_id), sizeof ad->client_id - strlen(ad->client_id), "-cmd%ld",
+		         (long)getpid());
+	if (!(ad->m = mosquitto_new(ad->client_id, ad->oneshot, ad)))
+		return dc_errinfo_set(ei, DC_ERR_NOMEM, "mqtt: cannot create the client");
+	mosquitto_threaded_set(ad->m, true); /* see the top: we write only from our loop_write */
+	mosquitto_connect_v5_callback_set(ad->m, on_connect);
+	mosquitto_disconnect_v5_callback_set(ad->m, on_disconnect);
+	mosquitto_message_v5_callback_set(ad->m, on_message);
+	mosquitto_publish_v5_callback_set(ad->m, on_publish);
+	mosquitto_subscribe_v5_callback_set(ad->m, on_subscribe);
+	if (ad->conf->username[0]) {
+		dc_err rc = ad->conf->password_file[0] ? read_password(ad, ei) : DC_OK;
+		if (rc)
+			return rc;
+		if (mosquitto_username_pw_set(ad->m, ad->conf->username, ad->password) != MOSQ_ERR_SUCCESS)
+			return dc_errinfo_set(ei, DC_ERR_INVAL, "mqtt: username refused");
+	}
+	if (ad->tls || ad->conf->ca_file[0]) {
+		const char *ca = ad->conf->ca_file[0] ? ad->conf->ca_file : NULL;
+		int rc = ca ? mosquitto_tls_set(ad->m, ca, NULL, ad->conf->cert_file[0] ? ad->conf->cert_file : NULL,
+		                                ad->conf->key_file[0] ? ad->conf->key_file : NULL, NULL)
+		            : mosquitto_int_option(ad->m, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
+		if (rc != MOSQ_ERR_SUCCESS)
+			return dc_errinfo_set(ei, DC_ERR_INVAL, "mqtt: TLS setup: %s", mosquitto_strerror(rc));
+	}
+	dc_err e = host->timer_start(host, TICK_MS, TICK_MS, on_tick, ad, &ad->tick);
+	if (e)
+		return dc_errinfo_set(ei, e, "mqtt: cannot start a timer");
+	try_connect(ad);
+	return DC_OK;
+}
+
+static dc_err mqtt_send(struct gw_adapter *ad, const struct gw_dest *dest, const struct gw_envelope *env,
+                        gw_send_done_fn *done, void *arg)
+{
+	struct pub *p = calloc(1, sizeof *p);
+	char target[MAX_TOPIC + 300], opt[MAX_TOPIC + 1];
+	if (!p)
+		return DC_ERR_NOMEM;
+	p->done = done;
+	p->arg = arg;
+	p->data = env->data;
+	p->len = env->len;
+	p->media_type = env->media_type;
+	p->untrusted = dest->untrusted;
+	p->qos = 1;
+	const char *topic = target;
+	if (!gw_dest_target(dest, target, sizeof target)) {
+		p->fail = "target too long";
+	} else if (strstr(target, "://")) { /* a DID endpoint: mqtt://host:port/topic */
+		char scheme[8], host[256];
+		int port = 0;
+		if (!parse_uri(target, scheme, sizeof scheme, host, sizeof host, &port, &topic)) {
+			p->fail = "not an mqtt:// or mqtts:// URI";
+		} else if (strcasecmp(scheme, ad->scheme) != 0 || strcasecmp(host, ad->host_name) != 0 || port != ad->port) {
+			snprintf(p->fail_buf, sizeof p->fail_buf, "%.40s://%.60s:%d is not the configured broker (%.60s)", scheme,
+			         host, port, ad->conf->broker);
+			p->fail = p->fail_buf;
+		}
+	}
+	if (!p->fail && !topic_ok(topic))
+		p->fail = "not a topic to publish to (empty, wildcard, leading $ or too long)";
+	if (!p->fail && env->len > MQTT_MAX_PAYLOAD)
+		p->fail = "envelope over the MQTT payload limit (256 MiB)";
+	if (!p->fail && gw_dest_opt(dest, "qos", opt, sizeof opt) && opt[0])
+		p->qos = opt[0] == '0' ? 0 : opt[0] == '2' ? 2 : 1;
+	if (!p->fail && gw_dest_opt(dest, "retain", opt, sizeof opt))
+		p->retain = strcmp(opt, "yes") == 0;
+	if (!p->fail && gw_dest_opt(dest, "presence", opt, sizeof opt) && opt[0]) {
+		if (!topic_ok(opt))
+			p->fail = "presence= is not a topic";
+		else if (!(p->presence = strdup(opt))) {
+			free(p);
+			return DC_ERR_NOMEM;
+		}
+	}
+	if (!(p->topic = strdup(p->fail ? "-" : topic))) {
+		pub_free(p);
+		return DC_ERR_NOMEM;
+	}
+	pthread_mutex_lock(&ad->mu);
+	if (ad->closed || !ad->host) {
+		pthread_mutex_unlock(&ad->mu);
+		pub_free(p);
+		return DC_ERR_AGAIN;
+	}
+	if (ad->intail)
+		ad->intail->next = p;
+	else
+		ad->inh = p;
+	ad->intail = p;
+	bool post = !ad->posted;
+	ad->posted = true;
+	pthread_mutex_unlock(&ad->mu);
+	if (post && ad->host->post(ad->host, drain, ad) != DC_OK) {
+		/* the loop is gone: the entries wait for stop(), which answers them GW_RETRY */
+		pthread_mutex_lock(&ad->mu);
+		ad->posted = false;
+		pthread_mutex_unlock(&ad->mu);
+	}
+	return DC_OK;
+}
+
+static void mqtt_stop(struct gw_adapter *ad)
+{
+	if (!ad || ad->stopping || !ad->host)
+		return;
+	ad->stopping = true;
+	pthread_mutex_lock(&ad->mu);
+	ad->closed = true;
+	struct pub *in = ad->inh;
+	ad->inh = ad->intail = NULL;
+	pthread_mutex_unlock(&ad->mu);
+	for (struct pub *n; in; in = n) {
+		n = in->next;
+		finish(in, GW_RETRY, "adapter stopping");
+	}
+	for (size_t b = 0; b < N_MID_BUCKETS; b++)
+		for (struct pub *p = ad->flight[b], *n; p; p = n) {
+			n = p->next;
+			finish(p, GW_RETRY, "adapter stopping");
+		}
+	memset(ad->flight, 0, sizeof ad->flight);
+	ad->n_flight = 0;
+	for (size_t b = 0; b < N_PRES_BUCKETS; b++)
+		for (struct presence *e = ad->pres[b]; e; e = e->next) {
+			for (struct pub *p = e->wh, *n; p; p = n) {
+				n = p->next;
+				finish(p, GW_RETRY, "adapter stopping");
+			}
+			e->wh = e->wt = NULL;
+		}
+	if (ad->tick) {
+		ad->host->timer_stop(ad->host, ad->tick);
+		ad->tick = NULL;
+	}
+	if (ad->connected && !ad->pending_in) { /* a clean DISCONNECT (the session stays) */
+		mosquitto_disconnect(ad->m);
+		mosquitto_loop_write(ad->m, 1);
+	}
+	if (ad->watch) {
+		ad->host->watch_close(ad->host, ad->watch);
+		ad->watch = NULL;
+	}
+	ad->connected = false;
+}
+
+static void mqtt_free(struct gw_adapter *ad)
+{
+	if (!ad)
+		return;
+	if (ad->m)
+		mosquitto_destroy(ad->m); /* closes the socket if still open (unacknowledged: resent) */
+	for (size_t b = 0; b < N_PRES_BUCKETS; b++)
+		for (struct presence *e = ad->pres[b], *n; e; e = n) {
+			n = e->next;
+			free(e->topic);
+			free(e);
+		}
+	for (size_t i = 0; i < ad->n_subs; i++) {
+		free(ad->subs[i].filter);
+		free(ad->subs[i].tag);
+	}
+	free(ad->subs);
+	if (ad->password) {
+		memset(ad->password, 0, strlen(ad->password));
+		free(ad->password);
+	}
+	pthread_mutex_destroy(&ad->mu);
+	free(ad);
+}
+
+static const char *const mqtt_schemes[] = { "mqtt", "mqtts", NULL };
+
+const struct gw_adapter_ops gw_ad_mqtt = {
+	.name = "mqtt",
+	.schemes = mqtt_schemes,
+	.flags = GW_AD_IN | GW_AD_OUT,
+	.keys = mqtt_keys,
+	.n_keys = sizeof mqtt_keys / sizeof mqtt_keys[0],
+	.conf_size = sizeof(struct mqtt_conf),
+	.create = mqtt_create,
+	.start = mqtt_start,
+	.send = mqtt_send,
+	.stop = mqtt_stop,
+	.free = mqtt_free,
+};
