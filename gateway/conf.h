@@ -31,7 +31,6 @@ struct gw_conf {
 	bool queue_sync_full;     /* synchronous=FULL: survive power loss, not only kill -9 */
 	size_t queue_files_from;  /* envelopes this big or bigger: a file each beside the database; 0 = none */
 	unsigned concurrency;     /* deliveries in flight, all destinations together */
-	unsigned per_peer_share;  /* % of max_items one peer (address or sender DID) may hold */
 	unsigned per_peer_rate;   /* messages a second one peer address may submit (burst twice that) */
 	/* [outbound] */
 	struct gw_conf_list outbound_allow; /* CIDRs DID-derived targets may reach besides public ones */
