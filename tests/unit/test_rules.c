@@ -44,7 +44,7 @@ static void good_files(void)
 	static const struct {
 		const char *path;
 		size_t rules;
-	} files[] = { { "conf/rules.conf", 8 }, { "tests/rules/good.rules", 8 } };
+	} files[] = { { "conf/rules.conf", 9 }, { "tests/rules/good.rules", 8 } };
 	for (size_t i = 0; i < N(files); i++) {
 		struct rule_set *set = NULL;
 		struct rule_diag *d = NULL;
