@@ -139,7 +139,7 @@ int gw_cmd_queue(int argc, char **argv)
 	}
 	const char *sub = argv[optind];
 	struct gw_conf conf;
-	struct gw_conf_err ce;
+	struct dc_errinfo ce = { 0 };
 	gw_conf_defaults(&conf);
 	if (conf_path ? gw_conf_load(&conf, conf_path, &ce) :
 	                gw_conf_load_text(&conf, "(built-in)", GW_CONF_BUILTIN, strlen(GW_CONF_BUILTIN), &ce)) {

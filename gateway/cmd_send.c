@@ -60,7 +60,7 @@ int gw_cmd_send(int argc, char **argv)
 	struct dc_keystore *ks = NULL;
 	struct gw_oneshot *os = NULL;
 	struct gw_conf conf;
-	struct gw_conf_err ce = { "" };
+	struct dc_errinfo ce = { 0 };
 	gw_conf_defaults(&conf);
 	struct dc_ctx *ctx = NULL;
 	struct dc_errinfo ei = { 0 };

@@ -248,7 +248,7 @@ static void *ad_conf_new(size_t a, char *why, size_t why_len)
 	return conf;
 }
 
-int gw_conf_load_text(struct gw_conf *c, const char *name, const char *text, size_t len, struct gw_conf_err *e)
+dc_err gw_conf_load_text(struct gw_conf *c, const char *name, const char *text, size_t len, struct dc_errinfo *e)
 {
 	char section[64] = "";
 	long ad = -1; /* the adapter whose section we are in */
@@ -263,15 +263,13 @@ int gw_conf_load_text(struct gw_conf *c, const char *name, const char *text, siz
 		lineno++;
 		size_t n = end - pos;
 		if (n >= sizeof line) {
-			snprintf(e->msg, sizeof e->msg, "%s:%zu: line longer than %zu bytes", name, lineno, sizeof line - 1);
-			return -1;
+			return dc_errinfo_set(e, DC_ERR_MALFORMED, "%s:%zu: line longer than %zu bytes", name, lineno, sizeof line - 1);
 		}
 		memcpy(line, text + pos, n);
 		line[n] = 0;
 		pos = end + 1;
 		if (memchr(line, '\0', n)) {
-			snprintf(e->msg, sizeof e->msg, "%s:%zu: NUL byte", name, lineno);
-			return -1;
+			return dc_errinfo_set(e, DC_ERR_MALFORMED, "%s:%zu: NUL byte", name, lineno);
 		}
 		/* a comment starts with '#' at the start of a line or after a blank: an MQTT
 		 * filter such as didcomm/in/# keeps its wildcard */
@@ -286,8 +284,7 @@ int gw_conf_load_text(struct gw_conf *c, const char *name, const char *text, siz
 		if (*s == '[') {
 			char *close = strchr(s, ']');
 			if (!close || close[1] != 0 || close - s - 1 >= (long)sizeof section) {
-				snprintf(e->msg, sizeof e->msg, "%s:%zu: bad section header", name, lineno);
-				return -1;
+				return dc_errinfo_set(e, DC_ERR_MALFORMED, "%s:%zu: bad section header", name, lineno);
 			}
 			*close = 0;
 			snprintf(section, sizeof section, "%s", trim(s + 1));
@@ -300,22 +297,19 @@ int gw_conf_load_text(struct gw_conf *c, const char *name, const char *text, siz
 					ad = (long)a;
 					known = true;
 					if (!c->ad_conf[a] && !(c->ad_conf[a] = ad_conf_new(a, why, sizeof why))) {
-						snprintf(e->msg, sizeof e->msg, "%s:%zu: [%s]: %s", name, lineno, section, why);
-						return -1;
+						return dc_errinfo_set(e, DC_ERR_MALFORMED, "%s:%zu: [%s]: %s", name, lineno, section, why);
 					}
 					c->ad_line[a] = (unsigned)lineno;
 				}
 			if (!known) {
-				snprintf(e->msg, sizeof e->msg, "%s:%zu: unknown section [%s] (no such adapter in this build?)",
+				return dc_errinfo_set(e, DC_ERR_MALFORMED, "%s:%zu: unknown section [%s] (no such adapter in this build?)",
 				         name, lineno, section);
-				return -1;
 			}
 			continue;
 		}
 		char *sp = s + strcspn(s, " \t");
 		if (!*sp) {
-			snprintf(e->msg, sizeof e->msg, "%s:%zu: '%s' has no value", name, lineno, s);
-			return -1;
+			return dc_errinfo_set(e, DC_ERR_MALFORMED, "%s:%zu: '%s' has no value", name, lineno, s);
 		}
 		*sp = 0;
 		char *val = trim(sp + 1);
@@ -333,24 +327,21 @@ int gw_conf_load_text(struct gw_conf *c, const char *name, const char *text, siz
 					k = &rows[i].k;
 		}
 		if (!k) {
-			snprintf(e->msg, sizeof e->msg, "%s:%zu: unknown key '%s'%s%s%s", name, lineno, s,
+			return dc_errinfo_set(e, DC_ERR_MALFORMED, "%s:%zu: unknown key '%s'%s%s%s", name, lineno, s,
 			         *section ? " in [" : "", section, *section ? "]" : "");
-			return -1;
 		}
 		if (set(base, k, val, (unsigned)lineno, why, sizeof why)) {
-			snprintf(e->msg, sizeof e->msg, "%s:%zu: %s", name, lineno, why);
-			return -1;
+			return dc_errinfo_set(e, DC_ERR_MALFORMED, "%s:%zu: %s", name, lineno, why);
 		}
 	}
 	return 0;
 }
 
-int gw_conf_load(struct gw_conf *c, const char *path, struct gw_conf_err *e)
+dc_err gw_conf_load(struct gw_conf *c, const char *path, struct dc_errinfo *e)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f) {
-		snprintf(e->msg, sizeof e->msg, "%s: %s", path, strerror(errno));
-		return -1;
+		return dc_errinfo_set(e, DC_ERR_IO, "%s: %s", path, strerror(errno));
 	}
 	size_t cap = 1 << 20;
 	char *buf = malloc(cap);
@@ -359,11 +350,10 @@ int gw_conf_load(struct gw_conf *c, const char *path, struct gw_conf_err *e)
 	int err = ferror(f);
 	fclose(f);
 	if (!buf || err || too_big) {
-		snprintf(e->msg, sizeof e->msg, "%s: %s", path, !buf ? "out of memory" : too_big ? "over 1 MiB" : "read error");
+		return dc_errinfo_set(e, DC_ERR_MALFORMED, "%s: %s", path, !buf ? "out of memory" : too_big ? "over 1 MiB" : "read error");
 		free(buf);
-		return -1;
 	}
-	int rc = gw_conf_load_text(c, path, buf, n, e);
+	dc_err rc = gw_conf_load_text(c, path, buf, n, e);
 	free(buf);
 	return rc;
 }

@@ -42,14 +42,12 @@ struct gw_conf {
 	unsigned ad_line[GW_MAX_ADAPTERS]; /* where the section starts */
 };
 
-struct gw_conf_err {
-	char msg[512];            /* "file:line: what" */
-};
-
 void gw_conf_defaults(struct gw_conf *c);
-/* Parse path over the defaults already in c. Returns 0, or -1 with e->msg set. */
-int gw_conf_load(struct gw_conf *c, const char *path, struct gw_conf_err *e);
-int gw_conf_load_text(struct gw_conf *c, const char *name, const char *text, size_t len, struct gw_conf_err *e);
+/* Parse path over the defaults already in c. DC_ERR_MALFORMED with e->msg "file:line: what",
+ * DC_ERR_IO when the file cannot be read. */
+dc_err gw_conf_load(struct gw_conf *c, const char *path, struct dc_errinfo *e) DC_WUR;
+dc_err gw_conf_load_text(struct gw_conf *c, const char *name, const char *text, size_t len,
+                         struct dc_errinfo *e) DC_WUR;
 void gw_conf_clear(struct gw_conf *c);
 /* Print the effective configuration (for `run -t`). */
 void gw_conf_print(const struct gw_conf *c, void *file);

@@ -123,6 +123,16 @@ static char *dest_of(const char *prefix, const char *adapter, const char *target
 	return s;
 }
 
+/* the adapter for an endpoint URI, if this gateway has it configured */
+static const struct gw_adapter_ops *adapter_here(const struct gw_ingest_cfg *g, const char *uri)
+{
+	const struct gw_adapter_ops *ad = gw_adapter_for_uri(uri);
+	for (size_t i = 0; ad && g->adapter_on && gw_adapters[i]; i++)
+		if (gw_adapters[i] == ad)
+			return g->adapter_on[i] ? ad : NULL;
+	return ad;
+}
+
 /* is this endpoint URI the gateway itself? (its DID, or one of its own endpoints) */
 static bool is_self(const struct gw_ingest_cfg *g, const char *uri)
 {
@@ -201,7 +211,7 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 				data = NULL;
 				break;
 			}
-			const struct gw_adapter_ops *ad = gw_adapter_for_uri(target);
+			const struct gw_adapter_ops *ad = adapter_here(g, target);
 			const char *colon = strchr(target, ':');
 			char scheme[16] = "";
 			if (colon && (size_t)(colon - target) < sizeof scheme)
@@ -217,7 +227,7 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 				if (!(dest = dest_of("resolved ", ad->name, target, NULL)))
 					rc = DC_ERR_NOMEM;
 			} else {
-				snprintf(last, sizeof last, "endpoint %.200s: no adapter for it or not allowed here", target);
+				snprintf(last, sizeof last, "endpoint %.200s: no adapter for it configured here, or not allowed", target);
 				free(data);
 				data = NULL;
 			}
@@ -268,9 +278,11 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 	return DC_OK;
 }
 
-/* After the commit: copies of the born-leased deliveries for the caller to send from memory.
- * Out of memory here loses nothing: their leases run out and the dispatcher claims them. */
-static void take_fast(const struct plan *p, const int64_t *ids, struct gw_ingest_result *res)
+/* After the commit: the born-leased deliveries for the caller to send from memory. They take
+ * the plan's own buffers (the wrapped envelope, the destination) rather than copies; only an
+ * envelope the plan borrowed (the inbound bytes or the forward's payload) is copied. Out of
+ * memory here loses nothing: their leases run out and the dispatcher claims them. */
+static void take_fast(struct plan *p, const int64_t *ids, struct gw_ingest_result *res)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < p->n; i++)
@@ -286,12 +298,18 @@ static void take_fast(const struct plan *p, const int64_t *ids, struct gw_ingest
 		it->id = ids[i];
 		it->msg_id = in->msg_id ? strdup(in->msg_id) : NULL;
 		it->media_type = strdup(in->media_type);
-		it->dest = strdup(in->dest);
 		it->origin = in->origin ? strdup(in->origin) : NULL;
-		it->data = malloc(in->len ? in->len : 1);
 		it->len = in->len;
 		it->created_ms = it->next_ms = now;
 		it->expires_ms = in->expires_ms;
+		it->dest = p->dests[i]; /* taken: the plan no longer frees them */
+		p->dests[i] = NULL;
+		if (p->datas[i]) {
+			it->data = (uint8_t *)p->datas[i];
+			p->datas[i] = NULL;
+		} else if ((it->data = malloc(in->len ? in->len : 1))) {
+			memcpy(it->data, in->data, in->len);
+		}
 		res->n_fast++;
 		if (!it->media_type || !it->dest || !it->data) {
 			dc_queue_items_free(res->fast, res->n_fast);
@@ -299,7 +317,6 @@ static void take_fast(const struct plan *p, const int64_t *ids, struct gw_ingest
 			res->n_fast = 0;
 			return;
 		}
-		memcpy(it->data, in->data, in->len);
 	}
 }
 
@@ -624,7 +641,7 @@ static void queue_reply(const struct gw_ingest_cfg *g, struct gw_ingest_result *
 		return;
 	}
 	const char *ep = pr.items[0].endpoint;
-	const struct gw_adapter_ops *ad = ep && !is_self(g, ep) ? gw_adapter_for_uri(ep) : NULL;
+	const struct gw_adapter_ops *ad = ep && !is_self(g, ep) ? adapter_here(g, ep) : NULL;
 	char *dest = ad ? dest_of("resolved ", ad->name, ep, NULL) : dest_of("", "hold", res->reply_to, NULL);
 	int64_t now = now_ms(), hold_ms = 72 * 3600 * 1000LL;
 	struct dc_queue_new_item it = { .msg_id = NULL,

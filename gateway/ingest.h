@@ -26,6 +26,7 @@ struct gw_ingest_cfg {
 	size_t n_endpoints;
 	unsigned max_hops;           /* nested forwards addressed to us (0 = 4) */
 	struct gw_seen *seen;        /* envelopes sent lately (loop detection), or NULL */
+	const bool *adapter_on;      /* by index in gw_adapters[]: configured here (NULL: all of them) */
 	int64_t loop_window_ms;
 };
 

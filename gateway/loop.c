@@ -19,6 +19,7 @@
 
 #define MAX_PROTOCOLS 16
 #define PEER_BUCKETS 4096 /* inbound connections per peer address, by a hash of it */
+#define FD_TRACK 65536    /* accepted descriptors remembered between accept and the first bind */
 
 struct post {
 	struct post *next;
@@ -45,6 +46,7 @@ struct gw_loop {
 	unsigned max_conns, per_peer;
 	size_t n_conns;
 	unsigned peers[PEER_BUCKETS];
+	uint16_t fd_bucket[FD_TRACK]; /* bucket + 1 of an accepted fd not bound to a wsi yet, or 0 */
 	uint64_t refused;
 };
 
@@ -82,7 +84,7 @@ static size_t peer_bucket(const struct sockaddr_storage *ss)
 	return (size_t)(h % PEER_BUCKETS);
 }
 
-/* In front of protocols[0] (which lws gives every accept and every wsi's end): the listener's
+/* In front of protocols[0] (which lws gives every accept, wsi creation and end): the listener's
  * connection limits. An accepted connection is tagged with its peer's bucket in its opaque
  * user data as an odd number (client connections keep an adapter's pointer there, even). */
 static int conn_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -92,21 +94,34 @@ static int conn_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	if (l && l->max_conns) {
 		if (reason == LWS_CALLBACK_FILTER_NETWORK_CONNECTION && user) {
 			const struct lws_filter_network_conn_args *a = user;
+			int fd = (int)a->accept_fd;
+			if (fd >= 0 && fd < FD_TRACK && l->fd_bucket[fd]) {
+				/* that descriptor's earlier connection ended before it was ever bound */
+				size_t ob = (size_t)l->fd_bucket[fd] - 1;
+				l->peers[ob] -= l->peers[ob] > 0;
+				l->n_conns -= l->n_conns > 0;
+				l->fd_bucket[fd] = 0;
+			}
 			size_t b = peer_bucket(&a->cli_addr);
 			if (l->n_conns >= l->max_conns || l->peers[b] >= l->per_peer) {
 				l->refused++;
 				return -1; /* hung up at once: the listener stays responsive for the others */
 			}
+			l->peers[b]++; /* counted from the accept: many may arrive before any is bound */
+			l->n_conns++;
+			if (fd >= 0 && fd < FD_TRACK)
+				l->fd_bucket[fd] = (uint16_t)(b + 1);
 			return 0;
 		}
-		if (reason == LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED) {
-			struct sockaddr_storage ss;
-			socklen_t sl = sizeof ss;
+		if ((reason == LWS_CALLBACK_HTTP_BIND_PROTOCOL || reason == LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED) &&
+		    !lws_get_opaque_user_data(wsi)) {
+			/* the first time an accepted connection is bound to the HTTP protocol (lws 4.1
+			 * gives no NEW_CLIENT_INSTANTIATED here); outbound ones carry their adapter's
+			 * pointer and are not counted */
 			int fd = lws_get_socket_fd(wsi);
-			if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
-				size_t b = peer_bucket(&ss);
-				l->peers[b]++;
-				l->n_conns++;
+			if (fd >= 0 && fd < FD_TRACK && l->fd_bucket[fd]) { /* counted at its accept */
+				size_t b = (size_t)l->fd_bucket[fd] - 1;
+				l->fd_bucket[fd] = 0;
 				lws_set_opaque_user_data(wsi, (void *)(uintptr_t)((b << 1) | 1));
 			}
 		} else if (reason == LWS_CALLBACK_WSI_DESTROY) {

@@ -28,7 +28,7 @@ int gw_cmd_run(int argc, char **argv)
 	}
 	if (test_only) {
 		struct gw_conf conf;
-		struct gw_conf_err ce;
+		struct dc_errinfo ce = { 0 };
 		gw_conf_defaults(&conf);
 		int ret = 0;
 		if (path ? gw_conf_load(&conf, path, &ce) :

@@ -237,7 +237,7 @@ int gw_state_check_queue(struct gw_state *s, const char *cmd)
 
 int gw_state_open(struct gw_state *s, const char *cmd, const char *conf_path, const char *state_dir)
 {
-	struct gw_conf_err ce;
+	struct dc_errinfo ce = { 0 };
 	struct dc_errinfo ei = { 0 };
 	memset(s, 0, sizeof *s);
 	gw_conf_defaults(&s->conf);
@@ -247,6 +247,8 @@ int gw_state_open(struct gw_state *s, const char *cmd, const char *conf_path, co
 		return 1;
 	}
 	s->n_endpoints = gw_conf_endpoints(&s->conf, s->endpoint_buf, GW_STATE_MAX_ENDPOINTS);
+	for (size_t i = 0; i < GW_MAX_ADAPTERS && gw_adapters[i]; i++)
+		s->adapter_on[i] = s->conf.ad_conf[i] != NULL;
 	for (size_t i = 0; i < s->n_endpoints; i++)
 		s->endpoints[i] = s->endpoint_buf[i];
 	if (state_dir) {
@@ -313,6 +315,7 @@ void gw_state_ingest_cfg(const struct gw_state *s, struct gw_ingest_cfg *g)
 	g->n_endpoints = s->n_endpoints;
 	g->max_hops = s->conf.max_hops;
 	g->loop_window_ms = s->conf.loop_window_ms;
+	g->adapter_on = s->adapter_on;
 }
 
 int gw_state_args(int argc, char **argv, const char **conf, const char **state_dir)

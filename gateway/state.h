@@ -20,6 +20,7 @@ struct gw_state {
 	char endpoint_buf[GW_STATE_MAX_ENDPOINTS][512];
 	const char *endpoints[GW_STATE_MAX_ENDPOINTS];
 	size_t n_endpoints;
+	bool adapter_on[GW_MAX_ADAPTERS]; /* by index in gw_adapters[]: its section is configured */
 	int lock_fd;           /* gw_state_lock's, while locked */
 	bool locked;
 };

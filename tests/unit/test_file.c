@@ -201,7 +201,7 @@ static bool exists(const char *rel)
 /* the adapter for a [file] section; NULL with why when create refuses it */
 static struct gw_adapter *make(const char *section, char *why, size_t wn)
 {
-	struct gw_conf_err ce = { "" };
+	struct dc_errinfo ce = { 0 };
 	char text[2048];
 	snprintf(text, sizeof text, "[file]\n%s", section);
 	gw_conf_clear(&conf);
