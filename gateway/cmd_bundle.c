@@ -168,7 +168,7 @@ int gw_cmd_export(int argc, char **argv)
 		return 1;
 	}
 	struct gw_state s;
-	if (gw_state_open(&s, "export", conf, state)) {
+	if (gw_state_open_cmd(&s, "export", conf, state)) {
 		gw_state_close(&s);
 		return 1;
 	}

@@ -11,7 +11,7 @@ int gw_cmd_identity(int argc, char **argv)
 	if (gw_state_args(argc, argv, &conf, &state) < 0)
 		return 2;
 	struct gw_state s;
-	int ret = gw_state_open(&s, "identity", conf, state);
+	int ret = gw_state_open_cmd(&s, "identity", conf, state);
 	if (ret == 0)
 		printf("%s\n", s.did);
 	gw_state_close(&s);

@@ -53,7 +53,7 @@ int gw_cmd_import(int argc, char **argv)
 		return 2;
 	}
 	struct gw_state s;
-	if (gw_state_open(&s, "import", conf, state)) {
+	if (gw_state_open_cmd(&s, "import", conf, state)) {
 		gw_state_close(&s);
 		return 1;
 	}

@@ -58,13 +58,14 @@ int gw_cmd_run(int argc, char **argv)
 		return ret;
 	}
 	struct gw_state s;
-	int ret = gw_state_open(&s, "run", path, NULL);
+	int ret = gw_state_open_cmd(&s, "run", path, NULL);
 	/* one daemon per state directory, before it touches anything in it as the only one (the
 	 * queue's start-up sweep removes envelope files no item names yet); then the queue's check */
-	if (ret == 0)
-		ret = gw_state_lock(&s, "run");
-	if (ret == 0)
-		ret = gw_state_check_queue(&s, "run");
+	struct dc_errinfo ei = { 0 };
+	if (ret == 0 && (gw_state_lock(&s, &ei) || gw_state_check_queue(&s, &ei))) {
+		fprintf(stderr, "run: %s\n", ei.msg);
+		ret = 1;
+	}
 	if (ret == 0)
 		ret = gw_daemon_run(&s);
 	gw_state_close(&s);

@@ -49,7 +49,7 @@ static int write_private_file(const char *path, const char *data)
  * same DID. A did:peer:4 keystore also holds its keys under the short form's kids
  * (did_new.c): the short form did:peer:4H is a prefix of the long one, did:peer:4H:DOC, and the
  * long one is the DID. 1 with a message when there is no such DID, or more than one. */
-static int did_of_keystore(const struct dc_keystore *ks, const char *cmd, const char *secrets, char **out)
+static dc_err did_of_keystore(const struct dc_keystore *ks, const char *secrets, char **out, struct dc_errinfo *ei)
 {
 	*out = NULL;
 	const char *did = NULL, *other = NULL;
@@ -58,9 +58,8 @@ static int did_of_keystore(const struct dc_keystore *ks, const char *cmd, const 
 		const char *kid = dc_key_kid(dc_keystore_at(ks, i));
 		const char *hash = kid ? strchr(kid, '#') : NULL;
 		if (!hash || strncmp(kid, "did:", 4) != 0 || hash == kid + 4) {
-			fprintf(stderr, "%s: %s: key %zu has no DID URL for its kid (%.80s): cannot tell the gateway's DID; "
-			        "restore did.txt\n", cmd, secrets, i + 1, kid ? kid : "none");
-			return 1;
+			return dc_errinfo_set(ei, DC_ERR_IO, "%s: key %zu has no DID URL for its kid (%.80s): cannot tell the gateway's DID; "
+			        "restore did.txt", secrets, i + 1, kid ? kid : "none");
 		}
 		size_t n = (size_t)(hash - kid);
 		if (!did || (n == did_len && strncmp(kid, did, n) == 0)) {
@@ -85,77 +84,70 @@ static int did_of_keystore(const struct dc_keystore *ks, const char *cmd, const 
 		}
 	}
 	if (!did || other) {
-		fprintf(stderr, "%s: %s holds %s: cannot tell the gateway's DID; restore did.txt\n", cmd, secrets,
+		return dc_errinfo_set(ei, DC_ERR_IO, "%s holds %s: cannot tell the gateway's DID; restore did.txt", secrets,
 		        did ? "the keys of more than one DID" : "no keys");
-		return 1;
 	}
 	if (!(*out = strndup(did, did_len))) {
-		fprintf(stderr, "%s: out of memory\n", cmd);
-		return 1;
+		return dc_errinfo_set(ei, DC_ERR_NOMEM, "out of memory");
 	}
-	return 0;
+	return DC_OK;
 }
 
 /* The identity: did.txt (the DID) and secrets.json (its private keys). secrets.json is never
  * replaced: a lost identity cannot be had back, and agents know this DID. Without did.txt the
  * DID is read back from the kids of the secrets; without either, a new identity is made. */
-static int identity(struct gw_state *s, const char *cmd)
+static dc_err identity(struct gw_state *s, struct dc_errinfo *ei)
 {
 	char secrets[4200], didfile[4200];
-	struct dc_errinfo ei = { 0 };
+	struct dc_errinfo e2 = { 0 };
 	snprintf(secrets, sizeof secrets, "%s/secrets.json", s->conf.state_dir);
 	snprintf(didfile, sizeof didfile, "%s/did.txt", s->conf.state_dir);
 	size_t len = 0;
 	if (gw_read_input(didfile, 1 << 16, &s->did, &len) == DC_OK && len > 4) {
 		s->did[strcspn(s->did, "\r\n")] = 0;
-		if (dc_keystore_load_file(s->ks, secrets, &ei)) {
-			fprintf(stderr, "%s: %s: %s\n", cmd, secrets, ei.msg);
-			return 1;
+		if (dc_keystore_load_file(s->ks, secrets, &e2)) {
+			return dc_errinfo_set(ei, DC_ERR_IO, "%s: %s", secrets, e2.msg);
 		}
-		return 0;
+		return DC_OK;
 	}
 	free(s->did);
 	s->did = NULL;
 	char line[4200];
 	struct stat st;
 	if (lstat(secrets, &st) == 0 || errno != ENOENT) {
-		if (dc_keystore_load_file(s->ks, secrets, &ei)) {
-			fprintf(stderr, "%s: %s: %s (did.txt is missing; the secrets are kept as they are)\n", cmd, secrets,
-			        ei.msg);
-			return 1;
+		if (dc_keystore_load_file(s->ks, secrets, &e2)) {
+			return dc_errinfo_set(ei, DC_ERR_IO, "%s: %s (did.txt is missing; the secrets are kept as they are)", secrets,
+			        e2.msg);
 		}
-		if (did_of_keystore(s->ks, cmd, secrets, &s->did))
-			return 1;
+		dc_err rc = did_of_keystore(s->ks, secrets, &s->did, ei);
+		if (rc)
+			return rc;
 		snprintf(line, sizeof line, "%s\n", s->did);
 		int err = write_private_file(didfile, line);
 		if (err) {
-			fprintf(stderr, "%s: %s: %s\n", cmd, didfile, strerror(err));
-			return 1;
+			return dc_errinfo_set(ei, DC_ERR_IO, "%s: %s", didfile, strerror(err));
 		}
-		fprintf(stderr, "%s: %s was missing: written again from the keys in %s\n", cmd, didfile, secrets);
-		return 0;
+		snprintf(s->notice, sizeof s->notice, "%.250s was missing: written again from the keys in %.250s", didfile, secrets);
+		return DC_OK;
 	}
 	struct dc_did_new_opts o = { .method = DC_DID_PEER2, .endpoints = s->endpoints, .n_endpoints = s->n_endpoints };
 	char tmp[4300];
 	snprintf(tmp, sizeof tmp, "%s.new-%ld", secrets, (long)getpid());
-	if (dc_did_new(&o, s->ks, &s->did, &ei) || dc_keystore_save_file(s->ks, tmp, &ei)) {
-		fprintf(stderr, "%s: creating the gateway identity: %s\n", cmd, ei.msg);
-		return 1;
+	if (dc_did_new(&o, s->ks, &s->did, &e2) || dc_keystore_save_file(s->ks, tmp, &e2)) {
+		return dc_errinfo_set(ei, DC_ERR_IO, "creating the gateway identity: %s", e2.msg);
 	}
 	/* link: the new secrets take the name only if nothing holds it (rename would replace) */
 	int err = chmod(tmp, 0600) != 0 || link(tmp, secrets) != 0 ? errno : 0;
 	unlink(tmp);
 	if (err) {
-		fprintf(stderr, "%s: %s: %s%s\n", cmd, secrets, strerror(err),
-		        err == EEXIST ? " (made meanwhile by another process; start again)" : "");
-		return 1;
+		return dc_errinfo_set(ei, DC_ERR_IO, "%s: %s%s", secrets, strerror(err),
+		                      err == EEXIST ? " (made meanwhile by another process; start again)" : "");
 	}
 	snprintf(line, sizeof line, "%s\n", s->did);
 	if ((err = write_private_file(didfile, line))) {
-		fprintf(stderr, "%s: %s: %s\n", cmd, didfile, strerror(err));
-		return 1;
+		return dc_errinfo_set(ei, DC_ERR_IO, "%s: %s", didfile, strerror(err));
 	}
-	return 0;
+	return DC_OK;
 }
 
 /* the state's queue; the daemon shares this one handle between its threads */
@@ -185,16 +177,16 @@ static dc_err queue_open(const struct gw_state *s, struct dc_queue **q, struct d
 	return rc;
 }
 
-int gw_state_lock(struct gw_state *s, const char *cmd)
+dc_err gw_state_lock(struct gw_state *s, struct dc_errinfo *ei)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/lock", s->conf.state_dir);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 || fchmod(fd, 0600) != 0) {
-		fprintf(stderr, "%s: %s: %s\n", cmd, path, strerror(errno));
+		int err = errno;
 		if (fd >= 0)
 			close(fd);
-		return 1;
+		return dc_errinfo_set(ei, DC_ERR_IO, "%s: %s", path, strerror(err));
 	}
 	int r;
 	while ((r = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
@@ -205,47 +197,42 @@ int gw_state_lock(struct gw_state *s, const char *cmd)
 		ssize_t n = err == EWOULDBLOCK ? pread(fd, pid, sizeof pid - 1, 0) : -1;
 		pid[n > 0 ? n : 0] = 0;
 		pid[strcspn(pid, "\r\n")] = 0;
-		if (err == EWOULDBLOCK)
-			fprintf(stderr, "%s: %s is in use by another gateway (pid %s, holding %s); one gateway per state "
-			        "directory\n", cmd, s->conf.state_dir, pid[0] ? pid : "unknown", path);
-		else
-			fprintf(stderr, "%s: locking %s: %s\n", cmd, path, strerror(err));
 		close(fd);
-		return 1;
+		if (err == EWOULDBLOCK)
+			return dc_errinfo_set(ei, DC_ERR_DENIED, "%s is in use by another gateway (pid %s, holding %s); one "
+			                      "gateway per state directory", s->conf.state_dir, pid[0] ? pid : "unknown", path);
+		return dc_errinfo_set(ei, DC_ERR_IO, "locking %s: %s", path, strerror(err));
 	}
 	char pid[32];
 	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
-		fprintf(stderr, "%s: %s: %s\n", cmd, path, strerror(errno));
+		int err = errno;
 		close(fd);
-		return 1;
+		return dc_errinfo_set(ei, DC_ERR_IO, "%s: %s", path, strerror(err));
 	}
 	s->lock_fd = fd;
 	s->locked = true;
-	return 0;
+	return DC_OK;
 }
 
-int gw_state_check_queue(struct gw_state *s, const char *cmd)
+dc_err gw_state_check_queue(struct gw_state *s, struct dc_errinfo *ei)
 {
-	struct dc_errinfo ei = { 0 };
-	if (!dc_queue_check(s->q, &ei))
-		return 0;
-	fprintf(stderr, "%s: %s; not starting on a damaged queue: restore it from a backup, or move it away to start "
-	        "with an empty one\n", cmd, ei.msg);
-	return 1;
+	struct dc_errinfo e2 = { 0 };
+	dc_err rc = dc_queue_check(s->q, &e2);
+	if (rc)
+		return dc_errinfo_set(ei, rc, "%.120s; not starting on a damaged queue: restore it from a backup, or move it "
+		                      "away to start with an empty one", e2.msg);
+	return DC_OK;
 }
 
-int gw_state_open(struct gw_state *s, const char *cmd, const char *conf_path, const char *state_dir)
+dc_err gw_state_open(struct gw_state *s, const char *conf_path, const char *state_dir, struct dc_errinfo *ei)
 {
-	struct dc_errinfo ce = { 0 };
-	struct dc_errinfo ei = { 0 };
+	dc_err rc;
 	memset(s, 0, sizeof *s);
 	gw_conf_defaults(&s->conf);
-	if (conf_path ? gw_conf_load(&s->conf, conf_path, &ce) :
-	                gw_conf_load_text(&s->conf, "(built-in)", GW_CONF_BUILTIN, strlen(GW_CONF_BUILTIN), &ce)) {
-		fprintf(stderr, "%s: %s\n", cmd, ce.msg);
-		return 1;
-	}
+	if ((rc = conf_path ? gw_conf_load(&s->conf, conf_path, ei) :
+	                      gw_conf_load_text(&s->conf, "(built-in)", GW_CONF_BUILTIN, strlen(GW_CONF_BUILTIN), ei)))
+		return rc;
 	s->n_endpoints = gw_conf_endpoints(&s->conf, s->endpoint_buf, GW_STATE_MAX_ENDPOINTS);
 	for (size_t i = 0; i < GW_MAX_ADAPTERS && gw_adapters[i]; i++)
 		s->adapter_on[i] = s->conf.ad_conf[i] != NULL;
@@ -254,38 +241,34 @@ int gw_state_open(struct gw_state *s, const char *cmd, const char *conf_path, co
 	if (state_dir) {
 		char *d = strdup(state_dir);
 		if (!d)
-			return 1;
+			return dc_errinfo_set(ei, DC_ERR_NOMEM, "out of memory");
 		free(s->conf.state_dir);
 		s->conf.state_dir = d;
 	}
 	if (mkdir(s->conf.state_dir, 0700) != 0 && errno != EEXIST) {
-		fprintf(stderr, "%s: %s: %s\n", cmd, s->conf.state_dir, strerror(errno));
-		return 1;
+		return dc_errinfo_set(ei, DC_ERR_IO, "%s: %s", s->conf.state_dir, strerror(errno));
 	}
 	if (dc_resolver_new(1024, &s->res) || dc_keystore_new(&s->ks)) {
-		fprintf(stderr, "%s: out of memory\n", cmd);
-		return 1;
+		return dc_errinfo_set(ei, DC_ERR_NOMEM, "out of memory");
 	}
 	dc_resolver_set_fetch(s->res, gw_web_fetch, NULL);
-	if (identity(s, cmd) || dc_ctx_new(s->res, s->ks, &s->ctx))
-		return 1;
-	if (queue_open(s, &s->q, &ei)) {
-		fprintf(stderr, "%s: %s\n", cmd, ei.msg);
-		return 1;
-	}
+	if ((rc = identity(s, ei)))
+		return rc;
+	if (dc_ctx_new(s->res, s->ks, &s->ctx))
+		return dc_errinfo_set(ei, DC_ERR_NOMEM, "out of memory");
+	if ((rc = queue_open(s, &s->q, ei)))
+		return rc;
 	struct rule_diag *d = NULL;
 	size_t nd = 0;
-	dc_err rc = s->conf.rules[0] ? rule_set_parse_file(s->conf.rules, &s->rules, &d, &nd) :
+	rc = s->conf.rules[0] ? rule_set_parse_file(s->conf.rules, &s->rules, &d, &nd) :
 	                               rule_set_parse_text("(built-in rules)", RULE_BUILTIN_TEXT, strlen(RULE_BUILTIN_TEXT),
 	                                                   &s->rules, &d, &nd);
 	for (size_t i = 0; i < nd; i++)
 		rule_diag_print(stderr, s->conf.rules[0] ? s->conf.rules : "(built-in rules)", &d[i]);
 	free(d);
-	if (rc) {
-		fprintf(stderr, "%s: the rules have errors; nothing was changed\n", cmd);
-		return 1;
-	}
-	return 0;
+	if (rc)
+		return dc_errinfo_set(ei, rc, "the rules have errors (above); nothing was changed");
+	return DC_OK;
 }
 
 void gw_state_close(struct gw_state *s)
@@ -335,4 +318,15 @@ int gw_state_args(int argc, char **argv, const char **conf, const char **state_d
 			return -1;
 	}
 	return optind;
+}
+
+int gw_state_open_cmd(struct gw_state *s, const char *cmd, const char *conf_path, const char *state_dir)
+{
+	struct dc_errinfo ei = { 0 };
+	dc_err rc = gw_state_open(s, conf_path, state_dir, &ei);
+	if (s->notice[0])
+		fprintf(stderr, "%s: %s\n", cmd, s->notice);
+	if (rc)
+		fprintf(stderr, "%s: %s\n", cmd, ei.msg[0] ? ei.msg : dc_strerror(rc));
+	return rc ? 1 : 0;
 }

@@ -20,6 +20,7 @@ struct gw_state {
 	char endpoint_buf[GW_STATE_MAX_ENDPOINTS][512];
 	const char *endpoints[GW_STATE_MAX_ENDPOINTS];
 	size_t n_endpoints;
+	char notice[600];      /* what opening did that the user should hear of (did.txt rebuilt), or "" */
 	bool adapter_on[GW_MAX_ADAPTERS]; /* by index in gw_adapters[]: its section is configured */
 	int lock_fd;           /* gw_state_lock's, while locked */
 	bool locked;
@@ -28,16 +29,18 @@ struct gw_state {
 /* conf_path may be NULL (defaults); state_dir overrides the configuration's when not NULL.
  * Creates the identity on first use; an existing secrets.json is never replaced (a missing
  * did.txt is derived from it again). A 0-byte queue.db is refused. Every file it creates is
- * 0600. Errors go to stderr with the command's name. */
-int gw_state_open(struct gw_state *s, const char *cmd, const char *conf_path, const char *state_dir);
+ * 0600. Errors: ei, for the command to print; s->notice: what it did that the user should hear of. */
+dc_err gw_state_open(struct gw_state *s, const char *conf_path, const char *state_dir, struct dc_errinfo *ei) DC_WUR;
+/* the same for a command: the error and the notice on stderr with its name; the exit code */
+int gw_state_open_cmd(struct gw_state *s, const char *cmd, const char *conf_path, const char *state_dir);
 void gw_state_close(struct gw_state *s);
 /* The daemon's hold on state_dir: an exclusive flock on state_dir/lock, which holds its pid,
  * kept until gw_state_close (or exit). 1 with a message naming the holder's pid when another
  * process has it. Offline commands do not take it. */
-int gw_state_lock(struct gw_state *s, const char *cmd);
+dc_err gw_state_lock(struct gw_state *s, struct dc_errinfo *ei) DC_WUR;
 /* The daemon's start-up check of the queue (PRAGMA quick_check): 1 with a message naming the
  * file and what SQLite said when it is damaged. */
-int gw_state_check_queue(struct gw_state *s, const char *cmd);
+dc_err gw_state_check_queue(struct gw_state *s, struct dc_errinfo *ei) DC_WUR;
 /* The options every state-using command takes: -c/--config FILE and --state-dir DIR. Returns
  * the index of the first operand, or -1 on a usage error. */
 int gw_state_args(int argc, char **argv, const char **conf, const char **state_dir);

@@ -78,21 +78,21 @@ static void lock_refused_while_held(void)
 	char d[128];
 	new_dir(d, sizeof d);
 	struct gw_state a, b;
-	CU_ASSERT_EQUAL_FATAL(gw_state_open(&a, "test", NULL, d), 0);
-	CU_ASSERT_EQUAL_FATAL(gw_state_lock(&a, "test"), 0);
+	CU_ASSERT_EQUAL_FATAL(gw_state_open_cmd(&a, "test", NULL, d), 0);
+	CU_ASSERT_EQUAL_FATAL(gw_state_lock(&a, NULL), DC_OK);
 	char *pid = read_in(d, "lock");
 	CU_ASSERT_FATAL(pid != NULL);
 	CU_ASSERT_EQUAL(strtol(pid, NULL, 10), (long)getpid());
 	free(pid);
 	/* what the offline commands do works while the daemon holds the directory */
-	CU_ASSERT_EQUAL_FATAL(gw_state_open(&b, "test", NULL, d), 0);
+	CU_ASSERT_EQUAL_FATAL(gw_state_open_cmd(&b, "test", NULL, d), 0);
 	struct dc_queue_stats st;
 	CU_ASSERT_EQUAL(dc_queue_stats(b.q, 0, &st, NULL), DC_OK);
 	/* a second daemon does not get it (flock: another open file, even in this process) */
-	CU_ASSERT_EQUAL(gw_state_lock(&b, "test"), 1);
+	CU_ASSERT_EQUAL(gw_state_lock(&b, NULL), DC_ERR_DENIED);
 	CU_ASSERT(!b.locked);
 	gw_state_close(&a); /* lets it go */
-	CU_ASSERT_EQUAL(gw_state_lock(&b, "test"), 0);
+	CU_ASSERT_EQUAL(gw_state_lock(&b, NULL), DC_OK);
 	gw_state_close(&b);
 }
 
@@ -101,7 +101,7 @@ static void identity_read_back_from_secrets(void)
 	char d[128], p[512];
 	new_dir(d, sizeof d);
 	struct gw_state s;
-	CU_ASSERT_EQUAL_FATAL(gw_state_open(&s, "test", NULL, d), 0);
+	CU_ASSERT_EQUAL_FATAL(gw_state_open_cmd(&s, "test", NULL, d), 0);
 	char *did = strdup(s.did);
 	gw_state_close(&s);
 	char *secrets = read_in(d, "secrets.json");
@@ -109,7 +109,7 @@ static void identity_read_back_from_secrets(void)
 
 	path_in(p, sizeof p, d, "did.txt");
 	CU_ASSERT_EQUAL_FATAL(unlink(p), 0);
-	CU_ASSERT_EQUAL_FATAL(gw_state_open(&s, "test", NULL, d), 0);
+	CU_ASSERT_EQUAL_FATAL(gw_state_open_cmd(&s, "test", NULL, d), 0);
 	CU_ASSERT_STRING_EQUAL(s.did, did);
 	gw_state_close(&s);
 	char *txt = read_in(d, "did.txt"), *again = read_in(d, "secrets.json");
@@ -121,14 +121,14 @@ static void identity_read_back_from_secrets(void)
 
 	/* an empty did.txt is replaced the same way */
 	write_in(d, "did.txt", "");
-	CU_ASSERT_EQUAL_FATAL(gw_state_open(&s, "test", NULL, d), 0);
+	CU_ASSERT_EQUAL_FATAL(gw_state_open_cmd(&s, "test", NULL, d), 0);
 	CU_ASSERT_STRING_EQUAL(s.did, did);
 	gw_state_close(&s);
 
 	/* keys of two DIDs, or of none: refused, and secrets.json stays as it is */
 	char d2[128];
 	new_dir(d2, sizeof d2);
-	CU_ASSERT_EQUAL_FATAL(gw_state_open(&s, "test", NULL, d2), 0);
+	CU_ASSERT_EQUAL_FATAL(gw_state_open_cmd(&s, "test", NULL, d2), 0);
 	gw_state_close(&s);
 	char *other = read_in(d2, "secrets.json");
 	CU_ASSERT_FATAL(other != NULL);
@@ -143,7 +143,7 @@ static void identity_read_back_from_secrets(void)
 		write_in(d2, "secrets.json", bad[i]);
 		path_in(p, sizeof p, d2, "did.txt");
 		unlink(p);
-		CU_ASSERT_EQUAL(gw_state_open(&s, "test", NULL, d2), 1);
+		CU_ASSERT_EQUAL(gw_state_open_cmd(&s, "test", NULL, d2), 1);
 		gw_state_close(&s);
 		char *now = read_in(d2, "secrets.json");
 		CU_ASSERT(now && strcmp(now, bad[i]) == 0);
@@ -161,8 +161,8 @@ static void corrupt_queue_refused(void)
 	char d[128], p[512];
 	new_dir(d, sizeof d);
 	struct gw_state s;
-	CU_ASSERT_EQUAL_FATAL(gw_state_open(&s, "test", NULL, d), 0);
-	CU_ASSERT_EQUAL(gw_state_check_queue(&s, "test"), 0);
+	CU_ASSERT_EQUAL_FATAL(gw_state_open_cmd(&s, "test", NULL, d), 0);
+	CU_ASSERT_EQUAL(gw_state_check_queue(&s, NULL), DC_OK);
 	static char data[600];
 	memset(data, 'e', sizeof data - 1);
 	struct dc_queue_new_item it[50];
@@ -192,8 +192,8 @@ static void corrupt_queue_refused(void)
 	CU_ASSERT_FATAL(f != NULL);
 	CU_ASSERT(fseek(f, (root - 1) * pgsz, SEEK_SET) == 0 && fwrite(junk, 1, (size_t)pgsz, f) == (size_t)pgsz);
 	CU_ASSERT_FATAL(fclose(f) == 0);
-	CU_ASSERT_EQUAL_FATAL(gw_state_open(&s, "test", NULL, d), 0);
-	CU_ASSERT_EQUAL(gw_state_check_queue(&s, "test"), 1);
+	CU_ASSERT_EQUAL_FATAL(gw_state_open_cmd(&s, "test", NULL, d), 0);
+	CU_ASSERT_EQUAL(gw_state_check_queue(&s, NULL), DC_ERR_IO);
 	gw_state_close(&s);
 
 	/* garbage from the first byte: not even opened */
@@ -201,7 +201,7 @@ static void corrupt_queue_refused(void)
 	CU_ASSERT_FATAL(f != NULL);
 	CU_ASSERT(fwrite(junk, 1, 8192, f) == 8192);
 	CU_ASSERT_FATAL(fclose(f) == 0);
-	CU_ASSERT_EQUAL(gw_state_open(&s, "test", NULL, d), 1);
+	CU_ASSERT_EQUAL(gw_state_open_cmd(&s, "test", NULL, d), 1);
 	gw_state_close(&s);
 	CU_ASSERT_EQUAL(size_of(d, "queue.db"), 8192); /* left as it was */
 }
@@ -211,13 +211,13 @@ static void empty_queue_refused(void)
 	char d[128], p[512];
 	new_dir(d, sizeof d);
 	struct gw_state s;
-	CU_ASSERT_EQUAL_FATAL(gw_state_open(&s, "test", NULL, d), 0);
+	CU_ASSERT_EQUAL_FATAL(gw_state_open_cmd(&s, "test", NULL, d), 0);
 	gw_state_close(&s);
 	CU_ASSERT(size_of(d, "queue.db") > 0);
 	CU_ASSERT_EQUAL(size_of(d, "queue.db-wal"), -1);
 	path_in(p, sizeof p, d, "queue.db");
 	CU_ASSERT_EQUAL_FATAL(truncate(p, 0), 0);
-	CU_ASSERT_EQUAL(gw_state_open(&s, "test", NULL, d), 1);
+	CU_ASSERT_EQUAL(gw_state_open_cmd(&s, "test", NULL, d), 1);
 	gw_state_close(&s);
 	CU_ASSERT_EQUAL(size_of(d, "queue.db"), 0); /* not made into a new, empty queue */
 }
@@ -228,8 +228,8 @@ static void file_modes(void)
 	new_dir(d, sizeof d);
 	mode_t old = umask(0); /* the widest: nothing taken away from what is asked */
 	struct gw_state s;
-	CU_ASSERT_EQUAL_FATAL(gw_state_open(&s, "test", NULL, d), 0);
-	CU_ASSERT_EQUAL(gw_state_lock(&s, "test"), 0);
+	CU_ASSERT_EQUAL_FATAL(gw_state_open_cmd(&s, "test", NULL, d), 0);
+	CU_ASSERT_EQUAL(gw_state_lock(&s, NULL), DC_OK);
 	CU_ASSERT(dc_queue_file_min(s.q) > 0);
 	char name[DC_QUEUE_FILE_NAME], blob[128];
 	CU_ASSERT_EQUAL(dc_queue_file_write(s.q, (const uint8_t *)"envelope", 8, name, NULL), DC_OK);
