@@ -46,6 +46,21 @@ grep -q "1 to retry later" "$T/out" && ok "503 is retried later" || bad "503 ret
 $BIN queue ls -c "$T/gw.conf" > "$T/ls"
 grep -q "attempts=1" "$T/ls" && grep -q "HTTP 503" "$T/ls" && ok "attempt and error recorded" || bad "attempt recorded" "$(cat "$T/ls")"
 
+# the same path to a ws:// endpoint: queue flush goes through the WebSocket adapter
+WSPORT=$(free_port); mkdir -p "$T/wrx"
+python3 tests/cli/wstool.py serve "$WSPORT" "$T/wrx" & WSPID=$!
+wait_port "$WSPORT" "$WSPID" || bad "ws server up"
+$BIN did new --method peer2 --endpoint "ws://127.0.0.1:$WSPORT/" --routing-key "$GWKEY" --secrets "$T/erin.json" > "$T/erin"
+printf '{"id":"r-erin","type":"https://didcomm.org/basicmessage/2.0/message","to":["%s"],"body":{}}' "$(cat "$T/erin")" > "$T/m-erin.json"
+$BIN pack --mode anoncrypt --to "$(cat "$T/erin")" "$T/m-erin.json" > "$T/erin.dcem"
+$BIN queue purge --dest 'resolved http http://127.0.0.1:*/down' -c "$T/gw.conf" > /dev/null
+check "import a forward for a ws:// endpoint" $BIN import -c "$T/gw.conf" "$T/erin.dcem"
+check "flush to ws://" $BIN queue flush -c "$T/gw.conf"
+grep -q "1 sent" "$T/out" && ok "flush sent it over WebSocket" || bad "flush over WebSocket" "$(cat "$T/out")"
+wait_until 60 test -f "$T/wrx/msg-1.json" && check "erin reads what came over the WebSocket" $BIN unpack --secrets "$T/erin.json" "$T/wrx/msg-1.json" ||
+	bad "ws server got it"
+kill "$WSPID" 2>/dev/null
+
 printf 'not json' > "$T/junk.dcem"
 refuse "import of garbage" "refused" $BIN import -c "$T/gw.conf" "$T/junk.dcem"
 printf 'default -> htp x\n' > "$T/bad.rules"; printf 'state_dir %s/gw\nrules %s/bad.rules\n[ws]\n[outbound]\nallow 127.0.0.0/8\n' "$T" "$T" > "$T/bad.conf"
