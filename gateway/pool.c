@@ -462,7 +462,7 @@ dc_err gw_pool_new(struct gw_state *s, unsigned n, struct gw_loop *loop, struct 
 	in->s = s;
 	in->loop = loop;
 	in->disp = disp;
-	in->rate_per_s = s->conf.per_peer_rate ? s->conf.per_peer_rate : 500;
+	in->rate_per_s = s->conf.per_peer_rate ? s->conf.per_peer_rate : 2000;
 	struct gw_webres_cfg wc;
 	gw_webres_cfg_default(&wc);
 	wc.np = np;

@@ -10,6 +10,7 @@
 #   RELAY_BENCH_CONC=64     transfers in flight
 #   RELAY_BENCH_WAIT=60     seconds to wait for deliveries
 #   RELAY_BENCH_CONF='...'  extra global lines for the gateway's config (e.g. 'workers 4')
+# (the load comes from one address: the per-peer rate and connection limits are raised for it)
 #   BIN=... LIB=... CC=...  the daemon, the library and the compiler to use
 # Exit status: non-zero only if the benchmark cannot be built or run. Every process started
 # here is stopped by its PID; the temporary directory is removed.
@@ -59,8 +60,11 @@ state_dir $tmp/gw
 rules $tmp/rules.conf
 log_level warn
 ${RELAY_BENCH_CONF:-}
+[queue]
+per_peer_rate 1000000
 [http]
 listen 127.0.0.1:$GPORT
+per_peer 1024
 [ws]
 [outbound]
 allow 127.0.0.0/8
