@@ -16,6 +16,7 @@ static struct gw_hostimpl *impl(struct gw_host *h)
 	return (struct gw_hostimpl *)h; /* h is the first member */
 }
 
+static void h_log(struct gw_host *h, enum gw_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void h_log(struct gw_host *h, enum gw_log_level lvl, const char *fmt, ...)
 {
 	va_list ap;
