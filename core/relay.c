@@ -28,8 +28,103 @@ void dc_relay_clear(struct dc_relay *r)
 	memset(r, 0, sizeof *r);
 }
 
+/* ---- the raw bytes of a value in JSON text already validated by the parser ---- */
+static size_t ws(const char *t, size_t n, size_t i)
+{
+	while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* the end of the value starting at i (a string, a number, a literal, an object, an array),
+ * or n when it does not end in range */
+static size_t value_end(const char *t, size_t n, size_t i)
+{
+	if (i >= n)
+		return n;
+	if (t[i] == '"') {
+		for (i++; i < n; i++)
+			if (t[i] == '\\')
+				i++;
+			else if (t[i] == '"')
+				return i + 1;
+		return n;
+	}
+	if (t[i] == '{' || t[i] == '[') {
+		size_t depth = 0;
+		for (; i < n; i++) {
+			if (t[i] == '"') {
+				size_t e = value_end(t, n, i);
+				if (e >= n)
+					return n;
+				i = e - 1;
+			} else if (t[i] == '{' || t[i] == '[') {
+				depth++;
+			} else if (t[i] == '}' || t[i] == ']') {
+				if (--depth == 0)
+					return i + 1;
+			}
+		}
+		return n;
+	}
+	while (i < n && t[i] != ',' && t[i] != '}' && t[i] != ']' && t[i] != ' ' && t[i] != '\t' && t[i] != '\n' &&
+	       t[i] != '\r')
+		i++;
+	return i;
+}
+
+/* in the object starting at i: the start of member key's value (keys compared as written:
+ * the parser refused duplicates, and an escaped key simply does not match), or n */
+static size_t member(const char *t, size_t n, size_t i, const char *key)
+{
+	size_t kl = strlen(key);
+	i = ws(t, n, i);
+	if (i >= n || t[i] != '{')
+		return n;
+	i = ws(t, n, i + 1);
+	while (i < n && t[i] == '"') {
+		size_t ke = value_end(t, n, i);
+		if (ke >= n)
+			return n;
+		bool hit = ke - i - 2 == kl && memcmp(t + i + 1, key, kl) == 0;
+		i = ws(t, n, ke);
+		if (i >= n || t[i] != ':')
+			return n;
+		i = ws(t, n, i + 1);
+		if (hit)
+			return i;
+		i = ws(t, n, value_end(t, n, i));
+		if (i >= n || t[i] != ',')
+			return n;
+		i = ws(t, n, i + 1);
+	}
+	return n;
+}
+
+/* the bytes of attachments[0].data.json as the sender wrote them, when the message text
+ * has them: the envelope goes on unchanged (and is not printed again from a parsed tree) */
+static bool raw_attachment(const char *t, size_t n, size_t *start, size_t *end)
+{
+	size_t i = member(t, n, 0, "attachments");
+	if (i >= n || t[i] != '[')
+		return false;
+	i = ws(t, n, i + 1);
+	i = member(t, n, i, "data");
+	if (i >= n)
+		return false;
+	i = member(t, n, i, "json");
+	if (i >= n || t[i] != '{')
+		return false;
+	size_t e = value_end(t, n, i);
+	if (e > n || e <= i)
+		return false;
+	*start = i;
+	*end = e;
+	return true;
+}
+
 /* the attachment of a forward: data.json (an object) or data.base64 (of JSON text) */
-static dc_err forward_payload(const cJSON *msg, char **out, size_t *len, struct dc_errinfo *ei)
+static dc_err forward_payload(const cJSON *msg, const char *text, char **out, size_t *len, struct dc_errinfo *ei)
 {
 	const cJSON *atts = dc__json_arr(msg, "attachments");
 	if (cJSON_GetArraySize(atts) != 1)
@@ -37,6 +132,15 @@ static dc_err forward_payload(const cJSON *msg, char **out, size_t *len, struct 
 	const cJSON *data = dc__json_obj(cJSON_GetArrayItem(atts, 0), "data");
 	const cJSON *json = dc__json_obj(data, "json");
 	const char *b64 = dc__json_str(data, "base64");
+	size_t rs = 0, re = 0;
+	if (json && text && raw_attachment(text, strlen(text), &rs, &re)) {
+		if (!(*out = malloc(re - rs + 1)))
+			return DC_ERR_NOMEM;
+		memcpy(*out, text + rs, re - rs);
+		(*out)[re - rs] = 0;
+		*len = re - rs;
+		return DC_OK;
+	}
 	if (json) {
 		if (dc__json_print(json, out, len))
 			return DC_ERR_NOMEM;
@@ -149,7 +253,7 @@ dc_err dc_relay_inspect(struct dc_ctx *c, const char *in, size_t len, struct dc_
 		rc = dc__fail(ei, DC_ERR_MALFORMED, "forward: body.next is missing or not a DID");
 		goto out;
 	}
-	if ((rc = forward_payload(msg, &out->payload, &out->payload_len, ei)))
+	if ((rc = forward_payload(msg, out->message, &out->payload, &out->payload_len, ei)))
 		goto out;
 	if (!(out->next = strdup(next))) {
 		rc = DC_ERR_NOMEM;
