@@ -36,34 +36,48 @@ static size_t ws(const char *t, size_t n, size_t i)
 	return i;
 }
 
+/* the end of the string starting at i (t[i] is its quote): memchr to each quote, kept if
+ * an even run of backslashes stands before it */
+static size_t str_end(const char *t, size_t n, size_t i)
+{
+	size_t first = i + 1;
+	for (i = first; i < n;) {
+		const char *q = memchr(t + i, '"', n - i);
+		if (!q)
+			return n;
+		size_t k = (size_t)(q - t), bs = 0;
+		while (k - bs > first && t[k - bs - 1] == '\\')
+			bs++;
+		if (bs % 2 == 0)
+			return k + 1;
+		i = k + 1;
+	}
+	return n;
+}
+
 /* the end of the value starting at i (a string, a number, a literal, an object, an array),
  * or n when it does not end in range */
 static size_t value_end(const char *t, size_t n, size_t i)
 {
 	if (i >= n)
 		return n;
-	if (t[i] == '"') {
-		for (i++; i < n; i++)
-			if (t[i] == '\\')
-				i++;
-			else if (t[i] == '"')
-				return i + 1;
-		return n;
-	}
+	if (t[i] == '"')
+		return str_end(t, n, i);
 	if (t[i] == '{' || t[i] == '[') {
 		size_t depth = 0;
-		for (; i < n; i++) {
-			if (t[i] == '"') {
-				size_t e = value_end(t, n, i);
-				if (e >= n)
-					return n;
-				i = e - 1;
-			} else if (t[i] == '{' || t[i] == '[') {
+		while (i < n) {
+			char c = t[i];
+			if (c == '"') {
+				i = str_end(t, n, i);
+				continue;
+			}
+			if (c == '{' || c == '[') {
 				depth++;
-			} else if (t[i] == '}' || t[i] == ']') {
+			} else if (c == '}' || c == ']') {
 				if (--depth == 0)
 					return i + 1;
 			}
+			i++;
 		}
 		return n;
 	}
