@@ -67,7 +67,7 @@ if [ "${BENCH_NODE:-1}" != 0 ]; then
 		fi
 		if [ ! -f tests/interop/node_modules/didcomm-node/package.json ]; then
 			node_why="didcomm-node not installed (npm unavailable?)"
-		elif "${PIN[@]}" node tests/bench/node_bench.mjs "$SECS" >"$tmp/node.tsv" 2>"$tmp/node.err"; then
+		elif "${PIN[@]}" timeout 300 node tests/bench/node_bench.mjs "$SECS" >"$tmp/node.tsv" 2>"$tmp/node.err"; then
 			node_ok=1
 		else
 			node_why="node_bench failed: $(tail -n 1 "$tmp/node.err")"
@@ -135,8 +135,8 @@ else
 	echo "  libdidcomm: failed: $(cat "$tmp/prep.err" "$tmp/rss.err" 2>/dev/null | tail -n 1)"
 fi
 if [ "$node_ok" = 1 ]; then
-	if node tests/bench/node_bench.mjs rss-prepare "$tmp" "$MIB" >/dev/null 2>"$tmp/nprep.err" &&
-		node tests/bench/node_bench.mjs rss-unpack "$tmp" >"$tmp/nrss.out" 2>"$tmp/nrss.err"; then
+	if timeout 300 node tests/bench/node_bench.mjs rss-prepare "$tmp" "$MIB" >/dev/null 2>"$tmp/nprep.err" &&
+		timeout 300 node tests/bench/node_bench.mjs rss-unpack "$tmp" >"$tmp/nrss.out" 2>"$tmp/nrss.err"; then
 		IFS=$'\t' read -r _ m e b r p <"$tmp/nrss.out"
 		rss_line "didcomm-node (Message.unpack)" "$m" "$e" "$b" "$r" "$p"
 	else

@@ -42,4 +42,7 @@ if ! installed; then
 	rm -f "$log"
 fi
 
-exec node "$DIR/interop.mjs"
+# --no-wasm-tier-up: Node 20's V8 deadlocks now and then in the background tier-up of
+# didcomm-node's wasm (the main thread waits on a futex forever, with no CPU used; seen in a fresh
+# clone, the same files passing elsewhere); the baseline tier is enough for these tests.
+exec node --no-wasm-tier-up "$DIR/interop.mjs"
