@@ -21,28 +21,13 @@
  * The core passes DC_ERR_AGAIN up unchanged through dc_resolve, dc_unpack, dc_relay_inspect
  * and dc_pack, with an errinfo "did:web: ... is being fetched".
  *
- * WIRING (gateway/workers.c; the lead's part):
- *   1. daemon start: np = gw_netpolicy_new + gw_netpolicy_allow per `[outbound] allow` line +
- *      gw_netpolicy_add_self_text(http_listen); wr = gw_webres_new(&cfg with .np = np).
- *      Free order at shutdown: stop the workers, gw_webres_free(wr), gw_netpolicy_free(np).
- *   2. every worker's resolver (w->res, and cm_res):
- *        dc_resolver_set_fetch(w->res, gw_webres_fetch, wr);
- *        dc_resolver_set_web_ttl(w->res, 0);   -- the shared cache is the one that expires
- *   3. in process(): when gw_ingest_start ends with DC_ERR_AGAIN from the core (ingest.c maps
- *      it to GW_IN_FULL today: it needs its own result, e.g. GW_IN_AGAIN, or the worker
- *      checks the dc_err), do not answer the job. Park it instead:
- *        const char *url = gw_webres_missing();      -- this thread's last miss
- *        if (url && gw_webres_wait(wr, url, requeue, j) == DC_OK) return;  -- parked
- *        else answer as a resolution failure (as today).
- *      requeue(j) runs on a fetcher thread: it must only put j back on the workers' queue
- *      (the same lock and condition as gw_ingest_submit; bypass MAX_WAITING so a parked job
- *      is never dropped) and return. The job then runs again from the start: a hit now, or
- *      the cached failure (DC_ERR_RESOLVE, answered as any resolution failure), or a miss
- *      on the next did:web of the same message (a message needs at most max_resolutions).
- *      Bound how often one job may be parked (e.g. 4 times) to cover an entry evicted or
- *      expired between the wake-up and the retry; then answer it as a failure.
- *   4. live transports (HTTP) keep the connection waiting; the deadline bounds it to about
- *      deadline_ms per did:web, well inside the HTTP adapter's timeouts.
+ * How the daemon uses it (gateway/pool.c): the pool makes one gw_webres with the outbound
+ * policy ([outbound] allow, the listener as "self"); every worker's resolver fetches through
+ * gw_webres_fetch with its own web TTL at 0 (the shared cache is the one that expires). A
+ * message whose opening ends in DC_ERR_AGAIN (ingest's result.fetching) is not answered: it
+ * is parked with gw_webres_wait on gw_webres_missing() and put back in the pool's queue by
+ * the fetcher thread when the fetch ends (at most 4 times a message), then opened again. At
+ * shutdown gw_webres_free hands every parked message back before the workers are joined.
  */
 #ifndef GW_WEBRES_H
 #define GW_WEBRES_H
