@@ -185,6 +185,10 @@ struct gw_host {
 	 * multicast, unspecified, or the gateway itself, unless [outbound] allow says so). */
 	dc_err (*outbound_check)(struct gw_host *h, const struct sockaddr *sa, socklen_t len, bool untrusted, char *why,
 	                         size_t why_len);
+	/* A secret (a password) from a file of the operator's: ours alone (no group or other
+	 * permission bits, else DC_ERR_DENIED), its first line, at most 1 KiB. *out is the
+	 * caller's to zero (sodium_memzero) and free. Any thread. */
+	dc_err (*read_secret)(struct gw_host *h, const char *path, char **out, struct dc_errinfo *ei);
 	/* the loop's libwebsockets context (shared listener and client connections), or NULL */
 	struct lws_context *(*lws)(struct gw_host *h);
 	/* Deliveries this adapter answered GW_HELD with why = key are due again now, in arrival

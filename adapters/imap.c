@@ -997,31 +997,10 @@ static dc_err imap_create(const void *conf_, const struct gw_limits *lim, struct
 	return DC_OK;
 }
 
-static dc_err read_secret(const char *path, char **out, struct dc_errinfo *ei)
-{
-	*out = NULL;
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return dc_errinfo_set(ei, DC_ERR_IO, "password_file %.200s: %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fileno(f), &st) != 0 || (st.st_mode & 077)) {
-		fclose(f);
-		return dc_errinfo_set(ei, DC_ERR_DENIED, "password_file %.200s: readable by others (chmod 600)", path);
-	}
-	char buf[1025];
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	buf[strcspn(buf, "\r\n")] = 0;
-	*out = strdup(buf);
-	sodium_memzero(buf, sizeof buf);
-	return *out ? DC_OK : DC_ERR_NOMEM;
-}
-
 static dc_err imap_start(struct gw_adapter *ad, struct gw_host *host, struct dc_errinfo *ei)
 {
 	ad->host = host;
-	dc_err rc = read_secret(ad->conf->password_file, &ad->password, ei);
+	dc_err rc = host->read_secret(host, ad->conf->password_file, &ad->password, ei);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < ad->n_mb; i++) {

@@ -53,6 +53,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -799,28 +800,6 @@ static void drain(void *arg)
 	update_watch(ad);
 }
 
-/* ---- the adapter ------------------------------------------------------------------------- */
-static dc_err read_password(struct gw_adapter *ad, struct dc_errinfo *ei)
-{
-	const char *path = ad->conf->password_file;
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return dc_errinfo_set(ei, DC_ERR_IO, "password_file %.200s: %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fileno(f), &st) != 0 || (st.st_mode & 077)) {
-		fclose(f);
-		return dc_errinfo_set(ei, DC_ERR_DENIED, "password_file %.200s: readable by others (want mode 0600)", path);
-	}
-	char buf[1024];
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	buf[strcspn(buf, "\r\n")] = 0;
-	ad->password = strdup(buf);
-	memset(buf, 0, sizeof buf);
-	return ad->password ? DC_OK : DC_ERR_NOMEM;
-}
-
 static dc_err mqtt_start(struct gw_adapter *ad, struct gw_host *host, struct dc_errinfo *ei)
 {
 	ad->host = host;
@@ -843,7 +822,7 @@ static dc_err mqtt_start(struct gw_adapter *ad, struct gw_host *host, struct dc_
 	mosquitto_publish_v5_callback_set(ad->m, on_publish);
 	mosquitto_subscribe_v5_callback_set(ad->m, on_subscribe);
 	if (ad->conf->username[0]) {
-		dc_err rc = ad->conf->password_file[0] ? read_password(ad, ei) : DC_OK;
+		dc_err rc = ad->conf->password_file[0] ? host->read_secret(host, ad->conf->password_file, &ad->password, ei) : DC_OK;
 		if (rc)
 			return rc;
 		if (mosquitto_username_pw_set(ad->m, ad->conf->username, ad->password) != MOSQ_ERR_SUCCESS)
@@ -997,7 +976,7 @@ static void mqtt_free(struct gw_adapter *ad)
 	}
 	free(ad->subs);
 	if (ad->password) {
-		memset(ad->password, 0, strlen(ad->password));
+		sodium_memzero(ad->password, strlen(ad->password));
 		free(ad->password);
 	}
 	pthread_mutex_destroy(&ad->mu);

@@ -600,33 +600,11 @@ static dc_err smtp_create(const void *conf_, const struct gw_limits *lim, struct
 	return DC_OK;
 }
 
-/* a secret file: ours alone (no group/other bits), one line, at most 1 KiB */
-static dc_err read_secret(const char *path, char **out, struct dc_errinfo *ei)
-{
-	*out = NULL;
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return dc_errinfo_set(ei, DC_ERR_IO, "password_file %.200s: %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fileno(f), &st) != 0 || (st.st_mode & 077)) {
-		fclose(f);
-		return dc_errinfo_set(ei, DC_ERR_DENIED, "password_file %.200s: readable by others (chmod 600)", path);
-	}
-	char buf[1025];
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	buf[strcspn(buf, "\r\n")] = 0;
-	*out = strdup(buf);
-	sodium_memzero(buf, sizeof buf);
-	return *out ? DC_OK : DC_ERR_NOMEM;
-}
-
 static dc_err smtp_start(struct gw_adapter *ad, struct gw_host *host, struct dc_errinfo *ei)
 {
 	ad->host = host;
 	dc_err rc;
-	if (ad->conf->password_file[0] && (rc = read_secret(ad->conf->password_file, &ad->password, ei)))
+	if (ad->conf->password_file[0] && (rc = host->read_secret(host, ad->conf->password_file, &ad->password, ei)))
 		return rc;
 	if (pthread_create(&ad->th, NULL, smtp_thread, ad) != 0)
 		return dc_errinfo_set(ei, DC_ERR_NOMEM, "cannot start the SMTP thread");

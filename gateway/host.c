@@ -1,7 +1,11 @@
 /* The host interface for adapters (see host.h). */
 #include "host.h"
 
+#include <errno.h>
+#include <sodium.h>
 #include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -91,6 +95,28 @@ static void h_release(struct gw_host *h, const char *key)
 	gw_dispatcher_release(gw_pool_dispatcher(impl(h)->pool), key);
 }
 
+static dc_err h_read_secret(struct gw_host *h, const char *path, char **out, struct dc_errinfo *ei)
+{
+	(void)h;
+	*out = NULL;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return dc_errinfo_set(ei, DC_ERR_IO, "password_file %.200s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || (st.st_mode & 077)) {
+		fclose(f);
+		return dc_errinfo_set(ei, DC_ERR_DENIED, "password_file %.200s: readable by others (chmod 600)", path);
+	}
+	char buf[1025];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	buf[strcspn(buf, "\r\n")] = 0;
+	*out = strdup(buf);
+	sodium_memzero(buf, sizeof buf);
+	return *out ? DC_OK : DC_ERR_NOMEM;
+}
+
 static struct lws_context *h_lws(struct gw_host *h)
 {
 	return gw_loop_lws(impl(h)->loop);
@@ -112,6 +138,7 @@ void gw_host_init(struct gw_hostimpl *hi, const char *name, struct gw_loop *loop
 		                           .timer_stop = h_timer_stop,
 		                           .draining = h_draining,
 		                           .outbound_check = h_outbound_check,
+		                           .read_secret = h_read_secret,
 		                           .lws = h_lws,
 		                           .release = pool && gw_pool_dispatcher(pool) ? h_release : NULL },
 		                    .name = name,
