@@ -311,15 +311,36 @@ static int write_one(struct lws *wsi, struct wframe **h, struct wframe **t, unsi
 	return 0;
 }
 
-/* The handshake, before lws looks at the subprotocols: a client that names any is refused
- * with 400 and a reason. (The DIDComm transports name none. "didcomm/v2" cannot be accepted
- * on libwebsockets 4.1: its subprotocol tokenizer rejects the '/' and hangs up.) */
+/* The handshake, before lws looks at the subprotocols: a client may name none, or offer
+ * "didcomm/v2" (among others); one that offers only others is refused with 400 and a reason.
+ * (The event loop makes libwebsockets 4.1, whose tokenizer cannot read the '/', take
+ * didcomm/v2 and name it in the answer.) */
+static bool offers_didcomm(const char *v, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		size_t j = i;
+		while (j < n && v[j] != ',' && v[j] != ' ' && v[j] != '\t')
+			j++;
+		if (j - i == strlen(WS_PROTOCOL) && memcmp(v + i, WS_PROTOCOL, j - i) == 0)
+			return true;
+		i = j;
+	}
+	return false;
+}
+
 static int confirm_upgrade(struct lws *wsi)
 {
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) <= 0)
+	int n = lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL);
+	if (n <= 0)
+		return 0;
+	char v[256];
+	int got = lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_PROTOCOL);
+	if (got > 0 && offers_didcomm(v, (size_t)got))
 		return 0;
 	lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
-	                       "unsupported WebSocket subprotocol: connect naming none (DIDComm messages, one per frame)");
+	                       "unsupported WebSocket subprotocol: offer " WS_PROTOCOL " or none (DIDComm messages, one per frame)");
 	return 1;
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <uv.h> /* before libwebsockets.h: declares its libuv helpers */
@@ -43,6 +44,8 @@ struct gw_loop {
 	char iface[300];
 	/* the listener's connection limits (loop thread) */
 	lws_callback_function *proto0;  /* protocols[0]'s own callback, behind conn_cb */
+	lws_callback_function *ws_cb;   /* the default WebSocket protocol's, behind ws_cb_front */
+	struct lws_protocols *renamed;  /* the didcomm-v2 alias while it answers as didcomm/v2 */
 	unsigned max_conns, per_peer;
 	size_t n_conns;
 	unsigned peers[PEER_BUCKETS];
@@ -82,6 +85,75 @@ static size_t peer_bucket(const struct sockaddr_storage *ss)
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ p[i]) * 1099511628211ull;
 	return (size_t)(h % PEER_BUCKETS);
+}
+
+/* The didcomm/v2 WebSocket subprotocol on libwebsockets 4.1, whose subprotocol tokenizer
+ * cannot read a '/': it reads "didcomm/v2" as the token "didcomm" and stops there when a
+ * protocol of that name matches. That is an alias of the WebSocket protocol, which answers to
+ * "didcomm/v2" from its binding (FILTER_PROTOCOL_CONNECTION) to the handshake's end
+ * (ADD_HEADERS), so that the 101 names what the client asked for. The WebSocket adapter has
+ * already refused lists that do not offer didcomm/v2 itself. One loop thread: nothing else
+ * matches protocol names in between. */
+#define WS_ALIAS "didcomm"
+#define WS_SUBPROTOCOL "didcomm/v2"
+
+static void unrename(struct gw_loop *l)
+{
+	if (l->renamed) {
+		l->renamed->name = WS_ALIAS;
+		l->renamed = NULL;
+	}
+}
+
+/* An upgrade request, before any adapter sees it. 0: allowed here (stop); 1: go on to the
+ * adapters; < 0: hang up. "Upgrade: h2c" is ignored: the value is spoilt in place, so that
+ * lws 4.1 (which would answer 101 itself) serves the request as the HTTP/1.1 it also is. */
+static int upgrade_front(struct gw_loop *l, struct lws *wsi, void *in, size_t len)
+{
+	(void)len;
+	unrename(l);
+	char *up = in;
+	if (strcasecmp(up, "h2c") == 0) {
+		up[0] = '-';
+		return 0;
+	}
+	if (strcasecmp(up, "websocket") != 0)
+		return 1;
+	/* the WebSocket adapter decides on its own handshakes (which subprotocols) */
+	if (l->ws_cb) {
+		int r = l->ws_cb(wsi, LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, NULL, in, len);
+		if (r)
+			return r;
+	}
+	return 1;
+}
+
+/* In front of the WebSocket protocol and its alias */
+static int ws_cb_front(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct lws_context *ctx = lws_get_context(wsi);
+	struct gw_loop *l = ctx ? lws_context_user(ctx) : NULL;
+	if (!l || !l->ws_cb)
+		return 0;
+	if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE && in) {
+		int r = upgrade_front(l, wsi, in, len);
+		return r <= 0 ? r : 0; /* the adapter has had its say */
+	}
+	if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION) {
+		struct lws_protocols *p = (struct lws_protocols *)lws_get_protocol(wsi);
+		if (p && p->name && strcmp(p->name, WS_ALIAS) == 0) {
+			p->name = WS_SUBPROTOCOL; /* the handshake's answer names it */
+			l->renamed = p;
+		}
+		int r = l->ws_cb(wsi, reason, user, in, len);
+		if (r)
+			unrename(l);
+		return r;
+	}
+	if (reason == LWS_CALLBACK_ADD_HEADERS || reason == LWS_CALLBACK_ESTABLISHED ||
+	    reason == LWS_CALLBACK_WSI_DESTROY)
+		unrename(l);
+	return l->ws_cb(wsi, reason, user, in, len);
 }
 
 /* In front of protocols[0] (which lws gives every accept, wsi creation and end): the listener's
@@ -136,15 +208,10 @@ static int conn_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			}
 		}
 	}
-	if (l && reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE && in && strcmp(in, "websocket") == 0) {
-		/* the WebSocket adapter decides on its own handshakes (subprotocols) */
-		for (size_t i = 0; l->protocols[i].name; i++)
-			if (l->protocols[i].id == GW_LWS_DEFAULT_WS) {
-				int r = l->protocols[i].callback(wsi, reason, NULL, in, len);
-				if (r)
-					return r;
-				break;
-			}
+	if (l && reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE && in) {
+		int r = upgrade_front(l, wsi, in, len);
+		if (r <= 0)
+			return r;
 	}
 	return l && l->proto0 ? l->proto0(wsi, reason, user, in, len) : lws_callback_http_dummy(wsi, reason, user, in, len);
 }
@@ -184,6 +251,17 @@ dc_err gw_loop_new(struct gw_adapter *const *ads, struct gw_loop **out, struct d
 		l->protocols[n++] = (struct lws_protocols){ "http", lws_callback_http_dummy, 0, 0, 0, NULL, 0 };
 	l->proto0 = l->protocols[0].callback;
 	l->protocols[0].callback = conn_cb;
+	for (size_t i = 1; i < n; i++)
+		if (l->protocols[i].id == GW_LWS_DEFAULT_WS) {
+			l->ws_cb = l->protocols[i].callback;
+			l->protocols[i].callback = ws_cb_front;
+			if (n < MAX_PROTOCOLS) { /* the alias that takes didcomm/v2 requests */
+				l->protocols[n] = l->protocols[i];
+				l->protocols[n].name = WS_ALIAS;
+				l->protocols[n++].id = 0;
+			}
+			break;
+		}
 	void *foreign[1] = { &l->uv };
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);

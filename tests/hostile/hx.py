@@ -16,7 +16,8 @@ bounded in count and in time.
                                            when all are closed or after SECONDS
   hx.py wsflood PORT FILE N SECONDS        one WebSocket sends FILE N times and never reads;
                                            prints "sent K closed yes|no code C"
-  hx.py ws PORT [PROTOCOL]                 WebSocket handshake offering PROTOCOL; prints the
+  hx.py ws PORT [PROTOCOL [FILE]]          WebSocket handshake offering PROTOCOL ("" none), then
+                                           FILE as one message if it was accepted; prints the
                                            status line and Sec-WebSocket-Protocol answer
 """
 import base64, json, os, socket, struct, sys, threading, time
@@ -242,7 +243,7 @@ def wsflood(port, path, n, seconds):
     print("sent %d closed %s code %s" % (sent, "yes" if closed else "no", code))
 
 
-def ws(port, proto):
+def ws(port, proto, path=None):
     try:
         s, resp = ws_handshake(port, proto)
     except OSError as e:
@@ -251,6 +252,21 @@ def ws(port, proto):
     lines = resp.split(b"\r\n")
     sp = [l for l in lines if l.lower().startswith(b"sec-websocket-protocol:")]
     print(lines[0].decode(errors="replace"), "|", sp[0].decode(errors="replace") if sp else "no-protocol")
+    if path and b" 101 " in lines[0]:
+        # one message as one masked text frame, then a close frame; wait for the server's close
+        data = open(path, "rb").read()
+        key = os.urandom(4)
+        ln = len(data)
+        hdr = b"\x81" + (bytes([0x80 | ln]) if ln < 126 else bytes([0x80 | 126]) + struct.pack("!H", ln)) + key
+        ck = os.urandom(4)
+        close = b"\x88\x82" + ck + bytes(c ^ ck[i % 4] for i, c in enumerate(struct.pack("!H", 1000)))
+        s.sendall(hdr + bytes(c ^ key[i % 4] for i, c in enumerate(data)) + close)
+        s.settimeout(10)
+        try:
+            while s.recv(4096):
+                pass
+        except OSError:
+            pass
     s.close()
 
 
@@ -271,7 +287,7 @@ def main(a):
     elif c == "wsflood":
         wsflood(int(a[1]), a[2], int(a[3]), float(a[4]))
     elif c == "ws":
-        ws(int(a[1]), a[2] if len(a) > 2 else None)
+        ws(int(a[1]), a[2] if len(a) > 2 and a[2] else None, a[3] if len(a) > 3 else None)
     else:
         print(__doc__, file=sys.stderr)
         return 2
