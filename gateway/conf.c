@@ -33,6 +33,7 @@ static const struct row rows[] = {
 	{ "queue", { "files_from", GW_CONF_SIZE, O(queue_files_from), 0, 1 << 30, "128K", NULL } },
 	{ "queue", { "concurrency", GW_CONF_UINT, O(concurrency), 1, 4096, "256", NULL } },
 	{ "queue", { "per_peer_rate", GW_CONF_UINT, O(per_peer_rate), 1, 10000000, "2000", NULL } },
+	{ "queue", { "share", GW_CONF_UINT, O(queue_share), 1, 100, "10", NULL } },
 	{ "outbound", { "allow", GW_CONF_LIST, O(outbound_allow), 0, 0, NULL, NULL } },
 	{ "relay", { "loop_window", GW_CONF_MS, O(loop_window_ms), 1000, 86400000, "10m", NULL } },
 	{ "relay", { "max_hops", GW_CONF_UINT, O(max_hops), 1, 32, "4", NULL } },

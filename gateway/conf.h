@@ -32,6 +32,7 @@ struct gw_conf {
 	size_t queue_files_from;  /* envelopes this big or bigger: a file each beside the database; 0 = none */
 	unsigned concurrency;     /* deliveries in flight, all destinations together */
 	unsigned per_peer_rate;   /* messages a second one peer address may submit (burst twice that) */
+	unsigned queue_share;     /* percent of max_items one origin or one sender may have queued */
 	/* [outbound] */
 	struct gw_conf_list outbound_allow; /* CIDRs DID-derived targets may reach besides public ones */
 	/* [relay] */

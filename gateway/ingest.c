@@ -78,8 +78,10 @@ static void outcome_of(struct gw_ingest_result *res, dc_err rc, const char *why)
 		res->outcome = GW_TRY_LATER;
 		res->refusal = GW_REF_NONE;
 		snprintf(res->why, sizeof res->why, "%s", why);
-		snprintf(res->told, sizeof res->told, "%s", rc == DC_ERR_AGAIN ? "the queue is full: try again later" :
-		                                                              "the gateway cannot take it now: try again later");
+		snprintf(res->told, sizeof res->told, "%s",
+		         rc != DC_ERR_AGAIN                        ? "the gateway cannot take it now: try again later"
+		         : why && strncmp(why, "queue share", 11) == 0 ? "this sender's queue share is used up: try again later"
+		                                                       : "the queue is full: try again later");
 		break;
 	case DC_ERR_TOO_BIG:
 		refuse(res, GW_REF_TOO_BIG, "e.p.msg.too-big", why, NULL);
@@ -100,6 +102,7 @@ struct plan {
 	size_t n;
 	bool hard;                      /* the failure is final: no else (the DID cannot be resolved) */
 	const char *origin;
+	const char *sender;             /* the authenticated sender's DID (queue shares), or NULL */
 };
 
 static void plan_clear(struct plan *p)
@@ -270,6 +273,7 @@ static dc_err plan_action(const struct gw_ingest_cfg *g, const struct rule_actio
 		                                      .media_type = "application/didcomm-encrypted+json",
 		                                      .dest = dest,
 		                                      .origin = p->origin,
+		                                      .sender = p->sender,
 		                                      .expires_ms = exp,
 		                                      .not_before_ms = not_before,
 		                                      .leased_until_ms = !not_before && g->lease_ms > 0 ?
@@ -451,6 +455,7 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const struct gw_ingest_in *i
 		const char *from = r->meta->encrypted_from_kid ? r->meta->encrypted_from_kid : r->meta->sign_from;
 		if (from)
 			did_of(from, &res->reply_to);
+		p->sender = res->reply_to;
 	}
 	if (r->kind == DC_RELAY_FOR_US) {
 		res->return_route = r->return_route &&

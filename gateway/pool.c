@@ -37,6 +37,8 @@ struct job {
 	struct gw_commit *commit; /* opened, its deliveries waiting for the committer */
 	unsigned parked;          /* times it waited for a did:web fetch */
 	int64_t ids[GW_INGEST_MAX_TARGETS];
+	bool over_share;          /* refused by the committer: over its queue share */
+	struct dc_errinfo share_ei;
 };
 
 struct worker {
@@ -83,6 +85,7 @@ struct gw_pool {
 		int64_t at_ms;
 	} rate[RATE_BUCKETS];
 	double rate_per_s;
+	uint64_t share_max;     /* live items one origin or one sender may have in the queue */
 };
 
 static void job_free(struct job *j)
@@ -209,19 +212,80 @@ static void process(struct worker *w, struct job *j)
 	pthread_mutex_unlock(&in->cm_mu);
 }
 
+/* The queue shares (committer thread): may this job's items go in, with the live items its
+ * origin (peer address, topic, mailbox, folder) and its authenticated sender already have,
+ * plus what the batch gave them before it? tally: the batch's keys so far. */
+struct tally {
+	const char *key[2 * MAX_GROUP_ITEMS];
+	uint64_t n[2 * MAX_GROUP_ITEMS];
+	size_t len;
+};
+
+static bool share_ok(struct gw_pool *in, struct tally *t, const struct dc_queue_new_item *it, size_t k,
+                     struct dc_errinfo *ei)
+{
+	const char *keys[2] = { NULL, NULL };
+	for (size_t i = 0; i < k; i++) /* the inbound's own items (not replies of ours) */
+		if (it[i].origin && strcmp(it[i].origin, "reply") != 0) {
+			keys[0] = it[i].origin;
+			keys[1] = it[i].sender;
+			break;
+		}
+	size_t slot[2] = { SIZE_MAX, SIZE_MAX };
+	for (int w = 0; w < 2; w++) {
+		if (!keys[w] || !keys[w][0])
+			continue;
+		for (size_t i = 0; i < t->len && slot[w] == SIZE_MAX; i++)
+			if (strcmp(t->key[i], keys[w]) == 0)
+				slot[w] = i;
+		if (slot[w] == SIZE_MAX && t->len < sizeof t->key / sizeof t->key[0]) {
+			uint64_t n = 0;
+			struct dc_errinfo qe = { 0 };
+			if (dc_queue_share(in->s->q, keys[w], &n, &qe) != DC_OK)
+				n = 0; /* the put itself will say what is wrong with the store */
+			t->key[t->len] = keys[w];
+			t->n[t->len] = n;
+			slot[w] = t->len++;
+		}
+		if (slot[w] != SIZE_MAX && t->n[slot[w]] + k > in->share_max) {
+			dc_errinfo_set(ei, DC_ERR_AGAIN, "queue share used up: %s has %llu messages queued (share %llu)",
+			               w ? "its sender" : "this peer", (unsigned long long)t->n[slot[w]],
+			               (unsigned long long)in->share_max);
+			return false;
+		}
+	}
+	for (int w = 0; w < 2; w++)
+		if (slot[w] != SIZE_MAX)
+			t->n[slot[w]] += k;
+	return true;
+}
+
 /* one transaction for the batch; if it fails, each message alone (one bad or over-full batch
- * must not fail the others) */
+ * must not fail the others). A message over its queue share is refused before (try later). */
 static void commit_batch(struct gw_pool *in, struct job *batch, size_t n_items)
 {
 	struct dc_queue_new_item items[MAX_GROUP_ITEMS];
 	int64_t ids[MAX_GROUP_ITEMS];
 	struct dc_errinfo ei = { 0 };
 	dc_err rc = DC_ERR_INVAL;
-	if (batch->next && n_items <= MAX_GROUP_ITEMS) {
+	struct tally t;
+	t.len = 0;
+	size_t n_ok = 0;
+	for (struct job *j = batch; j; j = j->next) {
+		const struct dc_queue_new_item *it;
+		size_t k;
+		gw_commit_items(j->commit, &it, &k);
+		memset(&j->share_ei, 0, sizeof j->share_ei);
+		j->over_share = !share_ok(in, &t, it, k, &j->share_ei);
+		n_ok += !j->over_share;
+	}
+	if (n_ok > 1 && n_items <= MAX_GROUP_ITEMS) {
 		size_t n = 0;
 		for (struct job *j = batch; j; j = j->next) {
 			const struct dc_queue_new_item *it;
 			size_t k;
+			if (j->over_share)
+				continue;
 			gw_commit_items(j->commit, &it, &k);
 			memcpy(&items[n], it, k * sizeof *it);
 			n += k;
@@ -235,6 +299,11 @@ static void commit_batch(struct gw_pool *in, struct job *batch, size_t n_items)
 		gw_commit_items(j->commit, &it, &k);
 		dc_err jrc = rc;
 		struct dc_errinfo jei = { 0 };
+		if (j->over_share) {
+			gw_ingest_finish(j->commit, DC_ERR_AGAIN, NULL, &j->share_ei, &j->res);
+			j->commit = NULL;
+			continue;
+		}
 		if (rc == DC_OK)
 			memcpy(j->ids, &ids[off], k * sizeof *ids);
 		else
@@ -463,6 +532,10 @@ dc_err gw_pool_new(struct gw_state *s, unsigned n, struct gw_loop *loop, struct 
 	in->loop = loop;
 	in->disp = disp;
 	in->rate_per_s = s->conf.per_peer_rate ? s->conf.per_peer_rate : 2000;
+	unsigned pct = s->conf.queue_share ? s->conf.queue_share : 100;
+	in->share_max = (uint64_t)s->conf.queue_max_items * pct / 100;
+	if (in->share_max < 1)
+		in->share_max = 1;
 	struct gw_webres_cfg wc;
 	gw_webres_cfg_default(&wc);
 	wc.np = np;

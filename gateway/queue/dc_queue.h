@@ -43,6 +43,7 @@ struct dc_queue_new_item {
 	const char *media_type;
 	const char *dest;        /* "adapter target", e.g. "http https://bob/inbox" */
 	const char *origin;      /* "transport source", may be NULL */
+	const char *sender;      /* the authenticated sender's DID when known, may be NULL */
 	int64_t expires_ms;      /* wall clock, 0 = never */
 	int64_t not_before_ms;   /* first attempt no earlier than this (0 = now) */
 	int64_t leased_until_ms; /* born leased (0 = no): the caller delivers it from memory right away;
@@ -128,6 +129,9 @@ dc_err dc_queue_purge_dest(struct dc_queue *q, const char *dest_glob, bool dead,
 /* The store's own consistency check (SQLite: PRAGMA quick_check, which reads the whole file):
  * DC_ERR_IO with what the store said when it is damaged. For the daemon's start-up. */
 dc_err dc_queue_check(struct dc_queue *q, struct dc_errinfo *ei) DC_WUR;
+/* live items (queued, leased, held; not dead) whose origin or sender is key, for the queue
+ * shares (0 when the store keeps no count) */
+dc_err dc_queue_share(struct dc_queue *q, const char *key, uint64_t *n, struct dc_errinfo *ei) DC_WUR;
 
 /* Envelopes in files of their own (blob_min_bytes): from this size on (0: the store keeps
  * every envelope inside). */

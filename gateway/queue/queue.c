@@ -189,6 +189,14 @@ dc_err dc_queue_check(struct dc_queue *q, struct dc_errinfo *ei)
 	LOCKED(q, q->ops->check(q, ei));
 }
 
+dc_err dc_queue_share(struct dc_queue *q, const char *key, uint64_t *n, struct dc_errinfo *ei)
+{
+	*n = 0;
+	if (!q->ops->share || !key)
+		return DC_OK;
+	LOCKED(q, q->ops->share(q, key, n, ei));
+}
+
 dc_err dc_queue_remove(struct dc_queue *q, int64_t id, uint64_t *removed, struct dc_errinfo *ei)
 {
 	if (id <= 0)

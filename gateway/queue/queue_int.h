@@ -29,6 +29,7 @@ struct dc_queue_store_ops {
 	                 struct dc_errinfo *ei);
 	dc_err (*release_leases)(struct dc_queue *q, uint64_t *released, struct dc_errinfo *ei);
 	dc_err (*check)(struct dc_queue *q, struct dc_errinfo *ei); /* optional */
+	dc_err (*share)(struct dc_queue *q, const char *key, uint64_t *n, struct dc_errinfo *ei); /* optional */
 	/* optional (blob_min_bytes); called without the handle's lock */
 	dc_err (*file_write)(struct dc_queue *q, const uint8_t *data, size_t len, char *name, struct dc_errinfo *ei);
 	void (*file_discard)(struct dc_queue *q, const char *name);

@@ -25,7 +25,7 @@
 
 enum { S_ELSE_PUT, S_ELSE_TAKE, S_ELSE_BLOBS, S_ELSE_DROP, S_INSERT, S_COUNT, S_DUE, S_INFLIGHT, S_LEASE, S_DELETE,
        S_DELETE_RET, S_BLOB_OF, S_GETQ, S_GETD, S_RETRY, S_TODEAD, S_BEGIN, S_COMMIT, S_ROLLBACK, S_HOLD, S_RELEASE,
-       S_N };
+       S_SHARE, S_N };
 
 static const char *const sql[S_N] = {
 	[S_ELSE_PUT] = "INSERT INTO fallback(primary_id,dest,data,hold_ms,expires_ms) VALUES(?,?,?,?,?)",
@@ -41,7 +41,9 @@ static const char *const sql[S_N] = {
 	                 "WHERE f.primary_id=?1 AND f.data IS NULL AND q.blob IS NOT NULL",
 	[S_ELSE_DROP] = "DELETE FROM fallback WHERE primary_id=?",
 	[S_INSERT] = "INSERT INTO queue(msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,lease_until,"
-	             "blob,blob_len) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+	             "blob,blob_len,sender) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+	/* live items of one origin or sender (kept by the shares triggers) */
+	[S_SHARE] = "SELECT n FROM shares WHERE key=?",
 	/* an upper bound first (two index probes); the exact count only when the bound is over */
 	[S_COUNT] = "SELECT COALESCE((SELECT MAX(id) FROM queue) - (SELECT MIN(id) FROM queue) + 1, 0)",
 	[S_DUE] = "SELECT id,msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,attempts,last_error,blob,"
@@ -377,6 +379,7 @@ static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, 
 		sqlite3_bind_text(s, 3, it->media_type, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 4, it->dest, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 5, it->origin, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 12, it->sender, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 6, now);
 		int64_t next = it->not_before_ms > now ? it->not_before_ms : now;
 		if (it->leased_until_ms > next)
@@ -1030,12 +1033,23 @@ static dc_err sq_check(struct dc_queue *q, struct dc_errinfo *ei)
 	return rc;
 }
 
+static dc_err sq_share(struct dc_queue *q, const char *key, uint64_t *n, struct dc_errinfo *ei)
+{
+	sqlite3_stmt *s = ST(q, S_SHARE);
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	int r = sqlite3_step(s);
+	*n = r == SQLITE_ROW && sqlite3_column_int64(s, 0) > 0 ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+	sqlite3_clear_bindings(s);
+	sqlite3_reset(s);
+	return r == SQLITE_ROW || r == SQLITE_DONE ? DC_OK : db_fail(q, ei, "share");
+}
+
 static const struct dc_queue_store_ops sqlite_ops = {
 	.name = "sqlite", .put = sq_put, .claim = sq_claim, .ack = sq_ack, .retry = sq_retry, .fail = sq_fail,
 	.stats = sq_stats, .list = sq_list, .get = sq_get, .requeue = sq_requeue, .purge_dead = sq_purge_dead,
 	.remove = sq_remove, .release_leases = sq_release_leases, .hold = sq_hold, .release_held = sq_release_held,
 	.ack_many = sq_ack_many, .file_write = sq_file_write,
-	.file_discard = sq_file_discard, .check = sq_check, .close = sq_close,
+	.file_discard = sq_file_discard, .check = sq_check, .share = sq_share, .close = sq_close,
 };
 
 /* Column order matters: SQLite reads a row's columns in order, so the small ones the
@@ -1067,6 +1081,22 @@ static const char schema_blob_idx[] =
 	"CREATE INDEX IF NOT EXISTS queue_blob ON queue(blob) WHERE blob IS NOT NULL;"
 	"CREATE INDEX IF NOT EXISTS queue_held ON queue(held) WHERE held IS NOT NULL;"
 	"CREATE INDEX IF NOT EXISTS dead_blob ON dead(blob) WHERE blob IS NOT NULL;";
+
+/* Live items per origin ("transport source") and per authenticated sender DID, for the queue
+ * shares: kept by triggers, so that every way in and out (the daemon, the queue commands,
+ * dead letters, requeues) counts, in the same transaction. The else items a failure makes are
+ * the gateway's own and count for nobody. A store made before shares is counted once. */
+#define SHARE_KEY(col, row) row "." col " IS NOT NULL AND " row "." col " NOT LIKE 'else of #%'"
+#define SHARE_TRIGGERS(col)                                                                                            \
+	"CREATE TRIGGER IF NOT EXISTS shares_in_" col " AFTER INSERT ON queue WHEN " SHARE_KEY(col, "NEW") " BEGIN "  \
+	"INSERT INTO shares(key,n) VALUES(NEW." col ",1) ON CONFLICT(key) DO UPDATE SET n=n+1; END;"                  \
+	"CREATE TRIGGER IF NOT EXISTS shares_out_" col " AFTER DELETE ON queue WHEN " SHARE_KEY(col, "OLD") " BEGIN " \
+	"UPDATE shares SET n=n-1 WHERE key=OLD." col "; DELETE FROM shares WHERE key=OLD." col " AND n<=0; END;"
+static const char schema_shares[] =
+	"CREATE TABLE shares(key TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
+	"INSERT INTO shares SELECT origin,COUNT(*) FROM queue WHERE " SHARE_KEY("origin", "queue") " GROUP BY origin;"
+	"INSERT INTO shares SELECT sender,COUNT(*) FROM queue WHERE " SHARE_KEY("sender", "queue") " GROUP BY sender "
+	"ON CONFLICT(key) DO UPDATE SET n=n+excluded.n;" SHARE_TRIGGERS("origin") SHARE_TRIGGERS("sender");
 
 dc_err dc_queue_open_sqlite(const char *path, const struct dc_queue_opts *o, struct dc_queue **out,
                             struct dc_errinfo *ei)
@@ -1139,6 +1169,19 @@ dc_err dc_queue_open_sqlite(const char *path, const struct dc_queue_opts *o, str
 	if (one_int(q, "SELECT COUNT(*) FROM pragma_table_info('queue') WHERE name='held' AND ?1=?1", 0) == 0 &&
 	    sqlite3_exec(s->db, "ALTER TABLE queue ADD COLUMN held TEXT", NULL, NULL, &err) != SQLITE_OK) {
 		dc_err rc = dc__fail(ei, DC_ERR_IO, "queue: %.200s: adding presence holds: %s", path, err ? err : "failed");
+		sqlite3_free(err);
+		sq_close(q);
+		return rc;
+	}
+	/* stores made before queue shares get the sender column and the counts */
+	if ((one_int(q, "SELECT COUNT(*) FROM pragma_table_info('queue') WHERE name='sender' AND ?1=?1", 0) == 0 &&
+	     sqlite3_exec(s->db, "ALTER TABLE queue ADD COLUMN sender TEXT", NULL, NULL, &err) != SQLITE_OK) ||
+	    (one_int(q, "SELECT COUNT(*) FROM sqlite_master WHERE name='shares' AND ?1=?1", 0) == 0 &&
+	     (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK ||
+	      (sqlite3_exec(s->db, schema_shares, NULL, NULL, &err) != SQLITE_OK &&
+	       (sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL), 1)) ||
+	      sqlite3_exec(s->db, "COMMIT", NULL, NULL, &err) != SQLITE_OK))) {
+		dc_err rc = dc__fail(ei, DC_ERR_IO, "queue: %.200s: adding queue shares: %s", path, err ? err : "failed");
 		sqlite3_free(err);
 		sq_close(q);
 		return rc;

@@ -10,7 +10,7 @@ GPORT=$(free_port)
 GPID=""
 trap '[ -n "$GPID" ] && kill "$GPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
 printf 'default -> hold 1h\n' > "$T/rules.conf"
-printf 'state_dir %s/gw\nrules %s/rules.conf\n[queue]\nmax_items 2\n[http]\nlisten 127.0.0.1:%s\npath /dc\n[ws]\n[outbound]\nallow 127.0.0.0/8\n' "$T" "$T" "$GPORT" > "$T/gw.conf"
+printf 'state_dir %s/gw\nrules %s/rules.conf\n[queue]\nmax_items 2\nshare 100\n[http]\nlisten 127.0.0.1:%s\npath /dc\n[ws]\n[outbound]\nallow 127.0.0.0/8\n' "$T" "$T" "$GPORT" > "$T/gw.conf"
 $BIN run -c "$T/gw.conf" 2>>"$T/gw.log" & GPID=$!
 wait_port "$GPORT" "$GPID" && ok "gateway up" || bad "gateway up" "$(tail -3 "$T/gw.log")"
 GWKEY=$($BIN did resolve "$(cat "$T/gw/did.txt")" | python3 -c 'import json,sys; print(json.load(sys.stdin)["keyAgreement"][0])')

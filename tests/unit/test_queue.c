@@ -606,6 +606,78 @@ static void presence_hold(void)
 	dc_queue_close(q);
 }
 
+static uint64_t share_of(struct dc_queue *q, const char *key)
+{
+	uint64_t n = 99;
+	CU_ASSERT_EQUAL(dc_queue_share(q, key, &n, NULL), DC_OK);
+	return n;
+}
+
+/* queue shares: live items per origin and per sender, through put, ack, dead letter (with its
+ * else, which counts for nobody), requeue and remove; a store made before shares is counted
+ * when opened */
+static void shares(void)
+{
+	fresh();
+	char path[128];
+	snprintf(path, sizeof path, "%s/q.db", dir);
+	sqlite3 *db = NULL;
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
+	const char *old =
+		"CREATE TABLE queue(id INTEGER PRIMARY KEY AUTOINCREMENT, dest TEXT NOT NULL, next_ms INTEGER NOT NULL,"
+		" lease_until INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL DEFAULT 0,"
+		" attempts INTEGER NOT NULL DEFAULT 0, msg_id TEXT, media_type TEXT, origin TEXT, last_error TEXT,"
+		" blob TEXT, blob_len INTEGER NOT NULL DEFAULT 0, held TEXT, data BLOB NOT NULL);"
+		"CREATE TABLE dead(id INTEGER PRIMARY KEY, msg_id TEXT, dest TEXT, origin TEXT, media_type TEXT,"
+		" created_ms INTEGER, died_ms INTEGER, attempts INTEGER, reason TEXT, blob TEXT,"
+		" blob_len INTEGER NOT NULL DEFAULT 0, data BLOB);"
+		"INSERT INTO queue(dest,next_ms,created_ms,origin,data) VALUES('http a',0,1,'http 10.0.0.1',x'6f6c64');"
+		"INSERT INTO queue(dest,next_ms,created_ms,origin,data) VALUES('http a',0,1,'http 10.0.0.1',x'6f6c64');";
+	CU_ASSERT_EQUAL_FATAL(sqlite3_exec(db, old, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	struct dc_queue *q = open_q(NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_EQUAL(share_of(q, "http 10.0.0.1"), 2); /* counted at the upgrade */
+	struct dc_queue_else els = { .dest = "hold did:example:x", .hold_ms = 1000 };
+	struct dc_queue_new_item its[3] = { item("http a", "one"), item("http a", "two"), item("http b", "three") };
+	its[0].sender = its[1].sender = "did:example:alice";
+	its[2].origin = "ws 127.0.0.1";
+	its[0].els = &els;
+	its[0].n_els = 1;
+	int64_t ids[3];
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, its, 3, ids, NULL), DC_OK);
+	CU_ASSERT_EQUAL(share_of(q, "http 127.0.0.1"), 2);
+	CU_ASSERT_EQUAL(share_of(q, "ws 127.0.0.1"), 1);
+	CU_ASSERT_EQUAL(share_of(q, "did:example:alice"), 2);
+	CU_ASSERT_EQUAL(share_of(q, "did:example:bob"), 0);
+	CU_ASSERT_EQUAL(dc_queue_ack(q, ids[1], NULL), DC_OK);
+	CU_ASSERT_EQUAL(share_of(q, "http 127.0.0.1"), 1);
+	CU_ASSERT_EQUAL(share_of(q, "did:example:alice"), 1);
+	/* failed for good: its else takes over (the gateway's own, counted for nobody) */
+	CU_ASSERT_EQUAL(dc_queue_fail(q, ids[0], 5, "gone", NULL), DC_OK);
+	CU_ASSERT_EQUAL(share_of(q, "http 127.0.0.1"), 0);
+	CU_ASSERT_EQUAL(share_of(q, "did:example:alice"), 0);
+	uint64_t removed = 0;
+	CU_ASSERT_EQUAL(dc_queue_remove(q, ids[2], &removed, NULL), DC_OK);
+	CU_ASSERT_EQUAL(removed, 1);
+	CU_ASSERT_EQUAL(share_of(q, "ws 127.0.0.1"), 0);
+	/* a dead letter brought back counts for its origin again */
+	struct dc_queue_new_item four = item("http c", "four");
+	int64_t id4;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, &four, 1, &id4, NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_fail(q, id4, 6, "gone", NULL), DC_OK);
+	CU_ASSERT_EQUAL(share_of(q, "http 127.0.0.1"), 0);
+	CU_ASSERT_EQUAL(dc_queue_requeue(q, id4, 7, NULL), DC_OK);
+	CU_ASSERT_EQUAL(share_of(q, "http 127.0.0.1"), 1);
+	dc_queue_close(q);
+	/* and across a reopen */
+	q = open_q(NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_EQUAL(share_of(q, "http 127.0.0.1"), 1);
+	CU_ASSERT_EQUAL(share_of(q, "http 10.0.0.1"), 2);
+	dc_queue_close(q);
+}
+
 void init_queue_tests(void)
 {
 	CU_pSuite s = CU_add_suite("queue", setup, teardown);
@@ -618,4 +690,5 @@ void init_queue_tests(void)
 	TU_ADD(s, envelope_files_ahead);
 	TU_ADD(s, old_store_upgraded);
 	TU_ADD(s, presence_hold);
+	TU_ADD(s, shares);
 }
