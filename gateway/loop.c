@@ -4,6 +4,7 @@
  * runs them. lws gets one client vhost (outbound connections) and, when an adapter asks for
  * it, one listener vhost; both carry the protocols every adapter declares. */
 #include "loop.h"
+#include "door.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,8 +20,6 @@
 #include <libwebsockets.h>
 
 #define MAX_PROTOCOLS 16
-#define PEER_BUCKETS 4096 /* inbound connections per peer address, by a hash of it */
-#define FD_TRACK 65536    /* accepted descriptors remembered between accept and the first bind */
 
 struct post {
 	struct post *next;
@@ -42,15 +41,11 @@ struct gw_loop {
 	volatile int draining;
 	int port;
 	char iface[300];
-	/* the listener's connection limits (loop thread) */
+	/* the listener (loop thread): the door accepts, counts and judges heads; lws serves */
+	struct gw_door *door;
 	lws_callback_function *proto0;  /* protocols[0]'s own callback, behind conn_cb */
 	lws_callback_function *ws_cb;   /* the default WebSocket protocol's, behind ws_cb_front */
 	struct lws_protocols *renamed;  /* the didcomm-v2 alias while it answers as didcomm/v2 */
-	unsigned max_conns, per_peer;
-	size_t n_conns;
-	unsigned peers[PEER_BUCKETS];
-	uint16_t fd_bucket[FD_TRACK]; /* bucket + 1 of an accepted fd not bound to a wsi yet, or 0 */
-	uint64_t refused;
 };
 
 struct gw_watch {
@@ -70,21 +65,24 @@ struct gw_timer {
  * binds them to the first, HTTP) */
 static const struct lws_protocol_vhost_options pvo_default = { NULL, NULL, "default", "1" };
 
-static size_t peer_bucket(const struct sockaddr_storage *ss)
+/* An accepted connection's count (door.c) moves to its wsi: tagged in the wsi's opaque user
+ * data as an odd number (client connections keep an adapter's pointer there, even), given back
+ * when the wsi goes. */
+static void conn_track(struct gw_loop *l, struct lws *wsi, enum lws_callback_reasons reason)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a over the address, without the port */
-	const uint8_t *p = NULL;
-	size_t n = 0;
-	if (ss->ss_family == AF_INET) {
-		p = (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
-		n = 4;
-	} else if (ss->ss_family == AF_INET6) {
-		p = (const uint8_t *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
-		n = 16;
+	if ((reason == LWS_CALLBACK_HTTP_BIND_PROTOCOL || reason == LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED ||
+	     reason == LWS_CALLBACK_WS_SERVER_BIND_PROTOCOL) &&
+	    !lws_get_opaque_user_data(wsi)) {
+		unsigned b1 = gw_door_claim(l->door, lws_get_socket_fd(wsi));
+		if (b1)
+			lws_set_opaque_user_data(wsi, (void *)(uintptr_t)(((uintptr_t)b1 << 1) | 1));
+	} else if (reason == LWS_CALLBACK_WSI_DESTROY) {
+		uintptr_t tag = (uintptr_t)lws_get_opaque_user_data(wsi);
+		if (tag & 1) {
+			gw_door_release(l->door, (unsigned)(tag >> 1));
+			lws_set_opaque_user_data(wsi, NULL);
+		}
 	}
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return (size_t)(h % PEER_BUCKETS);
 }
 
 /* The didcomm/v2 WebSocket subprotocol on libwebsockets 4.1, whose subprotocol tokenizer
@@ -153,67 +151,31 @@ static int ws_cb_front(struct lws *wsi, enum lws_callback_reasons reason, void *
 	if (reason == LWS_CALLBACK_ADD_HEADERS || reason == LWS_CALLBACK_ESTABLISHED ||
 	    reason == LWS_CALLBACK_WSI_DESTROY)
 		unrename(l);
+	if (l->door)
+		conn_track(l, wsi, reason); /* adopted connections bound to it first, and their end */
 	return l->ws_cb(wsi, reason, user, in, len);
 }
 
-/* In front of protocols[0] (which lws gives every accept, wsi creation and end): the listener's
- * connection limits. An accepted connection is tagged with its peer's bucket in its opaque
- * user data as an odd number (client connections keep an adapter's pointer there, even). */
+/* In front of protocols[0], which lws gives every adopted connection, HTTP binding and end */
 static int conn_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct lws_context *ctx = lws_get_context(wsi);
 	struct gw_loop *l = ctx ? lws_context_user(ctx) : NULL;
-	if (l && l->max_conns) {
-		if (reason == LWS_CALLBACK_FILTER_NETWORK_CONNECTION && user) {
-			const struct lws_filter_network_conn_args *a = user;
-			int fd = (int)a->accept_fd;
-			if (fd >= 0 && fd < FD_TRACK && l->fd_bucket[fd]) {
-				/* that descriptor's earlier connection ended before it was ever bound */
-				size_t ob = (size_t)l->fd_bucket[fd] - 1;
-				l->peers[ob] -= l->peers[ob] > 0;
-				l->n_conns -= l->n_conns > 0;
-				l->fd_bucket[fd] = 0;
-			}
-			size_t b = peer_bucket(&a->cli_addr);
-			if (l->n_conns >= l->max_conns || l->peers[b] >= l->per_peer) {
-				l->refused++;
-				return -1; /* hung up at once: the listener stays responsive for the others */
-			}
-			l->peers[b]++; /* counted from the accept: many may arrive before any is bound */
-			l->n_conns++;
-			if (fd >= 0 && fd < FD_TRACK)
-				l->fd_bucket[fd] = (uint16_t)(b + 1);
-			return 0;
-		}
-		if ((reason == LWS_CALLBACK_HTTP_BIND_PROTOCOL || reason == LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED) &&
-		    !lws_get_opaque_user_data(wsi)) {
-			/* the first time an accepted connection is bound to the HTTP protocol (lws 4.1
-			 * gives no NEW_CLIENT_INSTANTIATED here); outbound ones carry their adapter's
-			 * pointer and are not counted */
-			int fd = lws_get_socket_fd(wsi);
-			if (fd >= 0 && fd < FD_TRACK && l->fd_bucket[fd]) { /* counted at its accept */
-				size_t b = (size_t)l->fd_bucket[fd] - 1;
-				l->fd_bucket[fd] = 0;
-				lws_set_opaque_user_data(wsi, (void *)(uintptr_t)((b << 1) | 1));
-			}
-		} else if (reason == LWS_CALLBACK_WSI_DESTROY) {
-			uintptr_t tag = (uintptr_t)lws_get_opaque_user_data(wsi);
-			if (tag & 1) {
-				size_t b = (size_t)(tag >> 1);
-				if (b < PEER_BUCKETS && l->peers[b])
-					l->peers[b]--;
-				if (l->n_conns)
-					l->n_conns--;
-				lws_set_opaque_user_data(wsi, NULL);
-			}
-		}
-	}
+	if (l && l->door)
+		conn_track(l, wsi, reason);
 	if (l && reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE && in) {
 		int r = upgrade_front(l, wsi, in, len);
 		if (r <= 0)
 			return r;
 	}
 	return l && l->proto0 ? l->proto0(wsi, reason, user, in, len) : lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static void door_adopt(void *arg, int fd)
+{
+	struct gw_loop *l = arg;
+	/* lws owns the descriptor from here: it closes it itself if it cannot take it */
+	(void)lws_adopt_socket_vhost(l->listen_vh, fd);
 }
 
 static void on_wake(uv_async_t *a)
@@ -271,9 +233,8 @@ dc_err gw_loop_new(struct gw_adapter *const *ads, struct gw_loop **out, struct d
 	               LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_LIBUV |
 	               LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	info.user = l;
-	/* room for a 64 KiB request line, so that an over-long URI gets its 414 (the HTTP adapter
-	 * answers over MAX_URI) instead of a silent close; bounded by the pool of header buffers */
-	info.max_http_header_data2 = 72 * 1024;
+	/* the door answers longer request lines (414) and heads (431) itself */
+	info.max_http_header_data2 = GW_DOOR_MAX_HEAD + 4096;
 	info.max_http_header_pool2 = 64;
 	info.foreign_loops = foreign;
 	info.pcontext = &l->ctx;
@@ -307,35 +268,19 @@ dc_err gw_loop_listen(struct gw_loop *l, const struct gw_listen *ln, int *port, 
 	long p = strtol(colon + 1, &end, 10);
 	if (!end || *end || p < 0 || p > 65535)
 		return dc_errinfo_set(ei, DC_ERR_INVAL, "listen %s: bad port", hostport);
-	/* lws would fall back to listening everywhere, or not at all, without saying so: bind a
-	 * probe first so that an address in use or not ours is an error with its reason */
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p) };
 	const char *host = strcmp(l->iface, "localhost") == 0 ? "127.0.0.1" : l->iface;
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+	struct in_addr probe;
+	if (inet_pton(AF_INET, host, &probe) != 1)
 		return dc_errinfo_set(ei, DC_ERR_INVAL, "listen %s: want an IPv4 address and a port", hostport);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int one = 1;
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		char e[128];
-		snprintf(e, sizeof e, "%s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return dc_errinfo_set(ei, DC_ERR_IO, "cannot listen on %s: %s", hostport, e);
-	}
-	close(fd);
+	/* lws serves the connections the door hands it; it listens on nothing itself */
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
-	info.port = (int)p;
-	info.iface = host;
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.protocols = l->protocols;
 	info.pvo = NULL;
 	info.vhost_name = "didcomm-gateway";
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
 	info.timeout_secs = 30;
-	info.ka_time = 60; /* TCP keepalive on idle WebSocket connections */
-	info.ka_probes = 3;
-	info.ka_interval = 10;
 	/* the protocol marked default takes WebSocket upgrades that name no subprotocol */
 	for (size_t i = 0; l->protocols[i].name; i++)
 		if (l->protocols[i].id == GW_LWS_DEFAULT_WS) {
@@ -345,15 +290,14 @@ dc_err gw_loop_listen(struct gw_loop *l, const struct gw_listen *ln, int *port, 
 		}
 	l->listen_vh = lws_create_vhost(l->ctx, &info);
 	if (!l->listen_vh)
-		return dc_errinfo_set(ei, DC_ERR_IO, "cannot listen on %s", hostport);
-	l->port = lws_get_vhost_listen_port(l->listen_vh);
-	if (l->port <= 0) {
+		return dc_errinfo_set(ei, DC_ERR_IO, "cannot listen on %s: no vhost", hostport);
+	dc_err e = gw_door_open(&l->uv, host, (int)p, ln->max_connections, ln->per_peer, 20, door_adopt, l, &l->door,
+	                        &l->port, ei);
+	if (e != DC_OK) {
 		l->listen_vh = NULL; /* freed with the context */
-		return dc_errinfo_set(ei, DC_ERR_IO, "cannot listen on %s: no port bound", hostport);
+		return e;
 	}
 	*port = l->port;
-	l->max_conns = ln->max_connections ? ln->max_connections : 1024;
-	l->per_peer = ln->per_peer ? ln->per_peer : l->max_conns;
 	return DC_OK;
 }
 
@@ -377,6 +321,10 @@ void gw_loop_free(struct gw_loop *l)
 {
 	if (!l)
 		return;
+	if (l->door) { /* its handles go first too; connections it counted end without it */
+		gw_door_close(l->door);
+		l->door = NULL;
+	}
 	if (l->wake_ok) { /* first: lws's handles must be the last ones for its destroy to finish */
 		uv_close((uv_handle_t *)&l->wake, NULL);
 		l->wake_ok = false;

@@ -85,7 +85,7 @@ struct gw_pool {
 		int64_t at_ms;
 	} rate[RATE_BUCKETS];
 	double rate_per_s;
-	uint64_t share_max;     /* live items one origin or one sender may have in the queue */
+	uint64_t share_max;     /* live items one origin or one sender may have in the queue (0: any) */
 };
 
 static void job_free(struct job *j)
@@ -225,6 +225,8 @@ static bool share_ok(struct gw_pool *in, struct tally *t, const struct dc_queue_
                      struct dc_errinfo *ei)
 {
 	const char *keys[2] = { NULL, NULL };
+	if (!in->share_max)
+		return true; /* share 100: only max_items counts */
 	for (size_t i = 0; i < k; i++) /* the inbound's own items (not replies of ours) */
 		if (it[i].origin && strcmp(it[i].origin, "reply") != 0) {
 			keys[0] = it[i].origin;
@@ -533,8 +535,8 @@ dc_err gw_pool_new(struct gw_state *s, unsigned n, struct gw_loop *loop, struct 
 	in->disp = disp;
 	in->rate_per_s = s->conf.per_peer_rate ? s->conf.per_peer_rate : 2000;
 	unsigned pct = s->conf.queue_share ? s->conf.queue_share : 100;
-	in->share_max = (uint64_t)s->conf.queue_max_items * pct / 100;
-	if (in->share_max < 1)
+	in->share_max = pct >= 100 ? 0 : (uint64_t)s->conf.queue_max_items * pct / 100; /* 0: no shares */
+	if (pct < 100 && in->share_max < 1)
 		in->share_max = 1;
 	struct gw_webres_cfg wc;
 	gw_webres_cfg_default(&wc);

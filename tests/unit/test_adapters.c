@@ -2,6 +2,8 @@
  * the gateway (log, submit, post, fd watches, the outbound policy) and drive it directly. */
 #include "testutil.h"
 
+#include "door.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -355,6 +357,46 @@ static void dest_forms(void)
 	CU_ASSERT(gw_adapter_for_uri("gopher://x/") == NULL);
 }
 
+/* the listener's door: what it answers itself from the first bytes of a connection */
+static void door_judge(void)
+{
+	bool more = false;
+	const char ok[] = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
+	CU_ASSERT_EQUAL(gw_door_judge(ok, sizeof ok - 1, &more), 0);
+	CU_ASSERT_FALSE(more);
+	CU_ASSERT_EQUAL(gw_door_judge(ok, 20, &more), 0); /* cut in a header line */
+	CU_ASSERT_TRUE(more);
+	CU_ASSERT_EQUAL(gw_door_judge("POST /", 6, &more), 0); /* cut in the request line */
+	CU_ASSERT_TRUE(more);
+	CU_ASSERT_EQUAL(gw_door_judge("GET /\n\n", 8, &more), 0); /* bare LF ends it too */
+	CU_ASSERT_FALSE(more);
+	static char buf[GW_DOOR_MAX_HEAD + 64];
+	/* a request line over the limit, whole or still arriving */
+	memset(buf, 'a', sizeof buf);
+	memcpy(buf, "GET /", 5);
+	CU_ASSERT_EQUAL(gw_door_judge(buf, GW_DOOR_MAX_LINE + 2, &more), 414);
+	CU_ASSERT_EQUAL(gw_door_judge(buf, GW_DOOR_MAX_LINE, &more), 0);
+	CU_ASSERT_TRUE(more);
+	buf[GW_DOOR_MAX_LINE + 10] = '\n';
+	CU_ASSERT_EQUAL(gw_door_judge(buf, GW_DOOR_MAX_LINE + 20, &more), 414);
+	/* header lines: the limit, one over (before the head ends), and a head too big */
+	size_t n = (size_t)snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\n");
+	for (int i = 0; i < GW_DOOR_MAX_HEADERS; i++)
+		n += (size_t)snprintf(buf + n, sizeof buf - n, "X-%d: v\r\n", i);
+	CU_ASSERT_EQUAL(gw_door_judge(buf, n, &more), 0);
+	CU_ASSERT_TRUE(more);
+	memcpy(buf + n, "\r\n", 2);
+	CU_ASSERT_EQUAL(gw_door_judge(buf, n + 2, &more), 0);
+	CU_ASSERT_FALSE(more);
+	memcpy(buf + n, "X-more: v\r\n", 11);
+	CU_ASSERT_EQUAL(gw_door_judge(buf, n + 11, &more), 431);
+	n = (size_t)snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nX-Big: ");
+	memset(buf + n, 'v', sizeof buf - n);
+	CU_ASSERT_EQUAL(gw_door_judge(buf, GW_DOOR_MAX_HEAD + 1, &more), 431);
+	CU_ASSERT_EQUAL(gw_door_judge(buf, GW_DOOR_MAX_HEAD, &more), 0);
+	CU_ASSERT_TRUE(more);
+}
+
 void init_adapters_tests(void)
 {
 	CU_pSuite s = CU_add_suite("adapters", NULL, NULL);
@@ -362,4 +404,5 @@ void init_adapters_tests(void)
 	CU_add_test(s, "ws_send_policy", ws_send_policy);
 	CU_add_test(s, "pipe_in_out", pipe_in_out);
 	CU_add_test(s, "dest_forms", dest_forms);
+	CU_add_test(s, "door_judge", door_judge);
 }
