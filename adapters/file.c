@@ -21,9 +21,12 @@
  *      moved (`after move DIR`); GW_TRY_LATER: renamed back, retried later; GW_REFUSED:
  *      renamed NAME.refused with the reason in NAME.reason beside it.
  *   A claim left by a crash (kill -9 between 3 and 4) is taken again after the restart (any
- *   scan lists claims of ours that are not in hand): at least once, never lost; twice when
- *   the crash fell between the queue commit and the removal. <id> comes from the gateway's DID, so that gateways sharing a
- *   folder do not take each other's claims.
+ *   scan lists claims of ours that are not in hand, and takes them first): never lost. It is
+ *   not queued twice when the crash fell between the queue commit and the removal: each
+ *   submit carries an idempotency key (the file's path under its own name, size and
+ *   modification time; the gateway binds it to the bytes) that the queue stores in the same
+ *   transaction, so the second take is acknowledged without a second item. <id> comes from
+ *   the gateway's DID, so that gateways sharing a folder do not take each other's claims.
  *
  * Outbound: the rule action `file DIR` (the operator's: trusted) and `file:///path` service
  * endpoints (from DID documents: untrusted) write one file per message, named by its id and
@@ -613,8 +616,13 @@ static enum took take(struct gw_adapter *ad, struct endpoint *ep, const struct c
 	t->ep = ep;
 	t->dfd = dfd;
 	int x = ext_of(name, strlen(name));
+	/* the file's identity, the same when its claim is taken again after a crash: where it
+	 * lies (under its own name), its size and modification time (a rename keeps both); the
+	 * gateway binds the bytes to it */
+	char key[MAX_PATH + 64];
+	snprintf(key, sizeof key, "%s\n%lld\n%lld", shown, (long long)st2.st_size, (long long)mtime_ns(&st2));
 	struct gw_inbound m = { .source = shown, .media_type = x >= 0 ? media[x] : NULL, .tag = ep->tag,
-		                .data = data, .len = want, .live = false };
+		                .data = data, .len = want, .live = false, .key = key };
 	data = NULL; /* submit takes it */
 	dc_err rc = ad->host->submit(ad->host, &m, file_ack, t);
 	if (rc) {
