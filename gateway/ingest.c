@@ -345,7 +345,7 @@ struct gw_commit {
 	char origin[120]; /* "transport source" */
 	struct dc_queue *q;                          /* where files[] were written */
 	char files[MAX_TARGETS][DC_QUEUE_FILE_NAME]; /* big envelopes written ahead (gw_commit_write_files) */
-	char keys[MAX_TARGETS][72];                  /* the items' idempotency keys (in->key) */
+	char keys[MAX_TARGETS][80];                  /* the items' idempotency keys (in->key) */
 };
 
 static void commit_free(struct gw_commit *c)
@@ -573,7 +573,7 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const struct gw_ingest_in *i
 		crypto_generichash_final(&st, h, sizeof h);
 		sodium_bin2hex(hex, sizeof hex, h, sizeof h);
 		for (size_t i = 0; i < p->n; i++) {
-			snprintf(c->keys[i], sizeof c->keys[i], "%s.%zu", hex, i);
+			snprintf(c->keys[i], sizeof c->keys[i], "%.64s.%u", hex, (unsigned)i);
 			p->items[i].key = c->keys[i];
 		}
 	}

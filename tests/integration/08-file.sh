@@ -286,6 +286,53 @@ f=$(ls "$T/boxA" | head -1)
 kill -TERM "$APID" "$BPID"; wait "$APID"; ra=$?; wait "$BPID"; rb=$?
 [ $ra = 0 ] && [ $rb = 0 ] && ok "both stop: exit 0" || bad "both stop" "$ra $rb"
 
+# 9b. one shared duplex folder (the extension's Duplex): both gateways watch it ("shared") and
+# write into it; each takes only what is encrypted to it and removes it, and leaves the rest
+# where it lies: the other's messages, its own, a stranger's, a plaintext one (indeterminate
+# audience: not the gateway's to take or remove)
+mkdir -p "$T/duplex" "$T/boxA2" "$T/boxB2"
+APORT=$(free_port); BPORT=$(free_port)
+for g in A B; do
+	port=$APORT; [ $g = B ] && port=$BPORT
+	printf 'state_dir %s/%s\nrules %s/%sd.rules\nlog_level debug\n[http]\nlisten 127.0.0.1:%s\n[file]\nwatch %s/duplex shared\nsettle 300ms\n' \
+		"$T" $g "$T" $g "$port" "$T" > "$T/${g}d.conf"
+done
+printf 'to %s -> file %s\nto %s -> file %s\ndefault -> hold 1h\n' "$GB" "$T/duplex" "$ANN" "$T/boxA2" > "$T/Ad.rules"
+printf 'to %s -> file %s\nto %s -> file %s\ndefault -> hold 1h\n' "$GA" "$T/duplex" "$BEN" "$T/boxB2" > "$T/Bd.rules"
+mk str "$XAV" "$T/str.json"; $TOOL pack --mode anoncrypt --to "$XAV" --no-forward "$T/str.json" > "$T/duplex/stranger.dcem"
+mk pl "$BEN" "$T/duplex/plain.dcpm"
+touch -d '1 minute ago' "$T/duplex/stranger.dcem" "$T/duplex/plain.dcpm"
+st0=$(stat -c '%i %Y %s' "$T/duplex/stranger.dcem" "$T/duplex/plain.dcpm")
+: > "$T/Ad.log"; : > "$T/Bd.log"
+$BIN run -c "$T/Ad.conf" 2>>"$T/Ad.log" & APID=$!
+$BIN run -c "$T/Bd.conf" 2>>"$T/Bd.log" & BPID=$!
+wait_port "$APORT" "$APID" && wait_port "$BPORT" "$BPID" && ok "two gateways on one shared folder" || bad "duplex gateways" "$(tail -2 "$T/Ad.log" "$T/Bd.log")"
+wait_until 60 sh -c "grep -q 'duplex/stranger.dcem: not encrypted' '$T/Ad.log' && grep -q 'duplex/stranger.dcem: not encrypted' '$T/Bd.log' && grep -q 'duplex/plain.dcpm: not encrypted' '$T/Ad.log' && grep -q 'duplex/plain.dcpm: not encrypted' '$T/Bd.log'" \
+	&& ok "both looked at the stranger's and the plaintext file and left them" || bad "looked at" "$(ls -la "$T/duplex"; tail -3 "$T/Ad.log")"
+[ "$(stat -c '%i %Y %s' "$T/duplex/stranger.dcem" "$T/duplex/plain.dcpm")" = "$st0" ] && [ "$(ls "$T/duplex" | wc -l)" = 2 ] \
+	&& ok "left as they were (same inode, mtime, size; no claim, no .refused, no .reason)" || bad "left" "$(ls -la "$T/duplex")"
+fwd "$GB" "$BEN" "$T/a2b.inner" > "$T/a2b.mid"; fwd "$GA" "$GB" "$T/a2b.mid" > "$T/a2b.dcem"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/a2b.dcem" "http://127.0.0.1:$APORT/")
+wait_until 60 sh -c "[ -n \"\$(ls '$T/boxB2')\" ]"
+f=$(ls "$T/boxB2" | head -1)
+[ "$code" = 202 ] && [ -n "$f" ] && $TOOL unpack --secrets "$T/ben.json" "$T/boxB2/$f" 2>/dev/null | grep -q '"id":"a2b"' \
+	&& ok "A -> shared folder -> B: ben unpacks ann's message" || bad "duplex A to B" "$code $(ls "$T/duplex" "$T/boxB2"; tail -n 3 "$T/Ad.log" "$T/Bd.log")"
+fwd "$GA" "$ANN" "$T/b2a.inner" > "$T/b2a.mid"; fwd "$GB" "$GA" "$T/b2a.mid" > "$T/b2a.dcem"
+curl -s -o /dev/null -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/b2a.dcem" "http://127.0.0.1:$BPORT/"
+wait_until 60 sh -c "[ -n \"\$(ls '$T/boxA2')\" ]"
+f=$(ls "$T/boxA2" | head -1)
+[ -n "$f" ] && $TOOL unpack --secrets "$T/ann.json" "$T/boxA2/$f" 2>/dev/null | grep -q '"id":"b2a"' \
+	&& ok "B -> shared folder -> A: ann unpacks ben's message" || bad "duplex B to A" "$(ls "$T/duplex" "$T/boxA2"; tail -n 3 "$T/Ad.log" "$T/Bd.log")"
+wait_until 60 sh -c "[ \$(ls '$T/duplex' | wc -l) = 2 ]"
+[ "$(ls "$T/duplex" | sort | tr '\n' ' ')" = "plain.dcpm stranger.dcem " ] \
+	&& ok "each message removed by its addressee only; the stranger's and the plaintext one still there" || bad "duplex folder" "$(ls -la "$T/duplex")"
+for g in A B; do
+	n=$(grep -c "accepted from $T/duplex/" "$T/${g}d.log")
+	[ "$n" = 1 ] && ok "$g took exactly one file from the shared folder" || bad "$g took" "$n: $(grep "from $T/duplex/" "$T/${g}d.log" | tail -4)"
+done
+kill -TERM "$APID" "$BPID"; wait "$APID"; ra=$?; wait "$BPID"; rb=$?
+[ $ra = 0 ] && [ $rb = 0 ] && ok "both stop: exit 0" || bad "both stop" "$ra $rb"
+
 # 10. sneakernet bundles: messages held at A for xav, exported, carried, imported at B twice
 # (nothing added the second time), a damaged copy refused whole, B delivers them, and the
 # receipt carried back releases A's held copies
