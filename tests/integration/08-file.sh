@@ -114,7 +114,7 @@ wait_gone "$T/in/slow.dcem" # removed after its commit: nothing left to take a s
 echo 'not json' > "$T/in/garbage.dcem"
 # half-written under its final name by a writer that crashed (no rename, never finished): once
 # it has settled it is taken, and refused as the broken message it is
-for_bob half | head -c 300 > "$T/in/half.dcem"; touch -d '1 minute ago' "$T/in/half.dcem"
+for_bob half 2>/dev/null | head -c 300 > "$T/in/half.dcem"; touch -d '1 minute ago' "$T/in/half.dcem"
 ln -s /etc/passwd "$T/in/link.dcem"
 head -c 70000 /dev/zero | tr '\0' 'a' > "$T/in/big.dcem"
 for_bob unreadable > "$T/in/unreadable.dcem"; chmod 000 "$T/in/unreadable.dcem"
@@ -236,6 +236,23 @@ mk six "$DAVE" "$T/six.json"
 check "send to a file: endpoint" $BIN send --to "$DAVE" "$T/six.json"
 [ "$(ls "$T/drop/ok" | grep -c '\.dcem$')" = 2 ] && ok "send wrote it" || bad "send wrote it" "$(ls "$T/drop/ok")"
 stop_gw && ok "SIGTERM: exit 0" || bad "SIGTERM"
+
+# 8b. an outbox that cannot be written (a file where the folder should be; a folder not there
+# yet): retried with the queue's backoff, then a dead letter with the reason once the message
+# is older than max_age (a gateway of its own: max_age 1s); `queue flush` until it is dead
+mkdir -p "$T/ob"; : > "$T/ob/notafolder"
+$TOOL did new --method peer2 --secrets "$T/fay.json" > "$T/fay"; FAY=$(cat "$T/fay")
+$TOOL did new --method peer2 --secrets "$T/gus.json" > "$T/gus"; GUS=$(cat "$T/gus")
+printf 'state_dir %s/ob/gw\nrules %s/ob/rules\n[queue]\nretry_base 100ms\nmax_age 1s\n[file]\n' "$T" "$T" > "$T/ob/gw.conf"
+printf 'to %s -> file %s/ob/notafolder\nto %s -> file %s/ob/notyet\n' "$FAY" "$T" "$GUS" "$T" > "$T/ob/rules"
+mk fay1 "$FAY" "$T/fay1.json"; $TOOL pack --mode anoncrypt --to "$FAY" --no-forward "$T/fay1.json" > "$T/ob/fay1.dcem"
+mk gus1 "$GUS" "$T/gus1.json"; $TOOL pack --mode anoncrypt --to "$GUS" --no-forward "$T/gus1.json" > "$T/ob/gus1.dcem"
+check "import two for unwritable outboxes" $BIN import -c "$T/ob/gw.conf" "$T/ob/fay1.dcem" "$T/ob/gus1.dcem"
+$BIN queue flush -c "$T/ob/gw.conf" > "$T/ob/flush1" 2>&1
+grep -q "0 sent, 2 to retry later" "$T/ob/flush1" && ok "not written: retried later ($(tail -1 "$T/ob/flush1"))" || bad "retry" "$(cat "$T/ob/flush1")"
+dead2() { $BIN queue flush -c "$T/ob/gw.conf" >/dev/null 2>&1; $BIN queue ls --dead -c "$T/ob/gw.conf" > "$T/ob/dead"; [ "$(grep -c notafolder\\\|notyet "$T/ob/dead")" = 2 ]; }
+wait_until 60 dead2 && ok "then dead letters with the reason: $(grep -o 'notafolder[^|]*' "$T/ob/dead" | head -1 | cut -c1-100)" || bad "dead letters" "$(cat "$T/ob/dead")"
+[ ! -e "$T/ob/notyet" ] && [ -f "$T/ob/notafolder" ] && [ ! -s "$T/ob/notafolder" ] && ok "nothing written anywhere else" || bad "written" "$(ls -la "$T/ob")"
 
 # 9. two gateways with no network path between them (neither has an outbound rule to the
 # other's listener) exchange messages both ways through one shared folder only
