@@ -28,6 +28,17 @@
  *   transaction, so the second take is acknowledged without a second item. <id> comes from
  *   the gateway's DID, so that gateways sharing a folder do not take each other's claims.
  *
+ * Shared folders (`watch DIR shared`: the extension's duplex and fan-out folders, read and
+ * written by others too): each file is submitted with only_ours, so the gateway takes only
+ * what is encrypted to it; anything else comes back GW_REF_NOT_OURS and is renamed back as it
+ * was, and remembered (path, size, mtime) so that it is not claimed again while unchanged. A
+ * message uniquely ours goes as above. A multiplex one (gw_reply.multiplex: encrypted to
+ * others too) is recorded after the commit in NAME-processed.txt (a line with the key of ours
+ * that opened it, appended and fsync'd) and renamed back; the reader whose line brings the
+ * sidecar to processed_threshold lines removes the message, then the sidecar (0: never). A
+ * file whose sidecar names our DID (or one of its keys) is not taken; a claim of ours with
+ * such a sidecar (a crash after our line) goes back untaken.
+ *
  * Outbound: the rule action `file DIR` (the operator's: trusted) and `file:///path` service
  * endpoints (from DID documents: untrusted) write one file per message, named by its id and
  * queue item (stable across retries): a temporary .NAME.tmp created O_EXCL 0600, written,
