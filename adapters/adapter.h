@@ -90,6 +90,7 @@ enum gw_refusal {
 	GW_REF_TOO_BIG,    /* over max_message_bytes (413) */
 	GW_REF_BAD_TYPE,   /* not a DIDComm media type (415) */
 	GW_REF_DENIED,     /* a rule or the relay policy said no (403) */
+	GW_REF_NOT_OURS,   /* only_ours: not encrypted to this gateway; nothing kept, leave it be */
 };
 
 struct gw_reply {
@@ -100,6 +101,8 @@ struct gw_reply {
 	const char *body_type;    /* media type of body, or NULL */
 	const uint8_t *body;      /* the reply (GW_ANSWERED) or a problem report, or NULL */
 	size_t body_len;
+	const char *multiplex;    /* accepted, but also encrypted to keys of others (not uniquely ours):
+	                           * the kid of ours that opened it; NULL when it was ours alone */
 };
 /* runs on the loop thread, exactly once per submit that returned DC_OK; r is borrowed */
 typedef void gw_ack_fn(void *arg, const struct gw_reply *r);
@@ -112,6 +115,17 @@ struct gw_inbound {
 	uint8_t *data;           /* taken */
 	size_t len;
 	bool live;               /* the connection can carry a reply (return_route "all") */
+	/* Idempotency key, or NULL (copied): what identifies this message at its origin, so that
+	 * taking it in again (a redelivery; a file taken again after a crash between the commit
+	 * and its removal) adds nothing. The queue stores it, bound to the transport and the
+	 * bytes, in the same transaction as the message's items; a second submit of the same
+	 * bytes with the same key is acked GW_ACCEPTED without a second item, for as long as the
+	 * queue remembers the key (its newest keys always; dc_queue_opts keys_*). */
+	const char *key;
+	/* A shared place (a duplex folder): take the message only when it is encrypted to this
+	 * gateway; anything else (for others, plaintext, signed, or sent by this gateway) is
+	 * GW_REFUSED with GW_REF_NOT_OURS and no problem report, and nothing is kept. */
+	bool only_ours;
 };
 
 /* ---- destinations --------------------------------------------------------------------- */

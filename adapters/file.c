@@ -21,9 +21,23 @@
  *      moved (`after move DIR`); GW_TRY_LATER: renamed back, retried later; GW_REFUSED:
  *      renamed NAME.refused with the reason in NAME.reason beside it.
  *   A claim left by a crash (kill -9 between 3 and 4) is taken again after the restart (any
- *   scan lists claims of ours that are not in hand): at least once, never lost; twice when
- *   the crash fell between the queue commit and the removal. <id> comes from the gateway's DID, so that gateways sharing a
- *   folder do not take each other's claims.
+ *   scan lists claims of ours that are not in hand, and takes them first): never lost. It is
+ *   not queued twice when the crash fell between the queue commit and the removal: each
+ *   submit carries an idempotency key (the file's path under its own name, size and
+ *   modification time; the gateway binds it to the bytes) that the queue stores in the same
+ *   transaction, so the second take is acknowledged without a second item. <id> comes from
+ *   the gateway's DID, so that gateways sharing a folder do not take each other's claims.
+ *
+ * Shared folders (`watch DIR shared`: the extension's duplex and fan-out folders, read and
+ * written by others too): each file is submitted with only_ours, so the gateway takes only
+ * what is encrypted to it; anything else comes back GW_REF_NOT_OURS and is renamed back as it
+ * was, and remembered (path, size, mtime) so that it is not claimed again while unchanged. A
+ * message uniquely ours goes as above. A multiplex one (gw_reply.multiplex: encrypted to
+ * others too) is recorded after the commit in NAME-processed.txt (a line with the key of ours
+ * that opened it, appended and fsync'd) and renamed back; the reader whose line brings the
+ * sidecar to processed_threshold lines removes the message, then the sidecar (0: never). A
+ * file whose sidecar names our DID (or one of its keys) is not taken; a claim of ours with
+ * such a sidecar (a crash after our line) goes back untaken.
  *
  * Outbound: the rule action `file DIR` (the operator's: trusted) and `file:///path` service
  * endpoints (from DID documents: untrusted) write one file per message, named by its id and
@@ -59,11 +73,13 @@
 #define NEST_TTL_MS 2000        /* an outbox folder's nesting is looked at again after this */
 
 struct file_conf {
-	struct gw_conf_list watch;          /* "DIR [tag NAME]" */
+	struct gw_conf_list watch;          /* "DIR [tag NAME] [shared]" */
 	struct gw_conf_list allow_endpoint; /* roots for file: endpoints from DID documents */
 	char *after;                        /* "delete" | "move DIR" */
 	int64_t settle_ms, rescan_ms;
 	unsigned in_flight;
+	unsigned processed_threshold;       /* shared: lines of a -processed.txt that let a multiplex
+	                                     * file go (0: never, it stays for the others) */
 };
 
 #define O(f) offsetof(struct file_conf, f)
@@ -74,6 +90,7 @@ static const struct gw_conf_key file_keys[] = {
 	{ "settle", GW_CONF_MS, O(settle_ms), 0, 3600000, "2s", NULL },
 	{ "rescan", GW_CONF_MS, O(rescan_ms), 100, 86400000, "30s", NULL },
 	{ "in_flight", GW_CONF_UINT, O(in_flight), 1, 100000, "64", NULL },
+	{ "processed_threshold", GW_CONF_UINT, O(processed_threshold), 0, 10000, "0", NULL },
 };
 #undef O
 
@@ -140,6 +157,7 @@ struct endpoint {
 	struct cand *list;
 	size_t n, pos;
 	bool dirty, scanned, warned_ro;
+	bool shared;        /* a duplex folder others read and write too: only what is ours is taken */
 	unsigned in_flight;
 	int64_t retry_at;   /* monotonic ms: busy until then */
 };
@@ -150,6 +168,7 @@ struct take {
 	int dfd;             /* the file's folder */
 	char *name, *claim;  /* in it: the file's name and its claim name */
 	char *shown;         /* the full path, for logs */
+	uint64_t seen;       /* shared endpoints: the file's entry in the looked-at set */
 };
 
 struct wdir {
@@ -202,7 +221,14 @@ struct gw_adapter {
 	unsigned counter;
 	pthread_mutex_t nest_mu;   /* for nests[] */
 	struct nest nests[8];
+	/* shared endpoints (loop thread): files looked at and left (not ours, or recorded in
+	 * their -processed.txt), by a hash of path, size and modification time: not claimed
+	 * again while they stay as they are. Open addressing; when half full it is emptied (each
+	 * file is then looked at once more). */
+	uint64_t *looked;
+	size_t n_looked;
 };
+#define LOOKED_SLOTS 65536
 
 static void pump(void *arg);
 static void file_free(struct gw_adapter *ad);
@@ -423,6 +449,101 @@ static int open_sub(const char *top, const char *rel)
 	return fd;
 }
 
+/* ---- shared endpoints ------------------------------------------------------------------------ */
+static uint64_t looked_key(const char *shown, const struct stat *st)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a over the path, then size and mtime */
+	for (const char *p = shown; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	int64_t v[2] = { (int64_t)st->st_size, mtime_ns(st) };
+	for (size_t i = 0; i < sizeof v; i++)
+		h = (h ^ ((const uint8_t *)v)[i]) * 1099511628211ull;
+	return h ? h : 1; /* 0 marks a free slot */
+}
+
+static bool looked_has(const struct gw_adapter *ad, uint64_t k)
+{
+	for (size_t i = k & (LOOKED_SLOTS - 1); ad->looked && ad->looked[i]; i = (i + 1) & (LOOKED_SLOTS - 1))
+		if (ad->looked[i] == k)
+			return true;
+	return false;
+}
+
+static void looked_add(struct gw_adapter *ad, uint64_t k)
+{
+	if (!ad->looked && !(ad->looked = calloc(LOOKED_SLOTS, sizeof *ad->looked)))
+		return; /* looked at again next time: slower, not wrong */
+	if (looked_has(ad, k))
+		return;
+	if (ad->n_looked >= LOOKED_SLOTS / 2) {
+		memset(ad->looked, 0, LOOKED_SLOTS * sizeof *ad->looked);
+		ad->n_looked = 0;
+	}
+	size_t i = k & (LOOKED_SLOTS - 1);
+	while (ad->looked[i])
+		i = (i + 1) & (LOOKED_SLOTS - 1);
+	ad->looked[i] = k;
+	ad->n_looked++;
+}
+
+/* NAME's sidecar (the extension's convention for multiplex-encrypted files): NAME-processed.txt,
+ * one line per key that processed it. *ours: a line is the gateway's DID or one of its keys;
+ * the number of lines, or -1 when there is none */
+static int sidecar_read(const struct gw_adapter *ad, int dfd, const char *name, bool *ours)
+{
+	char sc[NAME_MAX + 32], buf[65536];
+	*ours = false;
+	snprintf(sc, sizeof sc, "%s-processed.txt", name);
+	int fd = openat(dfd, sc, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t got = 0;
+	for (ssize_t k; got < sizeof buf - 1 && (k = read(fd, buf + got, sizeof buf - 1 - got)) != 0;) {
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			break;
+		got += (size_t)k;
+	}
+	close(fd);
+	buf[got] = 0;
+	const char *did = ad->host->our_did ? ad->host->our_did : "";
+	size_t dl = strlen(did);
+	int lines = 0;
+	for (char *l = buf; *l;) {
+		size_t k = strcspn(l, "\n");
+		while (k && (l[k - 1] == '\r' || l[k - 1] == ' '))
+			k--;
+		if (k) {
+			lines++;
+			*ours |= dl && strncmp(l, did, dl) == 0 && (k == dl || l[dl] == '#');
+		}
+		l += strcspn(l, "\n");
+		l += *l == '\n';
+	}
+	return lines;
+}
+
+/* one line for us (the key of ours that opened it), made durable; the lines now, or -1 */
+static int sidecar_add(struct gw_adapter *ad, int dfd, const char *name, const char *kid, const char *shown)
+{
+	char sc[NAME_MAX + 32], line[600];
+	snprintf(sc, sizeof sc, "%s-processed.txt", name);
+	int n = snprintf(line, sizeof line, "%s\n", kid);
+	int fd = openat(dfd, sc, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666); /* others append too */
+	bool okw = fd >= 0 && n > 0 && (size_t)n < sizeof line && write(fd, line, (size_t)n) == n && fsync(fd) == 0;
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (!okw) {
+		gw_host_log(ad->host, GW_LOG_ERROR, "%s-processed.txt: cannot record that we processed it: %s", shown,
+		            strerror(e));
+		return -1;
+	}
+	bool ours;
+	return sidecar_read(ad, dfd, name, &ours);
+}
+
 /* NAME refused: FROM (NAME or its claim) renamed NAME.refused, the reason in NAME.reason */
 static void set_aside(struct gw_adapter *ad, int dfd, const char *from, const char *name, const char *shown,
                       const char *why)
@@ -463,6 +584,31 @@ static void take_unlink(struct gw_adapter *ad, struct take *t)
 		t->next->prev = t->prev;
 }
 
+/* taken in: the file goes (`after delete`) or is moved (`after move DIR`) */
+static void finish_taken(struct gw_adapter *ad, struct take *t)
+{
+	if (ad->move_dir) {
+		char to[MAX_PATH + 16];
+		struct stat st;
+		/* never over an earlier one of the same name: NAME~1.dcem, NAME~2.dcem, ... */
+		snprintf(to, sizeof to, "%s/%s", ad->move_dir, t->name);
+		size_t stem = strlen(t->name) - 5; /* the name ends with the extension (ext_of) */
+		for (unsigned k = 1; k < 1000 && lstat(to, &st) == 0; k++)
+			snprintf(to, sizeof to, "%s/%.*s~%u%s", ad->move_dir, (int)stem, t->name, k, t->name + stem);
+		if (renameat(t->dfd, t->claim, AT_FDCWD, to) == 0)
+			return;
+		gw_host_log(ad->host, GW_LOG_WARN, "%s: cannot move to %s: %s (renamed .done instead)", t->shown, to,
+		            strerror(errno));
+		snprintf(to, sizeof to, "%s.done", t->name);
+		if (renameat(t->dfd, t->claim, t->dfd, to) == 0)
+			return;
+	} else if (unlinkat(t->dfd, t->claim, 0) == 0) {
+		return;
+	}
+	gw_host_log(ad->host, GW_LOG_ERROR, "%s: taken in, but cannot remove its claim: %s (it will be taken again)",
+	            t->shown, strerror(errno));
+}
+
 static void file_ack(void *arg, const struct gw_reply *r)
 {
 	struct take *t = arg;
@@ -471,26 +617,24 @@ static void file_ack(void *arg, const struct gw_reply *r)
 	switch (r->outcome) {
 	case GW_ACCEPTED:
 	case GW_ANSWERED: /* a file carries no return route: an answer goes nowhere */
-		if (ad->move_dir) {
-			char to[MAX_PATH + 16];
-			struct stat st;
-			/* never over an earlier one of the same name: NAME~1.dcem, NAME~2.dcem, ... */
-			snprintf(to, sizeof to, "%s/%s", ad->move_dir, t->name);
-			size_t stem = strlen(t->name) - 5; /* the name ends with the extension (ext_of) */
-			for (unsigned k = 1; k < 1000 && lstat(to, &st) == 0; k++)
-				snprintf(to, sizeof to, "%s/%.*s~%u%s", ad->move_dir, (int)stem, t->name, k, t->name + stem);
-			if (renameat(t->dfd, t->claim, AT_FDCWD, to) == 0)
-				break;
-			gw_host_log(ad->host, GW_LOG_WARN, "%s: cannot move to %s: %s (renamed .done instead)", t->shown, to,
-			            strerror(errno));
-			snprintf(to, sizeof to, "%s.done", t->name);
-			if (renameat(t->dfd, t->claim, t->dfd, to) == 0)
-				break;
-		} else if (unlinkat(t->dfd, t->claim, 0) == 0) {
+		if (ep->shared && r->multiplex) {
+			/* not uniquely ours: recorded in its sidecar and left for the others, unless our
+			 * line brings the sidecar to the threshold: then message and sidecar go together */
+			int lines = sidecar_add(ad, t->dfd, t->name, r->multiplex, t->shown);
+			if (lines > 0 && ad->conf->processed_threshold && (unsigned)lines >= ad->conf->processed_threshold) {
+				char sc[NAME_MAX + 32];
+				snprintf(sc, sizeof sc, "%s-processed.txt", t->name);
+				finish_taken(ad, t);
+				unlinkat(t->dfd, sc, 0);
+				gw_host_log(ad->host, GW_LOG_DEBUG, "%s: processed by %d keys: removed with its sidecar", t->shown,
+				            lines);
+			} else {
+				put_back(ad, t->dfd, t->claim, t->name, t->shown);
+				looked_add(ad, t->seen);
+			}
 			break;
 		}
-		gw_host_log(ad->host, GW_LOG_ERROR, "%s: taken in, but cannot remove its claim: %s (it will be taken again)",
-		            t->shown, strerror(errno));
+		finish_taken(ad, t);
 		break;
 	case GW_TRY_LATER:
 		put_back(ad, t->dfd, t->claim, t->name, t->shown);
@@ -499,6 +643,11 @@ static void file_ack(void *arg, const struct gw_reply *r)
 		gw_host_log(ad->host, GW_LOG_DEBUG, "%s: try later: %s", t->shown, r->why ? r->why : "");
 		break;
 	case GW_REFUSED: {
+		if (r->refusal == GW_REF_NOT_OURS) { /* a shared folder: someone else's, left as it is */
+			put_back(ad, t->dfd, t->claim, t->name, t->shown);
+			looked_add(ad, t->seen);
+			break;
+		}
 		char why[500];
 		snprintf(why, sizeof why, "%s%s%s", r->why ? r->why : "refused", r->code && r->code[0] ? " " : "",
 		         r->code ? r->code : "");
@@ -551,6 +700,20 @@ static enum took take(struct gw_adapter *ad, struct endpoint *ep, const struct c
 		snprintf(why, sizeof why, "%lld bytes, over max_message_bytes %zu", (long long)st.st_size, ad->max_bytes);
 		set_aside(ad, dfd, cur, name, shown, why);
 		goto out;
+	}
+	uint64_t seen = 0;
+	if (ep->shared) {
+		/* looked at already (someone else's, or processed by us and left for the others) */
+		seen = looked_key(shown, &st);
+		if (!c->claimed && looked_has(ad, seen))
+			goto out;
+		bool ours;
+		if (sidecar_read(ad, dfd, name, &ours) >= 0 && ours) {
+			if (c->claimed) /* our line was written, the crash came before the claim went back */
+				put_back(ad, dfd, claim, name, shown);
+			looked_add(ad, seen);
+			goto out;
+		}
 	}
 	int64_t age = now_ms(CLOCK_REALTIME) - mtime_ns(&st) / 1000000;
 	if (!c->claimed && age < ad->conf->settle_ms && age > -1000) {
@@ -612,9 +775,15 @@ static enum took take(struct gw_adapter *ad, struct endpoint *ep, const struct c
 	}
 	t->ep = ep;
 	t->dfd = dfd;
+	t->seen = seen;
 	int x = ext_of(name, strlen(name));
+	/* the file's identity, the same when its claim is taken again after a crash: where it
+	 * lies (under its own name), its size and modification time (a rename keeps both); the
+	 * gateway binds the bytes to it */
+	char key[MAX_PATH + 64];
+	snprintf(key, sizeof key, "%s\n%lld\n%lld", shown, (long long)st2.st_size, (long long)mtime_ns(&st2));
 	struct gw_inbound m = { .source = shown, .media_type = x >= 0 ? media[x] : NULL, .tag = ep->tag,
-		                .data = data, .len = want, .live = false };
+		                .data = data, .len = want, .live = false, .key = key, .only_ours = ep->shared };
 	data = NULL; /* submit takes it */
 	dc_err rc = ad->host->submit(ad->host, &m, file_ack, t);
 	if (rc) {
@@ -1099,10 +1268,43 @@ static dc_err file_create(const void *conf_, const struct gw_limits *lim, struct
 		goto nomem;
 	for (size_t i = 0; i < conf->watch.n; i++) {
 		const struct gw_conf_value *v = &conf->watch.v[i];
-		char dir[MAX_PATH], kw[8], tag[80], extra[2];
-		int n = sscanf(v->v, "%4095s %7s %79s %1s", dir, kw, tag, extra);
-		if (n != 1 && !(n == 3 && strcmp(kw, "tag") == 0)) {
-			rc = dc_errinfo_set(ei, DC_ERR_INVAL, "line %u: watch: want 'DIR [tag NAME]', got '%.100s'", v->line, v->v);
+		/* DIR, then "tag NAME" and "shared", in either order */
+		char dir[MAX_PATH] = "", tag[80] = "", tok[MAX_PATH];
+		bool shared = false, has_tag = false, bad = false;
+		size_t nt = 0;
+		for (const char *p = v->v; !bad;) {
+			p += strspn(p, " \t");
+			size_t k = strcspn(p, " \t");
+			if (!k)
+				break;
+			if (k >= sizeof tok) {
+				bad = true;
+				break;
+			}
+			memcpy(tok, p, k);
+			tok[k] = 0;
+			p += k;
+			if (nt++ == 0) {
+				memcpy(dir, tok, k + 1);
+			} else if (strcmp(tok, "shared") == 0 && !shared) {
+				shared = true;
+			} else if (strcmp(tok, "tag") == 0 && !has_tag) {
+				p += strspn(p, " \t");
+				k = strcspn(p, " \t");
+				bad = k == 0 || k >= sizeof tag;
+				if (!bad) {
+					memcpy(tag, p, k);
+					tag[k] = 0;
+					p += k;
+					has_tag = true;
+				}
+			} else {
+				bad = true;
+			}
+		}
+		if (bad || !nt) {
+			rc = dc_errinfo_set(ei, DC_ERR_INVAL, "line %u: watch: want 'DIR [tag NAME] [shared]', got '%.100s'",
+			                    v->line, v->v);
 			goto fail;
 		}
 		if (!clean_abs(dir)) {
@@ -1110,7 +1312,7 @@ static dc_err file_create(const void *conf_, const struct gw_limits *lim, struct
 			                    v->line, dir);
 			goto fail;
 		}
-		if (n == 3 && tag[strspn(tag, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")]) {
+		if (has_tag && tag[strspn(tag, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")]) {
 			rc = dc_errinfo_set(ei, DC_ERR_INVAL, "line %u: watch: a tag is [A-Za-z0-9_.-], got '%.60s'", v->line, tag);
 			goto fail;
 		}
@@ -1120,8 +1322,9 @@ static dc_err file_create(const void *conf_, const struct gw_limits *lim, struct
 				goto fail;
 			}
 		ad->eps[i].ad = ad;
+		ad->eps[i].shared = shared;
 		ad->n_eps = i + 1;
-		if (!(ad->eps[i].dir = strdup(dir)) || (n == 3 && !(ad->eps[i].tag = strdup(tag))))
+		if (!(ad->eps[i].dir = strdup(dir)) || (has_tag && !(ad->eps[i].tag = strdup(tag))))
 			goto nomem;
 	}
 	if (conf->allow_endpoint.n && !(ad->roots = calloc(conf->allow_endpoint.n, sizeof *ad->roots)))
@@ -1256,6 +1459,7 @@ static void file_free(struct gw_adapter *ad)
 		free(ad->roots[i]);
 	free(ad->roots);
 	free(ad->wds);
+	free(ad->looked);
 	free(ad->move_dir);
 	pthread_mutex_destroy(&ad->mu);
 	pthread_mutex_destroy(&ad->nest_mu);

@@ -18,8 +18,9 @@
  *
  *   didcomm-gateway import RECEIPT
  * on the exporting side releases (removes from the queue) the held messages the receipt
- * names. A message taken in but not yet marked (a crash between the commit and the mark) can
- * be taken twice: at least once, as everywhere in the gateway. */
+ * names. A message taken in but not yet marked (a crash between the commit and the mark) is
+ * not taken twice: it goes to the queue with its SHA-256 as idempotency key, stored in the
+ * same transaction (the queue remembers its newest keys; the marks stay for good). */
 #include "bundle.h"
 
 #include <cjson/cJSON.h>
@@ -427,8 +428,9 @@ int gw_bundle_import(struct gw_state *s, const char *path, const char *data, siz
 		char src[4300];
 		snprintf(src, sizeof src, "%s#%zu", path, i + 1);
 		struct gw_ingest_result r;
+		/* keyed by its SHA-256: a crash between the commit and the mark below cannot take it twice */
 		struct gw_ingest_in in = { .transport = "file", .source = src, .media_type = mt, .data = bins[i],
-			                   .len = bin_len[i] };
+			                   .len = bin_len[i], .key = h };
 		gw_ingest(&g, &in, &r);
 		if (r.outcome == GW_ACCEPTED || r.outcome == GW_ANSWERED) {
 			int fd = open(mark, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -436,7 +438,10 @@ int gw_bundle_import(struct gw_state *s, const char *path, const char *data, siz
 				close(fd);
 			else
 				fprintf(stderr, "import: %s: %s (it may be taken again)\n", mark, strerror(errno));
-			taken++;
+			if (r.duplicate)
+				known++;
+			else
+				taken++;
 			cJSON_AddItemToArray(rhs, cJSON_CreateString(h));
 		} else {
 			fprintf(stderr, "import: %s: %s %s%s%s\n", src, r.outcome == GW_TRY_LATER ? "try later:" : "refused:",

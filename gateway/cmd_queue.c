@@ -158,7 +158,12 @@ int gw_cmd_queue(int argc, char **argv)
 	fclose(probe);
 	struct dc_queue *q = NULL;
 	struct dc_errinfo ei = { 0 };
-	if (dc_queue_open_sqlite(path, NULL, &q, &ei)) {
+	/* the configured [queue] (flush and retry back off and give up as the daemon does) */
+	struct dc_queue_opts qo = { .max_items = conf.queue_max_items, .max_item_bytes = conf.max_message_bytes * 2,
+		                    .retry_base_ms = conf.retry_base_ms, .retry_max_ms = conf.retry_max_ms,
+		                    .max_age_ms = conf.max_age_ms, .sync_full = conf.queue_sync_full,
+		                    .blob_min_bytes = conf.queue_files_from };
+	if (dc_queue_open_sqlite(path, &qo, &q, &ei)) {
 		fprintf(stderr, "queue: %s\n", ei.msg);
 		gw_conf_clear(&conf);
 		return 1;

@@ -296,7 +296,7 @@ static void take_fast(struct plan *p, const int64_t *ids, struct gw_ingest_resul
 	int64_t now = now_ms();
 	for (size_t i = 0; i < p->n; i++) {
 		const struct dc_queue_new_item *in = &p->items[i];
-		if (in->leased_until_ms <= 0)
+		if (in->leased_until_ms <= 0 || ids[i] == 0) /* 0: its key was put before */
 			continue;
 		struct dc_queue_item *it = &res->fast[res->n_fast];
 		it->id = ids[i];
@@ -349,6 +349,7 @@ struct gw_commit {
 	char origin[120]; /* "transport source" */
 	struct dc_queue *q;                          /* where files[] were written */
 	char files[MAX_TARGETS][DC_QUEUE_FILE_NAME]; /* big envelopes written ahead (gw_commit_write_files) */
+	char keys[MAX_TARGETS][80];                  /* the items' idempotency keys (in->key) */
 };
 
 static void commit_free(struct gw_commit *c)
@@ -414,13 +415,28 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const struct gw_ingest_in *i
 		goto out;
 	}
 	if (g->seen && gw_seen_recent(g->seen, in->data, in->len, now_ms(), g->loop_window_ms)) {
-		dead_loop(g, in, c->origin, res);
+		if (in->only_ours) /* in a shared place: our own message lying there for its addressee */
+			refuse(res, GW_REF_NOT_OURS, "", "sent by this gateway: left for its addressee", NULL);
+		else
+			dead_loop(g, in, c->origin, res);
 		goto out;
 	}
 	if ((rc = dc_relay_inspect(g->dc, (const char *)in->data, in->len, r, &ei))) {
 		res->fetching = rc == DC_ERR_AGAIN;
 		outcome_of(res, rc, res->fetching ? "a did:web document it needs is being fetched" : ei.msg);
 		goto out;
+	}
+	if (in->only_ours && (r->kind == DC_RELAY_NOT_FOR_US || !r->n_rcpt_kids)) {
+		refuse(res, GW_REF_NOT_OURS, "", "not encrypted to this gateway: left for its addressee", NULL);
+		goto out;
+	}
+	/* multiplex: encrypted to keys of others too (the Filesystem Transport Extension's term) */
+	for (size_t k = 0; k < r->n_rcpt_kids && g->proto.our_did && r->meta && r->meta->n_encrypted_to_kids; k++) {
+		size_t dl = strcspn(r->rcpt_kids[k], "#?/");
+		if (dl != strlen(g->proto.our_did) || strncmp(r->rcpt_kids[k], g->proto.our_did, dl) != 0) {
+			snprintf(res->multiplex, sizeof res->multiplex, "%s", r->meta->encrypted_to_kids[0]);
+			break;
+		}
 	}
 	/* a forward to us whose next is us again: open the next layer, a bounded number of times */
 	unsigned max_hops = g->max_hops ? g->max_hops : 4, hops = 1;
@@ -550,6 +566,22 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const struct gw_ingest_in *i
 		if (strncmp(p->items[i].dest, "hold ", 5) != 0)
 			gw_seen_add(g->seen, p->items[i].data, p->items[i].len, now_ms());
 	snprintf(c->rule, sizeof c->rule, "%.180s:%u", rule_set_name(g->rules), rule->line);
+	if (in->key) {
+		/* the key binds the transport and the bytes: the same key with other bytes is new */
+		uint8_t h[32];
+		char hex[65];
+		crypto_generichash_state st;
+		crypto_generichash_init(&st, NULL, 0, sizeof h);
+		crypto_generichash_update(&st, (const uint8_t *)in->transport, strlen(in->transport) + 1);
+		crypto_generichash_update(&st, (const uint8_t *)in->key, strlen(in->key) + 1);
+		crypto_generichash_update(&st, in->data, in->len);
+		crypto_generichash_final(&st, h, sizeof h);
+		sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+		for (size_t i = 0; i < p->n; i++) {
+			snprintf(c->keys[i], sizeof c->keys[i], "%.64s.%u", hex, (unsigned)i);
+			p->items[i].key = c->keys[i];
+		}
+	}
 	free(to_did);
 	*pc = c; /* to be committed */
 	return;
@@ -590,9 +622,15 @@ void gw_ingest_finish(struct gw_commit *c, dc_err rc, const int64_t *ids, const 
 	} else {
 		take_fast(&c->p, ids, res);
 		res->outcome = GW_ACCEPTED;
-		res->n_queued = c->p.n;
-		snprintf(res->why, sizeof res->why, "queued for %zu destination%s (rule %s)", c->p.n, c->p.n == 1 ? "" : "s",
-		         c->rule);
+		res->n_queued = 0;
+		for (size_t i = 0; i < c->p.n; i++)
+			res->n_queued += ids[i] != 0;
+		res->duplicate = res->n_queued == 0;
+		if (res->duplicate)
+			snprintf(res->why, sizeof res->why, "taken in before (the same key and bytes): not queued again");
+		else
+			snprintf(res->why, sizeof res->why, "queued for %zu destination%s (rule %s)", res->n_queued,
+			         res->n_queued == 1 ? "" : "s", c->rule);
 	}
 	commit_free(c);
 }

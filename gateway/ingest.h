@@ -46,6 +46,9 @@ struct gw_ingest_result {
 	bool loop;               /* an envelope we sent lately came back: dead-lettered, not relayed */
 	bool fetching;           /* a did:web document it needs is being fetched (DC_ERR_AGAIN from the
 	                          * resolver): open it again once the fetch ends */
+	bool duplicate;          /* its key was committed before: accepted, nothing queued again */
+	char multiplex[200];     /* encrypted to us and to keys of others: the kid of ours that opened
+	                          * it (gw_reply.multiplex); "" when it was for us alone */
 	struct dc_queue_item *fast; /* with cfg lease_ms: the committed deliveries due now (ids, data) */
 	size_t n_fast;
 	/* gw_ingest_answer: what goes back on the inbound connection (a reply or a problem report) */
@@ -55,11 +58,14 @@ struct gw_ingest_result {
 };
 
 /* What one inbound message came with. transport: the adapter's name; source: peer address,
- * topic, mailbox, path; tag: for the rules, may be NULL; media_type as received, may be NULL. */
+ * topic, mailbox, path; tag: for the rules, may be NULL; media_type as received, may be NULL;
+ * key and only_ours: as in struct gw_inbound (adapter.h). */
 struct gw_ingest_in {
 	const char *transport, *source, *tag, *media_type;
 	const uint8_t *data;
 	size_t len;
+	const char *key;
+	bool only_ours;
 };
 void gw_ingest(const struct gw_ingest_cfg *g, const struct gw_ingest_in *in, struct gw_ingest_result *res);
 void gw_ingest_result_clear(struct gw_ingest_result *res);

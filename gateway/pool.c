@@ -28,7 +28,8 @@ struct job {
 	struct job *next;
 	struct gw_pool *in;
 	char transport[16], source[80], media[128], tag[65];
-	bool has_media, has_tag, live;
+	bool has_media, has_tag, live, only_ours;
+	char *key;                /* idempotency key (malloc'd), or NULL */
 	uint8_t *data;
 	size_t len;
 	gw_ack_fn *ack;
@@ -92,6 +93,7 @@ static void job_free(struct job *j)
 {
 	gw_ingest_result_clear(&j->res);
 	free(j->data);
+	free(j->key);
 	free(j);
 }
 
@@ -116,8 +118,10 @@ static void deliver(void *arg)
 		              .why = j->res.told[0] ? j->res.told : j->res.why,
 		              .body_type = j->res.out_type,
 		              .body = (const uint8_t *)j->res.out,
-		              .body_len = j->res.out_len };
-	gw_log(r.outcome <= GW_ANSWERED && !j->res.loop ? GW_LOG_DEBUG : GW_LOG_INFO, j->transport, "%s from %s: %s%s%s",
+		              .body_len = j->res.out_len,
+		              .multiplex = j->res.multiplex[0] ? j->res.multiplex : NULL };
+	bool quiet = (r.outcome <= GW_ANSWERED && !j->res.loop) || r.refusal == GW_REF_NOT_OURS; /* someone else's */
+	gw_log(quiet ? GW_LOG_DEBUG : GW_LOG_INFO, j->transport, "%s from %s: %s%s%s",
 	       outcome_name(r.outcome), j->source, j->res.why, j->res.problem_code[0] ? " " : "", j->res.problem_code);
 	j->ack(j->arg, &r);
 	__atomic_sub_fetch(&j->in->pending, 1, __ATOMIC_RELAXED);
@@ -179,7 +183,8 @@ static void process(struct worker *w, struct job *j)
 	g.q = in->s->q;
 	g.seen = in->seen;
 	struct gw_ingest_in m = { .transport = j->transport, .source = j->source, .tag = j->has_tag ? j->tag : NULL,
-		                  .media_type = j->has_media ? j->media : NULL, .data = j->data, .len = j->len };
+		                  .media_type = j->has_media ? j->media : NULL, .data = j->data, .len = j->len,
+		                  .key = j->key, .only_ours = j->only_ours };
 	gw_ingest_start(&g, &m, &j->res, &j->commit);
 	if (!j->commit && j->res.fetching && in->wr && j->parked < MAX_PARKED && !in->stop) {
 		/* a did:web document is being fetched: this job waits for it, the worker goes on */
@@ -462,11 +467,13 @@ dc_err gw_pool_submit(struct gw_pool *in, const char *transport, struct gw_inbou
 	if ((j->has_tag = m->tag != NULL))
 		snprintf(j->tag, sizeof j->tag, "%s", m->tag);
 	j->live = m->live;
+	j->only_ours = m->only_ours;
 	j->data = data ? data : malloc(1);
 	j->len = m->len;
 	j->ack = ack;
 	j->arg = arg;
-	if (!j->data) {
+	if (!j->data || (m->key && !(j->key = strdup(m->key)))) {
+		free(j->data);
 		free(j);
 		return DC_ERR_NOMEM;
 	}
@@ -475,6 +482,7 @@ dc_err gw_pool_submit(struct gw_pool *in, const char *transport, struct gw_inbou
 	    gw_loop_draining(in->loop) || !rate_ok(in, j->source)) {
 		pthread_mutex_unlock(&in->mu);
 		free(j->data);
+		free(j->key);
 		free(j);
 		return DC_ERR_AGAIN;
 	}

@@ -24,7 +24,15 @@ struct dc_queue_opts {
 	                          * beside the store (SQLite: PATH-blobs/), written before the commit
 	                          * that names them and removed after the one that lets them go;
 	                          * 0 = every envelope inside the store */
+	/* Idempotency keys (dc_queue_new_item.key) are remembered apart from the items (an item
+	 * delivered long ago still has its key). Forgotten: beyond the newest keys_max (0 =
+	 * 1,000,000), and when older than keys_keep_ms (0 = 7 days) unless among the newest
+	 * DC_QUEUE_KEYS_KEPT (so a gateway that was down for weeks still knows the keys of its
+	 * last moments, which are what a restart takes in again). */
+	size_t keys_max;
+	int64_t keys_keep_ms;
 };
+#define DC_QUEUE_KEYS_KEPT 10000
 
 /* What to queue instead when a delivery fails for good or runs out of time (a rule's else):
  * it becomes a new item then, due after hold_ms (a hold, from the failure). */
@@ -52,6 +60,10 @@ struct dc_queue_new_item {
 	size_t n_els;
 	const char *file;        /* the envelope already written with dc_queue_file_write (data and len
 	                          * still describe it): the item takes that file over when it commits */
+	const char *key;         /* idempotency key, or NULL: when an item with this key was put before
+	                          * (and the key is not forgotten yet), this one is not put again: its
+	                          * id comes back 0 (its file, if any, is removed); the key is stored
+	                          * in the same transaction as the item */
 };
 
 struct dc_queue_item {
@@ -75,7 +87,8 @@ dc_err dc_queue_open_sqlite(const char *path, const struct dc_queue_opts *o, str
                             struct dc_errinfo *ei) DC_WUR;
 void dc_queue_close(struct dc_queue *q);
 
-/* One transaction for the batch; ids_out (may be NULL) gets the new ids. */
+/* One transaction for the batch; ids_out (may be NULL) gets the new ids (0 for an item left
+ * out because its key was put before). */
 dc_err dc_queue_put(struct dc_queue *q, const struct dc_queue_new_item *items, size_t n, int64_t *ids_out,
                     struct dc_errinfo *ei) DC_WUR;
 /* Up to max due items, leased for lease_ms, at most per_dest in flight per destination.

@@ -24,7 +24,8 @@ void dc__queue_opts_fill(struct dc_queue_opts *o, const struct dc_queue_opts *in
 {
 	struct dc_queue_opts d = { .max_items = 1000000, .max_item_bytes = 32u << 20, .retry_base_ms = 1000,
 	                           .retry_max_ms = 3600000, .max_age_ms = INT64_C(72) * 3600 * 1000,
-	                           .checkpoint_pages = 1000 };
+	                           .checkpoint_pages = 1000, .keys_max = 1000000,
+	                           .keys_keep_ms = INT64_C(7) * 86400 * 1000 };
 	if (in) {
 		if (in->max_items)
 			d.max_items = in->max_items;
@@ -38,6 +39,10 @@ void dc__queue_opts_fill(struct dc_queue_opts *o, const struct dc_queue_opts *in
 			d.max_age_ms = in->max_age_ms;
 		if (in->checkpoint_pages > 0)
 			d.checkpoint_pages = in->checkpoint_pages;
+		if (in->keys_max)
+			d.keys_max = in->keys_max;
+		if (in->keys_keep_ms > 0)
+			d.keys_keep_ms = in->keys_keep_ms;
 		d.sync_full = in->sync_full;
 		d.blob_min_bytes = in->blob_min_bytes;
 	}
@@ -110,6 +115,8 @@ dc_err dc_queue_put(struct dc_queue *q, const struct dc_queue_new_item *items, s
 		const char *f = items[i].file;
 		if (f && (!f[0] || f[0] == '.' || strchr(f, '/') || strlen(f) >= DC_QUEUE_FILE_NAME))
 			return dc__fail(ei, DC_ERR_INVAL, "queue: item %zu names no file of dc_queue_file_write", i);
+		if (items[i].key && (!items[i].key[0] || strlen(items[i].key) > 1024))
+			return dc__fail(ei, DC_ERR_INVAL, "queue: item %zu: a key is 1 to 1024 bytes", i);
 		if (items[i].len > q->o.max_item_bytes)
 			return dc__fail(ei, DC_ERR_TOO_BIG, "queue: item of %zu bytes over the limit of %zu", items[i].len,
 			                q->o.max_item_bytes);

@@ -25,7 +25,7 @@
 
 enum { S_ELSE_PUT, S_ELSE_TAKE, S_ELSE_BLOBS, S_ELSE_DROP, S_INSERT, S_COUNT, S_DUE, S_INFLIGHT, S_LEASE, S_DELETE,
        S_DELETE_RET, S_BLOB_OF, S_GETQ, S_GETD, S_RETRY, S_TODEAD, S_BEGIN, S_COMMIT, S_ROLLBACK, S_HOLD, S_RELEASE,
-       S_SHARE, S_N };
+       S_SHARE, S_KEY_PUT, S_KEY_PRUNE_N, S_KEY_PRUNE_AGE, S_N };
 
 static const char *const sql[S_N] = {
 	[S_ELSE_PUT] = "INSERT INTO fallback(primary_id,dest,data,hold_ms,expires_ms) VALUES(?,?,?,?,?)",
@@ -70,6 +70,13 @@ static const char *const sql[S_N] = {
 	[S_HOLD] = "UPDATE queue SET held=?2,lease_until=0,next_ms=MIN(CASE expires_ms WHEN 0 THEN 9000000000000000000 "
 	           "ELSE expires_ms END,created_ms+?3+1) WHERE id=?1",
 	[S_RELEASE] = "UPDATE queue SET held=NULL,next_ms=?2 WHERE held=?1",
+	/* idempotency keys: a key put before is ignored (no change: the item is left out) */
+	[S_KEY_PUT] = "INSERT OR IGNORE INTO inkey(key,at_ms) VALUES(?1,?2)",
+	/* beyond the newest ?1 */
+	[S_KEY_PRUNE_N] = "DELETE FROM inkey WHERE id <= (SELECT MAX(id) FROM inkey) - ?1",
+	/* older than ?1 and not among the newest ?2: a slice of the oldest each time (ids grow with time) */
+	[S_KEY_PRUNE_AGE] = "DELETE FROM inkey WHERE id IN (SELECT id FROM inkey ORDER BY id LIMIT 1024) AND at_ms < ?1 "
+	                    "AND id <= (SELECT MAX(id) FROM inkey) - ?2",
 };
 
 struct sq {
@@ -80,7 +87,9 @@ struct sq {
 	/* files let go by the transaction in progress, removed once it commits */
 	char **unlink;
 	size_t n_unlink, cap_unlink;
+	unsigned keyed_puts;  /* puts with keys since the keys were last pruned */
 };
+#define KEY_PRUNE_EVERY 256 /* puts with keys between two prunes of old keys */
 
 #define DB(q) (((struct sq *)(q)->impl)->db)
 #define ST(q, i) (((struct sq *)(q)->impl)->st[i])
@@ -326,6 +335,21 @@ static dc_err blob_dir_sync(struct dc_queue *q, struct dc_errinfo *ei)
 	return err ? dc__fail(ei, DC_ERR_IO, "queue: syncing %.300s: %s", SQ(q)->blob_dir, strerror(err)) : DC_OK;
 }
 
+/* in the put's transaction: keys beyond keys_max, and keys older than keys_keep_ms that are
+ * not among the newest DC_QUEUE_KEYS_KEPT, forgotten */
+static dc_err prune_keys(struct dc_queue *q, int64_t now, struct dc_errinfo *ei)
+{
+	SQ(q)->keyed_puts = 0;
+	sqlite3_stmt *a = ST(q, S_KEY_PRUNE_N);
+	sqlite3_bind_int64(a, 1, (sqlite3_int64)q->o.keys_max);
+	if (step_done(a))
+		return db_fail(q, ei, "forgetting keys");
+	sqlite3_stmt *b = ST(q, S_KEY_PRUNE_AGE);
+	sqlite3_bind_int64(b, 1, now - q->o.keys_keep_ms);
+	sqlite3_bind_int64(b, 2, DC_QUEUE_KEYS_KEPT);
+	return step_done(b) ? db_fail(q, ei, "forgetting old keys") : DC_OK;
+}
+
 static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, size_t n, int64_t *ids,
                      struct dc_errinfo *ei)
 {
@@ -358,6 +382,7 @@ static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, 
 		goto rollback;
 	}
 	int64_t now = 0;
+	bool keyed = false;
 	for (size_t i = 0; i < n; i++) {
 		const struct dc_queue_new_item *it = &items[i];
 		if (!now) {
@@ -365,8 +390,31 @@ static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, 
 			clock_gettime(CLOCK_REALTIME, &ts);
 			now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 		}
-		sqlite3_stmt *s = ST(q, S_INSERT);
 		const char *file = it->file ? it->file : names && names[i][0] ? names[i] : NULL;
+		if (it->key) {
+			/* put before: left out (its file goes after the commit), id 0 */
+			sqlite3_stmt *k = ST(q, S_KEY_PUT);
+			sqlite3_bind_text(k, 1, it->key, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(k, 2, now);
+			int kr = sqlite3_step(k);
+			sqlite3_clear_bindings(k);
+			sqlite3_reset(k);
+			if (kr != SQLITE_DONE) {
+				rc = db_fail(q, ei, "insert key");
+				goto rollback;
+			}
+			keyed = true;
+			if (sqlite3_changes(DB(q)) == 0) {
+				if (ids)
+					ids[i] = 0;
+				if (file && defer_unlink(SQ(q), file) != 0) {
+					rc = dc__fail(ei, DC_ERR_NOMEM, "queue: out of memory");
+					goto rollback;
+				}
+				continue;
+			}
+		}
+		sqlite3_stmt *s = ST(q, S_INSERT);
 		sqlite3_bind_text(s, 1, it->msg_id, -1, SQLITE_STATIC);
 		sqlite3_bind_blob64(s, 2, file ? (const void *)"" : it->data, file ? 0 : it->len, SQLITE_STATIC);
 		if (file) {
@@ -417,12 +465,16 @@ static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, 
 			}
 		}
 	}
+	if (keyed && ++SQ(q)->keyed_puts >= KEY_PRUNE_EVERY && (rc = prune_keys(q, now, ei)))
+		goto rollback;
 	if ((rc = tx(q, S_COMMIT, ei)))
 		goto rollback;
+	end_unlinks(SQ(q), true); /* the files of items left out */
 	free(names);
 	return DC_OK; /* durable when this returns: the caller may acknowledge */
 rollback:
 	tx(q, S_ROLLBACK, NULL);
+	end_unlinks(SQ(q), false);
 unlink_files:
 	for (size_t i = 0; names && i < n; i++)
 		if (names[i][0])
@@ -1069,7 +1121,10 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS fallback_of ON fallback(primary_id);"
 	"CREATE TABLE IF NOT EXISTS dead(id INTEGER PRIMARY KEY, msg_id TEXT, dest TEXT, origin TEXT, media_type TEXT,"
 	" created_ms INTEGER, died_ms INTEGER, attempts INTEGER, reason TEXT, blob TEXT, blob_len INTEGER NOT NULL DEFAULT 0,"
-	" data BLOB);";
+	" data BLOB);"
+	/* idempotency keys of items put (dc_queue_new_item.key), kept apart from the items: a
+	 * store made before them gets the table here */
+	"CREATE TABLE IF NOT EXISTS inkey(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, at_ms INTEGER NOT NULL);";
 
 /* stores made before envelopes could be files get the columns; then the files' indexes
  * (partial: only rows with a file are in them) */

@@ -22,7 +22,8 @@
 #define MAX_SUB 32
 #define MAX_TIMERS 256
 struct fsub {
-	char source[512], media[64], tag[32];
+	char source[512], media[64], tag[32], key[600];
+	bool only_ours;
 	size_t len;
 	gw_ack_fn *ack;
 	void *arg;
@@ -65,6 +66,8 @@ static dc_err f_submit(struct gw_host *h, struct gw_inbound *m, gw_ack_fn *ack, 
 	snprintf(s->source, sizeof s->source, "%s", m->source);
 	snprintf(s->media, sizeof s->media, "%s", m->media_type ? m->media_type : "");
 	snprintf(s->tag, sizeof s->tag, "%s", m->tag ? m->tag : "");
+	snprintf(s->key, sizeof s->key, "%s", m->key ? m->key : "");
+	s->only_ours = m->only_ours;
 	s->len = m->len;
 	s->ack = ack;
 	s->arg = arg;
@@ -267,6 +270,9 @@ static void test_file_conf(void)
 		{ "after keep\n", "'delete' or 'move DIR'" },
 		{ "allow_endpoint /srv/./x\n", "allow_endpoint" },
 		{ "watch /tmp/x tag fleet-1\nafter move /tmp/done\nallow_endpoint /srv/drop\n", NULL },
+		{ "watch /tmp/x shared tag a\nwatch /tmp/y tag b shared\nprocessed_threshold 2\n", NULL },
+		{ "watch /tmp/x shared shared\n", "DIR [tag NAME] [shared]" },
+		{ "watch /tmp/x tag a tag b\n", "DIR [tag NAME] [shared]" },
 		{ "", NULL },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -445,6 +451,10 @@ static void test_file_nesting_and_claims(void)
 	CU_ASSERT_EQUAL_FATAL(n_subs, 2);
 	CU_ASSERT_STRING_EQUAL(base(subs[0].source), "m.dcem");
 	CU_ASSERT_STRING_EQUAL(base(subs[1].source), "n.dcem");
+	char key0[600];
+	snprintf(key0, sizeof key0, "%s", subs[0].key);
+	CU_ASSERT(key0[0] && strstr(key0, "/in/t1.thid/m.dcem\n") && !subs[0].only_ours);
+	CU_ASSERT_STRING_NOT_EQUAL(subs[0].key, subs[1].key);
 	CU_ASSERT_TRUE(exists("in/keep/o.dcem"));
 	CU_ASSERT_TRUE(exists("in/abc.threads/other/q.dcem"));
 	/* the gateway dies with both in flight: the claims stay on disk */
@@ -463,6 +473,8 @@ static void test_file_nesting_and_claims(void)
 		fire_rescan();
 	}
 	CU_ASSERT_EQUAL_FATAL(n_subs, 2);
+	/* taken again with the same idempotency key: the gateway acks it without a second item */
+	CU_ASSERT(strcmp(subs[0].key, key0) == 0 || strcmp(subs[1].key, key0) == 0);
 	ack(0, GW_ACCEPTED, "");
 	ack(1, GW_ACCEPTED, "");
 	snprintf(p, sizeof p, "%s/in/t1.thid", dir);
@@ -476,6 +488,116 @@ static void test_file_nesting_and_claims(void)
 	fire_rescan();
 	CU_ASSERT_EQUAL(n_subs, 3);
 	ack(2, GW_ACCEPTED, "");
+	done_(ad);
+}
+
+static size_t sub_of(const char *name)
+{
+	for (size_t i = 0; i < n_subs; i++)
+		if (strcmp(base(subs[i].source), name) == 0)
+			return i;
+	CU_FAIL("no such submit");
+	return 0;
+}
+
+static void ack_r(size_t i, enum gw_outcome o, enum gw_refusal ref, const char *multiplex)
+{
+	struct gw_reply r = { .outcome = o, .refusal = ref, .code = "", .why = "t", .multiplex = multiplex };
+	subs[i].ack(subs[i].arg, &r);
+}
+
+static int lines_of(const char *rel)
+{
+	char p[256], buf[4096];
+	snprintf(p, sizeof p, "%s/%s", dir, rel);
+	FILE *f = fopen(p, "r");
+	if (!f)
+		return -1;
+	int n = 0;
+	while (fgets(buf, sizeof buf, f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+/* A shared duplex folder: submitted with only_ours; what is not ours is put back as it was
+ * and not looked at again while unchanged; what is uniquely ours goes; a multiplex file is
+ * recorded in its -processed.txt and left, and goes with its sidecar when our line reaches
+ * processed_threshold; a file whose sidecar names us already is not taken; a claim left by a
+ * crash after our line was written goes back without a submit */
+static void test_file_shared(void)
+{
+	reset();
+	put("in/mine.dcem", "{\"m\":1}", 60);
+	put("in/theirs.dcem", "{\"t\":1}", 50);
+	put("in/multi.dcem", "{\"x\":1}", 40);
+	put("in/multi2.dcem", "{\"y\":1}", 30);
+	put("in/multi2.dcem-processed.txt", "did:other:one#key-1\n", 30);
+	put("in/done.dcem", "{\"d\":1}", 20);
+	put("in/done.dcem-processed.txt", "did:other:one#key-1\ndid:test:gw#key-2\n", 20);
+	char sec[300];
+	snprintf(sec, sizeof sec, "watch %s/in shared\nsettle 0\nprocessed_threshold 2\n", dir);
+	struct gw_adapter *ad = started(sec);
+	fire_once();
+	CU_ASSERT_EQUAL_FATAL(n_subs, 4); /* not done.dcem: our key is in its sidecar */
+	for (size_t i = 0; i < n_subs; i++)
+		CU_ASSERT_TRUE(subs[i].only_ours);
+	struct stat st0, st1;
+	char p[256];
+	snprintf(p, sizeof p, "%s/in/theirs.dcem", dir);
+	CU_ASSERT_FALSE(exists("in/theirs.dcem")); /* claimed meanwhile */
+	ack_r(sub_of("theirs.dcem"), GW_REFUSED, GW_REF_NOT_OURS, NULL);
+	CU_ASSERT_EQUAL_FATAL(lstat(p, &st0), 0);
+	CU_ASSERT_FALSE(exists("in/theirs.dcem.refused") || exists("in/theirs.dcem.reason"));
+	ack_r(sub_of("mine.dcem"), GW_ACCEPTED, GW_REF_NONE, NULL);
+	CU_ASSERT_FALSE(exists("in/mine.dcem"));
+	ack_r(sub_of("multi.dcem"), GW_ACCEPTED, GW_REF_NONE, "did:test:gw#key-2");
+	CU_ASSERT_TRUE(exists("in/multi.dcem"));
+	CU_ASSERT_EQUAL(lines_of("in/multi.dcem-processed.txt"), 1);
+	ack_r(sub_of("multi2.dcem"), GW_ACCEPTED, GW_REF_NONE, "did:test:gw#key-2");
+	CU_ASSERT_FALSE(exists("in/multi2.dcem")); /* our line made two: both go */
+	CU_ASSERT_FALSE(exists("in/multi2.dcem-processed.txt"));
+	/* looked at: not taken again while unchanged */
+	fire_rescan();
+	CU_ASSERT_EQUAL(n_subs, 4);
+	CU_ASSERT_EQUAL(lstat(p, &st1), 0);
+	CU_ASSERT(st0.st_ino == st1.st_ino && st0.st_mtim.tv_sec == st1.st_mtim.tv_sec && st0.st_size == st1.st_size);
+	CU_ASSERT_TRUE(exists("in/done.dcem"));
+	/* changed: looked at again */
+	put("in/theirs.dcem", "{\"t\":2}", 10);
+	fire_rescan();
+	CU_ASSERT_EQUAL_FATAL(n_subs, 5);
+	CU_ASSERT_STRING_EQUAL(base(subs[4].source), "theirs.dcem");
+	ack_r(4, GW_REFUSED, GW_REF_NOT_OURS, NULL);
+	done_(ad);
+	/* restarted: theirs.dcem (unchanged) is looked at once more, multi.dcem is not (our line) */
+	n_subs = 0;
+	n_timers = 0;
+	ad = started(sec);
+	fire_once();
+	CU_ASSERT_EQUAL_FATAL(n_subs, 1); /* theirs.dcem, looked at anew after the restart */
+	ack_r(0, GW_REFUSED, GW_REF_NOT_OURS, NULL);
+	done_(ad);
+	/* a crash after our line, before the claim went back: at the start it goes back untaken */
+	put("in/late.dcem", "{\"l\":1}", 5);
+	n_subs = 0;
+	n_timers = 0;
+	ad = started(sec);
+	fire_once();
+	CU_ASSERT_EQUAL_FATAL(n_subs, 2); /* theirs.dcem again, and late.dcem */
+	CU_ASSERT_STRING_EQUAL(subs[sub_of("late.dcem")].source + strlen(dir), "/in/late.dcem");
+	put("in/late.dcem-processed.txt", "did:test:gw#key-2\n", 5);
+	done_(ad); /* both claims stay on disk */
+	CU_ASSERT_FALSE(exists("in/late.dcem"));
+	n_subs = 0;
+	n_timers = 0;
+	ad = started(sec);
+	fire_once();
+	CU_ASSERT_EQUAL(n_subs, 1); /* theirs.dcem's claim is taken again; late.dcem's goes back untaken */
+	CU_ASSERT_TRUE(exists("in/late.dcem"));
+	if (n_subs)
+		ack_r(0, GW_REFUSED, GW_REF_NOT_OURS, NULL);
+	CU_ASSERT_TRUE(exists("in/theirs.dcem"));
 	done_(ad);
 }
 
@@ -673,6 +795,7 @@ void init_file_tests(void)
 	TU_ADD(s, test_file_nesting_and_claims);
 	TU_ADD(s, test_file_swapped_folder);
 	TU_ADD(s, test_file_inotify);
+	TU_ADD(s, test_file_shared);
 	TU_ADD(s, test_file_send);
 	TU_ADD(s, test_file_send_no_roots);
 }

@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include "ingest.h"
+#include "internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,6 +252,97 @@ static void two_step_commit(void)
 	dc_ctx_free(c);
 }
 
+static void run_in(const char *rules_text, const struct gw_ingest_in *m, struct gw_ingest_result *res)
+{
+	struct rule_set *rs = NULL;
+	CU_ASSERT_EQUAL_FATAL(rule_set_parse_text("test.rules", rules_text, strlen(rules_text), &rs, NULL, NULL), DC_OK);
+	struct dc_ctx *c = NULL;
+	CU_ASSERT_EQUAL_FATAL(dc_ctx_new(I.res, I.ks[GW], &c), DC_OK);
+	struct gw_ingest_cfg g = { .dc = c, .q = Q, .rules = rs, .max_bytes = 1 << 20,
+		                   .proto = { .our_did = "did:test:gw", .max_receive_bytes = 1 << 20 } };
+	gw_ingest(&g, m, res);
+	dc_ctx_free(c);
+	rule_set_free(rs);
+}
+
+/* an idempotency key: the same key and bytes again add nothing (accepted, duplicate); other
+ * bytes with that key, or the same bytes with another key, are new. only_ours (a shared
+ * place): an envelope for someone else or a plaintext one is GW_REF_NOT_OURS with no problem
+ * report and nothing kept; multiplex: encrypted to us and to another DID's key */
+static void keys_and_shared(void)
+{
+	const char *rules = "default -> http http://127.0.0.1:9/k\n";
+	char *e1 = pack_from_alice("did:test:carol", M_CAROL, DC_PACK_AUTHCRYPT, false);
+	char *e2 = pack_from_alice("did:test:carol", M_CAROL, DC_PACK_AUTHCRYPT, false);
+	struct gw_ingest_in m = { .transport = "file", .source = "/in/x.dcem", .media_type = MT, .data = (const uint8_t *)e1,
+		                  .len = strlen(e1), .key = "/in/x.dcem\n100\n1" };
+	struct gw_ingest_result res;
+	const struct { const char *data, *key; bool dup; } steps[] = {
+		{ e1, "/in/x.dcem\n100\n1", false }, { e1, "/in/x.dcem\n100\n1", true }, { e2, "/in/x.dcem\n100\n1", false },
+		{ e1, "/in/x.dcem\n100\n2", false }, { e1, NULL, false },
+	};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		m.data = (const uint8_t *)steps[i].data;
+		m.len = strlen(steps[i].data);
+		m.key = steps[i].key;
+		run_in(rules, &m, &res);
+		CU_ASSERT_EQUAL(res.outcome, GW_ACCEPTED);
+		CU_ASSERT_EQUAL(res.duplicate, steps[i].dup);
+		CU_ASSERT_EQUAL(res.n_queued, steps[i].dup ? 0 : 1);
+		CU_ASSERT_STRING_EQUAL(res.multiplex, "");
+		gw_ingest_result_clear(&res);
+	}
+	uint64_t removed = 0;
+	CU_ASSERT_EQUAL(dc_queue_purge_dest(Q, "http http://127.0.0.1:9/k", false, &removed, NULL), DC_OK);
+	CU_ASSERT_EQUAL(removed, 4);
+	/* only_ours: for bob (not us), plaintext: left be, nothing said back */
+	const char *m_bob = "{\"id\":\"b1\",\"type\":\"https://didcomm.org/basicmessage/2.0/message\",\"to\":"
+	                    "[\"did:test:bob\"],\"body\":{}}";
+	char *eb = pack_from_alice("did:test:bob", m_bob, DC_PACK_ANONCRYPT, true);
+	m = (struct gw_ingest_in){ .transport = "file", .source = "/sh/b.dcem", .media_type = MT, .data = (const uint8_t *)eb,
+		                   .len = strlen(eb), .key = "k", .only_ours = true };
+	run_in(rules, &m, &res);
+	CU_ASSERT(res.outcome == GW_REFUSED && res.refusal == GW_REF_NOT_OURS && res.problem_code[0] == 0);
+	gw_ingest_result_clear(&res);
+	m.data = (const uint8_t *)M_CAROL;
+	m.len = strlen(M_CAROL);
+	m.media_type = "application/didcomm-plain+json";
+	run_in(rules, &m, &res);
+	CU_ASSERT(res.outcome == GW_REFUSED && res.refusal == GW_REF_NOT_OURS);
+	gw_ingest_result_clear(&res);
+	/* ours in a shared place: taken */
+	m = (struct gw_ingest_in){ .transport = "file", .source = "/sh/c.dcem", .media_type = MT, .data = (const uint8_t *)e1,
+		                   .len = strlen(e1), .only_ours = true };
+	run_in(rules, &m, &res);
+	CU_ASSERT(res.outcome == GW_ACCEPTED && res.n_queued == 1 && res.multiplex[0] == 0);
+	gw_ingest_result_clear(&res);
+	/* multiplex: a ping encrypted to the gateway's key and bob's */
+	const char *ping = "{\"id\":\"p1\",\"type\":\"https://didcomm.org/trust-ping/2.0/ping\",\"body\":"
+	                   "{\"response_requested\":false}}";
+	struct dc_did_doc *gdoc = NULL, *bdoc = NULL;
+	CU_ASSERT_EQUAL_FATAL(dc_resolve(I.res, "did:test:gw", &gdoc, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc_resolve(I.res, "did:test:bob", &bdoc, NULL), DC_OK);
+	const struct dc_key *ks[2] = { dc__did_doc_vm(gdoc, "did:test:gw#key-x25519-1")->key,
+		                       dc__did_doc_vm(bdoc, "did:test:bob#key-x25519-1")->key };
+	char *mx = NULL;
+	size_t mlen = 0;
+	CU_ASSERT_EQUAL_FATAL(dc__jwe_encrypt(DC_ALG_ECDH_ES_A256KW, DC_ENC_XC20P, NULL, NULL, ks, 2, (const uint8_t *)ping,
+	                                      strlen(ping), &mx, &mlen, NULL), DC_OK);
+	m.data = (const uint8_t *)mx;
+	m.len = mlen;
+	run_in(rules, &m, &res);
+	CU_ASSERT_EQUAL(res.outcome, GW_ACCEPTED);
+	CU_ASSERT_STRING_EQUAL(res.multiplex, "did:test:gw#key-x25519-1");
+	gw_ingest_result_clear(&res);
+	CU_ASSERT_EQUAL(dc_queue_purge_dest(Q, "http http://127.0.0.1:9/k", false, &removed, NULL), DC_OK);
+	free(mx);
+	dc_did_doc_free(gdoc);
+	dc_did_doc_free(bdoc);
+	free(eb);
+	free(e1);
+	free(e2);
+}
+
 static void refusals(void)
 {
 	struct gw_ingest_result res;
@@ -311,6 +403,7 @@ void init_ingest_tests(void)
 	TU_ADD(s, rules_decide);
 	TU_ADD(s, our_protocols);
 	TU_ADD(s, two_step_commit);
+	TU_ADD(s, keys_and_shared);
 	TU_ADD(s, refusals);
 	TU_ADD(s, forward_bytes_kept);
 }

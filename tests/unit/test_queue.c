@@ -545,6 +545,100 @@ static void old_store_upgraded(void)
 	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, id, &it, NULL), DC_OK);
 	CU_ASSERT(it.len == 99 && memcmp(it.data, big, 99) == 0);
 	dc_queue_item_clear(&it);
+	/* a store made before idempotency keys takes them */
+	struct dc_queue_new_item k = item("http a", "keyed");
+	k.key = "k1";
+	int64_t ids[2];
+	CU_ASSERT_EQUAL(dc_queue_put(q, &k, 1, &ids[0], NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_put(q, &k, 1, &ids[1], NULL), DC_OK);
+	CU_ASSERT(ids[0] > 0 && ids[1] == 0);
+	dc_queue_close(q);
+}
+
+static int64_t count_rows(const char *table)
+{
+	char path[128], qs[80];
+	snprintf(path, sizeof path, "%s/q.db", dir);
+	snprintf(qs, sizeof qs, "SELECT COUNT(*) FROM %s", table);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+	if (sqlite3_open(path, &db) == SQLITE_OK && sqlite3_prepare_v2(db, qs, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* idempotency keys: an item whose key was put before is left out (id 0, its file removed),
+ * in the same batch too, also after the first was delivered and after a reopen; other keys
+ * and items without a key are put; keys are forgotten beyond keys_max, the newest kept */
+static void idempotency_keys(void)
+{
+	fresh();
+	struct dc_queue_opts o = { .blob_min_bytes = 64, .keys_max = 300 };
+	struct dc_queue *q = open_q(&o);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	char big[100];
+	memset(big, 'k', sizeof big - 1);
+	big[sizeof big - 1] = 0;
+	struct dc_queue_new_item its[4] = { item("http a", "one"), item("http a", big), item("http a", "three"),
+		                            item("http b", "one") };
+	its[0].key = "A.0";
+	its[1].key = "B.0";
+	its[2].key = "A.0"; /* the same key again in one batch */
+	int64_t ids[4];
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, its, 4, ids, NULL), DC_OK);
+	CU_ASSERT(ids[0] > 0 && ids[1] > 0 && ids[2] == 0 && ids[3] > 0);
+	CU_ASSERT_EQUAL(n_files(), 1);
+	/* put again (a file taken in again after a crash): nothing added, its file removed */
+	int64_t again[2];
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, its, 2, again, NULL), DC_OK);
+	CU_ASSERT(again[0] == 0 && again[1] == 0);
+	CU_ASSERT_EQUAL(n_files(), 1);
+	/* a file written ahead for an item left out goes too */
+	char name[DC_QUEUE_FILE_NAME];
+	CU_ASSERT_EQUAL_FATAL(dc_queue_file_write(q, (const uint8_t *)big, 99, name, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n_files(), 2);
+	struct dc_queue_new_item pre = its[1];
+	pre.file = name;
+	CU_ASSERT_EQUAL(dc_queue_put(q, &pre, 1, again, NULL), DC_OK);
+	CU_ASSERT_EQUAL(again[0], 0);
+	CU_ASSERT_EQUAL(n_files(), 1);
+	/* delivered, reopened: the key is still known */
+	CU_ASSERT_EQUAL(dc_queue_ack(q, ids[0], NULL), DC_OK);
+	dc_queue_close(q);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q = open_q(&o));
+	CU_ASSERT_EQUAL(dc_queue_put(q, its, 1, again, NULL), DC_OK);
+	CU_ASSERT_EQUAL(again[0], 0);
+	struct dc_queue_stats st;
+	CU_ASSERT_EQUAL(dc_queue_stats(q, now_ms(), &st, NULL), DC_OK);
+	CU_ASSERT_EQUAL(st.queued, 2);
+	CU_ASSERT_EQUAL(dc_queue_put(q, &(struct dc_queue_new_item){ .data = (const uint8_t *)"x", .len = 1,
+	                                                            .dest = "http a", .key = "" }, 1, NULL, NULL),
+	                DC_ERR_INVAL);
+	/* many more keys: at most keys_max are kept, the newest */
+	for (int i = 0; i < 600; i++) {
+		char kk[16];
+		snprintf(kk, sizeof kk, "n%d", i);
+		struct dc_queue_new_item m = item("http c", "m");
+		m.key = kk;
+		CU_ASSERT_EQUAL(dc_queue_put(q, &m, 1, NULL, NULL), DC_OK);
+	}
+	dc_queue_close(q);
+	int64_t kept = count_rows("inkey");
+	CU_ASSERT(kept >= 300 && kept < 300 + 256 + 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q = open_q(&o));
+	struct dc_queue_new_item last = item("http c", "m");
+	last.key = "n599";
+	CU_ASSERT_EQUAL(dc_queue_put(q, &last, 1, again, NULL), DC_OK);
+	CU_ASSERT_EQUAL(again[0], 0); /* the newest is remembered */
+	last.key = "A.0";
+	last.data = (const uint8_t *)"one";
+	last.len = 3;
+	CU_ASSERT_EQUAL(dc_queue_put(q, &last, 1, again, NULL), DC_OK);
+	CU_ASSERT(again[0] > 0); /* the oldest was forgotten */
 	dc_queue_close(q);
 }
 
@@ -691,4 +785,5 @@ void init_queue_tests(void)
 	TU_ADD(s, old_store_upgraded);
 	TU_ADD(s, presence_hold);
 	TU_ADD(s, shares);
+	TU_ADD(s, idempotency_keys);
 }
