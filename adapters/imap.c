@@ -463,6 +463,8 @@ static dc_err tls_trust(const char *ca_file, X509_STORE **out, struct dc_errinfo
 	X509_STORE *st = X509_STORE_new();
 	if (!st)
 		return DC_ERR_NOMEM;
+	if (!ca_file)
+		ca_file = "";
 	int ok = ca_file[0] ? X509_STORE_load_file(st, ca_file) : X509_STORE_set_default_paths(st);
 	ERR_clear_error();
 	if (ok != 1) {
