@@ -9,20 +9,27 @@
  * them to open anything, then the DIDComm message as one part with its media type
  * (application/didcomm-encrypted+json, -signed+json, -plain+json), base64, and a filename
  * (.dcem, .dcsm, .dcpm). Headers: Date, From (the gateway's address), To, Subject,
- * Message-ID derived from the message's bytes (a resend of the same envelope carries the same
- * Message-ID, so receivers can drop it), `Keywords: didcomm`, MIME-Version. The id and thid
- * of an encrypted message are not visible to us (adapters never look inside envelopes), so
- * the Message-ID is the hash form and the Subject the generic one. Anything written into a
- * header is refused when it holds CR, LF or another control byte (header injection).
+ * Message-ID, In-Reply-To/References, `Keywords: didcomm`, MIME-Version. Subject, Message-ID
+ * and In-Reply-To follow the extension where the plaintext is visible (a plaintext or signed
+ * message: see mail_meta below); for an encrypted one, the usual case, the Message-ID is
+ * derived from the envelope's bytes (a resend of the same envelope carries the same one, so
+ * receivers can drop it) and the Subject is the generic one. Anything written into a header
+ * is refused when it holds CR, LF or another control byte (header injection), and what comes
+ * from a message goes into a header only when it is made of the characters a msg-id or a
+ * protocol name allows.
  *
  * Sending: one thread of our own (libetpan is blocking), jobs in arrival order, the SMTP
  * session kept open while more jobs wait. smtps:// is implicit TLS; smtp:// upgrades with
- * STARTTLS as `starttls` says (required | if-offered | no). AUTH PLAIN (cyrus-sasl) with
- * username + password_file (0600, read at start). Outcomes: the server's 250 after DATA =
+ * STARTTLS as `starttls` says (required | if-offered | no); the server's certificate is
+ * verified after the handshake against ca_file or the system's store (tls_verified). AUTH
+ * PLAIN (cyrus-sasl) with username + password_file (0600, read at start). Outcomes: the
+ * server's 250 after DATA =
  * GW_SENT; a 4xx, a connection that fails or breaks, TLS or AUTH trouble = GW_RETRY (the
  * mail is fine, the path is not); a 5xx to MAIL, RCPT or DATA = GW_FAILED with the server's
  * reply (dead letter). */
 #include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <libetpan/libetpan.h>
@@ -187,6 +194,250 @@ static void sb_base64(struct sbuf *b, const uint8_t *d, size_t n)
 	}
 }
 
+/* ---- what the message shows: headers by the extension's conventions ----------------------
+ * The extension wants Message-ID <id@thid> (the DIDComm id and thid of the first attached
+ * message), Subject "PROTOCOL ABC" for the first message of a thread and "Re: PROTOCOL ABC"
+ * after it (PROTOCOL from the message's type URI, ABC a piece of thid), In-Reply-To the
+ * preceding message of the thread, and for a problem report Subject "Problem CODE -- Re: ..."
+ * and a body that gives the code, the comment with its args filled in and escalate_to.
+ * All of that is in the plaintext, which the gateway sees only for what it carries as a
+ * plaintext (.dcpm) or signed (.dcsm) message: the JWS payload is read, not verified (these are
+ * hints for mail clients; the extension says readers must not rely on them). An encrypted
+ * message, which is what the gateway relays almost always (a forward's payload, an envelope
+ * for someone else), shows nothing of it: then the Message-ID is the hash form, derived from
+ * the envelope's bytes (a resend has the same one), the Subject "DIDComm message", and there
+ * is no In-Reply-To. (The forward the gateway opened has an id and maybe a thid of its own,
+ * but they name the forward, not the attached message, so they are not used.)
+ * Thread of a message: its thid, or its id when it has none (the DIDComm rule), so the first
+ * message of a thread has Message-ID <id@id> and a reply names it in In-Reply-To as
+ * <thid@thid>: the only earlier message a DIDComm plaintext names. A problem report starts a
+ * thread under pthid: In-Reply-To <pthid@pthid>; its Subject says "Re: ABC" with ABC from
+ * pthid (the parent's protocol is not in the report). Values that cannot go into a header as
+ * they are (other than the RFC 5322 atext and '.', or too long) are left out, and the hash form
+ * and the generic Subject stand in. */
+#define MAX_MSGID 200
+#define THREAD_ABBREV 8
+
+struct mail_meta {
+	char id[MAX_MSGID + 1], thid[MAX_MSGID + 1], pthid[MAX_MSGID + 1];
+	char proto[41];   /* protocol name from type, "" when not visible */
+	char code[41];    /* a problem report's code */
+	char *problem;    /* a problem report's text for people (malloc'd), or NULL */
+	bool visible;     /* a plaintext was read */
+};
+
+static void mail_meta_clear(struct mail_meta *m)
+{
+	free(m->problem);
+	memset(m, 0, sizeof *m);
+}
+
+/* RFC 5322 dot-atom-text: what may stand on either side of the @ of a msg-id */
+static bool dot_atom(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > MAX_MSGID || s[0] == '.' || s[n - 1] == '.' || strstr(s, ".."))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      strchr("!#$%&'*+-/=?^_`{|}~.", *s)))
+			return false;
+	return true;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
+}
+
+/* a string of at most n-1 bytes that is a dot-atom, into buf; "" otherwise */
+static void take_atom(char *buf, size_t n, const char *v)
+{
+	buf[0] = 0;
+	if (v && strlen(v) < n && dot_atom(v))
+		memcpy(buf, v, strlen(v) + 1);
+}
+
+/* the protocol name of a message type URI: the path segment before the version
+ * ("https://didcomm.org/issue-credential/3.0/offer-credential" -> "issue-credential") */
+static void proto_of(const char *type, char *buf, size_t n)
+{
+	buf[0] = 0;
+	const char *p = type ? strstr(type, "://") : NULL;
+	if (!p || !(p = strchr(p + 3, '/')))
+		return;
+	const char *prev = NULL;
+	size_t prev_len = 0;
+	while (*p == '/') {
+		const char *seg = ++p;
+		size_t len = strcspn(seg, "/?#");
+		size_t d1 = strspn(seg, "0123456789");
+		if (prev && d1 && d1 < len && seg[d1] == '.' && strspn(seg + d1 + 1, "0123456789") == len - d1 - 1 &&
+		    len > d1 + 1) {
+			if (prev_len == 0 || prev_len >= n)
+				return;
+			for (size_t i = 0; i < prev_len; i++)
+				if (!((prev[i] >= 'a' && prev[i] <= 'z') || (prev[i] >= 'A' && prev[i] <= 'Z') ||
+				      (prev[i] >= '0' && prev[i] <= '9') || strchr("-_.", prev[i])))
+					return;
+			memcpy(buf, prev, prev_len);
+			buf[prev_len] = 0;
+			return;
+		}
+		prev = seg;
+		prev_len = len;
+		p = seg + len;
+	}
+}
+
+/* s with control bytes as blanks, into b */
+static void sb_text(struct sbuf *b, const char *s, size_t max)
+{
+	for (size_t i = 0; s[i] && i < max; i++) {
+		char c = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
+		sb_add(b, &c, 1);
+	}
+}
+
+/* the problem report's text for people: code, comment with {N} filled from args, escalate_to */
+static char *problem_text(const cJSON *body, const char *code)
+{
+	struct sbuf b = { 0 };
+	sb_str(&b, "A DIDComm agent reports a problem.\r\n\r\nProblem code: ");
+	sb_str(&b, code);
+	sb_str(&b, "\r\n");
+	const char *comment = jstr(body, "comment");
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(body, "args");
+	if (comment) {
+		sb_str(&b, "Comment: ");
+		size_t start = b.n;
+		for (const char *c = comment; *c && b.n - start < 2000; c++) {
+			char *end = NULL;
+			unsigned long k = 0;
+			if (*c == '{' && c[1] >= '1' && c[1] <= '9' && (k = strtoul(c + 1, &end, 10)) && end && *end == '}' &&
+			    cJSON_IsArray(args) && k <= (unsigned long)cJSON_GetArraySize(args)) {
+				const cJSON *a = cJSON_GetArrayItem(args, (int)k - 1);
+				char num[32];
+				if (cJSON_IsString(a) && a->valuestring)
+					sb_text(&b, a->valuestring, 500);
+				else if (cJSON_IsNumber(a) && snprintf(num, sizeof num, "%g", a->valuedouble) > 0)
+					sb_str(&b, num);
+				c = end;
+				continue;
+			}
+			sb_text(&b, c, 1);
+		}
+		sb_str(&b, "\r\n");
+	}
+	const char *esc = jstr(body, "escalate_to");
+	if (esc) {
+		sb_str(&b, "Escalate to: ");
+		sb_text(&b, esc, 500);
+		sb_str(&b, "\r\n");
+	}
+	sb_add(&b, "", 1);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+/* the plaintext of a plaintext or signed message (malloc'd, NUL-terminated), or NULL */
+static char *plaintext_of(const char *media_type, const uint8_t *data, size_t len)
+{
+	if (!strcasecmp(media_type, "application/didcomm-plain+json")) {
+		char *t = malloc(len + 1);
+		if (t) {
+			memcpy(t, data, len);
+			t[len] = 0;
+		}
+		return t;
+	}
+	if (strcasecmp(media_type, "application/didcomm-signed+json") != 0)
+		return NULL;
+	cJSON *jws = cJSON_ParseWithLength((const char *)data, len);
+	const char *pl = jws ? jstr(jws, "payload") : NULL;
+	char *t = NULL;
+	size_t n = pl ? strlen(pl) : 0, out = 0;
+	if (pl && (t = malloc(n / 4 * 3 + 4)) &&
+	    sodium_base642bin((unsigned char *)t, n / 4 * 3 + 3, pl, n, NULL, &out, NULL,
+	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0) {
+		t[out] = 0;
+	} else {
+		free(t);
+		t = NULL;
+	}
+	cJSON_Delete(jws);
+	return t;
+}
+
+/* what the message shows (all empty for an encrypted one, or when it cannot be read) */
+static void mail_meta_read(const char *media_type, const uint8_t *data, size_t len, struct mail_meta *m)
+{
+	memset(m, 0, sizeof *m);
+	char *text = plaintext_of(media_type, data, len);
+	cJSON *msg = text ? cJSON_Parse(text) : NULL;
+	free(text);
+	if (!cJSON_IsObject(msg)) {
+		cJSON_Delete(msg);
+		return;
+	}
+	m->visible = true;
+	take_atom(m->id, sizeof m->id, jstr(msg, "id"));
+	take_atom(m->thid, sizeof m->thid, jstr(msg, "thid"));
+	take_atom(m->pthid, sizeof m->pthid, jstr(msg, "pthid"));
+	if (!jstr(msg, "thid")) /* no thid: the message starts its own thread */
+		memcpy(m->thid, m->id, sizeof m->id);
+	proto_of(jstr(msg, "type"), m->proto, sizeof m->proto);
+	const cJSON *body = cJSON_GetObjectItemCaseSensitive(msg, "body");
+	const char *code = cJSON_IsObject(body) ? jstr(body, "code") : NULL;
+	if (!strcmp(m->proto, "report-problem") && code && strlen(code) < sizeof m->code) {
+		bool ok = code[0] != 0;
+		for (const char *c = code; *c; c++)
+			ok = ok && ((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || strchr(".-_", *c));
+		if (ok) {
+			memcpy(m->code, code, strlen(code) + 1);
+			m->problem = problem_text(body, m->code);
+		}
+	}
+	cJSON_Delete(msg);
+}
+
+/* ABC of the extension: the start of a thread id */
+static void thread_abbrev(const char *thid, char *buf, size_t n)
+{
+	size_t k = 0;
+	for (; thid[k] && k < THREAD_ABBREV && k + 1 < n && (isalnum((unsigned char)thid[k]) || thid[k] == '-'); k++)
+		buf[k] = thid[k];
+	buf[k] = 0;
+}
+
+static void sb_subject(struct sbuf *b, const struct mail_meta *m)
+{
+	char abc[THREAD_ABBREV + 1] = "";
+	if (m->code[0]) {
+		thread_abbrev(m->pthid[0] ? m->pthid : m->thid, abc, sizeof abc);
+		sb_fmt(b, "Subject: Problem %s -- Re: %s\r\n", m->code, abc[0] ? abc : "DIDComm message");
+		return;
+	}
+	if (!m->proto[0] || !m->thid[0]) {
+		sb_str(b, "Subject: DIDComm message\r\n");
+		return;
+	}
+	thread_abbrev(m->thid, abc, sizeof abc);
+	bool first = !strcmp(m->thid, m->id);
+	sb_fmt(b, "Subject: %s%s%s%s\r\n", first ? "" : "Re: ", m->proto, abc[0] ? " " : "", abc);
+}
+
+/* a header holding one msg-id, folded onto its own line when it does not fit on the first */
+static void sb_msgid(struct sbuf *b, const char *name, const char *left, const char *right)
+{
+	bool fold = strlen(name) + 4 + strlen(left) + strlen(right) > 78;
+	sb_fmt(b, "%s:%s<%s@%s>\r\n", name, fold ? "\r\n " : " ", left, right);
+}
+
 struct mail_in {
 	const char *from, *to;   /* bare addresses */
 	const char *media_type;  /* a DIDComm media type */
@@ -231,19 +482,45 @@ static dc_err mail_build(const struct mail_in *in, char **out, size_t *out_len, 
 		snprintf(why, why_len, "cannot format the date");
 		return DC_ERR_INVAL;
 	}
+	struct mail_meta mm;
+	mail_meta_read(in->media_type, in->data, in->len, &mm);
 	struct sbuf b = { 0 };
 	sb_fmt(&b, "Date: %s\r\n", date);
 	sb_fmt(&b, "From: <%s>\r\n", in->from);
 	sb_fmt(&b, "To: <%s>\r\n", in->to);
-	sb_fmt(&b, "Subject: DIDComm message\r\n");
-	sb_fmt(&b, "Message-ID: <dc.%s@%s>\r\n", hex, domain);
+	sb_subject(&b, &mm);
+	if (mm.id[0] && mm.thid[0])
+		sb_msgid(&b, "Message-ID", mm.id, mm.thid);
+	else
+		sb_fmt(&b, "Message-ID: <dc.%s@%s>\r\n", hex, domain);
+	/* the thread's first message (or, for a problem report, the parent thread's) */
+	const char *parent = mm.code[0] && mm.pthid[0] ? mm.pthid : mm.id[0] && strcmp(mm.thid, mm.id) ? mm.thid : "";
+	if (parent[0]) {
+		sb_msgid(&b, "In-Reply-To", parent, parent);
+		sb_msgid(&b, "References", parent, parent);
+	}
 	sb_str(&b, "Keywords: didcomm\r\n");
 	sb_str(&b, "MIME-Version: 1.0\r\n");
 	sb_fmt(&b, "Content-Type: multipart/mixed;\r\n boundary=\"=_dc_%s\"\r\n", hex);
 	sb_str(&b, "\r\n");
 	sb_fmt(&b, "--=_dc_%s\r\n", hex);
-	sb_str(&b, "Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\n");
-	sb_str(&b, MAIL_BODY_TEXT);
+	if (mm.problem) {
+		/* the agent's own words may be any UTF-8: base64 keeps the lines short and the bytes intact */
+		sb_str(&b, "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+		struct sbuf t = { 0 };
+		sb_str(&t, mm.problem);
+		sb_str(&t, "\r\n");
+		sb_str(&t, MAIL_BODY_TEXT);
+		if (t.oom)
+			b.oom = true;
+		else
+			sb_base64(&b, (const uint8_t *)t.p, t.n);
+		free(t.p);
+	} else {
+		sb_str(&b, "Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\n");
+		sb_str(&b, MAIL_BODY_TEXT);
+	}
+	mail_meta_clear(&mm);
 	sb_fmt(&b, "--=_dc_%s\r\n", hex);
 	sb_fmt(&b, "Content-Type: %s\r\n", in->media_type);
 	sb_fmt(&b, "Content-Disposition: attachment; filename=\"message.%s\"\r\n", ext);
