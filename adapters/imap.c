@@ -1021,7 +1021,10 @@ static void *mbox_thread(void *arg)
 			mb->im = NULL;
 			continue;
 		}
-		wait_for(mb, mailimap_idle_get_fd(mb->im), ad->conf->poll_ms);
+		/* what the server said right after "+ idling" (an EXISTS for a mail that came since the
+		 * search) may already sit in libetpan's read buffer, where poll() cannot see it */
+		if (mb->im->imap_stream->read_buffer_len == 0)
+			wait_for(mb, mailimap_idle_get_fd(mb->im), ad->conf->poll_ms);
 		if ((r = mailimap_idle_done(mb->im)) != MAILIMAP_NO_ERROR) {
 			imap_why(mb->im, r, "IDLE DONE", why, sizeof why);
 			gw_host_log(ad->host, GW_LOG_WARN, "%s: %s (reconnecting)", mb->src, why);
