@@ -58,7 +58,7 @@ CONF
 }
 start_gw() { [ -f "$T/gw.log" ] && cat "$T/gw.log" >> "$T/gw.all"; : > "$T/gw.log"; $BIN run -c "$T/gw.conf" 2>"$T/gw.log" & GPID=$!; wait_port "$GPORT" "$GPID"; }
 stop_gw() { kill -TERM "$GPID"; wait "$GPID"; local rc=$?; GPID=""; return $rc; }
-logins() { grep -c 'imap-login: Login: user=<gw>' "$T/mail/dovecot.log"; }
+logins() { grep -c 'imap-login: Info: Login: user=<gw>' "$T/mail/dovecot.log"; }
 logged() { grep -q -- "$1" "$T/gw.log"; }
 received() { ls "$T/rx"/msg-*.json 2>/dev/null | wc -l; }
 has_received() { [ "$(received)" -ge "$1" ]; }
@@ -109,7 +109,7 @@ stop_gw && ok "SIGTERM: exit 0" || bad "SIGTERM" "exit $?"
 
 # 3. the wrong CA: both servers refused, with the reason; nothing lost
 gwconf "smtps://127.0.0.1:$SMTPS_PORT" required "$OTHER" "$T/gw.pw" "imaps://127.0.0.1:$IMAPS_PORT/INBOX" required "$OTHER" "$T/gw.pw"
-auth0=$(grep -c '^AUTH' "$T/mail/smtpd.log"); login0=$(logins)
+auth0=$(grep -c '^AUTH' "$T/mail/smtpd.log")
 start_gw && ok "gateway runs with a CA that signed neither server" || bad "gateway start" "$(tail -3 "$T/gw.log")"
 post_for_carol r3 && ok "r3 accepted" || bad "r3 accepted"
 check "m3 appended" append_for_bob m3
@@ -120,7 +120,9 @@ wait_until 60 logged "$pat_imap" && ok "IMAPS, wrong CA: refused, tried again la
 wait_until 60 eval '[ "$(grep -c "$pat_smtp" "$T/gw.log")" -ge 2 ]' && ok "SMTPS, wrong CA: retried again" || bad "retried again"
 [ "$(imap_count carol INBOX)" = 2 ] && [ "$(received)" = 2 ] && [ "$(imap_count gw INBOX)" = 1 ] &&
 	ok "nothing went through: r3 in the queue, m3 in the mailbox" || bad "nothing through" "carol $(imap_count carol INBOX) rx $(received) gw $(imap_count gw INBOX)"
-[ "$(grep -c '^AUTH' "$T/mail/smtpd.log")" = "$auth0" ] && [ "$(logins)" = "$login0" ] &&
+# (dovecot's log cannot tell the gateway's logins from this script's own curl ones: a LOGIN
+# with the right password would have succeeded and said "logged in")
+[ "$(grep -c '^AUTH' "$T/mail/smtpd.log")" = "$auth0" ] && ! logged 'logged in' &&
 	ok "no AUTH or LOGIN tried with an untrusted server" || bad "credentials offered to an untrusted server"
 stop_gw && ok "SIGTERM: exit 0" || bad "SIGTERM" "exit $?"
 
@@ -155,6 +157,22 @@ python3 tests/cli/check_ids.py "$TOOL" "$T/bob.json" "$T/rx" <(printf 'm1\nm2\nm
 	ok "bob has m1 m2 m3: $(head -1 "$T/check")" || bad "bob's messages" "$(cat "$T/check")"
 stop_gw && ok "SIGTERM: exit 0" || bad "SIGTERM" "exit $?"
 [ "$(imap_count carol INBOX)" = 3 ] && ok "carol has exactly 3 mails" || bad "carol's mails" "$(imap_count carol INBOX)"
+
+# 6. the one-shot delivery (queue flush) reads [smtp] as the daemon does: ca_file, TLS, AUTH
+mk r4 "$BOB" "$CAROL" "$T/r4.json"; $TOOL pack --mode anoncrypt --to "$CAROL" "$T/r4.json" > "$T/r4.dcem"
+check "r4 imported into the queue" $BIN import -c "$T/gw.conf" "$T/r4.dcem"
+gwconf "smtps://127.0.0.1:$SMTPS_PORT" required "$OTHER" "$T/gw.pw" "imaps://127.0.0.1:$IMAPS_PORT/INBOX" required "$CA" "$T/gw.pw"
+loginf=$(logins)
+flush() { $BIN queue flush -c "$T/gw.conf" > "$T/flush" 2>&1; }
+flush_sent() { flush && grep -q 'flush: 1 sent' "$T/flush"; }
+flush && grep -q 'flush: 0 sent, 1 to retry later' "$T/flush" && ok "queue flush, wrong CA: to retry later" || bad "flush wrong CA" "$(cat "$T/flush")"
+[ "$(imap_count carol INBOX)" = 3 ] && ok "nothing mailed" || bad "nothing mailed" "$(imap_count carol INBOX)"
+gwconf "smtps://127.0.0.1:$SMTPS_PORT" required "$CA" "$T/gw.pw" "imaps://127.0.0.1:$IMAPS_PORT/INBOX" required "$CA" "$T/gw.pw"
+wait_until 60 flush_sent && ok "queue flush, right CA + AUTH: sent" || bad "flush right CA" "$(cat "$T/flush")"
+[ "$(imap_count carol INBOX)" = 4 ] && ok "r4 in carol's mailbox" || bad "r4 mailed" "$(imap_count carol INBOX)"
+# (no curl logs in as gw since loginf; dovecot logs a login before it answers the client)
+[ "$(logins)" = "$loginf" ] && ! grep -q 'imap' "$T/flush" && ok "queue flush started no IMAP session" ||
+	bad "flush and imap" "logins $loginf -> $(logins); $(cat "$T/flush")"
 cat "$T/gw.log" >> "$T/gw.all"
 grep -q 's3cret\|n0t-the-pa55' "$T/gw.all" && bad "a password in the log" || ok "no password in the log"
 summary integration-email-tls
