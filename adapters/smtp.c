@@ -9,24 +9,36 @@
  * them to open anything, then the DIDComm message as one part with its media type
  * (application/didcomm-encrypted+json, -signed+json, -plain+json), base64, and a filename
  * (.dcem, .dcsm, .dcpm). Headers: Date, From (the gateway's address), To, Subject,
- * Message-ID derived from the message's bytes (a resend of the same envelope carries the same
- * Message-ID, so receivers can drop it), `Keywords: didcomm`, MIME-Version. The id and thid
- * of an encrypted message are not visible to us (adapters never look inside envelopes), so
- * the Message-ID is the hash form and the Subject the generic one. Anything written into a
- * header is refused when it holds CR, LF or another control byte (header injection).
+ * Message-ID, In-Reply-To/References, `Keywords: didcomm`, MIME-Version. Subject, Message-ID
+ * and In-Reply-To follow the extension where the plaintext is visible (a plaintext or signed
+ * message: see mail_meta below); for an encrypted one, the usual case, the Message-ID is
+ * derived from the envelope's bytes (a resend of the same envelope carries the same one, so
+ * receivers can drop it) and the Subject is the generic one. Anything written into a header
+ * is refused when it holds CR, LF or another control byte (header injection), and what comes
+ * from a message goes into a header only when it is made of the characters a msg-id or a
+ * protocol name allows.
  *
  * Sending: one thread of our own (libetpan is blocking), jobs in arrival order, the SMTP
  * session kept open while more jobs wait. smtps:// is implicit TLS; smtp:// upgrades with
- * STARTTLS as `starttls` says (required | if-offered | no). AUTH PLAIN (cyrus-sasl) with
- * username + password_file (0600, read at start). Outcomes: the server's 250 after DATA =
+ * STARTTLS as `starttls` says (required | if-offered | no); the server's certificate is
+ * verified after the handshake against ca_file or the system's store (tls_verified). AUTH
+ * PLAIN (cyrus-sasl) with username + password_file (0600, read at start). Outcomes: the
+ * server's 250 after DATA =
  * GW_SENT; a 4xx, a connection that fails or breaks, TLS or AUTH trouble = GW_RETRY (the
  * mail is fine, the path is not); a 5xx to MAIL, RCPT or DATA = GW_FAILED with the server's
  * reply (dead letter). */
 #include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <libetpan/libetpan.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <sodium.h>
@@ -46,7 +58,7 @@
 #define MAX_ADDR 254 /* RFC 5321 path limit, less the brackets */
 
 struct smtp_conf {
-	char *url, *from, *username, *password_file, *starttls;
+	char *url, *from, *username, *password_file, *starttls, *ca_file;
 	int64_t timeout_ms;
 };
 
@@ -58,6 +70,7 @@ static const struct gw_conf_key smtp_keys[] = {
 	{ "password_file", GW_CONF_STR, O(password_file), 0, 4096, "", NULL },
 	{ "starttls", GW_CONF_STR, O(starttls), 1, 16, "if-offered", "required|if-offered|no" },
 	{ "timeout", GW_CONF_MS, O(timeout_ms), 1000, 600000, "60s", NULL },
+	{ "ca_file", GW_CONF_STR, O(ca_file), 0, 4096, "", NULL },
 };
 #undef O
 
@@ -181,6 +194,250 @@ static void sb_base64(struct sbuf *b, const uint8_t *d, size_t n)
 	}
 }
 
+/* ---- what the message shows: headers by the extension's conventions ----------------------
+ * The extension wants Message-ID <id@thid> (the DIDComm id and thid of the first attached
+ * message), Subject "PROTOCOL ABC" for the first message of a thread and "Re: PROTOCOL ABC"
+ * after it (PROTOCOL from the message's type URI, ABC a piece of thid), In-Reply-To the
+ * preceding message of the thread, and for a problem report Subject "Problem CODE -- Re: ..."
+ * and a body that gives the code, the comment with its args filled in and escalate_to.
+ * All of that is in the plaintext, which the gateway sees only for what it carries as a
+ * plaintext (.dcpm) or signed (.dcsm) message: the JWS payload is read, not verified (these are
+ * hints for mail clients; the extension says readers must not rely on them). An encrypted
+ * message, which is what the gateway relays almost always (a forward's payload, an envelope
+ * for someone else), shows nothing of it: then the Message-ID is the hash form, derived from
+ * the envelope's bytes (a resend has the same one), the Subject "DIDComm message", and there
+ * is no In-Reply-To. (The forward the gateway opened has an id and maybe a thid of its own,
+ * but they name the forward, not the attached message, so they are not used.)
+ * Thread of a message: its thid, or its id when it has none (the DIDComm rule), so the first
+ * message of a thread has Message-ID <id@id> and a reply names it in In-Reply-To as
+ * <thid@thid>: the only earlier message a DIDComm plaintext names. A problem report starts a
+ * thread under pthid: In-Reply-To <pthid@pthid>; its Subject says "Re: ABC" with ABC from
+ * pthid (the parent's protocol is not in the report). Values that cannot go into a header as
+ * they are (other than the RFC 5322 atext and '.', or too long) are left out, and the hash form
+ * and the generic Subject stand in. */
+#define MAX_MSGID 200
+#define THREAD_ABBREV 8
+
+struct mail_meta {
+	char id[MAX_MSGID + 1], thid[MAX_MSGID + 1], pthid[MAX_MSGID + 1];
+	char proto[41];   /* protocol name from type, "" when not visible */
+	char code[41];    /* a problem report's code */
+	char *problem;    /* a problem report's text for people (malloc'd), or NULL */
+	bool visible;     /* a plaintext was read */
+};
+
+static void mail_meta_clear(struct mail_meta *m)
+{
+	free(m->problem);
+	memset(m, 0, sizeof *m);
+}
+
+/* RFC 5322 dot-atom-text: what may stand on either side of the @ of a msg-id */
+static bool dot_atom(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > MAX_MSGID || s[0] == '.' || s[n - 1] == '.' || strstr(s, ".."))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      strchr("!#$%&'*+-/=?^_`{|}~.", *s)))
+			return false;
+	return true;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
+}
+
+/* a string of at most n-1 bytes that is a dot-atom, into buf; "" otherwise */
+static void take_atom(char *buf, size_t n, const char *v)
+{
+	buf[0] = 0;
+	if (v && strlen(v) < n && dot_atom(v))
+		memcpy(buf, v, strlen(v) + 1);
+}
+
+/* the protocol name of a message type URI: the path segment before the version
+ * ("https://didcomm.org/issue-credential/3.0/offer-credential" -> "issue-credential") */
+static void proto_of(const char *type, char *buf, size_t n)
+{
+	buf[0] = 0;
+	const char *p = type ? strstr(type, "://") : NULL;
+	if (!p || !(p = strchr(p + 3, '/')))
+		return;
+	const char *prev = NULL;
+	size_t prev_len = 0;
+	while (*p == '/') {
+		const char *seg = ++p;
+		size_t len = strcspn(seg, "/?#");
+		size_t d1 = strspn(seg, "0123456789");
+		if (prev && d1 && d1 < len && seg[d1] == '.' && strspn(seg + d1 + 1, "0123456789") == len - d1 - 1 &&
+		    len > d1 + 1) {
+			if (prev_len == 0 || prev_len >= n)
+				return;
+			for (size_t i = 0; i < prev_len; i++)
+				if (!((prev[i] >= 'a' && prev[i] <= 'z') || (prev[i] >= 'A' && prev[i] <= 'Z') ||
+				      (prev[i] >= '0' && prev[i] <= '9') || strchr("-_.", prev[i])))
+					return;
+			memcpy(buf, prev, prev_len);
+			buf[prev_len] = 0;
+			return;
+		}
+		prev = seg;
+		prev_len = len;
+		p = seg + len;
+	}
+}
+
+/* s with control bytes as blanks, into b */
+static void sb_text(struct sbuf *b, const char *s, size_t max)
+{
+	for (size_t i = 0; s[i] && i < max; i++) {
+		char c = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
+		sb_add(b, &c, 1);
+	}
+}
+
+/* the problem report's text for people: code, comment with {N} filled from args, escalate_to */
+static char *problem_text(const cJSON *body, const char *code)
+{
+	struct sbuf b = { 0 };
+	sb_str(&b, "A DIDComm agent reports a problem.\r\n\r\nProblem code: ");
+	sb_str(&b, code);
+	sb_str(&b, "\r\n");
+	const char *comment = jstr(body, "comment");
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(body, "args");
+	if (comment) {
+		sb_str(&b, "Comment: ");
+		size_t start = b.n;
+		for (const char *c = comment; *c && b.n - start < 2000; c++) {
+			char *end = NULL;
+			unsigned long k = 0;
+			if (*c == '{' && c[1] >= '1' && c[1] <= '9' && (k = strtoul(c + 1, &end, 10)) && end && *end == '}' &&
+			    cJSON_IsArray(args) && k <= (unsigned long)cJSON_GetArraySize(args)) {
+				const cJSON *a = cJSON_GetArrayItem(args, (int)k - 1);
+				char num[32];
+				if (cJSON_IsString(a) && a->valuestring)
+					sb_text(&b, a->valuestring, 500);
+				else if (cJSON_IsNumber(a) && snprintf(num, sizeof num, "%g", a->valuedouble) > 0)
+					sb_str(&b, num);
+				c = end;
+				continue;
+			}
+			sb_text(&b, c, 1);
+		}
+		sb_str(&b, "\r\n");
+	}
+	const char *esc = jstr(body, "escalate_to");
+	if (esc) {
+		sb_str(&b, "Escalate to: ");
+		sb_text(&b, esc, 500);
+		sb_str(&b, "\r\n");
+	}
+	sb_add(&b, "", 1);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+/* the plaintext of a plaintext or signed message (malloc'd, NUL-terminated), or NULL */
+static char *plaintext_of(const char *media_type, const uint8_t *data, size_t len)
+{
+	if (!strcasecmp(media_type, "application/didcomm-plain+json")) {
+		char *t = malloc(len + 1);
+		if (t) {
+			memcpy(t, data, len);
+			t[len] = 0;
+		}
+		return t;
+	}
+	if (strcasecmp(media_type, "application/didcomm-signed+json") != 0)
+		return NULL;
+	cJSON *jws = cJSON_ParseWithLength((const char *)data, len);
+	const char *pl = jws ? jstr(jws, "payload") : NULL;
+	char *t = NULL;
+	size_t n = pl ? strlen(pl) : 0, out = 0;
+	if (pl && (t = malloc(n / 4 * 3 + 4)) &&
+	    sodium_base642bin((unsigned char *)t, n / 4 * 3 + 3, pl, n, NULL, &out, NULL,
+	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0) {
+		t[out] = 0;
+	} else {
+		free(t);
+		t = NULL;
+	}
+	cJSON_Delete(jws);
+	return t;
+}
+
+/* what the message shows (all empty for an encrypted one, or when it cannot be read) */
+static void mail_meta_read(const char *media_type, const uint8_t *data, size_t len, struct mail_meta *m)
+{
+	memset(m, 0, sizeof *m);
+	char *text = plaintext_of(media_type, data, len);
+	cJSON *msg = text ? cJSON_Parse(text) : NULL;
+	free(text);
+	if (!cJSON_IsObject(msg)) {
+		cJSON_Delete(msg);
+		return;
+	}
+	m->visible = true;
+	take_atom(m->id, sizeof m->id, jstr(msg, "id"));
+	take_atom(m->thid, sizeof m->thid, jstr(msg, "thid"));
+	take_atom(m->pthid, sizeof m->pthid, jstr(msg, "pthid"));
+	if (!jstr(msg, "thid")) /* no thid: the message starts its own thread */
+		memcpy(m->thid, m->id, sizeof m->id);
+	proto_of(jstr(msg, "type"), m->proto, sizeof m->proto);
+	const cJSON *body = cJSON_GetObjectItemCaseSensitive(msg, "body");
+	const char *code = cJSON_IsObject(body) ? jstr(body, "code") : NULL;
+	if (!strcmp(m->proto, "report-problem") && code && strlen(code) < sizeof m->code) {
+		bool ok = code[0] != 0;
+		for (const char *c = code; *c; c++)
+			ok = ok && ((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || strchr(".-_", *c));
+		if (ok) {
+			memcpy(m->code, code, strlen(code) + 1);
+			m->problem = problem_text(body, m->code);
+		}
+	}
+	cJSON_Delete(msg);
+}
+
+/* ABC of the extension: the start of a thread id */
+static void thread_abbrev(const char *thid, char *buf, size_t n)
+{
+	size_t k = 0;
+	for (; thid[k] && k < THREAD_ABBREV && k + 1 < n && (isalnum((unsigned char)thid[k]) || thid[k] == '-'); k++)
+		buf[k] = thid[k];
+	buf[k] = 0;
+}
+
+static void sb_subject(struct sbuf *b, const struct mail_meta *m)
+{
+	char abc[THREAD_ABBREV + 1] = "";
+	if (m->code[0]) {
+		thread_abbrev(m->pthid[0] ? m->pthid : m->thid, abc, sizeof abc);
+		sb_fmt(b, "Subject: Problem %s -- Re: %s\r\n", m->code, abc[0] ? abc : "DIDComm message");
+		return;
+	}
+	if (!m->proto[0] || !m->thid[0]) {
+		sb_str(b, "Subject: DIDComm message\r\n");
+		return;
+	}
+	thread_abbrev(m->thid, abc, sizeof abc);
+	bool first = !strcmp(m->thid, m->id);
+	sb_fmt(b, "Subject: %s%s%s%s\r\n", first ? "" : "Re: ", m->proto, abc[0] ? " " : "", abc);
+}
+
+/* a header holding one msg-id, folded onto its own line when it does not fit on the first */
+static void sb_msgid(struct sbuf *b, const char *name, const char *left, const char *right)
+{
+	bool fold = strlen(name) + 4 + strlen(left) + strlen(right) > 78;
+	sb_fmt(b, "%s:%s<%s@%s>\r\n", name, fold ? "\r\n " : " ", left, right);
+}
+
 struct mail_in {
 	const char *from, *to;   /* bare addresses */
 	const char *media_type;  /* a DIDComm media type */
@@ -225,19 +482,45 @@ static dc_err mail_build(const struct mail_in *in, char **out, size_t *out_len, 
 		snprintf(why, why_len, "cannot format the date");
 		return DC_ERR_INVAL;
 	}
+	struct mail_meta mm;
+	mail_meta_read(in->media_type, in->data, in->len, &mm);
 	struct sbuf b = { 0 };
 	sb_fmt(&b, "Date: %s\r\n", date);
 	sb_fmt(&b, "From: <%s>\r\n", in->from);
 	sb_fmt(&b, "To: <%s>\r\n", in->to);
-	sb_fmt(&b, "Subject: DIDComm message\r\n");
-	sb_fmt(&b, "Message-ID: <dc.%s@%s>\r\n", hex, domain);
+	sb_subject(&b, &mm);
+	if (mm.id[0] && mm.thid[0])
+		sb_msgid(&b, "Message-ID", mm.id, mm.thid);
+	else
+		sb_fmt(&b, "Message-ID: <dc.%s@%s>\r\n", hex, domain);
+	/* the thread's first message (or, for a problem report, the parent thread's) */
+	const char *parent = mm.code[0] && mm.pthid[0] ? mm.pthid : mm.id[0] && strcmp(mm.thid, mm.id) ? mm.thid : "";
+	if (parent[0]) {
+		sb_msgid(&b, "In-Reply-To", parent, parent);
+		sb_msgid(&b, "References", parent, parent);
+	}
 	sb_str(&b, "Keywords: didcomm\r\n");
 	sb_str(&b, "MIME-Version: 1.0\r\n");
 	sb_fmt(&b, "Content-Type: multipart/mixed;\r\n boundary=\"=_dc_%s\"\r\n", hex);
 	sb_str(&b, "\r\n");
 	sb_fmt(&b, "--=_dc_%s\r\n", hex);
-	sb_str(&b, "Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\n");
-	sb_str(&b, MAIL_BODY_TEXT);
+	if (mm.problem) {
+		/* the agent's own words may be any UTF-8: base64 keeps the lines short and the bytes intact */
+		sb_str(&b, "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+		struct sbuf t = { 0 };
+		sb_str(&t, mm.problem);
+		sb_str(&t, "\r\n");
+		sb_str(&t, MAIL_BODY_TEXT);
+		if (t.oom)
+			b.oom = true;
+		else
+			sb_base64(&b, (const uint8_t *)t.p, t.n);
+		free(t.p);
+	} else {
+		sb_str(&b, "Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\n");
+		sb_str(&b, MAIL_BODY_TEXT);
+	}
+	mail_meta_clear(&mm);
 	sb_fmt(&b, "--=_dc_%s\r\n", hex);
 	sb_fmt(&b, "Content-Type: %s\r\n", in->media_type);
 	sb_fmt(&b, "Content-Disposition: attachment; filename=\"message.%s\"\r\n", ext);
@@ -275,6 +558,7 @@ struct srv {
 	char host[256];
 	char port[8];
 	bool tls; /* implicit */
+	bool ip;  /* host is an address literal: checked against the certificate's IP names, no SNI */
 };
 
 /* scheme://host[:port][/...] with the given schemes and default ports */
@@ -308,6 +592,8 @@ static bool url_parse(const char *url, const char *plain, const char *tls, const
 	for (const char *c = s->host; *c; c++)
 		if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f || *c == '@')
 			return false;
+	struct in6_addr a6;
+	s->ip = inet_pton(AF_INET, s->host, &a6) == 1 || inet_pton(AF_INET6, s->host, &a6) == 1;
 	snprintf(s->port, sizeof s->port, "%s", s->tls ? dtport : dport);
 	if (*p == ':') {
 		p++;
@@ -329,6 +615,99 @@ static bool url_parse(const char *url, const char *plain, const char *tls, const
 	return true;
 }
 
+/* ---- TLS: the server's certificate -------------------------------------------------------
+ * libetpan does the handshake (GnuTLS in the Debian build) but checks nothing of the
+ * certificate the server shows. So after every handshake, before a byte of the session goes
+ * over it (EHLO, AUTH, mail), the chain the server sent is verified here with libcrypto:
+ * up to a trust anchor of ca_file (or the system's store when ca_file is not set), for the
+ * purpose "TLS server", valid now, and naming the host of `url` (a DNS name, with the usual
+ * wildcard rule, or an address literal against the IP names). The handshake itself proved
+ * the server holds the key of the first certificate. Anything else: no session, one line
+ * saying why, and the mail is retried later like any connection that fails. */
+static void tls_sni(struct mailstream_ssl_context *c, void *arg)
+{
+	struct srv *s = arg;
+	if (!s->ip) /* RFC 6066: no address literals in SNI */
+		(void)mailstream_ssl_set_server_name(c, s->host);
+}
+
+static bool tls_verified(X509_STORE *trust, mailstream *st, const struct srv *s, char *why, size_t why_len)
+{
+	/* libetpan's GnuTLS build returns an unset pointer when the server sent no X.509 chain;
+	 * a finished handshake with its default priorities always has one (no anonymous or PSK
+	 * suites, no session resumption) */
+	carray *chain = mailstream_get_certificate_chain(st);
+	STACK_OF(X509) *rest = sk_X509_new_null();
+	X509 *leaf = NULL;
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	bool ok = false;
+	snprintf(why, why_len, "TLS with %s:%s: out of memory checking its certificate", s->host, s->port);
+	if (!rest || !ctx)
+		goto out;
+	unsigned n = chain ? carray_count(chain) : 0;
+	for (unsigned i = 0; i < n; i++) {
+		const MMAPString *der = carray_get(chain, i);
+		const unsigned char *p = (const unsigned char *)der->str;
+		X509 *x = der->len <= LONG_MAX ? d2i_X509(NULL, &p, (long)der->len) : NULL;
+		if (!x || p != (const unsigned char *)der->str + der->len) {
+			X509_free(x);
+			snprintf(why, why_len, "TLS with %s:%s: certificate %u of the server's chain is unreadable", s->host,
+			         s->port, i);
+			goto out;
+		}
+		if (!leaf)
+			leaf = x;
+		else if (!sk_X509_push(rest, x)) {
+			X509_free(x);
+			goto out;
+		}
+	}
+	if (!leaf) {
+		snprintf(why, why_len, "TLS with %s:%s: the server showed no certificate", s->host, s->port);
+		goto out;
+	}
+	if (X509_STORE_CTX_init(ctx, trust, leaf, rest) != 1 || X509_STORE_CTX_set_default(ctx, "ssl_server") != 1)
+		goto out;
+	X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if ((s->ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, s->host) : X509_VERIFY_PARAM_set1_host(vp, s->host, 0)) != 1)
+		goto out;
+	if (X509_verify_cert(ctx) == 1) {
+		ok = true;
+		why[0] = 0;
+	} else {
+		int e = X509_STORE_CTX_get_error(ctx);
+		snprintf(why, why_len, "TLS with %s:%s: server certificate not trusted: %s (depth %d)", s->host, s->port,
+		         X509_verify_cert_error_string(e), X509_STORE_CTX_get_error_depth(ctx));
+	}
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_free(leaf);
+	sk_X509_pop_free(rest, X509_free);
+	if (chain)
+		mailstream_certificate_chain_free(chain);
+	ERR_clear_error(); /* this thread's queue: nothing else reads it */
+	return ok;
+}
+
+/* the trust anchors for servers' certificates: ca_file, or the system's store */
+static dc_err tls_trust(const char *ca_file, X509_STORE **out, struct dc_errinfo *ei)
+{
+	X509_STORE *st = X509_STORE_new();
+	if (!st)
+		return DC_ERR_NOMEM;
+	if (!ca_file)
+		ca_file = "";
+	int ok = ca_file[0] ? X509_STORE_load_file(st, ca_file) : X509_STORE_set_default_paths(st);
+	ERR_clear_error();
+	if (ok != 1) {
+		X509_STORE_free(st);
+		return dc_errinfo_set(ei, DC_ERR_IO, "ca_file: no certificate could be read from %.200s", ca_file);
+	}
+	*out = st;
+	return DC_OK;
+}
+
 /* ---- the adapter ------------------------------------------------------------------------ */
 struct sjob {
 	struct sjob *next;
@@ -346,6 +725,7 @@ struct gw_adapter {
 	struct srv srv;
 	enum { TLS_REQUIRED, TLS_IF_OFFERED, TLS_NO } starttls;
 	char *password;
+	X509_STORE *trust; /* when TLS may be used */
 	pthread_t th;
 	bool started;
 	pthread_mutex_t mu;
@@ -425,10 +805,17 @@ static mailsmtp *session_open(struct gw_adapter *ad, char *why, size_t why_len)
 		return NULL;
 	}
 	mailsmtp_set_timeout(s, tmo);
-	st = ad->srv.tls ? mailstream_ssl_open_timeout(fd, tmo) : mailstream_socket_open_timeout(fd, tmo);
+	st = ad->srv.tls ? mailstream_ssl_open_with_callback_timeout(fd, tmo, tls_sni, &ad->srv) :
+	                   mailstream_socket_open_timeout(fd, tmo);
 	if (!st) {
 		close(fd);
-		snprintf(why, why_len, "%s with %s:%s failed", ad->srv.tls ? "TLS" : "stream", ad->srv.host, ad->srv.port);
+		snprintf(why, why_len, "%s with %s:%s failed", ad->srv.tls ? "TLS handshake" : "stream", ad->srv.host,
+		         ad->srv.port);
+		mailsmtp_free(s);
+		return NULL;
+	}
+	if (ad->srv.tls && !tls_verified(ad->trust, st, &ad->srv, why, why_len)) {
+		mailstream_close(st); /* and its fd */
 		mailsmtp_free(s);
 		return NULL;
 	}
@@ -446,8 +833,13 @@ static mailsmtp *session_open(struct gw_adapter *ad, char *why, size_t why_len)
 	}
 	if (!ad->srv.tls && ad->starttls != TLS_NO) {
 		if (s->esmtp & MAILSMTP_ESMTP_STARTTLS) {
-			if ((r = mailsmtp_socket_starttls(s)) != MAILSMTP_NO_ERROR) {
+			if ((r = mailsmtp_socket_starttls_with_callback(s, tls_sni, &ad->srv)) != MAILSMTP_NO_ERROR) {
 				reply_of(s, r, why, why_len, "STARTTLS");
+				goto fail;
+			}
+			if (!tls_verified(ad->trust, s->stream, &ad->srv, why, why_len)) {
+				mailstream_close(s->stream); /* not one more word to that server, not even QUIT */
+				s->stream = NULL;
 				goto fail;
 			}
 			if ((r = mailesmtp_ehlo(s)) != MAILSMTP_NO_ERROR) {
@@ -606,6 +998,8 @@ static dc_err smtp_start(struct gw_adapter *ad, struct gw_host *host, struct dc_
 	dc_err rc;
 	if (ad->conf->password_file[0] && (rc = host->read_secret(host, ad->conf->password_file, &ad->password, ei)))
 		return rc;
+	if ((ad->srv.tls || ad->starttls != TLS_NO) && !ad->trust && (rc = tls_trust(ad->conf->ca_file, &ad->trust, ei)))
+		return rc;
 	if (pthread_create(&ad->th, NULL, smtp_thread, ad) != 0)
 		return dc_errinfo_set(ei, DC_ERR_NOMEM, "cannot start the SMTP thread");
 	ad->started = true;
@@ -681,6 +1075,7 @@ static void smtp_free(struct gw_adapter *ad)
 		sodium_memzero(ad->password, strlen(ad->password));
 		free(ad->password);
 	}
+	X509_STORE_free(ad->trust);
 	pthread_mutex_destroy(&ad->mu);
 	pthread_cond_destroy(&ad->cv);
 	free(ad);

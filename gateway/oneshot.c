@@ -38,8 +38,12 @@ dc_err gw_oneshot_new(const struct gw_conf *conf, const char *our_did, struct gw
 			                    m);
 			goto fail;
 		}
+	/* the configuration's sections as the daemon reads them ([smtp] with its url, TLS, ca_file,
+	 * AUTH...), but only the adapters that deliver: an inbound-only one ([imap]) would log in
+	 * to read mail that this host cannot take, and hold up the exit */
 	for (size_t i = 0; gw_adapters[i] && i < GW_MAX_ADAPTERS; i++)
-		if (conf->ad_conf[i] && (rc = gw_adapters[i]->create(conf->ad_conf[i], &o->lim, &o->ads[i], ei)))
+		if (conf->ad_conf[i] && (gw_adapters[i]->flags & GW_AD_OUT) &&
+		    (rc = gw_adapters[i]->create(conf->ad_conf[i], &o->lim, &o->ads[i], ei)))
 			goto fail;
 	if ((rc = gw_loop_new(o->ads, &o->loop, ei)))
 		goto fail;

@@ -123,7 +123,7 @@ mk r2 "$BOB" "$CAROL" "$T/r2.json"; $TOOL pack --mode anoncrypt --to "$CAROL" "$
 [ "$(post "$T/r2.f")" = 202 ] && ok "accepted while the SMTP server is down" || bad "post r2"
 for i in $(seq 1 300); do grep -q 'carol@example.test: connect .*(will retry)' "$T/gw.log" && break; sleep 0.1; done
 grep -q 'carol@example.test: connect .*(will retry)' "$T/gw.log" && ok "SMTP server down: retried" || bad "down: retried" "$(tail -3 "$T/gw.log")"
-/usr/bin/python3 -W ignore tests/integration/mail/smtpd.py "$SMTP_PORT" "$LMTP_PORT" >> "$T/mail/smtpd.log" 2>&1 & SMTPD_PID=$!
+smtpd_start
 wait_port "$SMTP_PORT" "$SMTPD_PID"
 wait_count carol INBOX 2 && ok "delivered once the SMTP server is back" || bad "delivered after restart" "$(tail -3 "$T/gw.log")"
 

@@ -64,6 +64,145 @@ static void mail_headers(void)
 	free(s);
 }
 
+/* headers from a visible plaintext (DIDComm Email Transport Extension): Message-ID id@thid,
+ * Subject from the protocol name + a piece of thid, In-Reply-To, problem reports */
+static char *build_plain(const char *mt, const char *json)
+{
+	return build("carol@example.test", mt, json, strlen(json), DC_OK);
+}
+
+static bool has_line(const char *m, const char *line)
+{
+	const char *hdr_end = strstr(m, "\r\n\r\n");
+	const char *p = strstr(m, line);
+	return p && (p == m || p[-1] == '\n') && (!hdr_end || p < hdr_end);
+}
+
+static void mail_thread_headers(void)
+{
+	char pn[64];
+	proto_of("https://didcomm.org/issue-credential/3.0/offer-credential", pn, sizeof pn);
+	CU_ASSERT_STRING_EQUAL(pn, "issue-credential");
+	proto_of("https://didcomm.org/basicmessage/2.0/message", pn, sizeof pn);
+	CU_ASSERT_STRING_EQUAL(pn, "basicmessage");
+	proto_of("https://example.org/a/b/my-proto/1.10/x", pn, sizeof pn);
+	CU_ASSERT_STRING_EQUAL(pn, "my-proto");
+	proto_of("https://didcomm.org/2.0/message", pn, sizeof pn); /* no name before the version */
+	CU_ASSERT_STRING_EQUAL(pn, "");
+	proto_of("https://didcomm.org/x\r\ny/2.0/m", pn, sizeof pn);
+	CU_ASSERT_STRING_EQUAL(pn, "");
+	proto_of("no-uri", pn, sizeof pn);
+	CU_ASSERT_STRING_EQUAL(pn, "");
+
+	/* the first message of a thread: no thid, so the thread is its id */
+	char *m = build_plain("application/didcomm-plain+json",
+	                      "{\"id\":\"1234567890abcdef\",\"type\":\"https://didcomm.org/issue-credential/3.0/"
+	                      "propose-credential\",\"body\":{}}");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT(has_line(m, "Subject: issue-credential 12345678\r\n"));
+	CU_ASSERT(has_line(m, "Message-ID: <1234567890abcdef@1234567890abcdef>\r\n"));
+	CU_ASSERT_PTR_NULL(strstr(m, "In-Reply-To:"));
+	CU_ASSERT(has_line(m, "Keywords: didcomm\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(m, "filename=\"message.dcpm\""));
+	free(m);
+
+	/* a later one: Re:, id@thid, In-Reply-To the thread's first message; a long one folds */
+	m = build_plain("application/didcomm-plain+json",
+	                "{\"id\":\"5a3c1f0e-98b1-4c2e-a4c3-0d7f5e6b7a81\",\"thid\":\"0f8e7d6c-5b4a-4938-8271-605f4e3d2c1b\","
+	                "\"type\":\"https://didcomm.org/issue-credential/3.0/offer-credential\",\"body\":{}}");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT(has_line(m, "Subject: Re: issue-credential 0f8e7d6c\r\n"));
+	CU_ASSERT(has_line(m, "Message-ID:\r\n <5a3c1f0e-98b1-4c2e-a4c3-0d7f5e6b7a81@0f8e7d6c-5b4a-4938-8271-605f4e3d2c1b>\r\n"));
+	CU_ASSERT(has_line(m, "In-Reply-To:\r\n <0f8e7d6c-5b4a-4938-8271-605f4e3d2c1b@0f8e7d6c-5b4a-4938-8271-605f4e3d2c1b>\r\n"));
+	CU_ASSERT(has_line(m, "References:\r\n <0f8e7d6c"));
+	for (const char *p = m; *p;) { /* still every line within 78 characters */
+		const char *e = strstr(p, "\r\n");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+		CU_ASSERT(e - p <= 78);
+		p = e + 2;
+	}
+	free(m);
+
+	/* signed: the JWS payload is read (base64url of {"id":"s1","thid":"t1","type":".../trust-ping/2.0/ping"}) */
+	m = build_plain("application/didcomm-signed+json",
+	                "{\"payload\":\"eyJpZCI6InMxIiwidGhpZCI6InQxIiwidHlwZSI6Imh0dHBzOi8vZGlkY29tbS5vcmcvdHJ1c3QtcGluZy8y"
+	                "LjAvcGluZyJ9\",\"signatures\":[]}");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT(has_line(m, "Subject: Re: trust-ping t1\r\n"));
+	CU_ASSERT(has_line(m, "Message-ID: <s1@t1>\r\n"));
+	CU_ASSERT(has_line(m, "In-Reply-To: <t1@t1>\r\n"));
+	free(m);
+
+	/* values that cannot be a msg-id or go into a header: the hash form and the generic subject */
+	const char *hostile[] = {
+		"{\"id\":\"a b\",\"type\":\"https://didcomm.org/x/1.0/y\"}",
+		"{\"id\":\"a\\r\\nBcc: evil@x\",\"type\":\"https://didcomm.org/x/1.0/y\"}",
+		"{\"id\":\"ok\",\"thid\":\"t<h>\",\"type\":\"https://didcomm.org/x/1.0/y\"}",
+		"{\"id\":\"ok\",\"type\":\"https://didcomm.org/x\\r\\nBcc: e@x/1.0/y\"}",
+		"{\"id\":\"..\",\"type\":\"https://didcomm.org/x/1.0/y\"}",
+		"{\"id\":7}",
+		"[1,2]",
+		"not json",
+	};
+	for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+		m = build_plain("application/didcomm-plain+json", hostile[i]);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+		CU_ASSERT_PTR_NULL(strstr(m, "Bcc:"));
+		CU_ASSERT_PTR_NULL(strstr(m, "evil"));
+		if (i != 3)
+			CU_ASSERT(has_line(m, "Message-ID: <dc."));
+		if (i == 3) /* a good id, a type with no usable protocol name */
+			CU_ASSERT(has_line(m, "Subject: DIDComm message\r\n") && has_line(m, "Message-ID: <ok@ok>\r\n"));
+		free(m);
+	}
+	/* a signed message whose payload is not base64url */
+	m = build_plain("application/didcomm-signed+json", "{\"payload\":\"**\",\"signatures\":[]}");
+	CU_ASSERT(m && has_line(m, "Subject: DIDComm message\r\n") && has_line(m, "Message-ID: <dc."));
+	free(m);
+}
+
+/* a problem report: Subject "Problem CODE -- Re: ...", a body that says what went wrong */
+static void mail_problem_report(void)
+{
+	char *m = build_plain("application/didcomm-plain+json",
+	                      "{\"id\":\"pr1\",\"pthid\":\"abcdef123456\",\"type\":\"https://didcomm.org/report-problem/2.0/"
+	                      "problem-report\",\"body\":{\"code\":\"e.p.xfer.cant-use-endpoint\",\"comment\":\"Unable "
+	                      "to use the {1} endpoint for {2}.\\r\\nBcc: x\",\"args\":[\"https://agents.r.us/inbox\","
+	                      "\"did:sov:C805sNYhMrjHiqZDTUASHg\"],\"escalate_to\":\"mailto:admin@foo.org\"}}");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT(has_line(m, "Subject: Problem e.p.xfer.cant-use-endpoint -- Re: abcdef12\r\n"));
+	CU_ASSERT(has_line(m, "Message-ID: <pr1@pr1>\r\n"));
+	CU_ASSERT(has_line(m, "In-Reply-To: <abcdef123456@abcdef123456>\r\n"));
+	/* the text part, decoded */
+	size_t idx = 0;
+	struct mailmime *mm = NULL;
+	CU_ASSERT_EQUAL_FATAL(mailmime_parse(m, strlen(m), &idx, &mm), MAILIMF_NO_ERROR);
+	struct mailmime *body = mm->mm_data.mm_message.mm_msg_mime;
+	struct mailmime *text = clist_content(clist_begin(body->mm_data.mm_multipart.mm_mp_list));
+	struct mailmime_data *d = text->mm_data.mm_single;
+	char *dec = NULL;
+	size_t dl = 0, i2 = 0;
+	CU_ASSERT_EQUAL_FATAL(mailmime_part_parse(d->dt_data.dt_text.dt_data, d->dt_data.dt_text.dt_length, &i2,
+	                                          MAILMIME_MECHANISM_BASE64, &dec, &dl),
+	                      MAILIMF_NO_ERROR);
+	char *t = strndup(dec, dl);
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "Problem code: e.p.xfer.cant-use-endpoint\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "Comment: Unable to use the https://agents.r.us/inbox endpoint for "
+	                                 "did:sov:C805sNYhMrjHiqZDTUASHg.  Bcc: x\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "Escalate to: mailto:admin@foo.org\r\n"));
+	CU_ASSERT_PTR_NULL(strcasestr(t, "open"));
+	free(t);
+	mmap_string_unref(dec);
+	mailmime_free(mm);
+	free(m);
+	/* a code that cannot go into a Subject: an ordinary message of protocol report-problem */
+	m = build_plain("application/didcomm-plain+json",
+	                "{\"id\":\"pr2\",\"type\":\"https://didcomm.org/report-problem/2.0/problem-report\","
+	                "\"body\":{\"code\":\"e.p.x\\r\\nBcc: y\"}}");
+	CU_ASSERT(m && has_line(m, "Subject: report-problem pr2\r\n") && !strstr(m, "Bcc"));
+	free(m);
+}
+
 /* what libetpan reads back: multipart/mixed, text/plain, then the DIDComm part, intact */
 static void mail_reads_back(void)
 {
@@ -261,6 +400,8 @@ void init_smtp_tests(void)
 	CU_pSuite s = CU_add_suite("smtp", NULL, NULL);
 	TU_ADD(s, mail_headers);
 	TU_ADD(s, mail_reads_back);
+	TU_ADD(s, mail_thread_headers);
+	TU_ADD(s, mail_problem_report);
 	TU_ADD(s, mail_refusals);
 	TU_ADD(s, url_forms);
 	TU_ADD(s, send_outcomes);

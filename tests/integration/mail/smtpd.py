@@ -3,11 +3,16 @@
 port, so that it lands in the IMAP mailbox before the 250 after DATA. Recipients are checked
 with LMTP at RCPT time (550 for unknown ones). A recipient whose local part starts with
 "refuse" gets a 554 after DATA (a permanent refusal), one starting with "later" a 451.
-Usage: /usr/bin/python3 smtpd.py SMTP_PORT LMTP_PORT   (stops on SIGTERM)"""
-import signal, smtplib, sys
+Usage: /usr/bin/python3 smtpd.py SMTP_PORT LMTP_PORT [OPTION...]   (stops on SIGTERM)
+  tls=CERT,KEY      SMTP_PORT offers STARTTLS with this certificate
+  smtps=PORT        also implicit TLS on PORT (needs tls=)
+  auth=USER:PASS    AUTH PLAIN/LOGIN required before MAIL (after STARTTLS on SMTP_PORT when tls=)"""
+import signal, smtplib, ssl, sys
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 SMTP_PORT, LMTP_PORT = int(sys.argv[1]), int(sys.argv[2])
+opt = dict(a.split("=", 1) for a in sys.argv[3:])
 
 
 class ToLmtp:
@@ -37,12 +42,33 @@ class ToLmtp:
                 l.sendmail(envelope.mail_from, envelope.rcpt_tos, envelope.original_content or envelope.content)
         except Exception as e:
             return "451 4.3.0 delivery failed: %s" % e
+        print("delivered from", envelope.mail_from, "auth", getattr(session, "authenticated", None),
+              "tls", session.ssl is not None, flush=True)
         return "250 2.0.0 delivered"
 
 
+def authenticator(server, session, envelope, mechanism, auth_data):
+    user, pw = opt["auth"].split(":", 1)
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (user.encode(), pw.encode())
+    print("AUTH", mechanism, "ok" if ok else "refused", flush=True)
+    return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
+
+ctx = None
+if "tls" in opt:
+    cert, key = opt["tls"].split(",", 1)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+kw = dict(hostname="127.0.0.1")
+if "auth" in opt:
+    kw.update(authenticator=authenticator, auth_required=True)
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
-ctl = Controller(ToLmtp(), hostname="127.0.0.1", port=SMTP_PORT)
-ctl.start()
-print("smtpd on", SMTP_PORT, flush=True)
+ctls = [Controller(ToLmtp(), port=SMTP_PORT, tls_context=ctx, auth_require_tls=ctx is not None, **kw)]
+if "smtps" in opt:
+    ctls.append(Controller(ToLmtp(), port=int(opt["smtps"]), ssl_context=ctx, auth_require_tls=False, **kw))
+for c in ctls:
+    c.start()
+print("smtpd on", SMTP_PORT, opt.get("smtps", ""), flush=True)
 signal.sigwait({signal.SIGTERM, signal.SIGINT})
-ctl.stop()
+for c in ctls:
+    c.stop()
