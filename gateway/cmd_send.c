@@ -26,15 +26,15 @@ int gw_cmd_send(int argc, char **argv)
 		{ "to", required_argument, 0, 't' },      { "from", required_argument, 0, 'f' },
 		{ "sign-from", required_argument, 0, 'S' }, { "secrets", required_argument, 0, 's' },
 		{ "did-docs", required_argument, 0, 'd' }, { "timeout", required_argument, 0, 'T' },
-		{ "ca-file", required_argument, 0, 'C' },  { 0, 0, 0, 0 },
+		{ "ca-file", required_argument, 0, 'C' },  { "config", required_argument, 0, 'c' }, { 0, 0, 0, 0 },
 	};
-	const char *to = NULL, *from = NULL, *sign_from = NULL, *ca = NULL;
+	const char *to = NULL, *from = NULL, *sign_from = NULL, *ca = NULL, *conf_path = NULL;
 	const char *secrets[MAX_LIST], *docs[MAX_LIST];
 	size_t n_secrets = 0, n_docs = 0;
 	long timeout_ms = 10000;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': to = optarg; break;
 		case 'f': from = optarg; break;
@@ -42,6 +42,7 @@ int gw_cmd_send(int argc, char **argv)
 		case 's': if (n_secrets < MAX_LIST) secrets[n_secrets++] = optarg; break;
 		case 'd': if (n_docs < MAX_LIST) docs[n_docs++] = optarg; break;
 		case 'C': ca = optarg; break;
+		case 'c': conf_path = optarg; break;
 		case 'T':
 			timeout_ms = strtol(optarg, NULL, 10);
 			if (timeout_ms < 100 || timeout_ms > 600000) {
@@ -53,7 +54,7 @@ int gw_cmd_send(int argc, char **argv)
 		}
 	}
 	if (!to || argc - optind != 1) {
-		fprintf(stderr, "usage: send --to DID [--from DID] [--sign-from KID] [--secrets FILE] [--did-docs FILE] MSG.json\n");
+		fprintf(stderr, "usage: send --to DID [--from DID] [--sign-from KID] [--secrets FILE] [--did-docs FILE] [-c CONFIG] MSG.json\n");
 		return 2;
 	}
 	struct dc_resolver *res = NULL;
@@ -92,7 +93,9 @@ int gw_cmd_send(int argc, char **argv)
 	char ctext[4400];
 	snprintf(ctext, sizeof ctext, "[http]\ntimeout %ldms\n%s%s%s[ws]\n[file]\n", timeout_ms, ca ? "ca_file " : "",
 	         ca ? ca : "", ca ? "\n" : "");
-	if (gw_conf_load_text(&conf, "send", ctext, strlen(ctext), &ce) || gw_oneshot_new(&conf, NULL, &os, &ei)) {
+	/* -c: the adapters as the daemon configures them ([smtp] for mailto:, ca_file, AUTH ...) */
+	if ((conf_path ? gw_conf_load(&conf, conf_path, &ce) : gw_conf_load_text(&conf, "send", ctext, strlen(ctext), &ce)) ||
+	    gw_oneshot_new(&conf, NULL, &os, &ei)) {
 		fprintf(stderr, "send: %s\n", ce.msg[0] ? ce.msg : ei.msg);
 		goto out;
 	}

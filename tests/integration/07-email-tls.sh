@@ -173,6 +173,11 @@ wait_until 60 flush_sent && ok "queue flush, right CA + AUTH: sent" || bad "flus
 # (no curl logs in as gw since loginf; dovecot logs a login before it answers the client)
 [ "$(logins)" = "$loginf" ] && ! grep -q 'imap' "$T/flush" && ok "queue flush started no IMAP session" ||
 	bad "flush and imap" "logins $loginf -> $(logins); $(cat "$T/flush")"
+# 7. send -c CONFIG: a mailto: endpoint through the config's [smtp] (TLS, AUTH)
+mk r5 "$BOB" "$CAROL" "$T/r5.json"
+$BIN send -c "$T/gw.conf" --to "$CAROL" "$T/r5.json" > "$T/send.out" 2>&1 && ok "send -c: delivered to carol's mailto: endpoint" ||
+	bad "send -c" "$(cat "$T/send.out")"
+[ "$(imap_count carol INBOX)" = 5 ] && ok "r5 in carol's mailbox" || bad "r5 mailed" "$(imap_count carol INBOX)"
 cat "$T/gw.log" >> "$T/gw.all"
 grep -q 's3cret\|n0t-the-pa55' "$T/gw.all" && bad "a password in the log" || ok "no password in the log"
 summary integration-email-tls
