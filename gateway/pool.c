@@ -267,6 +267,27 @@ static bool share_ok(struct gw_pool *in, struct tally *t, const struct dc_queue_
 	return true;
 }
 
+static bool rate_ok(struct gw_pool *in, const char *source);
+
+/* the per_peer_rate again, for the authenticated sender (known only now, after opening): a
+ * sender DID spread over many addresses is held to one rate too */
+static bool sender_rate_ok(struct gw_pool *in, const struct dc_queue_new_item *it, size_t k, struct dc_errinfo *ei)
+{
+	const char *sender = NULL;
+	for (size_t i = 0; i < k && !sender; i++)
+		if (it[i].origin && strcmp(it[i].origin, "reply") != 0)
+			sender = it[i].sender;
+	if (!sender || !sender[0])
+		return true;
+	pthread_mutex_lock(&in->mu);
+	bool ok = rate_ok(in, sender);
+	pthread_mutex_unlock(&in->mu);
+	if (!ok)
+		dc_errinfo_set(ei, DC_ERR_AGAIN, "queue share: its sender is over per_peer_rate (%.0f a second)",
+		               in->rate_per_s);
+	return ok;
+}
+
 /* one transaction for the batch; if it fails, each message alone (one bad or over-full batch
  * must not fail the others). A message over its queue share is refused before (try later). */
 static void commit_batch(struct gw_pool *in, struct job *batch, size_t n_items)
@@ -283,7 +304,7 @@ static void commit_batch(struct gw_pool *in, struct job *batch, size_t n_items)
 		size_t k;
 		gw_commit_items(j->commit, &it, &k);
 		memset(&j->share_ei, 0, sizeof j->share_ei);
-		j->over_share = !share_ok(in, &t, it, k, &j->share_ei);
+		j->over_share = !sender_rate_ok(in, it, k, &j->share_ei) || !share_ok(in, &t, it, k, &j->share_ei);
 		n_ok += !j->over_share;
 	}
 	if (n_ok > 1 && n_items <= MAX_GROUP_ITEMS) {

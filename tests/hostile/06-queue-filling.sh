@@ -8,7 +8,9 @@
 # Then the queue shares: with max_items 40 and share 25 (%), one origin (HTTP from one address)
 # may have 10 live items: of 14 valid forwards to an unreachable agent 10 get 202 and 4 get 503
 # "queue share"; a message from another origin (WebSocket) is still taken; the count survives a
-# restart; `queue rm` of one item (another process) gives the peer room for one more.
+# restart; `queue rm` of one item (another process) gives the peer room for one more. And one
+# authenticated sender (authcrypt) gets one share across origins (7 by HTTP, 5 by WebSocket:
+# 10 taken).
 # (5882891: "unknown key share"; all 14 taken.)
 set -u
 cd "$(dirname "$0")/../.."
@@ -83,4 +85,29 @@ c=$(post "$T/s17")
 [ "$c" = 202 ] && ok "queue rm of one of its items (another process): room for one more (202)" || bad "share after queue rm" "item '$id'; $c $(head -c 150 "$T/body")"
 stop_gw
 [ "$GRC" -eq 0 ] && ok "SIGTERM: exit 0 (shares)" || bad "SIGTERM (shares)" "exit $GRC"
+
+# one authenticated sender over two origins: alice's forwards are authcrypted to the gateway,
+# 7 over HTTP and 5 over WebSocket; her share (10) holds across both
+rm -rf "$T/gw"
+identity "$T/gw2.conf"
+$TOOL did new --method peer2 --secrets "$T/alice.json" > "$T/alice"
+for i in $(seq 1 12); do
+	fwd_to_gw "$(cat "$T/bob")" "a$i" "$T/a$i.anon" # for its forward JSON ($T/a$i.fwd.json), from alice
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["from"]=sys.argv[2]; json.dump(d,open(sys.argv[1],"w"))' \
+		"$T/a$i.fwd.json" "$(cat "$T/alice")"
+	$TOOL pack --mode authcrypt --from "$(cat "$T/alice")" --secrets "$T/alice.json" --to "$GW" --no-forward \
+		"$T/a$i.fwd.json" > "$T/a$i"
+done
+start_gw "$T/gw2.conf" && ok "gateway up (sender share)" || bad "gateway up (sender share)" "$(tail -3 "$T/gw.log")"
+: > "$T/codes3"
+for i in $(seq 1 7); do echo "$(post "$T/a$i") $(head -c 150 "$T/body")" >> "$T/codes3"; done
+for i in $(seq 8 12); do $HX ws "$GPORT" "" "$T/a$i" > /dev/null; done
+wait_until 30 eval '[ "$(live)" -ge 10 ]'
+echo "# HTTP answers: $(cut -d' ' -f1 "$T/codes3" | sort | uniq -c | tr '\n' ' '); queued $(live)"
+[ "$(grep -c '^202' "$T/codes3")" -eq 7 ] && [ "$(live)" -eq 10 ] &&
+	ok "one sender over two origins: 10 taken (its share), 2 refused" || bad "one sender's share" "queued $(live); $(cut -c1-60 "$T/codes3" | sort | uniq -c | tr '\n' ';')"
+grep -q "queue share used up: its sender" "$T/gw.log" && ok "the refusal names the sender's share (log)" ||
+	bad "sender share logged" "$(grep -m2 'share' "$T/gw.log")"
+stop_gw
+[ "$GRC" -eq 0 ] && ok "SIGTERM: exit 0 (sender share)" || bad "SIGTERM (sender share)" "exit $GRC"
 summary hostile-queue-filling
