@@ -157,6 +157,11 @@ struct dc_jwe {
 /* Parse a general-JSON JWE (flattened accepted too). Checks structure, alg/enc known,
  * epk on its curve, no duplicate kids, at most max_rcpts recipients. */
 dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, struct dc_errinfo *ei) DC_WUR;
+/* The same from the JSON text when it has the usual shape (see jwe.c), without a JSON tree.
+ * false: not that shape, nothing done (parse it with dc__json_parse + dc__jwe_parse, which
+ * give the verdict). true: *rc is the verdict and, on DC_OK, *out the JWE. */
+bool dc__jwe_scan(const char *in, size_t n, size_t max_rcpts, struct dc_jwe **out, dc_err *rc,
+                  struct dc_errinfo *ei) DC_WUR;
 void dc__jwe_free(struct dc_jwe *jwe);
 /* Decrypt for recipient rcpts[idx] with its private key; sender_pub needed for 1PU.
  * *pt malloc'd (+1 NUL byte not counted). All failures: DC_ERR_CRYPTO. Checks apv matches

@@ -50,18 +50,23 @@ void dc__jwe_free(struct dc_jwe *jwe)
 	free(jwe);
 }
 
+static dc_err b64_span(const char *name, const char *v, size_t n, uint8_t **out, size_t *len, size_t max,
+                       struct dc_errinfo *ei)
+{
+	if (max && n > max)
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"%s\" too long", name);
+	if (dc__b64url_decode(v, n, out, len))
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"%s\" is not base64url", name);
+	return DC_OK;
+}
+
 static dc_err b64_member(const cJSON *o, const char *name, uint8_t **out, size_t *len, size_t max,
                          struct dc_errinfo *ei)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
 	if (!cJSON_IsString(v))
 		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"%s\" missing or not a string", name);
-	size_t n = strlen(v->valuestring);
-	if (max && n > max)
-		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"%s\" too long", name);
-	if (dc__b64url_decode(v->valuestring, n, out, len))
-		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"%s\" is not base64url", name);
-	return DC_OK;
+	return b64_span(name, v->valuestring, strlen(v->valuestring), out, len, max, ei);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -69,14 +74,15 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* SHA-256 of the sorted kids joined with '.' */
+/* SHA-256 of the sorted kids joined with '.' (up to 8 kids sorted on the stack) */
 static dc_err kids_digest(const char *const *kids, size_t n, uint8_t out[32])
 {
-	const char **s = malloc(n * sizeof *s);
+	const char *few[8], **s = n <= 8 ? few : malloc(n * sizeof *s);
 	if (!s)
 		return DC_ERR_NOMEM;
 	memcpy(s, kids, n * sizeof *s);
-	qsort(s, n, sizeof *s, cmp_str);
+	if (n > 1)
+		qsort(s, n, sizeof *s, cmp_str);
 	crypto_hash_sha256_state st;
 	crypto_hash_sha256_init(&st);
 	for (size_t i = 0; i < n; i++) {
@@ -85,49 +91,47 @@ static dc_err kids_digest(const char *const *kids, size_t n, uint8_t out[32])
 		crypto_hash_sha256_update(&st, (const uint8_t *)s[i], strlen(s[i]));
 	}
 	crypto_hash_sha256_final(&st, out);
-	free(s);
+	if (s != few)
+		free(s);
 	return DC_OK;
+}
+
+#define MAX_KID 2048
+
+static dc_err rcpt_set(struct dc_jwe_rcpt *r, const char *kid, size_t kid_len, const char *ek, size_t ek_len,
+                       struct dc_errinfo *ei)
+{
+	if (!kid || kid_len == 0 || kid_len > MAX_KID)
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: a recipient has no kid");
+	if (!(r->kid = strndup(kid, kid_len)))
+		return DC_ERR_NOMEM;
+	if (!ek)
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"encrypted_key\" missing or not a string");
+	return b64_span("encrypted_key", ek, ek_len, &r->ek, &r->ek_len, 4 * MAX_EK, ei);
 }
 
 static dc_err parse_rcpt(const cJSON *holder, const cJSON *hdr, struct dc_jwe_rcpt *r, struct dc_errinfo *ei)
 {
 	const char *kid = dc__json_str(hdr, "kid");
-	if (!kid || !kid[0] || strlen(kid) > 2048)
-		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: a recipient has no kid");
-	if (!(r->kid = strdup(kid)))
-		return DC_ERR_NOMEM;
-	return b64_member(holder, "encrypted_key", &r->ek, &r->ek_len, 4 * MAX_EK, ei);
+	const cJSON *ek = cJSON_GetObjectItemCaseSensitive(holder, "encrypted_key");
+	const char *eks = cJSON_IsString(ek) ? ek->valuestring : NULL;
+	return rcpt_set(r, kid, kid ? strlen(kid) : 0, eks, eks ? strlen(eks) : 0, ei);
 }
 
-dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, struct dc_errinfo *ei)
+/* The protected header (its base64url text prot, prot_len bytes): alg, enc, typ, skid, apu,
+ * apv, epk. */
+static dc_err jwe_protected(struct dc_jwe *jwe, const char *prot, size_t prot_len, struct dc_errinfo *ei)
 {
-	*out = NULL;
 	cJSON *hdr = NULL;
 	uint8_t *raw = NULL;
 	size_t raw_len = 0;
 	dc_err rc;
-	if (!cJSON_IsObject(j))
-		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: not an object");
-	struct dc_jwe *jwe = calloc(1, sizeof *jwe);
-	if (!jwe)
+	if (!prot || prot_len > 16384)
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header missing or too long");
+	if (!(jwe->protected_b64 = strndup(prot, prot_len)))
 		return DC_ERR_NOMEM;
-	if (cJSON_GetObjectItemCaseSensitive(j, "aad") || cJSON_GetObjectItemCaseSensitive(j, "unprotected")) {
-		rc = dc__fail(ei, DC_ERR_UNSUPPORTED, "encrypted message: aad/unprotected members are not used by DIDComm");
-		goto out;
-	}
-	const char *prot = dc__json_str(j, "protected");
-	if (!prot || strlen(prot) > 16384) {
-		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header missing or too long");
-		goto out;
-	}
-	if (!(jwe->protected_b64 = strdup(prot))) {
-		rc = DC_ERR_NOMEM;
-		goto out;
-	}
-	if (dc__b64url_decode(prot, strlen(prot), &raw, &raw_len)) {
-		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header is not base64url");
-		goto out;
-	}
+	if (dc__b64url_decode(prot, prot_len, &raw, &raw_len))
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header is not base64url");
 	if ((rc = dc__json_parse((const char *)raw, raw_len, 8, &hdr, ei)))
 		goto out;
 	if (!cJSON_IsObject(hdr)) {
@@ -189,6 +193,63 @@ dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, stru
 		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: epk is not a public key-agreement key");
 		goto out;
 	}
+	rc = DC_OK;
+out:
+	cJSON_Delete(hdr);
+	free(raw);
+	return rc;
+}
+
+/* After the recipients: no kid twice; iv, tag and ciphertext (base64url texts). */
+static dc_err jwe_finish(struct dc_jwe *jwe, const char *iv, size_t iv_n, const char *tag, size_t tag_n,
+                         const char *ct, size_t ct_n, struct dc_errinfo *ei)
+{
+	dc_err rc;
+	for (size_t a = 0; a < jwe->n_rcpts; a++)
+		for (size_t b = a + 1; b < jwe->n_rcpts; b++)
+			if (strcmp(jwe->rcpts[a].kid, jwe->rcpts[b].kid) == 0)
+				return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: recipient kid %.200s appears twice",
+				                jwe->rcpts[a].kid);
+	static const char *const names[] = { "iv", "tag", "ciphertext" };
+	const char *v[] = { iv, tag, ct };
+	for (size_t i = 0; i < 3; i++)
+		if (!v[i])
+			return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"%s\" missing or not a string", names[i]);
+	if ((rc = b64_span("iv", iv, iv_n, &jwe->iv, &jwe->iv_len, 64, ei)) ||
+	    (rc = b64_span("tag", tag, tag_n, &jwe->tag, &jwe->tag_len, 128, ei)) ||
+	    (rc = b64_span("ciphertext", ct, ct_n, &jwe->ct, &jwe->ct_len, 0, ei)))
+		return rc;
+	if (jwe->iv_len != dc__enc_iv_len(jwe->enc) || jwe->tag_len != dc__enc_tag_len(jwe->enc))
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: iv or tag length is wrong for %s",
+		                dc__enc_name(jwe->enc));
+	return DC_OK;
+}
+
+static const char *str_or_null(const cJSON *o, const char *name, size_t *n)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	if (!cJSON_IsString(v))
+		return NULL;
+	*n = strlen(v->valuestring);
+	return v->valuestring;
+}
+
+dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, struct dc_errinfo *ei)
+{
+	*out = NULL;
+	dc_err rc;
+	if (!cJSON_IsObject(j))
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: not an object");
+	struct dc_jwe *jwe = calloc(1, sizeof *jwe);
+	if (!jwe)
+		return DC_ERR_NOMEM;
+	if (cJSON_GetObjectItemCaseSensitive(j, "aad") || cJSON_GetObjectItemCaseSensitive(j, "unprotected")) {
+		rc = dc__fail(ei, DC_ERR_UNSUPPORTED, "encrypted message: aad/unprotected members are not used by DIDComm");
+		goto out;
+	}
+	const char *prot = dc__json_str(j, "protected");
+	if ((rc = jwe_protected(jwe, prot, prot ? strlen(prot) : 0, ei)))
+		goto out;
 	/* recipients: general, or flattened (header + encrypted_key at the top) */
 	const cJSON *rcpts = cJSON_GetObjectItemCaseSensitive(j, "recipients");
 	if (rcpts) {
@@ -223,30 +284,175 @@ dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, stru
 		if ((rc = parse_rcpt(j, dc__json_obj(j, "header"), &jwe->rcpts[0], ei)))
 			goto out;
 	}
-	for (size_t a = 0; a < jwe->n_rcpts; a++)
-		for (size_t b = a + 1; b < jwe->n_rcpts; b++)
-			if (strcmp(jwe->rcpts[a].kid, jwe->rcpts[b].kid) == 0) {
-				rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: recipient kid %.200s appears twice",
-				              jwe->rcpts[a].kid);
-				goto out;
-			}
-	if ((rc = b64_member(j, "iv", &jwe->iv, &jwe->iv_len, 64, ei)) ||
-	    (rc = b64_member(j, "tag", &jwe->tag, &jwe->tag_len, 128, ei)) ||
-	    (rc = b64_member(j, "ciphertext", &jwe->ct, &jwe->ct_len, 0, ei)))
+	size_t iv_n = 0, tag_n = 0, ct_n = 0;
+	const char *iv = str_or_null(j, "iv", &iv_n), *tag = str_or_null(j, "tag", &tag_n),
+		   *ct = str_or_null(j, "ciphertext", &ct_n);
+	if ((rc = jwe_finish(jwe, iv, iv_n, tag, tag_n, ct, ct_n, ei)))
 		goto out;
-	if (jwe->iv_len != dc__enc_iv_len(jwe->enc) || jwe->tag_len != dc__enc_tag_len(jwe->enc)) {
-		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: iv or tag length is wrong for %s",
-		              dc__enc_name(jwe->enc));
-		goto out;
-	}
 	*out = jwe;
 	jwe = NULL;
 	rc = DC_OK;
 out:
-	cJSON_Delete(hdr);
-	free(raw);
 	dc__jwe_free(jwe);
 	return rc;
+}
+
+/* ---- the same from the text, without a JSON tree ---------------------------------------
+ * Most envelopes have one shape: {"protected":S,"recipients":[{"header":{"kid":S},
+ * "encrypted_key":S},...],"iv":S,"ciphertext":S,"tag":S}, members in any order, whitespace
+ * anywhere, strings without escapes. The scanner reads that shape in place; anything else
+ * (another member, an escape, a control character, a duplicate, a syntax error, too many
+ * recipients) is left to the JSON parser, which gives the verdict. What the scanner accepts,
+ * the parser accepts as well and reads to the same strings. */
+struct scan {
+	const char *p, *end;
+};
+
+struct span {
+	const char *p;
+	size_t n;
+};
+
+static void ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static bool lit(struct scan *s, char c)
+{
+	ws(s);
+	if (s->p < s->end && *s->p == c) {
+		s->p++;
+		return true;
+	}
+	return false;
+}
+
+/* A string without escapes or control characters; v points into the text. */
+static bool str(struct scan *s, struct span *v)
+{
+	ws(s);
+	if (s->p >= s->end || *s->p != '"')
+		return false;
+	const char *b = ++s->p;
+	const char *q = memchr(b, '"', (size_t)(s->end - b));
+	if (!q)
+		return false;
+	for (const char *c = b; c < q; c++)
+		if (*c == '\\' || (unsigned char)*c < 0x20)
+			return false;
+	v->p = b;
+	v->n = (size_t)(q - b);
+	s->p = q + 1;
+	return true;
+}
+
+static bool name_is(const struct span *v, const char *name)
+{
+	size_t n = strlen(name);
+	return v->n == n && memcmp(v->p, name, n) == 0;
+}
+
+/* {"kid":S} */
+static bool scan_header(struct scan *s, struct span *kid)
+{
+	struct span k;
+	return lit(s, '{') && str(s, &k) && name_is(&k, "kid") && lit(s, ':') && str(s, kid) && lit(s, '}');
+}
+
+/* {"header":{"kid":S},"encrypted_key":S} in either order */
+static bool scan_rcpt(struct scan *s, struct span *kid, struct span *ek)
+{
+	bool have_h = false, have_ek = false;
+	if (!lit(s, '{'))
+		return false;
+	for (int i = 0; i < 2; i++) {
+		struct span k;
+		if ((i && !lit(s, ',')) || !str(s, &k) || !lit(s, ':'))
+			return false;
+		if (name_is(&k, "header") && !have_h) {
+			if (!scan_header(s, kid))
+				return false;
+			have_h = true;
+		} else if (name_is(&k, "encrypted_key") && !have_ek) {
+			if (!str(s, ek))
+				return false;
+			have_ek = true;
+		} else {
+			return false;
+		}
+	}
+	return lit(s, '}');
+}
+
+bool dc__jwe_scan(const char *in, size_t n, size_t max_rcpts, struct dc_jwe **out, dc_err *rc,
+                  struct dc_errinfo *ei)
+{
+	enum { M_PROT, M_RCPTS, M_IV, M_CT, M_TAG, M_N };
+	static const char *const names[M_N] = { "protected", "recipients", "iv", "ciphertext", "tag" };
+	struct span m[M_N] = { { 0 } }, kid[8], ek[8];
+	size_t nr = 0;
+	unsigned seen = 0;
+	struct scan s = { in, in + n };
+	*out = NULL;
+	if (!lit(&s, '{'))
+		return false;
+	for (size_t i = 0; i < M_N; i++) {
+		struct span k;
+		if ((i && !lit(&s, ',')) || !str(&s, &k) || !lit(&s, ':'))
+			return false;
+		size_t w = 0;
+		while (w < M_N && !name_is(&k, names[w]))
+			w++;
+		if (w == M_N || (seen & (1u << w)))
+			return false;
+		seen |= 1u << w;
+		if (w != M_RCPTS) {
+			if (!str(&s, &m[w]))
+				return false;
+			continue;
+		}
+		if (!lit(&s, '['))
+			return false;
+		do {
+			if (nr == max_rcpts || nr == sizeof kid / sizeof kid[0] || !scan_rcpt(&s, &kid[nr], &ek[nr]))
+				return false;
+			nr++;
+		} while (lit(&s, ','));
+		if (!lit(&s, ']'))
+			return false;
+	}
+	if (!lit(&s, '}'))
+		return false;
+	ws(&s);
+	if (s.p != s.end)
+		return false;
+	/* the shape is right: from here on the verdict is ours */
+	struct dc_jwe *jwe = calloc(1, sizeof *jwe);
+	if (!jwe) {
+		*rc = DC_ERR_NOMEM;
+		return true;
+	}
+	if ((*rc = jwe_protected(jwe, m[M_PROT].p, m[M_PROT].n, ei)))
+		goto out;
+	if (!(jwe->rcpts = calloc(nr, sizeof *jwe->rcpts))) {
+		*rc = DC_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		*rc = rcpt_set(&jwe->rcpts[i], kid[i].p, kid[i].n, ek[i].p, ek[i].n, ei);
+		jwe->n_rcpts++;
+		if (*rc)
+			goto out;
+	}
+	if ((*rc = jwe_finish(jwe, m[M_IV].p, m[M_IV].n, m[M_TAG].p, m[M_TAG].n, m[M_CT].p, m[M_CT].n, ei)))
+		goto out;
+	*out = jwe;
+	jwe = NULL;
+out:
+	dc__jwe_free(jwe);
+	return true;
 }
 
 dc_err dc__jwe_decrypt(const struct dc_jwe *jwe, size_t idx, const struct dc_key *rcpt_priv,

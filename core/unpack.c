@@ -74,19 +74,12 @@ static dc_err set_str(char **dst, const char *src)
 	return (src && !*dst) ? DC_ERR_NOMEM : DC_OK;
 }
 
-/* One JWE layer. On success *pt is the payload (malloc'd). */
-/* *jp is freed as soon as the JWE is parsed (its decoded copy is all we need): a large
- * message is then held once as text, once as ciphertext, once as plaintext at most. */
-static dc_err open_jwe(struct dc_op *op, cJSON **jp, struct state *st, struct dc_unpack_meta *m, bool first,
+/* One JWE layer, parsed (jwe is freed here). On success *pt is the payload (malloc'd). */
+static dc_err open_jwe(struct dc_op *op, struct dc_jwe *jwe, struct state *st, struct dc_unpack_meta *m, bool first,
                        uint8_t **pt, size_t *pt_len)
 {
-	struct dc_jwe *jwe = NULL;
 	const struct dc_keystore *ks = op->c->ks;
-	dc_err rc = dc__jwe_parse(*jp, op->c->lim.max_recipients, &jwe, op->ei);
-	cJSON_Delete(*jp);
-	*jp = NULL;
-	if (rc)
-		return rc;
+	dc_err rc;
 	if (jwe->typ && !typ_is(jwe->typ, TYP_ENC)) {
 		rc = dc__fail(op->ei, DC_ERR_MALFORMED, "encrypted message: typ is %.100s", jwe->typ);
 		goto out;
@@ -334,26 +327,40 @@ dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, const char *in, size_t len, 
 	}
 
 	size_t max_layers = 3 * (c->lim.max_forward_depth + 1);
+	/* the scanner's shape nests 4 deep: with a tighter bound the JSON parser decides */
+	bool scan_ok = c->lim.max_json_depth == 0 || c->lim.max_json_depth >= 4;
 	bool first_enc = true;
 	for (size_t layer = 0;; layer++) {
 		if (layer >= max_layers) {
 			rc = dc__fail(ei, DC_ERR_TOO_BIG, "more than %zu nested envelopes", max_layers);
 			goto out;
 		}
+		struct dc_jwe *jwe = NULL;
 		if (first) { /* the caller parsed the outermost layer already */
 			j = first;
 			first = NULL;
+		} else if (scan_ok && dc__jwe_scan(data, data_len, c->lim.max_recipients, &jwe, &rc, ei)) {
+			if (rc) /* an envelope of the usual shape read without a JSON tree */
+				goto out;
 		} else if ((rc = dc__json_parse(data, data_len, c->lim.max_json_depth, &j, ei))) {
 			goto out;
 		}
-		if (!cJSON_IsObject(j)) {
+		if (!jwe && !cJSON_IsObject(j)) {
 			rc = dc__fail(ei, DC_ERR_MALFORMED, "message: not a JSON object");
 			goto out;
 		}
 		uint8_t *next = NULL;
 		size_t next_len = 0;
-		if (cJSON_GetObjectItemCaseSensitive(j, "ciphertext")) {
-			rc = open_jwe(&op, &j, &st, m, first_enc, &next, &next_len);
+		if (jwe || cJSON_GetObjectItemCaseSensitive(j, "ciphertext")) {
+			/* the tree goes as soon as the JWE is parsed (its decoded copy is all we need): a
+			 * large message is then held once as text, once as ciphertext, once as plaintext */
+			if (!jwe) {
+				rc = dc__jwe_parse(j, c->lim.max_recipients, &jwe, ei);
+				cJSON_Delete(j);
+				j = NULL;
+			}
+			if (!rc)
+				rc = open_jwe(&op, jwe, &st, m, first_enc, &next, &next_len);
 			first_enc = false;
 		} else if (cJSON_GetObjectItemCaseSensitive(j, "payload") &&
 		           (cJSON_GetObjectItemCaseSensitive(j, "signatures") ||
