@@ -157,7 +157,22 @@ struct dc_jwe {
 /* Parse a general-JSON JWE (flattened accepted too). Checks structure, alg/enc known,
  * epk on its curve, no duplicate kids, at most max_rcpts recipients. */
 dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, struct dc_errinfo *ei) DC_WUR;
-/* The same from the JSON text when it has the usual shape (see jwe.c), without a JSON tree.
+/* The usual shape of an envelope read in place (see jwe.c): spans into the text. */
+#define DC_JWE_SCAN_MAX 8 /* recipients; more go to the JSON parser */
+struct dc_span {
+	const char *p;
+	size_t n;
+};
+struct dc_jwe_text {
+	struct dc_span prot, iv, ct, tag;
+	struct dc_span kid[DC_JWE_SCAN_MAX], ek[DC_JWE_SCAN_MAX];
+	size_t n;
+};
+/* true if in has that shape (at most max_rcpts recipients); no verdict on the contents yet */
+bool dc__jwe_scan_text(const char *in, size_t n, size_t max_rcpts, struct dc_jwe_text *t) DC_WUR;
+/* The JWE of a scanned text: the same checks and verdicts as dc__jwe_parse. */
+dc_err dc__jwe_from_text(const struct dc_jwe_text *t, struct dc_jwe **out, struct dc_errinfo *ei) DC_WUR;
+/* Both steps: the same from the JSON text when it has the usual shape (see jwe.c), without a JSON tree.
  * false: not that shape, nothing done (parse it with dc__json_parse + dc__jwe_parse, which
  * give the verdict). true: *rc is the verdict and, on DC_OK, *out the JWE. */
 bool dc__jwe_scan(const char *in, size_t n, size_t max_rcpts, struct dc_jwe **out, dc_err *rc,
@@ -320,9 +335,10 @@ dc_err dc__wrap_refs(struct dc_op *op, const char *const *refs, size_t n, const 
 /* The public key of kid, which must be listed under rel in its DID's document. */
 dc_err dc__op_key(struct dc_op *op, const char *kid, enum dc_rel rel, const struct dc_key **out) DC_WUR;
 
-/* dc_unpack with the outermost layer already parsed (first, taken; may be NULL) and, when
+/* dc_unpack with the outermost layer already parsed (first, or first_jwe when it is a JWE;
+ * both taken, either may be NULL) and, when
  * msg_json_out is not NULL, the plaintext handed back parsed as well */
-dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, const char *in, size_t len, const struct dc_unpack_opts *o,
+dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, struct dc_jwe *first_jwe, const char *in, size_t len, const struct dc_unpack_opts *o,
                     char **msg_out, cJSON **msg_json_out, struct dc_unpack_meta **meta_out, struct dc_errinfo *ei);
 
 /* evp.c: OpenSSL ciphers, fetched once per process */

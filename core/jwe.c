@@ -308,11 +308,6 @@ struct scan {
 	const char *p, *end;
 };
 
-struct span {
-	const char *p;
-	size_t n;
-};
-
 static void ws(struct scan *s)
 {
 	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
@@ -329,46 +324,61 @@ static bool lit(struct scan *s, char c)
 	return false;
 }
 
-/* A string without escapes or control characters; v points into the text. */
-static bool str(struct scan *s, struct span *v)
+/* A string without escapes or control characters; v points into the text. Eight bytes at a
+ * time up to the first byte that is '"', '\\' or below 0x20 (base64url texts are most of an
+ * envelope), then byte by byte. */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+static bool str(struct scan *s, struct dc_span *v)
 {
 	ws(s);
 	if (s->p >= s->end || *s->p != '"')
 		return false;
-	const char *b = ++s->p;
-	const char *q = memchr(b, '"', (size_t)(s->end - b));
-	if (!q)
-		return false;
-	for (const char *c = b; c < q; c++)
-		if (*c == '\\' || (unsigned char)*c < 0x20)
+	const char *b = ++s->p, *c = b;
+	while (s->end - c >= 8) {
+		uint64_t x, q, e;
+		memcpy(&x, c, 8);
+		q = x ^ (ONES * '"');
+		e = x ^ (ONES * '\\');
+		if ((((q - ONES) & ~q) | ((e - ONES) & ~e) | (x - ONES * 0x20)) & ~x & HIGHS)
+			break;
+		c += 8;
+	}
+	for (; c < s->end; c++) {
+		unsigned char ch = (unsigned char)*c;
+		if (ch == '"') {
+			v->p = b;
+			v->n = (size_t)(c - b);
+			s->p = c + 1;
+			return true;
+		}
+		if (ch == '\\' || ch < 0x20)
 			return false;
-	v->p = b;
-	v->n = (size_t)(q - b);
-	s->p = q + 1;
-	return true;
+	}
+	return false;
 }
 
-static bool name_is(const struct span *v, const char *name)
+static bool name_is(const struct dc_span *v, const char *name)
 {
 	size_t n = strlen(name);
 	return v->n == n && memcmp(v->p, name, n) == 0;
 }
 
 /* {"kid":S} */
-static bool scan_header(struct scan *s, struct span *kid)
+static bool scan_header(struct scan *s, struct dc_span *kid)
 {
-	struct span k;
+	struct dc_span k;
 	return lit(s, '{') && str(s, &k) && name_is(&k, "kid") && lit(s, ':') && str(s, kid) && lit(s, '}');
 }
 
 /* {"header":{"kid":S},"encrypted_key":S} in either order */
-static bool scan_rcpt(struct scan *s, struct span *kid, struct span *ek)
+static bool scan_rcpt(struct scan *s, struct dc_span *kid, struct dc_span *ek)
 {
 	bool have_h = false, have_ek = false;
 	if (!lit(s, '{'))
 		return false;
 	for (int i = 0; i < 2; i++) {
-		struct span k;
+		struct dc_span k;
 		if ((i && !lit(s, ',')) || !str(s, &k) || !lit(s, ':'))
 			return false;
 		if (name_is(&k, "header") && !have_h) {
@@ -386,20 +396,18 @@ static bool scan_rcpt(struct scan *s, struct span *kid, struct span *ek)
 	return lit(s, '}');
 }
 
-bool dc__jwe_scan(const char *in, size_t n, size_t max_rcpts, struct dc_jwe **out, dc_err *rc,
-                  struct dc_errinfo *ei)
+bool dc__jwe_scan_text(const char *in, size_t n, size_t max_rcpts, struct dc_jwe_text *t)
 {
 	enum { M_PROT, M_RCPTS, M_IV, M_CT, M_TAG, M_N };
 	static const char *const names[M_N] = { "protected", "recipients", "iv", "ciphertext", "tag" };
-	struct span m[M_N] = { { 0 } }, kid[8], ek[8];
-	size_t nr = 0;
+	struct dc_span *m[M_N] = { &t->prot, NULL, &t->iv, &t->ct, &t->tag };
 	unsigned seen = 0;
 	struct scan s = { in, in + n };
-	*out = NULL;
+	memset(t, 0, sizeof *t);
 	if (!lit(&s, '{'))
 		return false;
 	for (size_t i = 0; i < M_N; i++) {
-		struct span k;
+		struct dc_span k;
 		if ((i && !lit(&s, ',')) || !str(&s, &k) || !lit(&s, ':'))
 			return false;
 		size_t w = 0;
@@ -409,16 +417,16 @@ bool dc__jwe_scan(const char *in, size_t n, size_t max_rcpts, struct dc_jwe **ou
 			return false;
 		seen |= 1u << w;
 		if (w != M_RCPTS) {
-			if (!str(&s, &m[w]))
+			if (!str(&s, m[w]))
 				return false;
 			continue;
 		}
 		if (!lit(&s, '['))
 			return false;
 		do {
-			if (nr == max_rcpts || nr == sizeof kid / sizeof kid[0] || !scan_rcpt(&s, &kid[nr], &ek[nr]))
+			if (t->n == max_rcpts || t->n == DC_JWE_SCAN_MAX || !scan_rcpt(&s, &t->kid[t->n], &t->ek[t->n]))
 				return false;
-			nr++;
+			t->n++;
 		} while (lit(&s, ','));
 		if (!lit(&s, ']'))
 			return false;
@@ -426,32 +434,45 @@ bool dc__jwe_scan(const char *in, size_t n, size_t max_rcpts, struct dc_jwe **ou
 	if (!lit(&s, '}'))
 		return false;
 	ws(&s);
-	if (s.p != s.end)
-		return false;
-	/* the shape is right: from here on the verdict is ours */
+	return s.p == s.end;
+}
+
+dc_err dc__jwe_from_text(const struct dc_jwe_text *t, struct dc_jwe **out, struct dc_errinfo *ei)
+{
+	dc_err rc;
+	*out = NULL;
 	struct dc_jwe *jwe = calloc(1, sizeof *jwe);
-	if (!jwe) {
-		*rc = DC_ERR_NOMEM;
-		return true;
-	}
-	if ((*rc = jwe_protected(jwe, m[M_PROT].p, m[M_PROT].n, ei)))
+	if (!jwe)
+		return DC_ERR_NOMEM;
+	if ((rc = jwe_protected(jwe, t->prot.p, t->prot.n, ei)))
 		goto out;
-	if (!(jwe->rcpts = calloc(nr, sizeof *jwe->rcpts))) {
-		*rc = DC_ERR_NOMEM;
+	if (!(jwe->rcpts = calloc(t->n, sizeof *jwe->rcpts))) {
+		rc = DC_ERR_NOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < nr; i++) {
-		*rc = rcpt_set(&jwe->rcpts[i], kid[i].p, kid[i].n, ek[i].p, ek[i].n, ei);
+	for (size_t i = 0; i < t->n; i++) {
+		rc = rcpt_set(&jwe->rcpts[i], t->kid[i].p, t->kid[i].n, t->ek[i].p, t->ek[i].n, ei);
 		jwe->n_rcpts++;
-		if (*rc)
+		if (rc)
 			goto out;
 	}
-	if ((*rc = jwe_finish(jwe, m[M_IV].p, m[M_IV].n, m[M_TAG].p, m[M_TAG].n, m[M_CT].p, m[M_CT].n, ei)))
+	if ((rc = jwe_finish(jwe, t->iv.p, t->iv.n, t->tag.p, t->tag.n, t->ct.p, t->ct.n, ei)))
 		goto out;
 	*out = jwe;
 	jwe = NULL;
 out:
 	dc__jwe_free(jwe);
+	return rc;
+}
+
+bool dc__jwe_scan(const char *in, size_t n, size_t max_rcpts, struct dc_jwe **out, dc_err *rc,
+                  struct dc_errinfo *ei)
+{
+	struct dc_jwe_text t;
+	*out = NULL;
+	if (!dc__jwe_scan_text(in, n, max_rcpts, &t))
+		return false;
+	*rc = dc__jwe_from_text(&t, out, ei);
 	return true;
 }
 

@@ -288,10 +288,10 @@ static bool int_field(const cJSON *msg, const char *name, int64_t *v)
 dc_err dc_unpack(struct dc_ctx *c, const char *in, size_t len, const struct dc_unpack_opts *o, char **msg_out,
                  struct dc_unpack_meta **meta_out, struct dc_errinfo *ei)
 {
-	return dc__unpack_j(c, NULL, in, len, o, msg_out, NULL, meta_out, ei);
+	return dc__unpack_j(c, NULL, NULL, in, len, o, msg_out, NULL, meta_out, ei);
 }
 
-dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, const char *in, size_t len, const struct dc_unpack_opts *o,
+dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, struct dc_jwe *first_jwe, const char *in, size_t len, const struct dc_unpack_opts *o,
                     char **msg_out, cJSON **msg_json_out, struct dc_unpack_meta **meta_out, struct dc_errinfo *ei)
 {
 	struct dc_op op;
@@ -312,17 +312,20 @@ dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, const char *in, size_t len, 
 		*meta_out = NULL;
 	if (!c || !in || !msg_out) {
 		cJSON_Delete(first);
+		dc__jwe_free(first_jwe);
 		return DC_ERR_INVAL;
 	}
 	dc__op_init(&op, c, ei);
 	if (len > c->lim.max_message_bytes) {
 		cJSON_Delete(first);
+		dc__jwe_free(first_jwe);
 		return dc__fail(ei, DC_ERR_TOO_BIG, "message of %zu bytes is over the limit of %zu", len,
 		                c->lim.max_message_bytes);
 	}
 	m = calloc(1, sizeof *m);
 	if (!m) {
 		cJSON_Delete(first);
+		dc__jwe_free(first_jwe);
 		return DC_ERR_NOMEM;
 	}
 
@@ -335,8 +338,12 @@ dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, const char *in, size_t len, 
 			rc = dc__fail(ei, DC_ERR_TOO_BIG, "more than %zu nested envelopes", max_layers);
 			goto out;
 		}
-		struct dc_jwe *jwe = NULL;
-		if (first) { /* the caller parsed the outermost layer already */
+		struct dc_jwe *jwe = first_jwe;
+		first_jwe = NULL;
+		rc = DC_OK;
+		if (jwe) {
+			/* the caller read the outermost envelope already */
+		} else if (first) { /* the caller parsed the outermost layer already */
 			j = first;
 			first = NULL;
 		} else if (scan_ok && dc__jwe_scan(data, data_len, c->lim.max_recipients, &jwe, &rc, ei)) {
