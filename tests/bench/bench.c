@@ -1,8 +1,9 @@
 /* libdidcomm benchmark: each pack/unpack operation beside its floor, on one thread.
  *
  *   bench [SECONDS]            times every operation (SECONDS each, default 1.0, split in rounds:
- *                              the best round counts) and the public-key primitives it cannot
- *                              avoid (the floor: the faster of libsodium and OpenSSL for each
+ *                              the best round counts; in the thread's CPU time, so that the
+ *                              slices other processes take are not counted) and the public-key
+ *                              primitives it cannot avoid (the floor: the faster of libsodium and OpenSSL for each
  *                              primitive, measured in the same process before and after the rows,
  *                              the lower figure kept); prints one line per operation:
  *                              "row<TAB>did-kind<TAB>op<TAB>mode<TAB>ours_us<TAB>floor_us<TAB>pct<TAB>iterations"
@@ -385,26 +386,46 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* CPU time of this thread: time spent descheduled (the machine is shared) is not counted */
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 #define ROUNDS 5
 /* Runs fn(arg) for about secs seconds: a warm-up, then ROUNDS rounds; returns the microseconds
- * per call of the best round (the one least disturbed by whatever else runs on the machine). */
+ * per call of the best round (the one least disturbed by whatever else runs on the machine).
+ * Timed in the thread's CPU time, not wall time: on a shared machine the wall clock counts
+ * the slices other processes take from us, the CPU clock only what this thread ran (caches
+ * and the other hyperthread can still disturb it: hence best of rounds). The clock is read
+ * once per batch of calls (a batch lasts about 100 us). */
 static double timed(void (*fn)(void *), void *arg, double secs, unsigned long *iters)
 {
 	double t0 = now();
-	while (now() - t0 < secs / 10)
+	unsigned long warm = 0;
+	double c0 = cpu_now();
+	while (now() - t0 < secs / 10) {
 		fn(arg);
+		warm++;
+	}
+	double per = (cpu_now() - c0) / (double)(warm ? warm : 1);
+	unsigned long batch = per > 0 ? (unsigned long)(100e-6 / per) : 1;
+	if (batch < 1)
+		batch = 1;
 	double best = 1e30;
 	unsigned long total = 0;
 	for (int r = 0; r < ROUNDS; r++) {
 		unsigned long n = 0;
-		double t;
-		t0 = now();
+		double t, w0 = now();
+		c0 = cpu_now();
 		do {
-			for (int k = 0; k < 4; k++) /* amortise the clock read */
+			for (unsigned long k = 0; k < batch; k++)
 				fn(arg);
-			n += 4;
-			t = now() - t0;
-		} while (t < secs / ROUNDS);
+			n += batch;
+			t = cpu_now() - c0;
+		} while (t < secs / ROUNDS && now() - w0 < 4 * secs / ROUNDS);
 		total += n;
 		if (t / (double)n < best)
 			best = t / (double)n;
