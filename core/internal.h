@@ -30,6 +30,9 @@ dc_err dc__b64any_check(const char *in, size_t n) DC_WUR;
  * max_depth (checked before cJSON runs), duplicate member names at any level, and
  * trailing garbage. */
 dc_err dc__json_parse(const char *in, size_t n, size_t max_depth, cJSON **out, struct dc_errinfo *ei) DC_WUR;
+/* Case-sensitive lookup (cJSON_GetObjectItemCaseSensitive, faster): the first member of that
+ * name, or NULL. */
+cJSON *dc__json_get(const cJSON *obj, const char *name);
 /* Case-sensitive lookups. Return NULL when absent or of another type. */
 const char *dc__json_str(const cJSON *obj, const char *name);
 const cJSON *dc__json_obj(const cJSON *obj, const char *name);
@@ -341,9 +344,15 @@ dc_err dc__op_key(struct dc_op *op, const char *kid, enum dc_rel rel, const stru
 dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, struct dc_jwe *first_jwe, const char *in, size_t len, const struct dc_unpack_opts *o,
                     char **msg_out, cJSON **msg_json_out, struct dc_unpack_meta **meta_out, struct dc_errinfo *ei);
 
-/* evp.c: OpenSSL ciphers, fetched once per process */
+/* evp.c: OpenSSL ciphers, digests and HMAC, fetched once per process */
 enum dc_evp { DC_EVP_AES256_WRAP, DC_EVP_AES256_CBC, DC_EVP_AES256_GCM, DC_EVP_AES256_ECB, DC_EVP_N };
 typedef struct evp_cipher_st EVP_CIPHER;
 const EVP_CIPHER *dc__evp_cipher(enum dc_evp which);
+enum dc_md { DC_MD_SHA256, DC_MD_SHA512, DC_MD_N };
+typedef struct evp_md_st EVP_MD;
+const EVP_MD *dc__evp_md(enum dc_md which);
+/* A new HMAC-SHA-512 context keyed with key (EVP_MAC_CTX_free it), or NULL. */
+typedef struct evp_mac_ctx_st EVP_MAC_CTX;
+EVP_MAC_CTX *dc__hmac_sha512_new(const uint8_t *key, size_t len);
 
 #endif

@@ -5,6 +5,7 @@
  * path; every decryption failure is the same DC_ERR_CRYPTO. */
 #include "internal.h"
 
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +64,7 @@ static dc_err b64_span(const char *name, const char *v, size_t n, uint8_t **out,
 static dc_err b64_member(const cJSON *o, const char *name, uint8_t **out, size_t *len, size_t max,
                          struct dc_errinfo *ei)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	const cJSON *v = dc__json_get(o, name);
 	if (!cJSON_IsString(v))
 		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"%s\" missing or not a string", name);
 	return b64_span(name, v->valuestring, strlen(v->valuestring), out, len, max, ei);
@@ -83,17 +84,16 @@ static dc_err kids_digest(const char *const *kids, size_t n, uint8_t out[32])
 	memcpy(s, kids, n * sizeof *s);
 	if (n > 1)
 		qsort(s, n, sizeof *s, cmp_str);
-	crypto_hash_sha256_state st;
-	crypto_hash_sha256_init(&st);
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			crypto_hash_sha256_update(&st, (const uint8_t *)".", 1);
-		crypto_hash_sha256_update(&st, (const uint8_t *)s[i], strlen(s[i]));
-	}
-	crypto_hash_sha256_final(&st, out);
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	unsigned int dl = 0;
+	bool ok = c && EVP_DigestInit_ex(c, dc__evp_md(DC_MD_SHA256), NULL) == 1;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (!i || EVP_DigestUpdate(c, ".", 1) == 1) && EVP_DigestUpdate(c, s[i], strlen(s[i])) == 1;
+	ok = ok && EVP_DigestFinal_ex(c, out, &dl) == 1 && dl == 32;
+	EVP_MD_CTX_free(c);
 	if (s != few)
 		free(s);
-	return DC_OK;
+	return ok ? DC_OK : DC_ERR_NOMEM;
 }
 
 #define MAX_KID 2048
@@ -113,7 +113,7 @@ static dc_err rcpt_set(struct dc_jwe_rcpt *r, const char *kid, size_t kid_len, c
 static dc_err parse_rcpt(const cJSON *holder, const cJSON *hdr, struct dc_jwe_rcpt *r, struct dc_errinfo *ei)
 {
 	const char *kid = dc__json_str(hdr, "kid");
-	const cJSON *ek = cJSON_GetObjectItemCaseSensitive(holder, "encrypted_key");
+	const cJSON *ek = dc__json_get(holder, "encrypted_key");
 	const char *eks = cJSON_IsString(ek) ? ek->valuestring : NULL;
 	return rcpt_set(r, kid, kid ? strlen(kid) : 0, eks, eks ? strlen(eks) : 0, ei);
 }
@@ -158,7 +158,7 @@ static dc_err jwe_protected(struct dc_jwe *jwe, const char *prot, size_t prot_le
 		rc = DC_ERR_NOMEM;
 		goto out;
 	}
-	const cJSON *apu = cJSON_GetObjectItemCaseSensitive(hdr, "apu");
+	const cJSON *apu = dc__json_get(hdr, "apu");
 	if (apu && !cJSON_IsNull(apu) && (rc = b64_member(hdr, "apu", &jwe->apu, &jwe->apu_len, 4096, ei)))
 		goto out;
 	if ((rc = b64_member(hdr, "apv", &jwe->apv, &jwe->apv_len, 64, ei)))
@@ -182,7 +182,7 @@ static dc_err jwe_protected(struct dc_jwe *jwe, const char *prot, size_t prot_le
 			goto out;
 		}
 	}
-	const cJSON *epk = cJSON_GetObjectItemCaseSensitive(hdr, "epk");
+	const cJSON *epk = dc__json_get(hdr, "epk");
 	if (!epk) {
 		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: epk is required");
 		goto out;
@@ -227,7 +227,7 @@ static dc_err jwe_finish(struct dc_jwe *jwe, const char *iv, size_t iv_n, const 
 
 static const char *str_or_null(const cJSON *o, const char *name, size_t *n)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	const cJSON *v = dc__json_get(o, name);
 	if (!cJSON_IsString(v))
 		return NULL;
 	*n = strlen(v->valuestring);
@@ -243,7 +243,7 @@ dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, stru
 	struct dc_jwe *jwe = calloc(1, sizeof *jwe);
 	if (!jwe)
 		return DC_ERR_NOMEM;
-	if (cJSON_GetObjectItemCaseSensitive(j, "aad") || cJSON_GetObjectItemCaseSensitive(j, "unprotected")) {
+	if (dc__json_get(j, "aad") || dc__json_get(j, "unprotected")) {
 		rc = dc__fail(ei, DC_ERR_UNSUPPORTED, "encrypted message: aad/unprotected members are not used by DIDComm");
 		goto out;
 	}
@@ -251,7 +251,7 @@ dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, stru
 	if ((rc = jwe_protected(jwe, prot, prot ? strlen(prot) : 0, ei)))
 		goto out;
 	/* recipients: general, or flattened (header + encrypted_key at the top) */
-	const cJSON *rcpts = cJSON_GetObjectItemCaseSensitive(j, "recipients");
+	const cJSON *rcpts = dc__json_get(j, "recipients");
 	if (rcpts) {
 		int n = cJSON_GetArraySize(rcpts);
 		if (!cJSON_IsArray(rcpts) || n < 1 || (size_t)n > max_rcpts) {

@@ -9,7 +9,7 @@ static dc_err b64_field(const cJSON *jwk, const char *name, uint8_t *out, size_t
                         bool *present, struct dc_errinfo *ei)
 {
 	*present = false;
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(jwk, name);
+	const cJSON *v = dc__json_get(jwk, name);
 	if (!v) {
 		if (required)
 			return dc__fail(ei, DC_ERR_MALFORMED, "jwk: missing \"%s\"", name);

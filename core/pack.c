@@ -500,7 +500,7 @@ dc_err dc_pack(struct dc_ctx *c, const char *msg_json, size_t len, const struct 
 		goto out;
 	/* keep what we need of the headers and drop the parsed tree before the crypto: a 10 MB
 	 * message must not be held twice */
-	const cJSON *exp = cJSON_GetObjectItemCaseSensitive(msg, "expires_time");
+	const cJSON *exp = dc__json_get(msg, "expires_time");
 	int64_t expires = cJSON_IsNumber(exp) ? (int64_t)exp->valuedouble : 0;
 	const char *from_s = dc__json_str(msg, "from");
 	if (from_s && !(from = strdup(from_s))) {
@@ -523,7 +523,7 @@ dc_err dc_pack(struct dc_ctx *c, const char *msg_json, size_t len, const struct 
 			n_hdr_to++;
 		}
 	}
-	bool had_from_prior = cJSON_GetObjectItemCaseSensitive(msg, "from_prior") != NULL;
+	bool had_from_prior = dc__json_get(msg, "from_prior") != NULL;
 	cJSON_Delete(msg);
 	msg = NULL;
 	payload = msg_json;

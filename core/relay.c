@@ -197,8 +197,8 @@ dc_err dc_relay_inspect(struct dc_ctx *c, const char *in, size_t len, struct dc_
 		rc = dc__fail(ei, DC_ERR_MALFORMED, "message: not a JSON object");
 		goto out;
 	}
-	bool enc = scanned || cJSON_GetObjectItemCaseSensitive(j, "ciphertext") != NULL;
-	bool sig = !enc && cJSON_GetObjectItemCaseSensitive(j, "payload") != NULL;
+	bool enc = scanned || dc__json_get(j, "ciphertext") != NULL;
+	bool sig = !enc && dc__json_get(j, "payload") != NULL;
 	if (!(out->media_type = strdup(enc ? MT_ENC : sig ? MT_SIGNED : MT_PLAIN))) {
 		rc = DC_ERR_NOMEM;
 		goto out;
@@ -299,7 +299,7 @@ dc_err dc_relay_inspect(struct dc_ctx *c, const char *in, size_t len, struct dc_
 		rc = DC_ERR_NOMEM;
 		goto out;
 	}
-	const cJSON *exp = cJSON_GetObjectItemCaseSensitive(msg, "expires_time");
+	const cJSON *exp = dc__json_get(msg, "expires_time");
 	out->expires_time = cJSON_IsNumber(exp) && exp->valuedouble > 0 ? (int64_t)exp->valuedouble : 0;
 	out->kind = DC_RELAY_FORWARD;
 	free(out->message); /* the forward itself is of no further use */

@@ -278,7 +278,7 @@ static bool has_secret_for_jwe(const struct dc_keystore *ks, const cJSON *env)
 
 static bool int_field(const cJSON *msg, const char *name, int64_t *v)
 {
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, name);
+	const cJSON *t = dc__json_get(msg, name);
 	if (!cJSON_IsNumber(t))
 		return false;
 	*v = (int64_t)t->valuedouble;
@@ -358,7 +358,7 @@ dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, struct dc_jwe *first_jwe, co
 		}
 		uint8_t *next = NULL;
 		size_t next_len = 0;
-		if (jwe || cJSON_GetObjectItemCaseSensitive(j, "ciphertext")) {
+		if (jwe || dc__json_get(j, "ciphertext")) {
 			/* the tree goes as soon as the JWE is parsed (its decoded copy is all we need): a
 			 * large message is then held once as text, once as ciphertext, once as plaintext */
 			if (!jwe) {
@@ -369,9 +369,9 @@ dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, struct dc_jwe *first_jwe, co
 			if (!rc)
 				rc = open_jwe(&op, jwe, &st, m, first_enc, &next, &next_len);
 			first_enc = false;
-		} else if (cJSON_GetObjectItemCaseSensitive(j, "payload") &&
-		           (cJSON_GetObjectItemCaseSensitive(j, "signatures") ||
-		            cJSON_GetObjectItemCaseSensitive(j, "signature"))) {
+		} else if (dc__json_get(j, "payload") &&
+		           (dc__json_get(j, "signatures") ||
+		            dc__json_get(j, "signature"))) {
 			rc = open_jws(&op, j, &st, m, &next, &next_len);
 		} else {
 			/* plaintext */
