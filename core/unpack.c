@@ -239,12 +239,24 @@ static dc_err check_from_prior(struct dc_op *op, const char *fp, const char *fro
 		rc = dc__fail(op->ei, DC_ERR_DENIED, "from_prior: kid %.200s is not a key of iss %.200s", jwt->kid, iss);
 		goto out;
 	}
-	if (sub && strcmp(sub, iss) == 0) {
+	const cJSON *sub_j = dc__json_get(jwt->payload, "sub"), *iat = dc__json_get(jwt->payload, "iat");
+	if (!dc__is_did(iss) || (sub_j && (!sub || !dc__is_did(sub)))) {
+		rc = dc__fail(op->ei, DC_ERR_MALFORMED, "from_prior: iss or sub is not a DID");
+		goto out;
+	}
+	if (iat && !cJSON_IsNumber(iat)) {
+		rc = dc__fail(op->ei, DC_ERR_MALFORMED, "from_prior: iat is not a number");
+		goto out;
+	}
+	if (sub && did_eq(sub, iss)) {
 		rc = dc__fail(op->ei, DC_ERR_MALFORMED, "from_prior: iss and sub are the same DID");
 		goto out;
 	}
-	if (sub && from && !did_eq(sub, from)) {
-		rc = dc__fail(op->ei, DC_ERR_DENIED, "from_prior: sub %.200s is not the message's from %.200s", sub, from);
+	/* a rotation message comes from the new DID (sub); one that ends the relationship has
+	 * neither sub nor from */
+	if (sub ? !from || !did_eq(sub, from) : from != NULL) {
+		rc = dc__fail(op->ei, DC_ERR_DENIED, "from_prior: sub %.200s is not the message's from %.200s",
+		              sub ? sub : "(none)", from ? from : "(none)");
 		goto out;
 	}
 	if ((rc = dc__op_key(op, jwt->kid, DC_REL_AUTH, &pub)))
