@@ -1,8 +1,9 @@
 /* Keys: X25519 and Ed25519 through libsodium; P-256, P-384, P-521 and secp256k1 through
  * OpenSSL 3 (EVP). Public points are validated on their curve when they enter; private
  * parts live in sodium_malloc'd memory and must match their public key. The EVP_PKEY of an
- * EC key is built once and cached in the key (keys are not shared across threads while
- * being used for the first time). */
+ * EC key is built once and cached in the key: for a key pair when its private part is set
+ * (keystore keys are read by several threads), for a public key on first use (documents
+ * belong to one resolver, used by one thread at a time). */
 #include "internal.h"
 
 #include <openssl/bn.h>
@@ -321,8 +322,10 @@ dc_err dc__key_set_priv(struct dc_key *k, const uint8_t *d, size_t len)
 		sodium_free(k->priv);
 	k->priv = buf;
 	buf = NULL;
-	EVP_PKEY_free(k->evp); /* rebuilt with the private part on first use */
-	k->evp = NULL;
+	EVP_PKEY_free(k->evp);
+	/* an EC key pair gets its EVP_PKEY now, not on first use: keystore keys are shared by the
+	 * threads of a process, which then only read it (should this fail, first use retries) */
+	k->evp = dc__crv_is_ec(k->crv) ? ec_evp(k) : NULL;
 	rc = DC_OK;
 out:
 	if (buf)
@@ -344,17 +347,38 @@ dc_err dc__key_priv_d(const struct dc_key *k, uint8_t *d, size_t cap, size_t *le
 	return DC_OK;
 }
 
-static EVP_PKEY *ec_keygen(enum dc_crv crv)
+/* A new key on crv from the curve's template. slot (may be NULL): a keygen context kept by the
+ * caller between calls (made here on first use; a context costs some 4 us to set up). */
+static EVP_PKEY *ec_keygen(enum dc_crv crv, EVP_PKEY_CTX **slot)
 {
 	pthread_once(&ec_once, ec_tmpl_build);
 	EVP_PKEY *pk = NULL;
 	if (!ec_tmpl[crv])
 		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", crv_group(crv));
-	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, ec_tmpl[crv], NULL);
-	if (!c || EVP_PKEY_keygen_init(c) != 1 || EVP_PKEY_keygen(c, &pk) != 1)
+	EVP_PKEY_CTX *c = slot ? *slot : NULL;
+	if (!c) {
+		if ((c = EVP_PKEY_CTX_new_from_pkey(NULL, ec_tmpl[crv], NULL)) && EVP_PKEY_keygen_init(c) != 1) {
+			EVP_PKEY_CTX_free(c);
+			c = NULL;
+		}
+		if (!c)
+			return NULL;
+		if (slot)
+			*slot = c;
+	}
+	if (EVP_PKEY_keygen(c, &pk) != 1)
 		pk = NULL;
-	EVP_PKEY_CTX_free(c);
+	if (!slot)
+		EVP_PKEY_CTX_free(c);
 	return pk;
+}
+
+void dc__keygen_cache_clear(struct dc_keygen_cache *kc)
+{
+	for (size_t i = 0; i < sizeof kc->ctx / sizeof kc->ctx[0]; i++) {
+		EVP_PKEY_CTX_free(kc->ctx[i]);
+		kc->ctx[i] = NULL;
+	}
 }
 
 dc_err dc__key_generate(enum dc_crv crv, struct dc_key **out)
@@ -385,7 +409,7 @@ dc_err dc__key_generate(enum dc_crv crv, struct dc_key **out)
 		rc = DC_OK;
 	} else if (dc__crv_is_ec(crv)) {
 		size_t f = dc__crv_field_len(crv);
-		EVP_PKEY *pk = ec_keygen(crv);
+		EVP_PKEY *pk = ec_keygen(crv, NULL);
 		BIGNUM *d = NULL;
 		size_t plen = 0;
 		if (pk && EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_PRIV_KEY, &d) == 1 &&
@@ -411,7 +435,7 @@ out:
 	return DC_OK;
 }
 
-dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k)
+dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k, struct dc_keygen_cache *kc)
 {
 	memset(k, 0, sizeof *k);
 	k->crv = crv;
@@ -426,22 +450,18 @@ dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k)
 	}
 	if (!dc__crv_is_key_agreement(crv))
 		return DC_ERR_UNSUPPORTED;
+	/* EC: the scalar stays inside the EVP_PKEY (all ECDH goes through k->evp); eph stays zero */
 	size_t f = dc__crv_field_len(crv), plen = 0;
-	BIGNUM *d = NULL;
-	EVP_PKEY *pk = ec_keygen(crv);
-	dc_err rc = DC_ERR_CRYPTO;
-	if (pk && EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_PRIV_KEY, &d) == 1 &&
-	    EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, k->pub, sizeof k->pub, &plen) == 1 &&
-	    plen == 1 + 2 * f && BN_bn2binpad(d, k->eph, (int)f) == (int)f) {
-		k->pub_len = plen;
-		k->priv_len = f;
-		k->evp = pk;
-		pk = NULL;
-		rc = DC_OK;
+	EVP_PKEY *pk = ec_keygen(crv, kc ? (EVP_PKEY_CTX **)&kc->ctx[crv] : NULL);
+	if (!pk || EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, k->pub, sizeof k->pub, &plen) != 1 ||
+	    plen != 1 + 2 * f) {
+		EVP_PKEY_free(pk);
+		return DC_ERR_CRYPTO;
 	}
-	BN_clear_free(d);
-	EVP_PKEY_free(pk);
-	return rc;
+	k->pub_len = plen;
+	k->priv_len = f;
+	k->evp = pk;
+	return DC_OK;
 }
 
 void dc__key_eph_clear(struct dc_key *k)
