@@ -111,6 +111,9 @@ dc_err dc__verify(const struct dc_key *pub, enum dc_sig_alg alg, const uint8_t *
 /* OKP (X25519, Ed25519) and EC (P-256/384/521, secp256k1). Takes "kid" if present.
  * Strict: wrong lengths, bad base64url, off-curve points, d not matching x/y all fail. */
 dc_err dc__jwk_parse(const cJSON *jwk, struct dc_key **out, struct dc_errinfo *ei) DC_WUR;
+/* The same from the members as strings (NULL: absent). */
+dc_err dc__jwk_parse_strs(const char *kty, const char *crv, const char *x, const char *y, const char *d,
+                          const char *kid, struct dc_key **out, struct dc_errinfo *ei) DC_WUR;
 /* Adds kty/crv/x(/y)(/d)(/kid) members to a new object. */
 dc_err dc__jwk_to_json(const struct dc_key *k, bool with_private, bool with_kid, cJSON **out) DC_WUR;
 

@@ -7,6 +7,7 @@
 
 #include <openssl/evp.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,15 +62,6 @@ static dc_err b64_span(const char *name, const char *v, size_t n, uint8_t **out,
 	return DC_OK;
 }
 
-static dc_err b64_member(const cJSON *o, const char *name, uint8_t **out, size_t *len, size_t max,
-                         struct dc_errinfo *ei)
-{
-	const cJSON *v = dc__json_get(o, name);
-	if (!cJSON_IsString(v))
-		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"%s\" missing or not a string", name);
-	return b64_span(name, v->valuestring, strlen(v->valuestring), out, len, max, ei);
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -118,6 +110,151 @@ static dc_err parse_rcpt(const cJSON *holder, const cJSON *hdr, struct dc_jwe_rc
 	return rcpt_set(r, kid, kid ? strlen(kid) : 0, eks, eks ? strlen(eks) : 0, ei);
 }
 
+/* The protected header's members, from a JSON tree or read in place (strings; NULL: absent). */
+struct hdr_fields {
+	const char *alg, *enc, *typ, *skid, *apu, *apv;
+	bool apu_bad;           /* apu there, not null and not a string */
+	bool has_epk;
+	const cJSON *epk_json;  /* the tree's epk, or NULL: then the strings below */
+	const char *kty, *crv, *x, *y;
+};
+
+/* ---- reading JSON in place (the envelope and its protected header) ---------------------
+ * Most envelopes have one shape: {"protected":S,"recipients":[{"header":{"kid":S},
+ * "encrypted_key":S},...],"iv":S,"ciphertext":S,"tag":S}, and their protected header
+ * {"typ":S,"alg":S,"enc":S,"epk":{"kty":S,"crv":S,"x":S[,"y":S]}[,"skid":S,"apu":S],"apv":S};
+ * members in any order, whitespace anywhere, strings without escapes. The scanner reads that
+ * shape in place; anything else (another member, an escape, a control character, a duplicate,
+ * a syntax error, too many recipients) is left to the JSON parser, which gives the verdict.
+ * What the scanner accepts, the parser accepts as well and reads to the same strings. */
+struct scan {
+	const char *p, *end;
+};
+
+static void ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static bool lit(struct scan *s, char c)
+{
+	ws(s);
+	if (s->p < s->end && *s->p == c) {
+		s->p++;
+		return true;
+	}
+	return false;
+}
+
+/* A string without escapes or control characters; v points into the text. Eight bytes at a
+ * time up to the first byte that is '"', '\\' or below 0x20 (base64url texts are most of an
+ * envelope), then byte by byte. */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+static bool str(struct scan *s, struct dc_span *v)
+{
+	ws(s);
+	if (s->p >= s->end || *s->p != '"')
+		return false;
+	const char *b = ++s->p, *c = b;
+	while (s->end - c >= 8) {
+		uint64_t x, q, e;
+		memcpy(&x, c, 8);
+		q = x ^ (ONES * '"');
+		e = x ^ (ONES * '\\');
+		if ((((q - ONES) & ~q) | ((e - ONES) & ~e) | (x - ONES * 0x20)) & ~x & HIGHS)
+			break;
+		c += 8;
+	}
+	for (; c < s->end; c++) {
+		unsigned char ch = (unsigned char)*c;
+		if (ch == '"') {
+			v->p = b;
+			v->n = (size_t)(c - b);
+			s->p = c + 1;
+			return true;
+		}
+		if (ch == '\\' || ch < 0x20)
+			return false;
+	}
+	return false;
+}
+
+static bool name_is(const struct dc_span *v, const char *name)
+{
+	size_t n = strlen(name);
+	return v->n == n && memcmp(v->p, name, n) == 0;
+}
+
+/* An object of string members named in names (each at most once), into v; nothing else. */
+static bool scan_strs(struct scan *s, const char *const *names, size_t n_names, struct dc_span *v, unsigned *seen)
+{
+	*seen = 0;
+	if (!lit(s, '{'))
+		return false;
+	do {
+		struct dc_span k;
+		size_t w = 0;
+		if (!str(s, &k) || !lit(s, ':'))
+			return false;
+		while (w < n_names && !name_is(&k, names[w]))
+			w++;
+		if (w == n_names || (*seen & (1u << w)) || !str(s, &v[w]))
+			return false;
+		*seen |= 1u << w;
+	} while (lit(s, ','));
+	return lit(s, '}');
+}
+
+/* The protected header of the usual shape, read in raw (n bytes, ours: its strings are
+ * NUL-terminated in place). false: another shape, raw unchanged. */
+static bool scan_hdr(char *raw, size_t n, struct hdr_fields *f)
+{
+	enum { H_TYP, H_ALG, H_ENC, H_SKID, H_APU, H_APV, H_EPK, H_N };
+	static const char *const names[H_N] = { "typ", "alg", "enc", "skid", "apu", "apv", "epk" };
+	static const char *const epk_names[] = { "kty", "crv", "x", "y" };
+	struct dc_span v[H_N], e[4];
+	unsigned seen = 0, eseen = 0;
+	struct scan s = { raw, raw + n };
+	if (!lit(&s, '{'))
+		return false;
+	do {
+		struct dc_span k;
+		size_t w = 0;
+		if (!str(&s, &k) || !lit(&s, ':'))
+			return false;
+		while (w < H_N && !name_is(&k, names[w]))
+			w++;
+		if (w == H_N || (seen & (1u << w)))
+			return false;
+		seen |= 1u << w;
+		if (w == H_EPK ? !scan_strs(&s, epk_names, 4, e, &eseen) : !str(&s, &v[w]))
+			return false;
+	} while (lit(&s, ','));
+	if (!lit(&s, '}'))
+		return false;
+	ws(&s);
+	if (s.p != s.end)
+		return false;
+	/* the strings end where their closing quotes are */
+	const char **out[H_N] = { &f->typ, &f->alg, &f->enc, &f->skid, &f->apu, &f->apv, NULL };
+	const char **eout[4] = { &f->kty, &f->crv, &f->x, &f->y };
+	memset(f, 0, sizeof *f);
+	for (size_t i = 0; i < H_EPK; i++)
+		if (seen & (1u << i)) {
+			raw[v[i].p - raw + (ptrdiff_t)v[i].n] = 0;
+			*out[i] = v[i].p;
+		}
+	f->has_epk = seen & (1u << H_EPK);
+	for (size_t i = 0; i < 4; i++)
+		if (eseen & (1u << i)) {
+			raw[e[i].p - raw + (ptrdiff_t)e[i].n] = 0;
+			*eout[i] = e[i].p;
+		}
+	return true;
+}
+
 /* The protected header (its base64url text prot, prot_len bytes): alg, enc, typ, skid, apu,
  * apv, epk. */
 static dc_err jwe_protected(struct dc_jwe *jwe, const char *prot, size_t prot_len, struct dc_errinfo *ei)
@@ -125,6 +262,7 @@ static dc_err jwe_protected(struct dc_jwe *jwe, const char *prot, size_t prot_le
 	cJSON *hdr = NULL;
 	uint8_t *raw = NULL;
 	size_t raw_len = 0;
+	struct hdr_fields f;
 	dc_err rc;
 	if (!prot || prot_len > 16384)
 		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header missing or too long");
@@ -132,36 +270,57 @@ static dc_err jwe_protected(struct dc_jwe *jwe, const char *prot, size_t prot_le
 		return DC_ERR_NOMEM;
 	if (dc__b64url_decode(prot, prot_len, &raw, &raw_len))
 		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header is not base64url");
-	if ((rc = dc__json_parse((const char *)raw, raw_len, 8, &hdr, ei)))
-		goto out;
-	if (!cJSON_IsObject(hdr)) {
-		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header is not an object");
-		goto out;
+	if (!scan_hdr((char *)raw, raw_len, &f)) {
+		if ((rc = dc__json_parse((const char *)raw, raw_len, 8, &hdr, ei)))
+			goto out;
+		if (!cJSON_IsObject(hdr)) {
+			rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header is not an object");
+			goto out;
+		}
+		memset(&f, 0, sizeof f);
+		f.alg = dc__json_str(hdr, "alg");
+		f.enc = dc__json_str(hdr, "enc");
+		f.typ = dc__json_str(hdr, "typ");
+		f.skid = dc__json_str(hdr, "skid");
+		f.apv = dc__json_str(hdr, "apv");
+		const cJSON *apu = dc__json_get(hdr, "apu");
+		if (apu && !cJSON_IsNull(apu)) {
+			f.apu = cJSON_IsString(apu) ? apu->valuestring : NULL;
+			f.apu_bad = !f.apu;
+		}
+		f.epk_json = dc__json_get(hdr, "epk");
+		f.has_epk = f.epk_json != NULL;
 	}
-	const char *alg = dc__json_str(hdr, "alg"), *enc = dc__json_str(hdr, "enc");
-	jwe->alg = kw_alg_from_name(alg);
-	jwe->enc = dc__enc_from_name(enc);
-	if (!alg || !enc) {
+	jwe->alg = kw_alg_from_name(f.alg);
+	jwe->enc = dc__enc_from_name(f.enc);
+	if (!f.alg || !f.enc) {
 		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: alg and enc are required");
 		goto out;
 	}
 	if (!jwe->alg || !jwe->enc) {
-		rc = dc__fail(ei, DC_ERR_UNSUPPORTED, "encrypted message: alg %.40s / enc %.40s not supported", alg, enc);
+		rc = dc__fail(ei, DC_ERR_UNSUPPORTED, "encrypted message: alg %.40s / enc %.40s not supported", f.alg,
+		              f.enc);
 		goto out;
 	}
 	if (jwe->alg == DC_ALG_ECDH_1PU_A256KW && jwe->enc != DC_ENC_A256CBC_HS512) {
 		rc = dc__fail(ei, DC_ERR_UNSUPPORTED, "encrypted message: ECDH-1PU requires A256CBC-HS512");
 		goto out;
 	}
-	const char *typ = dc__json_str(hdr, "typ"), *skid = dc__json_str(hdr, "skid");
-	if ((typ && !(jwe->typ = strdup(typ))) || (skid && !(jwe->skid = strdup(skid)))) {
+	if ((f.typ && !(jwe->typ = strdup(f.typ))) || (f.skid && !(jwe->skid = strdup(f.skid)))) {
 		rc = DC_ERR_NOMEM;
 		goto out;
 	}
-	const cJSON *apu = dc__json_get(hdr, "apu");
-	if (apu && !cJSON_IsNull(apu) && (rc = b64_member(hdr, "apu", &jwe->apu, &jwe->apu_len, 4096, ei)))
+	if (f.apu_bad) {
+		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"apu\" missing or not a string");
 		goto out;
-	if ((rc = b64_member(hdr, "apv", &jwe->apv, &jwe->apv_len, 64, ei)))
+	}
+	if (f.apu && (rc = b64_span("apu", f.apu, strlen(f.apu), &jwe->apu, &jwe->apu_len, 4096, ei)))
+		goto out;
+	if (!f.apv) {
+		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"apv\" missing or not a string");
+		goto out;
+	}
+	if ((rc = b64_span("apv", f.apv, strlen(f.apv), &jwe->apv, &jwe->apv_len, 64, ei)))
 		goto out;
 	if (jwe->alg == DC_ALG_ECDH_1PU_A256KW) {
 		if (!jwe->apu) {
@@ -182,12 +341,13 @@ static dc_err jwe_protected(struct dc_jwe *jwe, const char *prot, size_t prot_le
 			goto out;
 		}
 	}
-	const cJSON *epk = dc__json_get(hdr, "epk");
-	if (!epk) {
+	if (!f.has_epk) {
 		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: epk is required");
 		goto out;
 	}
-	if ((rc = dc__jwk_parse(epk, &jwe->epk, ei)))
+	rc = f.epk_json ? dc__jwk_parse(f.epk_json, &jwe->epk, ei)
+	                : dc__jwk_parse_strs(f.kty, f.crv, f.x, f.y, NULL, NULL, &jwe->epk, ei);
+	if (rc)
 		goto out;
 	if (jwe->epk->priv || !dc__crv_is_key_agreement(jwe->epk->crv)) {
 		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: epk is not a public key-agreement key");
@@ -295,73 +455,6 @@ dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, stru
 out:
 	dc__jwe_free(jwe);
 	return rc;
-}
-
-/* ---- the same from the text, without a JSON tree ---------------------------------------
- * Most envelopes have one shape: {"protected":S,"recipients":[{"header":{"kid":S},
- * "encrypted_key":S},...],"iv":S,"ciphertext":S,"tag":S}, members in any order, whitespace
- * anywhere, strings without escapes. The scanner reads that shape in place; anything else
- * (another member, an escape, a control character, a duplicate, a syntax error, too many
- * recipients) is left to the JSON parser, which gives the verdict. What the scanner accepts,
- * the parser accepts as well and reads to the same strings. */
-struct scan {
-	const char *p, *end;
-};
-
-static void ws(struct scan *s)
-{
-	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-		s->p++;
-}
-
-static bool lit(struct scan *s, char c)
-{
-	ws(s);
-	if (s->p < s->end && *s->p == c) {
-		s->p++;
-		return true;
-	}
-	return false;
-}
-
-/* A string without escapes or control characters; v points into the text. Eight bytes at a
- * time up to the first byte that is '"', '\\' or below 0x20 (base64url texts are most of an
- * envelope), then byte by byte. */
-#define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-static bool str(struct scan *s, struct dc_span *v)
-{
-	ws(s);
-	if (s->p >= s->end || *s->p != '"')
-		return false;
-	const char *b = ++s->p, *c = b;
-	while (s->end - c >= 8) {
-		uint64_t x, q, e;
-		memcpy(&x, c, 8);
-		q = x ^ (ONES * '"');
-		e = x ^ (ONES * '\\');
-		if ((((q - ONES) & ~q) | ((e - ONES) & ~e) | (x - ONES * 0x20)) & ~x & HIGHS)
-			break;
-		c += 8;
-	}
-	for (; c < s->end; c++) {
-		unsigned char ch = (unsigned char)*c;
-		if (ch == '"') {
-			v->p = b;
-			v->n = (size_t)(c - b);
-			s->p = c + 1;
-			return true;
-		}
-		if (ch == '\\' || ch < 0x20)
-			return false;
-	}
-	return false;
-}
-
-static bool name_is(const struct dc_span *v, const char *name)
-{
-	size_t n = strlen(name);
-	return v->n == n && memcmp(v->p, name, n) == 0;
 }
 
 /* {"kid":S} */

@@ -522,6 +522,130 @@ static void jwe_scanner(void)
 	}
 }
 
+/* env with its protected header replaced by hdr (JSON text): malloc'd */
+static char *with_header(const char *env, const char *hdr)
+{
+	char *b = NULL;
+	if (dc__b64url_encode((const uint8_t *)hdr, strlen(hdr), &b))
+		return NULL;
+	const char *p = strstr(env, "\"protected\":\"") + 13, *q = strchr(p, '"');
+	size_t n = strlen(env) + strlen(b) + 1;
+	char *out = malloc(n);
+	if (out)
+		snprintf(out, n, "%.*s%s%s", (int)(p - env), env, b, q);
+	free(b);
+	return out;
+}
+
+/* The protected header read in place (its usual shape) or through the JSON parser (any
+ * other): the same fields; the parser's verdicts for what the shape leaves out. */
+static void jwe_header_scanner(void)
+{
+	struct dc_pack_result res = { 0 };
+	struct dc_errinfo ei = { 0 };
+	const char *kids[][1] = { { "did:test:bob#key-x25519-2" }, { "did:test:bob#key-p256-1" } };
+	for (size_t ci = 0; ci < 2; ci++) {
+		struct dc_pack_opts o = { .mode = ci ? DC_PACK_AUTHCRYPT : DC_PACK_ANONCRYPT, .to = kids[ci], .n_to = 1,
+			                  .no_forward = true };
+		CU_ASSERT_EQUAL_FATAL(pack_one(ALICE, &o, &res, &ei), DC_OK);
+		const char *env = res.items[0].msg;
+		struct dc_jwe *ref = NULL;
+		dc_err rc;
+		CU_ASSERT_FATAL(dc__jwe_scan(env, strlen(env), 16, &ref, &rc, &ei) && rc == DC_OK);
+		const char *p = strstr(env, "\"protected\":\"") + 13;
+		uint8_t *raw = NULL;
+		size_t rl = 0;
+		CU_ASSERT_EQUAL_FATAL(dc__b64url_decode(p, strcspn(p, "\""), &raw, &rl), DC_OK);
+		cJSON *h = cJSON_Parse((const char *)raw);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+		char *orig = strdup((const char *)raw);
+		/* variants: text, whether it parses, and whether it reads to ref's fields */
+		struct {
+			char *hdr;
+			dc_err want;
+			bool same;
+		} v[8];
+		size_t nv = 0;
+		/* reordered, whitespace: read in place */
+		cJSON *r = cJSON_Duplicate(h, true);
+		cJSON_AddItemToObject(r, "alg", cJSON_DetachItemFromObjectCaseSensitive(r, "alg"));
+		cJSON *epk = cJSON_DetachItemFromObjectCaseSensitive(r, "epk");
+		cJSON_AddItemToObject(epk, "kty", cJSON_DetachItemFromObjectCaseSensitive(epk, "kty"));
+		cJSON_AddItemToObject(r, "epk", epk);
+		v[nv].hdr = cJSON_Print(r); /* formatted: newlines and tabs */
+		v[nv].want = DC_OK;
+		v[nv++].same = true;
+		cJSON_Delete(r);
+		/* another member, in the header and in epk; apu null; an escape: the parser's */
+		r = cJSON_Duplicate(h, true);
+		cJSON_AddStringToObject(r, "cty", "x");
+		v[nv].hdr = cJSON_PrintUnformatted(r);
+		v[nv].want = DC_OK;
+		v[nv++].same = true;
+		cJSON_Delete(r);
+		r = cJSON_Duplicate(h, true);
+		cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(r, "epk"), "kid", "k");
+		v[nv].hdr = cJSON_PrintUnformatted(r);
+		v[nv].want = DC_OK;
+		v[nv++].same = true;
+		cJSON_Delete(r);
+		if (!ci) {
+			r = cJSON_Duplicate(h, true);
+			cJSON_AddNullToObject(r, "apu");
+			v[nv].hdr = cJSON_PrintUnformatted(r);
+			v[nv].want = DC_OK;
+			v[nv++].same = true;
+			cJSON_Delete(r);
+		}
+		v[nv].hdr = replace_all(orig, "application/", "application\\/");
+		v[nv].want = DC_OK;
+		v[nv++].same = true;
+		/* a duplicate member, a number where a string goes, no apv: refused by the parser */
+		size_t ol = strlen(orig);
+		v[nv].hdr = malloc(ol + 32);
+		snprintf(v[nv].hdr, ol + 32, "%.*s,\"alg\":\"x\"}", (int)(ol - 1), orig);
+		v[nv].want = DC_ERR_MALFORMED;
+		v[nv++].same = false;
+		r = cJSON_Duplicate(h, true);
+		cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "epk"), "x", cJSON_CreateNumber(5));
+		v[nv].hdr = cJSON_PrintUnformatted(r);
+		v[nv].want = DC_ERR_MALFORMED;
+		v[nv++].same = false;
+		cJSON_DeleteItemFromObjectCaseSensitive(r, "apv");
+		v[nv].hdr = cJSON_PrintUnformatted(r);
+		v[nv].want = DC_ERR_MALFORMED;
+		v[nv++].same = false;
+		cJSON_Delete(r);
+		for (size_t i = 0; i < nv; i++) {
+			char *e = with_header(env, v[i].hdr);
+			struct dc_jwe *got = NULL;
+			CU_ASSERT_FATAL(e != NULL);
+			CU_ASSERT(dc__jwe_scan(e, strlen(e), 16, &got, &rc, &ei));
+			if (rc != v[i].want)
+				fprintf(stderr, "\nheader %s: %d %s\n", v[i].hdr, (int)rc, ei.msg);
+			CU_ASSERT_EQUAL(rc, v[i].want);
+			if (got && v[i].same) {
+				CU_ASSERT_EQUAL(got->alg, ref->alg);
+				CU_ASSERT_EQUAL(got->enc, ref->enc);
+				CU_ASSERT((got->skid == NULL) == (ref->skid == NULL) && (!got->skid || !strcmp(got->skid, ref->skid)));
+				CU_ASSERT(got->apu_len == ref->apu_len && (!got->apu_len || !memcmp(got->apu, ref->apu, got->apu_len)));
+				CU_ASSERT(got->apv_len == ref->apv_len && memcmp(got->apv, ref->apv, got->apv_len) == 0);
+				CU_ASSERT(got->epk->pub_len == ref->epk->pub_len &&
+				          memcmp(got->epk->pub, ref->epk->pub, got->epk->pub_len) == 0);
+				CU_ASSERT((got->typ == NULL) == (ref->typ == NULL) && (!got->typ || !strcmp(got->typ, ref->typ)));
+			}
+			dc__jwe_free(got);
+			free(e);
+			free(v[i].hdr);
+		}
+		free(orig);
+		cJSON_Delete(h);
+		free(raw);
+		dc__jwe_free(ref);
+		dc_pack_result_clear(&res);
+	}
+}
+
 void init_pack_tests(void)
 {
 	CU_pSuite s = CU_add_suite("pack", world_init, world_clear);
@@ -536,4 +660,5 @@ void init_pack_tests(void)
 	TU_ADD(s, relay_hops);
 	TU_ADD(s, relay_rewrap);
 	TU_ADD(s, jwe_scanner);
+	TU_ADD(s, jwe_header_scanner);
 }
