@@ -646,6 +646,38 @@ static void jwe_header_scanner(void)
 	}
 }
 
+/* One context packing several times keeps its EC key generation contexts: every envelope has
+ * a fresh ephemeral key and opens */
+static void ctx_reused(void)
+{
+	struct dc_ctx *c = NULL;
+	CU_ASSERT_EQUAL_FATAL(dc_ctx_new(W.res, W.ks[ALICE], &c), DC_OK);
+	for (size_t ci = 1; ci < 4; ci++) {
+		char *epk[3] = { NULL, NULL, NULL };
+		for (size_t i = 0; i < 3; i++) {
+			struct dc_pack_opts o = { .mode = i == 2 ? DC_PACK_AUTHCRYPT : DC_PACK_ANONCRYPT, .to = bob_to,
+				                  .n_to = 1, .curve = ka_curves[ci], .no_forward = true };
+			struct dc_pack_result res = { 0 };
+			struct dc_errinfo ei = { 0 };
+			CU_ASSERT_EQUAL_FATAL(dc_pack(c, MSG, strlen(MSG), &o, &res, &ei), DC_OK);
+			char *msg = NULL;
+			struct dc_unpack_meta *m = NULL;
+			CU_ASSERT_EQUAL(unpack_as(BOB, res.items[0].msg, true, &msg, &m, &ei), DC_OK);
+			if (msg)
+				CU_ASSERT_STRING_EQUAL(msg, MSG);
+			const char *p = strstr(res.items[0].msg, "\"protected\":\"") + 13;
+			epk[i] = strndup(p, strcspn(p, "\""));
+			free(msg);
+			dc_unpack_meta_free(m);
+			dc_pack_result_clear(&res);
+		}
+		CU_ASSERT(strcmp(epk[0], epk[1]) != 0); /* the headers differ by their epk */
+		for (size_t i = 0; i < 3; i++)
+			free(epk[i]);
+	}
+	dc_ctx_free(c);
+}
+
 void init_pack_tests(void)
 {
 	CU_pSuite s = CU_add_suite("pack", world_init, world_clear);
@@ -661,4 +693,5 @@ void init_pack_tests(void)
 	TU_ADD(s, relay_rewrap);
 	TU_ADD(s, jwe_scanner);
 	TU_ADD(s, jwe_header_scanner);
+	TU_ADD(s, ctx_reused);
 }
