@@ -387,7 +387,7 @@ static char *replace_all(const char *text, const char *a, const char *b)
 	for (const char *p = text;;) {
 		const char *q = strstr(p, a);
 		if (!q) {
-			strcpy(o, p);
+			memcpy(o, p, strlen(p) + 1);
 			break;
 		}
 		memcpy(o, p, (size_t)(q - p));
@@ -466,9 +466,10 @@ static void jwe_scanner(void)
 		/* whitespace between the tokens (no kid, no base64url text holds ',', '":' or '{') */
 		char *t1 = replace_all(env, ",", " ,\n\t"), *t2 = replace_all(t1, "\":", "\"\r: "),
 		     *t3 = replace_all(t2, "{", " { ");
-		char *t4 = malloc(strlen(t3) + 4);
+		size_t n4 = t3 ? strlen(t3) + 4 : 0;
+		char *t4 = malloc(n4);
 		CU_ASSERT_FATAL(t1 && t2 && t3 && t4);
-		sprintf(t4, " %s\n", t3);
+		snprintf(t4, n4, " %s\n", t3);
 		check_scan(t4, true, DC_OK, true);
 		free(t1);
 		free(t2);
