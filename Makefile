@@ -8,6 +8,7 @@
 #   make SANITIZE=address,undefined   build into build/asan
 
 V        ?= release
+VERSION  := 0.1.0
 CC       ?= cc
 SANITIZE ?=
 ifneq ($(SANITIZE),)
@@ -19,7 +20,7 @@ OPT      ?= -O2 -g
 endif
 
 B        := build/$(V)
-PKGS     := libsodium libcjson libcrypto libcurl sqlite3 libwebsockets libuv libmosquitto
+PKGS     := libsodium libcjson libcrypto libcurl sqlite3 libwebsockets libuv libmosquitto libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # libetpan (the mail adapters): its pkg-config --libs force a non-PIE link (dpkg specs), so
@@ -72,7 +73,8 @@ REPLAY   := $(B)/fuzz_replay
 DEB_PKGS := build-essential pkg-config libcurl4-gnutls-dev libwebsockets-dev libmosquitto-dev \
             libetpan-dev libsodium-dev libcjson-dev libsqlite3-dev libcunit1-dev libuv1-dev libssl-dev \
             libsasl2-modules mosquitto mosquitto-clients dovecot-imapd dovecot-lmtpd python3-aiosmtpd \
-            curl openssl ca-certificates clang libclang-rt-14-dev sqlite3
+            curl openssl ca-certificates clang libclang-rt-14-dev sqlite3 \
+            libsystemd-dev python3-prometheus-client chromium mandoc
 
 .PHONY: all deps build run test test-unit test-interop test-daemon \
         bench fuzz check-src clean
@@ -88,6 +90,10 @@ deps:
 	  if [ "$$(id -u)" != 0 ]; then echo "deps: need root to install:$$missing" >&2; exit 1; fi; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
+
+# the version, in --version, build_info and the pkg-config file
+$(B)/gateway/metrics.o: OBJ_CFLAGS := -DGW_VERSION='"$(VERSION)"'
+$(B)/gateway/metrics.o: Makefile
 
 # libdidcomm's objects export only what didcomm.h marks visible (the public dc_ API)
 $(CORE_OBJ): OBJ_CFLAGS := -fvisibility=hidden

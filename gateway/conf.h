@@ -35,6 +35,11 @@ struct gw_conf {
 	unsigned queue_share;     /* percent of max_items one origin or one sender may have queued */
 	/* [outbound] */
 	struct gw_conf_list outbound_allow; /* CIDRs DID-derived targets may reach besides public ones */
+	/* [admin]: present = on */
+	bool admin_on;
+	char *admin_listen;       /* host:port, loopback unless a token is set */
+	char *admin_token_file;   /* bearer token (file of mode 0600 or stricter), "" = none */
+	unsigned admin_max_conns; /* admin connections at once */
 	/* [relay] */
 	int64_t loop_window_ms;   /* an envelope seen again within this is a loop */
 	unsigned max_hops;        /* nested forwards to us */

@@ -20,6 +20,7 @@
 
 #include "ingest.h"
 #include "log.h"
+#include "metrics.h"
 
 #define MAX_ADAPTERS 16
 #define IDLE_WAIT_MS 200   /* look at the store at least this often (retries come due) */
@@ -278,6 +279,7 @@ static void record_all(struct gw_dispatcher *d, struct flight *list)
 		next = f->next;
 		dc_err rc = DC_OK;
 		int64_t t = now_ms();
+		gw_metrics_delivery(f->dest.adapter, f->r, t - f->it.created_ms, f->why);
 		switch (f->r) {
 		case GW_SENT:
 			d->sent++;
