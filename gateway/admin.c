@@ -762,14 +762,14 @@ static void handle(struct conn *c, size_t head_len)
 {
 	struct gw_admin *a = c->a;
 	char *h = c->in;
+	if (memchr(h, 0, head_len)) { /* no NUL in a request head */
+		respond_text(c, 400, NULL, "bad request\n");
+		return;
+	}
 	/* lines NUL-terminated in place (CR too) */
 	for (size_t i = 0; i < head_len; i++)
 		if (h[i] == '\r' || h[i] == '\n')
 			h[i] = 0;
-	if (memchr(h, 0, head_len) != h + strlen(h)) { /* a NUL inside the request line */
-		respond_text(c, 400, NULL, "bad request\n");
-		return;
-	}
 	char *sp1 = strchr(h, ' ');
 	char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
 	if (!sp1 || !sp2 || strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || strchr(sp2 + 1, ' ')) {
@@ -897,14 +897,41 @@ static void on_accept(void *arg, int fd, unsigned events)
 }
 
 /* ---- life ---------------------------------------------------------------------------------- */
+/* [admin]: listen and token_file; a->has_token and the token's hash when a is not NULL */
+static dc_err check_conf(const struct gw_conf *cf, struct gw_admin *a, char *host, size_t n, int *port,
+                         struct dc_errinfo *ei)
+{
+	if (!cf->admin_listen || !split_hostport(cf->admin_listen, host, n, port))
+		return dc_errinfo_set(ei, DC_ERR_INVAL, "[admin] listen %.100s: want host:port", cf->admin_listen);
+	struct gw_admin probe;
+	memset(&probe, 0, sizeof probe);
+	if (!a)
+		a = &probe;
+	dc_err rc = DC_OK;
+	if (cf->admin_token_file && cf->admin_token_file[0] && (rc = read_token(a, cf->admin_token_file, ei)))
+		return rc;
+	sodium_memzero(probe.token_hash, sizeof probe.token_hash);
+	if (!a->has_token && !gw_admin_is_loopback(host))
+		return dc_errinfo_set(ei, DC_ERR_DENIED,
+		                      "[admin] listen %.100s: not a loopback address, and no token_file: refusing to show "
+		                      "the gateway's state to the network without a token",
+		                      cf->admin_listen);
+	return DC_OK;
+}
+
+dc_err gw_admin_check(const struct gw_conf *cf, struct dc_errinfo *ei)
+{
+	char host[300];
+	int port;
+	return cf->admin_on ? check_conf(cf, NULL, host, sizeof host, &port, ei) : DC_OK;
+}
+
 dc_err gw_admin_new(struct gw_state *s, struct gw_loop *loop, struct gw_admin **out, struct dc_errinfo *ei)
 {
 	*out = NULL;
 	const struct gw_conf *cf = &s->conf;
 	char host[300];
 	int port = 0;
-	if (!cf->admin_listen || !split_hostport(cf->admin_listen, host, sizeof host, &port))
-		return dc_errinfo_set(ei, DC_ERR_INVAL, "[admin] listen %.100s: want host:port", cf->admin_listen);
 	struct gw_admin *a = calloc(1, sizeof *a);
 	if (!a)
 		return DC_ERR_NOMEM;
@@ -916,16 +943,9 @@ dc_err gw_admin_new(struct gw_state *s, struct gw_loop *loop, struct gw_admin **
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cv, NULL);
 	snprintf(a->snap.err, sizeof a->snap.err, "not looked at yet");
-	dc_err rc = DC_OK;
-	if (cf->admin_token_file && cf->admin_token_file[0] && (rc = read_token(a, cf->admin_token_file, ei)))
+	dc_err rc = check_conf(cf, a, host, sizeof host, &port, ei);
+	if (rc)
 		goto fail;
-	if (!a->has_token && !gw_admin_is_loopback(host)) {
-		rc = dc_errinfo_set(ei, DC_ERR_DENIED,
-		                    "[admin] listen %.100s: not a loopback address, and no token_file: refusing to show "
-		                    "the gateway's state to the network without a token",
-		                    cf->admin_listen);
-		goto fail;
-	}
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof ss);
 	socklen_t sl;

@@ -25,6 +25,8 @@ struct gw_loop;
 /* Check [admin] (token file, loopback), bind and listen, start the queue reader. s and loop
  * outlive the admin listener. DC_ERR_INVAL / DC_ERR_IO with ei saying why. */
 dc_err gw_admin_new(struct gw_state *s, struct gw_loop *loop, struct gw_admin **out, struct dc_errinfo *ei) DC_WUR;
+/* `run -t`: [admin]'s listen and token_file as gw_admin_new checks them (nothing bound) */
+dc_err gw_admin_check(const struct gw_conf *cf, struct dc_errinfo *ei) DC_WUR;
 /* the address bound, "127.0.0.1:9090" */
 const char *gw_admin_addr(const struct gw_admin *a);
 /* the daemon is up: its adapters started and listening (what, for the status page) */
