@@ -29,6 +29,7 @@
 #define MIN_FREE (1u << 20)      /* a queue's file system with less free is "full" */
 #define RATE_SAMPLES 7           /* a sample every RATE_EVERY_MS: the rates are over a minute */
 #define RATE_EVERY_MS 10000
+#define SNAP_FRESH_MS 1000   /* a snapshot this young answers without another look at the queue */
 #define TOKEN_MIN 16
 #define TOKEN_MAX 1024
 
@@ -98,6 +99,7 @@ struct gw_admin {
 	pthread_cond_t cv;
 	bool want, stop;
 	bool refreshing;         /* loop thread: a snapshot asked for, not posted back yet */
+	int64_t snap_mono_us;    /* loop thread: when the last one arrived (0: none yet) */
 	struct snapshot snap;
 };
 
@@ -719,6 +721,7 @@ static void snap_ready(void *arg)
 	if (a->stopped)
 		return;
 	a->refreshing = false;
+	a->snap_mono_us = gw_metrics_now_us();
 	pthread_mutex_lock(&a->mu); /* the reader wrote it under mu: this sees all of it */
 	pthread_mutex_unlock(&a->mu);
 	for (struct conn *c = a->conns, *n; c; c = n) {
@@ -812,7 +815,12 @@ static void handle(struct conn *c, size_t head_len)
 	c->route = r;
 	c->st = C_WAITING;
 	gw_loop_watch_set(c->w, 0);
-	ask_snapshot(a);
+	/* the queue's numbers at most once a second, however often the listener is asked: its
+	 * queries wait for the committer's transactions, and delay them too */
+	if (!a->refreshing && a->snap_mono_us && gw_metrics_now_us() - a->snap_mono_us < SNAP_FRESH_MS * 1000)
+		serve(c);
+	else
+		ask_snapshot(a);
 }
 
 /* the end of the head (after its blank line), or 0 */

@@ -18,6 +18,7 @@ struct row {
 static const struct row rows[] = {
 	{ "", { "state_dir", GW_CONF_STR, O(state_dir), 1, 4096, "var", NULL } },
 	{ "", { "log_level", GW_CONF_STR, O(log_level), 1, 16, "info", "debug|info|warn|error" } },
+	{ "", { "log_format", GW_CONF_STR, O(log_format), 1, 16, "text", "text|json" } },
 	{ "", { "rules", GW_CONF_STR, O(rules), 0, 4096, "", NULL } },
 	{ "", { "identity_method", GW_CONF_STR, O(identity_method), 1, 16, "peer2", "peer2" } },
 	{ "", { "public_url", GW_CONF_STR, O(public_url), 0, 2048, "", NULL } },

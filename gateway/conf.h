@@ -19,6 +19,7 @@ struct gw_conf {
 	/* global */
 	char *state_dir;          /* var */
 	char *log_level;          /* debug|info|warn|error */
+	char *log_format;         /* text|json */
 	char *rules;              /* rule file; "" = the built-in rules (rules.h) */
 	char *identity_method;    /* peer2 */
 	char *public_url;         /* endpoint put in our DID (default: the adapters' endpoints) */

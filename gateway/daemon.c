@@ -125,6 +125,7 @@ static int policy_new(const struct gw_conf *c, struct gw_netpolicy **out)
 int gw_daemon_run(struct gw_state *s)
 {
 	gw_log_set_level(s->conf.log_level);
+	gw_log_set_format(s->conf.log_format);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();

@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #define LOG_SITES 256     /* call sites tracked (a hash table; collisions share a budget) */
 
 static int log_min = GW_LOG_INFO;
+static int log_json; /* JSON lines instead of text */
 static const char *const names[] = { "debug", "info", "warn", "error" };
 
 struct site {
@@ -29,6 +31,48 @@ void gw_log_set_level(const char *level)
 	for (int i = 0; level && i < 4; i++)
 		if (strcmp(level, names[i]) == 0)
 			log_min = i;
+}
+
+void gw_log_set_format(const char *format)
+{
+	log_json = format && strcmp(format, "json") == 0;
+}
+
+/* s as the inside of a JSON string: quotes, backslashes and control characters escaped, bytes
+ * that are not UTF-8 replaced by U+FFFD (a log line is one valid JSON value, whatever the
+ * message quotes from elsewhere) */
+static void json_str(char *out, size_t n, const char *s)
+{
+	size_t o = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p && o + 8 < n) {
+		unsigned c = *p;
+		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+		bool valid = len > 0 && !(len == 2 && c < 0xc2) && !(len == 4 && c > 0xf4);
+		for (size_t k = 1; valid && k < len; k++)
+			valid = (p[k] & 0xc0) == 0x80;
+		if (valid && len == 3) /* no overlong forms, no surrogates */
+			valid = !(c == 0xe0 && p[1] < 0xa0) && !(c == 0xed && p[1] >= 0xa0);
+		if (valid && len == 4)
+			valid = !(c == 0xf0 && p[1] < 0x90) && !(c == 0xf4 && p[1] >= 0x90);
+		if (!valid) {
+			memcpy(out + o, "\\ufffd", 6);
+			o += 6;
+			p++;
+		} else if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+			p++;
+		} else if (c < 0x20 || c == 0x7f) {
+			o += (size_t)snprintf(out + o, n - o, "\\u%04x", c);
+			p++;
+		} else {
+			memcpy(out + o, p, len);
+			o += len;
+			p += len;
+		}
+	}
+	out[o] = 0;
 }
 
 static int64_t mono_s(void)
@@ -83,6 +127,18 @@ void gw_logv(enum gw_log_level lvl, const char *ctx, const char *fmt, va_list ap
 	gmtime_r(&ts.tv_sec, &tm);
 	char t[32];
 	strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (log_json) {
+		char js[sizeof msg * 6 + 16];
+		json_str(js, sizeof js, msg);
+		fprintf(stderr, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"component\":\"%s\",\"msg\":\"%s\"", t,
+		        ts.tv_nsec / 1000000, names[lvl], ctx, js);
+		if (dropped)
+			fprintf(stderr, ",\"dropped_before\":%lu", dropped);
+		else if (adm == 2)
+			fprintf(stderr, ",\"rate_limited\":%d", LOG_WINDOW_S);
+		fputs("}\n", stderr);
+		return;
+	}
 	char more[96] = "";
 	if (dropped)
 		snprintf(more, sizeof more, " (%lu more like this)", dropped);

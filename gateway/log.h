@@ -13,4 +13,8 @@ void gw_log(enum gw_log_level lvl, const char *ctx, const char *fmt, ...) __attr
 void gw_logv(enum gw_log_level lvl, const char *ctx, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 /* "debug" | "info" | "warn" | "error": lower levels are not written */
 void gw_log_set_level(const char *level);
+/* "json": one JSON object a line, {"time","level","component","msg"} (plus "dropped_before": N
+ * after a rate-limited burst, "rate_limited": seconds when the next ones are counted, not
+ * written); anything else: the text form above */
+void gw_log_set_format(const char *format);
 #endif

@@ -180,14 +180,30 @@ head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$T/token"; chmod 644 "$T/
 conf "listen 127.0.0.1:$APORT" "token_file $T/token" > "$T/gw.conf"
 refused "a token file others can read: refused" "chmod 600" $BIN run -c "$T/gw.conf"
 chmod 600 "$T/token"; TOKEN=$(cat "$T/token")
+{ echo "log_format json"; conf "listen 127.0.0.1:$APORT" "token_file $T/token"; } > "$T/gw.conf" # (and JSON logs)
+from=$(($(wc -l < "$T/gw.log") + 1))
 start_gw && ok "gateway up with a token" || bad "up with token" "$(tail -3 "$T/gw.log")"
 [ "$(code "$A/metrics")" = 401 ] && ok "no token: 401" || bad "no token" "$(cat "$T/body")"
 [ "$(code -H "Authorization: Bearer wrong-token-of-some-length" "$A/readyz")" = 401 ] && ok "a wrong token: 401" || bad "wrong token"
 [ "$(code -H "Authorization: Bearer $TOKEN" "$A/readyz")" = 200 ] && ok "the token: 200" || bad "token" "$(cat "$T/body")"
 scrape && ok "/metrics with the token parses" || bad "metrics with token" "$(cat "$T/m.err")"
 [ "$(code "$A/healthz")" = 200 ] && ok "/healthz needs no token" || bad "healthz open"
+# a refusal whose logged reason quotes bytes that are not UTF-8, a quote and a backslash
+code -H "$(printf 'Content-Type: text/\xff\xfe"x\\y')" --data-binary '{}' "http://127.0.0.1:$GPORT/" > /dev/null
+wait_until 20 grep -q 'not a DIDComm type' "$T/gw.log" || bad "refusal logged"
 stop_gw || bad "stop (token)" "$(tail -5 "$T/gw.log")"
 TOKEN=""
+tail -n +$from "$T/gw.log" > "$T/json.log"
+python3 -c '
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    assert {"time", "level", "component", "msg"} <= set(d), d
+    n += 1
+assert n >= 3, n
+print(n)' "$T/json.log" > "$T/json.n" 2>&1 && grep -q '"component":"admin"' "$T/json.log" &&
+	ok "log_format json: every line a JSON object, bad UTF-8 and quotes too ($(cat "$T/json.n") lines)" || bad "json log" "$(head -c 300 "$T/json.n")"
 
 # 6. a queue the gateway cannot write: not ready, and why
 conf "listen 127.0.0.1:$APORT" > "$T/gw.conf"
