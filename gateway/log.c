@@ -11,6 +11,8 @@
 #define LOG_BURST 20      /* lines per call site ... */
 #define LOG_WINDOW_S 10   /* ... per this many seconds */
 #define LOG_SITES 256     /* call sites tracked (a hash table; collisions share a budget) */
+#define FAIL_WINDOW_S 60  /* failed attempts to one destination: one line per this many seconds */
+#define FAIL_DESTS 512    /* destinations tracked (a hash table; a collision starts a new window) */
 
 static int log_min = GW_LOG_INFO;
 static int log_json; /* JSON lines instead of text */
@@ -153,4 +155,40 @@ void gw_log(enum gw_log_level lvl, const char *ctx, const char *fmt, ...)
 	va_start(ap, fmt);
 	gw_logv(lvl, ctx, fmt, ap);
 	va_end(ap);
+}
+
+/* failed delivery attempts, by destination (under mu) */
+static struct fail {
+	char dest[160];
+	int64_t window;       /* when its last line was written (s, monotonic) */
+	unsigned long more;   /* attempts since, not written */
+} fails[FAIL_DESTS];
+
+void gw_log_attempt_failed(const char *ctx, const char *dest, const char *why, unsigned attempt)
+{
+	if (log_min > GW_LOG_INFO)
+		return;
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (const char *p = dest; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	int64_t now = mono_s();
+	pthread_mutex_lock(&mu);
+	struct fail *f = &fails[h % FAIL_DESTS];
+	bool same = strncmp(f->dest, dest, sizeof f->dest - 1) == 0;
+	if (same && f->window && now - f->window < FAIL_WINDOW_S) {
+		f->more++;
+		pthread_mutex_unlock(&mu);
+		return;
+	}
+	unsigned long more = same ? f->more : 0;
+	snprintf(f->dest, sizeof f->dest, "%s", dest);
+	f->window = now;
+	f->more = 0;
+	pthread_mutex_unlock(&mu);
+	if (more)
+		gw_log(GW_LOG_INFO, ctx, "to %s: %s; will retry (attempt %u; %lu more failed attempts to it in the last %d s)",
+		       dest, why, attempt, more, FAIL_WINDOW_S);
+	else
+		gw_log(GW_LOG_INFO, ctx, "to %s: %s; will retry (attempt %u; more failures to it within %d s are counted, "
+		       "then summed up here)", dest, why, attempt, FAIL_WINDOW_S);
 }

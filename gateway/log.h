@@ -17,4 +17,8 @@ void gw_log_set_level(const char *level);
  * after a rate-limited burst, "rate_limited": seconds when the next ones are counted, not
  * written); anything else: the text form above */
 void gw_log_set_format(const char *format);
+/* A delivery attempt to dest failed and will be retried: one info line per destination per
+ * minute, the next one saying how many more failed in between (each attempt is a debug line
+ * of the caller's). Any thread. */
+void gw_log_attempt_failed(const char *ctx, const char *dest, const char *why, unsigned attempt);
 #endif

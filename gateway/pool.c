@@ -122,7 +122,7 @@ static void deliver(void *arg)
 		              .body = (const uint8_t *)j->res.out,
 		              .body_len = j->res.out_len,
 		              .multiplex = j->res.multiplex[0] ? j->res.multiplex : NULL };
-	bool quiet = (r.outcome <= GW_ANSWERED && !j->res.loop) || r.refusal == GW_REF_NOT_OURS; /* someone else's */
+	bool quiet = (r.outcome == GW_ANSWERED && !j->res.loop) || r.refusal == GW_REF_NOT_OURS; /* someone else's */
 	gw_log(quiet ? GW_LOG_DEBUG : GW_LOG_INFO, j->transport, "%s from %s: %s%s%s",
 	       outcome_name(r.outcome), j->source, j->res.why, j->res.problem_code[0] ? " " : "", j->res.problem_code);
 	gw_metrics_in(j->transport, r.outcome, j->len, gw_metrics_now_us() - j->t0_us);

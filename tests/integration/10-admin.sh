@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 BIN=${BIN:-build/release/didcomm-gateway}
 PY=/usr/bin/python3
 TOOL="$PY tests/cli/admintool.py"
-RPORT=$(free_port); GPORT=$(free_port); APORT=$(free_port)
+RPORT=$(free_port); GPORT=$(free_port); APORT=$(free_port); DEADPORT=$(free_port)
 mkdir -p "$T/rx"
 python3 tests/cli/receiver.py "$RPORT" "$T/rx" & RPID=$!
 GPID="" NPID=""
@@ -54,8 +54,9 @@ GW=$($BIN identity -c "$T/gw.conf" 2>/dev/null | head -1) # the identity first: 
 GWKEY=$($BIN did resolve "$GW" | python3 -c 'import json,sys; print(json.load(sys.stdin)["keyAgreement"][0])')
 BOB=$($BIN did new --method peer2 --endpoint "http://127.0.0.1:$GPORT/" --routing-key "$GWKEY" --secrets "$T/bob.json")
 CAROL=$($BIN did new --method peer2 --endpoint "http://127.0.0.1:$GPORT/" --routing-key "$GWKEY" --secrets "$T/carol.json")
-printf 'to %s -> http http://127.0.0.1:%s/gone\nto did:peer:2.* -> http http://127.0.0.1:%s/inbox\ndefault -> hold 1h\n' \
-	"$CAROL" "$RPORT" "$RPORT" > "$T/rules.conf"
+DAVE=$($BIN did new --method peer2 --endpoint "http://127.0.0.1:$GPORT/" --routing-key "$GWKEY" --secrets "$T/dave.json")
+printf 'to %s -> http http://127.0.0.1:%s/gone\nto %s -> http http://127.0.0.1:%s/dead\nto did:peer:2.* -> http http://127.0.0.1:%s/inbox\ndefault -> hold 1h\n' \
+	"$CAROL" "$RPORT" "$DAVE" "$DEADPORT" "$RPORT" > "$T/rules.conf"
 conf "listen 127.0.0.1:$APORT" > "$T/gw.conf"
 
 # systemd's side: a notify socket that records what the gateway says
@@ -107,6 +108,22 @@ code -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/fc
 wait_until 30 metric_at_least 1 didcomm_gateway_queue_items state=dead && ok "queue_items{dead} = 1 after a 404" ||
 	bad "dead" "$(grep queue_items "$T/m")"
 [ "$(val didcomm_gateway_deliveries_total adapter=http result=failed)" -ge 1 ] && ok "deliveries_total{http,failed}" || bad "failed"
+
+# log volume: one info line per message outcome (accepted, delivered); failed attempts to one
+# destination (a dead port) summed up, one line a minute, however many messages wait for it
+grep -c "accepted from 127.0.0.1: queued" "$T/gw.log" > "$T/n"; [ "$(cat "$T/n")" -ge $N ] &&
+	[ "$(grep -c "delivered to http http://127.0.0.1:$RPORT/inbox" "$T/gw.log")" -ge $N ] &&
+	ok "one info line per message accepted and per delivery" || bad "outcome lines" "$(grep -c accepted "$T/gw.log")"
+for i in $(seq 1 10); do
+	printf '{"id":"d%s","type":"https://didcomm.org/basicmessage/2.0/message","to":["%s"],"body":{}}' "$i" "$DAVE" > "$T/d$i.json"
+	$BIN pack --mode anoncrypt --to "$DAVE" "$T/d$i.json" > "$T/fd$i"
+	code -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/fd$i" "http://127.0.0.1:$GPORT/" > /dev/null
+done
+wait_until 60 metric_at_least 30 didcomm_gateway_deliveries_total adapter=http result=retry &&
+	ok "30 failed attempts to a dead port ($(val didcomm_gateway_deliveries_total adapter=http result=retry) counted)" ||
+	bad "retries" "$(grep 'result="retry"' "$T/m")"
+n=$(grep -v ' debug ' "$T/gw.log" | grep -c "127.0.0.1:$DEADPORT")
+[ "$n" -le 2 ] && ok "those failures in the log: $n line(s), summed up per destination" || bad "log volume" "$n lines: $(grep "$DEADPORT" "$T/gw.log" | tail -3)"
 
 # 3. the status page: plain HTML + CSS, nothing from elsewhere, in a real browser
 [ "$(code "$A/")" = 200 ] && ok "GET /: 200" || bad "GET /"
@@ -218,4 +235,5 @@ if chattr +i "$T/gw/queue.db" 2>/dev/null; then
 else
 	known "unwritable queue" "chattr +i is not supported on this file system"
 fi
+[ -n "${KEEP_LOG:-}" ] && cp "$T/gw.log" "$KEEP_LOG"
 summary integration-admin
