@@ -30,10 +30,14 @@
 #define RATE_SAMPLES 7           /* a sample every RATE_EVERY_MS: the rates are over a minute */
 #define RATE_EVERY_MS 10000
 #define SNAP_FRESH_MS 1000   /* a snapshot this young answers without another look at the queue */
+#define LINGER_MAX (1u << 20)
 #define TOKEN_MIN 16
 #define TOKEN_MAX 1024
 
-enum conn_state { C_READING, C_WAITING, C_WRITING };
+/* C_LINGER: answered and shut for writing; what the client still sends is read and dropped
+ * until it closes (or the deadline, or LINGER_MAX), so that closing with unread bytes does
+ * not reset the connection before the client has read the answer */
+enum conn_state { C_READING, C_WAITING, C_WRITING, C_LINGER };
 enum route { R_NONE, R_METRICS, R_READY, R_STATUS };
 
 struct conn {
@@ -49,6 +53,7 @@ struct conn {
 	char in[ADMIN_MAX_HEAD];
 	struct gw_buf out;
 	size_t out_off;
+	size_t dropped;          /* C_LINGER: bytes read and dropped */
 };
 
 struct dead_row {
@@ -371,7 +376,24 @@ static void try_write(struct conn *c)
 		return;
 	}
 	shutdown(c->fd, SHUT_WR);
-	conn_close(c);
+	c->st = C_LINGER;
+	gw_loop_watch_set(c->w, GW_FD_READ);
+}
+
+static void linger(struct conn *c)
+{
+	char buf[4096];
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0 || (c->dropped += (size_t)n) > LINGER_MAX) {
+			conn_close(c);
+			return;
+		}
+	}
 }
 
 static const char *reason_phrase(int status)
@@ -842,6 +864,10 @@ static void on_conn(void *arg, int fd, unsigned events)
 	if (c->st == C_WRITING) {
 		if (events & GW_FD_WRITE)
 			try_write(c);
+		return;
+	}
+	if (c->st == C_LINGER) {
+		linger(c);
 		return;
 	}
 	if (c->st != C_READING)
