@@ -8,7 +8,9 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/cli/common.inc
 D="$T/stage"
-if make -s install DESTDIR="$D" PREFIX=/usr/local > "$T/install.log" 2>&1; then ok "make install DESTDIR"; else
+# (a make of its own: not the jobserver of a `make test` that may be running this)
+MK="env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s"
+if $MK install DESTDIR="$D" PREFIX=/usr/local > "$T/install.log" 2>&1; then ok "make install DESTDIR"; else
 	bad "make install" "$(tail -5 "$T/install.log")"; summary cli-install; exit 1; fi
 P=$D/usr/local
 for f in bin/didcomm-gateway lib/libdidcomm.so.0 lib/libdidcomm.so include/didcomm.h lib/pkgconfig/libdidcomm.pc \
@@ -19,7 +21,7 @@ done
 ok "program, library, header, pkg-config file, configuration, unit and man pages installed"
 # a second install keeps the operator's configuration
 echo "# mine" >> "$P/etc/didcomm-gateway/gateway.conf"
-make -s install DESTDIR="$D" PREFIX=/usr/local > "$T/install2.log" 2>&1
+$MK install DESTDIR="$D" PREFIX=/usr/local > "$T/install2.log" 2>&1
 grep -q '^# mine' "$P/etc/didcomm-gateway/gateway.conf" && grep -q 'not replaced' "$T/install2.log" &&
 	ok "a second install keeps the configuration there" || bad "config kept" "$(cat "$T/install2.log")"
 
