@@ -45,6 +45,12 @@ stop_gw() { kill -TERM "$GPID" 2>/dev/null; wait "$GPID"; local rc=$?; GPID=""; 
 code() { curl -s -o "$T/body" -w '%{http_code}' "$@"; }
 scrape() { $TOOL metrics "$A/metrics" ${TOKEN:+"$TOKEN"} > "$T/m" 2>"$T/m.err"; }
 val() { $TOOL value "$T/m" "$@"; }
+# refused NAME PATTERN CMD...: fails (not a crash) and says PATTERN on stderr
+refused() {
+	local n=$1 pat=$2; shift 2
+	"$@" > "$T/out" 2> "$T/err"; local rc=$?
+	[ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q -- "$pat" "$T/err" && ok "$n" || bad "$n" "exit $rc $(head -c 300 "$T/err")"
+}
 # metric_at_least N NAME LABELS...: a fresh scrape shows it at N or more
 metric_at_least() { local n=$1; shift; scrape && [ "$(val "$@")" -ge "$n" ]; }
 
@@ -71,6 +77,8 @@ wait_until 30 grep -q "WATCHDOG=1" "$T/notify" && ok "sd_notify WATCHDOG=1 when 
 kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null; NPID=""
 
 # 1. health and readiness
+printf 'state_dir %s/gw2\n[http]\nlisten 127.0.0.1:0\n[admin]\nlisten 127.0.0.1:%s\n' "$T" "$APORT" > "$T/gw2.conf"
+refused "the admin port in use: start-up stops" "cannot listen on 127.0.0.1:$APORT" $BIN run -c "$T/gw2.conf"
 [ "$(code "$A/healthz")" = 200 ] && grep -qx ok "$T/body" && ok "/healthz: 200 ok" || bad "/healthz" "$(cat "$T/body")"
 [ "$(code "$A/readyz")" = 200 ] && grep -qx ready "$T/body" && ok "/readyz: 200 ready" || bad "/readyz" "$(cat "$T/body")"
 
@@ -185,12 +193,6 @@ stop_gw && ok "SIGTERM: exit 0 (no leak under ASan)" || bad "stop" "$(tail -5 "$
 
 # 5. the token: required off loopback; with one, every path but /healthz wants it
 conf "listen 0.0.0.0:$APORT" > "$T/gw.conf"
-# refused NAME PATTERN CMD...: fails (not a crash) and says PATTERN on stderr
-refused() {
-	local n=$1 pat=$2; shift 2
-	"$@" > "$T/out" 2> "$T/err"; local rc=$?
-	[ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q -- "$pat" "$T/err" && ok "$n" || bad "$n" "exit $rc $(head -c 300 "$T/err")"
-}
 refused "a non-loopback admin address without a token: refused" "not a loopback address" $BIN run -c "$T/gw.conf"
 refused "run -t says so too" "not a loopback address" $BIN run -t -c "$T/gw.conf"
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$T/token"; chmod 644 "$T/token"
