@@ -578,23 +578,30 @@ static void esc(struct gw_buf *b, const char *s)
 	}
 }
 
+/* how long since ms: "42s", "5m", "3h", "2d" */
+static void age(struct gw_buf *b, int64_t ms, int64_t now)
+{
+	int64_t s = (now - ms) / 1000;
+	if (s < 0)
+		s = 0;
+	if (s < 120)
+		gw_buf_printf(b, "%llds", (long long)s);
+	else if (s < 7200)
+		gw_buf_printf(b, "%lldm", (long long)(s / 60));
+	else if (s < 172800)
+		gw_buf_printf(b, "%lldh", (long long)(s / 3600));
+	else
+		gw_buf_printf(b, "%lldd", (long long)(s / 86400));
+}
+
 static void when(struct gw_buf *b, int64_t ms, int64_t now)
 {
 	if (!ms) {
 		gw_buf_printf(b, "never");
 		return;
 	}
-	int64_t s = (now - ms) / 1000;
-	if (s < 0)
-		s = 0;
-	if (s < 120)
-		gw_buf_printf(b, "%llds ago", (long long)s);
-	else if (s < 7200)
-		gw_buf_printf(b, "%lldm ago", (long long)(s / 60));
-	else if (s < 172800)
-		gw_buf_printf(b, "%lldh ago", (long long)(s / 3600));
-	else
-		gw_buf_printf(b, "%lldd ago", (long long)(s / 86400));
+	age(b, ms, now);
+	gw_buf_printf(b, " ago");
 }
 
 static const char css[] =
@@ -630,7 +637,7 @@ static void serve_status(struct conn *c)
 		gw_buf_printf(&b, "<span class=\"ok\">ready</span>");
 	}
 	gw_buf_printf(&b, " &middot; up ");
-	when(&b, a->start_ms, now);
+	age(&b, a->start_ms, now);
 	gw_buf_printf(&b, "</p>\n<h2>Identity</h2>\n<div class=\"box\"><code id=\"did\">");
 	esc(&b, s->did);
 	gw_buf_printf(&b, "</code></div>\n<h2>Configuration</h2>\n<table>\n<tr><th>configuration</th><td><code>");

@@ -237,5 +237,5 @@ if chattr +i "$T/gw/queue.db" 2>/dev/null; then
 else
 	known "unwritable queue" "chattr +i is not supported on this file system"
 fi
-[ -n "${KEEP_LOG:-}" ] && cp "$T/gw.log" "$KEEP_LOG"
+[ -n "${KEEP_LOG:-}" ] && cp "$T/gw.log" "$KEEP_LOG" && cp "$T/status.png" "$KEEP_LOG.png"
 summary integration-admin
