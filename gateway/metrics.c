@@ -91,7 +91,9 @@ static counter unpack_c[N_REASONS];
 
 /* queue writes */
 static counter qw_ok, qw_failed;
-static _Atomic int qw_bad; /* the last write failed */
+static _Atomic int64_t qw_bad_us; /* the last write failed, at (monotonic us); 0: it did not */
+#define QW_RECENT_US (30 * 1000000LL) /* a failure older than this no longer counts (no write may
+                                        * follow one: a gateway not ready gets no messages) */
 static char qw_why[200];
 
 static int64_t wall_ms(void)
@@ -176,19 +178,20 @@ void gw_metrics_queue_write(dc_err rc, const char *why)
 		return; /* full, busy or over a share: says nothing of the store's health */
 	if (rc == DC_OK) {
 		bump(&qw_ok, 1);
-		atomic_store_explicit(&qw_bad, 0, memory_order_relaxed);
+		atomic_store_explicit(&qw_bad_us, 0, memory_order_relaxed);
 		return;
 	}
 	bump(&qw_failed, 1);
 	pthread_mutex_lock(&err_mu);
 	snprintf(qw_why, sizeof qw_why, "%s", why && why[0] ? why : dc_strerror(rc));
 	pthread_mutex_unlock(&err_mu);
-	atomic_store_explicit(&qw_bad, 1, memory_order_relaxed);
+	atomic_store_explicit(&qw_bad_us, gw_metrics_now_us(), memory_order_relaxed);
 }
 
 bool gw_metrics_queue_write_failed(char *buf, size_t n)
 {
-	if (!atomic_load_explicit(&qw_bad, memory_order_relaxed))
+	int64_t at = atomic_load_explicit(&qw_bad_us, memory_order_relaxed);
+	if (!at || gw_metrics_now_us() - at > QW_RECENT_US)
 		return false;
 	pthread_mutex_lock(&err_mu);
 	snprintf(buf, n, "%s", qw_why);

@@ -28,10 +28,10 @@ void gw_metrics_unpack_failed(dc_err rc);
  * age_ms: since the message was accepted (the delivery latency, for GW_SENT); why: the
  * adapter's word on a retry or failure (kept, the last one per adapter) */
 void gw_metrics_delivery(const char *adapter, enum gw_send_result r, int64_t age_ms, const char *why);
-/* a queue write (commit of inbound messages) ended: rc and what the store said; the last
- * failure with no success after it makes /readyz say the queue is not writable */
+/* a queue write (commit of inbound messages) ended: rc and what the store said; a failure in
+ * the last 30 s with no success after it makes /readyz say the queue is not writable */
 void gw_metrics_queue_write(dc_err rc, const char *why);
-/* the last failed queue write not followed by a success: true and why in buf */
+/* a failed queue write in the last 30 s not followed by a success: true and why in buf */
 bool gw_metrics_queue_write_failed(char *buf, size_t n);
 
 /* totals, for STATUS= lines and the status page */
