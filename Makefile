@@ -6,8 +6,10 @@
 #   make bench      benchmarks (tests/bench), with didcomm-node side by side
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
 #   make SANITIZE=address,undefined   build into build/asan
+#   make install    PREFIX (/usr/local), DESTDIR: program, libdidcomm, config, unit, man pages
 
 V        ?= release
+VERSION  := 0.1.0
 CC       ?= cc
 SANITIZE ?=
 ifneq ($(SANITIZE),)
@@ -19,7 +21,7 @@ OPT      ?= -O2 -g
 endif
 
 B        := build/$(V)
-PKGS     := libsodium libcjson libcrypto libcurl sqlite3 libwebsockets libuv libmosquitto
+PKGS     := libsodium libcjson libcrypto libcurl sqlite3 libwebsockets libuv libmosquitto libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # libetpan (the mail adapters): its pkg-config --libs force a non-PIE link (dpkg specs), so
@@ -72,10 +74,11 @@ REPLAY   := $(B)/fuzz_replay
 DEB_PKGS := build-essential pkg-config libcurl4-gnutls-dev libwebsockets-dev libmosquitto-dev \
             libetpan-dev libsodium-dev libcjson-dev libsqlite3-dev libcunit1-dev libuv1-dev libssl-dev \
             libsasl2-modules mosquitto mosquitto-clients dovecot-imapd dovecot-lmtpd python3-aiosmtpd \
-            curl openssl ca-certificates clang libclang-rt-14-dev sqlite3
+            curl openssl ca-certificates clang libclang-rt-14-dev sqlite3 \
+            libsystemd-dev python3-prometheus-client chromium mandoc
 
 .PHONY: all deps build run test test-unit test-interop test-daemon \
-        bench fuzz check-src clean
+        bench fuzz check-src clean install uninstall
 all: build
 build: $(LIB_A) $(LIB_SO) $(LIB_GWQ) $(BIN)
 
@@ -88,6 +91,10 @@ deps:
 	  if [ "$$(id -u)" != 0 ]; then echo "deps: need root to install:$$missing" >&2; exit 1; fi; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
+
+# the version, in --version, build_info and the pkg-config file
+$(B)/gateway/metrics.o: OBJ_CFLAGS := -DGW_VERSION='"$(VERSION)"'
+$(B)/gateway/metrics.o: Makefile
 
 # libdidcomm's objects export only what didcomm.h marks visible (the public dc_ API)
 $(CORE_OBJ): OBJ_CFLAGS := -fvisibility=hidden
@@ -178,5 +185,48 @@ check-src:
 
 clean:
 	rm -rf build
+
+# make install [PREFIX=/usr/local] [DESTDIR=/tmp/stage]: the program, libdidcomm.so (+ header
+# and pkg-config file), the example configuration (never over one that is there), the systemd
+# unit and the man pages. SYSCONFDIR is /etc for PREFIX=/usr, else PREFIX/etc.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+STATEDIR   ?= /var/lib/didcomm-gateway
+CONFDIR    := $(SYSCONFDIR)/didcomm-gateway
+MANPAGES   := man/didcomm-gateway.1 man/didcomm-gateway.conf.5 man/didcomm-gateway-rules.5
+install: $(BIN) $(LIB_SO_V)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(CONFDIR) \
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/didcomm-gateway
+	install -m 755 $(LIB_SO_V) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libdidcomm.so
+	install -m 644 core/didcomm.h $(DESTDIR)$(INCLUDEDIR)/didcomm.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	  -e 's|@VERSION@|$(VERSION)|' conf/libdidcomm.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libdidcomm.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/libdidcomm.pc
+	@# the example configuration with the unit's paths; one that is there already is the operator's
+	@if [ ! -e $(DESTDIR)$(CONFDIR)/gateway.conf ]; then \
+	  sed -e 's|^state_dir [^#]*#|state_dir $(STATEDIR)  #|' -e 's|^rules [^#]*#|rules $(CONFDIR)/rules.conf  #|' \
+	    conf/gateway.conf > $(DESTDIR)$(CONFDIR)/gateway.conf && chmod 644 $(DESTDIR)$(CONFDIR)/gateway.conf; \
+	else echo "install: $(DESTDIR)$(CONFDIR)/gateway.conf is there: not replaced"; fi
+	@if [ ! -e $(DESTDIR)$(CONFDIR)/rules.conf ]; then install -m 644 conf/rules.conf $(DESTDIR)$(CONFDIR)/rules.conf; \
+	else echo "install: $(DESTDIR)$(CONFDIR)/rules.conf is there: not replaced"; fi
+	sed -e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|/usr/local/etc/didcomm-gateway/|$(CONFDIR)/|g' \
+	  -e 's|/var/lib/didcomm-gateway|$(STATEDIR)|g' conf/didcomm-gateway.service > $(DESTDIR)$(UNITDIR)/didcomm-gateway.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/didcomm-gateway.service
+	install -m 644 man/didcomm-gateway.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/didcomm-gateway.conf.5 man/didcomm-gateway-rules.5 $(DESTDIR)$(MANDIR)/man5/
+
+# the configuration files stay (they are the operator's)
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/didcomm-gateway $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libdidcomm.so \
+	  $(DESTDIR)$(INCLUDEDIR)/didcomm.h $(DESTDIR)$(LIBDIR)/pkgconfig/libdidcomm.pc \
+	  $(DESTDIR)$(UNITDIR)/didcomm-gateway.service $(DESTDIR)$(MANDIR)/man1/didcomm-gateway.1 \
+	  $(DESTDIR)$(MANDIR)/man5/didcomm-gateway.conf.5 $(DESTDIR)$(MANDIR)/man5/didcomm-gateway-rules.5
 
 -include $(CORE_OBJ:.o=.d) $(GW_OBJ:.o=.d) $(GWQ_OBJ:.o=.d) $(RULES_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

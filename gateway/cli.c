@@ -2,6 +2,7 @@
  *   did new | did resolve | pack | unpack | run
  * Errors: one line on stderr "<command>: <what>", exit 1 (2 for usage). */
 #include "gateway.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +13,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+#include <sqlite3.h>
 
 #define MAX_LIST 64
 
@@ -35,10 +40,67 @@ static void usage(FILE *f)
 	        "  export --to DIR [--for DID]... [--since TIME] [-c CONFIG] [--state-dir DIR]\n"
 	        "  identity [-c CONFIG] [--state-dir DIR]\n"
 	        "  queue stats|ls [--dead]|show ID|retry ID|ack ID|flush|purge --dead [-c CONFIG|--state-dir DIR]\n"
-	        "  run [-c CONFIG] [-t]\n",
+	        "  run [-c CONFIG] [-t]\n"
+	        "  --version | COMMAND -h\n",
 	        prog);
 }
 
+/* `COMMAND -h`: that command's synopsis and what it does */
+static const struct {
+	const char *cmd, *text;
+} helps[] = {
+	{ "did", "usage: didcomm-gateway did new --method peer2|peer4|peer0|key [--endpoint URI]... [--routing-key DIDURL]...\n"
+	         "           --secrets FILE\n"
+	         "       didcomm-gateway did resolve DID [--did-docs FILE]\n"
+	         "did new makes a DID and adds its private keys to FILE (0600; created if missing); did resolve\n"
+	         "prints a DID's document (did:key, did:peer, did:web, or from --did-docs).\n" },
+	{ "pack", "usage: didcomm-gateway pack --mode plaintext|signed|anoncrypt|authcrypt --to DID[,DID...] [--from DID]\n"
+	          "       [--sign-from KID] [--enc A256CBC-HS512|A256GCM|XC20P] [--curve X25519|P-256|P-384|P-521]\n"
+	          "       [--no-forward] [--protect-sender] [--from-prior-issuer KID|DID [--rotated-at UNIX_SECONDS]]\n"
+	          "       [--did-docs FILE] [--secrets FILE] [IN|-]\n"
+	          "Packs a plaintext message, one envelope per recipient DID and line, wrapped in forwards for the\n"
+	          "recipient's mediators unless --no-forward.\n" },
+	{ "unpack", "usage: didcomm-gateway unpack [--did-docs FILE] [--secrets FILE] [--meta] [--no-unwrap-forward] [IN|-]\n"
+	            "Opens an envelope and prints the plaintext message (--meta: with what unpacking learnt).\n" },
+	{ "send", "usage: didcomm-gateway send --to DID [--from DID] [--sign-from KID] [--secrets FILE] [--did-docs FILE]\n"
+	          "       [-c CONFIG] MSG.json\n"
+	          "Packs and delivers one message to the recipient's first DIDCommMessaging endpoint. Exit 0\n"
+	          "delivered, 3 try again later, 1 refused.\n" },
+	{ "rules", "usage: didcomm-gateway rules check FILE...\n"
+	           "       didcomm-gateway rules explain FILE --to DID [--from-transport T] [--sender DID] [--type T] [--media M]\n"
+	           "           [--size N]\n"
+	           "check reports every error as file:line:col; explain says which rule matches and what it does.\n" },
+	{ "import", "usage: didcomm-gateway import [-c CONFIG] [--state-dir DIR] [--receipt DIR] FILE...\n"
+	            "Takes in packed messages, bundles (verified whole first) and receipts.\n" },
+	{ "export", "usage: didcomm-gateway export --to DIR [--for DID]... [--since TIME] [-c CONFIG] [--state-dir DIR]\n"
+	            "Writes the messages held for pickup as one bundle in DIR; they stay held.\n" },
+	{ "identity", "usage: didcomm-gateway identity [-c CONFIG] [--state-dir DIR]\n"
+	              "Prints the gateway's DID (made on first use).\n" },
+	{ "queue", "usage: didcomm-gateway queue stats|ls [--dead]|show ID|retry ID|ack ID|flush|purge --dead\n"
+	           "       [-c CONFIG | --state-dir DIR]\n"
+	           "Looks at and changes the queue, the daemon running or not; flush delivers what is due now.\n" },
+	{ "run", "usage: didcomm-gateway run [-c CONFIG] [-t]\n"
+	         "Runs the gateway until SIGTERM (SIGHUP reloads the rules). -t checks CONFIG and prints it.\n"
+	         "Under systemd (Type=notify) it says READY=1 when serving, and WATCHDOG=1 when asked.\n" },
+};
+
+/* 0 after printing cmd's help, -1 when cmd has none */
+static int command_help(const char *cmd)
+{
+	for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
+		if (strcmp(helps[i].cmd, cmd) == 0) {
+			fputs(helps[i].text, stdout);
+			printf("See didcomm-gateway(1).\n");
+			return 0;
+		}
+	return -1;
+}
+
+static void version(void)
+{
+	printf("%s %s\nDIDComm Messaging v2; libsodium %s, SQLite %s, libcurl %s\n", prog, gw_version(),
+	       sodium_version_string(), sqlite3_libversion(), curl_version_info(CURLVERSION_NOW)->version);
+}
 
 /* split "a,b,c" into list (pointers into s, which is modified) */
 static size_t split_list(char *s, const char **list, size_t cap, size_t n)
@@ -419,6 +481,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[1];
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0) {
+		version();
+		return fflush(stdout) ? 1 : 0;
+	}
+	/* COMMAND ... -h | --help (before any "--"): that command's help */
+	for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if ((strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) && command_help(cmd) == 0)
+			return fflush(stdout) ? 1 : 0;
 	if (strcmp(cmd, "did") == 0)
 		return gw_cmd_did(argc - 1, argv + 1);
 	if (strcmp(cmd, "pack") == 0)

@@ -18,6 +18,7 @@ struct row {
 static const struct row rows[] = {
 	{ "", { "state_dir", GW_CONF_STR, O(state_dir), 1, 4096, "var", NULL } },
 	{ "", { "log_level", GW_CONF_STR, O(log_level), 1, 16, "info", "debug|info|warn|error" } },
+	{ "", { "log_format", GW_CONF_STR, O(log_format), 1, 16, "text", "text|json" } },
 	{ "", { "rules", GW_CONF_STR, O(rules), 0, 4096, "", NULL } },
 	{ "", { "identity_method", GW_CONF_STR, O(identity_method), 1, 16, "peer2", "peer2" } },
 	{ "", { "public_url", GW_CONF_STR, O(public_url), 0, 2048, "", NULL } },
@@ -35,6 +36,9 @@ static const struct row rows[] = {
 	{ "queue", { "per_peer_rate", GW_CONF_UINT, O(per_peer_rate), 1, 10000000, "2000", NULL } },
 	{ "queue", { "share", GW_CONF_UINT, O(queue_share), 1, 100, "10", NULL } },
 	{ "outbound", { "allow", GW_CONF_LIST, O(outbound_allow), 0, 0, NULL, NULL } },
+	{ "admin", { "listen", GW_CONF_HOSTPORT, O(admin_listen), 0, 0, "127.0.0.1:9090", NULL } },
+	{ "admin", { "token_file", GW_CONF_STR, O(admin_token_file), 0, 4096, "", NULL } },
+	{ "admin", { "max_connections", GW_CONF_UINT, O(admin_max_conns), 1, 1024, "16", NULL } },
 	{ "relay", { "loop_window", GW_CONF_MS, O(loop_window_ms), 1000, 86400000, "10m", NULL } },
 	{ "relay", { "max_hops", GW_CONF_UINT, O(max_hops), 1, 32, "4", NULL } },
 };
@@ -289,6 +293,8 @@ dc_err gw_conf_load_text(struct gw_conf *c, const char *name, const char *text, 
 			}
 			*close = 0;
 			snprintf(section, sizeof section, "%s", trim(s + 1));
+			if (strcmp(section, "admin") == 0)
+				c->admin_on = true; /* the section alone turns the admin listener on */
 			bool known = false;
 			for (size_t i = 0; i < N_ROWS; i++)
 				known |= strcmp(rows[i].section, section) == 0;
@@ -388,6 +394,8 @@ void gw_conf_print(const struct gw_conf *c, void *file)
 	const char *section = NULL;
 	for (size_t i = 0; i < N_ROWS; i++) {
 		const struct row *r = &rows[i];
+		if (!c->admin_on && strcmp(r->section, "admin") == 0)
+			continue; /* off: printed, it would turn on */
 		if (!section || strcmp(section, r->section) != 0) {
 			section = r->section;
 			if (*section)

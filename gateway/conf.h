@@ -19,6 +19,7 @@ struct gw_conf {
 	/* global */
 	char *state_dir;          /* var */
 	char *log_level;          /* debug|info|warn|error */
+	char *log_format;         /* text|json */
 	char *rules;              /* rule file; "" = the built-in rules (rules.h) */
 	char *identity_method;    /* peer2 */
 	char *public_url;         /* endpoint put in our DID (default: the adapters' endpoints) */
@@ -35,6 +36,11 @@ struct gw_conf {
 	unsigned queue_share;     /* percent of max_items one origin or one sender may have queued */
 	/* [outbound] */
 	struct gw_conf_list outbound_allow; /* CIDRs DID-derived targets may reach besides public ones */
+	/* [admin]: present = on */
+	bool admin_on;
+	char *admin_listen;       /* host:port, loopback unless a token is set */
+	char *admin_token_file;   /* bearer token (file of mode 0600 or stricter), "" = none */
+	unsigned admin_max_conns; /* admin connections at once */
 	/* [relay] */
 	int64_t loop_window_ms;   /* an envelope seen again within this is a loop */
 	unsigned max_hops;        /* nested forwards to us */

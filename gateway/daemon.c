@@ -23,11 +23,13 @@
 #include <time.h>
 
 #include "adapter.h"
+#include "admin.h"
 #include "dispatcher.h"
 #include "host.h"
 #include "log.h"
 #include "loop.h"
 #include "netpolicy.h"
+#include "notify.h"
 #include "pool.h"
 
 #define DRAIN_LIMIT_S 60 /* give up waiting for in-flight work after this (leases bring it back) */
@@ -123,6 +125,7 @@ static int policy_new(const struct gw_conf *c, struct gw_netpolicy **out)
 int gw_daemon_run(struct gw_state *s)
 {
 	gw_log_set_level(s->conf.log_level);
+	gw_log_set_format(s->conf.log_format);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
@@ -132,6 +135,9 @@ int gw_daemon_run(struct gw_state *s)
 	struct gw_pool *pool = NULL;
 	struct gw_dispatcher *disp = NULL;
 	struct gw_netpolicy *np = NULL;
+	struct gw_admin *admin = NULL;
+	struct gw_notify *notify = NULL;
+	char listening[400] = "";
 	struct gw_adapter *ads[GW_MAX_ADAPTERS] = { 0 };
 	struct gw_hostimpl hosts[GW_MAX_ADAPTERS];
 	struct gw_limits lim;
@@ -162,6 +168,14 @@ int gw_daemon_run(struct gw_state *s)
 		gw_log(GW_LOG_ERROR, "gateway", "%s", ei.msg);
 		goto out;
 	}
+	/* the admin listener first: a bad [admin] stops the start before anything listens */
+	if (s->conf.admin_on) {
+		if (gw_admin_new(s, loop, &admin, &ei)) {
+			gw_log(GW_LOG_ERROR, "admin", "%s", ei.msg);
+			goto out;
+		}
+		gw_log(GW_LOG_INFO, "admin", "listening on %s (/, /metrics, /healthz, /readyz)", gw_admin_addr(admin));
+	}
 	for (size_t i = 0; i < n_ads; i++) {
 		struct gw_listen ln;
 		if (!ads[i] || !gw_adapters[i]->listen || !gw_adapters[i]->listen(s->conf.ad_conf[i], &ln))
@@ -178,6 +192,8 @@ int gw_daemon_run(struct gw_state *s)
 				gw_log(GW_LOG_WARN, "gateway", "outbound policy: %s", ei.msg);
 		}
 		gw_log(GW_LOG_INFO, gw_adapters[i]->name, "listening on %s:%d", host, port);
+		size_t ll = strlen(listening);
+		snprintf(listening + ll, sizeof listening - ll, "%s%s %s:%d", ll ? ", " : "", gw_adapters[i]->name, host, port);
 	}
 	if (gw_dispatcher_new(s, &disp, &ei) || gw_pool_new(s, s->conf.workers, loop, disp, np, &pool, &ei)) {
 		gw_log(GW_LOG_ERROR, "gateway", "%s", ei.msg[0] ? ei.msg : "out of memory");
@@ -206,6 +222,9 @@ int gw_daemon_run(struct gw_state *s)
 	}
 	gw_dispatcher_wake(disp);
 	gw_log(GW_LOG_INFO, "gateway", "identity %s", s->did);
+	gw_admin_set_started(admin, listening);
+	if (gw_notify_ready(loop, listening[0] ? listening : "running", &notify))
+		gw_log(GW_LOG_WARN, "gateway", "systemd notification: out of memory");
 	while (!stop_flag) {
 		gw_loop_service(loop);
 		if (reload_flag) {
@@ -214,6 +233,7 @@ int gw_daemon_run(struct gw_state *s)
 		}
 	}
 	gw_log(GW_LOG_INFO, "gateway", "stopping: no new messages; finishing what is in hand");
+	gw_notify_stopping(notify);
 	gw_loop_set_draining(loop, true);
 	if (!serve_until(loop, pool_idle, pool, DRAIN_LIMIT_S))
 		gw_log(GW_LOG_WARN, "gateway", "%zu inbound messages still unanswered", gw_pool_pending(pool));
@@ -225,12 +245,15 @@ out:
 	for (size_t i = 0; i < n_ads; i++)
 		if (started[i])
 			gw_adapters[i]->stop(ads[i]);
+	gw_admin_stop(admin); /* its reader joined: nothing of it is posted after this */
+	gw_notify_free(notify);
 	if (loop)
 		gw_loop_run_posted(loop); /* sends posted to the loop complete (retry), acks are written off */
 	gw_pool_free(pool);           /* joins the threads that could still offer to the dispatcher */
 	gw_dispatcher_free(disp);
 	sig_loop = NULL;
 	gw_loop_free(loop); /* closes the connections; adapters' callbacks still see their state */
+	gw_admin_free(admin);
 	for (size_t i = 0; i < n_ads; i++)
 		if (ads[i])
 			gw_adapters[i]->free(ads[i]);

@@ -20,6 +20,7 @@
 
 #include "ingest.h"
 #include "log.h"
+#include "metrics.h"
 
 #define MAX_ADAPTERS 16
 #define IDLE_WAIT_MS 200   /* look at the store at least this often (retries come due) */
@@ -278,10 +279,11 @@ static void record_all(struct gw_dispatcher *d, struct flight *list)
 		next = f->next;
 		dc_err rc = DC_OK;
 		int64_t t = now_ms();
+		gw_metrics_delivery(f->dest.adapter, f->r, t - f->it.created_ms, f->why);
 		switch (f->r) {
 		case GW_SENT:
 			d->sent++;
-			gw_log(GW_LOG_DEBUG, "dispatch", "#%lld %s delivered to %s (%s)", (long long)f->it.id,
+			gw_log(GW_LOG_INFO, "dispatch", "#%lld %s delivered to %s (%s)", (long long)f->it.id,
 			       f->it.msg_id ? f->it.msg_id : "-", log_dest(&f->it), f->why);
 			ids[n++] = f->it.id;
 			break;
@@ -294,8 +296,9 @@ static void record_all(struct gw_dispatcher *d, struct flight *list)
 		case GW_RETRY:
 			rc = dc_queue_retry_later(d->q, f->it.id, t, f->why, &ei);
 			d->retried++;
-			gw_log(GW_LOG_INFO, "dispatch", "#%lld to %s: %s; will retry (attempt %u)", (long long)f->it.id,
+			gw_log(GW_LOG_DEBUG, "dispatch", "#%lld to %s: %s; will retry (attempt %u)", (long long)f->it.id,
 			       log_dest(&f->it), f->why, f->it.attempts + 1);
+			gw_log_attempt_failed("dispatch", log_dest(&f->it), f->why, f->it.attempts + 1);
 			break;
 		default:
 			rc = dc_queue_fail(d->q, f->it.id, t, f->why, &ei);

@@ -1,5 +1,6 @@
 /* Ingest (see ingest.h). */
 #include "ingest.h"
+#include "metrics.h"
 
 #include <sodium.h>
 #include <pthread.h>
@@ -422,6 +423,7 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const struct gw_ingest_in *i
 		goto out;
 	}
 	if ((rc = dc_relay_inspect(g->dc, (const char *)in->data, in->len, r, &ei))) {
+		gw_metrics_unpack_failed(rc);
 		res->fetching = rc == DC_ERR_AGAIN;
 		outcome_of(res, rc, res->fetching ? "a did:web document it needs is being fetched" : ei.msg);
 		goto out;
@@ -452,6 +454,7 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const struct gw_ingest_in *i
 		struct dc_relay inner;
 		rc = dc_relay_inspect(g->dc, r->payload, r->payload_len, &inner, &ei);
 		if (rc) {
+			gw_metrics_unpack_failed(rc);
 			res->fetching = rc == DC_ERR_AGAIN;
 			outcome_of(res, rc, ei.msg);
 			goto out;

@@ -14,6 +14,7 @@
 #include "webres.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 
 #define MAX_WORKERS 64
 #define MAX_WAITING 4096                 /* jobs not yet picked up */
@@ -40,6 +41,7 @@ struct job {
 	int64_t ids[GW_INGEST_MAX_TARGETS];
 	bool over_share;          /* refused by the committer: over its queue share */
 	struct dc_errinfo share_ei;
+	int64_t t0_us;            /* submitted (metrics) */
 };
 
 struct worker {
@@ -120,9 +122,10 @@ static void deliver(void *arg)
 		              .body = (const uint8_t *)j->res.out,
 		              .body_len = j->res.out_len,
 		              .multiplex = j->res.multiplex[0] ? j->res.multiplex : NULL };
-	bool quiet = (r.outcome <= GW_ANSWERED && !j->res.loop) || r.refusal == GW_REF_NOT_OURS; /* someone else's */
+	bool quiet = (r.outcome == GW_ANSWERED && !j->res.loop) || r.refusal == GW_REF_NOT_OURS; /* someone else's */
 	gw_log(quiet ? GW_LOG_DEBUG : GW_LOG_INFO, j->transport, "%s from %s: %s%s%s",
 	       outcome_name(r.outcome), j->source, j->res.why, j->res.problem_code[0] ? " " : "", j->res.problem_code);
+	gw_metrics_in(j->transport, r.outcome, j->len, gw_metrics_now_us() - j->t0_us);
 	j->ack(j->arg, &r);
 	__atomic_sub_fetch(&j->in->pending, 1, __ATOMIC_RELAXED);
 	job_free(j);
@@ -336,6 +339,7 @@ static void commit_batch(struct gw_pool *in, struct job *batch, size_t n_items)
 			memcpy(j->ids, &ids[off], k * sizeof *ids);
 		else
 			jrc = dc_queue_put(in->s->q, it, k, j->ids, &jei);
+		gw_metrics_queue_write(jrc, jei.msg[0] ? jei.msg : ei.msg);
 		off += k;
 		gw_ingest_finish(j->commit, jrc, j->ids, &jei, &j->res);
 		j->commit = NULL;
@@ -493,6 +497,7 @@ dc_err gw_pool_submit(struct gw_pool *in, const char *transport, struct gw_inbou
 	j->len = m->len;
 	j->ack = ack;
 	j->arg = arg;
+	j->t0_us = gw_metrics_now_us();
 	if (!j->data || (m->key && !(j->key = strdup(m->key)))) {
 		free(j->data);
 		free(j);
@@ -502,6 +507,7 @@ dc_err gw_pool_submit(struct gw_pool *in, const char *transport, struct gw_inbou
 	if (in->stop || in->n_waiting >= MAX_WAITING || in->bytes_waiting + m->len > MAX_WAITING_BYTES ||
 	    gw_loop_draining(in->loop) || !rate_ok(in, j->source)) {
 		pthread_mutex_unlock(&in->mu);
+		gw_metrics_in_busy(transport);
 		free(j->data);
 		free(j->key);
 		free(j);

@@ -2,6 +2,7 @@
  * rules: any error stops here with file:line), take state_dir's lock (one daemon per state
  * directory), check the queue, and run the daemon. `-t` checks the
  * configuration and prints it. */
+#include "admin.h"
 #include "conf.h"
 #include "gateway.h"
 #include "state.h"
@@ -34,6 +35,11 @@ int gw_cmd_run(int argc, char **argv)
 		if (path ? gw_conf_load(&conf, path, &ce) :
 		           gw_conf_load_text(&conf, "(built-in)", GW_CONF_BUILTIN, strlen(GW_CONF_BUILTIN), &ce)) {
 			fprintf(stderr, "run: %s\n", ce.msg);
+			ret = 1;
+		}
+		struct dc_errinfo ae = { 0 };
+		if (ret == 0 && gw_admin_check(&conf, &ae)) {
+			fprintf(stderr, "run: %s: %s\n", conf.name, ae.msg);
 			ret = 1;
 		}
 		/* each adapter's own checks, as at start-up */

@@ -81,6 +81,9 @@ struct dc_queue_stats {
 	uint64_t queued, leased, dead, bytes;
 	uint64_t presence;         /* of queued: held for presence (dc_queue_hold) */
 	int64_t oldest_created_ms; /* 0 when empty */
+	uint64_t due;              /* of queued: due now (not leased, not held, next attempt now or past) */
+	uint64_t pickup;           /* of queued: held for pickup ("hold DID"), not leased */
+	int64_t oldest_due_ms;     /* the earliest next attempt among the due ones; 0 when none */
 };
 
 dc_err dc_queue_open_sqlite(const char *path, const struct dc_queue_opts *o, struct dc_queue **out,

@@ -835,6 +835,10 @@ static dc_err sq_stats(struct dc_queue *q, int64_t now, struct dc_queue_stats *s
 	st->presence = (uint64_t)one_int(q, "SELECT COUNT(*) FROM queue WHERE held IS NOT NULL AND ?1=?1", 0);
 	st->bytes = (uint64_t)one_int(q, "SELECT COALESCE(SUM(LENGTH(data)+blob_len),0) FROM queue WHERE ?1=?1", 0);
 	st->oldest_created_ms = one_int(q, "SELECT COALESCE(MIN(created_ms),0) FROM queue WHERE ?1=?1", 0);
+	st->due = (uint64_t)one_int(q, "SELECT COUNT(*) FROM queue WHERE next_ms<=?1 AND lease_until<=?1 AND held IS NULL", now);
+	st->oldest_due_ms = one_int(q, "SELECT COALESCE(MIN(next_ms),0) FROM queue WHERE next_ms<=?1 AND lease_until<=?1 "
+	                               "AND held IS NULL", now);
+	st->pickup = (uint64_t)one_int(q, "SELECT COUNT(*) FROM queue WHERE dest LIKE 'hold %' AND lease_until<=?1", now);
 	return DC_OK;
 }
 

@@ -53,6 +53,7 @@ if ! RPORT=$(free_port) || ! GPORT=$(free_port); then
 	exit 1
 fi
 [ "$RPORT" != "$GPORT" ] || GPORT=$(free_port)
+APORT=$(free_port) # the admin listener: /metrics scraped every second while the load runs
 
 printf 'to did:peer:2.* -> http http://127.0.0.1:%s/inbox\ndefault -> reject\n' "$RPORT" >"$tmp/rules.conf"
 cat >"$tmp/gw.conf" <<CONF
@@ -68,6 +69,8 @@ per_peer 1024
 [ws]
 [outbound]
 allow 127.0.0.0/8
+[admin]
+listen 127.0.0.1:$APORT
 CONF
 "$BIN" run -c "$tmp/gw.conf" >"$tmp/gw.log" 2>&1 &
 GPID=$!
@@ -86,8 +89,20 @@ if ! GW=$(cat "$tmp/gw/did.txt") || ! "$BIN" did resolve "$GW" >"$tmp/gw.doc" ||
 fi
 
 echo "relay: $(nproc) CPUs, $(uname -m); gateway with default settings (gw.conf: log_level warn, one http rule${RELAY_BENCH_CONF:+, $RELAY_BENCH_CONF})"
+# what /metrics says while the load runs: accepted and delivered, one line a second
+( while kill -0 "$GPID" 2>/dev/null; do
+	curl -s "http://127.0.0.1:$APORT/metrics" | awk '
+		/^didcomm_gateway_messages_in_total\{transport="http",outcome="accepted"\}/ { a = $2 }
+		/^didcomm_gateway_deliveries_total\{adapter="http",result="sent"\}/ { s = $2 }
+		END { if (a != "") print a, s }'
+	sleep 1
+done ) >"$tmp/scrapes" 2>/dev/null &
+SCRAPER=$!
 RELAY_GW_PID=$GPID "$OUT/relay" "$BOB" "$RPORT"
 rc=$?
+kill "$SCRAPER" 2>/dev/null; wait "$SCRAPER" 2>/dev/null
+echo "/metrics during the run ($(grep -c . "$tmp/scrapes") scrapes of 127.0.0.1:$APORT): accepted, delivered:" \
+	"$(awk '{ printf "%s%s/%s", (NR > 1 ? " -> " : ""), $1, $2 }' "$tmp/scrapes" | cut -c 1-300)"
 [ $rc -eq 0 ] || echo "relay: the benchmark program failed (exit $rc)" >&2
 
 if [ -r "/proc/$GPID/status" ]; then
