@@ -223,8 +223,10 @@ import json,sys,uuid
 print(json.dumps({"id":str(uuid.uuid4()),"type":"https://didcomm.org/routing/2.0/forward","to":[sys.argv[1]],"body":{"next":sys.argv[2]},"attachments":[{"data":{"json":json.load(open(sys.argv[3]))}}]}))
 PY
 	$TOOL pack --mode anoncrypt --to "$GW" --no-forward "$T/$4.fwd.json"; }
-wrap "$GW" "$DAVE" "$T/four.f" four > "$T/in/four.dcem"
-wrap "$GW" "$EVE" "$T/five.f" five > "$T/in/five.dcem"
+# (written beside the folder and moved in whole: a file the shell is still writing is a half
+# copy, which the gateway is right to refuse once it has settled)
+wrap "$GW" "$DAVE" "$T/four.f" four > "$T/four.dcem" && mv "$T/four.dcem" "$T/in/"
+wrap "$GW" "$EVE" "$T/five.f" five > "$T/five.dcem" && mv "$T/five.dcem" "$T/in/"
 wait_until 120 eval '[ -n "$(ls "$T/drop/ok")" ]'
 f=$(ls "$T/drop/ok" | head -1)
 [ -n "$f" ] && $TOOL unpack --secrets "$T/dave.json" "$T/drop/ok/$f" 2>/dev/null | grep -q '"id":"four"' \
