@@ -110,7 +110,8 @@ struct pub {
 	const uint8_t *data;     /* the envelope's: valid until done() */
 	size_t len;
 	const char *media_type;
-	gw_send_done_fn *done;
+	int64_t expires_ms;      /* wall clock, 0 = none: MQTT 5 message expiry */
+	gw_send_done_fn *done;   /* NULL once answered: an orphan (below) */
 	void *arg;
 	int64_t deadline;
 };
@@ -303,10 +304,20 @@ static void finish(struct pub *p, enum gw_send_result r, const char *why)
 	pub_free(p);
 }
 
+/* The in-flight table mirrors libmosquitto's own queue of unacknowledged publishes, which
+ * it keeps across reconnects and sends again (DUP) after every CONNACK: a PUBACK that comes
+ * after a reconnect finds its delivery here by mid. A delivery answered GW_RETRY before its
+ * PUBACK (timeout) stays as an orphan while libmosquitto still holds the message: mids wrap at
+ * 65535, and libmosquitto removes the oldest message with an acknowledged mid, so a chain is
+ * kept oldest first and a PUBACK goes to the oldest entry with its mid, as libmosquitto does.
+ * An orphan takes the PUBACK meant for it; a newer delivery with the same mid is never marked
+ * delivered by an older message's acknowledgement (at worst it times out and goes again). */
 static void flight_put(struct gw_adapter *ad, struct pub *p)
 {
 	struct pub **b = &ad->flight[(unsigned)p->mid % N_MID_BUCKETS];
-	p->next = *b;
+	while (*b)
+		b = &(*b)->next;
+	p->next = NULL;
 	*b = p;
 	ad->n_flight++;
 }
@@ -321,6 +332,14 @@ static struct pub *flight_take(struct gw_adapter *ad, int mid)
 			return p;
 		}
 	return NULL;
+}
+
+/* answered now (timeout, stop), kept as an orphan until libmosquitto lets go of its copy */
+static void orphan(struct pub *p, enum gw_send_result r, const char *why)
+{
+	p->done(p->arg, r, why);
+	p->done = NULL;
+	p->data = NULL;
 }
 
 static void publish_now(struct gw_adapter *ad, struct pub *p)
@@ -356,6 +375,12 @@ static void publish_now(struct gw_adapter *ad, struct pub *p)
 		            rc == MOSQ_ERR_MALFORMED_UTF8 || rc == MOSQ_ERR_QOS_NOT_SUPPORTED;
 		char why[160];
 		snprintf(why, sizeof why, "publish to %.80s: %s", p->topic, mosquitto_strerror(rc));
+		if (mid && p->qos) { /* failed after its mid was given: libmosquitto may have queued it */
+			p->mid = mid;
+			flight_put(ad, p);
+			orphan(p, GW_RETRY, why);
+			return;
+		}
 		finish(p, hard ? GW_FAILED : GW_RETRY, why);
 		return;
 	}
@@ -719,7 +744,11 @@ static void on_publish(struct mosquitto *m, void *obj, int mid, int reason, cons
 	struct gw_adapter *ad = obj;
 	struct pub *p = flight_take(ad, mid);
 	if (!p)
-		return; /* timed out already: answered GW_RETRY */
+		return;
+	if (!p->done) { /* an orphan: answered GW_RETRY already (it goes again: a duplicate, not a loss) */
+		pub_free(p);
+		return;
+	}
 	if (reason >= 128) {
 		char why[160];
 		snprintf(why, sizeof why, "broker refused the publish to %.80s: %s", p->topic, mosquitto_reason_string(reason));
@@ -771,14 +800,20 @@ static void on_tick(void *arg)
 		for (size_t b = 0; b < N_MID_BUCKETS; b++)
 			for (struct pub **pp = &ad->flight[b]; *pp;) {
 				struct pub *p = *pp;
-				if (p->deadline > now) {
+				if (!p->done || p->deadline > now) {
 					pp = &p->next;
 					continue;
 				}
-				*pp = p->next;
+				const char *why = ad->connected ? "no acknowledgement from the broker in time"
+				                                : "not connected to the MQTT broker";
+				if (p->qos) { /* libmosquitto still holds it and sends it again: keep its mid */
+					orphan(p, GW_RETRY, why);
+					pp = &p->next;
+					continue;
+				}
+				*pp = p->next; /* QoS 0: dropped by libmosquitto on a reconnect, no callback */
 				ad->n_flight--;
-				finish(p, GW_RETRY, ad->connected ? "no acknowledgement from the broker in time"
-				                                  : "not connected to the MQTT broker");
+				finish(p, GW_RETRY, why);
 			}
 	update_watch(ad);
 }
@@ -931,7 +966,10 @@ static void mqtt_stop(struct gw_adapter *ad)
 	for (size_t b = 0; b < N_MID_BUCKETS; b++)
 		for (struct pub *p = ad->flight[b], *n; p; p = n) {
 			n = p->next;
-			finish(p, GW_RETRY, "adapter stopping");
+			if (p->done)
+				finish(p, GW_RETRY, "adapter stopping");
+			else
+				pub_free(p);
 		}
 	memset(ad->flight, 0, sizeof ad->flight);
 	ad->n_flight = 0;
