@@ -150,6 +150,10 @@ struct gw_adapter {
 	struct gw_watch *watch;
 	struct gw_timer *tick;
 	bool connected, stopping, drop_conn;
+	bool connecting, tcp_up;  /* a non-blocking connect under way; its TCP part done */
+	bool use_tls;
+	int64_t connect_deadline;
+	char tls_err[200];       /* libmosquitto's last TLS error line, for the log */
 	uint64_t gen;            /* connection generation: acks of an older one change nothing */
 	size_t pending_in;       /* submitted on this connection, not answered: the gate is shut */
 	int64_t backoff_ms, next_try_ms;
@@ -362,8 +366,21 @@ static void publish_now(struct gw_adapter *ad, struct pub *p)
 		}
 	}
 	mosquitto_property *props = NULL;
+	uint32_t expiry = 0;
+	if (p->expires_ms) { /* DIDComm expires_time: the broker drops it then (MQTT 5 message expiry) */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		int64_t left = p->expires_ms - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+		if (left <= 0) {
+			finish(p, GW_FAILED, "expired (expires_time passed)");
+			return;
+		}
+		expiry = left / 1000 >= UINT32_MAX ? UINT32_MAX : (uint32_t)((left + 999) / 1000);
+	}
 	if (ad->protocol == MQTT_PROTOCOL_V5 &&
-	    mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, p->media_type ? p->media_type : DIDCOMM_ENC)) {
+	    (mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, p->media_type ? p->media_type : DIDCOMM_ENC) ||
+	     (expiry && mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, expiry)))) {
+		mosquitto_property_free_all(&props);
 		finish(p, GW_RETRY, "out of memory");
 		return;
 	}
@@ -641,6 +658,19 @@ static void on_io(void *arg, int fd, unsigned events)
 	(void)fd;
 	struct gw_adapter *ad = arg;
 	int rc = MOSQ_ERR_SUCCESS;
+	if (ad->connecting) {
+		/* The first event says the TCP connect ended (an error comes as READ). mosquitto_loop_read
+		 * drives the TLS handshake (or reports the refused connect), mosquitto_loop_write then
+		 * sends CONNECT once the handshake is through. */
+		ad->tcp_up = true;
+		rc = mosquitto_loop_read(ad->m, 1);
+		if (rc == MOSQ_ERR_SUCCESS && ad->watch && ad->connecting)
+			rc = mosquitto_loop_write(ad->m, 1);
+		if (rc != MOSQ_ERR_SUCCESS && ad->watch)
+			conn_lost(ad, mosquitto_strerror(rc));
+		update_watch(ad);
+		return;
+	}
 	if (events & GW_FD_READ)
 		rc = mosquitto_loop_read(ad->m, 1);
 	if (rc == MOSQ_ERR_SUCCESS && ad->watch && !ad->pending_in && (events & GW_FD_WRITE) &&
@@ -658,7 +688,14 @@ static void update_watch(struct gw_adapter *ad)
 	if (!ad->watch)
 		return;
 	unsigned ev = 0;
-	if (!ad->pending_in) { /* the gate: nothing read or written while messages wait for the gateway */
+	if (ad->connecting) {
+		/* until TCP is up: writable = connected. During a TLS handshake libmosquitto may say it
+		 * wants to write while it waits to read (a spin): read only; CONNECT follows the
+		 * handshake in the same on_io, and the tick writes whatever is left. */
+		ev = GW_FD_READ;
+		if (!ad->tcp_up || (!ad->use_tls && mosquitto_want_write(ad->m)))
+			ev |= GW_FD_WRITE;
+	} else if (!ad->pending_in) { /* the gate: nothing read or written while messages wait for the gateway */
 		ev = GW_FD_READ;
 		if (mosquitto_want_write(ad->m))
 			ev |= GW_FD_WRITE;
@@ -674,6 +711,7 @@ static void conn_lost(struct gw_adapter *ad, const char *why)
 	}
 	bool was = ad->connected;
 	ad->connected = false;
+	ad->connecting = ad->tcp_up = false;
 	ad->gen++;
 	ad->pending_in = 0;
 	ad->drop_conn = false;
@@ -690,9 +728,14 @@ static void conn_lost(struct gw_adapter *ad, const char *why)
 	if (ad->backoff_ms > ad->conf->reconnect_max_ms)
 		ad->backoff_ms = ad->conf->reconnect_max_ms;
 	ad->next_try_ms = mono_ms() + ad->backoff_ms;
-	if (was || !ad->down_logged)
+	if (ad->tls_err[0]) /* a failed handshake: say why (certificate, host name) once per outage */
+		gw_host_log(ad->host, GW_LOG_ERROR, "broker %s: TLS handshake failed: %s (check ca_file, cert_file, the "
+		                                    "broker's certificate and its name); retrying in %lld ms",
+		            ad->conf->broker, ad->tls_err, (long long)ad->backoff_ms);
+	else if (was || !ad->down_logged)
 		gw_host_log(ad->host, GW_LOG_WARN, "broker %s: connection lost (%s); reconnecting in %lld ms", ad->conf->broker,
 		            why, (long long)ad->backoff_ms);
+	ad->tls_err[0] = 0;
 	ad->down_logged = true;
 }
 
@@ -722,6 +765,7 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const 
 		return; /* libmosquitto closes the connection: on_disconnect */
 	}
 	ad->connected = true;
+	ad->connecting = false;
 	ad->backoff_ms = 0;
 	ad->down_logged = false;
 	gw_host_log(ad->host, GW_LOG_INFO, "connected to %s as %s (MQTT %s%s)", ad->conf->broker, ad->client_id,
@@ -760,6 +804,25 @@ static void on_publish(struct mosquitto *m, void *obj, int mid, int reason, cons
 	finish(p, GW_SENT, p->qos ? (p->qos == 1 ? "PUBACK" : "PUBCOMP") : "written (QoS 0)");
 }
 
+/* Non-blocking: mosquitto_connect_bind_async starts the TCP connect and queues CONNECT; the
+ * watch drives the rest (on_io). The loop waits for nothing but DNS, for a broker given by
+ * name (libmosquitto resolves it with getaddrinfo): an IP address never blocks.
+ * MQTT 5 connect properties (session expiry) reach libmosquitto only through its blocking
+ * mosquitto_connect_bind_v5, which stores them before it checks its arguments: called with
+ * keepalive 1 (below its minimum of 5) it stores them and returns MOSQ_ERR_INVAL without
+ * touching the network, and the async connect then sends them. 06-mqtt.sh checks that the
+ * session outlives a gateway restart, which it would not without them. */
+/* libmosquitto's own log: its TLS errors say what failed (certificate verify failed, ...) */
+static void on_log(struct mosquitto *m, void *obj, int level, const char *str)
+{
+	(void)m;
+	struct gw_adapter *ad = obj;
+	if (level == MOSQ_LOG_ERR && str && strncmp(str, "OpenSSL Error", 13) == 0 && !ad->tls_err[0]) {
+		const char *p = strrchr(str, ':'); /* "OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed" */
+		snprintf(ad->tls_err, sizeof ad->tls_err, "%s", p && p[1] ? p + 1 : str);
+	}
+}
+
 static void try_connect(struct gw_adapter *ad)
 {
 	mosquitto_property *props = NULL;
@@ -767,19 +830,27 @@ static void try_connect(struct gw_adapter *ad)
 		mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
 		                             (uint32_t)(ad->conf->session_expiry_ms / 1000));
 	mosquitto_int_option(ad->m, MOSQ_OPT_PROTOCOL_VERSION, ad->protocol);
-	int rc = mosquitto_connect_bind_v5(ad->m, ad->host_name, ad->port, (int)(ad->conf->keepalive_ms / 1000), NULL,
-	                                   props);
+	int rc = mosquitto_connect_bind_v5(ad->m, ad->host_name, ad->port, 1, NULL, props); /* stores props only */
 	mosquitto_property_free_all(&props);
+	if (rc != MOSQ_ERR_INVAL) { /* a libmosquitto that connected, or failed otherwise: not what we rely on */
+		conn_lost(ad, rc == MOSQ_ERR_SUCCESS ? "unexpected blocking connect" : mosquitto_strerror(rc));
+		return;
+	}
+	ad->tls_err[0] = 0;
+	errno = 0;
+	rc = mosquitto_connect_bind_async(ad->m, ad->host_name, ad->port, (int)(ad->conf->keepalive_ms / 1000), NULL);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		conn_lost(ad, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 		return;
 	}
 	dc_err e = ad->host->watch_fd(ad->host, mosquitto_socket(ad->m), GW_FD_READ | GW_FD_WRITE, on_io, ad, &ad->watch);
 	if (e != DC_OK) {
-		mosquitto_disconnect(ad->m);
 		conn_lost(ad, "cannot watch the socket");
 		return;
 	}
+	ad->connecting = true;
+	ad->tcp_up = false;
+	ad->connect_deadline = mono_ms() + ad->conf->timeout_ms;
 	update_watch(ad);
 }
 
@@ -789,7 +860,14 @@ static void on_tick(void *arg)
 	if (ad->stopping)
 		return;
 	int64_t now = mono_ms();
-	if (ad->watch) {
+	if (ad->watch && ad->connecting) {
+		if (now >= ad->connect_deadline) {
+			shutdown(mosquitto_socket(ad->m), SHUT_RDWR); /* the next connect closes it */
+			conn_lost(ad, "no CONNACK within timeout (broker unreachable?)");
+		} else if (ad->tcp_up && mosquitto_loop_write(ad->m, 1) != MOSQ_ERR_SUCCESS && ad->watch) {
+			conn_lost(ad, "write failed while connecting");
+		}
+	} else if (ad->watch) {
 		int rc = mosquitto_loop_misc(ad->m);
 		if (rc != MOSQ_ERR_SUCCESS && ad->watch)
 			conn_lost(ad, mosquitto_strerror(rc));
@@ -856,6 +934,7 @@ static dc_err mqtt_start(struct gw_adapter *ad, struct gw_host *host, struct dc_
 	mosquitto_message_v5_callback_set(ad->m, on_message);
 	mosquitto_publish_v5_callback_set(ad->m, on_publish);
 	mosquitto_subscribe_v5_callback_set(ad->m, on_subscribe);
+	mosquitto_log_callback_set(ad->m, on_log);
 	if (ad->conf->username[0]) {
 		dc_err rc = ad->conf->password_file[0] ? host->read_secret(host, ad->conf->password_file, &ad->password, ei) : DC_OK;
 		if (rc)
@@ -863,7 +942,8 @@ static dc_err mqtt_start(struct gw_adapter *ad, struct gw_host *host, struct dc_
 		if (mosquitto_username_pw_set(ad->m, ad->conf->username, ad->password) != MOSQ_ERR_SUCCESS)
 			return dc_errinfo_set(ei, DC_ERR_INVAL, "mqtt: username refused");
 	}
-	if (ad->tls || ad->conf->ca_file[0]) {
+	ad->use_tls = ad->tls || ad->conf->ca_file[0];
+	if (ad->use_tls) {
 		const char *ca = ad->conf->ca_file[0] ? ad->conf->ca_file : NULL;
 		int rc = ca ? mosquitto_tls_set(ad->m, ca, NULL, ad->conf->cert_file[0] ? ad->conf->cert_file : NULL,
 		                                ad->conf->key_file[0] ? ad->conf->key_file : NULL, NULL)
@@ -890,6 +970,7 @@ static dc_err mqtt_send(struct gw_adapter *ad, const struct gw_dest *dest, const
 	p->data = env->data;
 	p->len = env->len;
 	p->media_type = env->media_type;
+	p->expires_ms = env->expires_ms;
 	p->untrusted = dest->untrusted;
 	p->qos = 1;
 	const char *topic = target;
