@@ -13,10 +13,11 @@
  * goes to the gateway with source = its topic and tag = NAME. libmosquitto 2.0 (Debian 12)
  * has no manual acknowledgement: it queues the PUBACK while it reads the PUBLISH, before the
  * application sees it. We keep that PUBACK from reaching the wire until the gateway answers:
- * after a read that submitted messages, the socket is neither read nor written (the "gate")
- * until every one of them is acknowledged (durable in the queue, or refused); then the queued
- * PUBACKs go out together. So a PUBACK leaves only after the commit, at the price of one
- * commit's latency per read batch. Refused messages (garbage, not DIDComm, too big) are
+ * after a read that submitted messages, nothing is written on the socket (the "gate") until
+ * every one of them is acknowledged (durable in the queue, or refused); then the queued
+ * PUBACKs go out together. So a PUBACK leaves only after the commit. Reading goes on meanwhile
+ * (the broker sends at most its in-flight window, 20 by default, without our PUBACKs): one
+ * commit covers a batch, and the broker's PUBACKs for our own publishes are still taken. Refused messages (garbage, not DIDComm, too big) are
  * logged and acknowledged (dropped). When the gateway says "try later" (queue full, draining),
  * the connection is cut without writing anything (shutdown): the broker keeps every message
  * of that batch and sends it again on the next connection (persistent session), the ones the
@@ -56,6 +57,7 @@
 #include <sodium.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -64,6 +66,7 @@
 #include "adapter.h"
 
 #define TICK_MS 500
+#define READ_BATCH 256          /* packets read per readable event, while bytes wait */
 #define N_MID_BUCKETS 1024
 #define N_PRES_BUCKETS 4096
 #define MAX_TOPIC 1024
@@ -671,8 +674,16 @@ static void on_io(void *arg, int fd, unsigned events)
 		update_watch(ad);
 		return;
 	}
-	if (events & GW_FD_READ)
+	/* mosquitto_loop_read reads one packet when nothing of ours is in flight: read on while
+	 * the socket holds more bytes, so that one commit covers a batch of messages and not
+	 * each message its own (nothing is written until the whole batch is answered) */
+	for (int i = 0; (events & GW_FD_READ) && i < READ_BATCH; i++) {
 		rc = mosquitto_loop_read(ad->m, 1);
+		int avail = 0;
+		if (rc != MOSQ_ERR_SUCCESS || !ad->watch || ad->drop_conn ||
+		    ioctl(mosquitto_socket(ad->m), FIONREAD, &avail) != 0 || avail <= 0)
+			break;
+	}
 	if (rc == MOSQ_ERR_SUCCESS && ad->watch && !ad->pending_in && (events & GW_FD_WRITE) &&
 	    mosquitto_want_write(ad->m))
 		rc = mosquitto_loop_write(ad->m, 1);
@@ -695,10 +706,15 @@ static void update_watch(struct gw_adapter *ad)
 		ev = GW_FD_READ;
 		if (!ad->tcp_up || (!ad->use_tls && mosquitto_want_write(ad->m)))
 			ev |= GW_FD_WRITE;
-	} else if (!ad->pending_in) { /* the gate: nothing read or written while messages wait for the gateway */
+	} else if (!ad->pending_in) {
 		ev = GW_FD_READ;
 		if (mosquitto_want_write(ad->m))
 			ev |= GW_FD_WRITE;
+	} else if (!ad->drop_conn) {
+		/* the gate: nothing written while messages wait for the gateway (their PUBACKs are
+		 * queued); reading goes on (the broker's PUBACKs for our publishes, more messages for
+		 * the same batch: at most the broker's in-flight window, whose PUBACKs are held) */
+		ev = GW_FD_READ;
 	}
 	ad->host->watch_set(ad->host, ad->watch, ev);
 }
@@ -935,6 +951,7 @@ static dc_err mqtt_start(struct gw_adapter *ad, struct gw_host *host, struct dc_
 	mosquitto_publish_v5_callback_set(ad->m, on_publish);
 	mosquitto_subscribe_v5_callback_set(ad->m, on_subscribe);
 	mosquitto_log_callback_set(ad->m, on_log);
+	mosquitto_int_option(ad->m, MOSQ_OPT_TCP_NODELAY, 1); /* small messages: no Nagle delay */
 	if (ad->conf->username[0]) {
 		dc_err rc = ad->conf->password_file[0] ? host->read_secret(host, ad->conf->password_file, &ad->password, ei) : DC_OK;
 		if (rc)
