@@ -8,6 +8,8 @@
 # gateway's rate as a percentage of the broker's (the issue's goal: >= 70 %).
 #   bash tests/bench/mqtt.sh           (also run by `make bench`)
 #   MQTT_BENCH_DEVICES=1000 MQTT_BENCH_ROUNDS=5 MQTT_BENCH_WAIT=180   (see mqtt_sim.c)
+#   MQTT_BENCH_PRESENCE=1   the rule watches each device's presence topic (presence=): the
+#                           gateway's peak RSS then includes its per-device presence state
 #   BIN=... LIB=... CC=...  the daemon, the library and the compiler to use
 # Exit status: non-zero only if the benchmark cannot be built or run. Every process started
 # here is stopped by its PID; the temporary directory is removed.
@@ -51,9 +53,10 @@ listener $MPORT 127.0.0.1
 CONF
 mosquitto -c "$tmp/mosquitto.conf" >"$tmp/mosquitto.out" 2>&1 & MPID=$!
 wait_port "$MPORT" "$MPID" || { echo "mqtt bench: mosquitto did not start: $(tail -2 "$tmp/mosquitto.out")" >&2; exit 1; }
+PRES=""; [ -n "${MQTT_BENCH_PRESENCE:-}" ] && PRES=' presence=dev/{to}/presence'
 cat >"$tmp/rules.conf" <<RULES
 from mqtt tag fleet -> http http://127.0.0.1:$RPORT/inbox
-to did:peer:2.* -> mqtt dev/{to}/inbox qos=1
+to did:peer:2.* -> mqtt dev/{to}/inbox qos=1$PRES
 default -> reject
 RULES
 cat >"$tmp/gw.conf" <<CONF
@@ -91,7 +94,7 @@ echo "  gateway CPU: $(awk -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n="$(
 	'BEGIN { printf "%.2f s for %d messages = %.0f us a message (unwrap, queue commit, delivery)", c / hz, n, c / hz * 1e6 / n }')"
 [ $rc -eq 0 ] || echo "mqtt bench: the simulator failed or did not finish (exit $rc)" >&2
 if [ -r "/proc/$GPID/status" ]; then
-	awk '/^VmHWM:/ { hwm = $2 } END { printf "  gateway peak RSS (VmHWM): %.1f MiB\n", hwm / 1024 }' "/proc/$GPID/status"
+	awk '/^VmHWM:/ { hwm = $2 } /^VmRSS:/ { rss = $2 } END { printf "  gateway RSS: peak (VmHWM) %.1f MiB, at the end %.1f MiB\n", hwm / 1024, rss / 1024 }' "/proc/$GPID/status"
 fi
 kill -TERM "$GPID"; wait "$GPID"; GPID=""
 n=$(grep -c . "$tmp/gw.log")
