@@ -165,6 +165,7 @@ struct gw_adapter {
 	size_t n_flight;
 	struct presence *pres[N_PRES_BUCKETS];
 	struct presence *subscribing;
+	struct pub *cwh, *cwt;   /* deliveries waiting for the connect under way (a command's first) */
 	size_t n_pres;
 	bool pres_full_logged;
 	/* send() from any thread: handed to the loop */
@@ -473,6 +474,15 @@ static void dispatch(struct gw_adapter *ad, struct pub *p)
 		finish(p, GW_RETRY, "adapter stopping");
 		return;
 	}
+	if (!ad->connected && ad->connecting) { /* the CONNACK is near: wait for it, not a retry */
+		p->next = NULL;
+		if (ad->cwt)
+			ad->cwt->next = p;
+		else
+			ad->cwh = p;
+		ad->cwt = p;
+		return;
+	}
 	if (!p->presence || !ad->host->release) {
 		publish_now(ad, p);
 		return;
@@ -738,6 +748,11 @@ static void conn_lost(struct gw_adapter *ad, const char *why)
 		e->sub_mid = 0;
 	}
 	ad->subscribing = NULL;
+	for (struct pub *p = ad->cwh, *n; p; p = n) {
+		n = p->next;
+		finish(p, GW_RETRY, "not connected to the MQTT broker");
+	}
+	ad->cwh = ad->cwt = NULL;
 	if (ad->stopping)
 		return;
 	ad->backoff_ms = ad->backoff_ms ? ad->backoff_ms * 2 : 1000;
@@ -795,6 +810,13 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const 
 	for (size_t b = 0; b < N_PRES_BUCKETS; b++)
 		for (struct presence *e = ad->pres[b]; e; e = e->next)
 			pres_subscribe(ad, e);
+	struct pub *w = ad->cwh;
+	ad->cwh = ad->cwt = NULL;
+	while (w) {
+		struct pub *next = w->next;
+		dispatch(ad, w);
+		w = next;
+	}
 }
 
 static void on_publish(struct mosquitto *m, void *obj, int mid, int reason, const mosquitto_property *props)
@@ -1071,6 +1093,11 @@ static void mqtt_stop(struct gw_adapter *ad)
 		}
 	memset(ad->flight, 0, sizeof ad->flight);
 	ad->n_flight = 0;
+	for (struct pub *p = ad->cwh, *n; p; p = n) {
+		n = p->next;
+		finish(p, GW_RETRY, "adapter stopping");
+	}
+	ad->cwh = ad->cwt = NULL;
 	for (size_t b = 0; b < N_PRES_BUCKETS; b++)
 		for (struct presence *e = ad->pres[b]; e; e = e->next) {
 			for (struct pub *p = e->wh, *n; p; p = n) {
