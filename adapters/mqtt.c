@@ -6,8 +6,10 @@
  * deadlines and the reconnects (backoff 1 s doubling to reconnect_max). The handle is put in
  * libmosquitto's "threaded" mode (mosquitto_threaded_set) although no thread of it runs: then
  * nothing it queues is written from inside its calls, only by our mosquitto_loop_write, which
- * is what lets us hold PUBACKs back (below). The broker's TCP connect (and DNS for a name) is
- * mosquitto_connect's own and blocks the loop that long: use a broker on the LAN or loopback.
+ * is what lets us hold PUBACKs back (below). The connect is non-blocking (try_connect): only
+ * DNS, for a broker given by name, still runs on the loop. On the loop and not on a thread of
+ * its own because holding the PUBACKs needs it, and it costs nothing there: libmosquitto is
+ * 0.4 % of the gateway's CPU in `make bench` (README).
  *
  * Inbound. Each [mqtt] `subscribe FILTER [tag NAME]` is a QoS 1 subscription; every message
  * goes to the gateway with source = its topic and tag = NAME. libmosquitto 2.0 (Debian 12)
