@@ -19,8 +19,8 @@
  * every one of them is acknowledged (durable in the queue, or refused); then the queued
  * PUBACKs go out together. So a PUBACK leaves only after the commit. Reading goes on meanwhile
  * (the broker sends at most its in-flight window, 20 by default, without our PUBACKs): one
- * commit covers a batch, and the broker's PUBACKs for our own publishes are still taken. Refused messages (garbage, not DIDComm, too big) are
- * logged and acknowledged (dropped). When the gateway says "try later" (queue full, draining),
+ * commit covers a batch, and the broker's PUBACKs for our own publishes are still taken.
+ * Refused messages (garbage, not DIDComm, too big) are logged and acknowledged (dropped). When the gateway says "try later" (queue full, draining),
  * the connection is cut without writing anything (shutdown): the broker keeps every message
  * of that batch and sends it again on the next connection (persistent session), the ones the
  * gateway had already taken too: redelivery is at least once, receivers drop duplicates by id.
@@ -844,14 +844,6 @@ static void on_publish(struct mosquitto *m, void *obj, int mid, int reason, cons
 	finish(p, GW_SENT, p->qos ? (p->qos == 1 ? "PUBACK" : "PUBCOMP") : "written (QoS 0)");
 }
 
-/* Non-blocking: mosquitto_connect_bind_async starts the TCP connect and queues CONNECT; the
- * watch drives the rest (on_io). The loop waits for nothing but DNS, for a broker given by
- * name (libmosquitto resolves it with getaddrinfo): an IP address never blocks.
- * MQTT 5 connect properties (session expiry) reach libmosquitto only through its blocking
- * mosquitto_connect_bind_v5, which stores them before it checks its arguments: called with
- * keepalive 1 (below its minimum of 5) it stores them and returns MOSQ_ERR_INVAL without
- * touching the network, and the async connect then sends them. 06-mqtt.sh checks that the
- * session outlives a gateway restart, which it would not without them. */
 /* libmosquitto's own log: its TLS errors say what failed (certificate verify failed, ...) */
 static void on_log(struct mosquitto *m, void *obj, int level, const char *str)
 {
@@ -863,6 +855,14 @@ static void on_log(struct mosquitto *m, void *obj, int level, const char *str)
 	}
 }
 
+/* Non-blocking: mosquitto_connect_bind_async starts the TCP connect and queues CONNECT; the
+ * watch drives the rest (on_io). The loop waits for nothing but DNS, for a broker given by
+ * name (libmosquitto resolves it with getaddrinfo): an IP address never blocks.
+ * MQTT 5 connect properties (session expiry) reach libmosquitto only through its blocking
+ * mosquitto_connect_bind_v5, which stores them before it checks its arguments: called with
+ * keepalive 1 (below its minimum of 5) it stores them and returns MOSQ_ERR_INVAL without
+ * touching the network, and the async connect then sends them. 06b-mqtt-tls.sh checks that
+ * the session outlives a gateway restart, which it would not without them. */
 static void try_connect(struct gw_adapter *ad)
 {
 	mosquitto_property *props = NULL;
