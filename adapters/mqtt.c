@@ -20,10 +20,11 @@
  * PUBACKs go out together. So a PUBACK leaves only after the commit. Reading goes on meanwhile
  * (the broker sends at most its in-flight window, 20 by default, without our PUBACKs): one
  * commit covers a batch, and the broker's PUBACKs for our own publishes are still taken.
- * Refused messages (garbage, not DIDComm, too big) are logged and acknowledged (dropped). When the gateway says "try later" (queue full, draining),
- * the connection is cut without writing anything (shutdown): the broker keeps every message
- * of that batch and sends it again on the next connection (persistent session), the ones the
- * gateway had already taken too: redelivery is at least once, receivers drop duplicates by id.
+ * Refused messages (garbage, not DIDComm, too big) are logged and acknowledged (dropped).
+ * When the gateway says "try later" (queue full, draining), the connection is cut without
+ * writing anything (shutdown): the broker keeps every message of that batch and sends it
+ * again on the next connection (persistent session), the ones the gateway had already taken
+ * too: redelivery is at least once, receivers drop duplicates by id.
  *
  * Outbound. Rule action `mqtt TOPIC [qos=0|1|2] [retain=yes|no] [presence=TOPIC]` (target =
  * the topic on [mqtt] broker) and DID endpoints mqtt://host:port/topic (mqtts://): delivered

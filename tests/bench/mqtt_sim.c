@@ -14,9 +14,10 @@
  * receiver, which POSTs down[i][k] to the gateway (libcurl, keep-alive); the gateway (rule
  * `to did:peer:2.* -> mqtt dev/{to}/inbox`) publishes the inner envelope for the device on
  * dev/<its DID>/inbox, where the device is subscribed (QoS 1); then it sends its next up.
- * Phase "broker": the same forwards through mosquitto alone, on topics of the same length
- * that the gateway does not subscribe to: a single client subscribed to benchin/# plays the gateway and the HTTP agent at once and answers up[i][k] by
- * publishing down[i][k] (the bytes, no crypto) on the device's topic. Both phases are closed
+ * Phase "broker" (run first): the same forwards through mosquitto alone, on topics of about
+ * the same length that the gateway does not subscribe to: a single client subscribed to
+ * benchin/# plays the gateway and the HTTP agent at once and answers up[i][k] by publishing
+ * down[i][k] (the bytes, no crypto) on the device's topic. Both phases are closed
  * loops with one round trip in flight per device, through the same broker, two broker hops
  * each; a round trip's latency runs from the device's publish to its receipt of the answer.
  *   MQTT_BENCH_DEVICES=1000  devices
@@ -478,14 +479,17 @@ static void step(int timeout_ms)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < N; i++)
-		wfds[n++] = (struct curl_waitfd){ devs[i].fd, CURL_WAIT_POLLIN | (mosquitto_want_write(devs[i].m) ? CURL_WAIT_POLLOUT : 0), 0 };
+		wfds[n++] = (struct curl_waitfd){ devs[i].fd,
+			                          CURL_WAIT_POLLIN | (mosquitto_want_write(devs[i].m) ? CURL_WAIT_POLLOUT : 0), 0 };
 	if (echo)
-		wfds[n++] = (struct curl_waitfd){ echo_fd, CURL_WAIT_POLLIN | (mosquitto_want_write(echo) ? CURL_WAIT_POLLOUT : 0), 0 };
+		wfds[n++] = (struct curl_waitfd){ echo_fd,
+			                          CURL_WAIT_POLLIN | (mosquitto_want_write(echo) ? CURL_WAIT_POLLOUT : 0), 0 };
 	if (lfd >= 0)
 		wfds[n++] = (struct curl_waitfd){ lfd, CURL_WAIT_POLLIN, 0 };
 	size_t c0 = n, nc_old = n_conns;
 	for (size_t i = 0; i < n_conns; i++)
-		wfds[n++] = (struct curl_waitfd){ conns[i].fd, CURL_WAIT_POLLIN | (conns[i].out_len ? CURL_WAIT_POLLOUT : 0), 0 };
+		wfds[n++] = (struct curl_waitfd){ conns[i].fd,
+			                          CURL_WAIT_POLLIN | (conns[i].out_len ? CURL_WAIT_POLLOUT : 0), 0 };
 	int nf = 0;
 	if (curl_multi_wait(multi, wfds, (unsigned)n, timeout_ms, &nf) != CURLM_OK)
 		die("curl_multi_wait");
@@ -671,7 +675,8 @@ int main(int argc, char **argv)
 	if (post_fail)
 		printf("  (%zu POSTs to the gateway failed and were sent again)\n", post_fail);
 	if (b.rt_s > 0)
-		printf("  gateway / broker alone: %.1f %% of the broker's round trips/s (goal >= 70 %%: %s); p99 %.1f ms vs %.1f ms\n",
+		printf("  gateway / broker alone: %.1f %% of the broker's round trips/s (goal >= 70 %%: %s);"
+		       " p99 %.1f ms vs %.1f ms\n",
 		       100.0 * g.rt_s / b.rt_s, g.rt_s >= 0.7 * b.rt_s ? "met" : "NOT met", g.p99, b.p99);
 	fflush(stdout);
 	return (b.done == N * K && g.done == N * K) ? 0 : 2;
