@@ -173,6 +173,7 @@ test-interop: build
 
 bench: deps build
 	bash tests/bench/run.sh
+	bash tests/bench/mqtt.sh
 
 FUZZ_SECONDS ?= 60
 fuzz: deps

@@ -157,6 +157,7 @@ struct gw_envelope {
 	const char *media_type;
 	const uint8_t *data;
 	size_t len;
+	int64_t expires_ms;      /* DIDComm expires_time, wall clock ms; 0 = none */
 };
 
 /* ---- what the gateway offers an adapter --------------------------------------------------- */

@@ -6,21 +6,25 @@
  * deadlines and the reconnects (backoff 1 s doubling to reconnect_max). The handle is put in
  * libmosquitto's "threaded" mode (mosquitto_threaded_set) although no thread of it runs: then
  * nothing it queues is written from inside its calls, only by our mosquitto_loop_write, which
- * is what lets us hold PUBACKs back (below). The broker's TCP connect (and DNS for a name) is
- * mosquitto_connect's own and blocks the loop that long: use a broker on the LAN or loopback.
+ * is what lets us hold PUBACKs back (below). The connect is non-blocking (try_connect): only
+ * DNS, for a broker given by name, still runs on the loop. On the loop and not on a thread of
+ * its own because holding the PUBACKs needs it, and it costs nothing there: libmosquitto is
+ * 0.4 % of the gateway's CPU in `make bench` (README).
  *
  * Inbound. Each [mqtt] `subscribe FILTER [tag NAME]` is a QoS 1 subscription; every message
  * goes to the gateway with source = its topic and tag = NAME. libmosquitto 2.0 (Debian 12)
  * has no manual acknowledgement: it queues the PUBACK while it reads the PUBLISH, before the
  * application sees it. We keep that PUBACK from reaching the wire until the gateway answers:
- * after a read that submitted messages, the socket is neither read nor written (the "gate")
- * until every one of them is acknowledged (durable in the queue, or refused); then the queued
- * PUBACKs go out together. So a PUBACK leaves only after the commit, at the price of one
- * commit's latency per read batch. Refused messages (garbage, not DIDComm, too big) are
- * logged and acknowledged (dropped). When the gateway says "try later" (queue full, draining),
- * the connection is cut without writing anything (shutdown): the broker keeps every message
- * of that batch and sends it again on the next connection (persistent session), the ones the
- * gateway had already taken too: redelivery is at least once, receivers drop duplicates by id.
+ * after a read that submitted messages, nothing is written on the socket (the "gate") until
+ * every one of them is acknowledged (durable in the queue, or refused); then the queued
+ * PUBACKs go out together. So a PUBACK leaves only after the commit. Reading goes on meanwhile
+ * (the broker sends at most its in-flight window, 20 by default, without our PUBACKs): one
+ * commit covers a batch, and the broker's PUBACKs for our own publishes are still taken.
+ * Refused messages (garbage, not DIDComm, too big) are logged and acknowledged (dropped).
+ * When the gateway says "try later" (queue full, draining), the connection is cut without
+ * writing anything (shutdown): the broker keeps every message of that batch and sends it
+ * again on the next connection (persistent session), the ones the gateway had already taken
+ * too: redelivery is at least once, receivers drop duplicates by id.
  *
  * Outbound. Rule action `mqtt TOPIC [qos=0|1|2] [retain=yes|no] [presence=TOPIC]` (target =
  * the topic on [mqtt] broker) and DID endpoints mqtt://host:port/topic (mqtts://): delivered
@@ -56,6 +60,7 @@
 #include <sodium.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -64,6 +69,7 @@
 #include "adapter.h"
 
 #define TICK_MS 500
+#define READ_BATCH 256          /* packets read per readable event, while bytes wait */
 #define N_MID_BUCKETS 1024
 #define N_PRES_BUCKETS 4096
 #define MAX_TOPIC 1024
@@ -110,7 +116,8 @@ struct pub {
 	const uint8_t *data;     /* the envelope's: valid until done() */
 	size_t len;
 	const char *media_type;
-	gw_send_done_fn *done;
+	int64_t expires_ms;      /* wall clock, 0 = none: MQTT 5 message expiry */
+	gw_send_done_fn *done;   /* NULL once answered: an orphan (below) */
 	void *arg;
 	int64_t deadline;
 };
@@ -149,6 +156,10 @@ struct gw_adapter {
 	struct gw_watch *watch;
 	struct gw_timer *tick;
 	bool connected, stopping, drop_conn;
+	bool connecting, tcp_up;  /* a non-blocking connect under way; its TCP part done */
+	bool use_tls;
+	int64_t connect_deadline;
+	char tls_err[200];       /* libmosquitto's last TLS error line, for the log */
 	uint64_t gen;            /* connection generation: acks of an older one change nothing */
 	size_t pending_in;       /* submitted on this connection, not answered: the gate is shut */
 	int64_t backoff_ms, next_try_ms;
@@ -157,6 +168,7 @@ struct gw_adapter {
 	size_t n_flight;
 	struct presence *pres[N_PRES_BUCKETS];
 	struct presence *subscribing;
+	struct pub *cwh, *cwt;   /* deliveries waiting for the connect under way (a command's first) */
 	size_t n_pres;
 	bool pres_full_logged;
 	/* send() from any thread: handed to the loop */
@@ -303,10 +315,20 @@ static void finish(struct pub *p, enum gw_send_result r, const char *why)
 	pub_free(p);
 }
 
+/* The in-flight table mirrors libmosquitto's own queue of unacknowledged publishes, which
+ * it keeps across reconnects and sends again (DUP) after every CONNACK: a PUBACK that comes
+ * after a reconnect finds its delivery here by mid. A delivery answered GW_RETRY before its
+ * PUBACK (timeout) stays as an orphan while libmosquitto still holds the message: mids wrap at
+ * 65535, and libmosquitto removes the oldest message with an acknowledged mid, so a chain is
+ * kept oldest first and a PUBACK goes to the oldest entry with its mid, as libmosquitto does.
+ * An orphan takes the PUBACK meant for it; a newer delivery with the same mid is never marked
+ * delivered by an older message's acknowledgement (at worst it times out and goes again). */
 static void flight_put(struct gw_adapter *ad, struct pub *p)
 {
 	struct pub **b = &ad->flight[(unsigned)p->mid % N_MID_BUCKETS];
-	p->next = *b;
+	while (*b)
+		b = &(*b)->next;
+	p->next = NULL;
 	*b = p;
 	ad->n_flight++;
 }
@@ -321,6 +343,14 @@ static struct pub *flight_take(struct gw_adapter *ad, int mid)
 			return p;
 		}
 	return NULL;
+}
+
+/* answered now (timeout, stop), kept as an orphan until libmosquitto lets go of its copy */
+static void orphan(struct pub *p, enum gw_send_result r, const char *why)
+{
+	p->done(p->arg, r, why);
+	p->done = NULL;
+	p->data = NULL;
 }
 
 static void publish_now(struct gw_adapter *ad, struct pub *p)
@@ -343,8 +373,21 @@ static void publish_now(struct gw_adapter *ad, struct pub *p)
 		}
 	}
 	mosquitto_property *props = NULL;
+	uint32_t expiry = 0;
+	if (p->expires_ms) { /* DIDComm expires_time: the broker drops it then (MQTT 5 message expiry) */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		int64_t left = p->expires_ms - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+		if (left <= 0) {
+			finish(p, GW_FAILED, "expired (expires_time passed)");
+			return;
+		}
+		expiry = left / 1000 >= UINT32_MAX ? UINT32_MAX : (uint32_t)((left + 999) / 1000);
+	}
 	if (ad->protocol == MQTT_PROTOCOL_V5 &&
-	    mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, p->media_type ? p->media_type : DIDCOMM_ENC)) {
+	    (mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, p->media_type ? p->media_type : DIDCOMM_ENC) ||
+	     (expiry && mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, expiry)))) {
+		mosquitto_property_free_all(&props);
 		finish(p, GW_RETRY, "out of memory");
 		return;
 	}
@@ -356,6 +399,12 @@ static void publish_now(struct gw_adapter *ad, struct pub *p)
 		            rc == MOSQ_ERR_MALFORMED_UTF8 || rc == MOSQ_ERR_QOS_NOT_SUPPORTED;
 		char why[160];
 		snprintf(why, sizeof why, "publish to %.80s: %s", p->topic, mosquitto_strerror(rc));
+		if (mid && p->qos) { /* failed after its mid was given: libmosquitto may have queued it */
+			p->mid = mid;
+			flight_put(ad, p);
+			orphan(p, GW_RETRY, why);
+			return;
+		}
 		finish(p, hard ? GW_FAILED : GW_RETRY, why);
 		return;
 	}
@@ -426,6 +475,15 @@ static void dispatch(struct gw_adapter *ad, struct pub *p)
 	}
 	if (ad->stopping) {
 		finish(p, GW_RETRY, "adapter stopping");
+		return;
+	}
+	if (!ad->connected && ad->connecting) { /* the CONNACK is near: wait for it, not a retry */
+		p->next = NULL;
+		if (ad->cwt)
+			ad->cwt->next = p;
+		else
+			ad->cwh = p;
+		ad->cwt = p;
 		return;
 	}
 	if (!p->presence || !ad->host->release) {
@@ -616,8 +674,29 @@ static void on_io(void *arg, int fd, unsigned events)
 	(void)fd;
 	struct gw_adapter *ad = arg;
 	int rc = MOSQ_ERR_SUCCESS;
-	if (events & GW_FD_READ)
+	if (ad->connecting) {
+		/* The first event says the TCP connect ended (an error comes as READ). mosquitto_loop_read
+		 * drives the TLS handshake (or reports the refused connect), mosquitto_loop_write then
+		 * sends CONNECT once the handshake is through. */
+		ad->tcp_up = true;
 		rc = mosquitto_loop_read(ad->m, 1);
+		if (rc == MOSQ_ERR_SUCCESS && ad->watch && ad->connecting)
+			rc = mosquitto_loop_write(ad->m, 1);
+		if (rc != MOSQ_ERR_SUCCESS && ad->watch)
+			conn_lost(ad, mosquitto_strerror(rc));
+		update_watch(ad);
+		return;
+	}
+	/* mosquitto_loop_read reads one packet when nothing of ours is in flight: read on while
+	 * the socket holds more bytes, so that one commit covers a batch of messages and not
+	 * each message its own (nothing is written until the whole batch is answered) */
+	for (int i = 0; (events & GW_FD_READ) && i < READ_BATCH; i++) {
+		rc = mosquitto_loop_read(ad->m, 1);
+		int avail = 0;
+		if (rc != MOSQ_ERR_SUCCESS || !ad->watch || ad->drop_conn ||
+		    ioctl(mosquitto_socket(ad->m), FIONREAD, &avail) != 0 || avail <= 0)
+			break;
+	}
 	if (rc == MOSQ_ERR_SUCCESS && ad->watch && !ad->pending_in && (events & GW_FD_WRITE) &&
 	    mosquitto_want_write(ad->m))
 		rc = mosquitto_loop_write(ad->m, 1);
@@ -633,10 +712,22 @@ static void update_watch(struct gw_adapter *ad)
 	if (!ad->watch)
 		return;
 	unsigned ev = 0;
-	if (!ad->pending_in) { /* the gate: nothing read or written while messages wait for the gateway */
+	if (ad->connecting) {
+		/* until TCP is up: writable = connected. During a TLS handshake libmosquitto may say it
+		 * wants to write while it waits to read (a spin): read only; CONNECT follows the
+		 * handshake in the same on_io, and the tick writes whatever is left. */
+		ev = GW_FD_READ;
+		if (!ad->tcp_up || (!ad->use_tls && mosquitto_want_write(ad->m)))
+			ev |= GW_FD_WRITE;
+	} else if (!ad->pending_in) {
 		ev = GW_FD_READ;
 		if (mosquitto_want_write(ad->m))
 			ev |= GW_FD_WRITE;
+	} else if (!ad->drop_conn) {
+		/* the gate: nothing written while messages wait for the gateway (their PUBACKs are
+		 * queued); reading goes on (the broker's PUBACKs for our publishes, more messages for
+		 * the same batch: at most the broker's in-flight window, whose PUBACKs are held) */
+		ev = GW_FD_READ;
 	}
 	ad->host->watch_set(ad->host, ad->watch, ev);
 }
@@ -649,6 +740,7 @@ static void conn_lost(struct gw_adapter *ad, const char *why)
 	}
 	bool was = ad->connected;
 	ad->connected = false;
+	ad->connecting = ad->tcp_up = false;
 	ad->gen++;
 	ad->pending_in = 0;
 	ad->drop_conn = false;
@@ -659,15 +751,25 @@ static void conn_lost(struct gw_adapter *ad, const char *why)
 		e->sub_mid = 0;
 	}
 	ad->subscribing = NULL;
+	for (struct pub *p = ad->cwh, *n; p; p = n) {
+		n = p->next;
+		finish(p, GW_RETRY, "not connected to the MQTT broker");
+	}
+	ad->cwh = ad->cwt = NULL;
 	if (ad->stopping)
 		return;
 	ad->backoff_ms = ad->backoff_ms ? ad->backoff_ms * 2 : 1000;
 	if (ad->backoff_ms > ad->conf->reconnect_max_ms)
 		ad->backoff_ms = ad->conf->reconnect_max_ms;
 	ad->next_try_ms = mono_ms() + ad->backoff_ms;
-	if (was || !ad->down_logged)
+	if (ad->tls_err[0]) /* a failed handshake: say why (certificate, host name) once per outage */
+		gw_host_log(ad->host, GW_LOG_ERROR, "broker %s: TLS handshake failed: %s (check ca_file, cert_file, the "
+		                                    "broker's certificate and its name); retrying in %lld ms",
+		            ad->conf->broker, ad->tls_err, (long long)ad->backoff_ms);
+	else if (was || !ad->down_logged)
 		gw_host_log(ad->host, GW_LOG_WARN, "broker %s: connection lost (%s); reconnecting in %lld ms", ad->conf->broker,
 		            why, (long long)ad->backoff_ms);
+	ad->tls_err[0] = 0;
 	ad->down_logged = true;
 }
 
@@ -697,6 +799,7 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const 
 		return; /* libmosquitto closes the connection: on_disconnect */
 	}
 	ad->connected = true;
+	ad->connecting = false;
 	ad->backoff_ms = 0;
 	ad->down_logged = false;
 	gw_host_log(ad->host, GW_LOG_INFO, "connected to %s as %s (MQTT %s%s)", ad->conf->broker, ad->client_id,
@@ -710,6 +813,13 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const 
 	for (size_t b = 0; b < N_PRES_BUCKETS; b++)
 		for (struct presence *e = ad->pres[b]; e; e = e->next)
 			pres_subscribe(ad, e);
+	struct pub *w = ad->cwh;
+	ad->cwh = ad->cwt = NULL;
+	while (w) {
+		struct pub *next = w->next;
+		dispatch(ad, w);
+		w = next;
+	}
 }
 
 static void on_publish(struct mosquitto *m, void *obj, int mid, int reason, const mosquitto_property *props)
@@ -719,7 +829,11 @@ static void on_publish(struct mosquitto *m, void *obj, int mid, int reason, cons
 	struct gw_adapter *ad = obj;
 	struct pub *p = flight_take(ad, mid);
 	if (!p)
-		return; /* timed out already: answered GW_RETRY */
+		return;
+	if (!p->done) { /* an orphan: answered GW_RETRY already (it goes again: a duplicate, not a loss) */
+		pub_free(p);
+		return;
+	}
 	if (reason >= 128) {
 		char why[160];
 		snprintf(why, sizeof why, "broker refused the publish to %.80s: %s", p->topic, mosquitto_reason_string(reason));
@@ -731,6 +845,25 @@ static void on_publish(struct mosquitto *m, void *obj, int mid, int reason, cons
 	finish(p, GW_SENT, p->qos ? (p->qos == 1 ? "PUBACK" : "PUBCOMP") : "written (QoS 0)");
 }
 
+/* libmosquitto's own log: its TLS errors say what failed (certificate verify failed, ...) */
+static void on_log(struct mosquitto *m, void *obj, int level, const char *str)
+{
+	(void)m;
+	struct gw_adapter *ad = obj;
+	if (level == MOSQ_LOG_ERR && str && strncmp(str, "OpenSSL Error", 13) == 0 && !ad->tls_err[0]) {
+		const char *p = strrchr(str, ':'); /* "OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed" */
+		snprintf(ad->tls_err, sizeof ad->tls_err, "%s", p && p[1] ? p + 1 : str);
+	}
+}
+
+/* Non-blocking: mosquitto_connect_bind_async starts the TCP connect and queues CONNECT; the
+ * watch drives the rest (on_io). The loop waits for nothing but DNS, for a broker given by
+ * name (libmosquitto resolves it with getaddrinfo): an IP address never blocks.
+ * MQTT 5 connect properties (session expiry) reach libmosquitto only through its blocking
+ * mosquitto_connect_bind_v5, which stores them before it checks its arguments: called with
+ * keepalive 1 (below its minimum of 5) it stores them and returns MOSQ_ERR_INVAL without
+ * touching the network, and the async connect then sends them. 06b-mqtt-tls.sh checks that
+ * the session outlives a gateway restart, which it would not without them. */
 static void try_connect(struct gw_adapter *ad)
 {
 	mosquitto_property *props = NULL;
@@ -738,19 +871,27 @@ static void try_connect(struct gw_adapter *ad)
 		mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
 		                             (uint32_t)(ad->conf->session_expiry_ms / 1000));
 	mosquitto_int_option(ad->m, MOSQ_OPT_PROTOCOL_VERSION, ad->protocol);
-	int rc = mosquitto_connect_bind_v5(ad->m, ad->host_name, ad->port, (int)(ad->conf->keepalive_ms / 1000), NULL,
-	                                   props);
+	int rc = mosquitto_connect_bind_v5(ad->m, ad->host_name, ad->port, 1, NULL, props); /* stores props only */
 	mosquitto_property_free_all(&props);
+	if (rc != MOSQ_ERR_INVAL) { /* a libmosquitto that connected, or failed otherwise: not what we rely on */
+		conn_lost(ad, rc == MOSQ_ERR_SUCCESS ? "unexpected blocking connect" : mosquitto_strerror(rc));
+		return;
+	}
+	ad->tls_err[0] = 0;
+	errno = 0;
+	rc = mosquitto_connect_bind_async(ad->m, ad->host_name, ad->port, (int)(ad->conf->keepalive_ms / 1000), NULL);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		conn_lost(ad, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 		return;
 	}
 	dc_err e = ad->host->watch_fd(ad->host, mosquitto_socket(ad->m), GW_FD_READ | GW_FD_WRITE, on_io, ad, &ad->watch);
 	if (e != DC_OK) {
-		mosquitto_disconnect(ad->m);
 		conn_lost(ad, "cannot watch the socket");
 		return;
 	}
+	ad->connecting = true;
+	ad->tcp_up = false;
+	ad->connect_deadline = mono_ms() + ad->conf->timeout_ms;
 	update_watch(ad);
 }
 
@@ -760,7 +901,14 @@ static void on_tick(void *arg)
 	if (ad->stopping)
 		return;
 	int64_t now = mono_ms();
-	if (ad->watch) {
+	if (ad->watch && ad->connecting) {
+		if (now >= ad->connect_deadline) {
+			shutdown(mosquitto_socket(ad->m), SHUT_RDWR); /* the next connect closes it */
+			conn_lost(ad, "no CONNACK within timeout (broker unreachable?)");
+		} else if (ad->tcp_up && mosquitto_loop_write(ad->m, 1) != MOSQ_ERR_SUCCESS && ad->watch) {
+			conn_lost(ad, "write failed while connecting");
+		}
+	} else if (ad->watch) {
 		int rc = mosquitto_loop_misc(ad->m);
 		if (rc != MOSQ_ERR_SUCCESS && ad->watch)
 			conn_lost(ad, mosquitto_strerror(rc));
@@ -771,14 +919,20 @@ static void on_tick(void *arg)
 		for (size_t b = 0; b < N_MID_BUCKETS; b++)
 			for (struct pub **pp = &ad->flight[b]; *pp;) {
 				struct pub *p = *pp;
-				if (p->deadline > now) {
+				if (!p->done || p->deadline > now) {
 					pp = &p->next;
 					continue;
 				}
-				*pp = p->next;
+				const char *why = ad->connected ? "no acknowledgement from the broker in time"
+				                                : "not connected to the MQTT broker";
+				if (p->qos) { /* libmosquitto still holds it and sends it again: keep its mid */
+					orphan(p, GW_RETRY, why);
+					pp = &p->next;
+					continue;
+				}
+				*pp = p->next; /* QoS 0: dropped by libmosquitto on a reconnect, no callback */
 				ad->n_flight--;
-				finish(p, GW_RETRY, ad->connected ? "no acknowledgement from the broker in time"
-				                                  : "not connected to the MQTT broker");
+				finish(p, GW_RETRY, why);
 			}
 	update_watch(ad);
 }
@@ -821,6 +975,8 @@ static dc_err mqtt_start(struct gw_adapter *ad, struct gw_host *host, struct dc_
 	mosquitto_message_v5_callback_set(ad->m, on_message);
 	mosquitto_publish_v5_callback_set(ad->m, on_publish);
 	mosquitto_subscribe_v5_callback_set(ad->m, on_subscribe);
+	mosquitto_log_callback_set(ad->m, on_log);
+	mosquitto_int_option(ad->m, MOSQ_OPT_TCP_NODELAY, 1); /* small messages: no Nagle delay */
 	if (ad->conf->username[0]) {
 		dc_err rc = ad->conf->password_file[0] ? host->read_secret(host, ad->conf->password_file, &ad->password, ei) : DC_OK;
 		if (rc)
@@ -828,7 +984,8 @@ static dc_err mqtt_start(struct gw_adapter *ad, struct gw_host *host, struct dc_
 		if (mosquitto_username_pw_set(ad->m, ad->conf->username, ad->password) != MOSQ_ERR_SUCCESS)
 			return dc_errinfo_set(ei, DC_ERR_INVAL, "mqtt: username refused");
 	}
-	if (ad->tls || ad->conf->ca_file[0]) {
+	ad->use_tls = ad->tls || ad->conf->ca_file[0];
+	if (ad->use_tls) {
 		const char *ca = ad->conf->ca_file[0] ? ad->conf->ca_file : NULL;
 		int rc = ca ? mosquitto_tls_set(ad->m, ca, NULL, ad->conf->cert_file[0] ? ad->conf->cert_file : NULL,
 		                                ad->conf->key_file[0] ? ad->conf->key_file : NULL, NULL)
@@ -855,6 +1012,7 @@ static dc_err mqtt_send(struct gw_adapter *ad, const struct gw_dest *dest, const
 	p->data = env->data;
 	p->len = env->len;
 	p->media_type = env->media_type;
+	p->expires_ms = env->expires_ms;
 	p->untrusted = dest->untrusted;
 	p->qos = 1;
 	const char *topic = target;
@@ -931,10 +1089,18 @@ static void mqtt_stop(struct gw_adapter *ad)
 	for (size_t b = 0; b < N_MID_BUCKETS; b++)
 		for (struct pub *p = ad->flight[b], *n; p; p = n) {
 			n = p->next;
-			finish(p, GW_RETRY, "adapter stopping");
+			if (p->done)
+				finish(p, GW_RETRY, "adapter stopping");
+			else
+				pub_free(p);
 		}
 	memset(ad->flight, 0, sizeof ad->flight);
 	ad->n_flight = 0;
+	for (struct pub *p = ad->cwh, *n; p; p = n) {
+		n = p->next;
+		finish(p, GW_RETRY, "adapter stopping");
+	}
+	ad->cwh = ad->cwt = NULL;
 	for (size_t b = 0; b < N_PRES_BUCKETS; b++)
 		for (struct presence *e = ad->pres[b]; e; e = e->next) {
 			for (struct pub *p = e->wh, *n; p; p = n) {

@@ -64,7 +64,7 @@ static int flush(struct dc_queue *q, const struct gw_conf *conf, size_t max)
 			snprintf(why, sizeof why, "expired (expires_time passed)");
 		} else {
 			struct gw_envelope env = { .queue_id = it->id, .msg_id = it->msg_id, .media_type = it->media_type,
-				                   .data = it->data, .len = it->len };
+				                   .data = it->data, .len = it->len, .expires_ms = it->expires_ms };
 			r = gw_oneshot_send(os, &d, &env, timeout_ms, why, sizeof why);
 		}
 		if (r == GW_SENT) {

@@ -333,7 +333,7 @@ static void record_all(struct gw_dispatcher *d, struct flight *list)
 static void start(struct gw_dispatcher *d, struct flight *f)
 {
 	f->env = (struct gw_envelope){ .queue_id = f->it.id, .msg_id = f->it.msg_id, .media_type = f->it.media_type,
-		                       .data = f->it.data, .len = f->it.len };
+		                       .data = f->it.data, .len = f->it.len, .expires_ms = f->it.expires_ms };
 	d->in_flight++;
 	if (f->dq)
 		f->dq->active++;
