@@ -188,6 +188,7 @@ dc_err dc_queue_med_each(struct dc_queue *q, void (*fn)(void *arg, const char *m
 struct dc_queue_mailbox_stats {
 	uint64_t count, bytes;
 	int64_t oldest_ms, newest_ms; /* created, 0 when empty */
+	int64_t last_id;              /* the newest item's id, 0 when empty */
 };
 /* the client's mailboxes (mailbox NULL), or the one mailbox of its (else nothing) */
 dc_err dc_queue_mailbox_stats(struct dc_queue *q, const char *client, const char *mailbox,

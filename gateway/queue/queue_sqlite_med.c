@@ -231,7 +231,7 @@ static dc_err med_stats(struct dc_queue *q, const char *client, const char *mail
 {
 	sqlite3 *db = dc__sq_db(q);
 	sqlite3_stmt *s = prep(db, "SELECT COUNT(*),COALESCE(SUM(LENGTH(data)+blob_len),0),COALESCE(MIN(created_ms),0),"
-	                           "COALESCE(MAX(created_ms),0) FROM queue WHERE " BOXES);
+	                           "COALESCE(MAX(created_ms),0),COALESCE(MAX(id),0) FROM queue WHERE " BOXES);
 	if (!s)
 		return fail(db, ei, "mailbox status");
 	sqlite3_bind_text(s, 1, client, -1, SQLITE_STATIC);
@@ -243,6 +243,7 @@ static dc_err med_stats(struct dc_queue *q, const char *client, const char *mail
 		st->bytes = (uint64_t)sqlite3_column_int64(s, 1);
 		st->oldest_ms = sqlite3_column_int64(s, 2);
 		st->newest_ms = sqlite3_column_int64(s, 3);
+		st->last_id = sqlite3_column_int64(s, 4);
 	}
 	sqlite3_finalize(s);
 	return r == SQLITE_ROW ? DC_OK : fail(db, ei, "mailbox status");
