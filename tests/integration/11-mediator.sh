@@ -33,13 +33,14 @@ $BIN did new --method peer2 --endpoint "$GW" --secrets "$T/agent.json" > "$T/age
 $BIN did new --method peer2 --secrets "$T/alice.json" > "$T/alice"
 $BIN did new --method peer2 --secrets "$T/stranger.json" > "$T/stranger"
 $BIN did new --method peer2 --endpoint "$GW" --secrets "$T/agent2.json" > "$T/agent2"
+$BIN did new --method peer2 --secrets "$T/stranger2.json" > "$T/stranger2"
 python3 - "$T" "$GW" "$GPORT" <<'PY'
 import json, sys
 t, gw, port = sys.argv[1:]
 r = lambda n: open("%s/%s" % (t, n)).read().strip()
 json.dump({"gw": gw, "port": port, "agent": r("agent"), "alice": r("alice"), "stranger": r("stranger"),
-           "agent2": r("agent2"),
-           "secrets": ["%s/%s.json" % (t, n) for n in ("agent", "alice", "stranger", "agent2")]}, open(t + "/state.json", "w"))
+           "agent2": r("agent2"), "stranger2": r("stranger2"),
+           "secrets": ["%s/%s.json" % (t, n) for n in ("agent", "alice", "stranger", "agent2", "stranger2")]}, open(t + "/state.json", "w"))
 PY
 AG="python3 tests/integration/medagent.py $LIB $T/state.json"
 run() { $AG "$@" > "$T/py.out" 2>&1; cat "$T/py.out"; PASS=$((PASS + $(grep -c '^ok ' "$T/py.out"))); FAIL=$((FAIL + $(grep -c '^FAIL ' "$T/py.out"))); grep -q Traceback "$T/py.out" && bad "$1 ran through" "$(tail -3 "$T/py.out")"; }
@@ -69,7 +70,11 @@ run stranger
 # 5. restart between delivery and messages-received
 run pickup 5 100 noack
 stop && ok "gateway stopped (SIGTERM, exit 0)" || bad "gateway stop"
+# ... and started again with an allow-list (the agents only): grants made before stand
+printf '# who may ask for mediation\n%s\n%s\n' "$(cat "$T/agent")" "$(cat "$T/agent2")" > "$T/allow"
+sed -i "s|^policy open|policy allow $T/allow|" "$T/gw.conf"
 start && ok "gateway started again" || bad "restart" "$(tail -3 "$T/gw.log")"
+run deny
 run status 5
 run pickup 5 100
 run status 0
@@ -78,4 +83,5 @@ run live 50
 run status 0
 run livecut 200
 run status 0
+stop && ok "gateway stopped cleanly (exit 0: under ASan, no leak)" || bad "final stop" "$(tail -5 "$T/gw.log")"
 summary 11-mediator

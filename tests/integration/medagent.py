@@ -210,6 +210,20 @@ def main():
                r["body"].get("pagination") == {"count": 1, "offset": 0, "remaining": 0},
                "%d.0 query -> %s with pagination" % (v, key), r)
 
+    elif cmd == "deny":  # a DID the policy does not allow: mediate-deny (3.0 and 2.0), then nothing else works
+        X = Agent(dc, st["stranger2"], gw, port)
+        for base in (CM3, CM2):
+            m = X.msg(base + "mediate-request", {})
+            code, r = X.http(m)
+            expect(code == 200 and r and r["type"] == base + "mediate-deny" and r.get("thid") == m["id"],
+                   "policy allow FILE: %s mediate-request from another DID -> mediate-deny" % base[-4:-1], (code, r))
+        code, r = X.http(X.msg(CM3 + "recipient-update", {"updates": [{"recipient_did": X.did, "action": "add"}]}))
+        expect(code == 403 and r and r["body"]["code"] == "e.p.trust.not-mediated", "denied: recipient-update refused",
+               (code, r))
+        m = A.msg(CM3 + "mediate-request", {})
+        code, r = A.http(m)
+        expect(r and r["type"] == CM3 + "mediate-grant", "policy allow FILE: the listed agent is granted", r)
+
     elif cmd == "send":  # N [TAG]: the sender (alice) sends N messages to the agent through the gateway
         n, tag = int(args[0]), args[1] if len(args) > 1 else "m"
         S = Agent(dc, st["alice"], gw, port)
