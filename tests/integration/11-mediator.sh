@@ -7,13 +7,13 @@
 # a stranger is refused and sees nothing; a restart between delivery and messages-received
 # loses nothing; live mode over WebSocket pushes messages as they arrive; a socket cut in the
 # middle of a push loses nothing (they come again on reconnect). Stopped by PID.
-#   MED_N: messages in the HTTP pickup case (default 300; the issue's 1,000 in tests/bench/mediator.sh)
+#   MED_N: messages in the HTTP pickup case (default 1000, the issue's figure)
 set -u
 cd "$(dirname "$0")/../.."
 . tests/cli/common.inc
 BIN=${BIN:-build/release/didcomm-gateway}
 LIB=${LIB:-build/release/libdidcomm.so}
-N=${MED_N:-300}
+N=${MED_N:-1000}
 GPORT=$(free_port)
 GPID=""
 stop_all() { [ -n "${KEEP_LOG:-}" ] && cp "$T/gw.log" "$KEEP_LOG"; [ -n "$GPID" ] && kill "$GPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
@@ -34,13 +34,16 @@ $BIN did new --method peer2 --secrets "$T/alice.json" > "$T/alice"
 $BIN did new --method peer2 --secrets "$T/stranger.json" > "$T/stranger"
 $BIN did new --method peer2 --endpoint "$GW" --secrets "$T/agent2.json" > "$T/agent2"
 $BIN did new --method peer2 --secrets "$T/stranger2.json" > "$T/stranger2"
-python3 - "$T" "$GW" "$GPORT" <<'PY'
+$BIN did new --method peer2 --endpoint "$GW" --secrets "$T/agent3.json" > "$T/agent3"
+python3 - "$T" "$GW" "$GPORT" "$LIB" <<'PY'
 import json, sys
-t, gw, port = sys.argv[1:]
+t, gw, port, lib = sys.argv[1:]
+names = ("agent", "alice", "stranger", "agent2", "stranger2", "agent3")
 r = lambda n: open("%s/%s" % (t, n)).read().strip()
 json.dump({"gw": gw, "port": port, "agent": r("agent"), "alice": r("alice"), "stranger": r("stranger"),
-           "agent2": r("agent2"), "stranger2": r("stranger2"),
-           "secrets": ["%s/%s.json" % (t, n) for n in ("agent", "alice", "stranger", "agent2", "stranger2")]}, open(t + "/state.json", "w"))
+           "agent2": r("agent2"), "stranger2": r("stranger2"), "agent3": r("agent3"), "lib": lib,
+           "files": {n: "%s/%s.json" % (t, n) for n in names},
+           "secrets": ["%s/%s.json" % (t, n) for n in names]}, open(t + "/state.json", "w"))
 PY
 AG="python3 tests/integration/medagent.py $LIB $T/state.json"
 run() { $AG "$@" > "$T/py.out" 2>&1; cat "$T/py.out"; PASS=$((PASS + $(grep -c '^ok ' "$T/py.out"))); FAIL=$((FAIL + $(grep -c '^FAIL ' "$T/py.out"))); grep -q Traceback "$T/py.out" && bad "$1 ran through" "$(tail -3 "$T/py.out")"; }
@@ -71,7 +74,7 @@ run stranger
 run pickup 5 100 noack
 stop && ok "gateway stopped (SIGTERM, exit 0)" || bad "gateway stop"
 # ... and started again with an allow-list (the agents only): grants made before stand
-printf '# who may ask for mediation\n%s\n%s\n' "$(cat "$T/agent")" "$(cat "$T/agent2")" > "$T/allow"
+printf '# who may ask for mediation\n%s\n%s\n%s\n' "$(cat "$T/agent")" "$(cat "$T/agent2")" "$(cat "$T/agent3")" > "$T/allow"
 sed -i "s|^policy open|policy allow $T/allow|" "$T/gw.conf"
 start && ok "gateway started again" || bad "restart" "$(tail -3 "$T/gw.log")"
 run deny
@@ -83,5 +86,14 @@ run live 50
 run status 0
 run livecut 200
 run status 0
+# 7. the protocol messages packed and read by didcomm-rust (didcomm-node, as tests/interop installs it)
+if command -v node >/dev/null && [ -f tests/interop/node_modules/didcomm-node/package.json ]; then
+	timeout 120 node --no-wasm-tier-up tests/integration/mednode.mjs "$BIN" "$T/state.json" agent3 3 > "$T/node.out" 2>&1
+	cat "$T/node.out"
+	PASS=$((PASS + $(grep -c '^ok ' "$T/node.out"))); FAIL=$((FAIL + $(grep -c '^FAIL ' "$T/node.out")))
+	grep -q '^ok node: messages-received' "$T/node.out" || bad "didcomm-node exchange ran through" "$(tail -3 "$T/node.out")"
+else
+	known "didcomm-node case" "node or tests/interop/node_modules missing: make test-interop installs it"
+fi
 stop && ok "gateway stopped cleanly (exit 0: under ASan, no leak)" || bad "final stop" "$(tail -5 "$T/gw.log")"
 summary 11-mediator

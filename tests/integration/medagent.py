@@ -224,7 +224,10 @@ def main():
         code, r = A.http(m)
         expect(r and r["type"] == CM3 + "mediate-grant", "policy allow FILE: the listed agent is granted", r)
 
-    elif cmd == "send":  # N [TAG]: the sender (alice) sends N messages to the agent through the gateway
+    elif cmd in ("send", "sendto"):  # [NAME] N [TAG]: the sender (alice) sends N messages to the agent (or NAME)
+        if cmd == "sendto":
+            A = Agent(dc, st[args[0]], gw, port)
+            args = args[1:]
         n, tag = int(args[0]), args[1] if len(args) > 1 else "m"
         S = Agent(dc, st["alice"], gw, port)
         fails = 0
@@ -312,8 +315,12 @@ def main():
             frames += 1
             got = payloads(dc, d)
             seen.update(x["id"] for _, x in got)
-            ws.send(dc.pack(A.msg(PU3 + "messages-received", {"message_id_list": [a for a, _ in got]}), gw,
-                            forward=False)[0])
+            last = A.msg(PU3 + "messages-received", {"message_id_list": [a for a, _ in got]})
+            ws.send(dc.pack(last, gw, forward=False)[0])
+        while len(seen) == n:  # the answer to the last acknowledgement, before the socket goes
+            d = dc.unpack(ws.recv())
+            if d.get("thid") == last["id"]:
+                break
         out = p.communicate()[0].decode()
         sys.stdout.write(out)
         expect(len(seen) == n, "live: %d messages pushed as they arrived (%d delivery frames)" % (n, frames), len(seen))
