@@ -196,8 +196,14 @@ int gw_daemon_run(struct gw_state *s)
 		}
 		gw_log(GW_LOG_INFO, gw_adapters[i]->name, "listening on %s:%d", host, port);
 	}
-	if (gw_med_new(s->q, s->did, s->conf.med_policy, s->conf.med_hold_ms, &s->med, &ei)) {
-		gw_log(GW_LOG_ERROR, "gateway", "%s:%s", s->conf.name ? s->conf.name : "config", ei.msg);
+	/* the mediator and its pusher, before the workers that read it (pushes to an adapter not
+	 * started yet fail, and live mode ends for that client) */
+	struct live_push lp = { .ads = ads, .n = n_ads };
+	struct dc_limits dl;
+	dc_ctx_get_limits(s->ctx, &dl);
+	if (gw_med_new(s->q, s->did, s->conf.med_policy, s->conf.med_hold_ms, &s->med, &ei) ||
+	    gw_med_start_live(s->med, s->ks, &dl, live_push, &lp, &ei)) {
+		gw_log(GW_LOG_ERROR, "gateway", "%s: %s", s->conf.name ? s->conf.name : "config", ei.msg);
 		goto out;
 	}
 	if (gw_dispatcher_new(s, &disp, &ei) || gw_pool_new(s, s->conf.workers, loop, disp, np, &pool, &ei)) {
@@ -221,13 +227,6 @@ int gw_daemon_run(struct gw_state *s)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	struct live_push lp = { .ads = ads, .n = n_ads };
-	struct dc_limits dl;
-	dc_ctx_get_limits(s->ctx, &dl);
-	if (gw_med_start_live(s->med, s->ks, &dl, live_push, &lp, &ei)) {
-		gw_log(GW_LOG_ERROR, "gateway", "%s", ei.msg);
-		goto out;
-	}
 	if (gw_dispatcher_start(disp, ads, wake_loop, &ei)) {
 		gw_log(GW_LOG_ERROR, "gateway", "%s", ei.msg);
 		goto out;

@@ -491,7 +491,9 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const struct gw_ingest_in *i
 			handled = gw_med_handle(g->med, &mi, &mo);
 			free(client);
 			if (handled) {
-				if (mo.code[0]) {
+				if (strncmp(mo.code, "e.p.me.res", 10) == 0) {
+					outcome_of(res, DC_ERR_IO, mo.why); /* the store or memory: try again later */
+				} else if (mo.code[0]) {
 					refuse(res, strncmp(mo.code, "e.p.trust", 9) == 0 ? GW_REF_DENIED : GW_REF_MALFORMED, mo.code,
 					       mo.why, NULL);
 				} else {
