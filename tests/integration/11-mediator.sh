@@ -59,6 +59,7 @@ else
 	bad "invite" "$(cat "$T/err")"
 fi
 # 2. coordinate-mediation 3.0 (the agent) and 2.0 (a second agent)
+run features
 run mediate 3
 run mediate 2 agent2
 # 3. N messages held for the agent, picked up over HTTP in batches of 100

@@ -210,6 +210,13 @@ def main():
                r["body"].get("pagination") == {"count": 1, "offset": 0, "remaining": 0},
                "%d.0 query -> %s with pagination" % (v, key), r)
 
+    elif cmd == "features":  # discover-features lists both coordinate-mediation versions and pickup 3.0
+        code, r = A.http(A.msg("https://didcomm.org/discover-features/2.0/queries",
+                               {"queries": [{"feature-type": "protocol", "match": "https://didcomm.org/*"}]}))
+        ids = {d["id"]: d.get("roles") for d in r["body"]["disclosures"]} if r else {}
+        expect(all(ids.get(p) == ["mediator"] for p in (CM3[:-1], CM2[:-1], PU3[:-1])),
+               "discover-features: coordinate-mediation 3.0 and 2.0, messagepickup 3.0, role mediator", ids)
+
     elif cmd == "deny":  # a DID the policy does not allow: mediate-deny (3.0 and 2.0), then nothing else works
         X = Agent(dc, st["stranger2"], gw, port)
         for base in (CM3, CM2):
