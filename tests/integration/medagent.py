@@ -210,6 +210,15 @@ def main():
                r["body"].get("pagination") == {"count": 1, "offset": 0, "remaining": 0},
                "%d.0 query -> %s with pagination" % (v, key), r)
 
+    elif cmd == "unregistered":  # a forward to a DID nobody registered goes to the rules (here: reject)
+        S = Agent(dc, st["alice"], gw, port)
+        m = {"id": "u-1", "type": "https://didcomm.org/basicmessage/2.0/message", "from": S.did, "to": [st["agent3"]],
+             "body": {"content": "x"}}
+        env, ep = dc.pack(m, st["agent3"])
+        code, body = post(ep, env)
+        expect(code == 403, "a forward for a DID not registered: the rules decide (reject: 403); a registered "
+                            "one is held before them (the sends below)", code)
+
     elif cmd == "features":  # discover-features lists both coordinate-mediation versions and pickup 3.0
         code, r = A.http(A.msg("https://didcomm.org/discover-features/2.0/queries",
                                {"queries": [{"feature-type": "protocol", "match": "https://didcomm.org/*"}]}))
