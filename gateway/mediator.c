@@ -19,6 +19,7 @@
 #define LIVE_BATCH 100        /* messages in one live delivery */
 #define LIVE_INFLIGHT 4       /* live deliveries on their way to one connection */
 #define MAX_SESSIONS 100000
+#define LIVE_BACKOFF_MS 100   /* a connection with too much unread is pushed to again after this */
 
 const char *const gw_med_protocols[] = { DC_MED_PIURI_CM3, DC_MED_PIURI_CM2, DC_MED_PIURI_PICKUP3, NULL };
 
@@ -38,6 +39,7 @@ struct session {
 	int64_t last_id;          /* pushed up to here */
 	unsigned inflight;
 	bool dirty, gone;
+	int64_t not_before;       /* after a "too much unread": the next push waits until then */
 	uint64_t gen;             /* changes when the session moves to another connection */
 };
 
@@ -84,6 +86,13 @@ static int64_t now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -627,6 +636,7 @@ static void push_done(void *arg, enum gw_send_result r, const char *why)
 			if (p->first_id - 1 < s->last_id)
 				s->last_id = p->first_id - 1;
 			s->dirty = true;
+			s->not_before = mono_ms() + LIVE_BACKOFF_MS;
 		}
 	}
 	pthread_cond_signal(&m->cv);
@@ -714,7 +724,7 @@ static void *live_run(void *arg)
 				s = *pp;
 				continue;
 			}
-			if (s->dirty && !s->gone && s->inflight < LIVE_INFLIGHT) {
+			if (s->dirty && !s->gone && s->inflight < LIVE_INFLIGHT && s->not_before <= mono_ms()) {
 				push_one(m, s);
 				worked = true;
 			}
@@ -724,7 +734,7 @@ static void *live_run(void *arg)
 		if (!worked) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 200 * 1000000L;
+			ts.tv_nsec += LIVE_BACKOFF_MS * 1000000L; /* a backed-off session is looked at again */
 			if (ts.tv_nsec >= 1000000000L) {
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000L;
