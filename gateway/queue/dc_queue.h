@@ -173,7 +173,9 @@ enum dc_queue_med_change {
 	DC_QUEUE_MED_DONE = 0, /* added or removed */
 	DC_QUEUE_MED_SAME,     /* already so: no change */
 	DC_QUEUE_MED_OTHERS,   /* add: the recipient (or its mailbox) belongs to another client */
+	DC_QUEUE_MED_FULL,     /* add: the client has DC_QUEUE_MED_MAX_RECIPIENTS already */
 };
+#define DC_QUEUE_MED_MAX_RECIPIENTS 10000
 dc_err dc_queue_med_grant(struct dc_queue *q, const char *client, int64_t now_ms, struct dc_errinfo *ei) DC_WUR;
 dc_err dc_queue_med_granted(struct dc_queue *q, const char *client, bool *granted, struct dc_errinfo *ei) DC_WUR;
 dc_err dc_queue_med_recipient(struct dc_queue *q, const char *client, const char *recipient, const char *mailbox,

@@ -182,7 +182,17 @@ static dc_err med_recipient(struct dc_queue *q, const char *client, const char *
 		return DC_OK;
 	}
 	free(who);
-	sqlite3_stmt *s = prep(db, "INSERT INTO med_recipient(recipient,mailbox,client,added_ms) VALUES(?1,?2,?3,?4)");
+	sqlite3_stmt *s = prep(db, "SELECT COUNT(*) FROM med_recipient WHERE client=?1");
+	if (!s)
+		return fail(db, ei, "recipients");
+	sqlite3_bind_text(s, 1, client, -1, SQLITE_STATIC);
+	int64_t have = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_finalize(s);
+	if (have >= DC_QUEUE_MED_MAX_RECIPIENTS) {
+		*res = DC_QUEUE_MED_FULL;
+		return DC_OK;
+	}
+	s = prep(db, "INSERT INTO med_recipient(recipient,mailbox,client,added_ms) VALUES(?1,?2,?3,?4)");
 	if (!s)
 		return fail(db, ei, "recipient add");
 	sqlite3_bind_text(s, 1, recipient, -1, SQLITE_STATIC);
