@@ -85,7 +85,7 @@ run status 5
 run pickup 5 100
 run status 0
 # 6. live mode over WebSocket
-run live 50
+run live "$N"
 run status 0
 run livecut 200
 run status 0
