@@ -199,11 +199,13 @@ dc_err dc_med_parse(const char *msg_json, size_t len, struct dc_med_request *out
 	}
 	case DC_MED_DELIVERY_REQUEST: {
 		const cJSON *l = cJSON_GetObjectItemCaseSensitive(body, "limit");
-		if (!l || !cJSON_IsNumber(l) || l->valuedouble < 1 || l->valuedouble != (double)(int64_t)l->valuedouble) {
+		/* the range first: a cast of a double out of int64_t's range is undefined */
+		double v = l && cJSON_IsNumber(l) ? l->valuedouble : 0;
+		if (!(v >= 1) || (v < DC_MED_MAX_LIMIT && v != (double)(int64_t)v)) {
 			rc = dc__fail(ei, DC_ERR_MALFORMED, "delivery-request: body.limit (a positive integer) is required");
 			break;
 		}
-		r->limit = l->valuedouble > DC_MED_MAX_LIMIT ? DC_MED_MAX_LIMIT : (size_t)l->valuedouble;
+		r->limit = v >= DC_MED_MAX_LIMIT ? DC_MED_MAX_LIMIT : (size_t)v;
 		break;
 	}
 	case DC_MED_MESSAGES_RECEIVED:
