@@ -92,7 +92,7 @@ run status 0
 # 7. the protocol messages packed and read by didcomm-rust (didcomm-node, installed as
 # tests/interop/run.sh does: the pinned version, into tests/interop/node_modules)
 if command -v node >/dev/null && command -v npm >/dev/null && [ ! -f tests/interop/node_modules/didcomm-node/package.json ]; then
-	timeout 300 npm install --no-audit --no-fund --save-exact --fetch-retries=1 --prefix tests/interop \
+	timeout 120 npm install --no-audit --no-fund --save-exact --fetch-retries=1 --prefix tests/interop \
 		"didcomm-node@$(sed -n 's/.*"didcomm-node": *"\([^"]*\)".*/\1/p' tests/interop/package.json)" > "$T/npm.log" 2>&1
 fi
 if command -v node >/dev/null && [ -f tests/interop/node_modules/didcomm-node/package.json ]; then
