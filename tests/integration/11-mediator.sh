@@ -65,6 +65,7 @@ run features
 run mediate 3
 run mediate 2 agent2
 # 3. N messages held for the agent, picked up over HTTP in batches of 100
+run hostile
 run unregistered
 run send "$N"
 run status "$N"

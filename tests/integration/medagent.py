@@ -219,6 +219,25 @@ def main():
         expect(code == 403, "a forward for a DID not registered: the rules decide (reject: 403); a registered "
                             "one is held before them (the sends below)", code)
 
+    elif cmd == "hostile":  # requests that break the protocols: a problem report each, the gateway keeps serving
+        cases = [(PU3 + "delivery-request", {"limit": "10"}, "e.p.msg"),
+                 (PU3 + "delivery-request", {"limit": 1e300, "recipient_did": 5}, "e.p.msg"),
+                 (PU3 + "messages-received", {"message_id_list": [{"x": 1}]}, "e.p.msg"),
+                 (PU3 + "live-delivery-change", {"live_delivery": "yes"}, "e.p.msg"),
+                 (CM3 + "recipient-update", {"updates": [{"recipient_did": "did:ex:%d" % i, "action": "add"}
+                                                         for i in range(300)]}, "e.p.msg.too-big"),
+                 (CM3 + "recipient-update", {"updates": [{"recipient_did": "not a did", "action": "add"}]}, "e.p.msg"),
+                 (PU3 + "live-delivery-change", {"live_delivery": True}, "e.m.live-mode-not-supported")]
+        for typ, body, want in cases:
+            code, r = A.http(A.msg(typ, body))
+            expect(code in (400, 403, 413) and r and r["body"].get("code") == want,
+                   "hostile %s %s: %d %s" % (typ.rsplit("/", 1)[1], json.dumps(body)[:40], code, want), (code, r))
+        code, r = A.http(A.msg(PU3 + "status-request", {}, return_route="none"))
+        expect(code in (400, 403) and r and r["body"]["code"] == "e.p.req.return-route-all",
+               "pickup without return_route all: refused (a status is never queued)", (code, r))
+        code, r = A.http(A.msg(PU3 + "status-request", {}))
+        expect(code == 200 and r["type"] == PU3 + "status", "still serving", (code, r))
+
     elif cmd == "features":  # discover-features lists both coordinate-mediation versions and pickup 3.0
         code, r = A.http(A.msg("https://didcomm.org/discover-features/2.0/queries",
                                {"queries": [{"feature-type": "protocol", "match": "https://didcomm.org/*"}]}))
