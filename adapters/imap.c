@@ -46,10 +46,6 @@
 #include <libetpan/libetpan.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <openssl/err.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -66,6 +62,7 @@
 #include <unistd.h>
 
 #include "adapter.h"
+#include "mailtls.h"
 
 #define MAX_PARTS 64     /* MIME parts looked at in one mail */
 #define MAX_DEPTH 12     /* multipart / message nesting */
@@ -331,15 +328,8 @@ static dc_err mail_extract(const char *mail, size_t len, size_t max_part, struct
 }
 
 /* ---- mailboxes ----------------------------------------------------------------------------- */
-struct srv {
-	char host[256];
-	char port[8];
-	bool tls;
-	bool ip; /* host is an address literal: checked against the certificate's IP names, no SNI */
-};
-
 /* imap[s]://host[:port][/FOLDER] (FOLDER defaults to INBOX) */
-static bool url_parse(const char *url, struct srv *s, char *folder, size_t fn)
+static bool url_parse(const char *url, struct mail_srv *s, char *folder, size_t fn)
 {
 	memset(s, 0, sizeof *s);
 	const char *p;
@@ -395,99 +385,6 @@ static bool url_parse(const char *url, struct srv *s, char *folder, size_t fn)
 	return true;
 }
 
-/* ---- TLS: the server's certificate -------------------------------------------------------
- * libetpan does the handshake (GnuTLS in the Debian build) but checks nothing of the
- * certificate the server shows. So after every handshake, before a byte of the session goes
- * over it (LOGIN, a command), the chain the server sent is verified here with libcrypto:
- * up to a trust anchor of ca_file (or the system's store when ca_file is not set), for the
- * purpose "TLS server", valid now, and naming the host of `url` (a DNS name, with the usual
- * wildcard rule, or an address literal against the IP names). The handshake itself proved
- * the server holds the key of the first certificate. Anything else: no session, one line
- * saying why, and the mailbox is tried again later like any connection that fails. */
-static void tls_sni(struct mailstream_ssl_context *c, void *arg)
-{
-	struct srv *s = arg;
-	if (!s->ip) /* RFC 6066: no address literals in SNI */
-		(void)mailstream_ssl_set_server_name(c, s->host);
-}
-
-static bool tls_verified(X509_STORE *trust, mailstream *st, const struct srv *s, char *why, size_t why_len)
-{
-	/* libetpan's GnuTLS build returns an unset pointer when the server sent no X.509 chain;
-	 * a finished handshake with its default priorities always has one (no anonymous or PSK
-	 * suites, no session resumption) */
-	carray *chain = mailstream_get_certificate_chain(st);
-	STACK_OF(X509) *rest = sk_X509_new_null();
-	X509 *leaf = NULL;
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	bool ok = false;
-	snprintf(why, why_len, "TLS with %s:%s: out of memory checking its certificate", s->host, s->port);
-	if (!rest || !ctx)
-		goto out;
-	unsigned n = chain ? carray_count(chain) : 0;
-	for (unsigned i = 0; i < n; i++) {
-		const MMAPString *der = carray_get(chain, i);
-		const unsigned char *p = (const unsigned char *)der->str;
-		X509 *x = der->len <= LONG_MAX ? d2i_X509(NULL, &p, (long)der->len) : NULL;
-		if (!x || p != (const unsigned char *)der->str + der->len) {
-			X509_free(x);
-			snprintf(why, why_len, "TLS with %s:%s: certificate %u of the server's chain is unreadable", s->host,
-			         s->port, i);
-			goto out;
-		}
-		if (!leaf)
-			leaf = x;
-		else if (!sk_X509_push(rest, x)) {
-			X509_free(x);
-			goto out;
-		}
-	}
-	if (!leaf) {
-		snprintf(why, why_len, "TLS with %s:%s: the server showed no certificate", s->host, s->port);
-		goto out;
-	}
-	if (X509_STORE_CTX_init(ctx, trust, leaf, rest) != 1 || X509_STORE_CTX_set_default(ctx, "ssl_server") != 1)
-		goto out;
-	X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
-	X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	if ((s->ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, s->host) : X509_VERIFY_PARAM_set1_host(vp, s->host, 0)) != 1)
-		goto out;
-	if (X509_verify_cert(ctx) == 1) {
-		ok = true;
-		why[0] = 0;
-	} else {
-		int e = X509_STORE_CTX_get_error(ctx);
-		snprintf(why, why_len, "TLS with %s:%s: server certificate not trusted: %s (depth %d)", s->host, s->port,
-		         X509_verify_cert_error_string(e), X509_STORE_CTX_get_error_depth(ctx));
-	}
-out:
-	X509_STORE_CTX_free(ctx);
-	X509_free(leaf);
-	sk_X509_pop_free(rest, X509_free);
-	if (chain)
-		mailstream_certificate_chain_free(chain);
-	ERR_clear_error(); /* this thread's queue: nothing else reads it */
-	return ok;
-}
-
-/* the trust anchors for servers' certificates: ca_file, or the system's store */
-static dc_err tls_trust(const char *ca_file, X509_STORE **out, struct dc_errinfo *ei)
-{
-	X509_STORE *st = X509_STORE_new();
-	if (!st)
-		return DC_ERR_NOMEM;
-	if (!ca_file)
-		ca_file = "";
-	int ok = ca_file[0] ? X509_STORE_load_file(st, ca_file) : X509_STORE_set_default_paths(st);
-	ERR_clear_error();
-	if (ok != 1) {
-		X509_STORE_free(st);
-		return dc_errinfo_set(ei, DC_ERR_IO, "ca_file: no certificate could be read from %.200s", ca_file);
-	}
-	*out = st;
-	return DC_OK;
-}
-
 enum { M_OK, M_REJECT, M_LATER }; /* a mail's outcome, in rising precedence */
 
 struct mail {
@@ -500,7 +397,7 @@ struct mail {
 
 struct mbox {
 	struct gw_adapter *ad;
-	struct srv srv;
+	struct mail_srv srv;
 	char folder[200], tag[65], src[80];
 	pthread_t th;
 	bool started;
@@ -569,7 +466,7 @@ static void imap_ack(void *arg, const struct gw_reply *r)
 	wake(mb);
 }
 
-static int tcp_connect(struct gw_adapter *ad, const struct srv *s, char *why, size_t why_len)
+static int tcp_connect(struct gw_adapter *ad, const struct mail_srv *s, char *why, size_t why_len)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
 	int e = getaddrinfo(s->host, s->port, &hints, &res);
@@ -629,7 +526,7 @@ static mailimap *session_open(struct mbox *mb, char *why, size_t why_len)
 		return NULL;
 	}
 	mailimap_set_timeout(im, tmo);
-	mailstream *st = mb->srv.tls ? mailstream_ssl_open_with_callback_timeout(fd, tmo, tls_sni, &mb->srv) :
+	mailstream *st = mb->srv.tls ? mailstream_ssl_open_with_callback_timeout(fd, tmo, mail_tls_sni, &mb->srv) :
 	                               mailstream_socket_open_timeout(fd, tmo);
 	if (!st) {
 		close(fd);
@@ -638,7 +535,7 @@ static mailimap *session_open(struct mbox *mb, char *why, size_t why_len)
 		         mb->srv.port);
 		return NULL;
 	}
-	if (mb->srv.tls && !tls_verified(ad->trust, st, &mb->srv, why, why_len)) {
+	if (mb->srv.tls && !mail_tls_verified(ad->trust, st, &mb->srv, why, why_len)) {
 		mailstream_close(st); /* and its fd */
 		mailimap_free(im);
 		return NULL;
@@ -654,11 +551,11 @@ static mailimap *session_open(struct mbox *mb, char *why, size_t why_len)
 		if (cd)
 			mailimap_capability_data_free(cd);
 		if (offered) {
-			if ((r = mailimap_socket_starttls_with_callback(im, tls_sni, &mb->srv)) != MAILIMAP_NO_ERROR) {
+			if ((r = mailimap_socket_starttls_with_callback(im, mail_tls_sni, &mb->srv)) != MAILIMAP_NO_ERROR) {
 				imap_why(im, r, "STARTTLS", why, why_len);
 				goto fail;
 			}
-			if (!tls_verified(ad->trust, im->imap_stream, &mb->srv, why, why_len)) {
+			if (!mail_tls_verified(ad->trust, im->imap_stream, &mb->srv, why, why_len)) {
 				mailstream_close(im->imap_stream); /* not one more word to that server, not even LOGOUT */
 				im->imap_stream = NULL;
 				goto fail;
@@ -1139,7 +1036,7 @@ static dc_err imap_start(struct gw_adapter *ad, struct gw_host *host, struct dc_
 	bool tls = strcmp(ad->conf->starttls, "no") != 0;
 	for (size_t i = 0; i < ad->n_mb; i++)
 		tls = tls || ad->mb[i].srv.tls;
-	if (tls && !ad->trust && (rc = tls_trust(ad->conf->ca_file, &ad->trust, ei)))
+	if (tls && !ad->trust && (rc = mail_tls_trust(ad->conf->ca_file, &ad->trust, ei)))
 		return rc;
 	for (size_t i = 0; i < ad->n_mb; i++) {
 		struct mbox *mb = &ad->mb[i];

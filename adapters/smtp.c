@@ -35,10 +35,6 @@
 #include <libetpan/libetpan.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <openssl/err.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <sodium.h>
@@ -54,6 +50,7 @@
 #include <unistd.h>
 
 #include "adapter.h"
+#include "mailtls.h"
 
 #define MAX_ADDR 254 /* RFC 5321 path limit, less the brackets */
 
@@ -554,16 +551,9 @@ static bool dest_rcpt(const struct gw_dest *d, char *buf, size_t n)
 }
 
 /* ---- url ------------------------------------------------------------------------------- */
-struct srv {
-	char host[256];
-	char port[8];
-	bool tls; /* implicit */
-	bool ip;  /* host is an address literal: checked against the certificate's IP names, no SNI */
-};
-
 /* scheme://host[:port][/...] with the given schemes and default ports */
 static bool url_parse(const char *url, const char *plain, const char *tls, const char *dport, const char *dtport,
-                      struct srv *s, const char **rest)
+                      struct mail_srv *s, const char **rest)
 {
 	memset(s, 0, sizeof *s);
 	size_t pl = strlen(plain), tl = strlen(tls);
@@ -615,99 +605,6 @@ static bool url_parse(const char *url, const char *plain, const char *tls, const
 	return true;
 }
 
-/* ---- TLS: the server's certificate -------------------------------------------------------
- * libetpan does the handshake (GnuTLS in the Debian build) but checks nothing of the
- * certificate the server shows. So after every handshake, before a byte of the session goes
- * over it (EHLO, AUTH, mail), the chain the server sent is verified here with libcrypto:
- * up to a trust anchor of ca_file (or the system's store when ca_file is not set), for the
- * purpose "TLS server", valid now, and naming the host of `url` (a DNS name, with the usual
- * wildcard rule, or an address literal against the IP names). The handshake itself proved
- * the server holds the key of the first certificate. Anything else: no session, one line
- * saying why, and the mail is retried later like any connection that fails. */
-static void tls_sni(struct mailstream_ssl_context *c, void *arg)
-{
-	struct srv *s = arg;
-	if (!s->ip) /* RFC 6066: no address literals in SNI */
-		(void)mailstream_ssl_set_server_name(c, s->host);
-}
-
-static bool tls_verified(X509_STORE *trust, mailstream *st, const struct srv *s, char *why, size_t why_len)
-{
-	/* libetpan's GnuTLS build returns an unset pointer when the server sent no X.509 chain;
-	 * a finished handshake with its default priorities always has one (no anonymous or PSK
-	 * suites, no session resumption) */
-	carray *chain = mailstream_get_certificate_chain(st);
-	STACK_OF(X509) *rest = sk_X509_new_null();
-	X509 *leaf = NULL;
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	bool ok = false;
-	snprintf(why, why_len, "TLS with %s:%s: out of memory checking its certificate", s->host, s->port);
-	if (!rest || !ctx)
-		goto out;
-	unsigned n = chain ? carray_count(chain) : 0;
-	for (unsigned i = 0; i < n; i++) {
-		const MMAPString *der = carray_get(chain, i);
-		const unsigned char *p = (const unsigned char *)der->str;
-		X509 *x = der->len <= LONG_MAX ? d2i_X509(NULL, &p, (long)der->len) : NULL;
-		if (!x || p != (const unsigned char *)der->str + der->len) {
-			X509_free(x);
-			snprintf(why, why_len, "TLS with %s:%s: certificate %u of the server's chain is unreadable", s->host,
-			         s->port, i);
-			goto out;
-		}
-		if (!leaf)
-			leaf = x;
-		else if (!sk_X509_push(rest, x)) {
-			X509_free(x);
-			goto out;
-		}
-	}
-	if (!leaf) {
-		snprintf(why, why_len, "TLS with %s:%s: the server showed no certificate", s->host, s->port);
-		goto out;
-	}
-	if (X509_STORE_CTX_init(ctx, trust, leaf, rest) != 1 || X509_STORE_CTX_set_default(ctx, "ssl_server") != 1)
-		goto out;
-	X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
-	X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	if ((s->ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, s->host) : X509_VERIFY_PARAM_set1_host(vp, s->host, 0)) != 1)
-		goto out;
-	if (X509_verify_cert(ctx) == 1) {
-		ok = true;
-		why[0] = 0;
-	} else {
-		int e = X509_STORE_CTX_get_error(ctx);
-		snprintf(why, why_len, "TLS with %s:%s: server certificate not trusted: %s (depth %d)", s->host, s->port,
-		         X509_verify_cert_error_string(e), X509_STORE_CTX_get_error_depth(ctx));
-	}
-out:
-	X509_STORE_CTX_free(ctx);
-	X509_free(leaf);
-	sk_X509_pop_free(rest, X509_free);
-	if (chain)
-		mailstream_certificate_chain_free(chain);
-	ERR_clear_error(); /* this thread's queue: nothing else reads it */
-	return ok;
-}
-
-/* the trust anchors for servers' certificates: ca_file, or the system's store */
-static dc_err tls_trust(const char *ca_file, X509_STORE **out, struct dc_errinfo *ei)
-{
-	X509_STORE *st = X509_STORE_new();
-	if (!st)
-		return DC_ERR_NOMEM;
-	if (!ca_file)
-		ca_file = "";
-	int ok = ca_file[0] ? X509_STORE_load_file(st, ca_file) : X509_STORE_set_default_paths(st);
-	ERR_clear_error();
-	if (ok != 1) {
-		X509_STORE_free(st);
-		return dc_errinfo_set(ei, DC_ERR_IO, "ca_file: no certificate could be read from %.200s", ca_file);
-	}
-	*out = st;
-	return DC_OK;
-}
-
 /* ---- the adapter ------------------------------------------------------------------------ */
 struct sjob {
 	struct sjob *next;
@@ -722,7 +619,7 @@ struct sjob {
 struct gw_adapter {
 	const struct smtp_conf *conf;
 	struct gw_host *host;
-	struct srv srv;
+	struct mail_srv srv;
 	enum { TLS_REQUIRED, TLS_IF_OFFERED, TLS_NO } starttls;
 	char *password;
 	X509_STORE *trust; /* when TLS may be used */
@@ -805,7 +702,7 @@ static mailsmtp *session_open(struct gw_adapter *ad, char *why, size_t why_len)
 		return NULL;
 	}
 	mailsmtp_set_timeout(s, tmo);
-	st = ad->srv.tls ? mailstream_ssl_open_with_callback_timeout(fd, tmo, tls_sni, &ad->srv) :
+	st = ad->srv.tls ? mailstream_ssl_open_with_callback_timeout(fd, tmo, mail_tls_sni, &ad->srv) :
 	                   mailstream_socket_open_timeout(fd, tmo);
 	if (!st) {
 		close(fd);
@@ -814,7 +711,7 @@ static mailsmtp *session_open(struct gw_adapter *ad, char *why, size_t why_len)
 		mailsmtp_free(s);
 		return NULL;
 	}
-	if (ad->srv.tls && !tls_verified(ad->trust, st, &ad->srv, why, why_len)) {
+	if (ad->srv.tls && !mail_tls_verified(ad->trust, st, &ad->srv, why, why_len)) {
 		mailstream_close(st); /* and its fd */
 		mailsmtp_free(s);
 		return NULL;
@@ -833,11 +730,11 @@ static mailsmtp *session_open(struct gw_adapter *ad, char *why, size_t why_len)
 	}
 	if (!ad->srv.tls && ad->starttls != TLS_NO) {
 		if (s->esmtp & MAILSMTP_ESMTP_STARTTLS) {
-			if ((r = mailsmtp_socket_starttls_with_callback(s, tls_sni, &ad->srv)) != MAILSMTP_NO_ERROR) {
+			if ((r = mailsmtp_socket_starttls_with_callback(s, mail_tls_sni, &ad->srv)) != MAILSMTP_NO_ERROR) {
 				reply_of(s, r, why, why_len, "STARTTLS");
 				goto fail;
 			}
-			if (!tls_verified(ad->trust, s->stream, &ad->srv, why, why_len)) {
+			if (!mail_tls_verified(ad->trust, s->stream, &ad->srv, why, why_len)) {
 				mailstream_close(s->stream); /* not one more word to that server, not even QUIT */
 				s->stream = NULL;
 				goto fail;
@@ -965,7 +862,7 @@ static dc_err smtp_create(const void *conf_, const struct gw_limits *lim, struct
 	const struct smtp_conf *conf = conf_;
 	(void)lim;
 	*out = NULL;
-	struct srv srv;
+	struct mail_srv srv;
 	if (!url_parse(conf->url, "smtp", "smtps", "25", "465", &srv, NULL))
 		return dc_errinfo_set(ei, DC_ERR_INVAL, "url: expected smtp://HOST[:PORT] or smtps://HOST[:PORT], got '%.100s'",
 		                      conf->url);
@@ -998,7 +895,7 @@ static dc_err smtp_start(struct gw_adapter *ad, struct gw_host *host, struct dc_
 	dc_err rc;
 	if (ad->conf->password_file[0] && (rc = host->read_secret(host, ad->conf->password_file, &ad->password, ei)))
 		return rc;
-	if ((ad->srv.tls || ad->starttls != TLS_NO) && !ad->trust && (rc = tls_trust(ad->conf->ca_file, &ad->trust, ei)))
+	if ((ad->srv.tls || ad->starttls != TLS_NO) && !ad->trust && (rc = mail_tls_trust(ad->conf->ca_file, &ad->trust, ei)))
 		return rc;
 	if (pthread_create(&ad->th, NULL, smtp_thread, ad) != 0)
 		return dc_errinfo_set(ei, DC_ERR_NOMEM, "cannot start the SMTP thread");

@@ -1,7 +1,8 @@
 /* adapters/ws: DIDComm over WebSocket, each WebSocket message one DIDComm message.
  *
- * Inbound (loop thread): upgrades on the shared listener that name no subprotocol; those that
- * name one are refused at the handshake (400 with the reason). Messages go to the gateway (host->submit); a refusal
+ * Inbound (loop thread): upgrades on the shared listener that name no subprotocol or offer
+ * didcomm/v2; those that offer only others are refused at the handshake (400 with the reason).
+ * Messages go to the gateway (host->submit); a refusal
  * is answered on the socket with a problem report, a reply to a message that asked for
  * return_route goes back on the same socket. At most WS_MAX_PENDING messages per connection
  * wait for the gateway; beyond that the socket is not read (TCP pushes back on the sender).

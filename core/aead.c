@@ -5,7 +5,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -47,25 +46,24 @@ enum dc_enc dc__enc_from_name(const char *s)
 	return DC_ENC_NONE;
 }
 
-/* HMAC-SHA-512(mac_key, AAD || IV || CT || AL) truncated to 32 bytes */
+/* HMAC-SHA-512(mac_key, AAD || IV || CT || AL) truncated to 32 bytes; -1 on failure */
 static int cbc_tag(const uint8_t *mac_key, const uint8_t *aad, size_t aad_len, const uint8_t *iv,
                    const uint8_t *ct, size_t ct_len, uint8_t tag[32])
 {
 	uint8_t al[8], full[64];
 	uint64_t bits = (uint64_t)aad_len * 8;
+	size_t n = 0;
 	for (int i = 0; i < 8; i++)
 		al[i] = (uint8_t)(bits >> (56 - 8 * i));
-	crypto_auth_hmacsha512_state st;
-	crypto_auth_hmacsha512_init(&st, mac_key, 32);
-	crypto_auth_hmacsha512_update(&st, aad, aad_len);
-	crypto_auth_hmacsha512_update(&st, iv, 16);
-	crypto_auth_hmacsha512_update(&st, ct, ct_len);
-	crypto_auth_hmacsha512_update(&st, al, 8);
-	crypto_auth_hmacsha512_final(&st, full);
-	memcpy(tag, full, 32);
+	EVP_MAC_CTX *c = dc__hmac_sha512_new(mac_key, 32);
+	int ok = c && EVP_MAC_update(c, aad, aad_len) == 1 && EVP_MAC_update(c, iv, 16) == 1 &&
+	         EVP_MAC_update(c, ct, ct_len) == 1 && EVP_MAC_update(c, al, 8) == 1 &&
+	         EVP_MAC_final(c, full, &n, sizeof full) == 1 && n == 64;
+	EVP_MAC_CTX_free(c); /* cleanses the keyed state */
+	if (ok)
+		memcpy(tag, full, 32);
 	sodium_memzero(full, sizeof full);
-	sodium_memzero(&st, sizeof st);
-	return 0;
+	return ok ? 0 : -1;
 }
 
 static dc_err evp_crypt(const EVP_CIPHER *c, bool enc, const uint8_t *key, const uint8_t *iv, size_t iv_len,
@@ -116,8 +114,8 @@ dc_err dc__aead_encrypt(enum dc_enc e, const uint8_t *cek, const uint8_t *iv, co
 	case DC_ENC_A256CBC_HS512: {
 		dc_err rc = evp_crypt(dc__evp_cipher(DC_EVP_AES256_CBC), true, cek + 32, iv, 16, NULL, 0, pt, pt_len, ct, ct_len, NULL,
 		                      false);
-		if (rc == DC_OK)
-			cbc_tag(cek, aad, aad_len, iv, ct, *ct_len, tag);
+		if (rc == DC_OK && cbc_tag(cek, aad, aad_len, iv, ct, *ct_len, tag) != 0)
+			rc = DC_ERR_CRYPTO;
 		return rc;
 	}
 	case DC_ENC_A256GCM:
@@ -144,8 +142,7 @@ dc_err dc__aead_decrypt(enum dc_enc e, const uint8_t *cek, const uint8_t *iv, si
 		uint8_t want[32];
 		if (ct_len == 0 || ct_len % 16)
 			return DC_ERR_CRYPTO;
-		cbc_tag(cek, aad, aad_len, iv, ct, ct_len, want);
-		int same = CRYPTO_memcmp(want, tag, 32);
+		int same = cbc_tag(cek, aad, aad_len, iv, ct, ct_len, want) == 0 ? CRYPTO_memcmp(want, tag, 32) : -1;
 		sodium_memzero(want, sizeof want);
 		if (same != 0)
 			return DC_ERR_CRYPTO; /* MAC first: nothing is decrypted on a bad tag */

@@ -30,6 +30,9 @@ dc_err dc_ctx_new(struct dc_resolver *r, struct dc_keystore *ks, struct dc_ctx *
 
 void dc_ctx_free(struct dc_ctx *c)
 {
+	if (!c)
+		return;
+	dc__keygen_cache_clear(&c->keygen);
 	free(c);
 }
 

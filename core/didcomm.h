@@ -161,7 +161,9 @@ struct dc_limits {
 };
 
 struct dc_ctx;
-/* The context borrows resolver and keystore; both must outlive it. */
+/* The context borrows resolver and keystore; both must outlive it. A context (like its
+ * resolver, whose cache it fills) is used by one thread at a time; a keystore may be shared by
+ * the contexts of several threads once loaded. */
 dc_err dc_ctx_new(struct dc_resolver *r, struct dc_keystore *ks, struct dc_ctx **out) DC_WUR;
 void dc_ctx_free(struct dc_ctx *c);
 void dc_ctx_set_limits(struct dc_ctx *c, const struct dc_limits *l);

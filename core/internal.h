@@ -30,6 +30,9 @@ dc_err dc__b64any_check(const char *in, size_t n) DC_WUR;
  * max_depth (checked before cJSON runs), duplicate member names at any level, and
  * trailing garbage. */
 dc_err dc__json_parse(const char *in, size_t n, size_t max_depth, cJSON **out, struct dc_errinfo *ei) DC_WUR;
+/* Case-sensitive lookup (cJSON_GetObjectItemCaseSensitive, faster): the first member of that
+ * name, or NULL. */
+cJSON *dc__json_get(const cJSON *obj, const char *name);
 /* Case-sensitive lookups. Return NULL when absent or of another type. */
 const char *dc__json_str(const cJSON *obj, const char *name);
 const cJSON *dc__json_obj(const cJSON *obj, const char *name);
@@ -75,7 +78,13 @@ dc_err dc__key_priv_d(const struct dc_key *k, uint8_t *d, size_t cap, size_t *le
 dc_err dc__key_generate(enum dc_crv crv, struct dc_key **out) DC_WUR;
 /* A fresh key-agreement key in the caller's storage (the ephemeral key of a JWE): no kid, the
  * private part inside k itself. Always pair with dc__key_eph_clear (wipes it), even on failure. */
-dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k) DC_WUR;
+struct dc_keygen_cache {
+	void *ctx[DC_CRV_SECP256K1 + 1]; /* EVP_PKEY_CTX * per EC curve, made on first use */
+};
+void dc__keygen_cache_clear(struct dc_keygen_cache *kc);
+/* kc (may be NULL): EC key generation contexts kept between calls (one user at a time). An EC
+ * ephemeral key keeps its scalar inside k->evp only (eph stays zero; ECDH goes through evp). */
+dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k, struct dc_keygen_cache *kc) DC_WUR;
 void dc__key_eph_clear(struct dc_key *k);
 dc_err dc__key_set_kid(struct dc_key *k, const char *kid) DC_WUR;
 dc_err dc__key_dup_public(const struct dc_key *k, struct dc_key **out) DC_WUR;
@@ -102,6 +111,9 @@ dc_err dc__verify(const struct dc_key *pub, enum dc_sig_alg alg, const uint8_t *
 /* OKP (X25519, Ed25519) and EC (P-256/384/521, secp256k1). Takes "kid" if present.
  * Strict: wrong lengths, bad base64url, off-curve points, d not matching x/y all fail. */
 dc_err dc__jwk_parse(const cJSON *jwk, struct dc_key **out, struct dc_errinfo *ei) DC_WUR;
+/* The same from the members as strings (NULL: absent). */
+dc_err dc__jwk_parse_strs(const char *kty, const char *crv, const char *x, const char *y, const char *d,
+                          const char *kid, struct dc_key **out, struct dc_errinfo *ei) DC_WUR;
 /* Adds kty/crv/x(/y)(/d)(/kid) members to a new object. */
 dc_err dc__jwk_to_json(const struct dc_key *k, bool with_private, bool with_kid, cJSON **out) DC_WUR;
 
@@ -157,6 +169,26 @@ struct dc_jwe {
 /* Parse a general-JSON JWE (flattened accepted too). Checks structure, alg/enc known,
  * epk on its curve, no duplicate kids, at most max_rcpts recipients. */
 dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, struct dc_errinfo *ei) DC_WUR;
+/* The usual shape of an envelope read in place (see jwe.c): spans into the text. */
+#define DC_JWE_SCAN_MAX 8 /* recipients; more go to the JSON parser */
+struct dc_span {
+	const char *p;
+	size_t n;
+};
+struct dc_jwe_text {
+	struct dc_span prot, iv, ct, tag;
+	struct dc_span kid[DC_JWE_SCAN_MAX], ek[DC_JWE_SCAN_MAX];
+	size_t n;
+};
+/* true if in has that shape (at most max_rcpts recipients); no verdict on the contents yet */
+bool dc__jwe_scan_text(const char *in, size_t n, size_t max_rcpts, struct dc_jwe_text *t) DC_WUR;
+/* The JWE of a scanned text: the same checks and verdicts as dc__jwe_parse. */
+dc_err dc__jwe_from_text(const struct dc_jwe_text *t, struct dc_jwe **out, struct dc_errinfo *ei) DC_WUR;
+/* Both steps: the same from the JSON text when it has the usual shape (see jwe.c), without a JSON tree.
+ * false: not that shape, nothing done (parse it with dc__json_parse + dc__jwe_parse, which
+ * give the verdict). true: *rc is the verdict and, on DC_OK, *out the JWE. */
+bool dc__jwe_scan(const char *in, size_t n, size_t max_rcpts, struct dc_jwe **out, dc_err *rc,
+                  struct dc_errinfo *ei) DC_WUR;
 void dc__jwe_free(struct dc_jwe *jwe);
 /* Decrypt for recipient rcpts[idx] with its private key; sender_pub needed for 1PU.
  * *pt malloc'd (+1 NUL byte not counted). All failures: DC_ERR_CRYPTO. Checks apv matches
@@ -168,7 +200,7 @@ dc_err dc__jwe_decrypt(const struct dc_jwe *jwe, size_t idx, const struct dc_key
  * is the sender's private key-agreement key and skid its kid. *out: malloc'd JSON text. */
 dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key *sender, const char *skid,
                        const struct dc_key *const *rcpts, size_t n, const uint8_t *pt, size_t pt_len,
-                       char **out, size_t *out_len, struct dc_errinfo *ei) DC_WUR;
+                       struct dc_keygen_cache *kc, char **out, size_t *out_len, struct dc_errinfo *ei) DC_WUR;
 
 /* ---- JWS: jws.c --------------------------------------------------------------------- */
 struct dc_jws_sig {
@@ -289,6 +321,7 @@ struct dc_ctx {
 	struct dc_resolver *res;
 	struct dc_keystore *ks;
 	struct dc_limits lim;
+	struct dc_keygen_cache keygen; /* for ephemeral EC keys: a context is used by one thread */
 };
 
 
@@ -315,14 +348,21 @@ dc_err dc__wrap_refs(struct dc_op *op, const char *const *refs, size_t n, const 
 /* The public key of kid, which must be listed under rel in its DID's document. */
 dc_err dc__op_key(struct dc_op *op, const char *kid, enum dc_rel rel, const struct dc_key **out) DC_WUR;
 
-/* dc_unpack with the outermost layer already parsed (first, taken; may be NULL) and, when
+/* dc_unpack with the outermost layer already parsed (first, or first_jwe when it is a JWE;
+ * both taken, either may be NULL) and, when
  * msg_json_out is not NULL, the plaintext handed back parsed as well */
-dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, const char *in, size_t len, const struct dc_unpack_opts *o,
+dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, struct dc_jwe *first_jwe, const char *in, size_t len, const struct dc_unpack_opts *o,
                     char **msg_out, cJSON **msg_json_out, struct dc_unpack_meta **meta_out, struct dc_errinfo *ei);
 
-/* evp.c: OpenSSL ciphers, fetched once per process */
+/* evp.c: OpenSSL ciphers, digests and HMAC, fetched once per process */
 enum dc_evp { DC_EVP_AES256_WRAP, DC_EVP_AES256_CBC, DC_EVP_AES256_GCM, DC_EVP_AES256_ECB, DC_EVP_N };
 typedef struct evp_cipher_st EVP_CIPHER;
 const EVP_CIPHER *dc__evp_cipher(enum dc_evp which);
+enum dc_md { DC_MD_SHA256, DC_MD_SHA512, DC_MD_N };
+typedef struct evp_md_st EVP_MD;
+const EVP_MD *dc__evp_md(enum dc_md which);
+/* A new HMAC-SHA-512 context keyed with key (EVP_MAC_CTX_free it), or NULL. */
+typedef struct evp_mac_ctx_st EVP_MAC_CTX;
+EVP_MAC_CTX *dc__hmac_sha512_new(const uint8_t *key, size_t len);
 
 #endif

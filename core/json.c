@@ -56,7 +56,7 @@ static bool has_duplicates(const cJSON *j)
 			if (k > 1 && k <= 16) {
 				for (const cJSON *m = c->child; m; m = m->next)
 					for (const cJSON *o = m->next; o; o = o->next)
-						if (strcmp(m->string, o->string) == 0)
+						if (m->string[0] == o->string[0] && strcmp(m->string, o->string) == 0)
 							return true;
 			} else if (k > 16) {
 				const char **names = malloc(k * sizeof *names);
@@ -141,21 +141,33 @@ size_t dc__json_escape(const char *s, char *out)
 	return n;
 }
 
+/* cJSON_GetObjectItemCaseSensitive with the first bytes compared before strcmp: most member
+ * names differ there, and a message's checks look up some 30 names */
+cJSON *dc__json_get(const cJSON *obj, const char *name)
+{
+	if (!obj || !name)
+		return NULL;
+	for (cJSON *c = obj->child; c && c->string; c = c->next)
+		if (c->string[0] == name[0] && strcmp(c->string, name) == 0)
+			return c;
+	return NULL;
+}
+
 const char *dc__json_str(const cJSON *obj, const char *name)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	const cJSON *v = dc__json_get(obj, name);
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 const cJSON *dc__json_obj(const cJSON *obj, const char *name)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	const cJSON *v = dc__json_get(obj, name);
 	return cJSON_IsObject(v) ? v : NULL;
 }
 
 const cJSON *dc__json_arr(const cJSON *obj, const char *name)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	const cJSON *v = dc__json_get(obj, name);
 	return cJSON_IsArray(v) ? v : NULL;
 }
 

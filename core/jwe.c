@@ -5,7 +5,9 @@
  * path; every decryption failure is the same DC_ERR_CRYPTO. */
 #include "internal.h"
 
+#include <openssl/evp.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,16 +52,12 @@ void dc__jwe_free(struct dc_jwe *jwe)
 	free(jwe);
 }
 
-static dc_err b64_member(const cJSON *o, const char *name, uint8_t **out, size_t *len, size_t max,
-                         struct dc_errinfo *ei)
+static dc_err b64_span(const char *name, const char *v, size_t n, uint8_t **out, size_t *len, size_t max,
+                       struct dc_errinfo *ei)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-	if (!cJSON_IsString(v))
-		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"%s\" missing or not a string", name);
-	size_t n = strlen(v->valuestring);
 	if (max && n > max)
 		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"%s\" too long", name);
-	if (dc__b64url_decode(v->valuestring, n, out, len))
+	if (dc__b64url_decode(v, n, out, len))
 		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"%s\" is not base64url", name);
 	return DC_OK;
 }
@@ -69,95 +67,260 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* SHA-256 of the sorted kids joined with '.' */
+/* SHA-256 of the sorted kids joined with '.' (up to 8 kids sorted on the stack) */
 static dc_err kids_digest(const char *const *kids, size_t n, uint8_t out[32])
 {
-	const char **s = malloc(n * sizeof *s);
+	const char *few[8], **s = n <= 8 ? few : malloc(n * sizeof *s);
 	if (!s)
 		return DC_ERR_NOMEM;
 	memcpy(s, kids, n * sizeof *s);
-	qsort(s, n, sizeof *s, cmp_str);
-	crypto_hash_sha256_state st;
-	crypto_hash_sha256_init(&st);
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			crypto_hash_sha256_update(&st, (const uint8_t *)".", 1);
-		crypto_hash_sha256_update(&st, (const uint8_t *)s[i], strlen(s[i]));
-	}
-	crypto_hash_sha256_final(&st, out);
-	free(s);
-	return DC_OK;
+	if (n > 1)
+		qsort(s, n, sizeof *s, cmp_str);
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	unsigned int dl = 0;
+	bool ok = c && EVP_DigestInit_ex(c, dc__evp_md(DC_MD_SHA256), NULL) == 1;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (!i || EVP_DigestUpdate(c, ".", 1) == 1) && EVP_DigestUpdate(c, s[i], strlen(s[i])) == 1;
+	ok = ok && EVP_DigestFinal_ex(c, out, &dl) == 1 && dl == 32;
+	EVP_MD_CTX_free(c);
+	if (s != few)
+		free(s);
+	return ok ? DC_OK : DC_ERR_NOMEM;
+}
+
+#define MAX_KID 2048
+
+static dc_err rcpt_set(struct dc_jwe_rcpt *r, const char *kid, size_t kid_len, const char *ek, size_t ek_len,
+                       struct dc_errinfo *ei)
+{
+	if (!kid || kid_len == 0 || kid_len > MAX_KID)
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: a recipient has no kid");
+	if (!(r->kid = strndup(kid, kid_len)))
+		return DC_ERR_NOMEM;
+	if (!ek)
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"encrypted_key\" missing or not a string");
+	return b64_span("encrypted_key", ek, ek_len, &r->ek, &r->ek_len, 4 * MAX_EK, ei);
 }
 
 static dc_err parse_rcpt(const cJSON *holder, const cJSON *hdr, struct dc_jwe_rcpt *r, struct dc_errinfo *ei)
 {
 	const char *kid = dc__json_str(hdr, "kid");
-	if (!kid || !kid[0] || strlen(kid) > 2048)
-		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: a recipient has no kid");
-	if (!(r->kid = strdup(kid)))
-		return DC_ERR_NOMEM;
-	return b64_member(holder, "encrypted_key", &r->ek, &r->ek_len, 4 * MAX_EK, ei);
+	const cJSON *ek = dc__json_get(holder, "encrypted_key");
+	const char *eks = cJSON_IsString(ek) ? ek->valuestring : NULL;
+	return rcpt_set(r, kid, kid ? strlen(kid) : 0, eks, eks ? strlen(eks) : 0, ei);
 }
 
-dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, struct dc_errinfo *ei)
+/* The protected header's members, from a JSON tree or read in place (strings; NULL: absent). */
+struct hdr_fields {
+	const char *alg, *enc, *typ, *skid, *apu, *apv;
+	bool apu_bad;           /* apu there, not null and not a string */
+	bool has_epk;
+	const cJSON *epk_json;  /* the tree's epk, or NULL: then the strings below */
+	const char *kty, *crv, *x, *y;
+};
+
+/* ---- reading JSON in place (the envelope and its protected header) ---------------------
+ * Most envelopes have one shape: {"protected":S,"recipients":[{"header":{"kid":S},
+ * "encrypted_key":S},...],"iv":S,"ciphertext":S,"tag":S}, and their protected header
+ * {"typ":S,"alg":S,"enc":S,"epk":{"kty":S,"crv":S,"x":S[,"y":S]}[,"skid":S,"apu":S],"apv":S};
+ * members in any order, whitespace anywhere, strings without escapes. The scanner reads that
+ * shape in place; anything else (another member, an escape, a control character, a duplicate,
+ * a syntax error, too many recipients) is left to the JSON parser, which gives the verdict.
+ * What the scanner accepts, the parser accepts as well and reads to the same strings. */
+struct scan {
+	const char *p, *end;
+};
+
+static void ws(struct scan *s)
 {
-	*out = NULL;
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static bool lit(struct scan *s, char c)
+{
+	ws(s);
+	if (s->p < s->end && *s->p == c) {
+		s->p++;
+		return true;
+	}
+	return false;
+}
+
+/* A string without escapes or control characters; v points into the text. Eight bytes at a
+ * time up to the first byte that is '"', '\\' or below 0x20 (base64url texts are most of an
+ * envelope), then byte by byte. */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+static bool str(struct scan *s, struct dc_span *v)
+{
+	ws(s);
+	if (s->p >= s->end || *s->p != '"')
+		return false;
+	const char *b = ++s->p, *c = b;
+	while (s->end - c >= 8) {
+		uint64_t x, q, e;
+		memcpy(&x, c, 8);
+		q = x ^ (ONES * '"');
+		e = x ^ (ONES * '\\');
+		if ((((q - ONES) & ~q) | ((e - ONES) & ~e) | (x - ONES * 0x20)) & ~x & HIGHS)
+			break;
+		c += 8;
+	}
+	for (; c < s->end; c++) {
+		unsigned char ch = (unsigned char)*c;
+		if (ch == '"') {
+			v->p = b;
+			v->n = (size_t)(c - b);
+			s->p = c + 1;
+			return true;
+		}
+		if (ch == '\\' || ch < 0x20)
+			return false;
+	}
+	return false;
+}
+
+static bool name_is(const struct dc_span *v, const char *name)
+{
+	size_t n = strlen(name);
+	return v->n == n && memcmp(v->p, name, n) == 0;
+}
+
+/* An object of string members named in names (each at most once), into v; nothing else. */
+static bool scan_strs(struct scan *s, const char *const *names, size_t n_names, struct dc_span *v, unsigned *seen)
+{
+	*seen = 0;
+	if (!lit(s, '{'))
+		return false;
+	do {
+		struct dc_span k;
+		size_t w = 0;
+		if (!str(s, &k) || !lit(s, ':'))
+			return false;
+		while (w < n_names && !name_is(&k, names[w]))
+			w++;
+		if (w == n_names || (*seen & (1u << w)) || !str(s, &v[w]))
+			return false;
+		*seen |= 1u << w;
+	} while (lit(s, ','));
+	return lit(s, '}');
+}
+
+/* The protected header of the usual shape, read in raw (n bytes, ours: its strings are
+ * NUL-terminated in place). false: another shape, raw unchanged. */
+static bool scan_hdr(char *raw, size_t n, struct hdr_fields *f)
+{
+	enum { H_TYP, H_ALG, H_ENC, H_SKID, H_APU, H_APV, H_EPK, H_N };
+	static const char *const names[H_N] = { "typ", "alg", "enc", "skid", "apu", "apv", "epk" };
+	static const char *const epk_names[] = { "kty", "crv", "x", "y" };
+	struct dc_span v[H_N], e[4];
+	unsigned seen = 0, eseen = 0;
+	struct scan s = { raw, raw + n };
+	if (!lit(&s, '{'))
+		return false;
+	do {
+		struct dc_span k;
+		size_t w = 0;
+		if (!str(&s, &k) || !lit(&s, ':'))
+			return false;
+		while (w < H_N && !name_is(&k, names[w]))
+			w++;
+		if (w == H_N || (seen & (1u << w)))
+			return false;
+		seen |= 1u << w;
+		if (w == H_EPK ? !scan_strs(&s, epk_names, 4, e, &eseen) : !str(&s, &v[w]))
+			return false;
+	} while (lit(&s, ','));
+	if (!lit(&s, '}'))
+		return false;
+	ws(&s);
+	if (s.p != s.end)
+		return false;
+	/* the strings end where their closing quotes are */
+	const char **out[H_N] = { &f->typ, &f->alg, &f->enc, &f->skid, &f->apu, &f->apv, NULL };
+	const char **eout[4] = { &f->kty, &f->crv, &f->x, &f->y };
+	memset(f, 0, sizeof *f);
+	for (size_t i = 0; i < H_EPK; i++)
+		if (seen & (1u << i)) {
+			raw[v[i].p - raw + (ptrdiff_t)v[i].n] = 0;
+			*out[i] = v[i].p;
+		}
+	f->has_epk = seen & (1u << H_EPK);
+	for (size_t i = 0; i < 4; i++)
+		if (eseen & (1u << i)) {
+			raw[e[i].p - raw + (ptrdiff_t)e[i].n] = 0;
+			*eout[i] = e[i].p;
+		}
+	return true;
+}
+
+/* The protected header (its base64url text prot, prot_len bytes): alg, enc, typ, skid, apu,
+ * apv, epk. */
+static dc_err jwe_protected(struct dc_jwe *jwe, const char *prot, size_t prot_len, struct dc_errinfo *ei)
+{
 	cJSON *hdr = NULL;
 	uint8_t *raw = NULL;
 	size_t raw_len = 0;
+	struct hdr_fields f;
 	dc_err rc;
-	if (!cJSON_IsObject(j))
-		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: not an object");
-	struct dc_jwe *jwe = calloc(1, sizeof *jwe);
-	if (!jwe)
+	if (!prot || prot_len > 16384)
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header missing or too long");
+	if (!(jwe->protected_b64 = strndup(prot, prot_len)))
 		return DC_ERR_NOMEM;
-	if (cJSON_GetObjectItemCaseSensitive(j, "aad") || cJSON_GetObjectItemCaseSensitive(j, "unprotected")) {
-		rc = dc__fail(ei, DC_ERR_UNSUPPORTED, "encrypted message: aad/unprotected members are not used by DIDComm");
-		goto out;
+	if (dc__b64url_decode(prot, prot_len, &raw, &raw_len))
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header is not base64url");
+	if (!scan_hdr((char *)raw, raw_len, &f)) {
+		if ((rc = dc__json_parse((const char *)raw, raw_len, 8, &hdr, ei)))
+			goto out;
+		if (!cJSON_IsObject(hdr)) {
+			rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header is not an object");
+			goto out;
+		}
+		memset(&f, 0, sizeof f);
+		f.alg = dc__json_str(hdr, "alg");
+		f.enc = dc__json_str(hdr, "enc");
+		f.typ = dc__json_str(hdr, "typ");
+		f.skid = dc__json_str(hdr, "skid");
+		f.apv = dc__json_str(hdr, "apv");
+		const cJSON *apu = dc__json_get(hdr, "apu");
+		if (apu && !cJSON_IsNull(apu)) {
+			f.apu = cJSON_IsString(apu) ? apu->valuestring : NULL;
+			f.apu_bad = !f.apu;
+		}
+		f.epk_json = dc__json_get(hdr, "epk");
+		f.has_epk = f.epk_json != NULL;
 	}
-	const char *prot = dc__json_str(j, "protected");
-	if (!prot || strlen(prot) > 16384) {
-		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header missing or too long");
-		goto out;
-	}
-	if (!(jwe->protected_b64 = strdup(prot))) {
-		rc = DC_ERR_NOMEM;
-		goto out;
-	}
-	if (dc__b64url_decode(prot, strlen(prot), &raw, &raw_len)) {
-		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header is not base64url");
-		goto out;
-	}
-	if ((rc = dc__json_parse((const char *)raw, raw_len, 8, &hdr, ei)))
-		goto out;
-	if (!cJSON_IsObject(hdr)) {
-		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header is not an object");
-		goto out;
-	}
-	const char *alg = dc__json_str(hdr, "alg"), *enc = dc__json_str(hdr, "enc");
-	jwe->alg = kw_alg_from_name(alg);
-	jwe->enc = dc__enc_from_name(enc);
-	if (!alg || !enc) {
+	jwe->alg = kw_alg_from_name(f.alg);
+	jwe->enc = dc__enc_from_name(f.enc);
+	if (!f.alg || !f.enc) {
 		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: alg and enc are required");
 		goto out;
 	}
 	if (!jwe->alg || !jwe->enc) {
-		rc = dc__fail(ei, DC_ERR_UNSUPPORTED, "encrypted message: alg %.40s / enc %.40s not supported", alg, enc);
+		rc = dc__fail(ei, DC_ERR_UNSUPPORTED, "encrypted message: alg %.40s / enc %.40s not supported", f.alg,
+		              f.enc);
 		goto out;
 	}
 	if (jwe->alg == DC_ALG_ECDH_1PU_A256KW && jwe->enc != DC_ENC_A256CBC_HS512) {
 		rc = dc__fail(ei, DC_ERR_UNSUPPORTED, "encrypted message: ECDH-1PU requires A256CBC-HS512");
 		goto out;
 	}
-	const char *typ = dc__json_str(hdr, "typ"), *skid = dc__json_str(hdr, "skid");
-	if ((typ && !(jwe->typ = strdup(typ))) || (skid && !(jwe->skid = strdup(skid)))) {
+	if ((f.typ && !(jwe->typ = strdup(f.typ))) || (f.skid && !(jwe->skid = strdup(f.skid)))) {
 		rc = DC_ERR_NOMEM;
 		goto out;
 	}
-	const cJSON *apu = cJSON_GetObjectItemCaseSensitive(hdr, "apu");
-	if (apu && !cJSON_IsNull(apu) && (rc = b64_member(hdr, "apu", &jwe->apu, &jwe->apu_len, 4096, ei)))
+	if (f.apu_bad) {
+		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"apu\" missing or not a string");
 		goto out;
-	if ((rc = b64_member(hdr, "apv", &jwe->apv, &jwe->apv_len, 64, ei)))
+	}
+	if (f.apu && (rc = b64_span("apu", f.apu, strlen(f.apu), &jwe->apu, &jwe->apu_len, 4096, ei)))
+		goto out;
+	if (!f.apv) {
+		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"apv\" missing or not a string");
+		goto out;
+	}
+	if ((rc = b64_span("apv", f.apv, strlen(f.apv), &jwe->apv, &jwe->apv_len, 64, ei)))
 		goto out;
 	if (jwe->alg == DC_ALG_ECDH_1PU_A256KW) {
 		if (!jwe->apu) {
@@ -178,19 +341,77 @@ dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, stru
 			goto out;
 		}
 	}
-	const cJSON *epk = cJSON_GetObjectItemCaseSensitive(hdr, "epk");
-	if (!epk) {
+	if (!f.has_epk) {
 		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: epk is required");
 		goto out;
 	}
-	if ((rc = dc__jwk_parse(epk, &jwe->epk, ei)))
+	rc = f.epk_json ? dc__jwk_parse(f.epk_json, &jwe->epk, ei)
+	                : dc__jwk_parse_strs(f.kty, f.crv, f.x, f.y, NULL, NULL, &jwe->epk, ei);
+	if (rc)
 		goto out;
 	if (jwe->epk->priv || !dc__crv_is_key_agreement(jwe->epk->crv)) {
 		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: epk is not a public key-agreement key");
 		goto out;
 	}
+	rc = DC_OK;
+out:
+	cJSON_Delete(hdr);
+	free(raw);
+	return rc;
+}
+
+/* After the recipients: no kid twice; iv, tag and ciphertext (base64url texts). */
+static dc_err jwe_finish(struct dc_jwe *jwe, const char *iv, size_t iv_n, const char *tag, size_t tag_n,
+                         const char *ct, size_t ct_n, struct dc_errinfo *ei)
+{
+	dc_err rc;
+	for (size_t a = 0; a < jwe->n_rcpts; a++)
+		for (size_t b = a + 1; b < jwe->n_rcpts; b++)
+			if (strcmp(jwe->rcpts[a].kid, jwe->rcpts[b].kid) == 0)
+				return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: recipient kid %.200s appears twice",
+				                jwe->rcpts[a].kid);
+	static const char *const names[] = { "iv", "tag", "ciphertext" };
+	const char *v[] = { iv, tag, ct };
+	for (size_t i = 0; i < 3; i++)
+		if (!v[i])
+			return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"%s\" missing or not a string", names[i]);
+	if ((rc = b64_span("iv", iv, iv_n, &jwe->iv, &jwe->iv_len, 64, ei)) ||
+	    (rc = b64_span("tag", tag, tag_n, &jwe->tag, &jwe->tag_len, 128, ei)) ||
+	    (rc = b64_span("ciphertext", ct, ct_n, &jwe->ct, &jwe->ct_len, 0, ei)))
+		return rc;
+	if (jwe->iv_len != dc__enc_iv_len(jwe->enc) || jwe->tag_len != dc__enc_tag_len(jwe->enc))
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: iv or tag length is wrong for %s",
+		                dc__enc_name(jwe->enc));
+	return DC_OK;
+}
+
+static const char *str_or_null(const cJSON *o, const char *name, size_t *n)
+{
+	const cJSON *v = dc__json_get(o, name);
+	if (!cJSON_IsString(v))
+		return NULL;
+	*n = strlen(v->valuestring);
+	return v->valuestring;
+}
+
+dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, struct dc_errinfo *ei)
+{
+	*out = NULL;
+	dc_err rc;
+	if (!cJSON_IsObject(j))
+		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: not an object");
+	struct dc_jwe *jwe = calloc(1, sizeof *jwe);
+	if (!jwe)
+		return DC_ERR_NOMEM;
+	if (dc__json_get(j, "aad") || dc__json_get(j, "unprotected")) {
+		rc = dc__fail(ei, DC_ERR_UNSUPPORTED, "encrypted message: aad/unprotected members are not used by DIDComm");
+		goto out;
+	}
+	const char *prot = dc__json_str(j, "protected");
+	if ((rc = jwe_protected(jwe, prot, prot ? strlen(prot) : 0, ei)))
+		goto out;
 	/* recipients: general, or flattened (header + encrypted_key at the top) */
-	const cJSON *rcpts = cJSON_GetObjectItemCaseSensitive(j, "recipients");
+	const cJSON *rcpts = dc__json_get(j, "recipients");
 	if (rcpts) {
 		int n = cJSON_GetArraySize(rcpts);
 		if (!cJSON_IsArray(rcpts) || n < 1 || (size_t)n > max_rcpts) {
@@ -223,30 +444,129 @@ dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, stru
 		if ((rc = parse_rcpt(j, dc__json_obj(j, "header"), &jwe->rcpts[0], ei)))
 			goto out;
 	}
-	for (size_t a = 0; a < jwe->n_rcpts; a++)
-		for (size_t b = a + 1; b < jwe->n_rcpts; b++)
-			if (strcmp(jwe->rcpts[a].kid, jwe->rcpts[b].kid) == 0) {
-				rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: recipient kid %.200s appears twice",
-				              jwe->rcpts[a].kid);
-				goto out;
-			}
-	if ((rc = b64_member(j, "iv", &jwe->iv, &jwe->iv_len, 64, ei)) ||
-	    (rc = b64_member(j, "tag", &jwe->tag, &jwe->tag_len, 128, ei)) ||
-	    (rc = b64_member(j, "ciphertext", &jwe->ct, &jwe->ct_len, 0, ei)))
+	size_t iv_n = 0, tag_n = 0, ct_n = 0;
+	const char *iv = str_or_null(j, "iv", &iv_n), *tag = str_or_null(j, "tag", &tag_n),
+		   *ct = str_or_null(j, "ciphertext", &ct_n);
+	if ((rc = jwe_finish(jwe, iv, iv_n, tag, tag_n, ct, ct_n, ei)))
 		goto out;
-	if (jwe->iv_len != dc__enc_iv_len(jwe->enc) || jwe->tag_len != dc__enc_tag_len(jwe->enc)) {
-		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: iv or tag length is wrong for %s",
-		              dc__enc_name(jwe->enc));
-		goto out;
-	}
 	*out = jwe;
 	jwe = NULL;
 	rc = DC_OK;
 out:
-	cJSON_Delete(hdr);
-	free(raw);
 	dc__jwe_free(jwe);
 	return rc;
+}
+
+/* {"kid":S} */
+static bool scan_header(struct scan *s, struct dc_span *kid)
+{
+	struct dc_span k;
+	return lit(s, '{') && str(s, &k) && name_is(&k, "kid") && lit(s, ':') && str(s, kid) && lit(s, '}');
+}
+
+/* {"header":{"kid":S},"encrypted_key":S} in either order */
+static bool scan_rcpt(struct scan *s, struct dc_span *kid, struct dc_span *ek)
+{
+	bool have_h = false, have_ek = false;
+	if (!lit(s, '{'))
+		return false;
+	for (int i = 0; i < 2; i++) {
+		struct dc_span k;
+		if ((i && !lit(s, ',')) || !str(s, &k) || !lit(s, ':'))
+			return false;
+		if (name_is(&k, "header") && !have_h) {
+			if (!scan_header(s, kid))
+				return false;
+			have_h = true;
+		} else if (name_is(&k, "encrypted_key") && !have_ek) {
+			if (!str(s, ek))
+				return false;
+			have_ek = true;
+		} else {
+			return false;
+		}
+	}
+	return lit(s, '}');
+}
+
+bool dc__jwe_scan_text(const char *in, size_t n, size_t max_rcpts, struct dc_jwe_text *t)
+{
+	enum { M_PROT, M_RCPTS, M_IV, M_CT, M_TAG, M_N };
+	static const char *const names[M_N] = { "protected", "recipients", "iv", "ciphertext", "tag" };
+	struct dc_span *m[M_N] = { &t->prot, NULL, &t->iv, &t->ct, &t->tag };
+	unsigned seen = 0;
+	struct scan s = { in, in + n };
+	memset(t, 0, sizeof *t);
+	if (!lit(&s, '{'))
+		return false;
+	for (size_t i = 0; i < M_N; i++) {
+		struct dc_span k;
+		if ((i && !lit(&s, ',')) || !str(&s, &k) || !lit(&s, ':'))
+			return false;
+		size_t w = 0;
+		while (w < M_N && !name_is(&k, names[w]))
+			w++;
+		if (w == M_N || (seen & (1u << w)))
+			return false;
+		seen |= 1u << w;
+		if (w != M_RCPTS) {
+			if (!str(&s, m[w]))
+				return false;
+			continue;
+		}
+		if (!lit(&s, '['))
+			return false;
+		do {
+			if (t->n == max_rcpts || t->n == DC_JWE_SCAN_MAX || !scan_rcpt(&s, &t->kid[t->n], &t->ek[t->n]))
+				return false;
+			t->n++;
+		} while (lit(&s, ','));
+		if (!lit(&s, ']'))
+			return false;
+	}
+	if (!lit(&s, '}'))
+		return false;
+	ws(&s);
+	return s.p == s.end;
+}
+
+dc_err dc__jwe_from_text(const struct dc_jwe_text *t, struct dc_jwe **out, struct dc_errinfo *ei)
+{
+	dc_err rc;
+	*out = NULL;
+	struct dc_jwe *jwe = calloc(1, sizeof *jwe);
+	if (!jwe)
+		return DC_ERR_NOMEM;
+	if ((rc = jwe_protected(jwe, t->prot.p, t->prot.n, ei)))
+		goto out;
+	if (!(jwe->rcpts = calloc(t->n, sizeof *jwe->rcpts))) {
+		rc = DC_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		rc = rcpt_set(&jwe->rcpts[i], t->kid[i].p, t->kid[i].n, t->ek[i].p, t->ek[i].n, ei);
+		jwe->n_rcpts++;
+		if (rc)
+			goto out;
+	}
+	if ((rc = jwe_finish(jwe, t->iv.p, t->iv.n, t->tag.p, t->tag.n, t->ct.p, t->ct.n, ei)))
+		goto out;
+	*out = jwe;
+	jwe = NULL;
+out:
+	dc__jwe_free(jwe);
+	return rc;
+}
+
+bool dc__jwe_scan(const char *in, size_t n, size_t max_rcpts, struct dc_jwe **out, dc_err *rc,
+                  struct dc_errinfo *ei)
+{
+	struct dc_jwe_text t;
+	*out = NULL;
+	if (!dc__jwe_scan_text(in, n, max_rcpts, &t))
+		return false;
+	*rc = dc__jwe_from_text(&t, out, ei);
+	return true;
 }
 
 dc_err dc__jwe_decrypt(const struct dc_jwe *jwe, size_t idx, const struct dc_key *rcpt_priv,
@@ -368,8 +688,8 @@ static dc_err protected_header(enum dc_kw_alg alg, enum dc_enc enc, const struct
 }
 
 dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key *sender, const char *skid,
-                       const struct dc_key *const *rcpts, size_t n, const uint8_t *pt, size_t pt_len, char **out,
-                       size_t *out_len, struct dc_errinfo *ei)
+                       const struct dc_key *const *rcpts, size_t n, const uint8_t *pt, size_t pt_len,
+                       struct dc_keygen_cache *kc, char **out, size_t *out_len, struct dc_errinfo *ei)
 {
 	*out = NULL;
 	*out_len = 0;
@@ -410,7 +730,7 @@ dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key 
 			}
 	if ((rc = kids_digest(kids, n, digest)))
 		goto out;
-	if ((rc = dc__key_eph_generate(crv, &eph)))
+	if ((rc = dc__key_eph_generate(crv, &eph, kc)))
 		goto out;
 	/* protected header */
 	char apv_b64[64];

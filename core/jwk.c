@@ -5,20 +5,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-static dc_err b64_field(const cJSON *jwk, const char *name, uint8_t *out, size_t want, bool required,
-                        bool *present, struct dc_errinfo *ei)
+/* a member that is there but not a string (dc__jwk_parse) */
+static const char not_a_string[] = "";
+
+/* v (a string, NULL: absent) decoded to exactly want bytes */
+static dc_err b64_field(const char *v, const char *name, uint8_t *out, size_t want, bool required, bool *present,
+                        struct dc_errinfo *ei)
 {
 	*present = false;
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(jwk, name);
 	if (!v) {
 		if (required)
 			return dc__fail(ei, DC_ERR_MALFORMED, "jwk: missing \"%s\"", name);
 		return DC_OK;
 	}
-	if (!cJSON_IsString(v))
+	if (v == not_a_string)
 		return dc__fail(ei, DC_ERR_MALFORMED, "jwk: \"%s\" is not a string", name);
 	size_t n = 0;
-	dc_err rc = dc__b64url_decode_to(v->valuestring, strlen(v->valuestring), out, want, &n);
+	dc_err rc = dc__b64url_decode_to(v, strlen(v), out, want, &n);
 	if (rc || n != want) {
 		sodium_memzero(out, want);
 		return dc__fail(ei, DC_ERR_MALFORMED, "jwk: \"%s\" is not %zu bytes of base64url", name, want);
@@ -27,12 +30,10 @@ static dc_err b64_field(const cJSON *jwk, const char *name, uint8_t *out, size_t
 	return DC_OK;
 }
 
-dc_err dc__jwk_parse(const cJSON *jwk, struct dc_key **out, struct dc_errinfo *ei)
+dc_err dc__jwk_parse_strs(const char *kty, const char *crv_s, const char *x, const char *y, const char *d_s,
+                          const char *kid, struct dc_key **out, struct dc_errinfo *ei)
 {
 	*out = NULL;
-	if (!cJSON_IsObject(jwk))
-		return dc__fail(ei, DC_ERR_MALFORMED, "jwk: not an object");
-	const char *kty = dc__json_str(jwk, "kty"), *crv_s = dc__json_str(jwk, "crv");
 	if (!kty)
 		return dc__fail(ei, DC_ERR_MALFORMED, "jwk: \"kty\" is missing or not a string");
 	bool okp = strcmp(kty, "OKP") == 0, ec = strcmp(kty, "EC") == 0;
@@ -52,17 +53,17 @@ dc_err dc__jwk_parse(const cJSON *jwk, struct dc_key **out, struct dc_errinfo *e
 	dc_err rc;
 	size_t pub_len;
 	if (okp) {
-		if ((rc = b64_field(jwk, "x", pub, 32, true, &has, ei)))
+		if ((rc = b64_field(x, "x", pub, 32, true, &has, ei)))
 			goto out;
 		pub_len = 32;
 	} else {
 		pub[0] = 0x04;
-		if ((rc = b64_field(jwk, "x", pub + 1, f, true, &has, ei)) ||
-		    (rc = b64_field(jwk, "y", pub + 1 + f, f, true, &has, ei)))
+		if ((rc = b64_field(x, "x", pub + 1, f, true, &has, ei)) ||
+		    (rc = b64_field(y, "y", pub + 1 + f, f, true, &has, ei)))
 			goto out;
 		pub_len = 1 + 2 * f;
 	}
-	if ((rc = b64_field(jwk, "d", d, okp ? 32 : f, false, &has_d, ei)))
+	if ((rc = b64_field(d_s, "d", d, okp ? 32 : f, false, &has_d, ei)))
 		goto out;
 	if ((rc = dc__key_from_pub(crv, pub, pub_len, &k))) {
 		if (rc == DC_ERR_MALFORMED)
@@ -79,7 +80,6 @@ dc_err dc__jwk_parse(const cJSON *jwk, struct dc_key **out, struct dc_errinfo *e
 			dc__fail(ei, rc, "jwk: %s private key", dc_crv_name(crv));
 		goto out;
 	}
-	const char *kid = dc__json_str(jwk, "kid");
 	if (kid && (rc = dc__key_set_kid(k, kid))) {
 		dc__fail(ei, rc, "jwk: kid");
 		goto out;
@@ -90,6 +90,21 @@ out:
 	sodium_memzero(d, sizeof d);
 	dc_key_free(k);
 	return rc;
+}
+
+dc_err dc__jwk_parse(const cJSON *jwk, struct dc_key **out, struct dc_errinfo *ei)
+{
+	*out = NULL;
+	if (!cJSON_IsObject(jwk))
+		return dc__fail(ei, DC_ERR_MALFORMED, "jwk: not an object");
+	static const char *const b64[] = { "x", "y", "d" };
+	const char *v[3];
+	for (size_t i = 0; i < 3; i++) {
+		const cJSON *m = dc__json_get(jwk, b64[i]);
+		v[i] = !m ? NULL : cJSON_IsString(m) ? m->valuestring : not_a_string;
+	}
+	return dc__jwk_parse_strs(dc__json_str(jwk, "kty"), dc__json_str(jwk, "crv"), v[0], v[1], v[2],
+	                          dc__json_str(jwk, "kid"), out, ei);
 }
 
 static dc_err add_b64(cJSON *o, const char *name, const uint8_t *b, size_t n)

@@ -89,7 +89,7 @@ dc_err dc__jws_parse(const cJSON *j, struct dc_jws **out, struct dc_errinfo *ei)
 		rc = dc__fail(ei, DC_ERR_MALFORMED, "signed message: payload is not base64url");
 		goto out;
 	}
-	const cJSON *sigs = cJSON_GetObjectItemCaseSensitive(j, "signatures");
+	const cJSON *sigs = dc__json_get(j, "signatures");
 	if (sigs) {
 		int n = cJSON_GetArraySize(sigs);
 		if (!cJSON_IsArray(sigs) || n < 1 || n > 16) {

@@ -1,8 +1,9 @@
 /* Keys: X25519 and Ed25519 through libsodium; P-256, P-384, P-521 and secp256k1 through
  * OpenSSL 3 (EVP). Public points are validated on their curve when they enter; private
  * parts live in sodium_malloc'd memory and must match their public key. The EVP_PKEY of an
- * EC key is built once and cached in the key (keys are not shared across threads while
- * being used for the first time). */
+ * EC key is built once and cached in the key: for a key pair when its private part is set
+ * (keystore keys are read by several threads), for a public key on first use (documents
+ * belong to one resolver, used by one thread at a time). */
 #include "internal.h"
 
 #include <openssl/bn.h>
@@ -131,6 +132,35 @@ void dc__key_ec_xy(const struct dc_key *k, const uint8_t **x, const uint8_t **y)
 	*y = k->pub + 1 + f;
 }
 
+/* Per EC curve, built once and read-only afterwards (shared by every thread): the group
+ * (EC_GROUP_new_by_curve_name costs some 10 us for P-256: the Montgomery constants are
+ * computed again each time) and a parameters-only EVP_PKEY, the template of generated keys
+ * and of public keys (EVP_PKEY_fromdata would look the group up by name again: 20 us for a
+ * P-256 public key, against 5 us for a copy of the template given the point). */
+static pthread_once_t ec_once = PTHREAD_ONCE_INIT;
+static EVP_PKEY *ec_tmpl[DC_CRV_SECP256K1 + 1];
+static EC_GROUP *ec_grp[DC_CRV_SECP256K1 + 1];
+
+static void ec_tmpl_build(void)
+{
+	static const enum dc_crv all[] = { DC_CRV_P256, DC_CRV_P384, DC_CRV_P521, DC_CRV_SECP256K1 };
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+		if (c && EVP_PKEY_paramgen_init(c) == 1 && EVP_PKEY_CTX_set_group_name(c, crv_group(all[i])) == 1 &&
+		    EVP_PKEY_paramgen(c, &ec_tmpl[all[i]]) != 1)
+			ec_tmpl[all[i]] = NULL;
+		EVP_PKEY_CTX_free(c);
+		ec_grp[all[i]] = EC_GROUP_new_by_curve_name(crv_nid(all[i]));
+	}
+}
+
+/* The shared group of crv (do not free), or NULL if OpenSSL could not build it. */
+static const EC_GROUP *ec_group(enum dc_crv crv)
+{
+	pthread_once(&ec_once, ec_tmpl_build);
+	return dc__crv_is_ec(crv) ? ec_grp[crv] : NULL;
+}
+
 /* Decode and validate an EC point; write the uncompressed form to out (1 + 2f bytes). */
 static dc_err ec_point_norm(enum dc_crv crv, const uint8_t *in, size_t len, uint8_t *out)
 {
@@ -138,7 +168,7 @@ static dc_err ec_point_norm(enum dc_crv crv, const uint8_t *in, size_t len, uint
 	if (!((len == 1 + 2 * f && in[0] == 0x04) || (len == 1 + f && (in[0] == 0x02 || in[0] == 0x03))))
 		return DC_ERR_MALFORMED;
 	dc_err rc = DC_ERR_MALFORMED;
-	EC_GROUP *g = EC_GROUP_new_by_curve_name(crv_nid(crv));
+	const EC_GROUP *g = ec_group(crv);
 	EC_POINT *p = g ? EC_POINT_new(g) : NULL;
 	BN_CTX *bn = BN_CTX_new();
 	if (!g || !p || !bn) {
@@ -149,13 +179,15 @@ static dc_err ec_point_norm(enum dc_crv crv, const uint8_t *in, size_t len, uint
 	if (EC_POINT_oct2point(g, p, in, len, bn) != 1 || EC_POINT_is_at_infinity(g, p) ||
 	    EC_POINT_is_on_curve(g, p, bn) != 1)
 		goto out;
-	if (EC_POINT_point2oct(g, p, POINT_CONVERSION_UNCOMPRESSED, out, 1 + 2 * f, bn) != 1 + 2 * f)
+	/* an uncompressed point is already in our form (point2oct would cost a field inversion) */
+	if (in[0] == 0x04)
+		memcpy(out, in, len);
+	else if (EC_POINT_point2oct(g, p, POINT_CONVERSION_UNCOMPRESSED, out, 1 + 2 * f, bn) != 1 + 2 * f)
 		goto out;
 	rc = DC_OK;
 out:
 	BN_CTX_free(bn);
 	EC_POINT_free(p);
-	EC_GROUP_free(g);
 	return rc;
 }
 
@@ -191,9 +223,18 @@ dc_err dc__key_from_pub(enum dc_crv crv, const uint8_t *pub, size_t len, struct 
 	return DC_OK;
 }
 
-/* Build the EVP_PKEY of an EC key (public, or full pair when priv is set). */
+/* Build the EVP_PKEY of an EC key (public, or full pair when priv is set). A public key is
+ * a copy of the curve's template given the point (checked on the curve again by OpenSSL). */
 static EVP_PKEY *ec_evp(const struct dc_key *k)
 {
+	if (!k->priv && ec_group(k->crv) && ec_tmpl[k->crv]) {
+		EVP_PKEY *pk = EVP_PKEY_dup(ec_tmpl[k->crv]);
+		if (pk && EVP_PKEY_set1_encoded_public_key(pk, k->pub, k->pub_len) != 1) {
+			EVP_PKEY_free(pk);
+			pk = NULL;
+		}
+		return pk;
+	}
 	OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
 	OSSL_PARAM *params = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
@@ -260,7 +301,7 @@ dc_err dc__key_set_priv(struct dc_key *k, const uint8_t *d, size_t len)
 		memset(buf, 0, f - len);
 		memcpy(buf + (f - len), d, len);
 		/* 1 <= d < n and d*G == pub */
-		EC_GROUP *g = EC_GROUP_new_by_curve_name(crv_nid(k->crv));
+		const EC_GROUP *g = ec_group(k->crv);
 		EC_POINT *p = g ? EC_POINT_new(g) : NULL, *q = g ? EC_POINT_new(g) : NULL;
 		BN_CTX *bn = BN_CTX_secure_new();
 		BIGNUM *dn = BN_secure_new();
@@ -271,7 +312,6 @@ dc_err dc__key_set_priv(struct dc_key *k, const uint8_t *d, size_t len)
 		BN_CTX_free(bn);
 		EC_POINT_free(p);
 		EC_POINT_free(q);
-		EC_GROUP_free(g);
 		if (!ok)
 			goto out;
 		k->priv_len = f;
@@ -282,8 +322,10 @@ dc_err dc__key_set_priv(struct dc_key *k, const uint8_t *d, size_t len)
 		sodium_free(k->priv);
 	k->priv = buf;
 	buf = NULL;
-	EVP_PKEY_free(k->evp); /* rebuilt with the private part on first use */
-	k->evp = NULL;
+	EVP_PKEY_free(k->evp);
+	/* an EC key pair gets its EVP_PKEY now, not on first use: keystore keys are shared by the
+	 * threads of a process, which then only read it (should this fail, first use retries) */
+	k->evp = dc__crv_is_ec(k->crv) ? ec_evp(k) : NULL;
 	rc = DC_OK;
 out:
 	if (buf)
@@ -305,34 +347,38 @@ dc_err dc__key_priv_d(const struct dc_key *k, uint8_t *d, size_t cap, size_t *le
 	return DC_OK;
 }
 
-/* Key generation templates per EC curve, built once: EVP_PKEY_Q_keygen would look the
- * algorithm up and build the group again for every ephemeral key. Read-only once built. */
-static pthread_once_t ec_once = PTHREAD_ONCE_INIT;
-static EVP_PKEY *ec_tmpl[DC_CRV_SECP256K1 + 1];
-
-static void ec_tmpl_build(void)
-{
-	static const enum dc_crv all[] = { DC_CRV_P256, DC_CRV_P384, DC_CRV_P521, DC_CRV_SECP256K1 };
-	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-		if (c && EVP_PKEY_paramgen_init(c) == 1 && EVP_PKEY_CTX_set_group_name(c, crv_group(all[i])) == 1 &&
-		    EVP_PKEY_paramgen(c, &ec_tmpl[all[i]]) != 1)
-			ec_tmpl[all[i]] = NULL;
-		EVP_PKEY_CTX_free(c);
-	}
-}
-
-static EVP_PKEY *ec_keygen(enum dc_crv crv)
+/* A new key on crv from the curve's template. slot (may be NULL): a keygen context kept by the
+ * caller between calls (made here on first use; a context costs some 4 us to set up). */
+static EVP_PKEY *ec_keygen(enum dc_crv crv, EVP_PKEY_CTX **slot)
 {
 	pthread_once(&ec_once, ec_tmpl_build);
 	EVP_PKEY *pk = NULL;
 	if (!ec_tmpl[crv])
 		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", crv_group(crv));
-	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, ec_tmpl[crv], NULL);
-	if (!c || EVP_PKEY_keygen_init(c) != 1 || EVP_PKEY_keygen(c, &pk) != 1)
+	EVP_PKEY_CTX *c = slot ? *slot : NULL;
+	if (!c) {
+		if ((c = EVP_PKEY_CTX_new_from_pkey(NULL, ec_tmpl[crv], NULL)) && EVP_PKEY_keygen_init(c) != 1) {
+			EVP_PKEY_CTX_free(c);
+			c = NULL;
+		}
+		if (!c)
+			return NULL;
+		if (slot)
+			*slot = c;
+	}
+	if (EVP_PKEY_keygen(c, &pk) != 1)
 		pk = NULL;
-	EVP_PKEY_CTX_free(c);
+	if (!slot)
+		EVP_PKEY_CTX_free(c);
 	return pk;
+}
+
+void dc__keygen_cache_clear(struct dc_keygen_cache *kc)
+{
+	for (size_t i = 0; i < sizeof kc->ctx / sizeof kc->ctx[0]; i++) {
+		EVP_PKEY_CTX_free(kc->ctx[i]);
+		kc->ctx[i] = NULL;
+	}
 }
 
 dc_err dc__key_generate(enum dc_crv crv, struct dc_key **out)
@@ -363,7 +409,7 @@ dc_err dc__key_generate(enum dc_crv crv, struct dc_key **out)
 		rc = DC_OK;
 	} else if (dc__crv_is_ec(crv)) {
 		size_t f = dc__crv_field_len(crv);
-		EVP_PKEY *pk = ec_keygen(crv);
+		EVP_PKEY *pk = ec_keygen(crv, NULL);
 		BIGNUM *d = NULL;
 		size_t plen = 0;
 		if (pk && EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_PRIV_KEY, &d) == 1 &&
@@ -389,7 +435,7 @@ out:
 	return DC_OK;
 }
 
-dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k)
+dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k, struct dc_keygen_cache *kc)
 {
 	memset(k, 0, sizeof *k);
 	k->crv = crv;
@@ -404,22 +450,18 @@ dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k)
 	}
 	if (!dc__crv_is_key_agreement(crv))
 		return DC_ERR_UNSUPPORTED;
+	/* EC: the scalar stays inside the EVP_PKEY (all ECDH goes through k->evp); eph stays zero */
 	size_t f = dc__crv_field_len(crv), plen = 0;
-	BIGNUM *d = NULL;
-	EVP_PKEY *pk = ec_keygen(crv);
-	dc_err rc = DC_ERR_CRYPTO;
-	if (pk && EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_PRIV_KEY, &d) == 1 &&
-	    EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, k->pub, sizeof k->pub, &plen) == 1 &&
-	    plen == 1 + 2 * f && BN_bn2binpad(d, k->eph, (int)f) == (int)f) {
-		k->pub_len = plen;
-		k->priv_len = f;
-		k->evp = pk;
-		pk = NULL;
-		rc = DC_OK;
+	EVP_PKEY *pk = ec_keygen(crv, kc ? (EVP_PKEY_CTX **)&kc->ctx[crv] : NULL);
+	if (!pk || EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, k->pub, sizeof k->pub, &plen) != 1 ||
+	    plen != 1 + 2 * f) {
+		EVP_PKEY_free(pk);
+		return DC_ERR_CRYPTO;
 	}
-	BN_clear_free(d);
-	EVP_PKEY_free(pk);
-	return rc;
+	k->pub_len = plen;
+	k->priv_len = f;
+	k->evp = pk;
+	return DC_OK;
 }
 
 void dc__key_eph_clear(struct dc_key *k)

@@ -34,30 +34,30 @@ static dc_err check_attachment(const cJSON *a, size_t i, struct dc_errinfo *ei)
 {
 	if (!cJSON_IsObject(a))
 		return dc__fail(ei, DC_ERR_MALFORMED, "attachments[%zu]: not an object", i);
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(a, "id");
+	const cJSON *id = dc__json_get(a, "id");
 	if (id && !cJSON_IsString(id))
 		return dc__fail(ei, DC_ERR_MALFORMED, "attachments[%zu].id: not a string", i);
 	static const char *str_fields[] = { "description", "filename", "media_type", "format" };
 	for (size_t k = 0; k < sizeof str_fields / sizeof str_fields[0]; k++) {
-		const cJSON *f = cJSON_GetObjectItemCaseSensitive(a, str_fields[k]);
+		const cJSON *f = dc__json_get(a, str_fields[k]);
 		if (f && !cJSON_IsString(f))
 			return dc__fail(ei, DC_ERR_MALFORMED, "attachments[%zu].%s: not a string", i, str_fields[k]);
 	}
 	static const char *int_fields[] = { "lastmod_time", "byte_count" };
 	for (size_t k = 0; k < 2; k++) {
-		const cJSON *f = cJSON_GetObjectItemCaseSensitive(a, int_fields[k]);
+		const cJSON *f = dc__json_get(a, int_fields[k]);
 		if (f && !is_int(f))
 			return dc__fail(ei, DC_ERR_MALFORMED, "attachments[%zu].%s: not a non-negative integer", i,
 			                int_fields[k]);
 	}
-	const cJSON *data = cJSON_GetObjectItemCaseSensitive(a, "data");
+	const cJSON *data = dc__json_get(a, "data");
 	if (!cJSON_IsObject(data))
 		return dc__fail(ei, DC_ERR_MALFORMED, "attachments[%zu].data: missing or not an object", i);
-	const cJSON *jws = cJSON_GetObjectItemCaseSensitive(data, "jws");
-	const cJSON *hash = cJSON_GetObjectItemCaseSensitive(data, "hash");
-	const cJSON *links = cJSON_GetObjectItemCaseSensitive(data, "links");
-	const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(data, "base64");
-	const cJSON *json = cJSON_GetObjectItemCaseSensitive(data, "json");
+	const cJSON *jws = dc__json_get(data, "jws");
+	const cJSON *hash = dc__json_get(data, "hash");
+	const cJSON *links = dc__json_get(data, "links");
+	const cJSON *b64 = dc__json_get(data, "base64");
+	const cJSON *json = dc__json_get(data, "json");
 	if (!jws && !hash && !links && !b64 && !json)
 		return dc__fail(ei, DC_ERR_MALFORMED,
 		                "attachments[%zu].data: needs one of jws, hash, links, base64, json", i);
@@ -87,19 +87,19 @@ dc_err dc__msg_validate(const cJSON *msg, const struct dc_limits *lim, struct dc
 {
 	if (!cJSON_IsObject(msg))
 		return dc__fail(ei, DC_ERR_MALFORMED, "message: not a JSON object");
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, "id");
+	const cJSON *v = dc__json_get(msg, "id");
 	if (!cJSON_IsString(v) || !v->valuestring[0])
 		return dc__fail(ei, DC_ERR_MALFORMED, "message: id is missing or not a non-empty string");
 	if (strlen(v->valuestring) > MAX_ID_LEN)
 		return dc__fail(ei, DC_ERR_MALFORMED, "message: id longer than %d bytes", MAX_ID_LEN);
-	v = cJSON_GetObjectItemCaseSensitive(msg, "type");
+	v = dc__json_get(msg, "type");
 	if (!cJSON_IsString(v) || !v->valuestring[0])
 		return dc__fail(ei, DC_ERR_MALFORMED, "message: type is missing or not a string");
-	v = cJSON_GetObjectItemCaseSensitive(msg, "typ");
+	v = dc__json_get(msg, "typ");
 	if (v && (!cJSON_IsString(v) || (strcmp(v->valuestring, "application/didcomm-plain+json") != 0 &&
 	                                 strcmp(v->valuestring, "didcomm-plain+json") != 0)))
 		return dc__fail(ei, DC_ERR_MALFORMED, "message: typ is not application/didcomm-plain+json");
-	v = cJSON_GetObjectItemCaseSensitive(msg, "to");
+	v = dc__json_get(msg, "to");
 	if (v) {
 		if (!is_str_array(v, true))
 			return dc__fail(ei, DC_ERR_MALFORMED, "message: to is not an array of DIDs");
@@ -107,38 +107,38 @@ dc_err dc__msg_validate(const cJSON *msg, const struct dc_limits *lim, struct dc
 		cJSON_ArrayForEach(e, v) if (!is_did_like(e->valuestring)) return dc__fail(
 			ei, DC_ERR_MALFORMED, "message: to contains '%.100s', not a DID", e->valuestring);
 	}
-	v = cJSON_GetObjectItemCaseSensitive(msg, "from");
+	v = dc__json_get(msg, "from");
 	if (v && (!cJSON_IsString(v) || !is_did_like(v->valuestring)))
 		return dc__fail(ei, DC_ERR_MALFORMED, "message: from is not a DID");
 	static const char *strs[] = { "thid", "pthid", "lang", "from_prior" };
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
-		v = cJSON_GetObjectItemCaseSensitive(msg, strs[i]);
+		v = dc__json_get(msg, strs[i]);
 		if (v && !cJSON_IsString(v))
 			return dc__fail(ei, DC_ERR_MALFORMED, "message: %s is not a string", strs[i]);
 	}
 	static const char *ints[] = { "created_time", "expires_time" };
 	for (size_t i = 0; i < 2; i++) {
-		v = cJSON_GetObjectItemCaseSensitive(msg, ints[i]);
+		v = dc__json_get(msg, ints[i]);
 		if (v && !is_int(v))
 			return dc__fail(ei, DC_ERR_MALFORMED, "message: %s is not a non-negative integer", ints[i]);
 	}
-	v = cJSON_GetObjectItemCaseSensitive(msg, "body");
+	v = dc__json_get(msg, "body");
 	if (v && !cJSON_IsObject(v))
 		return dc__fail(ei, DC_ERR_MALFORMED, "message: body is not an object");
 	static const char *arrs[] = { "please_ack", "ack" };
 	for (size_t i = 0; i < 2; i++) {
-		v = cJSON_GetObjectItemCaseSensitive(msg, arrs[i]);
+		v = dc__json_get(msg, arrs[i]);
 		if (v && !is_str_array(v, true))
 			return dc__fail(ei, DC_ERR_MALFORMED, "message: %s is not an array of strings", arrs[i]);
 	}
-	v = cJSON_GetObjectItemCaseSensitive(msg, "from_prior");
+	v = dc__json_get(msg, "from_prior");
 	if (v) {
 		const char *s = v->valuestring;
 		const char *d1 = strchr(s, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
 		if (!d1 || !d2 || strchr(d2 + 1, '.') || d1 == s || d2 == d1 + 1 || !d2[1])
 			return dc__fail(ei, DC_ERR_MALFORMED, "message: from_prior is not a compact JWT");
 	}
-	v = cJSON_GetObjectItemCaseSensitive(msg, "attachments");
+	v = dc__json_get(msg, "attachments");
 	if (v) {
 		if (!cJSON_IsArray(v))
 			return dc__fail(ei, DC_ERR_MALFORMED, "message: attachments is not an array");

@@ -327,8 +327,8 @@ static dc_err anon_to_ref(struct dc_op *op, const char *ref, enum dc_enc enc, ch
 	}
 	char *out = NULL;
 	size_t out_len = 0;
-	rc = dc__jwe_encrypt(DC_ALG_ECDH_ES_A256KW, enc, NULL, NULL, keys, n, (const uint8_t *)*env, *env_len, &out,
-	                     &out_len, op->ei);
+	rc = dc__jwe_encrypt(DC_ALG_ECDH_ES_A256KW, enc, NULL, NULL, keys, n, (const uint8_t *)*env, *env_len,
+	                     &op->c->keygen, &out, &out_len, op->ei);
 	if (rc)
 		return rc;
 	free(*env);
@@ -500,7 +500,7 @@ dc_err dc_pack(struct dc_ctx *c, const char *msg_json, size_t len, const struct 
 		goto out;
 	/* keep what we need of the headers and drop the parsed tree before the crypto: a 10 MB
 	 * message must not be held twice */
-	const cJSON *exp = cJSON_GetObjectItemCaseSensitive(msg, "expires_time");
+	const cJSON *exp = dc__json_get(msg, "expires_time");
 	int64_t expires = cJSON_IsNumber(exp) ? (int64_t)exp->valuedouble : 0;
 	const char *from_s = dc__json_str(msg, "from");
 	if (from_s && !(from = strdup(from_s))) {
@@ -523,7 +523,7 @@ dc_err dc_pack(struct dc_ctx *c, const char *msg_json, size_t len, const struct 
 			n_hdr_to++;
 		}
 	}
-	bool had_from_prior = cJSON_GetObjectItemCaseSensitive(msg, "from_prior") != NULL;
+	bool had_from_prior = dc__json_get(msg, "from_prior") != NULL;
 	cJSON_Delete(msg);
 	msg = NULL;
 	payload = msg_json;
@@ -657,12 +657,12 @@ dc_err dc_pack(struct dc_ctx *c, const char *msg_json, size_t len, const struct 
 			if ((rc = pick_sender(&op, sender, rdoc, g, o->curve, &skey, keys, cap, &n)))
 				goto out;
 			rc = dc__jwe_encrypt(DC_ALG_ECDH_1PU_A256KW, DC_ENC_A256CBC_HS512, skey, dc_key_kid(skey), keys, n,
-			                     (const uint8_t *)payload, payload_len, &env, &env_len, ei);
+			                     (const uint8_t *)payload, payload_len, &c->keygen, &env, &env_len, ei);
 			if (rc == DC_OK && o->protect_sender) {
 				char *outer = NULL;
 				size_t outer_len = 0;
 				rc = dc__jwe_encrypt(DC_ALG_ECDH_ES_A256KW, anon_enc, NULL, NULL, keys, n,
-				                     (const uint8_t *)env, env_len, &outer, &outer_len, ei);
+				                     (const uint8_t *)env, env_len, &c->keygen, &outer, &outer_len, ei);
 				free(env);
 				env = outer;
 				env_len = outer_len;
@@ -671,7 +671,7 @@ dc_err dc_pack(struct dc_ctx *c, const char *msg_json, size_t len, const struct 
 			if ((rc = pick_rcpt_keys(&op, rdoc, g, o->curve, keys, cap, &n)))
 				goto out;
 			rc = dc__jwe_encrypt(DC_ALG_ECDH_ES_A256KW, anon_enc, NULL, NULL, keys, n, (const uint8_t *)payload,
-			                     payload_len, &env, &env_len, ei);
+			                     payload_len, &c->keygen, &env, &env_len, ei);
 		}
 		if (rc == DC_OK)
 			rc = wrap_forwards(&op, rdoc, o->service, o->no_forward, expires, anon_enc, &env, &env_len, &endpoint);

@@ -117,7 +117,7 @@ dc_err dc_protocol_handle(const struct dc_proto_info *pi, const char *msg_json, 
 	}
 	if (strcmp(type, PING) == 0) {
 		*handled = true;
-		const cJSON *rr = cJSON_GetObjectItemCaseSensitive(dc__json_obj(msg, "body"), "response_requested");
+		const cJSON *rr = dc__json_get(dc__json_obj(msg, "body"), "response_requested");
 		if (cJSON_IsFalse(rr))
 			goto out; /* default is true */
 		if (!(r = reply_base(pi, PING_RESPONSE, msg)) || !cJSON_AddObjectToObject(r, "body")) {

@@ -186,19 +186,45 @@ dc_err dc_relay_inspect(struct dc_ctx *c, const char *in, size_t len, struct dc_
 	if (len > c->lim.max_message_bytes)
 		return dc__fail(ei, DC_ERR_TOO_BIG, "message of %zu bytes is over the limit of %zu", len,
 		                c->lim.max_message_bytes);
-	if ((rc = dc__json_parse(in, len, c->lim.max_json_depth, &j, ei)))
+	/* an envelope of the usual shape is read in place, without a JSON tree (as dc_unpack does) */
+	struct dc_jwe_text t;
+	struct dc_jwe *jwe = NULL;
+	bool scanned = (c->lim.max_json_depth == 0 || c->lim.max_json_depth >= 4) &&
+	               dc__jwe_scan_text(in, len, c->lim.max_recipients, &t);
+	if (!scanned && (rc = dc__json_parse(in, len, c->lim.max_json_depth, &j, ei)))
 		return rc;
-	if (!cJSON_IsObject(j)) {
+	if (!scanned && !cJSON_IsObject(j)) {
 		rc = dc__fail(ei, DC_ERR_MALFORMED, "message: not a JSON object");
 		goto out;
 	}
-	bool enc = cJSON_GetObjectItemCaseSensitive(j, "ciphertext") != NULL;
-	bool sig = !enc && cJSON_GetObjectItemCaseSensitive(j, "payload") != NULL;
+	bool enc = scanned || dc__json_get(j, "ciphertext") != NULL;
+	bool sig = !enc && dc__json_get(j, "payload") != NULL;
 	if (!(out->media_type = strdup(enc ? MT_ENC : sig ? MT_SIGNED : MT_PLAIN))) {
 		rc = DC_ERR_NOMEM;
 		goto out;
 	}
-	if (enc) {
+	if (scanned) {
+		/* the recipient kids, read without decrypting */
+		if (!(out->rcpt_kids = calloc(t.n, sizeof *out->rcpt_kids))) {
+			rc = DC_ERR_NOMEM;
+			goto out;
+		}
+		bool ours = false;
+		for (size_t i = 0; i < t.n; i++) {
+			if (!(out->rcpt_kids[out->n_rcpt_kids++] = strndup(t.kid[i].p, t.kid[i].n))) {
+				rc = DC_ERR_NOMEM;
+				goto out;
+			}
+			ours |= dc_keystore_get(c->ks, out->rcpt_kids[i]) != NULL;
+		}
+		if (!ours) {
+			out->kind = DC_RELAY_NOT_FOR_US;
+			rc = DC_OK;
+			goto out;
+		}
+		if ((rc = dc__jwe_from_text(&t, &jwe, ei)))
+			goto out;
+	} else if (enc) {
 		/* the recipient kids, read without decrypting */
 		const cJSON *rcpts = dc__json_arr(j, "recipients"), *r;
 		size_t n = (size_t)cJSON_GetArraySize(rcpts);
@@ -231,9 +257,9 @@ dc_err dc_relay_inspect(struct dc_ctx *c, const char *in, size_t len, struct dc_
 		}
 	}
 	struct dc_unpack_opts o = { .unwrap_forwards = false };
-	cJSON *parsed = j; /* parsed once: unpack takes it */
+	cJSON *parsed = j; /* parsed once: unpack takes it (or the JWE) */
 	j = NULL;
-	if ((rc = dc__unpack_j(c, parsed, in, len, &o, &out->message, &msg, &out->meta, ei)))
+	if ((rc = dc__unpack_j(c, parsed, jwe, in, len, &o, &out->message, &msg, &out->meta, ei)))
 		goto out;
 	if (!msg && (rc = dc__json_parse(out->message, strlen(out->message), c->lim.max_json_depth, &msg, ei)))
 		goto out;
@@ -273,7 +299,7 @@ dc_err dc_relay_inspect(struct dc_ctx *c, const char *in, size_t len, struct dc_
 		rc = DC_ERR_NOMEM;
 		goto out;
 	}
-	const cJSON *exp = cJSON_GetObjectItemCaseSensitive(msg, "expires_time");
+	const cJSON *exp = dc__json_get(msg, "expires_time");
 	out->expires_time = cJSON_IsNumber(exp) && exp->valuedouble > 0 ? (int64_t)exp->valuedouble : 0;
 	out->kind = DC_RELAY_FORWARD;
 	free(out->message); /* the forward itself is of no further use */

@@ -74,19 +74,12 @@ static dc_err set_str(char **dst, const char *src)
 	return (src && !*dst) ? DC_ERR_NOMEM : DC_OK;
 }
 
-/* One JWE layer. On success *pt is the payload (malloc'd). */
-/* *jp is freed as soon as the JWE is parsed (its decoded copy is all we need): a large
- * message is then held once as text, once as ciphertext, once as plaintext at most. */
-static dc_err open_jwe(struct dc_op *op, cJSON **jp, struct state *st, struct dc_unpack_meta *m, bool first,
+/* One JWE layer, parsed (jwe is freed here). On success *pt is the payload (malloc'd). */
+static dc_err open_jwe(struct dc_op *op, struct dc_jwe *jwe, struct state *st, struct dc_unpack_meta *m, bool first,
                        uint8_t **pt, size_t *pt_len)
 {
-	struct dc_jwe *jwe = NULL;
 	const struct dc_keystore *ks = op->c->ks;
-	dc_err rc = dc__jwe_parse(*jp, op->c->lim.max_recipients, &jwe, op->ei);
-	cJSON_Delete(*jp);
-	*jp = NULL;
-	if (rc)
-		return rc;
+	dc_err rc;
 	if (jwe->typ && !typ_is(jwe->typ, TYP_ENC)) {
 		rc = dc__fail(op->ei, DC_ERR_MALFORMED, "encrypted message: typ is %.100s", jwe->typ);
 		goto out;
@@ -246,12 +239,24 @@ static dc_err check_from_prior(struct dc_op *op, const char *fp, const char *fro
 		rc = dc__fail(op->ei, DC_ERR_DENIED, "from_prior: kid %.200s is not a key of iss %.200s", jwt->kid, iss);
 		goto out;
 	}
-	if (sub && strcmp(sub, iss) == 0) {
+	const cJSON *sub_j = dc__json_get(jwt->payload, "sub"), *iat = dc__json_get(jwt->payload, "iat");
+	if (!dc__is_did(iss) || (sub_j && (!sub || !dc__is_did(sub)))) {
+		rc = dc__fail(op->ei, DC_ERR_MALFORMED, "from_prior: iss or sub is not a DID");
+		goto out;
+	}
+	if (iat && !cJSON_IsNumber(iat)) {
+		rc = dc__fail(op->ei, DC_ERR_MALFORMED, "from_prior: iat is not a number");
+		goto out;
+	}
+	if (sub && did_eq(sub, iss)) {
 		rc = dc__fail(op->ei, DC_ERR_MALFORMED, "from_prior: iss and sub are the same DID");
 		goto out;
 	}
-	if (sub && from && !did_eq(sub, from)) {
-		rc = dc__fail(op->ei, DC_ERR_DENIED, "from_prior: sub %.200s is not the message's from %.200s", sub, from);
+	/* a rotation message comes from the new DID (sub); one that ends the relationship has
+	 * neither sub nor from */
+	if (sub ? !from || !did_eq(sub, from) : from != NULL) {
+		rc = dc__fail(op->ei, DC_ERR_DENIED, "from_prior: sub %.200s is not the message's from %.200s",
+		              sub ? sub : "(none)", from ? from : "(none)");
 		goto out;
 	}
 	if ((rc = dc__op_key(op, jwt->kid, DC_REL_AUTH, &pub)))
@@ -285,7 +290,7 @@ static bool has_secret_for_jwe(const struct dc_keystore *ks, const cJSON *env)
 
 static bool int_field(const cJSON *msg, const char *name, int64_t *v)
 {
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, name);
+	const cJSON *t = dc__json_get(msg, name);
 	if (!cJSON_IsNumber(t))
 		return false;
 	*v = (int64_t)t->valuedouble;
@@ -295,10 +300,10 @@ static bool int_field(const cJSON *msg, const char *name, int64_t *v)
 dc_err dc_unpack(struct dc_ctx *c, const char *in, size_t len, const struct dc_unpack_opts *o, char **msg_out,
                  struct dc_unpack_meta **meta_out, struct dc_errinfo *ei)
 {
-	return dc__unpack_j(c, NULL, in, len, o, msg_out, NULL, meta_out, ei);
+	return dc__unpack_j(c, NULL, NULL, in, len, o, msg_out, NULL, meta_out, ei);
 }
 
-dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, const char *in, size_t len, const struct dc_unpack_opts *o,
+dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, struct dc_jwe *first_jwe, const char *in, size_t len, const struct dc_unpack_opts *o,
                     char **msg_out, cJSON **msg_json_out, struct dc_unpack_meta **meta_out, struct dc_errinfo *ei)
 {
 	struct dc_op op;
@@ -319,45 +324,66 @@ dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, const char *in, size_t len, 
 		*meta_out = NULL;
 	if (!c || !in || !msg_out) {
 		cJSON_Delete(first);
+		dc__jwe_free(first_jwe);
 		return DC_ERR_INVAL;
 	}
 	dc__op_init(&op, c, ei);
 	if (len > c->lim.max_message_bytes) {
 		cJSON_Delete(first);
+		dc__jwe_free(first_jwe);
 		return dc__fail(ei, DC_ERR_TOO_BIG, "message of %zu bytes is over the limit of %zu", len,
 		                c->lim.max_message_bytes);
 	}
 	m = calloc(1, sizeof *m);
 	if (!m) {
 		cJSON_Delete(first);
+		dc__jwe_free(first_jwe);
 		return DC_ERR_NOMEM;
 	}
 
 	size_t max_layers = 3 * (c->lim.max_forward_depth + 1);
+	/* the scanner's shape nests 4 deep: with a tighter bound the JSON parser decides */
+	bool scan_ok = c->lim.max_json_depth == 0 || c->lim.max_json_depth >= 4;
 	bool first_enc = true;
 	for (size_t layer = 0;; layer++) {
 		if (layer >= max_layers) {
 			rc = dc__fail(ei, DC_ERR_TOO_BIG, "more than %zu nested envelopes", max_layers);
 			goto out;
 		}
-		if (first) { /* the caller parsed the outermost layer already */
+		struct dc_jwe *jwe = first_jwe;
+		first_jwe = NULL;
+		rc = DC_OK;
+		if (jwe) {
+			/* the caller read the outermost envelope already */
+		} else if (first) { /* the caller parsed the outermost layer already */
 			j = first;
 			first = NULL;
+		} else if (scan_ok && dc__jwe_scan(data, data_len, c->lim.max_recipients, &jwe, &rc, ei)) {
+			if (rc) /* an envelope of the usual shape read without a JSON tree */
+				goto out;
 		} else if ((rc = dc__json_parse(data, data_len, c->lim.max_json_depth, &j, ei))) {
 			goto out;
 		}
-		if (!cJSON_IsObject(j)) {
+		if (!jwe && !cJSON_IsObject(j)) {
 			rc = dc__fail(ei, DC_ERR_MALFORMED, "message: not a JSON object");
 			goto out;
 		}
 		uint8_t *next = NULL;
 		size_t next_len = 0;
-		if (cJSON_GetObjectItemCaseSensitive(j, "ciphertext")) {
-			rc = open_jwe(&op, &j, &st, m, first_enc, &next, &next_len);
+		if (jwe || dc__json_get(j, "ciphertext")) {
+			/* the tree goes as soon as the JWE is parsed (its decoded copy is all we need): a
+			 * large message is then held once as text, once as ciphertext, once as plaintext */
+			if (!jwe) {
+				rc = dc__jwe_parse(j, c->lim.max_recipients, &jwe, ei);
+				cJSON_Delete(j);
+				j = NULL;
+			}
+			if (!rc)
+				rc = open_jwe(&op, jwe, &st, m, first_enc, &next, &next_len);
 			first_enc = false;
-		} else if (cJSON_GetObjectItemCaseSensitive(j, "payload") &&
-		           (cJSON_GetObjectItemCaseSensitive(j, "signatures") ||
-		            cJSON_GetObjectItemCaseSensitive(j, "signature"))) {
+		} else if (dc__json_get(j, "payload") &&
+		           (dc__json_get(j, "signatures") ||
+		            dc__json_get(j, "signature"))) {
 			rc = open_jws(&op, j, &st, m, &next, &next_len);
 		} else {
 			/* plaintext */

@@ -1,13 +1,17 @@
 /* libdidcomm benchmark: each pack/unpack operation beside its floor, on one thread.
  *
- *   bench [SECONDS]            times every operation (SECONDS each, default 1.0, split in rounds:
- *                              the best round counts) and the public-key primitives it cannot
- *                              avoid (the floor: the faster of libsodium and OpenSSL for each
- *                              primitive, measured in the same process before and after the rows,
- *                              the lower figure kept); prints one line per operation:
+ *   bench [SECONDS]            times every operation (SECONDS each, default 1.0) beside the
+ *                              public-key primitives it cannot avoid (the floor: for each
+ *                              primitive the faster of libsodium and OpenSSL, chosen by timing
+ *                              both first). Each row runs in rounds, every round timing the
+ *                              operation and then its floor's primitives, so both are measured
+ *                              at the same moments; the best round of each counts. Times are
+ *                              the thread's CPU time (the slices other processes take on a
+ *                              shared machine are not counted). Prints one line per operation:
  *                              "row<TAB>did-kind<TAB>op<TAB>mode<TAB>ours_us<TAB>floor_us<TAB>pct<TAB>iterations"
  *                              (floor_us and pct are "-" for plaintext, which has no public-key work),
- *                              then "floor<TAB>primitive<TAB>us<TAB>library" per primitive.
+ *                              then "floor<TAB>primitive<TAB>us<TAB>library" per primitive (the best
+ *                              seen in the run).
  *   bench op KIND OP MODE N    runs one operation N times untimed (for callgrind/perf):
  *                              KIND and MODE as in the rows, OP pack or unpack
  *   bench rss-prepare DIR MB   writes DIR/did-docs.json, DIR/secrets.json (bob) and
@@ -385,45 +389,103 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* CPU time of this thread: time spent descheduled (the machine is shared) is not counted */
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 #define ROUNDS 5
-/* Runs fn(arg) for about secs seconds: a warm-up, then ROUNDS rounds; returns the microseconds
- * per call of the best round (the one least disturbed by whatever else runs on the machine). */
+/* Timing, in the thread's CPU time, not wall time: on a shared machine the wall clock counts
+ * the slices other processes take from us, the CPU clock only what this thread ran (caches
+ * and the other hyperthread can still disturb it: hence the best of several rounds). The
+ * clock is read once per batch of calls (a batch lasts about 100 us). */
+struct meter {
+	void (*fn)(void *);
+	void *arg;
+	unsigned long batch, total;
+	double best; /* seconds per call, best round so far */
+};
+
+static void meter_warm(struct meter *m, void (*fn)(void *), void *arg, double secs)
+{
+	m->fn = fn;
+	m->arg = arg;
+	m->total = 0;
+	m->best = 1e30;
+	double t0 = now(), c0 = cpu_now();
+	unsigned long warm = 0;
+	while (now() - t0 < secs) {
+		fn(arg);
+		warm++;
+	}
+	double per = (cpu_now() - c0) / (double)(warm ? warm : 1);
+	m->batch = per > 0 ? (unsigned long)(100e-6 / per) : 1;
+	if (m->batch < 1)
+		m->batch = 1;
+}
+
+/* one round of about secs of CPU time (at most 4 x secs of wall time) */
+static void meter_round(struct meter *m, double secs)
+{
+	unsigned long n = 0;
+	double t, w0 = now(), c0 = cpu_now();
+	do {
+		for (unsigned long k = 0; k < m->batch; k++)
+			m->fn(m->arg);
+		n += m->batch;
+		t = cpu_now() - c0;
+	} while (t < secs && now() - w0 < 4 * secs);
+	m->total += n;
+	if (t / (double)n < m->best)
+		m->best = t / (double)n;
+}
+
+/* fn(arg) for about secs seconds: a warm-up, then ROUNDS rounds; microseconds per call of the
+ * best round */
 static double timed(void (*fn)(void *), void *arg, double secs, unsigned long *iters)
 {
-	double t0 = now();
-	while (now() - t0 < secs / 10)
-		fn(arg);
-	double best = 1e30;
-	unsigned long total = 0;
-	for (int r = 0; r < ROUNDS; r++) {
-		unsigned long n = 0;
-		double t;
-		t0 = now();
-		do {
-			for (int k = 0; k < 4; k++) /* amortise the clock read */
-				fn(arg);
-			n += 4;
-			t = now() - t0;
-		} while (t < secs / ROUNDS);
-		total += n;
-		if (t / (double)n < best)
-			best = t / (double)n;
-	}
+	struct meter m;
+	meter_warm(&m, fn, arg, secs / 10);
+	for (int r = 0; r < ROUNDS; r++)
+		meter_round(&m, secs / ROUNDS);
 	if (iters)
-		*iters = total;
-	return best * 1e6;
+		*iters = m.total;
+	return m.best * 1e6;
 }
 
 typedef void prim_fn(struct prims *);
 
+static prim_fn *const sodium_fn[P_N] = { s_x25519_keygen, s_x25519, s_ed_sign, s_ed_verify };
+static prim_fn *const ossl_fn[P_N] = { o_x25519_keygen, o_x25519,  o_ed_sign,    o_ed_verify,
+	                               o_p256_keygen,   o_p256,    o_es256_sign, o_es256_verify };
+
+struct prim_call {
+	prim_fn *fn;
+	struct prims *p;
+};
+
+static void call_prim(void *arg)
+{
+	struct prim_call *c = arg;
+	c->fn(c->p);
+}
+
+static double time_prim(prim_fn *fn, struct prims *p, double secs)
+{
+	struct prim_call c = { fn, p };
+	return timed(call_prim, &c, secs, NULL);
+}
+
+/* each primitive in both libraries: the faster one is the floor's (and is timed again beside
+ * every row) */
 static void prims_measure(struct prims *p, double secs)
 {
-	static prim_fn *const sodium[P_N] = { s_x25519_keygen, s_x25519, s_ed_sign, s_ed_verify };
-	static prim_fn *const ossl[P_N] = { o_x25519_keygen, o_x25519,  o_ed_sign,    o_ed_verify,
-		                            o_p256_keygen,   o_p256,    o_es256_sign, o_es256_verify };
 	for (int i = 0; i < P_N; i++) {
-		double s = sodium[i] ? timed((void (*)(void *))sodium[i], p, secs, NULL) : 1e9;
-		double o = timed((void (*)(void *))ossl[i], p, secs, NULL);
+		double s = sodium_fn[i] ? time_prim(sodium_fn[i], p, secs) : 1e9;
+		double o = time_prim(ossl_fn[i], p, secs);
 		if (s < p->best[i]) {
 			p->best[i] = s;
 			p->lib[i] = "libsodium";
@@ -433,6 +495,11 @@ static void prims_measure(struct prims *p, double secs)
 			p->lib[i] = "OpenSSL";
 		}
 	}
+}
+
+static prim_fn *prim_fastest(const struct prims *p, int i)
+{
+	return p->lib[i] && strcmp(p->lib[i], "libsodium") == 0 ? sodium_fn[i] : ossl_fn[i];
 }
 
 /* ---- operations ---------------------------------------------------------------------- */
@@ -464,18 +531,34 @@ static const struct mode modes_5[] = {
 	{ NULL, 0, 0, 0 },
 };
 
-/* The floor of one row: the public-key operations the operation cannot avoid. */
-static double row_floor(const struct prims *p, const struct mode *m, bool pack, size_t n_rcpt)
+/* The floor of one row: the public-key operations the operation cannot avoid, as up to two
+ * primitives (idx) with their counts; returns how many. */
+static size_t row_prims(const struct mode *m, bool pack, size_t n_rcpt, int idx[2], double cnt[2])
 {
 	bool p256 = m->crv == DC_CRV_P256;
-	double kg = p->best[p256 ? P_P256_KEYGEN : P_X25519_KEYGEN], dh = p->best[p256 ? P_P256 : P_X25519];
+	int kg = p256 ? P_P256_KEYGEN : P_X25519_KEYGEN, dh = p256 ? P_P256 : P_X25519;
 	switch (m->mode) {
 	case DC_PACK_SIGNED:
 		if (strstr(m->name, "ES256"))
-			return p->best[pack ? P_ES256_SIGN : P_ES256_VERIFY];
-		return p->best[pack ? P_ED25519_SIGN : P_ED25519_VERIFY];
-	case DC_PACK_ANONCRYPT: return pack ? kg + (double)n_rcpt * dh : dh;
-	case DC_PACK_AUTHCRYPT: return pack ? kg + 2.0 * (double)n_rcpt * dh : 2.0 * dh;
+			idx[0] = pack ? P_ES256_SIGN : P_ES256_VERIFY;
+		else
+			idx[0] = pack ? P_ED25519_SIGN : P_ED25519_VERIFY;
+		cnt[0] = 1;
+		return 1;
+	case DC_PACK_ANONCRYPT:
+	case DC_PACK_AUTHCRYPT: {
+		double per = m->mode == DC_PACK_AUTHCRYPT ? 2.0 : 1.0;
+		if (!pack) {
+			idx[0] = dh;
+			cnt[0] = per;
+			return 1;
+		}
+		idx[0] = kg;
+		cnt[0] = 1;
+		idx[1] = dh;
+		cnt[1] = per * (double)n_rcpt;
+		return 2;
+	}
 	default: return 0;
 	}
 }
@@ -553,11 +636,43 @@ static const struct mode *world_modes(size_t wi)
 
 struct result {
 	const char *kind, *op, *mode;
-	double us;
+	double us, floor_us;
 	const struct mode *m;
 	size_t n_rcpt;
 	unsigned long iters;
 };
+
+/* One row: ROUNDS rounds, each timing the operation and then the primitives of its floor (the
+ * faster library's), so that both are measured at the same moments; the best round of each
+ * counts. */
+static void run_row(struct result *r, struct job *j, bool pack, struct prims *p, double secs)
+{
+	int idx[2];
+	double cnt[2];
+	size_t np = row_prims(r->m, pack, r->n_rcpt, idx, cnt);
+	struct meter mo, mp[2];
+	struct prim_call pc[2];
+	meter_warm(&mo, pack ? op_pack : op_unpack, j, secs / 10);
+	for (size_t i = 0; i < np; i++) {
+		pc[i].fn = prim_fastest(p, idx[i]);
+		pc[i].p = p;
+		meter_warm(&mp[i], call_prim, &pc[i], secs / 20);
+	}
+	for (int k = 0; k < ROUNDS; k++) {
+		meter_round(&mo, secs / ROUNDS);
+		for (size_t i = 0; i < np; i++)
+			meter_round(&mp[i], secs / ROUNDS / 2);
+	}
+	r->us = mo.best * 1e6;
+	r->iters = mo.total;
+	r->floor_us = 0;
+	for (size_t i = 0; i < np; i++) {
+		double us = mp[i].best * 1e6;
+		r->floor_us += cnt[i] * us;
+		if (us < p->best[idx[i]])
+			p->best[idx[i]] = us;
+	}
+}
 
 static int run_bench(double secs)
 {
@@ -566,7 +681,7 @@ static int run_bench(double secs)
 	size_t nres = 0;
 	struct prims p;
 	prims_init(&p);
-	prims_measure(&p, secs / 2); /* the floor before the rows ... */
+	prims_measure(&p, secs / 2); /* which library is faster, per primitive */
 	worlds_new(worlds);
 	for (size_t wi = 0; wi < N_WORLDS; wi++) {
 		for (const struct mode *m = world_modes(wi); m->name; m++) {
@@ -580,18 +695,16 @@ static int run_bench(double secs)
 				r->mode = m->name;
 				r->m = m;
 				r->n_rcpt = worlds[wi].n_rcpt_keys;
-				r->us = timed(k ? op_unpack : op_pack, &j, secs, &r->iters);
+				run_row(r, &j, k == 0, &p, secs);
 			}
 			free(j.env);
 		}
 	}
-	prims_measure(&p, secs / 2); /* ... and after them: the lower figure counts */
 	for (size_t i = 0; i < nres; i++) {
 		const struct result *r = &res[i];
-		double fl = row_floor(&p, r->m, strcmp(r->op, "pack") == 0, r->n_rcpt);
-		if (fl > 0)
-			printf("row\t%s\t%s\t%s\t%.2f\t%.2f\t%.1f\t%lu\n", r->kind, r->op, r->mode, r->us, fl,
-			       100.0 * fl / r->us, r->iters);
+		if (r->floor_us > 0)
+			printf("row\t%s\t%s\t%s\t%.2f\t%.2f\t%.1f\t%lu\n", r->kind, r->op, r->mode, r->us, r->floor_us,
+			       100.0 * r->floor_us / r->us, r->iters);
 		else
 			printf("row\t%s\t%s\t%s\t%.2f\t-\t-\t%lu\n", r->kind, r->op, r->mode, r->us, r->iters);
 	}

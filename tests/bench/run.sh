@@ -2,8 +2,9 @@
 # Benchmarks: libdidcomm (tests/bench/bench.c linked with build/release/libdidcomm.a) beside
 # didcomm-rust (npm didcomm-node 0.4.1, tests/bench/node_bench.mjs), same operations, one core.
 # Prints a table: per operation, ours in microseconds, its floor (the public-key primitives it
-# cannot avoid, the faster of libsodium and OpenSSL, timed in the same process and pinned the
-# same way), ours as % of the floor with the target (unpack >= 90 %, pack >= 80 %, marked "met" /
+# cannot avoid, the faster of libsodium and OpenSSL, timed in the same process, pinned the same
+# way, in rounds alternating with the operation's; both in the thread's CPU time, see bench.c),
+# ours as % of the floor with the target (unpack >= 90 %, pack >= 80 %, marked "met" /
 # "NOT met"; informational: the targets never fail this script, and they hold for an idle machine
 # only), and didcomm-node's time beside ours. Then the peak RSS for
 # unpacking a 10 MiB anoncrypt message, as a multiple of the message size (target < 5x).

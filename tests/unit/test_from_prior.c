@@ -1,6 +1,7 @@
 /* DID rotation on the sending side: dc_pack with from_prior_issuer signs the from_prior JWT
  * with the prior DID's key (every signing key type), dc_unpack reads it back; the refusals;
- * a JWT changed after signing; didcomm-rust's from_prior JWT vectors inside a message. */
+ * a JWT changed after signing; didcomm-rust's from_prior JWT vectors inside a message; what
+ * unpack checks besides the signature. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -318,6 +319,114 @@ static void rust_jwt_vectors(void)
 	dc_resolver_free(r);
 }
 
+/* A compact JWT: header {"typ":"JWT","alg":alg,"kid":kid} and the claims (JSON text), signed
+ * with the secret of signer from KS_BOTH; malloc'd. */
+static char *jwt_of(const char *alg, const char *kid, const char *claims, const char *signer)
+{
+	char hdr[256], *hb = NULL, *pb = NULL, *sb = NULL, *out = NULL;
+	uint8_t sig[64];
+	size_t sl = 0;
+	snprintf(hdr, sizeof hdr, "{\"typ\":\"JWT\",\"alg\":\"%s\",\"kid\":\"%s\"}", alg, kid);
+	const struct dc_key *k = dc_keystore_get(KS_BOTH, signer);
+	if (!k || dc__b64url_encode((const uint8_t *)hdr, strlen(hdr), &hb) ||
+	    dc__b64url_encode((const uint8_t *)claims, strlen(claims), &pb))
+		goto out;
+	size_t n = strlen(hb) + strlen(pb) + 2;
+	char *in = malloc(n);
+	if (!in)
+		goto out;
+	snprintf(in, n, "%s.%s", hb, pb);
+	if (dc__sign(k, (const uint8_t *)in, strlen(in), sig, sizeof sig, &sl) == DC_OK &&
+	    dc__b64url_encode(sig, sl, &sb) == DC_OK && (out = malloc(n + strlen(sb) + 1)))
+		snprintf(out, n + strlen(sb) + 1, "%s.%s", in, sb);
+	free(in);
+out:
+	free(hb);
+	free(pb);
+	free(sb);
+	return out;
+}
+
+/* unpack of a plaintext message (from: NULL for none) carrying jwt as from_prior */
+static dc_err unpack_fp(const char *from, const char *jwt, struct dc_errinfo *ei)
+{
+	char msg[4096], fromm[128] = "";
+	if (from)
+		snprintf(fromm, sizeof fromm, "\"from\":\"%s\",", from);
+	snprintf(msg, sizeof msg,
+	         "{\"id\":\"fp-u\",\"type\":\"https://example.org/test/1.0/hello\",%s\"to\":[\"did:test:peer\"],"
+	         "\"from_prior\":\"%s\",\"body\":{}}",
+	         fromm, jwt);
+	char *out = NULL;
+	struct dc_unpack_meta *m = NULL;
+	memset(ei, 0, sizeof *ei);
+	dc_err rc = unpack_with(KS_PEER, msg, &out, &m, ei);
+	free(out);
+	dc_unpack_meta_free(m);
+	return rc;
+}
+
+/* What unpack checks beyond the signature: the JWT is signed by an authentication key of iss
+ * and names it, sub is the message's from (no sub and no from: the relationship ends), iss and
+ * sub are two DIDs, iat is a time, alg is the key's. */
+static void unpack_checks(void)
+{
+	static const struct {
+		const char *from, *alg, *kid, *claims, *signer;
+		dc_err want;
+		const char *says;
+	} t[] = {
+		{ "did:test:new", "EdDSA", "did:test:old#sig-ed25519",
+		  "{\"iss\":\"did:test:old\",\"sub\":\"did:test:new\",\"iat\":1700000000}", "did:test:old#sig-ed25519", DC_OK,
+		  "" },
+		/* ending the relationship: neither sub nor from */
+		{ NULL, "EdDSA", "did:test:old#sig-ed25519", "{\"iss\":\"did:test:old\",\"iat\":1700000000}",
+		  "did:test:old#sig-ed25519", DC_OK, "" },
+		/* sub names a new DID, the message has no from / another from */
+		{ NULL, "EdDSA", "did:test:old#sig-ed25519", "{\"iss\":\"did:test:old\",\"sub\":\"did:test:new\"}",
+		  "did:test:old#sig-ed25519", DC_ERR_DENIED, "is not the message's from" },
+		{ "did:test:peer", "EdDSA", "did:test:old#sig-ed25519", "{\"iss\":\"did:test:old\",\"sub\":\"did:test:new\"}",
+		  "did:test:old#sig-ed25519", DC_ERR_DENIED, "is not the message's from" },
+		/* no sub, but a from */
+		{ "did:test:new", "EdDSA", "did:test:old#sig-ed25519", "{\"iss\":\"did:test:old\"}", "did:test:old#sig-ed25519",
+		  DC_ERR_DENIED, "is not the message's from" },
+		/* the kid is not a key of iss (the new DID's key vouching for the old DID) */
+		{ "did:test:new", "EdDSA", "did:test:new#sig-ed25519", "{\"iss\":\"did:test:old\",\"sub\":\"did:test:new\"}",
+		  "did:test:new#sig-ed25519", DC_ERR_DENIED, "is not a key of iss" },
+		/* the header names the old key, the new key signed */
+		{ "did:test:new", "EdDSA", "did:test:old#sig-ed25519", "{\"iss\":\"did:test:old\",\"sub\":\"did:test:new\"}",
+		  "did:test:new#sig-ed25519", DC_ERR_CRYPTO, "does not verify" },
+		/* alg that is not the key's */
+		{ "did:test:new", "ES256", "did:test:old#sig-ed25519", "{\"iss\":\"did:test:old\",\"sub\":\"did:test:new\"}",
+		  "did:test:old#sig-ed25519", DC_ERR_CRYPTO, "does not verify" },
+		/* a key of the old DID that is not an authentication key */
+		{ "did:test:new", "EdDSA", "did:test:old#key-x25519-1", "{\"iss\":\"did:test:old\",\"sub\":\"did:test:new\"}",
+		  "did:test:old#sig-ed25519", DC_ERR_DENIED, "" },
+		/* iss and sub one DID, not DIDs, iat not a number */
+		{ "did:test:old", "EdDSA", "did:test:old#sig-ed25519", "{\"iss\":\"did:test:old\",\"sub\":\"did:test:old#x\"}",
+		  "did:test:old#sig-ed25519", DC_ERR_MALFORMED, "the same DID" },
+		{ "did:test:new", "EdDSA", "did:test:old#sig-ed25519", "{\"iss\":\"did:test:old\",\"sub\":\"new\"}",
+		  "did:test:old#sig-ed25519", DC_ERR_MALFORMED, "not a DID" },
+		{ "did:test:new", "EdDSA", "did:test:old#sig-ed25519", "{\"iss\":\"did:test:old\",\"sub\":7}",
+		  "did:test:old#sig-ed25519", DC_ERR_MALFORMED, "not a DID" },
+		{ "did:test:new", "EdDSA", "did:test:old#sig-ed25519",
+		  "{\"iss\":\"did:test:old\",\"sub\":\"did:test:new\",\"iat\":\"yesterday\"}", "did:test:old#sig-ed25519",
+		  DC_ERR_MALFORMED, "iat is not a number" },
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		char *jwt = jwt_of(t[i].alg, t[i].kid, t[i].claims, t[i].signer);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(jwt);
+		struct dc_errinfo ei;
+		dc_err rc = unpack_fp(t[i].from, jwt, &ei);
+		if (rc != t[i].want || !strstr(ei.msg, t[i].says))
+			fprintf(stderr, "\ncase %zu: got %d \"%s\", want %d \"%s\"\n", i, (int)rc, ei.msg, (int)t[i].want,
+			        t[i].says);
+		CU_ASSERT_EQUAL(rc, t[i].want);
+		CU_ASSERT(strstr(ei.msg, t[i].says) != NULL);
+		free(jwt);
+	}
+}
+
 void init_from_prior_tests(void)
 {
 	CU_pSuite s = CU_add_suite("from_prior", world_init, world_clear);
@@ -326,4 +435,5 @@ void init_from_prior_tests(void)
 	TU_ADD(s, refusals);
 	TU_ADD(s, tampered);
 	TU_ADD(s, rust_jwt_vectors);
+	TU_ADD(s, unpack_checks);
 }

@@ -156,7 +156,7 @@ static void extract_hostile(void)
 
 static void url_and_config(void)
 {
-	struct srv s;
+	struct mail_srv s;
 	char f[200];
 	CU_ASSERT(url_parse("imap://127.0.0.1:1143/INBOX", &s, f, sizeof f) && !strcmp(s.port, "1143") &&
 	          !strcmp(f, "INBOX") && !s.tls);

@@ -375,6 +375,310 @@ static void relay_rewrap(void)
 	relay_inspect(M1, fwd, strlen(fwd), &r, DC_ERR_DENIED);
 }
 
+/* text with every occurrence of a replaced by b (malloc'd) */
+static char *replace_all(const char *text, const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), n = 0;
+	for (const char *p = strstr(text, a); p; p = strstr(p + la, a))
+		n++;
+	char *out = malloc(strlen(text) + n * lb + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (const char *p = text;;) {
+		const char *q = strstr(p, a);
+		if (!q) {
+			memcpy(o, p, strlen(p) + 1);
+			break;
+		}
+		memcpy(o, p, (size_t)(q - p));
+		o += q - p;
+		memcpy(o, b, lb);
+		o += lb;
+		p = q + la;
+	}
+	return out;
+}
+
+/* The envelope scanner (dc__jwe_scan) against the JSON parser (dc__json_parse +
+ * dc__jwe_parse): a text it takes, it reads to the same JWE with the same verdict; a text
+ * outside its shape it leaves alone (false), and dc_unpack still reads it through the
+ * parser. */
+static void check_scan(const char *text, bool want_scanned, dc_err want_rc, bool unpacks)
+{
+	size_t n = strlen(text);
+	struct dc_jwe *a = NULL, *b = NULL;
+	struct dc_errinfo ei = { 0 };
+	dc_err rc_a = DC_ERR_INVAL, rc_b;
+	bool scanned = dc__jwe_scan(text, n, 16, &a, &rc_a, &ei);
+	CU_ASSERT_EQUAL(scanned, want_scanned);
+	cJSON *j = NULL;
+	rc_b = dc__json_parse(text, n, 64, &j, &ei);
+	if (!rc_b)
+		rc_b = dc__jwe_parse(j, 16, &b, &ei);
+	cJSON_Delete(j);
+	if (scanned) {
+		CU_ASSERT_EQUAL(rc_a, want_rc);
+		CU_ASSERT_EQUAL(rc_a, rc_b);
+		CU_ASSERT_EQUAL(a != NULL, rc_a == DC_OK);
+	}
+	if (scanned && a && b) {
+		CU_ASSERT_EQUAL(a->alg, b->alg);
+		CU_ASSERT_EQUAL(a->enc, b->enc);
+		CU_ASSERT_STRING_EQUAL(a->protected_b64, b->protected_b64);
+		CU_ASSERT((a->skid == NULL) == (b->skid == NULL) && (!a->skid || strcmp(a->skid, b->skid) == 0));
+		CU_ASSERT_EQUAL_FATAL(a->n_rcpts, b->n_rcpts);
+		for (size_t i = 0; i < a->n_rcpts; i++) {
+			CU_ASSERT_STRING_EQUAL(a->rcpts[i].kid, b->rcpts[i].kid);
+			CU_ASSERT(a->rcpts[i].ek_len == b->rcpts[i].ek_len &&
+			          memcmp(a->rcpts[i].ek, b->rcpts[i].ek, a->rcpts[i].ek_len) == 0);
+		}
+		CU_ASSERT(a->iv_len == b->iv_len && memcmp(a->iv, b->iv, a->iv_len) == 0);
+		CU_ASSERT(a->tag_len == b->tag_len && memcmp(a->tag, b->tag, a->tag_len) == 0);
+		CU_ASSERT(a->ct_len == b->ct_len && memcmp(a->ct, b->ct, a->ct_len) == 0);
+		CU_ASSERT(a->epk->crv == b->epk->crv && a->epk->pub_len == b->epk->pub_len &&
+		          memcmp(a->epk->pub, b->epk->pub, a->epk->pub_len) == 0);
+	}
+	dc__jwe_free(a);
+	dc__jwe_free(b);
+	char *msg = NULL;
+	struct dc_unpack_meta *m = NULL;
+	dc_err rc = unpack_as(BOB, text, true, &msg, &m, &ei);
+	CU_ASSERT_EQUAL(rc == DC_OK, unpacks);
+	if (rc == DC_OK)
+		CU_ASSERT_STRING_EQUAL(msg, MSG);
+	free(msg);
+	dc_unpack_meta_free(m);
+}
+
+static void jwe_scanner(void)
+{
+	struct dc_pack_result res = { 0 };
+	struct dc_errinfo ei = { 0 };
+	/* one recipient key: the flattened form (one recipient) keeps the apv of the kids */
+	const char *kids[][1] = { { "did:test:bob#key-x25519-2" }, { "did:test:bob#key-p256-1" } };
+	for (size_t ci = 0; ci < 2; ci++) {
+		struct dc_pack_opts o = { .mode = ci ? DC_PACK_AUTHCRYPT : DC_PACK_ANONCRYPT, .to = kids[ci], .n_to = 1,
+			                  .no_forward = true };
+		CU_ASSERT_EQUAL_FATAL(pack_one(ALICE, &o, &res, &ei), DC_OK);
+		const char *env = res.items[0].msg;
+		check_scan(env, true, DC_OK, true); /* as we write it */
+		char *t;
+		/* whitespace between the tokens (no kid, no base64url text holds ',', '":' or '{') */
+		char *t1 = replace_all(env, ",", " ,\n\t"), *t2 = replace_all(t1, "\":", "\"\r: "),
+		     *t3 = replace_all(t2, "{", " { ");
+		size_t n4 = t3 ? strlen(t3) + 4 : 0;
+		char *t4 = malloc(n4);
+		CU_ASSERT_FATAL(t1 && t2 && t3 && t4);
+		snprintf(t4, n4, " %s\n", t3);
+		check_scan(t4, true, DC_OK, true);
+		free(t1);
+		free(t2);
+		free(t3);
+		free(t4);
+		/* members in another order (the recipient's too) */
+		cJSON *j = cJSON_Parse(env), *prot = cJSON_DetachItemFromObjectCaseSensitive(j, "protected");
+		cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "recipients"), 0);
+		cJSON *hdr = cJSON_DetachItemFromObjectCaseSensitive(r0, "header");
+		cJSON_AddItemToObject(r0, "header", hdr);
+		cJSON_AddItemToObject(j, "protected", prot);
+		t = cJSON_PrintUnformatted(j);
+		check_scan(t, true, DC_OK, true);
+		free(t);
+		/* the flattened form: the parser's */
+		cJSON *rcpts = cJSON_DetachItemFromObjectCaseSensitive(j, "recipients");
+		cJSON *r = cJSON_DetachItemFromArray(rcpts, 0);
+		cJSON_AddItemToObject(j, "header", cJSON_DetachItemFromObjectCaseSensitive(r, "header"));
+		cJSON_AddItemToObject(j, "encrypted_key", cJSON_DetachItemFromObjectCaseSensitive(r, "encrypted_key"));
+		cJSON_Delete(r);
+		cJSON_Delete(rcpts);
+		t = cJSON_PrintUnformatted(j);
+		check_scan(t, false, DC_OK, true);
+		free(t);
+		cJSON_Delete(j);
+		/* an escaped character in a kid: the parser's, same message */
+		t = replace_all(env, "did:test:bob#", "did:test:bob\\u0023");
+		check_scan(t, false, DC_OK, true);
+		free(t);
+		/* another member, a duplicate, trailing bytes, a cut text: the parser's verdict */
+		size_t n = strlen(env);
+		char *x = malloc(n + 64);
+		CU_ASSERT_FATAL(x != NULL);
+		snprintf(x, n + 64, "%.*s,\"aad\":\"AA\"}", (int)(n - 1), env);
+		check_scan(x, false, 0, false);
+		snprintf(x, n + 64, "%.*s,\"iv\":\"AA\"}", (int)(n - 1), env);
+		check_scan(x, false, 0, false);
+		snprintf(x, n + 64, "%s x", env);
+		check_scan(x, false, 0, false);
+		snprintf(x, n + 64, "%.*s", (int)(n - 2), env);
+		check_scan(x, false, 0, false);
+		free(x);
+		/* the shape, but an iv that is not base64url / a control character in a string */
+		t = replace_all(env, "\"iv\":\"", "\"iv\":\"!");
+		check_scan(t, true, DC_ERR_MALFORMED, false);
+		free(t);
+		t = replace_all(env, "\"iv\":\"", "\"iv\":\"\x01");
+		check_scan(t, false, 0, false);
+		free(t);
+		dc_pack_result_clear(&res);
+	}
+}
+
+/* env with its protected header replaced by hdr (JSON text): malloc'd */
+static char *with_header(const char *env, const char *hdr)
+{
+	char *b = NULL;
+	if (dc__b64url_encode((const uint8_t *)hdr, strlen(hdr), &b))
+		return NULL;
+	const char *p = strstr(env, "\"protected\":\"") + 13, *q = strchr(p, '"');
+	size_t n = strlen(env) + strlen(b) + 1;
+	char *out = malloc(n);
+	if (out)
+		snprintf(out, n, "%.*s%s%s", (int)(p - env), env, b, q);
+	free(b);
+	return out;
+}
+
+/* The protected header read in place (its usual shape) or through the JSON parser (any
+ * other): the same fields; the parser's verdicts for what the shape leaves out. */
+static void jwe_header_scanner(void)
+{
+	struct dc_pack_result res = { 0 };
+	struct dc_errinfo ei = { 0 };
+	const char *kids[][1] = { { "did:test:bob#key-x25519-2" }, { "did:test:bob#key-p256-1" } };
+	for (size_t ci = 0; ci < 2; ci++) {
+		struct dc_pack_opts o = { .mode = ci ? DC_PACK_AUTHCRYPT : DC_PACK_ANONCRYPT, .to = kids[ci], .n_to = 1,
+			                  .no_forward = true };
+		CU_ASSERT_EQUAL_FATAL(pack_one(ALICE, &o, &res, &ei), DC_OK);
+		const char *env = res.items[0].msg;
+		struct dc_jwe *ref = NULL;
+		dc_err rc;
+		CU_ASSERT_FATAL(dc__jwe_scan(env, strlen(env), 16, &ref, &rc, &ei) && rc == DC_OK);
+		const char *p = strstr(env, "\"protected\":\"") + 13;
+		uint8_t *raw = NULL;
+		size_t rl = 0;
+		CU_ASSERT_EQUAL_FATAL(dc__b64url_decode(p, strcspn(p, "\""), &raw, &rl), DC_OK);
+		cJSON *h = cJSON_Parse((const char *)raw);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+		char *orig = strdup((const char *)raw);
+		/* variants: text, whether it parses, and whether it reads to ref's fields */
+		struct {
+			char *hdr;
+			dc_err want;
+			bool same;
+		} v[8];
+		size_t nv = 0;
+		/* reordered, whitespace: read in place */
+		cJSON *r = cJSON_Duplicate(h, true);
+		cJSON_AddItemToObject(r, "alg", cJSON_DetachItemFromObjectCaseSensitive(r, "alg"));
+		cJSON *epk = cJSON_DetachItemFromObjectCaseSensitive(r, "epk");
+		cJSON_AddItemToObject(epk, "kty", cJSON_DetachItemFromObjectCaseSensitive(epk, "kty"));
+		cJSON_AddItemToObject(r, "epk", epk);
+		v[nv].hdr = cJSON_Print(r); /* formatted: newlines and tabs */
+		v[nv].want = DC_OK;
+		v[nv++].same = true;
+		cJSON_Delete(r);
+		/* another member, in the header and in epk; apu null; an escape: the parser's */
+		r = cJSON_Duplicate(h, true);
+		cJSON_AddStringToObject(r, "cty", "x");
+		v[nv].hdr = cJSON_PrintUnformatted(r);
+		v[nv].want = DC_OK;
+		v[nv++].same = true;
+		cJSON_Delete(r);
+		r = cJSON_Duplicate(h, true);
+		cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(r, "epk"), "kid", "k");
+		v[nv].hdr = cJSON_PrintUnformatted(r);
+		v[nv].want = DC_OK;
+		v[nv++].same = true;
+		cJSON_Delete(r);
+		if (!ci) {
+			r = cJSON_Duplicate(h, true);
+			cJSON_AddNullToObject(r, "apu");
+			v[nv].hdr = cJSON_PrintUnformatted(r);
+			v[nv].want = DC_OK;
+			v[nv++].same = true;
+			cJSON_Delete(r);
+		}
+		v[nv].hdr = replace_all(orig, "application/", "application\\/");
+		v[nv].want = DC_OK;
+		v[nv++].same = true;
+		/* a duplicate member, a number where a string goes, no apv: refused by the parser */
+		size_t ol = strlen(orig);
+		v[nv].hdr = malloc(ol + 32);
+		snprintf(v[nv].hdr, ol + 32, "%.*s,\"alg\":\"x\"}", (int)(ol - 1), orig);
+		v[nv].want = DC_ERR_MALFORMED;
+		v[nv++].same = false;
+		r = cJSON_Duplicate(h, true);
+		cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "epk"), "x", cJSON_CreateNumber(5));
+		v[nv].hdr = cJSON_PrintUnformatted(r);
+		v[nv].want = DC_ERR_MALFORMED;
+		v[nv++].same = false;
+		cJSON_DeleteItemFromObjectCaseSensitive(r, "apv");
+		v[nv].hdr = cJSON_PrintUnformatted(r);
+		v[nv].want = DC_ERR_MALFORMED;
+		v[nv++].same = false;
+		cJSON_Delete(r);
+		for (size_t i = 0; i < nv; i++) {
+			char *e = with_header(env, v[i].hdr);
+			struct dc_jwe *got = NULL;
+			CU_ASSERT_FATAL(e != NULL);
+			CU_ASSERT(dc__jwe_scan(e, strlen(e), 16, &got, &rc, &ei));
+			if (rc != v[i].want)
+				fprintf(stderr, "\nheader %s: %d %s\n", v[i].hdr, (int)rc, ei.msg);
+			CU_ASSERT_EQUAL(rc, v[i].want);
+			if (got && v[i].same) {
+				CU_ASSERT_EQUAL(got->alg, ref->alg);
+				CU_ASSERT_EQUAL(got->enc, ref->enc);
+				CU_ASSERT((got->skid == NULL) == (ref->skid == NULL) && (!got->skid || !strcmp(got->skid, ref->skid)));
+				CU_ASSERT(got->apu_len == ref->apu_len && (!got->apu_len || !memcmp(got->apu, ref->apu, got->apu_len)));
+				CU_ASSERT(got->apv_len == ref->apv_len && memcmp(got->apv, ref->apv, got->apv_len) == 0);
+				CU_ASSERT(got->epk->pub_len == ref->epk->pub_len &&
+				          memcmp(got->epk->pub, ref->epk->pub, got->epk->pub_len) == 0);
+				CU_ASSERT((got->typ == NULL) == (ref->typ == NULL) && (!got->typ || !strcmp(got->typ, ref->typ)));
+			}
+			dc__jwe_free(got);
+			free(e);
+			free(v[i].hdr);
+		}
+		free(orig);
+		cJSON_Delete(h);
+		free(raw);
+		dc__jwe_free(ref);
+		dc_pack_result_clear(&res);
+	}
+}
+
+/* One context packing several times keeps its EC key generation contexts: every envelope has
+ * a fresh ephemeral key and opens */
+static void ctx_reused(void)
+{
+	struct dc_ctx *c = NULL;
+	CU_ASSERT_EQUAL_FATAL(dc_ctx_new(W.res, W.ks[ALICE], &c), DC_OK);
+	for (size_t ci = 1; ci < 4; ci++) {
+		char *epk[3] = { NULL, NULL, NULL };
+		for (size_t i = 0; i < 3; i++) {
+			struct dc_pack_opts o = { .mode = i == 2 ? DC_PACK_AUTHCRYPT : DC_PACK_ANONCRYPT, .to = bob_to,
+				                  .n_to = 1, .curve = ka_curves[ci], .no_forward = true };
+			struct dc_pack_result res = { 0 };
+			struct dc_errinfo ei = { 0 };
+			CU_ASSERT_EQUAL_FATAL(dc_pack(c, MSG, strlen(MSG), &o, &res, &ei), DC_OK);
+			char *msg = NULL;
+			struct dc_unpack_meta *m = NULL;
+			CU_ASSERT_EQUAL(unpack_as(BOB, res.items[0].msg, true, &msg, &m, &ei), DC_OK);
+			if (msg)
+				CU_ASSERT_STRING_EQUAL(msg, MSG);
+			const char *p = strstr(res.items[0].msg, "\"protected\":\"") + 13;
+			epk[i] = strndup(p, strcspn(p, "\""));
+			free(msg);
+			dc_unpack_meta_free(m);
+			dc_pack_result_clear(&res);
+		}
+		CU_ASSERT(strcmp(epk[0], epk[1]) != 0); /* the headers differ by their epk */
+		for (size_t i = 0; i < 3; i++)
+			free(epk[i]);
+	}
+	dc_ctx_free(c);
+}
+
 void init_pack_tests(void)
 {
 	CU_pSuite s = CU_add_suite("pack", world_init, world_clear);
@@ -388,4 +692,7 @@ void init_pack_tests(void)
 	TU_ADD(s, forward_mediator_did);
 	TU_ADD(s, relay_hops);
 	TU_ADD(s, relay_rewrap);
+	TU_ADD(s, jwe_scanner);
+	TU_ADD(s, jwe_header_scanner);
+	TU_ADD(s, ctx_reused);
 }

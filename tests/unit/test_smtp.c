@@ -258,7 +258,7 @@ static void mail_refusals(void)
 
 static void url_forms(void)
 {
-	struct srv s;
+	struct mail_srv s;
 	CU_ASSERT(url_parse("smtp://127.0.0.1:2525", "smtp", "smtps", "25", "465", &s, NULL));
 	CU_ASSERT_STRING_EQUAL(s.host, "127.0.0.1");
 	CU_ASSERT_STRING_EQUAL(s.port, "2525");
