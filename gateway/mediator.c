@@ -32,7 +32,8 @@ struct box {
 };
 
 struct session {
-	struct session *next;
+	struct session *next;     /* every session (the pusher's walk) */
+	struct session *hnext;    /* in its hash bucket (lookups by client) */
 	char *client;
 	char transport[16];
 	uint64_t conn;
@@ -64,6 +65,7 @@ struct gw_med {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct session *sessions;
+	struct session *sb[BUCKETS];
 	size_t n_sessions;
 	bool started, stop, joined;
 	pthread_t th;
@@ -352,10 +354,20 @@ static bool allowed(const struct gw_med *m, const char *client)
 /* lock mu held */
 static struct session *session_of(struct gw_med *m, const char *client)
 {
-	for (struct session *s = m->sessions; s; s = s->next)
+	for (struct session *s = m->sb[hash(client)]; s; s = s->hnext)
 		if (strcmp(s->client, client) == 0)
 			return s;
 	return NULL;
+}
+
+/* lock mu held: out of its bucket (the caller unlinks it from the list) */
+static void session_unhash(struct gw_med *m, struct session *s)
+{
+	for (struct session **pp = &m->sb[hash(s->client)]; *pp; pp = &(*pp)->hnext)
+		if (*pp == s) {
+			*pp = s->hnext;
+			return;
+		}
 }
 
 static bool live_here(struct gw_med *m, const struct gw_med_in *in)
@@ -515,6 +527,9 @@ static void live_change(struct gw_med *m, const struct gw_med_in *in, const stru
 		} else {
 			s->next = m->sessions;
 			m->sessions = s;
+			size_t h = hash(s->client);
+			s->hnext = m->sb[h];
+			m->sb[h] = s;
 			m->n_sessions++;
 		}
 	}
@@ -717,6 +732,7 @@ static void *live_run(void *arg)
 		bool worked = false;
 		while (s) {
 			if (s->gone && !s->inflight) {
+				session_unhash(m, s);
 				*pp = s->next;
 				free(s->client);
 				free(s);

@@ -8,7 +8,7 @@ DIDComm through libdidcomm (ctypes, tests/integration/medagent.py's bindings).
 import ctypes, http.client, json, os, sys, threading, time, uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from medagent import Dc, ErrInfo, payloads  # noqa: E402
+from medagent import Dc, ErrInfo  # noqa: E402
 
 CM3 = "https://didcomm.org/coordinate-mediation/3.0/"
 PU3 = "https://didcomm.org/messagepickup/3.0/"
@@ -69,7 +69,6 @@ def main():
     # connection each; alice's keys in a context of its own per thread
     sender = new_did(dc)
     secrets = os.path.join(d, "keys.json")
-    # the keystore as a file, for the threads' own contexts
     ei = ErrInfo()
     if dc.L.dc_keystore_save_file(dc.ks, secrets.encode(), ctypes.byref(ei)):
         raise RuntimeError(ei.msg.decode())
@@ -104,7 +103,6 @@ def main():
     # pickup: per recipient, batches of B, acknowledged
     got = 0
     t0 = time.time()
-    t_open = 0.0
     for to in recips:
         while True:
             code, r = ask(PU3 + "delivery-request", {"limit": B, "recipient_did": to})
@@ -118,7 +116,6 @@ def main():
     print("pickup %d messages in batches of %d in %.1f s: %.0f msgs/s (delivery-request + messages-received over HTTP, "
           "each authcrypted both ways); status after: %d" % (got, B, t1 - t0, got / (t1 - t0), r["body"]["message_count"]),
           flush=True)
-    _ = t_open, payloads
 
 
 if __name__ == "__main__":
