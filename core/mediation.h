@@ -112,6 +112,16 @@ struct dc_med_attachment {
 dc_err dc_med_delivery(const struct dc_med_request *rq, const char *our_did, const char *to, const char *recipient_did,
                        const struct dc_med_attachment *att, size_t n, char **out) DC_WUR;
 
+/* May a mediator hold messages for this recipient (a DID, or a DID URL: its DID counts)?
+ * DC_OK when its DID document has no DIDCommMessaging service (a DID for one relationship,
+ * a did:key), or one of them routes through the mediator: its uri is mediator_did (or a DID
+ * URL of it) or one of its endpoints, or a routing key is a key of mediator_did. DC_ERR_DENIED
+ * when its services all go elsewhere (someone else's DID: registering it would divert its
+ * mail); DC_ERR_RESOLVE when it cannot be resolved; DC_ERR_AGAIN when a did:web document is
+ * being fetched. */
+dc_err dc_med_routes_via(struct dc_ctx *c, const char *recipient, const char *mediator_did,
+                         const char *const *endpoints, size_t n_endpoints, struct dc_errinfo *ei) DC_WUR;
+
 /* out-of-band 2.0: the invitation (plaintext JSON, from our_did, body goal_code/goal and
  * accept ["didcomm/v2"]) and its URL base?_oob=base64url(the minified JSON). */
 dc_err dc_oob_invitation(const char *our_did, const char *goal_code, const char *goal, char **json) DC_WUR;

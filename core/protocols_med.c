@@ -380,6 +380,45 @@ dc_err dc_med_delivery(const struct dc_med_request *rq, const char *our_did, con
 	return finish(r, ok, out);
 }
 
+/* does a (DID or DID URL) name the DID did? */
+static bool names_did(const char *a, const char *did)
+{
+	size_t n = strlen(did);
+	return a && strncmp(a, did, n) == 0 && (a[n] == 0 || a[n] == '#' || a[n] == '?' || a[n] == '/');
+}
+
+static bool same_endpoint(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	while (la && a[la - 1] == '/')
+		la--;
+	while (lb && b[lb - 1] == '/')
+		lb--;
+	return la == lb && strncmp(a, b, la) == 0;
+}
+
+dc_err dc_med_routes_via(struct dc_ctx *c, const char *recipient, const char *mediator_did,
+                         const char *const *endpoints, size_t n_endpoints, struct dc_errinfo *ei)
+{
+	if (!c || !recipient || !mediator_did)
+		return DC_ERR_INVAL;
+	struct dc_did_doc *doc = NULL;
+	dc_err rc = dc_resolve(c->res, recipient, &doc, ei);
+	if (rc)
+		return rc == DC_ERR_AGAIN || rc == DC_ERR_NOMEM ? rc : dc__fail(ei, DC_ERR_RESOLVE, "%.200s cannot be resolved", recipient);
+	bool ok = doc->n_svcs == 0;
+	for (size_t i = 0; !ok && i < doc->n_svcs; i++) {
+		const struct dc_service *s = &doc->svcs[i];
+		ok = names_did(s->uri, mediator_did);
+		for (size_t k = 0; !ok && s->uri && k < n_endpoints; k++)
+			ok = same_endpoint(s->uri, endpoints[k]);
+		for (size_t k = 0; !ok && k < s->n_routing_keys; k++)
+			ok = names_did(s->routing_keys[k], mediator_did);
+	}
+	dc_did_doc_free(doc);
+	return ok ? DC_OK : dc__fail(ei, DC_ERR_DENIED, "its DIDCommMessaging services do not route through this mediator");
+}
+
 dc_err dc_oob_invitation(const char *our_did, const char *goal_code, const char *goal, char **json)
 {
 	*json = NULL;

@@ -486,7 +486,8 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const struct gw_ingest_in *i
 				did_of(r->meta->encrypted_from_kid, &client);
 			struct gw_med_in mi = { .msg = r->message, .len = strlen(r->message), .client = client,
 				                .on_connection = in->live && res->return_route, /* "all" (or "thread") */
-				                .transport = in->transport, .conn = in->conn, .max_reply = g->max_bytes / 3 };
+				                .transport = in->transport, .conn = in->conn, .max_reply = g->max_bytes / 3,
+				                .ctx = g->dc, .endpoints = g->our_endpoints, .n_endpoints = g->n_endpoints };
 			struct gw_med_out mo;
 			handled = gw_med_handle(g->med, &mi, &mo);
 			free(client);

@@ -409,6 +409,14 @@ static void update(struct gw_med *m, const struct gw_med_in *in, struct dc_med_r
 			u->result = DC_MED_SERVER_ERROR;
 			continue;
 		}
+		/* a DID whose document sends its mail elsewhere is someone else's: not held here */
+		dc_err vrc = u->add && in->ctx ? dc_med_routes_via(in->ctx, u->did, m->our_did, in->endpoints, in->n_endpoints, &ei) : DC_OK;
+		if (vrc) {
+			u->result = vrc == DC_ERR_AGAIN || vrc == DC_ERR_NOMEM ? DC_MED_SERVER_ERROR : DC_MED_CLIENT_ERROR;
+			gw_log(GW_LOG_INFO, "mediator", "recipient %.120s not registered for %.120s: %s", u->did, in->client, ei.msg);
+			free(mailbox);
+			continue;
+		}
 		/* the cache follows the store under its lock: a forward sees both or neither */
 		pthread_rwlock_wrlock(&m->lock);
 		dc_err rc = dc_queue_med_recipient(m->q, in->client, u->did, mailbox, u->add, now, &ch, &ei);

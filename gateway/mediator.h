@@ -43,6 +43,9 @@ struct gw_med_in {
 	const char *transport;     /* the adapter's name */
 	uint64_t conn;             /* the connection, for live delivery (0: none) */
 	size_t max_reply;          /* a delivery's envelopes together stay under this */
+	struct dc_ctx *ctx;        /* the calling thread's context: resolves recipients (NULL: no check) */
+	const char *const *endpoints; /* the gateway's own endpoint URIs */
+	size_t n_endpoints;
 };
 struct gw_med_out {
 	char *reply;               /* the plaintext answer (to the client), or NULL */

@@ -37,13 +37,14 @@ $BIN did new --method peer2 --secrets "$T/stranger.json" > "$T/stranger"
 $BIN did new --method peer2 --endpoint "$GW" --secrets "$T/agent2.json" > "$T/agent2"
 $BIN did new --method peer2 --secrets "$T/stranger2.json" > "$T/stranger2"
 $BIN did new --method peer2 --endpoint "$GW" --secrets "$T/agent3.json" > "$T/agent3"
+$BIN did new --method peer2 --endpoint "http://127.0.0.1:9/elsewhere" --secrets "$T/foreign.json" > "$T/foreign"
 python3 - "$T" "$GW" "$GPORT" "$LIB" <<'PY'
 import json, sys
 t, gw, port, lib = sys.argv[1:]
 names = ("agent", "alice", "stranger", "agent2", "stranger2", "agent3")
 r = lambda n: open("%s/%s" % (t, n)).read().strip()
 json.dump({"gw": gw, "port": port, "agent": r("agent"), "alice": r("alice"), "stranger": r("stranger"),
-           "agent2": r("agent2"), "stranger2": r("stranger2"), "agent3": r("agent3"), "lib": lib,
+           "agent2": r("agent2"), "stranger2": r("stranger2"), "agent3": r("agent3"), "foreign": r("foreign"), "lib": lib,
            "files": {n: "%s/%s.json" % (t, n) for n in names},
            "secrets": ["%s/%s.json" % (t, n) for n in names]}, open(t + "/state.json", "w"))
 PY

@@ -330,6 +330,9 @@ def main():
                                                                       {"recipient_did": A.did, "action": "remove"}]}))
         expect(r and [u["result"] for u in r["body"]["updated"]] == ["client_error", "no_change"],
                "granted stranger cannot take over or remove the agent's DID", r)
+        code, r = X.http(X.msg(CM3 + "recipient-update", {"updates": [{"recipient_did": st["foreign"], "action": "add"}]}))
+        expect(r and [u["result"] for u in r["body"]["updated"]] == ["client_error"],
+               "nor register a DID whose service sends its mail elsewhere (client_error)", r)
 
     elif cmd == "live":  # N: live mode over WS, N messages sent while connected arrive pushed; ack over WS
         n = int(args[0])

@@ -278,6 +278,36 @@ static void oob(void)
 	free(inv);
 }
 
+/* may the mediator hold for a recipient? its DID document's services decide */
+static void routes_via(void)
+{
+	struct dc_resolver *res = NULL;
+	struct dc_keystore *ks[6] = { 0 };
+	static const enum dc_crv x[] = { DC_CRV_X25519 };
+	const char *via[] = { "did:test:med#key-x25519-1" };
+	CU_ASSERT_EQUAL_FATAL(dc_resolver_new(16, &res), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(tu_make_party(res, &ks[0], "did:test:med", x, 1, 1, false, "http://127.0.0.1:9/med", NULL, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(tu_make_party(res, &ks[1], "did:test:plain", x, 1, 1, false, NULL, NULL, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(tu_make_party(res, &ks[2], "did:test:bydid", x, 1, 1, false, "did:test:med", NULL, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(tu_make_party(res, &ks[3], "did:test:bykey", x, 1, 1, false, "https://elsewhere.example/", via, 1), 0);
+	CU_ASSERT_EQUAL_FATAL(tu_make_party(res, &ks[4], "did:test:other", x, 1, 1, false, "https://elsewhere.example/", NULL, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(tu_make_party(res, &ks[5], "did:test:byep", x, 1, 1, false, "http://127.0.0.1:9/med", NULL, 0), 0);
+	struct dc_ctx *c = NULL;
+	CU_ASSERT_EQUAL_FATAL(dc_ctx_new(res, ks[0], &c), DC_OK);
+	const char *ep[] = { "http://127.0.0.1:9/med/" };
+	CU_ASSERT_EQUAL(dc_med_routes_via(c, "did:test:plain", "did:test:med", ep, 1, NULL), DC_OK);       /* no service */
+	CU_ASSERT_EQUAL(dc_med_routes_via(c, "did:test:bydid#key-x25519-1", "did:test:med", ep, 1, NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_med_routes_via(c, "did:test:bykey", "did:test:med", ep, 1, NULL), DC_OK);       /* routing key */
+	CU_ASSERT_EQUAL(dc_med_routes_via(c, "did:test:byep", "did:test:med", ep, 1, NULL), DC_OK);        /* our endpoint */
+	CU_ASSERT_EQUAL(dc_med_routes_via(c, "did:test:other", "did:test:med", ep, 1, NULL), DC_ERR_DENIED);
+	CU_ASSERT_EQUAL(dc_med_routes_via(c, "did:test:other", "did:test:me", ep, 0, NULL), DC_ERR_DENIED); /* a prefix is not it */
+	CU_ASSERT_EQUAL(dc_med_routes_via(c, "did:test:nobody", "did:test:med", ep, 1, NULL), DC_ERR_RESOLVE);
+	dc_ctx_free(c);
+	for (int i = 0; i < 6; i++)
+		dc_keystore_free(ks[i]);
+	dc_resolver_free(res);
+}
+
 /* ---- the queue's mailboxes ---------------------------------------------------------------- */
 static void mailboxes(void)
 {
@@ -367,5 +397,6 @@ void init_med_tests(void)
 	TU_ADD(s, answers);
 	TU_ADD(s, pickup_answers);
 	TU_ADD(s, oob);
+	TU_ADD(s, routes_via);
 	TU_ADD(s, mailboxes);
 }
