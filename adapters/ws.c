@@ -795,8 +795,8 @@ static void ws_push_on_loop(void *arg)
 static dc_err ws_push(struct gw_adapter *ad, uint64_t conn, const uint8_t *data, size_t len, gw_send_done_fn *done,
                       void *arg)
 {
-	if (!ad->host || ad->stop)
-		return DC_ERR_AGAIN;
+	if (!ad->host)
+		return DC_ERR_AGAIN; /* not started: no connection to write to */
 	struct wpush *p = calloc(1, sizeof *p);
 	struct wframe *f = frame_new(data, len);
 	if (!p || !f) {
