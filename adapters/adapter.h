@@ -126,6 +126,10 @@ struct gw_inbound {
 	 * gateway; anything else (for others, plaintext, signed, or sent by this gateway) is
 	 * GW_REFUSED with GW_REF_NOT_OURS and no problem report, and nothing is kept. */
 	bool only_ours;
+	/* A connection that stays open (WebSocket), or 0: its number, unique within the adapter
+	 * while it lives. The gateway may later write to it with push() (live delivery of held
+	 * messages to a recipient connected here). */
+	uint64_t conn;
 };
 
 /* ---- destinations --------------------------------------------------------------------- */
@@ -254,6 +258,11 @@ struct gw_adapter_ops {
 	/* optional: the shared HTTP listener this adapter asks for (false: none); the loop opens
 	 * it before start() and enforces the connection limits for every protocol on it */
 	bool (*listen)(const void *conf, struct gw_listen *out);
+	/* optional (GW_AD_LIVE): write one message on inbound connection conn (gw_inbound.conn),
+	 * from any thread. DC_OK: done() follows, GW_SENT once written, GW_RETRY when the
+	 * connection has too much unread now, GW_FAILED when it is gone; other returns: no done(). */
+	dc_err (*push)(struct gw_adapter *ad, uint64_t conn, const uint8_t *data, size_t len, gw_send_done_fn *done,
+	               void *arg);
 };
 
 /* registry.c: NULL-terminated list of every compiled-in adapter */

@@ -166,6 +166,8 @@ struct gw_adapter {
 	size_t max_bytes;
 	bool stop;
 	struct wsc *clients;         /* loop thread */
+	struct wconn *conns;         /* loop thread: inbound connections, for push() */
+	uint64_t next_conn;
 	/* the resolver thread */
 	pthread_t rth;
 	bool rstarted;
@@ -183,6 +185,8 @@ static int idle_secs(const struct gw_adapter *ad)
 
 /* ---- inbound ------------------------------------------------------------------------------ */
 struct wconn {
+	struct wconn *next;   /* in ad->conns while open */
+	uint64_t id;          /* gw_inbound.conn */
 	struct gw_adapter *ad;
 	struct lws *wsi;      /* NULL once closed (freed when the last ack comes) */
 	char peer[64];
@@ -271,7 +275,7 @@ static void ws_message(struct wconn *c)
 		answer(c, problem_frame("e.p.msg.too-big", why));
 		return;
 	}
-	struct gw_inbound m = { .source = c->peer, .media_type = NULL, .live = true };
+	struct gw_inbound m = { .source = c->peer, .media_type = NULL, .live = true, .conn = c->id };
 	m.data = rx_take(&c->rx, &m.len);
 	if (ad->host->draining(ad->host)) {
 		free(m.data);
@@ -359,6 +363,9 @@ static int ws_server_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 			return -1;
 		c->wsi = wsi;
 		c->ad = ad;
+		c->id = ++ad->next_conn;
+		c->next = ad->conns;
+		ad->conns = c;
 		lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, idle_secs(ad));
 		gw_host_log(ad->host, GW_LOG_DEBUG, "connection from %s", c->peer);
@@ -383,6 +390,11 @@ static int ws_server_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 		if (c) {
 			*pc = NULL;
 			c->wsi = NULL;
+			for (struct wconn **pp = &c->ad->conns; *pp; pp = &(*pp)->next)
+				if (*pp == c) {
+					*pp = c->next;
+					break;
+				}
 			rx_clear(&c->rx);
 			frames_free(c->oh, "closed");
 			c->oh = c->ot = NULL;
@@ -752,6 +764,57 @@ static dc_err ws_send(struct gw_adapter *ad, const struct gw_dest *dest, const s
 	return DC_OK;
 }
 
+/* ---- live delivery: the gateway writes on an inbound connection ---------------------------- */
+struct wpush {
+	struct gw_adapter *ad;
+	uint64_t conn;
+	struct wframe *f;
+};
+
+static void ws_push_on_loop(void *arg)
+{
+	struct wpush *p = arg;
+	struct wframe *f = p->f;
+	struct wconn *c = p->ad->conns;
+	while (c && c->id != p->conn)
+		c = c->next;
+	free(p);
+	if (!c || !c->wsi || c->kill) {
+		f->done(f->arg, GW_FAILED, "the connection is gone");
+		free(f);
+	} else if (c->n_out >= c->ad->conf->max_out_frames) {
+		f->done(f->arg, GW_RETRY, "the connection has too much unread"); /* not closed for a push */
+		free(f);
+	} else {
+		push(&c->oh, &c->ot, f);
+		c->n_out++;
+		lws_callback_on_writable(c->wsi);
+	}
+}
+
+static dc_err ws_push(struct gw_adapter *ad, uint64_t conn, const uint8_t *data, size_t len, gw_send_done_fn *done,
+                      void *arg)
+{
+	if (!ad->host)
+		return DC_ERR_AGAIN; /* not started: no connection to write to */
+	struct wpush *p = calloc(1, sizeof *p);
+	struct wframe *f = frame_new(data, len);
+	if (!p || !f) {
+		free(p);
+		free(f);
+		return DC_ERR_NOMEM;
+	}
+	f->done = done;
+	f->arg = arg;
+	*p = (struct wpush){ .ad = ad, .conn = conn, .f = f };
+	if (ad->host->post(ad->host, ws_push_on_loop, p)) {
+		free(p);
+		free(f);
+		return DC_ERR_NOMEM;
+	}
+	return DC_OK;
+}
+
 /* loop thread: fail what waits; the connections close with the loop */
 static void ws_stop(struct gw_adapter *ad)
 {
@@ -811,4 +874,5 @@ const struct gw_adapter_ops gw_ad_ws = {
 	.stop = ws_stop,
 	.free = ws_free,
 	.lws_protocols = ws_protocols,
+	.push = ws_push,
 };

@@ -80,7 +80,8 @@ static dc_err disclose(const struct dc_proto_info *pi, const cJSON *msg, cJSON *
 					cJSON *d = cJSON_CreateObject();
 					cJSON_AddStringToObject(d, "feature-type", "protocol");
 					cJSON_AddStringToObject(d, "id", l[i]);
-					if (strstr(l[i], "/routing/")) {
+					if (strstr(l[i], "/routing/") || strstr(l[i], "/coordinate-mediation/") ||
+					    strstr(l[i], "/messagepickup/")) {
 						cJSON *roles = cJSON_AddArrayToObject(d, "roles");
 						cJSON_AddItemToArray(roles, cJSON_CreateString("mediator"));
 					}

@@ -39,6 +39,7 @@ static void usage(FILE *f)
 	        "  import [-c CONFIG] [--state-dir DIR] [--receipt DIR] FILE...   (messages, bundles, receipts)\n"
 	        "  export --to DIR [--for DID]... [--since TIME] [-c CONFIG] [--state-dir DIR]\n"
 	        "  identity [-c CONFIG] [--state-dir DIR]\n"
+	        "  invite [-c CONFIG] [--state-dir DIR] [--qr] [--json]   (out-of-band invitation: request mediation)\n"
 	        "  queue stats|ls [--dead]|show ID|retry ID|ack ID|flush|purge --dead [-c CONFIG|--state-dir DIR]\n"
 	        "  run [-c CONFIG] [-t]\n"
 	        "  --version | COMMAND -h\n",
@@ -509,6 +510,8 @@ int main(int argc, char **argv)
 		return gw_cmd_export(argc - 1, argv + 1);
 	if (strcmp(cmd, "identity") == 0)
 		return gw_cmd_identity(argc - 1, argv + 1);
+	if (strcmp(cmd, "invite") == 0)
+		return gw_cmd_invite(argc - 1, argv + 1);
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

@@ -41,6 +41,8 @@ static const struct row rows[] = {
 	{ "admin", { "max_connections", GW_CONF_UINT, O(admin_max_conns), 1, 1024, "16", NULL } },
 	{ "relay", { "loop_window", GW_CONF_MS, O(loop_window_ms), 1000, 86400000, "10m", NULL } },
 	{ "relay", { "max_hops", GW_CONF_UINT, O(max_hops), 1, 32, "4", NULL } },
+	{ "mediator", { "policy", GW_CONF_STR, O(med_policy), 4, 4200, "open", NULL } },
+	{ "mediator", { "hold", GW_CONF_MS, O(med_hold_ms), 60000, INT64_C(31536000000), "72h", NULL } },
 };
 #define N_ROWS (sizeof rows / sizeof rows[0])
 

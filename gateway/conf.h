@@ -44,6 +44,9 @@ struct gw_conf {
 	/* [relay] */
 	int64_t loop_window_ms;   /* an envelope seen again within this is a loop */
 	unsigned max_hops;        /* nested forwards to us */
+	/* [mediator] */
+	char *med_policy;         /* open | closed | allow FILE: who is granted mediation */
+	int64_t med_hold_ms;      /* how long a message for a registered recipient waits for pickup */
 	/* adapters' sections, by their index in gw_adapters[]: parsed, or NULL when absent */
 	void *ad_conf[GW_MAX_ADAPTERS];
 	unsigned ad_line[GW_MAX_ADAPTERS]; /* where the section starts */

@@ -27,6 +27,7 @@
 #include "dispatcher.h"
 #include "host.h"
 #include "log.h"
+#include "mediator.h"
 #include "loop.h"
 #include "netpolicy.h"
 #include "notify.h"
@@ -122,6 +123,22 @@ static int policy_new(const struct gw_conf *c, struct gw_netpolicy **out)
 	return 0;
 }
 
+/* live delivery (mediator.h): a message for an inbound connection of the named adapter */
+struct live_push {
+	struct gw_adapter **ads;
+	size_t n;
+};
+
+static dc_err live_push(void *arg, const char *transport, uint64_t conn, const uint8_t *data, size_t len,
+                        gw_send_done_fn *done, void *done_arg)
+{
+	struct live_push *lp = arg;
+	for (size_t i = 0; i < lp->n; i++)
+		if (lp->ads[i] && gw_adapters[i]->push && strcmp(gw_adapters[i]->name, transport) == 0)
+			return gw_adapters[i]->push(lp->ads[i], conn, data, len, done, done_arg);
+	return DC_ERR_NOT_FOUND;
+}
+
 int gw_daemon_run(struct gw_state *s)
 {
 	gw_log_set_level(s->conf.log_level);
@@ -195,6 +212,16 @@ int gw_daemon_run(struct gw_state *s)
 		size_t ll = strlen(listening);
 		snprintf(listening + ll, sizeof listening - ll, "%s%s %s:%d", ll ? ", " : "", gw_adapters[i]->name, host, port);
 	}
+	/* the mediator and its pusher, before the workers that read it (pushes to an adapter not
+	 * started yet fail, and live mode ends for that client) */
+	struct live_push lp = { .ads = ads, .n = n_ads };
+	struct dc_limits dl;
+	dc_ctx_get_limits(s->ctx, &dl);
+	if (gw_med_new(s->q, s->did, s->conf.med_policy, s->conf.med_hold_ms, &s->med, &ei) ||
+	    gw_med_start_live(s->med, s->ks, &dl, live_push, &lp, &ei)) {
+		gw_log(GW_LOG_ERROR, "gateway", "%s: %s", s->conf.name ? s->conf.name : "config", ei.msg);
+		goto out;
+	}
 	if (gw_dispatcher_new(s, &disp, &ei) || gw_pool_new(s, s->conf.workers, loop, disp, np, &pool, &ei)) {
 		gw_log(GW_LOG_ERROR, "gateway", "%s", ei.msg[0] ? ei.msg : "out of memory");
 		goto out;
@@ -250,6 +277,7 @@ out:
 	if (loop)
 		gw_loop_run_posted(loop); /* sends posted to the loop complete (retry), acks are written off */
 	gw_pool_free(pool);           /* joins the threads that could still offer to the dispatcher */
+	gw_med_stop(s->med);          /* its pusher: after the pool (no more notifies), before the loop goes */
 	gw_dispatcher_free(disp);
 	sig_loop = NULL;
 	gw_loop_free(loop); /* closes the connections; adapters' callbacks still see their state */
@@ -257,6 +285,8 @@ out:
 	for (size_t i = 0; i < n_ads; i++)
 		if (ads[i])
 			gw_adapters[i]->free(ads[i]);
+	gw_med_free(s->med); /* after the connections: their unwritten pushes have completed */
+	s->med = NULL;
 	gw_netpolicy_free(np);
 	curl_global_cleanup();
 	gw_log(GW_LOG_INFO, "gateway", ret == 0 ? "stopped" : "not started");

@@ -18,5 +18,6 @@ int gw_cmd_queue(int argc, char **argv); /* cmd_queue.c */
 int gw_cmd_send(int argc, char **argv);  /* cmd_send.c */
 int gw_cmd_import(int argc, char **argv); /* cmd_import.c */
 int gw_cmd_export(int argc, char **argv); /* cmd_bundle.c */
-int gw_cmd_identity(int argc, char **argv); /* cmd_identity.c */ /* cmd_rules.c: rules check | rules explain */
+int gw_cmd_identity(int argc, char **argv); /* cmd_identity.c */
+int gw_cmd_invite(int argc, char **argv);   /* cmd_invite.c */ /* cmd_rules.c: rules check | rules explain */
 #endif

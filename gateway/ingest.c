@@ -1,5 +1,6 @@
 /* Ingest (see ingest.h). */
 #include "ingest.h"
+#include "mediator.h"
 #include "metrics.h"
 
 #include <sodium.h>
@@ -37,6 +38,7 @@ void gw_ingest_result_clear(struct gw_ingest_result *res)
 	free(res->reply);
 	free(res->reply_to);
 	free(res->out);
+	free(res->held_for);
 	memset(res, 0, sizeof *res);
 }
 
@@ -480,6 +482,32 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const struct gw_ingest_in *i
 		res->return_route = r->return_route &&
 		                    (strcmp(r->return_route, "all") == 0 || strcmp(r->return_route, "thread") == 0);
 		bool handled = false;
+		if (g->med) {
+			/* the mediator's protocols: only an authcrypt sender is a client (its skid's DID) */
+			char *client = NULL;
+			if (r->meta && r->meta->encrypted_from_kid)
+				did_of(r->meta->encrypted_from_kid, &client);
+			struct gw_med_in mi = { .msg = r->message, .len = strlen(r->message), .client = client,
+				                .on_connection = in->live && res->return_route, /* "all" (or "thread") */
+				                .transport = in->transport, .conn = in->conn, .max_reply = g->max_bytes / 3,
+				                .ctx = g->dc, .endpoints = g->our_endpoints, .n_endpoints = g->n_endpoints };
+			struct gw_med_out mo;
+			handled = gw_med_handle(g->med, &mi, &mo);
+			free(client);
+			if (handled) {
+				if (strncmp(mo.code, "e.p.me.res", 10) == 0) {
+					outcome_of(res, DC_ERR_IO, mo.why); /* the store or memory: try again later */
+				} else if (mo.code[0]) {
+					refuse(res, strncmp(mo.code, "e.p.trust", 9) == 0 ? GW_REF_DENIED : GW_REF_MALFORMED, mo.code,
+					       mo.why, NULL);
+				} else {
+					res->reply = mo.reply;
+					res->outcome = GW_ACCEPTED;
+					snprintf(res->why, sizeof res->why, "%s", res->reply ? "answered (mediator)" : "handled (mediator)");
+				}
+				goto out;
+			}
+		}
 		if ((rc = dc_protocol_handle(&g->proto, r->message, strlen(r->message), &res->reply, &handled, &ei))) {
 			outcome_of(res, rc, ei.msg);
 		} else if (!handled) {
@@ -518,6 +546,17 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const struct gw_ingest_in *i
 		                .media_type = "application/didcomm-encrypted+json", .tag = in->tag, .size = payload_len,
 		                .msg_id = NULL, .relay = r->kind == DC_RELAY_FORWARD ? "forward" : "other" };
 	const struct rule *rule = NULL;
+	if (r->kind == DC_RELAY_FORWARD && g->med && gw_med_holds(g->med, to_did)) {
+		/* a recipient registered with us (coordinate-mediation): held for its pickup, before
+		 * any rule */
+		struct rule_action hold = { .kind = RULE_ACT_HOLD, .hold_s = gw_med_hold_ms(g->med) / 1000 };
+		if ((rc = plan_action(g, &hold, &env, r, payload, payload_len, expires_ms, p, &ei))) {
+			outcome_of(res, rc, ei.msg);
+			goto out;
+		}
+		snprintf(c->rule, sizeof c->rule, "mediator: held for pickup");
+		goto planned;
+	}
 	if (rule_match(g->rules, &env, &rule) != DC_OK || !rule) {
 		char why[300];
 		snprintf(why, sizeof why, "no rule matches a message for %.200s", to_did ? to_did : "?");
@@ -564,11 +603,15 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const struct gw_ingest_in *i
 			}
 		}
 	}
+	snprintf(c->rule, sizeof c->rule, "%.180s:%u", rule_set_name(g->rules), rule->line);
+planned:
+	for (size_t i = 0; i < p->n && !res->held_for; i++)
+		if (strncmp(p->items[i].dest, "hold ", 5) == 0)
+			res->held_for = strdup(p->items[i].dest + 5); /* for live delivery after the commit */
 	/* what goes out is remembered for a while: if it comes back, it is a loop */
 	for (size_t i = 0; g->seen && i < p->n; i++)
 		if (strncmp(p->items[i].dest, "hold ", 5) != 0)
 			gw_seen_add(g->seen, p->items[i].data, p->items[i].len, now_ms());
-	snprintf(c->rule, sizeof c->rule, "%.180s:%u", rule_set_name(g->rules), rule->line);
 	if (in->key) {
 		/* the key binds the transport and the bytes: the same key with other bytes is new */
 		uint8_t h[32];

@@ -28,6 +28,7 @@ struct gw_ingest_cfg {
 	struct gw_seen *seen;        /* envelopes sent lately (loop detection), or NULL */
 	const bool *adapter_on;      /* by index in gw_adapters[]: configured here (NULL: all of them) */
 	int64_t loop_window_ms;
+	struct gw_med *med;          /* the mediator (mediator.h), or NULL: none */
 };
 
 struct gw_ingest_result {
@@ -55,6 +56,7 @@ struct gw_ingest_result {
 	char *out;
 	size_t out_len;
 	const char *out_type;
+	char *held_for;              /* a DID whose mailbox got a held item (live delivery), or NULL */
 };
 
 /* What one inbound message came with. transport: the adapter's name; source: peer address,
@@ -66,6 +68,8 @@ struct gw_ingest_in {
 	size_t len;
 	const char *key;
 	bool only_ours;
+	bool live;                   /* the connection can carry an answer (struct gw_inbound.live) */
+	uint64_t conn;               /* as in struct gw_inbound: the connection, for live delivery */
 };
 void gw_ingest(const struct gw_ingest_cfg *g, const struct gw_ingest_in *in, struct gw_ingest_result *res);
 void gw_ingest_result_clear(struct gw_ingest_result *res);

@@ -14,6 +14,7 @@
 #include "webres.h"
 #include "log.h"
 #include "loop.h"
+#include "mediator.h"
 #include "metrics.h"
 
 #define MAX_WORKERS 64
@@ -30,6 +31,7 @@ struct job {
 	struct gw_pool *in;
 	char transport[16], source[80], media[128], tag[65];
 	bool has_media, has_tag, live, only_ours;
+	uint64_t conn;            /* the inbound connection (live delivery), 0: none */
 	char *key;                /* idempotency key (malloc'd), or NULL */
 	uint8_t *data;
 	size_t len;
@@ -141,6 +143,8 @@ static void job_done(struct gw_pool *in, struct job *j)
 	pthread_mutex_unlock(&in->mu);
 	free(j->data);
 	j->data = NULL;
+	if (j->res.n_queued && j->res.held_for)
+		gw_med_notify(in->s->med, j->res.held_for); /* a live client gets it now */
 	if (j->res.n_queued && in->disp) {
 		if (j->res.n_fast)
 			gw_dispatcher_offer(in->disp, j->res.fast, j->res.n_fast); /* takes the items */
@@ -187,7 +191,7 @@ static void process(struct worker *w, struct job *j)
 	g.seen = in->seen;
 	struct gw_ingest_in m = { .transport = j->transport, .source = j->source, .tag = j->has_tag ? j->tag : NULL,
 		                  .media_type = j->has_media ? j->media : NULL, .data = j->data, .len = j->len,
-		                  .key = j->key, .only_ours = j->only_ours };
+		                  .key = j->key, .only_ours = j->only_ours, .live = j->live, .conn = j->conn };
 	gw_ingest_start(&g, &m, &j->res, &j->commit);
 	if (!j->commit && j->res.fetching && in->wr && j->parked < MAX_PARKED && !in->stop) {
 		/* a did:web document is being fetched: this job waits for it, the worker goes on */
@@ -493,6 +497,7 @@ dc_err gw_pool_submit(struct gw_pool *in, const char *transport, struct gw_inbou
 		snprintf(j->tag, sizeof j->tag, "%s", m->tag);
 	j->live = m->live;
 	j->only_ours = m->only_ours;
+	j->conn = m->conn;
 	j->data = data ? data : malloc(1);
 	j->len = m->len;
 	j->ack = ack;

@@ -5,6 +5,7 @@
 #include "admin.h"
 #include "conf.h"
 #include "gateway.h"
+#include "mediator.h"
 #include "state.h"
 #include "daemon.h"
 
@@ -55,6 +56,11 @@ int gw_cmd_run(int argc, char **argv)
 				ret = 1;
 			}
 			gw_adapters[i]->free(ad);
+		}
+		char why[200];
+		if (ret == 0 && !gw_med_policy_ok(conf.med_policy, why, sizeof why)) {
+			fprintf(stderr, "run: %s: [mediator] %s\n", conf.name ? conf.name : "config", why);
+			ret = 1;
 		}
 		if (ret == 0) {
 			printf("run: configuration %s ok\n", path ? path : "(built-in defaults)");

@@ -1,5 +1,6 @@
 /* Opening the gateway's state (see state.h). */
 #include "state.h"
+#include "mediator.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -299,6 +300,9 @@ void gw_state_ingest_cfg(const struct gw_state *s, struct gw_ingest_cfg *g)
 	g->max_hops = s->conf.max_hops;
 	g->loop_window_ms = s->conf.loop_window_ms;
 	g->adapter_on = s->adapter_on;
+	g->med = s->med;
+	if (s->med)
+		g->proto.protocols = gw_med_protocols;
 }
 
 int gw_state_args(int argc, char **argv, const char **conf, const char **state_dir)

@@ -15,6 +15,7 @@ struct gw_state {
 	struct dc_ctx *ctx;
 	struct dc_queue *q;
 	struct rule_set *rules;
+	struct gw_med *med;    /* the daemon's mediator (mediator.h), NULL in the offline commands */
 	/* the gateway's own endpoint URIs (public_url, or what its adapters serve) */
 #define GW_STATE_MAX_ENDPOINTS 8
 	char endpoint_buf[GW_STATE_MAX_ENDPOINTS][512];

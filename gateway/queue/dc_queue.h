@@ -164,4 +164,47 @@ void dc_queue_file_discard(struct dc_queue *q, const char *name);
 
 /* backoff for the attempt-th retry: base*2^(attempt-1) capped at max, jittered into [d/2, d] */
 int64_t dc_queue_backoff_ms(const struct dc_queue_opts *o, unsigned attempt);
+
+/* ---- mediation (coordinate-mediation grants, recipients, and their mailboxes) -------------
+ * A client DID granted mediation registers recipients (DIDs, or keys for coordinate-mediation
+ * 2.0); each recipient names a mailbox (the DID part of it): the queued items whose
+ * destination is "hold MAILBOX". One client per mailbox. Only the client that registered a
+ * recipient sees and removes the items of its mailbox; the items stay ordinary queue items
+ * (a hold runs out, max_age, queue rm) until then. Stores without these tables return
+ * DC_ERR_UNSUPPORTED. */
+enum dc_queue_med_change {
+	DC_QUEUE_MED_DONE = 0, /* added or removed */
+	DC_QUEUE_MED_SAME,     /* already so: no change */
+	DC_QUEUE_MED_OTHERS,   /* add: the recipient (or its mailbox) belongs to another client */
+	DC_QUEUE_MED_FULL,     /* add: the client has DC_QUEUE_MED_MAX_RECIPIENTS already */
+};
+#define DC_QUEUE_MED_MAX_RECIPIENTS 10000
+dc_err dc_queue_med_grant(struct dc_queue *q, const char *client, int64_t now_ms, struct dc_errinfo *ei) DC_WUR;
+dc_err dc_queue_med_granted(struct dc_queue *q, const char *client, bool *granted, struct dc_errinfo *ei) DC_WUR;
+dc_err dc_queue_med_recipient(struct dc_queue *q, const char *client, const char *recipient, const char *mailbox,
+                              bool add, int64_t now_ms, enum dc_queue_med_change *res, struct dc_errinfo *ei) DC_WUR;
+/* a page of the client's recipients in the order they were added; *total: all of them.
+ * *dids: an array of malloc'd strings, each and the array freed by the caller */
+dc_err dc_queue_med_recipients(struct dc_queue *q, const char *client, size_t offset, size_t limit, char ***dids,
+                               size_t *n, size_t *total, struct dc_errinfo *ei) DC_WUR;
+/* every registered mailbox with its client (fn per row; start-up) */
+dc_err dc_queue_med_each(struct dc_queue *q, void (*fn)(void *arg, const char *mailbox, const char *client),
+                         void *arg, struct dc_errinfo *ei) DC_WUR;
+struct dc_queue_mailbox_stats {
+	uint64_t count, bytes;
+	int64_t oldest_ms, newest_ms; /* created, 0 when empty */
+	int64_t last_id;              /* the newest item's id, 0 when empty */
+};
+/* the client's mailboxes (mailbox NULL), or the one mailbox of its (else nothing) */
+dc_err dc_queue_mailbox_stats(struct dc_queue *q, const char *client, const char *mailbox,
+                              struct dc_queue_mailbox_stats *st, struct dc_errinfo *ei) DC_WUR;
+/* up to max items with ids over after_id, oldest first, their envelopes too, stopping
+ * before max_bytes of envelopes (the first item always comes); release with
+ * dc_queue_items_free. Nothing changes: they stay until dc_queue_mailbox_ack. */
+dc_err dc_queue_mailbox_get(struct dc_queue *q, const char *client, const char *mailbox, int64_t after_id, size_t max,
+                            size_t max_bytes, struct dc_queue_item **items, size_t *n, struct dc_errinfo *ei) DC_WUR;
+/* remove the ids that are in the client's mailboxes (the others are left alone and not
+ * counted); *gone: how many went */
+dc_err dc_queue_mailbox_ack(struct dc_queue *q, const char *client, const int64_t *ids, size_t n, size_t *gone,
+                            struct dc_errinfo *ei) DC_WUR;
 #endif

@@ -255,3 +255,131 @@ dc_err dc_queue_ack_many(struct dc_queue *q, const int64_t *ids, size_t n, size_
 		return DC_OK;
 	LOCKED(q, q->ops->ack_many(q, ids, n, gone, ei));
 }
+
+/* ---- mediation ------------------------------------------------------------------------------ */
+#define MED(q, ei)                                                                                   \
+	do {                                                                                         \
+		if (!(q)->ops->med)                                                                  \
+			return dc__fail((ei), DC_ERR_UNSUPPORTED, "queue: this store keeps no mediation"); \
+	} while (0)
+
+dc_err dc_queue_med_grant(struct dc_queue *q, const char *client, int64_t now_ms, struct dc_errinfo *ei)
+{
+	MED(q, ei);
+	if (!client || !client[0])
+		return dc__fail(ei, DC_ERR_INVAL, "queue: a grant needs a client");
+	LOCKED(q, q->ops->med->grant(q, client, now_ms, ei));
+}
+
+dc_err dc_queue_med_granted(struct dc_queue *q, const char *client, bool *granted, struct dc_errinfo *ei)
+{
+	*granted = false;
+	MED(q, ei);
+	if (!client)
+		return DC_OK;
+	LOCKED(q, q->ops->med->granted(q, client, granted, ei));
+}
+
+dc_err dc_queue_med_recipient(struct dc_queue *q, const char *client, const char *recipient, const char *mailbox,
+                              bool add, int64_t now_ms, enum dc_queue_med_change *res, struct dc_errinfo *ei)
+{
+	*res = DC_QUEUE_MED_SAME;
+	MED(q, ei);
+	if (!client || !recipient || !mailbox || !recipient[0] || !mailbox[0])
+		return dc__fail(ei, DC_ERR_INVAL, "queue: a recipient needs a client, a DID and a mailbox");
+	LOCKED(q, q->ops->med->recipient(q, client, recipient, mailbox, add, now_ms, res, ei));
+}
+
+dc_err dc_queue_med_recipients(struct dc_queue *q, const char *client, size_t offset, size_t limit, char ***dids,
+                               size_t *n, size_t *total, struct dc_errinfo *ei)
+{
+	*dids = NULL;
+	*n = *total = 0;
+	MED(q, ei);
+	LOCKED(q, q->ops->med->recipients(q, client, offset, limit > 1000 ? 1000 : limit, dids, n, total, ei));
+}
+
+dc_err dc_queue_med_each(struct dc_queue *q, void (*fn)(void *arg, const char *mailbox, const char *client), void *arg,
+                         struct dc_errinfo *ei)
+{
+	MED(q, ei);
+	LOCKED(q, q->ops->med->each(q, fn, arg, ei));
+}
+
+dc_err dc_queue_mailbox_stats(struct dc_queue *q, const char *client, const char *mailbox,
+                              struct dc_queue_mailbox_stats *st, struct dc_errinfo *ei)
+{
+	memset(st, 0, sizeof *st);
+	MED(q, ei);
+	LOCKED(q, q->ops->med->stats(q, client, mailbox, st, ei));
+}
+
+dc_err dc_queue_mailbox_get(struct dc_queue *q, const char *client, const char *mailbox, int64_t after_id, size_t max,
+                            size_t max_bytes, struct dc_queue_item **items, size_t *n, struct dc_errinfo *ei)
+{
+	*items = NULL;
+	*n = 0;
+	MED(q, ei);
+	if (max == 0)
+		return DC_OK;
+	if (max > 1000)
+		max = 1000;
+	int64_t *ids = NULL;
+	size_t nid = 0, got = 0, bytes = 0;
+	pthread_mutex_lock(&q->mu);
+	dc_err rc = q->ops->med->ids(q, client, mailbox, after_id, max, &ids, &nid, ei);
+	struct dc_queue_item *out = rc || !nid ? NULL : calloc(nid, sizeof *out);
+	if (!rc && nid && !out)
+		rc = DC_ERR_NOMEM;
+	for (size_t i = 0; !rc && i < nid; i++) {
+		struct dc_errinfo ge = { 0 };
+		dc_err g = q->ops->get(q, ids[i], &out[got], &ge);
+		if (g == DC_ERR_NOT_FOUND || g == DC_ERR_IO)
+			continue; /* gone meanwhile, or its file unreadable: not deliverable now */
+		if (g) {
+			rc = g;
+			break;
+		}
+		if (got && bytes + out[got].len > max_bytes) {
+			dc_queue_item_clear(&out[got]);
+			break;
+		}
+		bytes += out[got].len;
+		got++;
+	}
+	pthread_mutex_unlock(&q->mu);
+	free(ids);
+	if (rc) {
+		dc_queue_items_free(out, got);
+		return rc;
+	}
+	if (!got) {
+		free(out);
+		out = NULL;
+	}
+	*items = out;
+	*n = got;
+	return DC_OK;
+}
+
+dc_err dc_queue_mailbox_ack(struct dc_queue *q, const char *client, const int64_t *ids, size_t n, size_t *gone,
+                            struct dc_errinfo *ei)
+{
+	if (gone)
+		*gone = 0;
+	MED(q, ei);
+	if (!n)
+		return DC_OK;
+	int64_t *own = malloc(n * sizeof *own);
+	if (!own)
+		return DC_ERR_NOMEM;
+	memcpy(own, ids, n * sizeof *own);
+	size_t k = n;
+	pthread_mutex_lock(&q->mu);
+	dc_err rc = q->ops->med->owned(q, client, own, &k, ei);
+	if (!rc && k)
+		rc = q->ops->ack_many(q, own, k, gone, ei);
+	pthread_mutex_unlock(&q->mu);
+	free(own);
+	return rc;
+}

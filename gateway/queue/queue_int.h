@@ -34,6 +34,26 @@ struct dc_queue_store_ops {
 	dc_err (*file_write)(struct dc_queue *q, const uint8_t *data, size_t len, char *name, struct dc_errinfo *ei);
 	void (*file_discard)(struct dc_queue *q, const char *name);
 	void (*close)(struct dc_queue *q);
+	/* optional: mediation (dc_queue.h); NULL: DC_ERR_UNSUPPORTED */
+	const struct dc_queue_med_ops *med;
+};
+
+struct dc_queue_med_ops {
+	dc_err (*grant)(struct dc_queue *q, const char *client, int64_t now, struct dc_errinfo *ei);
+	dc_err (*granted)(struct dc_queue *q, const char *client, bool *granted, struct dc_errinfo *ei);
+	dc_err (*recipient)(struct dc_queue *q, const char *client, const char *recipient, const char *mailbox, bool add,
+	                    int64_t now, enum dc_queue_med_change *res, struct dc_errinfo *ei);
+	dc_err (*recipients)(struct dc_queue *q, const char *client, size_t offset, size_t limit, char ***dids, size_t *n,
+	                     size_t *total, struct dc_errinfo *ei);
+	dc_err (*each)(struct dc_queue *q, void (*fn)(void *arg, const char *mailbox, const char *client), void *arg,
+	               struct dc_errinfo *ei);
+	dc_err (*stats)(struct dc_queue *q, const char *client, const char *mailbox, struct dc_queue_mailbox_stats *st,
+	                struct dc_errinfo *ei);
+	/* ids (and nothing else) of the items: the front fetches each with get() */
+	dc_err (*ids)(struct dc_queue *q, const char *client, const char *mailbox, int64_t after_id, size_t max,
+	              int64_t **ids, size_t *n, struct dc_errinfo *ei);
+	/* of ids, those in the client's mailboxes (written over ids; *n shrinks) */
+	dc_err (*owned)(struct dc_queue *q, const char *client, int64_t *ids, size_t *n, struct dc_errinfo *ei);
 };
 
 struct dc_queue {
@@ -49,4 +69,9 @@ struct dc_queue {
 void dc__queue_opts_fill(struct dc_queue_opts *o, const struct dc_queue_opts *in);
 /* write all len bytes (EINTR retried): 0, or the errno of the failure (queue.c) */
 int dc__queue_write_all(int fd, const void *p, size_t len);
+/* the SQLite store's mediation tables (queue_sqlite_med.c): created on open, old stores too */
+struct sqlite3;
+extern const struct dc_queue_med_ops dc__sq_med_ops;
+dc_err dc__sq_med_schema(struct sqlite3 *db, const char *path, struct dc_errinfo *ei);
+struct sqlite3 *dc__sq_db(struct dc_queue *q);
 #endif

@@ -1106,7 +1106,13 @@ static const struct dc_queue_store_ops sqlite_ops = {
 	.remove = sq_remove, .release_leases = sq_release_leases, .hold = sq_hold, .release_held = sq_release_held,
 	.ack_many = sq_ack_many, .file_write = sq_file_write,
 	.file_discard = sq_file_discard, .check = sq_check, .share = sq_share, .close = sq_close,
+	.med = &dc__sq_med_ops,
 };
+
+sqlite3 *dc__sq_db(struct dc_queue *q)
+{
+	return DB(q);
+}
 
 /* Column order matters: SQLite reads a row's columns in order, so the small ones the
  * dispatcher looks at come first and the envelope (often several pages) comes last. */
@@ -1244,6 +1250,12 @@ dc_err dc_queue_open_sqlite(const char *path, const struct dc_queue_opts *o, str
 		sqlite3_free(err);
 		sq_close(q);
 		return rc;
+	}
+	/* the mediator's tables and the queue's mailbox column (queue_sqlite_med.c) */
+	dc_err mrc = dc__sq_med_schema(s->db, path, ei);
+	if (mrc) {
+		sq_close(q);
+		return mrc;
 	}
 	size_t pl = strlen(path);
 	if (sqlite3_exec(s->db, schema_blob_idx, NULL, NULL, &err) != SQLITE_OK || !(s->blob_dir = malloc(pl + 7))) {

@@ -11,7 +11,8 @@
 # Last, tests/bench/relay.sh: messages relayed through the daemon over HTTP (msgs/s, latency,
 # the daemon's RSS; its RELAY_BENCH_* variables are described there), and tests/bench/stall.sh:
 # whether opening big envelopes stalls the event loop for other connections; tests/bench/file.sh:
-# 10,000 files dropped into a watched folder and written to an outbox, beside cp.
+# 10,000 files dropped into a watched folder and written to an outbox, beside cp;
+# tests/bench/mediator.sh: 100,000 messages held for 1,000 recipients, picked up in batches.
 #   BENCH_SECONDS=1   timed seconds per operation, in 5 rounds (the best round counts), after a
 #                     warm-up of a tenth of that
 #   BENCH_RSS_MIB=10  message size for the RSS measurement
@@ -155,8 +156,11 @@ BIN="$BIN" bash tests/bench/stall.sh || stall_rc=$?
 echo
 file_rc=0
 BIN="$BIN" bash tests/bench/file.sh || file_rc=$?
-if [ "$relay_rc" != 0 ] || [ "$stall_rc" != 0 ] || [ "$file_rc" != 0 ]; then
-	echo "bench: the relay benchmark failed (exit $relay_rc), the stall benchmark (exit $stall_rc) or the file benchmark (exit $file_rc)" >&2
+echo
+med_rc=0
+BIN="$BIN" bash tests/bench/mediator.sh || med_rc=$?
+if [ "$relay_rc" != 0 ] || [ "$stall_rc" != 0 ] || [ "$file_rc" != 0 ] || [ "$med_rc" != 0 ]; then
+	echo "bench: the relay benchmark failed (exit $relay_rc), the stall benchmark (exit $stall_rc), the file benchmark (exit $file_rc) or the mediator benchmark (exit $med_rc)" >&2
 	exit 1
 fi
 exit 0

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TARGETS(X) X(unpack) X(jwk) X(diddoc) X(did_peer) X(msg) X(b64url) X(rules)
+#define TARGETS(X) X(unpack) X(jwk) X(diddoc) X(did_peer) X(msg) X(b64url) X(rules) X(med)
 #define DECL(n) int fuzz_##n(const uint8_t *data, size_t size);
 TARGETS(DECL)
 

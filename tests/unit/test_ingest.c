@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include "ingest.h"
+#include "mediator.h"
 #include "internal.h"
 
 #include <stdio.h>
@@ -396,6 +397,80 @@ static void forward_bytes_kept(void)
 	free(env);
 }
 
+/* a forward whose next is a registered recipient is held before any rule (the rules here
+ * refuse everything); pickup answers the client that registered it */
+static void mediator_first(void)
+{
+	struct gw_med *med = NULL;
+	enum dc_queue_med_change ch;
+	struct dc_queue *MQ = NULL; /* a queue of its own: the suite's is small and full by now */
+	char path[128];
+	snprintf(path, sizeof path, "%s/med.db", qdir);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_open_sqlite(path, NULL, &MQ, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_med_grant(MQ, "did:test:alice", 1, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_med_recipient(MQ, "did:test:alice", "did:test:carol", "did:test:carol", true, 1, &ch, NULL),
+	                      DC_OK);
+	CU_ASSERT_EQUAL_FATAL(gw_med_new(MQ, "did:test:gw", "open", 3600000, &med, NULL), DC_OK);
+	CU_ASSERT(gw_med_holds(med, "did:test:carol"));
+	CU_ASSERT(!gw_med_holds(med, "did:test:bob"));
+	const char *msg = "{\"id\":\"m1\",\"type\":\"https://didcomm.org/basicmessage/2.0/message\",\"from\":\"did:test:alice\","
+	                  "\"to\":[\"did:test:carol\"],\"body\":{\"content\":\"hi\"}}";
+	char *env = pack_from_alice("did:test:carol", msg, DC_PACK_AUTHCRYPT, false);
+	struct rule_set *rs = NULL;
+	const char *rules = "default -> reject e.p.msg.not-relayed\n";
+	CU_ASSERT_EQUAL_FATAL(rule_set_parse_text("t.rules", rules, strlen(rules), &rs, NULL, NULL), DC_OK);
+	struct dc_ctx *c = NULL;
+	CU_ASSERT_EQUAL_FATAL(dc_ctx_new(I.res, I.ks[GW], &c), DC_OK);
+	struct gw_ingest_cfg g = { .dc = c, .q = MQ, .rules = rs, .max_bytes = 1 << 20, .med = med,
+		                   .proto = { .our_did = "did:test:gw", .max_receive_bytes = 1 << 20 } };
+	struct gw_ingest_in m = { .transport = "http", .source = "127.0.0.1", .media_type = MT, .data = (const uint8_t *)env,
+		                  .len = strlen(env), .live = true };
+	struct gw_ingest_result res;
+	gw_ingest(&g, &m, &res);
+	if (res.outcome != GW_ACCEPTED)
+		fprintf(stderr, "\nmediator_first: %s\n", res.why);
+	CU_ASSERT_EQUAL(res.outcome, GW_ACCEPTED);
+	CU_ASSERT_EQUAL(res.n_queued, 1);
+	CU_ASSERT(res.held_for && strcmp(res.held_for, "did:test:carol") == 0);
+	gw_ingest_result_clear(&res);
+	/* without the mediator, the rules refuse the same forward */
+	g.med = NULL;
+	gw_ingest(&g, &m, &res);
+	CU_ASSERT_EQUAL(res.outcome, GW_REFUSED);
+	gw_ingest_result_clear(&res);
+	free(env);
+	/* alice asks for her status on the return route: one message waits */
+	g.med = med;
+	const char *sr = "{\"id\":\"s1\",\"type\":\"https://didcomm.org/messagepickup/3.0/status-request\",\"from\":\"did:test:alice\","
+	                 "\"to\":[\"did:test:gw\"],\"return_route\":\"all\",\"body\":{}}";
+	env = pack_from_alice("did:test:gw", sr, DC_PACK_AUTHCRYPT, true);
+	m.data = (const uint8_t *)env;
+	m.len = strlen(env);
+	gw_ingest(&g, &m, &res);
+	CU_ASSERT_EQUAL(res.outcome, GW_ACCEPTED);
+	CU_ASSERT(res.reply && strstr(res.reply, "messagepickup/3.0/status") && strstr(res.reply, "\"message_count\":1") &&
+	          strstr(res.reply, "\"thid\":\"s1\""));
+	gw_ingest_result_clear(&res);
+	/* the same, anonymous: refused, nothing told */
+	free(env);
+	env = pack_from_alice("did:test:gw", sr, DC_PACK_ANONCRYPT, true);
+	m.data = (const uint8_t *)env;
+	m.len = strlen(env);
+	gw_ingest(&g, &m, &res);
+	CU_ASSERT_EQUAL(res.outcome, GW_REFUSED);
+	CU_ASSERT_STRING_EQUAL(res.problem_code, "e.p.trust.authcrypt-required");
+	CU_ASSERT_PTR_NULL(res.reply);
+	gw_ingest_result_clear(&res);
+	free(env);
+	uint64_t removed = 0;
+	CU_ASSERT_EQUAL(dc_queue_purge_dest(MQ, "hold did:test:carol", false, &removed, NULL), DC_OK);
+	CU_ASSERT_EQUAL(removed, 1);
+	dc_ctx_free(c);
+	rule_set_free(rs);
+	gw_med_free(med);
+	dc_queue_close(MQ);
+}
+
 void init_ingest_tests(void)
 {
 	CU_pSuite s = CU_add_suite("ingest", ingest_init, ingest_clear);
@@ -406,4 +481,5 @@ void init_ingest_tests(void)
 	TU_ADD(s, keys_and_shared);
 	TU_ADD(s, refusals);
 	TU_ADD(s, forward_bytes_kept);
+	TU_ADD(s, mediator_first);
 }
