@@ -44,8 +44,12 @@ done
 for t in tests/integration/[0-9]*.sh; do
 	[ -f "$t" ] || continue
 	suite "integration-$(basename "$t" .sh)" env BIN="$REL/didcomm-gateway" bash "$t"
-	# the sanitizer build of the daemon runs the same test (a leak makes its exit status fail)
-	suite "integration-asan-$(basename "$t" .sh)" env BIN="$ASAN/didcomm-gateway" bash "$t"
+	# the sanitizer build of the daemon runs the same test (a leak makes its exit status fail),
+	# with the big loads smaller: the release run above carries the issues' full figures (2,000
+	# messages across a broker restart, 5,000 files killed mid-way, ...), this one the memory
+	# checks on the same paths
+	suite "integration-asan-$(basename "$t" .sh)" env BIN="$ASAN/didcomm-gateway" RELAY_N=500 MQTT_HELD_N=200 \
+		MQTT_RESTART_N=500 FILE_N=100 FILE_KILL_N=1000 MED_N=300 bash "$t"
 done
 # hostile peers (tests/hostile): written to the hardening contract; the release daemon and the
 # sanitizer one, except the memory suite (release only: its RSS bound is no bound for ASan's shadow)
