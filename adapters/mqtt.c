@@ -654,8 +654,11 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 	a->ad = ad;
 	a->gen = ad->gen;
 	snprintf(a->topic, sizeof a->topic, "%s", msg->topic);
+	/* keyed by its topic (the queue binds the key to the bytes): the same envelope delivered
+	 * again on the same topic (a redelivery after a reconnect: libmosquitto acknowledges before
+	 * we have committed) is acked without a second item */
 	struct gw_inbound in = { .source = msg->topic, .media_type = ct, .tag = s->tag, .data = data,
-		                 .len = (size_t)msg->payloadlen, .live = false };
+		                 .len = (size_t)msg->payloadlen, .live = false, .key = msg->topic };
 	dc_err rc = ad->host->submit(ad->host, &in, on_ack, a);
 	free(ct);
 	if (rc == DC_OK) {

@@ -91,6 +91,10 @@ mk up1 "$BOB" 1 "$T/m1.json"
 $BIN pack --mode anoncrypt --to "$BOB" "$T/m1.json" > "$T/f1"
 mosquitto_pub -h 127.0.0.1 -p "$MPORT" -q 1 -t didcomm/in/dev1 -f "$T/f1" && ok "device publishes (QoS 1, PUBACK)" || bad "mosquitto_pub"
 wait_received 1 && ok "MQTT -> HTTP: delivered to bob's endpoint" || bad "MQTT -> HTTP" "$(tail -3 "$T/gw.log")"
+# the same envelope again on the same topic (what a redelivery is): acked, not queued twice
+mosquitto_pub -h 127.0.0.1 -p "$MPORT" -q 1 -t didcomm/in/dev1 -f "$T/f1"
+wait_until 60 grep -q "from didcomm/in/dev1: taken in before" "$T/gw.log" &&
+	ok "a redelivered envelope: acked, not queued again" || bad "redelivery" "$(tail -3 "$T/gw.log")"
 check "bob opens it" $BIN unpack --secrets "$T/bob.json" "$T/rx/msg-1.json"
 grep -q '"id":"up1"' "$T/out" && ok "the right message" || bad "the right message" "$(head -c 200 "$T/out")"
 
