@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <qrencode.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -23,6 +24,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "mediation.h"
 #include "metrics.h"
 
 #define MAX_OUT (4u << 20)       /* the biggest answer (a status page with long reasons) */
@@ -615,6 +617,38 @@ static const char css[] =
 	".box{background:#fff;border:1px solid #d6dae0;padding:.6em .8em;max-width:70em}"
 	"footer{margin-top:2em;color:#6b7280;font-size:12px}";
 
+/* the out-of-band invitation to request mediation (as `invite` prints it), its URL as text and
+ * as a QR code drawn in inline SVG (one path; no script, nothing fetched) */
+static void invitation(struct gw_buf *b, const struct gw_state *s)
+{
+	char *inv = NULL, *url = NULL;
+	if (!s->n_endpoints || !s->did || dc_oob_invitation(s->did, "request-mediate", "Request mediation from this gateway", &inv) ||
+	    dc_oob_url(s->endpoints[0], inv, &url)) {
+		free(inv);
+		return;
+	}
+	gw_buf_printf(b, "<h2>Invitation</h2>\n<div class=\"box\"><code id=\"invitation\">");
+	esc(b, url);
+	gw_buf_printf(b, "</code>");
+	QRcode *qr = QRcode_encodeString(url, 0, QR_ECLEVEL_L, QR_MODE_8, 1);
+	if (qr) {
+		int w = qr->width, q = 4;
+		gw_buf_printf(b, "<br><svg id=\"qr\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" width=\"%d\" "
+		                 "height=\"%d\" shape-rendering=\"crispEdges\"><rect width=\"100%%\" height=\"100%%\" "
+		                 "fill=\"#fff\"/><path fill=\"#000\" d=\"",
+		              w + 2 * q, w + 2 * q, (w + 2 * q) * 4, (w + 2 * q) * 4);
+		for (int y = 0; y < w; y++)
+			for (int x = 0; x < w; x++)
+				if (qr->data[y * w + x] & 1)
+					gw_buf_printf(b, "M%d %dh1v1h-1z", x + q, y + q);
+		gw_buf_printf(b, "\"/></svg>");
+		QRcode_free(qr);
+	}
+	gw_buf_printf(b, "</div>\n");
+	free(inv);
+	free(url);
+}
+
 static void serve_status(struct conn *c)
 {
 	struct gw_admin *a = c->a;
@@ -640,7 +674,9 @@ static void serve_status(struct conn *c)
 	age(&b, a->start_ms, now);
 	gw_buf_printf(&b, "</p>\n<h2>Identity</h2>\n<div class=\"box\"><code id=\"did\">");
 	esc(&b, s->did);
-	gw_buf_printf(&b, "</code></div>\n<h2>Configuration</h2>\n<table>\n<tr><th>configuration</th><td><code>");
+	gw_buf_printf(&b, "</code></div>\n");
+	invitation(&b, s);
+	gw_buf_printf(&b, "<h2>Configuration</h2>\n<table>\n<tr><th>configuration</th><td><code>");
 	esc(&b, s->conf.name ? s->conf.name : "(built-in)");
 	gw_buf_printf(&b, "</code></td></tr>\n<tr><th>rules</th><td><code id=\"rules\">");
 	esc(&b, s->conf.rules && s->conf.rules[0] ? s->conf.rules : "(built-in rules)");

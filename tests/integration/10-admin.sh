@@ -141,6 +141,19 @@ grep -q "$GW" "$T/page.html" && grep -q 'id="adapters"' "$T/page.html" && grep -
 	ok "the page names the DID, adapters, queue, rules file and the dead letter with its reason" ||
 	bad "page content" "$(grep -o "<table id=.dead.*" "$T/page.html" | head -c 600)"
 grep -q 'http-equiv="refresh"' "$T/page.html" && ok "the page refreshes itself" || bad "refresh"
+oob_ok() { python3 - "$T/page.html" "$GW" <<'PY'
+import base64, json, re, sys
+page, gw = open(sys.argv[1]).read(), sys.argv[2]
+url = re.search(r'<code id="invitation">([^<]*)</code>', page).group(1)
+b = url.split("?_oob=", 1)[1]
+inv = json.loads(base64.urlsafe_b64decode(b + "=" * (-len(b) % 4)))
+assert inv["type"] == "https://didcomm.org/out-of-band/2.0/invitation" and inv["from"] == gw, inv
+assert inv["body"]["goal_code"] == "request-mediate", inv
+assert re.search(r'<svg id="qr"[^>]*>.*<path fill="#000" d="M[0-9]', page)
+PY
+}
+oob_ok > "$T/oob" 2>&1 && ok "the page shows the out-of-band invitation (from the gateway's DID, request-mediate) and its QR code as inline SVG" ||
+	bad "invitation on the page" "$(tail -2 "$T/oob")"
 if grep -Eiq '<script|javascript:|\bon[a-z]+=|<link|<img|<iframe|<object|<embed|@import|url\(|(src|href)=' "$T/page.html"; then
 	bad "no script or external asset" "$(grep -Eio '<script|javascript:|\bon[a-z]+=|<link|<img|<iframe|@import|url\(|(src|href)=[^ >]*' "$T/page.html" | head -3)"
 else
