@@ -34,7 +34,8 @@ $TBIN run -t -c "$T/gw.conf" > "$T/t.out" 2>&1 && grep -q '^\[pipe\]' "$T/t.out"
 	bad "run -t" "$(tail -3 "$T/t.out")"
 $TBIN run -c "$T/gw.conf" 2>>"$T/gw.log" & GPID=$!
 wait_port "$GPORT" "$GPID" && ok "gateway up with the pipe adapter" || bad "gateway up" "$(tail -3 "$T/gw.log")"
-grep -q "pipe: reading $T/in" "$T/gw.log" && ok "the adapter logs through its host" || bad "pipe log line"
+# (the adapter starts beside the listener: its line may come just after the port opens)
+wait_until 30 grep -q "pipe: reading $T/in" "$T/gw.log" && ok "the adapter logs through its host" || bad "pipe log line" "$(tail -3 "$T/gw.log")"
 GW=$(cat "$T/gw/did.txt")
 GWKEY=$($BIN did resolve "$GW" | python3 -c 'import json,sys; print(json.load(sys.stdin)["keyAgreement"][0])')
 $BIN did new --method peer2 --endpoint "http://127.0.0.1:$RPORT/inbox" --secrets "$T/bob.json" > "$T/bob"
