@@ -43,7 +43,6 @@ struct gw_door {
 	unsigned peers[PEER_BUCKETS];
 	uint16_t fd_bucket[FD_TRACK]; /* bucket + 1 of an accepted fd not claimed yet, or 0 */
 	struct conn *conns;           /* those still at the door */
-	struct gw_door_stats st;
 	char peek[GW_DOOR_MAX_HEAD + 1];
 };
 
@@ -93,11 +92,6 @@ unsigned gw_door_claim(struct gw_door *d, int fd)
 	unsigned b = d->fd_bucket[fd];
 	d->fd_bucket[fd] = 0;
 	return b;
-}
-
-void gw_door_stats(const struct gw_door *d, struct gw_door_stats *out)
-{
-	*out = d ? d->st : (struct gw_door_stats){ 0 };
 }
 
 /* ---- the head -------------------------------------------------------------------------- */
@@ -185,7 +179,6 @@ static void answer(struct conn *c, int status)
 	int n = snprintf(r, sizeof r,
 	                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
 	                 status, why, strlen(why) + 1, why);
-	c->d->st.answered++;
 	/* a fresh socket's send buffer takes this whole; if not, the peer gets what fits */
 	ssize_t w = send(c->fd, r, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)w;
@@ -205,7 +198,6 @@ static void hand_on(struct conn *c)
 	if (c->peeks > 1)
 		setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
 	conn_end(c, false); /* the poll is off the fd before lws puts its own on it */
-	d->st.adopted++;
 	/* the socket is the callback's from here (its count stays in fd_bucket until claimed, or
 	 * until the descriptor comes back from accept) */
 	d->adopt(d->arg, fd);
@@ -280,13 +272,11 @@ static void on_listen(uv_poll_t *p, int status, int events)
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 				/* out of descriptors: stop accepting for a moment instead of spinning on it */
-				d->st.paused++;
 				uv_poll_stop(&d->poll);
 				uv_timer_start(&d->pause, on_pause_end, PAUSE_MS, 0);
 			}
 			return; /* EAGAIN, or a connection that went before we took it */
 		}
-		d->st.accepted++;
 		if (fd < FD_TRACK && d->fd_bucket[fd]) {
 			/* that descriptor's earlier connection ended before its wsi claimed it */
 			gw_door_release(d, d->fd_bucket[fd]);
@@ -294,7 +284,6 @@ static void on_listen(uv_poll_t *p, int status, int events)
 		}
 		size_t b = peer_bucket(&ss);
 		if (d->n_conns >= d->max_conns || d->peers[b] >= d->per_peer || d->closing) {
-			d->st.refused++;
 			close(fd); /* hung up at once: the listener stays responsive for the others */
 			continue;
 		}

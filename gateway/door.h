@@ -21,10 +21,6 @@
 
 struct gw_door;
 
-struct gw_door_stats {
-	uint64_t accepted, refused, answered, adopted, paused;
-};
-
 /* the socket, its head not read yet; it is the callback's from then on */
 typedef void gw_door_adopt_fn(void *arg, int fd);
 
@@ -43,7 +39,6 @@ void gw_door_close(struct gw_door *d);
  * the connection ends. */
 unsigned gw_door_claim(struct gw_door *d, int fd);
 void gw_door_release(struct gw_door *d, unsigned bucket1);
-void gw_door_stats(const struct gw_door *d, struct gw_door_stats *out);
 
 /* pure: what the door does with the first len bytes of a connection. 0: hand it on (the head
  * is whole and within bounds, or it cannot be judged from these bytes: more is needed, see
