@@ -1,4 +1,4 @@
-/* didcomm-gateway queue stats | ls [--dead] | show ID | retry ID | ack ID | purge --dead
+/* didcomm-gateway queue stats | ls [--dead] | show ID | retry ID | ack ID | purge --dead | reroute [--dest GLOB]
  * Works on a running or a stopped gateway: SQLite's WAL lets a second connection read and
  * make small changes while the daemon writes (busy_timeout covers the overlap). */
 #include "conf.h"
@@ -6,6 +6,7 @@
 #include "gateway.h"
 #include "ingest.h"
 #include "oneshot.h"
+#include "state.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -91,6 +92,103 @@ static int flush(struct dc_queue *q, const struct gw_conf *conf, size_t max)
 	return 0;
 }
 
+/* a destination for one line: "adapter target" and its options after a blank, not a tab */
+static void show_dest(const char *d, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s", d ? d : "-");
+	for (char *p = buf; *p; p++)
+		if (*p == '\t')
+			*p = ' ';
+}
+
+/* `queue reroute`: the current rules (the rules file the configuration names, the one SIGHUP
+ * reloads) decide again for every waiting item (whose destination matches glob), as if its
+ * message had just arrived; each move is one transaction of its own (dc_queue_redest), made
+ * only if the item is still waiting with the destination it was read with, so the daemon may
+ * run meanwhile. In flight and dead items are not touched. */
+static int reroute(const char *conf_path, const char *state, const char *glob)
+{
+	struct gw_state s;
+	if (gw_state_open_cmd(&s, "queue", conf_path, state)) {
+		gw_state_close(&s);
+		return 1;
+	}
+	struct gw_ingest_cfg g;
+	gw_state_ingest_cfg(&s, &g);
+	size_t moved = 0, same = 0, left = 0, seen = 0;
+	int64_t after = 0;
+	int ret = 0;
+	struct dc_errinfo ei = { 0 };
+	for (;;) {
+		struct dc_queue_item *items = NULL;
+		size_t n = 0;
+		if (dc_queue_list(s.q, false, after, 256, &items, &n, &ei)) {
+			fprintf(stderr, "queue: %s\n", ei.msg);
+			ret = 1;
+			break;
+		}
+		if (n == 0) {
+			dc_queue_items_free(items, n);
+			break;
+		}
+		after = items[n - 1].id;
+		for (size_t i = 0; i < n; i++) {
+			if (glob && !rule_glob(glob, items[i].dest ? items[i].dest : ""))
+				continue;
+			seen++;
+			struct dc_queue_item it;
+			struct dc_errinfo ie = { 0 };
+			char from[600], to[600];
+			if (dc_queue_get(s.q, items[i].id, &it, &ie)) {
+				if (ie.msg[0] && strstr(ie.msg, "no item")) /* delivered meanwhile */
+					continue;
+				printf("queue: #%" PRId64 " left: %s\n", items[i].id, ie.msg);
+				left++;
+				continue;
+			}
+			if (it.dead) { /* died meanwhile */
+				dc_queue_item_clear(&it);
+				continue;
+			}
+			show_dest(it.dest, from, sizeof from);
+			struct gw_replan rp;
+			if (gw_ingest_replan(&g, it.facts, it.data, it.len, it.expires_ms, &rp, &ie)) {
+				printf("queue: #%" PRId64 " %s: left: %s\n", it.id, from, ie.msg);
+				left++;
+			} else if (it.dest && strcmp(rp.dest, it.dest) == 0) {
+				same++; /* the current rules send it where it goes already */
+			} else {
+				char why[700];
+				show_dest(rp.dest, to, sizeof to);
+				snprintf(why, sizeof why, "rerouted from %.600s", from);
+				struct dc_queue_redest r = { .from = it.dest ? it.dest : "", .dest = rp.dest, .data = rp.data,
+					                     .len = rp.len, .now_ms = now_ms(), .next_ms = rp.next_ms, .why = why,
+					                     .els = rp.els, .n_els = rp.n_els };
+				dc_err rc = dc_queue_redest(s.q, it.id, &r, &ie);
+				if (rc == DC_OK) {
+					printf("queue: #%" PRId64 " %s -> %s (rule %s)%s\n", it.id, from, to, rp.rule,
+					       it.held ? " (was held for presence)" : "");
+					moved++;
+				} else if (rc == DC_ERR_NOT_FOUND) {
+					/* delivered or dead meanwhile: nothing to move */
+				} else {
+					printf("queue: #%" PRId64 " %s: left: %s\n", it.id, from, ie.msg);
+					left++;
+					if (rc != DC_ERR_AGAIN)
+						ret = 1;
+				}
+			}
+			gw_replan_clear(&rp);
+			dc_queue_item_clear(&it);
+		}
+		dc_queue_items_free(items, n);
+	}
+	printf("queue: reroute: %zu moved, %zu already where the rules send them, %zu left where they were "
+	       "(of %zu waiting%s%s)\n", moved, same, left, seen, glob ? " for " : "", glob ? glob : "");
+	gw_state_close(&s);
+	return ret;
+}
+
 static bool parse_id(const char *s, int64_t *id)
 {
 	char *end = NULL;
@@ -133,11 +231,19 @@ int gw_cmd_queue(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "usage: queue stats|ls [--dead]|show ID|retry ID|ack ID|rm ID|flush|purge --dead|purge --dest GLOB [--dead] "
+		fprintf(stderr, "usage: queue stats|ls [--dead]|show ID|retry ID|ack ID|rm ID|flush|purge --dead|purge --dest GLOB [--dead]"
+		                "|reroute [--dest GLOB] "
 		                "[-c CONF|--state-dir DIR]\n");
 		return 2;
 	}
 	const char *sub = argv[optind];
+	if (strcmp(sub, "reroute") == 0) {
+		if (dead) {
+			fprintf(stderr, "queue: reroute: dead letters are not re-routed (queue retry ID brings one back first)\n");
+			return 2;
+		}
+		return reroute(conf_path, state, dest_glob);
+	}
 	struct gw_conf conf;
 	struct dc_errinfo ce = { 0 };
 	gw_conf_defaults(&conf);
@@ -231,12 +337,12 @@ int gw_cmd_queue(int argc, char **argv)
 				iso(it.created_ms, t1, sizeof t1);
 				iso(it.next_ms, t2, sizeof t2);
 				printf("id %" PRId64 "\nstate %s%s%s\nmsg_id %s\nmedia_type %s\ndest %s\norigin %s\ncreated %s\n%s %s\n"
-				       "attempts %u\nlast_error %s\nbytes %zu\n",
+				       "attempts %u\nlast_error %s\nbytes %zu\nrule_inputs %s\n",
 				       it.id, it.dead ? "dead" : "queued", it.held ? ", held for presence " : "", it.held ? it.held : "",
 				       it.msg_id ? it.msg_id : "-",
 				       it.media_type ? it.media_type : "-", it.dest ? it.dest : "-", it.origin ? it.origin : "-", t1,
 				       it.dead ? "died" : "next_attempt", t2, it.attempts, it.last_error ? it.last_error : "-",
-				       it.len);
+				       it.len, it.facts ? it.facts : "-");
 				dc_queue_item_clear(&it);
 			}
 		}

@@ -3,6 +3,7 @@
 #include "mediator.h"
 #include "metrics.h"
 
+#include <cjson/cJSON.h>
 #include <sodium.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -353,6 +354,7 @@ struct gw_commit {
 	struct dc_queue *q;                          /* where files[] were written */
 	char files[MAX_TARGETS][DC_QUEUE_FILE_NAME]; /* big envelopes written ahead (gw_commit_write_files) */
 	char keys[MAX_TARGETS][80];                  /* the items' idempotency keys (in->key) */
+	char *facts[MAX_TARGETS];                    /* the items' rule inputs (make_facts) */
 };
 
 static void commit_free(struct gw_commit *c)
@@ -362,7 +364,41 @@ static void commit_free(struct gw_commit *c)
 	plan_clear(&c->p);
 	plan_clear(&c->pf);
 	dc_relay_clear(&c->r);
+	for (size_t i = 0; i < MAX_TARGETS; i++)
+		free(c->facts[i]);
 	free(c);
+}
+
+/* The rule inputs of each planned item, stored with it (dc_queue_new_item.facts) so that the
+ * rules can decide again later (gw_ingest_replan): a JSON object with what the matchers read
+ * (transport, to, sender, tag, relay, size), who decided (by: "rule" or "mediator") and which
+ * of the message's deliveries the item is (part of parts). Out of memory: an item without them
+ * (it cannot be re-routed, nothing else changes). */
+static void make_facts(struct gw_commit *c, const struct rule_env *env, const char *by)
+{
+	struct plan *p = &c->p;
+	cJSON *o = cJSON_CreateObject();
+	const char *keys[] = { "transport", "to", "sender", "tag", "relay", "by" };
+	const char *vals[] = { env->transport, env->to, env->sender, env->tag, env->relay, by };
+	bool ok = o != NULL;
+	for (size_t i = 0; ok && i < sizeof keys / sizeof keys[0]; i++)
+		if (vals[i])
+			ok = cJSON_AddStringToObject(o, keys[i], vals[i]) != NULL;
+	ok = ok && cJSON_AddNumberToObject(o, "size", (double)env->size) &&
+	     cJSON_AddNumberToObject(o, "parts", (double)p->n);
+	char *base = ok ? cJSON_PrintUnformatted(o) : NULL;
+	cJSON_Delete(o);
+	if (!base)
+		return;
+	size_t bl = strlen(base);
+	for (size_t i = 0; i < p->n && bl > 2; i++) {
+		size_t n = bl + 32;
+		if (!(c->facts[i] = malloc(n)))
+			break;
+		snprintf(c->facts[i], n, "{\"part\":%zu,%s", i, base + 1);
+		p->items[i].facts = c->facts[i];
+	}
+	cJSON_free(base);
 }
 
 /* an envelope we sent lately came back: a dead letter saying so, nothing delivered */
@@ -542,7 +578,7 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const struct gw_ingest_in *i
 		       NULL);
 		goto out;
 	}
-	struct rule_env env = { .transport = in->transport, .to = to_did,
+	struct rule_env env = { .transport = in->transport, .to = to_did, .sender = p->sender,
 		                .media_type = "application/didcomm-encrypted+json", .tag = in->tag, .size = payload_len,
 		                .msg_id = NULL, .relay = r->kind == DC_RELAY_FORWARD ? "forward" : "other" };
 	const struct rule *rule = NULL;
@@ -555,6 +591,7 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const struct gw_ingest_in *i
 			goto out;
 		}
 		snprintf(c->rule, sizeof c->rule, "mediator: held for pickup");
+		make_facts(c, &env, "mediator");
 		goto planned;
 	}
 	if (rule_match(g->rules, &env, &rule) != DC_OK || !rule) {
@@ -604,6 +641,7 @@ void gw_ingest_start(const struct gw_ingest_cfg *g, const struct gw_ingest_in *i
 		}
 	}
 	snprintf(c->rule, sizeof c->rule, "%.180s:%u", rule_set_name(g->rules), rule->line);
+	make_facts(c, &env, "rule");
 planned:
 	for (size_t i = 0; i < p->n && !res->held_for; i++)
 		if (strncmp(p->items[i].dest, "hold ", 5) == 0)
@@ -694,6 +732,129 @@ void gw_ingest(const struct gw_ingest_cfg *g, const struct gw_ingest_in *in, str
 	gw_commit_items(c, &items, &n);
 	dc_err rc = dc_queue_put(g->q, items, n, ids, &ei);
 	gw_ingest_finish(c, rc, ids, &ei, res);
+}
+
+/* ---- deciding again (queue reroute) ------------------------------------------------------ */
+static const char *fact_str(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static bool fact_num(const cJSON *o, const char *k, double max, size_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > max || v->valuedouble != (double)(size_t)v->valuedouble)
+		return false;
+	*out = (size_t)v->valuedouble;
+	return true;
+}
+
+void gw_replan_clear(struct gw_replan *rp)
+{
+	free(rp->dest);
+	free(rp->data);
+	commit_free(rp->c);
+	memset(rp, 0, sizeof *rp);
+}
+
+dc_err gw_ingest_replan(const struct gw_ingest_cfg *g, const char *facts, const uint8_t *payload, size_t len,
+                        int64_t expires_ms, struct gw_replan *out, struct dc_errinfo *ei)
+{
+	memset(out, 0, sizeof *out);
+	if (!facts)
+		return dc_errinfo_set(ei, DC_ERR_NOT_FOUND, "no rule inputs kept with it (queued before re-routing "
+		                      "existed, or made by the gateway: a reply, a rule's else)");
+	cJSON *o = cJSON_ParseWithLength(facts, strnlen(facts, 65536));
+	size_t size = 0, part = 0, parts = 0;
+	if (!o || !fact_num(o, "size", (double)SIZE_MAX / 2, &size) || !fact_num(o, "part", MAX_TARGETS, &part) ||
+	    !fact_num(o, "parts", MAX_TARGETS, &parts) || part >= parts || !fact_str(o, "transport")) {
+		cJSON_Delete(o);
+		return dc_errinfo_set(ei, DC_ERR_MALFORMED, "its rule inputs cannot be read");
+	}
+	dc_err rc = DC_OK;
+	const char *by = fact_str(o, "by");
+	struct gw_commit *c = NULL;
+	if (by && strcmp(by, "mediator") == 0) {
+		rc = dc_errinfo_set(ei, DC_ERR_UNSUPPORTED, "held for a mediation client's pickup (its registration "
+		                    "decided, not the rules)");
+		goto out;
+	}
+	if (len != size) {
+		rc = dc_errinfo_set(ei, DC_ERR_UNSUPPORTED, "its envelope was wrapped for the endpoint it was resolved "
+		                    "to, and the message as it arrived is not kept");
+		goto out;
+	}
+	if (!(c = calloc(1, sizeof *c))) {
+		rc = dc_errinfo_set(ei, DC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	/* the recipient kids resolve skips, as at arrival */
+	struct dc_errinfo ie = { 0 };
+	if ((rc = dc_relay_inspect(g->dc, (const char *)payload, len, &c->r, &ie))) {
+		dc_errinfo_set(ei, rc, "its envelope cannot be read again: %.200s", ie.msg);
+		goto out;
+	}
+	struct rule_env env = { .transport = fact_str(o, "transport"), .to = fact_str(o, "to"),
+		                .sender = fact_str(o, "sender"), .media_type = "application/didcomm-encrypted+json",
+		                .tag = fact_str(o, "tag"), .size = size, .relay = fact_str(o, "relay") };
+	const struct rule *rule = NULL;
+	if (rule_match(g->rules, &env, &rule) != DC_OK || !rule) {
+		rc = dc_errinfo_set(ei, DC_ERR_DENIED, "no rule matches it now (it would be refused)");
+		goto out;
+	}
+	snprintf(out->rule, sizeof out->rule, "%.180s:%u", rule_set_name(g->rules), rule->line);
+	struct dc_errinfo pe = { 0 };
+	const char *payload_s = (const char *)payload;
+	rc = plan_list(g, &rule->then, &env, &c->r, payload_s, len, expires_ms, &c->p, &pe);
+	if (rc && rc != DC_ERR_DENIED && !c->p.hard && rule->fallback.n) {
+		struct dc_errinfo fe = { 0 };
+		if ((rc = plan_list(g, &rule->fallback, &env, &c->r, payload_s, len, expires_ms, &c->p, &fe)))
+			pe = fe;
+	}
+	if (rc) {
+		dc_errinfo_set(ei, rc, "rule %s: %s", out->rule,
+		               rc == DC_ERR_DENIED ? "rejects it (it would be refused)" : pe.msg);
+		goto out;
+	}
+	out->parts = c->p.n;
+	if (c->p.n != parts) {
+		rc = dc_errinfo_set(ei, DC_ERR_UNSUPPORTED, "rule %s makes %zu deliveries of its message where it had %zu",
+		                    out->rule, c->p.n, parts);
+		goto out;
+	}
+	out->dest = c->p.dests[part];
+	c->p.dests[part] = NULL;
+	if (c->p.datas[part]) {
+		out->data = (uint8_t *)c->p.datas[part];
+		out->len = c->p.items[part].len;
+		c->p.datas[part] = NULL;
+	}
+	out->next_ms = c->p.items[part].not_before_ms ? c->p.items[part].not_before_ms : now_ms();
+	if (rule->fallback.n) {
+		struct plan *pf = &c->pf;
+		struct dc_errinfo fe = { 0 };
+		if (plan_list(g, &rule->fallback, &env, &c->r, payload_s, len, expires_ms, pf, &fe) == DC_OK) {
+			for (size_t k = 0; k < pf->n; k++)
+				out->els[k] = (struct dc_queue_else){ .dest = pf->items[k].dest,
+					                              .data = pf->datas[k] ? pf->items[k].data : NULL,
+					                              .len = pf->datas[k] ? pf->items[k].len : 0,
+					                              .hold_ms = pf->hold_ms[k],
+					                              .expires_ms = pf->items[k].expires_ms };
+			out->n_els = pf->n;
+		}
+	}
+	out->c = c;
+	c = NULL;
+out:
+	commit_free(c);
+	cJSON_Delete(o);
+	if (rc) {
+		free(out->dest);
+		free(out->data);
+		memset(out, 0, sizeof *out);
+	}
+	return rc;
 }
 
 /* our reply (plaintext) packed authcrypt for the sender: for the return route (no forwards),

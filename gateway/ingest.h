@@ -90,6 +90,32 @@ void gw_commit_write_files(struct gw_commit *c, struct dc_queue *q);
 void gw_commit_items(const struct gw_commit *c, const struct dc_queue_new_item **items, size_t *n);
 void gw_ingest_finish(struct gw_commit *c, dc_err rc, const int64_t *ids, const struct dc_errinfo *ei,
                       struct gw_ingest_result *res);
+/* Deciding again (queue reroute): the current rules, for a queued delivery, as if its message had
+ * just arrived with the rule inputs stored with it (dc_queue_item.facts: transport, recipient,
+ * sender, tag, relay, size; which of the message's deliveries it is). payload: the item's
+ * envelope (the message as it arrived, or the forward's payload). The result is the same
+ * delivery of the message under the current rules: its destination, a new envelope when resolve
+ * wraps it, its first attempt (a hold's end) and the rule's else. Not re-decided (an error, ei
+ * says why): no rule inputs (items from before they were kept, replies, a rule's else, loop
+ * dead letters), a mediation client's pickup, an envelope that resolve already wrapped for an
+ * endpoint (the message as it arrived is not kept), rules that now reject it or match
+ * nothing (DC_ERR_DENIED), or make another number of deliveries of the message
+ * (DC_ERR_UNSUPPORTED: one item cannot become several, or none, one by one). */
+struct gw_replan {
+	char *dest;                  /* the new destination */
+	uint8_t *data;               /* a new envelope (resolve wrapped it), or NULL: the item's own */
+	size_t len;
+	int64_t next_ms;             /* first attempt (now, or when a hold runs out) */
+	struct dc_queue_else els[GW_INGEST_MAX_TARGETS]; /* the rule's else (pointing into c) */
+	size_t n_els;
+	size_t parts;                /* deliveries the current rules make of the message */
+	char rule[200];              /* file:line of the rule that decided */
+	struct gw_commit *c;         /* what els point into */
+};
+dc_err gw_ingest_replan(const struct gw_ingest_cfg *g, const char *facts, const uint8_t *payload, size_t len,
+                        int64_t expires_ms, struct gw_replan *out, struct dc_errinfo *ei) DC_WUR;
+void gw_replan_clear(struct gw_replan *rp);
+
 /* After gw_ingest: pack our protocol reply for the sender (authcrypt from our DID). When live
  * (the inbound connection can carry it) and the message asked for return_route, it goes in
  * res->out (outcome GW_ANSWERED); otherwise it is queued for the sender's endpoint (held when

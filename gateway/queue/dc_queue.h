@@ -64,6 +64,8 @@ struct dc_queue_new_item {
 	                          * (and the key is not forgotten yet), this one is not put again: its
 	                          * id comes back 0 (its file, if any, is removed); the key is stored
 	                          * in the same transaction as the item */
+	const char *facts;       /* what the rules decided on (a small JSON object, ingest.h), kept with
+	                          * the item so that they can decide again (queue reroute); may be NULL */
 };
 
 struct dc_queue_item {
@@ -75,6 +77,7 @@ struct dc_queue_item {
 	unsigned attempts;
 	bool dead;
 	char *held;              /* held for presence (dc_queue_hold): its key, else NULL */
+	char *facts;             /* dc_queue_get of a queued item: its new_item.facts, else NULL */
 };
 
 struct dc_queue_stats {
@@ -148,6 +151,25 @@ dc_err dc_queue_check(struct dc_queue *q, struct dc_errinfo *ei) DC_WUR;
 /* live items (queued, leased, held; not dead) whose origin or sender is key, for the queue
  * shares (0 when the store keeps no count) */
 dc_err dc_queue_share(struct dc_queue *q, const char *key, uint64_t *n, struct dc_errinfo *ei) DC_WUR;
+
+/* Re-routing (queue reroute): a waiting item gets a new destination, in one transaction. */
+struct dc_queue_redest {
+	const char *from;        /* the destination it must still have (else DC_ERR_AGAIN: changed meanwhile) */
+	const char *dest;        /* the new one */
+	const uint8_t *data;     /* a new envelope (resolve wrapped it for its endpoint), or NULL: its own */
+	size_t len;
+	int64_t now_ms;          /* a lease running past this: in flight, left alone (DC_ERR_AGAIN) */
+	int64_t next_ms;         /* its next attempt (a hold: when the hold runs out) */
+	const char *why;         /* becomes its last_error ("rerouted from ..."), may be NULL */
+	const struct dc_queue_else *els; /* its else from now on, in place of the old one */
+	size_t n_els;
+};
+/* Only an item that is queued, not dead, not leased (in flight) and still has r->from changes:
+ * destination, envelope (when given), else; its attempts start again at 0, a presence hold
+ * ends; created_ms (max_age) and expires_ms stay. DC_ERR_NOT_FOUND: no such queued item;
+ * DC_ERR_AGAIN: in flight, or its destination changed meanwhile (ei says which);
+ * DC_ERR_UNSUPPORTED: the store cannot do it. */
+dc_err dc_queue_redest(struct dc_queue *q, int64_t id, const struct dc_queue_redest *r, struct dc_errinfo *ei) DC_WUR;
 
 /* Envelopes in files of their own (blob_min_bytes): from this size on (0: the store keeps
  * every envelope inside). */

@@ -204,6 +204,17 @@ dc_err dc_queue_share(struct dc_queue *q, const char *key, uint64_t *n, struct d
 	LOCKED(q, q->ops->share(q, key, n, ei));
 }
 
+dc_err dc_queue_redest(struct dc_queue *q, int64_t id, const struct dc_queue_redest *r, struct dc_errinfo *ei)
+{
+	if (id <= 0 || !r || !r->from || !r->dest || (r->n_els && !r->els))
+		return dc__fail(ei, DC_ERR_INVAL, "queue: redest: bad arguments");
+	if (!q->ops->redest)
+		return dc__fail(ei, DC_ERR_UNSUPPORTED, "queue: the %s store cannot re-route items", q->ops->name);
+	if (r->data && r->len > q->o.max_item_bytes)
+		return dc__fail(ei, DC_ERR_TOO_BIG, "queue: item of %zu bytes is over %zu", r->len, q->o.max_item_bytes);
+	LOCKED(q, q->ops->redest(q, id, r, ei));
+}
+
 dc_err dc_queue_remove(struct dc_queue *q, int64_t id, uint64_t *removed, struct dc_errinfo *ei)
 {
 	if (id <= 0)
@@ -239,6 +250,7 @@ void dc_queue_item_clear(struct dc_queue_item *it)
 	free(it->origin);
 	free(it->last_error);
 	free(it->held);
+	free(it->facts);
 	free(it->data);
 }
 

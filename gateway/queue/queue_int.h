@@ -33,6 +33,8 @@ struct dc_queue_store_ops {
 	/* optional (blob_min_bytes); called without the handle's lock */
 	dc_err (*file_write)(struct dc_queue *q, const uint8_t *data, size_t len, char *name, struct dc_errinfo *ei);
 	void (*file_discard)(struct dc_queue *q, const char *name);
+	/* optional (queue reroute); NULL: DC_ERR_UNSUPPORTED */
+	dc_err (*redest)(struct dc_queue *q, int64_t id, const struct dc_queue_redest *r, struct dc_errinfo *ei);
 	void (*close)(struct dc_queue *q);
 	/* optional: mediation (dc_queue.h); NULL: DC_ERR_UNSUPPORTED */
 	const struct dc_queue_med_ops *med;

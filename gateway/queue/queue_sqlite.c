@@ -41,7 +41,7 @@ static const char *const sql[S_N] = {
 	                 "WHERE f.primary_id=?1 AND f.data IS NULL AND q.blob IS NOT NULL",
 	[S_ELSE_DROP] = "DELETE FROM fallback WHERE primary_id=?",
 	[S_INSERT] = "INSERT INTO queue(msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,lease_until,"
-	             "blob,blob_len,sender) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+	             "blob,blob_len,sender,facts) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	/* live items of one origin or sender (kept by the shares triggers) */
 	[S_SHARE] = "SELECT n FROM shares WHERE key=?",
 	/* an upper bound first (two index probes); the exact count only when the bound is over */
@@ -55,7 +55,7 @@ static const char *const sql[S_N] = {
 	[S_DELETE_RET] = "DELETE FROM queue WHERE id=? RETURNING blob", /* delivered: its file goes after the commit */
 	[S_BLOB_OF] = "SELECT 1 FROM queue WHERE blob=?1 UNION ALL SELECT 1 FROM dead WHERE blob=?1 LIMIT 1",
 	[S_GETQ] = "SELECT id,msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,attempts,last_error,blob,"
-	           "blob_len,held FROM queue WHERE id=?",
+	           "blob_len,held,facts FROM queue WHERE id=?",
 	[S_GETD] = "SELECT id,msg_id,data,media_type,dest,origin,created_ms,died_ms,0,attempts,reason,blob,blob_len "
 	           "FROM dead WHERE id=?",
 	[S_RETRY] = "UPDATE queue SET attempts=attempts+1,next_ms=?,lease_until=0,last_error=? WHERE id=?",
@@ -428,6 +428,7 @@ static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, 
 		sqlite3_bind_text(s, 4, it->dest, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 5, it->origin, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 12, it->sender, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 13, it->facts, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 6, now);
 		int64_t next = it->not_before_ms > now ? it->not_before_ms : now;
 		if (it->leased_until_ms > next)
@@ -880,8 +881,10 @@ static dc_err sq_get(struct dc_queue *q, int64_t id, struct dc_queue_item *item,
 		sqlite3_bind_int64(s, 1, id);
 		if (sqlite3_step(s) == SQLITE_ROW) {
 			dc_err rc = row_item(SQ(q), s, item, true, which == S_GETD);
-			if (rc == DC_OK && which == S_GETQ)
+			if (rc == DC_OK && which == S_GETQ) {
 				item->held = col_str(s, 13);
+				item->facts = col_str(s, 14);
+			}
 			sqlite3_reset(s);
 			return rc;
 		}
@@ -922,6 +925,102 @@ static dc_err sq_requeue(struct dc_queue *q, int64_t id, int64_t now, struct dc_
 		return rc ? rc : dc__fail(ei, DC_ERR_NOT_FOUND, "queue: no item %lld", (long long)id);
 	}
 	return tx(q, S_COMMIT, ei);
+}
+
+static dc_err sq_redest(struct dc_queue *q, int64_t id, const struct dc_queue_redest *r, struct dc_errinfo *ei)
+{
+	dc_err rc = tx(q, S_BEGIN, ei);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = NULL;
+	char *old_blob = NULL;
+	if (sqlite3_prepare_v2(DB(q), "SELECT dest,lease_until,blob FROM queue WHERE id=?", -1, &s, NULL) != SQLITE_OK) {
+		rc = db_fail(q, ei, "redest");
+		goto rollback;
+	}
+	sqlite3_bind_int64(s, 1, id);
+	int st = sqlite3_step(s);
+	if (st != SQLITE_ROW) {
+		rc = st == SQLITE_DONE ? dc__fail(ei, DC_ERR_NOT_FOUND, "queue: no queued item %lld", (long long)id) :
+		                         db_fail(q, ei, "redest");
+		goto rollback;
+	}
+	const unsigned char *dest = sqlite3_column_text(s, 0);
+	if (sqlite3_column_int64(s, 1) > r->now_ms) {
+		rc = dc__fail(ei, DC_ERR_AGAIN, "queue: item %lld is in flight", (long long)id);
+		goto rollback;
+	}
+	if (!dest || strcmp((const char *)dest, r->from) != 0) {
+		rc = dc__fail(ei, DC_ERR_AGAIN, "queue: item %lld has another destination now", (long long)id);
+		goto rollback;
+	}
+	if (r->data && sqlite3_column_text(s, 2) && !(old_blob = strdup((const char *)sqlite3_column_text(s, 2)))) {
+		rc = dc__fail(ei, DC_ERR_NOMEM, "queue: out of memory");
+		goto rollback;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	/* a new envelope lives in the row (the old file goes after the commit) */
+	if (sqlite3_prepare_v2(DB(q),
+	                       r->data ? "UPDATE queue SET dest=?2,next_ms=?3,attempts=0,last_error=?4,held=NULL,"
+	                                 "lease_until=0,data=?5,blob=NULL,blob_len=0 WHERE id=?1" :
+	                                 "UPDATE queue SET dest=?2,next_ms=?3,attempts=0,last_error=?4,held=NULL,"
+	                                 "lease_until=0 WHERE id=?1",
+	                       -1, &s, NULL) != SQLITE_OK) {
+		rc = db_fail(q, ei, "redest");
+		goto rollback;
+	}
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, r->dest, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, r->next_ms);
+	sqlite3_bind_text(s, 4, r->why, -1, SQLITE_STATIC);
+	if (r->data)
+		sqlite3_bind_blob64(s, 5, r->len ? (const void *)r->data : "", r->len, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		rc = db_fail(q, ei, "redest");
+		goto rollback;
+	}
+	if ((rc = drop_else(q, id, ei)))
+		goto rollback;
+	for (size_t k = 0; k < r->n_els; k++) {
+		const struct dc_queue_else *e = &r->els[k];
+		sqlite3_stmt *f = ST(q, S_ELSE_PUT);
+		sqlite3_bind_int64(f, 1, id);
+		sqlite3_bind_text(f, 2, e->dest, -1, SQLITE_STATIC);
+		if (e->data)
+			sqlite3_bind_blob64(f, 3, e->data, e->len, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(f, 3);
+		sqlite3_bind_int64(f, 4, e->hold_ms > 0 ? e->hold_ms : 0);
+		sqlite3_bind_int64(f, 5, e->expires_ms);
+		int fr = sqlite3_step(f);
+		sqlite3_clear_bindings(f);
+		sqlite3_reset(f);
+		if (fr != SQLITE_DONE) {
+			rc = db_fail(q, ei, "insert else");
+			goto rollback;
+		}
+	}
+	if (old_blob && defer_unlink(SQ(q), old_blob) != 0) {
+		rc = dc__fail(ei, DC_ERR_NOMEM, "queue: out of memory");
+		goto rollback;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	free(old_blob);
+	if ((rc = tx(q, S_COMMIT, ei))) {
+		tx(q, S_ROLLBACK, NULL);
+		end_unlinks(SQ(q), false);
+		return rc;
+	}
+	end_unlinks(SQ(q), true);
+	return DC_OK;
+rollback:
+	sqlite3_finalize(s);
+	free(old_blob);
+	tx(q, S_ROLLBACK, NULL);
+	end_unlinks(SQ(q), false);
+	return rc;
 }
 
 static dc_err sq_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei)
@@ -1105,7 +1204,7 @@ static const struct dc_queue_store_ops sqlite_ops = {
 	.stats = sq_stats, .list = sq_list, .get = sq_get, .requeue = sq_requeue, .purge_dead = sq_purge_dead,
 	.remove = sq_remove, .release_leases = sq_release_leases, .hold = sq_hold, .release_held = sq_release_held,
 	.ack_many = sq_ack_many, .file_write = sq_file_write,
-	.file_discard = sq_file_discard, .check = sq_check, .share = sq_share, .close = sq_close,
+	.file_discard = sq_file_discard, .check = sq_check, .share = sq_share, .redest = sq_redest, .close = sq_close,
 	.med = &dc__sq_med_ops,
 };
 
@@ -1120,7 +1219,7 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS queue(id INTEGER PRIMARY KEY AUTOINCREMENT, dest TEXT NOT NULL,"
 	" next_ms INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
 	" expires_ms INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, msg_id TEXT, media_type TEXT,"
-	" origin TEXT, last_error TEXT, blob TEXT, blob_len INTEGER NOT NULL DEFAULT 0, held TEXT,"
+	" origin TEXT, last_error TEXT, blob TEXT, blob_len INTEGER NOT NULL DEFAULT 0, held TEXT, facts TEXT,"
 	" data BLOB NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS queue_due ON queue(next_ms);"
 	/* deliveries in flight per destination, without touching the rows */
@@ -1234,6 +1333,15 @@ dc_err dc_queue_open_sqlite(const char *path, const struct dc_queue_opts *o, str
 	if (one_int(q, "SELECT COUNT(*) FROM pragma_table_info('queue') WHERE name='held' AND ?1=?1", 0) == 0 &&
 	    sqlite3_exec(s->db, "ALTER TABLE queue ADD COLUMN held TEXT", NULL, NULL, &err) != SQLITE_OK) {
 		dc_err rc = dc__fail(ei, DC_ERR_IO, "queue: %.200s: adding presence holds: %s", path, err ? err : "failed");
+		sqlite3_free(err);
+		sq_close(q);
+		return rc;
+	}
+	/* stores made before re-routing get the column for the rule inputs (their items have none:
+	 * queue reroute leaves them where they are) */
+	if (one_int(q, "SELECT COUNT(*) FROM pragma_table_info('queue') WHERE name='facts' AND ?1=?1", 0) == 0 &&
+	    sqlite3_exec(s->db, "ALTER TABLE queue ADD COLUMN facts TEXT", NULL, NULL, &err) != SQLITE_OK) {
+		dc_err rc = dc__fail(ei, DC_ERR_IO, "queue: %.200s: adding the rule inputs: %s", path, err ? err : "failed");
 		sqlite3_free(err);
 		sq_close(q);
 		return rc;
