@@ -171,6 +171,12 @@ enum { GW_FD_READ = 1, GW_FD_WRITE = 2 };
 typedef void gw_fd_fn(void *arg, int fd, unsigned events); /* events: GW_FD_*; errors come as READ */
 struct gw_watch;
 struct gw_timer;
+/* the state of one of an adapter's connections (gw_host.conn_state) */
+enum gw_conn_state {
+	GW_CONN_DOWN = 0,       /* not connected (refused, lost, unreachable, stopped) */
+	GW_CONN_UP = 1,         /* connected and usable */
+	GW_CONN_CONNECTING = 2, /* a connect (or a reconnect) under way */
+};
 
 struct gw_host {
 	void *impl;                    /* the host's own state */
@@ -215,7 +221,21 @@ struct gw_host {
 	 * queue lives (the one-shot commands `send` and `queue flush`): such a host takes no
 	 * inbound messages either. */
 	void (*release)(struct gw_host *h, const char *key);
+	/* The state of one of the adapter's connections (a broker, a mail server, a watched
+	 * folder) changed, or is said again: target names it for the operator ("host:port", a
+	 * folder's path; no credentials), why says why in a few words when it is not up (may be
+	 * NULL). The host shows the last state per (adapter, target) in /metrics and on the
+	 * status page. Any thread; cheap (a lock, a copy). NULL where nobody watches (the
+	 * one-shot commands): call it through gw_host_conn(). */
+	void (*conn_state)(struct gw_host *h, const char *target, enum gw_conn_state st, const char *why);
 };
+
+/* h->conn_state when the host has one */
+static inline void gw_host_conn(struct gw_host *h, const char *target, enum gw_conn_state st, const char *why)
+{
+	if (h && h->conn_state && target)
+		h->conn_state(h, target, st, why);
+}
 
 /* ---- what an adapter offers -------------------------------------------------------------- */
 struct gw_listen {

@@ -354,10 +354,14 @@ static void scan_dir(struct gw_adapter *ad, size_t epi, const char *rel, int dep
 	if (!d) {
 		if (fd >= 0)
 			close(fd);
-		if (depth == 0)
+		if (depth == 0) {
 			gw_host_log(ad->host, GW_LOG_WARN, "%s: cannot read the folder: %s", path, strerror(errno));
+			gw_host_conn(ad->host, ep->dir, GW_CONN_DOWN, strerror(errno));
+		}
 		return;
 	}
+	if (depth == 0) /* a watched folder is up while it can be read */
+		gw_host_conn(ad->host, ep->dir, GW_CONN_UP, NULL);
 	watch_dir(ad, epi, path); /* the same one again is a no-op */
 	struct dirent *e;
 	while ((e = readdir(d))) {
@@ -1379,8 +1383,10 @@ static dc_err file_start(struct gw_adapter *ad, struct gw_host *host, struct dc_
 		return dc_errinfo_set(ei, DC_ERR_NOMEM, "cannot start the rescan timer");
 	for (size_t i = 0; i < ad->n_eps; i++) {
 		struct stat st;
-		if (stat(ad->eps[i].dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		if (stat(ad->eps[i].dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			gw_host_conn(host, ad->eps[i].dir, GW_CONN_DOWN, "not a folder (yet?)");
 			gw_host_log(host, GW_LOG_WARN, "watch %s: not a folder (yet?): looked for every rescan", ad->eps[i].dir);
+		}
 	}
 	kick(ad, 0); /* the start-up scan, from the loop */
 	return DC_OK;

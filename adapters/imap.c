@@ -888,15 +888,18 @@ static void *mbox_thread(void *arg)
 	prctl(PR_SET_NAME, "gw-imap-in", 0, 0, 0);
 	int64_t backoff = 1000;
 	char why[400];
+	gw_host_conn(ad->host, mb->src, GW_CONN_CONNECTING, NULL);
 	while (!stopping(ad)) {
 		if (!mb->im) {
 			if (!(mb->im = session_open(mb, why, sizeof why))) {
+				gw_host_conn(ad->host, mb->src, GW_CONN_DOWN, why);
 				gw_host_log(ad->host, GW_LOG_WARN, "%s: %s (again in %llds)", mb->src, why,
 				            (long long)(backoff / 1000));
 				wait_for(mb, -1, backoff);
 				backoff = backoff * 2 > 60000 ? 60000 : backoff * 2;
 				continue;
 			}
+			gw_host_conn(ad->host, mb->src, GW_CONN_UP, NULL);
 			gw_host_log(ad->host, GW_LOG_INFO, "%s: logged in%s", mb->src,
 			            mailimap_has_idle(mb->im) ? ", IDLE" : ", polling");
 			backoff = 1000;
@@ -910,6 +913,7 @@ static void *mbox_thread(void *arg)
 		if (later < 0) {
 			if (stopping(ad))
 				break;
+			gw_host_conn(ad->host, mb->src, GW_CONN_DOWN, why);
 			gw_host_log(ad->host, GW_LOG_WARN, "%s: %s (reconnecting)", mb->src, why);
 			mailimap_free(mb->im);
 			mb->im = NULL;
@@ -926,6 +930,7 @@ static void *mbox_thread(void *arg)
 		int r = mailimap_idle(mb->im);
 		if (r != MAILIMAP_NO_ERROR) {
 			imap_why(mb->im, r, "IDLE", why, sizeof why);
+			gw_host_conn(ad->host, mb->src, GW_CONN_DOWN, why);
 			gw_host_log(ad->host, GW_LOG_WARN, "%s: %s (reconnecting)", mb->src, why);
 			mailimap_free(mb->im);
 			mb->im = NULL;
@@ -937,6 +942,7 @@ static void *mbox_thread(void *arg)
 			wait_for(mb, mailimap_idle_get_fd(mb->im), ad->conf->poll_ms);
 		if ((r = mailimap_idle_done(mb->im)) != MAILIMAP_NO_ERROR) {
 			imap_why(mb->im, r, "IDLE DONE", why, sizeof why);
+			gw_host_conn(ad->host, mb->src, GW_CONN_DOWN, why);
 			gw_host_log(ad->host, GW_LOG_WARN, "%s: %s (reconnecting)", mb->src, why);
 			mailimap_free(mb->im);
 			mb->im = NULL;
@@ -947,6 +953,7 @@ static void *mbox_thread(void *arg)
 		mailimap_free(mb->im);
 		mb->im = NULL;
 	}
+	gw_host_conn(ad->host, mb->src, GW_CONN_DOWN, "stopped");
 	return NULL;
 }
 

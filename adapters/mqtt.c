@@ -759,6 +759,7 @@ static void conn_lost(struct gw_adapter *ad, const char *why)
 		finish(p, GW_RETRY, "not connected to the MQTT broker");
 	}
 	ad->cwh = ad->cwt = NULL;
+	gw_host_conn(ad->host, ad->conf->broker, GW_CONN_DOWN, ad->stopping ? "stopped" : ad->tls_err[0] ? ad->tls_err : why);
 	if (ad->stopping)
 		return;
 	ad->backoff_ms = ad->backoff_ms ? ad->backoff_ms * 2 : 1000;
@@ -805,6 +806,7 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const 
 	ad->connecting = false;
 	ad->backoff_ms = 0;
 	ad->down_logged = false;
+	gw_host_conn(ad->host, ad->conf->broker, GW_CONN_UP, NULL);
 	gw_host_log(ad->host, GW_LOG_INFO, "connected to %s as %s (MQTT %s%s)", ad->conf->broker, ad->client_id,
 	            ad->protocol == MQTT_PROTOCOL_V5 ? "5" : "3.1.1", (flags & 1) ? ", session resumed" : "");
 	for (size_t i = 0; i < ad->n_subs; i++) {
@@ -895,6 +897,8 @@ static void try_connect(struct gw_adapter *ad)
 	ad->connecting = true;
 	ad->tcp_up = false;
 	ad->connect_deadline = mono_ms() + ad->conf->timeout_ms;
+	if (!ad->down_logged) /* the first connect; after a loss it stays down (and why) until up */
+		gw_host_conn(ad->host, ad->conf->broker, GW_CONN_CONNECTING, NULL);
 	update_watch(ad);
 }
 

@@ -801,6 +801,10 @@ static void *smtp_thread(void *arg)
 	struct gw_adapter *ad = arg;
 	prctl(PR_SET_NAME, "gw-smtp-out", 0, 0, 0);
 	mailsmtp *s = NULL;
+	/* connections are made on demand: the state shown is the last session's (up: the relay
+	 * took it; down: the connect or the session failed), first shown at the first mail */
+	char target[300];
+	snprintf(target, sizeof target, "%s:%s", ad->srv.host, ad->srv.port);
 	for (;;) {
 		pthread_mutex_lock(&ad->mu);
 		while (!ad->head && !ad->stop) {
@@ -833,11 +837,13 @@ static void *smtp_thread(void *arg)
 			continue;
 		}
 		if (!s && !(s = session_open(ad, why, sizeof why))) {
+			gw_host_conn(ad->host, target, GW_CONN_DOWN, why);
 			gw_host_log(ad->host, GW_LOG_WARN, "to %s: %s (will retry)", j->rcpt, why);
 			job_finish(j, GW_RETRY, why);
 			continue;
 		}
 		bool broken = false;
+		gw_host_conn(ad->host, target, GW_CONN_UP, NULL);
 		enum gw_send_result res = send_one(ad, s, j, why, sizeof why, &broken);
 		if (res == GW_FAILED)
 			gw_host_log(ad->host, GW_LOG_WARN, "to %s: refused: %s", j->rcpt, why);
@@ -845,6 +851,8 @@ static void *smtp_thread(void *arg)
 			gw_host_log(ad->host, GW_LOG_INFO, "to %s: %s (will retry)", j->rcpt, why);
 		job_finish(j, res, why);
 		if (broken) {
+			if (res == GW_RETRY) /* a 4xx or a broken stream (a 5xx leaves the server up) */
+				gw_host_conn(ad->host, target, GW_CONN_DOWN, why);
 			mailsmtp_free(s);
 			s = NULL;
 		}

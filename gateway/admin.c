@@ -689,7 +689,7 @@ static void serve_status(struct conn *c)
 	/* adapters */
 	gw_buf_printf(&b, "<h2>Adapters</h2>\n<table id=\"adapters\">\n<tr><th>adapter</th><th>state</th><th>in</th>"
 	                  "<th>delivered</th><th>retries</th><th>failed</th><th>last delivery</th><th>last failure</th>"
-	                  "</tr>\n");
+	                  "<th>connections</th></tr>\n");
 	for (size_t i = 0; i < GW_MAX_ADAPTERS && gw_adapters[i]; i++) {
 		if (!s->adapter_on[i])
 			continue;
@@ -712,6 +712,26 @@ static void serve_status(struct conn *c)
 		} else {
 			gw_buf_printf(&b, "never");
 		}
+		gw_buf_printf(&b, "</td><td>");
+		/* what the adapter said of its connections (gw_host.conn_state) */
+		struct gw_metrics_conn cs[16];
+		size_t nc = gw_metrics_conns(gw_adapters[i]->name, cs, 16);
+		for (size_t k = 0; k < nc; k++) {
+			static const char *const names[] = { "down", "up", "connecting" };
+			static const char *const cl[] = { "bad", "ok", "idle" };
+			gw_buf_printf(&b, "%s<code>", k ? "<br>" : "");
+			esc(&b, cs[k].target);
+			gw_buf_printf(&b, "</code> <span class=\"%s conn\" data-target=\"", cl[cs[k].st]);
+			esc(&b, cs[k].target);
+			gw_buf_printf(&b, "\">%s</span> for ", names[cs[k].st]);
+			age(&b, cs[k].since_ms, now);
+			if (cs[k].why[0]) {
+				gw_buf_printf(&b, ": ");
+				esc(&b, cs[k].why);
+			}
+		}
+		if (!nc)
+			gw_buf_printf(&b, "-");
 		gw_buf_printf(&b, "</td></tr>\n");
 	}
 	gw_buf_printf(&b, "</table>\n");

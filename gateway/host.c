@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "loop.h"
 #include "netpolicy.h"
 #include "pool.h"
@@ -117,6 +118,11 @@ static dc_err h_read_secret(struct gw_host *h, const char *path, char **out, str
 	return *out ? DC_OK : DC_ERR_NOMEM;
 }
 
+static void h_conn_state(struct gw_host *h, const char *target, enum gw_conn_state st, const char *why)
+{
+	gw_metrics_conn(impl(h)->name, target, st, why);
+}
+
 static struct lws_context *h_lws(struct gw_host *h)
 {
 	return gw_loop_lws(impl(h)->loop);
@@ -140,6 +146,7 @@ void gw_host_init(struct gw_hostimpl *hi, const char *name, struct gw_loop *loop
 		                           .outbound_check = h_outbound_check,
 		                           .read_secret = h_read_secret,
 		                           .lws = h_lws,
+		                           .conn_state = h_conn_state,
 		                           .release = pool && gw_pool_dispatcher(pool) ? h_release : NULL },
 		                    .name = name,
 		                    .loop = loop,

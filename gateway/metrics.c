@@ -1,5 +1,6 @@
 /* The daemon's counters (see metrics.h). */
 #include "metrics.h"
+#include "log.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -312,6 +313,111 @@ static void render_hist(struct gw_buf *b, struct hist *h)
 	gw_buf_printf(b, "%s_count %llu\n", h->name, (unsigned long long)count);
 }
 
+/* ---- adapters' connections -------------------------------------------------------------- */
+struct conn_slot {
+	char adapter[32];
+	struct gw_metrics_conn c;
+};
+static struct conn_slot conns[GW_METRICS_MAX_CONNS];
+static size_t n_conns;
+static bool conns_full_said;
+static pthread_mutex_t conn_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const conn_names[] = { [GW_CONN_DOWN] = "down", [GW_CONN_UP] = "up",
+	                                  [GW_CONN_CONNECTING] = "connecting" };
+
+void gw_metrics_conn(const char *adapter, const char *target, enum gw_conn_state st, const char *why)
+{
+	if (!adapter || !target || (unsigned)st > GW_CONN_CONNECTING)
+		return;
+	int64_t now = wall_ms();
+	bool full = false;
+	pthread_mutex_lock(&conn_mu);
+	struct conn_slot *s = NULL;
+	for (size_t i = 0; i < n_conns && !s; i++)
+		if (strncmp(conns[i].adapter, adapter, sizeof conns[i].adapter - 1) == 0 &&
+		    strncmp(conns[i].c.target, target, sizeof conns[i].c.target - 1) == 0)
+			s = &conns[i];
+	if (!s && n_conns < GW_METRICS_MAX_CONNS) {
+		s = &conns[n_conns++];
+		snprintf(s->adapter, sizeof s->adapter, "%s", adapter);
+		snprintf(s->c.target, sizeof s->c.target, "%s", target);
+		s->c.st = st;
+		s->c.since_ms = now;
+	} else if (!s) {
+		full = !conns_full_said;
+		conns_full_said = true;
+	}
+	if (s) {
+		if (s->c.st != st) {
+			s->c.st = st;
+			s->c.since_ms = now;
+			s->c.changes++;
+		}
+		snprintf(s->c.why, sizeof s->c.why, "%s", st == GW_CONN_UP || !why ? "" : why);
+	}
+	pthread_mutex_unlock(&conn_mu);
+	if (full)
+		gw_log(GW_LOG_WARN, "metrics", "more than %d adapter connections reported: %s %.100s and later ones are not "
+		       "shown", GW_METRICS_MAX_CONNS, adapter, target);
+}
+
+size_t gw_metrics_conns(const char *adapter, struct gw_metrics_conn *out, size_t max)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&conn_mu);
+	for (size_t i = 0; i < n_conns && n < max; i++)
+		if (strcmp(conns[i].adapter, adapter) == 0)
+			out[n++] = conns[i].c;
+	pthread_mutex_unlock(&conn_mu);
+	return n;
+}
+
+/* a label value in the text format: backslash, double quote and newline escaped */
+static void label(struct gw_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			gw_buf_printf(b, "\\%c", *s);
+		else if (*s == '\n')
+			gw_buf_printf(b, "\\n");
+		else
+			gw_buf_put(b, s, 1);
+	}
+}
+
+static void render_conns(struct gw_buf *b)
+{
+	struct conn_slot v[GW_METRICS_MAX_CONNS];
+	pthread_mutex_lock(&conn_mu);
+	size_t n = n_conns;
+	memcpy(v, conns, n * sizeof *v);
+	pthread_mutex_unlock(&conn_mu);
+	head(b, "didcomm_gateway_adapter_connection_up", "gauge",
+	     "An adapter's connection (MQTT broker, IMAP or SMTP server, watched folder) is up (1) or not (0: down or "
+	     "connecting), by adapter and target.");
+	for (size_t i = 0; i < n; i++) {
+		gw_buf_printf(b, "didcomm_gateway_adapter_connection_up{adapter=\"%s\",target=\"", v[i].adapter);
+		label(b, v[i].c.target);
+		gw_buf_printf(b, "\"} %d\n", v[i].c.st == GW_CONN_UP);
+	}
+	head(b, "didcomm_gateway_adapter_connection_state", "gauge",
+	     "An adapter's connection by state: 1 for the state it is in (up, connecting, down), 0 for the others.");
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < 3; k++) {
+			gw_buf_printf(b, "didcomm_gateway_adapter_connection_state{adapter=\"%s\",target=\"", v[i].adapter);
+			label(b, v[i].c.target);
+			gw_buf_printf(b, "\",state=\"%s\"} %d\n", conn_names[k], (int)v[i].c.st == k);
+		}
+	head(b, "didcomm_gateway_adapter_connection_changes_total", "counter",
+	     "Changes of state of an adapter's connection since it was first reported.");
+	for (size_t i = 0; i < n; i++) {
+		gw_buf_printf(b, "didcomm_gateway_adapter_connection_changes_total{adapter=\"%s\",target=\"", v[i].adapter);
+		label(b, v[i].c.target);
+		gw_buf_printf(b, "\"} %llu\n", (unsigned long long)v[i].c.changes);
+	}
+}
+
 void gw_metrics_render(struct gw_buf *b)
 {
 	size_t nr = n_registry();
@@ -348,6 +454,7 @@ void gw_metrics_render(struct gw_buf *b)
 	render_hist(b, &h_ingest);
 	render_hist(b, &h_delivery);
 	render_hist(b, &h_bytes);
+	render_conns(b);
 }
 
 const char *gw_version(void)

@@ -48,6 +48,21 @@ struct gw_metrics_adapter {
 };
 void gw_metrics_adapter(const char *name, struct gw_metrics_adapter *out);
 
+/* Adapters' connections (gw_host.conn_state): the last state of each (adapter, target), kept
+ * for the first GW_METRICS_MAX_CONNS pairs reported (more are left out, said once in the log).
+ * Any thread. */
+#define GW_METRICS_MAX_CONNS 64
+void gw_metrics_conn(const char *adapter, const char *target, enum gw_conn_state st, const char *why);
+struct gw_metrics_conn {
+	char target[200];
+	enum gw_conn_state st;
+	char why[160];
+	int64_t since_ms;        /* wall clock: when it came into this state */
+	uint64_t changes;        /* state changes since it was first reported */
+};
+/* the connections of one adapter, in the order they were first reported; how many (<= max) */
+size_t gw_metrics_conns(const char *adapter, struct gw_metrics_conn *out, size_t max);
+
 /* a growable text buffer with a cap: what does not fit is left out and full is set */
 struct gw_buf {
 	char *p;

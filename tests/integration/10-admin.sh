@@ -19,6 +19,7 @@ GPID="" NPID=""
 stop_all() {
 	[ -n "$GPID" ] && kill "$GPID" 2>/dev/null
 	[ -n "$NPID" ] && kill "$NPID" 2>/dev/null
+	[ -n "${MPID:-}" ] && kill "$MPID" 2>/dev/null
 	kill "$RPID" 2>/dev/null
 	wait 2>/dev/null
 	chattr -i "$T/gw/queue.db" 2>/dev/null
@@ -249,6 +250,54 @@ if chattr +i "$T/gw/queue.db" 2>/dev/null; then
 	chattr -i "$T/gw/queue.db"
 else
 	known "unwritable queue" "chattr +i is not supported on this file system"
+fi
+# 7. adapters' connections: a real broker stopped and started again, a watched folder moved
+# away and back; the gauges (through the parser) and the status page follow
+MPID=""
+if command -v mosquitto > /dev/null; then
+	MPORT=$(free_port)
+	mkdir -p "$T/mq" "$T/drop"
+	printf 'log_dest file %s/mq/mosquitto.log
+user root
+allow_anonymous true
+listener %s 127.0.0.1
+' "$T" "$MPORT" > "$T/mq/mosquitto.conf"
+	mq_start() { mosquitto -c "$T/mq/mosquitto.conf" >> "$T/mq/stdout" 2>&1 & MPID=$!; wait_port "$MPORT" "$MPID"; }
+	mq_stop() { kill "$MPID" 2>/dev/null; wait "$MPID" 2>/dev/null; MPID=""; }
+	mq_start || bad "mosquitto starts" "$(tail -3 "$T/mq/stdout")"
+	{ conf "listen 127.0.0.1:$APORT"
+	  printf '[mqtt]\nbroker mqtt://127.0.0.1:%s\nsubscribe didcomm/in/#\nreconnect_max 1s\n[file]\nwatch %s/drop\nrescan 200ms\n' "$MPORT" "$T"; } > "$T/gw.conf"
+	start_gw && ok "gateway with [mqtt] and [file] up" || bad "gateway with mqtt up" "$(tail -3 "$T/gw.log")"
+	MQ=(adapter=mqtt "target=mqtt://127.0.0.1:$MPORT")
+	FD=(adapter=file "target=$T/drop")
+	conn_is() { # conn_is UP|0|1 LABELS...: a fresh scrape shows connection_up at that value
+		local v=$1; shift
+		scrape && grep -q "^didcomm_gateway_adapter_connection_up{" "$T/m" && [ "$(val didcomm_gateway_adapter_connection_up "$@")" = "$v" ]
+	}
+	wait_until 30 conn_is 1 "${MQ[@]}" && [ "$(val didcomm_gateway_adapter_connection_state "${MQ[@]}" state=up)" = 1 ] &&
+		ok "connection_up{mqtt, the broker} = 1, state{up} = 1" || bad "mqtt up" "$(grep connection "$T/m")"
+	wait_until 30 conn_is 1 "${FD[@]}" && ok "connection_up{file, the watched folder} = 1" || bad "folder up" "$(grep connection "$T/m")"
+	code "$A/" > /dev/null
+	grep -q "<span class=\"ok conn\" data-target=\"mqtt://127.0.0.1:$MPORT\">up</span>" "$T/body" &&
+		ok "the status page: the broker up" || bad "page: broker up" "$(grep -o '<td><code>mqtt[^/]*//[^<]*</code>[^<]*<span[^>]*>[a-z]*' "$T/body")"
+	mq_stop
+	wait_until 30 conn_is 0 "${MQ[@]}" && [ "$(val didcomm_gateway_adapter_connection_state "${MQ[@]}" state=down)" = 1 ] &&
+		ok "broker stopped: connection_up = 0, state{down} = 1" || bad "mqtt down" "$(grep connection "$T/m")"
+	code "$A/" > /dev/null
+	grep -q "<span class=\"bad conn\" data-target=\"mqtt://127.0.0.1:$MPORT\">down</span> for [0-9]*s: ." "$T/body" &&
+		ok "the status page: the broker down, with the reason" || bad "page: broker down" "$(grep -o 'data-target="mqtt[^<]*<[^<]*' "$T/body")"
+	mq_start || bad "mosquitto starts again"
+	wait_until 30 conn_is 1 "${MQ[@]}" && ok "broker back: connection_up = 1 again" || bad "mqtt up again" "$(grep connection "$T/m")"
+	[ "$(val didcomm_gateway_adapter_connection_changes_total "${MQ[@]}")" -ge 2 ] && ok "changes_total counted the outage" ||
+		bad "changes_total" "$(grep changes "$T/m")"
+	mv "$T/drop" "$T/drop.away"
+	wait_until 30 conn_is 0 "${FD[@]}" && ok "watched folder gone: connection_up{file} = 0" || bad "folder down" "$(grep connection "$T/m")"
+	mv "$T/drop.away" "$T/drop"
+	wait_until 30 conn_is 1 "${FD[@]}" && ok "and 1 once it is back" || bad "folder up again" "$(grep connection "$T/m")"
+	stop_gw || bad "stop (mqtt)" "$(tail -5 "$T/gw.log")"
+	mq_stop
+else
+	known "adapter connections" "mosquitto is not installed"
 fi
 [ -n "${KEEP_LOG:-}" ] && cp "$T/gw.log" "$KEEP_LOG" && cp "$T/status.png" "$KEEP_LOG.png"
 summary integration-admin

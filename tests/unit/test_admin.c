@@ -150,6 +150,45 @@ static void test_metrics(void)
 	free(after);
 }
 
+/* adapters' connections: the last state per (adapter, target), label values escaped */
+static void test_conns(void)
+{
+	const char *up = "didcomm_gateway_adapter_connection_up{adapter=\"mqtt\",target=\"t-conn:1\"}";
+	const char *odd = "didcomm_gateway_adapter_connection_up{adapter=\"file\",target=\"/a \\\"b\\\\c\\nd\"}";
+	const char *chg = "didcomm_gateway_adapter_connection_changes_total{adapter=\"mqtt\",target=\"t-conn:1\"}";
+	const char *down = "didcomm_gateway_adapter_connection_state{adapter=\"mqtt\",target=\"t-conn:1\",state=\"down\"}";
+	gw_metrics_conn("mqtt", "t-conn:1", GW_CONN_CONNECTING, NULL);
+	char *t = render();
+	CU_ASSERT_EQUAL(sample(t, up), 0);
+	CU_ASSERT_EQUAL(sample(t, chg), 0);
+	free(t);
+	gw_metrics_conn("mqtt", "t-conn:1", GW_CONN_UP, NULL);
+	gw_metrics_conn("mqtt", "t-conn:1", GW_CONN_UP, NULL); /* said again: no change */
+	gw_metrics_conn("file", "/a \"b\\c\nd", GW_CONN_UP, NULL);
+	t = render();
+	CU_ASSERT_EQUAL(sample(t, up), 1);
+	CU_ASSERT_EQUAL(sample(t, chg), 1);
+	CU_ASSERT_EQUAL(sample(t, down), 0);
+	CU_ASSERT_EQUAL(sample(t, odd), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "# TYPE didcomm_gateway_adapter_connection_up gauge\n"));
+	free(t);
+	gw_metrics_conn("mqtt", "t-conn:1", GW_CONN_DOWN, "connection refused");
+	t = render();
+	CU_ASSERT_EQUAL(sample(t, up), 0);
+	CU_ASSERT_EQUAL(sample(t, down), 1);
+	CU_ASSERT_EQUAL(sample(t, chg), 2);
+	free(t);
+	struct gw_metrics_conn c[4];
+	size_t n = gw_metrics_conns("mqtt", c, 4);
+	size_t k = 0;
+	while (k < n && strcmp(c[k].target, "t-conn:1") != 0)
+		k++;
+	CU_ASSERT_FATAL(k < n);
+	CU_ASSERT_EQUAL(c[k].st, GW_CONN_DOWN);
+	CU_ASSERT_STRING_EQUAL(c[k].why, "connection refused");
+	CU_ASSERT(c[k].since_ms > 0);
+}
+
 static void test_queue_write(void)
 {
 	char why[100];
@@ -192,5 +231,6 @@ void init_admin_tests(void)
 	CU_add_test(s, "[admin] checks: token file, loopback", test_check);
 	CU_add_test(s, "counters and their text", test_metrics);
 	CU_add_test(s, "queue writes: the last failure", test_queue_write);
+	CU_add_test(s, "adapter connections: state, changes, escaped labels", test_conns);
 	CU_add_test(s, "bounded buffer", test_buf);
 }
