@@ -1,5 +1,6 @@
 /* Opening the gateway's state (see state.h). */
 #include "state.h"
+#include "log.h"
 #include "mediator.h"
 
 #include <errno.h>
@@ -152,6 +153,15 @@ static dc_err identity(struct gw_state *s, struct dc_errinfo *ei)
 }
 
 /* the state's queue; the daemon shares this one handle between its threads */
+/* a dead letter the store made itself (expired, or max_age at a retry or a claim): the
+ * message's outcome, one line like the dispatcher's for a delivery that failed for good */
+static void dead_letter(void *arg, int64_t id, const char *msg_id, const char *dest, const char *reason)
+{
+	(void)arg;
+	gw_log(GW_LOG_WARN, "dispatch", "#%lld %s to %s: %s (dead letter)", (long long)id, msg_id ? msg_id : "-",
+	       dest ? dest : "(none)", reason ? reason : "unknown");
+}
+
 static dc_err queue_open(const struct gw_state *s, struct dc_queue **q, struct dc_errinfo *ei)
 {
 	char qpath[4200];
@@ -168,7 +178,8 @@ static dc_err queue_open(const struct gw_state *s, struct dc_queue **q, struct d
 	struct dc_queue_opts qo = { .max_items = s->conf.queue_max_items, .max_item_bytes = s->conf.max_message_bytes * 2,
 		                    .retry_base_ms = s->conf.retry_base_ms, .retry_max_ms = s->conf.retry_max_ms,
 		                    .max_age_ms = s->conf.max_age_ms, .sync_full = s->conf.queue_sync_full,
-		                    .checkpoint_pages = 1000, .blob_min_bytes = s->conf.queue_files_from };
+		                    .checkpoint_pages = 1000, .blob_min_bytes = s->conf.queue_files_from,
+		                    .dead_fn = dead_letter };
 	bool existed = stat(qpath, &st) == 0;
 	dc_err rc = dc_queue_open_sqlite(qpath, &qo, q, ei);
 	/* e.g. "file is not a database": say what to do about it */

@@ -31,6 +31,13 @@ struct dc_queue_opts {
 	 * last moments, which are what a restart takes in again). */
 	size_t keys_max;
 	int64_t keys_keep_ms;
+	/* optional: told, after the commit, of each item that the store itself made a dead letter
+	 * (expired, or too old at a retry or a claim: dc_queue_retry_later, dc_queue_claim), which
+	 * the caller would not otherwise hear of; dc_queue_fail's caller knows and is not told.
+	 * Runs on the caller's thread with the handle's lock held: a log line, nothing that uses
+	 * the queue. Stores without it tell nobody. */
+	void (*dead_fn)(void *arg, int64_t id, const char *msg_id, const char *dest, const char *reason);
+	void *dead_arg;
 };
 #define DC_QUEUE_KEYS_KEPT 10000
 

@@ -45,6 +45,8 @@ void dc__queue_opts_fill(struct dc_queue_opts *o, const struct dc_queue_opts *in
 			d.keys_keep_ms = in->keys_keep_ms;
 		d.sync_full = in->sync_full;
 		d.blob_min_bytes = in->blob_min_bytes;
+		d.dead_fn = in->dead_fn;
+		d.dead_arg = in->dead_arg;
 	}
 	*o = d;
 }

@@ -61,7 +61,7 @@ static const char *const sql[S_N] = {
 	[S_RETRY] = "UPDATE queue SET attempts=attempts+1,next_ms=?,lease_until=0,last_error=? WHERE id=?",
 	[S_TODEAD] = "INSERT INTO dead(id,msg_id,data,blob,blob_len,media_type,dest,origin,created_ms,died_ms,attempts,reason) "
 	             "SELECT id,msg_id,data,blob,blob_len,media_type,dest,origin,created_ms,?2,attempts+?4,?3 FROM queue "
-	             "WHERE id=?1",
+	             "WHERE id=?1 RETURNING msg_id,dest,reason",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
@@ -88,6 +88,13 @@ struct sq {
 	char **unlink;
 	size_t n_unlink, cap_unlink;
 	unsigned keyed_puts;  /* puts with keys since the keys were last pruned */
+	/* dead letters made by the transaction in progress, for opts.dead_fn once it commits */
+	struct dead_note *notes;
+	size_t n_notes, cap_notes;
+};
+struct dead_note {
+	int64_t id;
+	char *msg_id, *dest, *reason;
 };
 #define KEY_PRUNE_EVERY 256 /* puts with keys between two prunes of old keys */
 
@@ -231,6 +238,44 @@ static int defer_unlink(struct sq *s, const char *name)
 		return -1;
 	s->n_unlink++;
 	return 0;
+}
+
+static char *col_str(sqlite3_stmt *s, int i);
+
+/* a dead letter made by the transaction in progress (out of memory: not told) */
+static void note_dead(struct dc_queue *q, int64_t id, sqlite3_stmt *row)
+{
+	struct sq *s = SQ(q);
+	if (!q->o.dead_fn)
+		return;
+	if (s->n_notes == s->cap_notes) {
+		size_t nc = s->cap_notes ? s->cap_notes * 2 : 8;
+		struct dead_note *nn = realloc(s->notes, nc * sizeof *nn);
+		if (!nn)
+			return;
+		s->notes = nn;
+		s->cap_notes = nc;
+	}
+	struct dead_note *n = &s->notes[s->n_notes++];
+	n->id = id;
+	n->msg_id = col_str(row, 0);
+	n->dest = col_str(row, 1);
+	n->reason = col_str(row, 2);
+}
+
+/* after the commit (tell: the dead letters are real) or a rollback, or for dc_queue_fail (not) */
+static void end_notes(struct dc_queue *q, bool tell)
+{
+	struct sq *s = SQ(q);
+	for (size_t i = 0; i < s->n_notes; i++) {
+		struct dead_note *n = &s->notes[i];
+		if (tell)
+			q->o.dead_fn(q->o.dead_arg, n->id, n->msg_id, n->dest, n->reason);
+		free(n->msg_id);
+		free(n->dest);
+		free(n->reason);
+	}
+	s->n_notes = 0;
 }
 
 /* after the commit (run) or the rollback (not) */
@@ -547,9 +592,12 @@ static dc_err to_dead(struct dc_queue *q, int64_t id, int64_t now, const char *r
 	sqlite3_bind_int64(s, 2, now);
 	sqlite3_bind_text(s, 3, reason ? reason : "unknown", -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 4, extra_attempt);
-	int r = step_done(s);
+	int r = sqlite3_step(s); /* the insert is done at the first step; the row is what it inserted */
+	if (r == SQLITE_ROW)
+		note_dead(q, id, s);
+	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
-	if (r)
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
 		return db_fail(q, ei, "dead-letter");
 	sqlite3_stmt *d = ST(q, S_DELETE);
 	sqlite3_bind_int64(d, 1, id);
@@ -677,6 +725,7 @@ out:
 		*items = out;
 		*n = got;
 	}
+	end_notes(q, rc == DC_OK);
 	for (size_t i = 0; i < nfl; i++)
 		free(fl[i].dest);
 	free(fl);
@@ -774,11 +823,13 @@ static dc_err sq_retry(struct dc_queue *q, int64_t id, int64_t now, const char *
 		sqlite3_clear_bindings(s);
 	}
 	dc_queue_item_clear(&it);
-	if (rc) {
+	if (rc || (rc = tx(q, S_COMMIT, ei))) {
 		tx(q, S_ROLLBACK, NULL);
+		end_notes(q, false);
 		return rc;
 	}
-	return tx(q, S_COMMIT, ei);
+	end_notes(q, true);
+	return DC_OK;
 }
 
 static dc_err sq_fail(struct dc_queue *q, int64_t id, int64_t now, const char *reason, struct dc_errinfo *ei)
@@ -786,7 +837,9 @@ static dc_err sq_fail(struct dc_queue *q, int64_t id, int64_t now, const char *r
 	dc_err rc = tx(q, S_BEGIN, ei);
 	if (rc)
 		return rc;
-	if ((rc = to_dead(q, id, now, reason, 1, true, ei))) {
+	rc = to_dead(q, id, now, reason, 1, true, ei);
+	end_notes(q, false); /* the caller knows */
+	if (rc) {
 		tx(q, S_ROLLBACK, NULL);
 		return rc;
 	}
@@ -1150,6 +1203,8 @@ static void sq_close(struct dc_queue *q)
 	sqlite3_close(s->db);
 	end_unlinks(s, false);
 	free(s->unlink);
+	end_notes(q, false);
+	free(s->notes);
 	free(s->blob_dir);
 	free(s->path);
 	free(s);

@@ -133,6 +133,16 @@ wait_until 60 metric_at_least 30 didcomm_gateway_deliveries_total adapter=http r
 	bad "retries" "$(grep 'result="retry"' "$T/m")"
 n=$(grep -v ' debug ' "$T/gw.log" | grep -c "127.0.0.1:$DEADPORT")
 [ "$n" -le 2 ] && ok "those failures in the log: $n line(s), summed up per destination" || bad "log volume" "$n lines: $(grep "$DEADPORT" "$T/gw.log" | tail -3)"
+# a message that expires while its endpoint is dead: the store dead-letters it (at a retry or a
+# claim, not through the dispatcher), and that outcome is one line too
+printf '{"id":"x1","type":"https://didcomm.org/basicmessage/2.0/message","to":["%s"],"expires_time":%s,"body":{}}' \
+	"$DAVE" $(($(date +%s) + 3)) > "$T/x1.json"
+$BIN pack --mode anoncrypt --to "$DAVE" "$T/x1.json" > "$T/fx1"
+code -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/fx1" "http://127.0.0.1:$GPORT/" > /dev/null
+wait_until 60 grep -q "to http http://127.0.0.1:$DEADPORT/dead: expired.*(dead letter)" "$T/gw.log" &&
+	[ "$(grep -c "127.0.0.1:$DEADPORT/dead: .*(dead letter)" "$T/gw.log")" -eq 1 ] &&
+	ok "an expiry while retrying: one dead-letter line ($(grep -o "expired[^(]*(dead letter)" "$T/gw.log" | head -1))" ||
+	bad "expiry line" "$(grep "dead letter" "$T/gw.log" | tail -3)"
 
 # 3. the status page: plain HTML + CSS, nothing from elsewhere, in a real browser
 [ "$(code "$A/")" = 200 ] && ok "GET /: 200" || bad "GET /"
