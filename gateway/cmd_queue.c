@@ -5,6 +5,7 @@
 #include "dc_queue.h"
 #include "gateway.h"
 #include "ingest.h"
+#include "mediator.h"
 #include "oneshot.h"
 #include "state.h"
 
@@ -113,6 +114,14 @@ static int reroute(const char *conf_path, const char *state, const char *glob)
 		gw_state_close(&s);
 		return 1;
 	}
+	/* the mediator's registrations (as the daemon reads them at start): a recipient registered
+	 * now is held for its client's pickup, before any rule */
+	struct dc_errinfo me = { 0 };
+	if (gw_med_new(s.q, s.did, s.conf.med_policy, s.conf.med_hold_ms, &s.med, &me) != DC_OK) {
+		fprintf(stderr, "queue: reroute: the mediator's registrations: %s (items for them are left where they are)\n",
+		        me.msg[0] ? me.msg : "cannot be read");
+		s.med = NULL;
+	}
 	struct gw_ingest_cfg g;
 	gw_state_ingest_cfg(&s, &g);
 	size_t moved = 0, same = 0, left = 0, seen = 0;
@@ -185,6 +194,8 @@ static int reroute(const char *conf_path, const char *state, const char *glob)
 	}
 	printf("queue: reroute: %zu moved, %zu already where the rules send them, %zu left where they were "
 	       "(of %zu waiting%s%s)\n", moved, same, left, seen, glob ? " for " : "", glob ? glob : "");
+	gw_med_free(s.med);
+	s.med = NULL;
 	gw_state_close(&s);
 	return ret;
 }

@@ -773,11 +773,14 @@ dc_err gw_ingest_replan(const struct gw_ingest_cfg *g, const char *facts, const 
 		return dc_errinfo_set(ei, DC_ERR_MALFORMED, "its rule inputs cannot be read");
 	}
 	dc_err rc = DC_OK;
-	const char *by = fact_str(o, "by");
+	const char *by = fact_str(o, "by"), *relay = fact_str(o, "relay"), *to = fact_str(o, "to");
 	struct gw_commit *c = NULL;
-	if (by && strcmp(by, "mediator") == 0) {
-		rc = dc_errinfo_set(ei, DC_ERR_UNSUPPORTED, "held for a mediation client's pickup (its registration "
-		                    "decided, not the rules)");
+	/* a recipient registered with the mediator: held for its pickup before any rule, as at
+	 * arrival (and no longer, once it is not registered) */
+	bool med = relay && strcmp(relay, "forward") == 0 && g->med && gw_med_holds(g->med, to);
+	if (!med && by && strcmp(by, "mediator") == 0 && !g->med) {
+		rc = dc_errinfo_set(ei, DC_ERR_UNSUPPORTED, "held for a mediation client's pickup, and its registrations "
+		                    "cannot be read here");
 		goto out;
 	}
 	if (len != size) {
@@ -795,17 +798,26 @@ dc_err gw_ingest_replan(const struct gw_ingest_cfg *g, const char *facts, const 
 		dc_errinfo_set(ei, rc, "its envelope cannot be read again: %.200s", ie.msg);
 		goto out;
 	}
-	struct rule_env env = { .transport = fact_str(o, "transport"), .to = fact_str(o, "to"),
-		                .sender = fact_str(o, "sender"), .media_type = "application/didcomm-encrypted+json",
-		                .tag = fact_str(o, "tag"), .size = size, .relay = fact_str(o, "relay") };
+	struct rule_env env = { .transport = fact_str(o, "transport"), .to = to, .sender = fact_str(o, "sender"),
+		                .media_type = "application/didcomm-encrypted+json", .tag = fact_str(o, "tag"), .size = size,
+		                .relay = relay };
 	const struct rule *rule = NULL;
+	const char *payload_s = (const char *)payload;
+	struct dc_errinfo pe = { 0 };
+	if (med) {
+		struct rule_action hold = { .kind = RULE_ACT_HOLD, .hold_s = gw_med_hold_ms(g->med) / 1000 };
+		snprintf(out->rule, sizeof out->rule, "mediator: held for pickup");
+		if ((rc = plan_action(g, &hold, &env, &c->r, payload_s, len, expires_ms, &c->p, &pe))) {
+			dc_errinfo_set(ei, rc, "%s", pe.msg);
+			goto out;
+		}
+		goto planned;
+	}
 	if (rule_match(g->rules, &env, &rule) != DC_OK || !rule) {
 		rc = dc_errinfo_set(ei, DC_ERR_DENIED, "no rule matches it now (it would be refused)");
 		goto out;
 	}
 	snprintf(out->rule, sizeof out->rule, "%.180s:%u", rule_set_name(g->rules), rule->line);
-	struct dc_errinfo pe = { 0 };
-	const char *payload_s = (const char *)payload;
 	rc = plan_list(g, &rule->then, &env, &c->r, payload_s, len, expires_ms, &c->p, &pe);
 	if (rc && rc != DC_ERR_DENIED && !c->p.hard && rule->fallback.n) {
 		struct dc_errinfo fe = { 0 };
@@ -817,10 +829,11 @@ dc_err gw_ingest_replan(const struct gw_ingest_cfg *g, const char *facts, const 
 		               rc == DC_ERR_DENIED ? "rejects it (it would be refused)" : pe.msg);
 		goto out;
 	}
+planned:
 	out->parts = c->p.n;
 	if (c->p.n != parts) {
-		rc = dc_errinfo_set(ei, DC_ERR_UNSUPPORTED, "rule %s makes %zu deliveries of its message where it had %zu",
-		                    out->rule, c->p.n, parts);
+		rc = dc_errinfo_set(ei, DC_ERR_UNSUPPORTED, "%s%s makes %zu deliveries of its message where it had %zu",
+		                    med ? "" : "rule ", out->rule, c->p.n, parts);
 		goto out;
 	}
 	out->dest = c->p.dests[part];
@@ -831,7 +844,7 @@ dc_err gw_ingest_replan(const struct gw_ingest_cfg *g, const char *facts, const 
 		c->p.datas[part] = NULL;
 	}
 	out->next_ms = c->p.items[part].not_before_ms ? c->p.items[part].not_before_ms : now_ms();
-	if (rule->fallback.n) {
+	if (rule && rule->fallback.n) {
 		struct plan *pf = &c->pf;
 		struct dc_errinfo fe = { 0 };
 		if (plan_list(g, &rule->fallback, &env, &c->r, payload_s, len, expires_ms, pf, &fe) == DC_OK) {

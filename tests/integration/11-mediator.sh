@@ -70,6 +70,12 @@ run hostile
 run unregistered
 run send "$N"
 run status "$N"
+# re-routing leaves a client's mailbox alone: its recipient is still registered, so the
+# mediator, not the rules, decides again, and it decides the same
+$BIN queue reroute -c "$T/gw.conf" > "$T/rr" 2>&1
+grep -q "^queue: reroute: 0 moved, $N already where the rules send them, " "$T/rr" &&
+	ok "queue reroute: the $N held for pickup stay in the mailbox" || bad "reroute of held items" "$(tail -3 "$T/rr")"
+run status "$N"
 run pickup "$N" 100
 run status 0
 # 4. a stranger
