@@ -148,8 +148,9 @@ static int reroute(const char *conf_path, const char *state, const char *glob)
 			struct dc_queue_item it;
 			struct dc_errinfo ie = { 0 };
 			char from[600], to[600];
-			if (dc_queue_get(s.q, items[i].id, &it, &ie)) {
-				if (ie.msg[0] && strstr(ie.msg, "no item")) /* delivered meanwhile */
+			dc_err grc = dc_queue_get(s.q, items[i].id, &it, &ie);
+			if (grc) {
+				if (grc == DC_ERR_NOT_FOUND) /* delivered meanwhile */
 					continue;
 				printf("queue: #%" PRId64 " left: %s\n", items[i].id, ie.msg);
 				left++;
@@ -248,12 +249,9 @@ int gw_cmd_queue(int argc, char **argv)
 		return 2;
 	}
 	const char *sub = argv[optind];
-	if (strcmp(sub, "reroute") == 0) {
-		if (dead) {
-			fprintf(stderr, "queue: reroute: dead letters are not re-routed (queue retry ID brings one back first)\n");
-			return 2;
-		}
-		return reroute(conf_path, state, dest_glob);
+	if (strcmp(sub, "reroute") == 0 && dead) {
+		fprintf(stderr, "queue: reroute: dead letters are not re-routed (queue retry ID brings one back first)\n");
+		return 2;
 	}
 	struct gw_conf conf;
 	struct dc_errinfo ce = { 0 };
@@ -273,6 +271,10 @@ int gw_cmd_queue(int argc, char **argv)
 		return 1;
 	}
 	fclose(probe);
+	if (strcmp(sub, "reroute") == 0) { /* with the gateway's state: identity, rules, mediator */
+		gw_conf_clear(&conf);
+		return reroute(conf_path, state, dest_glob);
+	}
 	struct dc_queue *q = NULL;
 	struct dc_errinfo ei = { 0 };
 	/* the configured [queue] (flush and retry back off and give up as the daemon does) */
