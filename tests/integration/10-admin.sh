@@ -5,7 +5,9 @@
 # empty, the DOM it rendered shows the identity, adapters, queue and the dead letter) and no
 # script or asset from elsewhere in it; a bearer token (required off loopback); hostile
 # requests (huge, slow, garbage) answered or cut within bounds; an unwritable queue: /readyz
-# 503 with the reason; systemd's READY=1 and WATCHDOG=1. Loopback only; stopped by PID.
+# 503 with the reason; systemd's READY=1 and WATCHDOG=1; adapters' connections (a mosquitto,
+# dovecot and the SMTP server stopped and started again, a watched folder moved away) in the
+# gauges and on the page. Loopback only; stopped by PID.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/cli/common.inc
@@ -20,6 +22,7 @@ stop_all() {
 	[ -n "$GPID" ] && kill "$GPID" 2>/dev/null
 	[ -n "$NPID" ] && kill "$NPID" 2>/dev/null
 	[ -n "${MPID:-}" ] && kill "$MPID" 2>/dev/null
+	declare -F mail_down > /dev/null && mail_down
 	kill "$RPID" 2>/dev/null
 	wait 2>/dev/null
 	chattr -i "$T/gw/queue.db" 2>/dev/null
@@ -264,6 +267,10 @@ fi
 # 7. adapters' connections: a real broker stopped and started again, a watched folder moved
 # away and back; the gauges (through the parser) and the status page follow
 MPID=""
+conn_is() { # conn_is 0|1 LABELS...: a fresh scrape shows connection_up{LABELS} at that value
+	local v=$1; shift
+	scrape && grep -q "^didcomm_gateway_adapter_connection_up{" "$T/m" && [ "$(val didcomm_gateway_adapter_connection_up "$@")" = "$v" ]
+}
 if command -v mosquitto > /dev/null; then
 	MPORT=$(free_port)
 	mkdir -p "$T/mq" "$T/drop"
@@ -280,10 +287,6 @@ listener %s 127.0.0.1
 	start_gw && ok "gateway with [mqtt] and [file] up" || bad "gateway with mqtt up" "$(tail -3 "$T/gw.log")"
 	MQ=(adapter=mqtt "target=mqtt://127.0.0.1:$MPORT")
 	FD=(adapter=file "target=$T/drop")
-	conn_is() { # conn_is UP|0|1 LABELS...: a fresh scrape shows connection_up at that value
-		local v=$1; shift
-		scrape && grep -q "^didcomm_gateway_adapter_connection_up{" "$T/m" && [ "$(val didcomm_gateway_adapter_connection_up "$@")" = "$v" ]
-	}
 	wait_until 30 conn_is 1 "${MQ[@]}" && [ "$(val didcomm_gateway_adapter_connection_state "${MQ[@]}" state=up)" = 1 ] &&
 		ok "connection_up{mqtt, the broker} = 1, state{up} = 1" || bad "mqtt up" "$(grep connection "$T/m")"
 	wait_until 30 conn_is 1 "${FD[@]}" && ok "connection_up{file, the watched folder} = 1" || bad "folder up" "$(grep connection "$T/m")"
@@ -308,6 +311,41 @@ listener %s 127.0.0.1
 	mq_stop
 else
 	known "adapter connections" "mosquitto is not installed"
+fi
+# 8. the mail adapters' connections: dovecot (IMAP) stopped and started again; the SMTP relay
+# up after a mail went through it, down when the next one finds it gone
+if command -v dovecot > /dev/null; then
+	. tests/integration/mail/mail.inc
+	chmod 755 "$T" # dovecot's auth process must traverse it
+	MAIL_USERS="gw carol" mail_up "$T/mail" && ok "mail servers up" || bad "mail servers up"
+	printf 's3cret\n' > "$T/imap.pw"; chmod 600 "$T/imap.pw"
+	ERIN=$($BIN did new --method peer2 --endpoint "http://127.0.0.1:$GPORT/" --routing-key "$GWKEY" --secrets "$T/erin.json")
+	printf 'to %s -> smtp carol@example.test\ndefault -> hold 1h\n' "$ERIN" > "$T/rules.conf"
+	{ conf "listen 127.0.0.1:$APORT"
+	  printf '[smtp]\nurl smtp://127.0.0.1:%s\nfrom gw@example.test\n[imap]\nurl imap://127.0.0.1:%s/INBOX\n' "$SMTP_PORT" "$IMAP_PORT"
+	  printf 'username gw\npassword_file %s/imap.pw\npoll 1s\n' "$T"; } > "$T/gw.conf"
+	start_gw && ok "gateway with [imap] and [smtp] up" || bad "gateway with mail up" "$(tail -3 "$T/gw.log")"
+	IM=(adapter=imap "target=127.0.0.1:$IMAP_PORT/INBOX")
+	SM=(adapter=smtp "target=127.0.0.1:$SMTP_PORT")
+	wait_until 30 conn_is 1 "${IM[@]}" && ok "connection_up{imap, the mailbox} = 1" || bad "imap up" "$(grep connection_up "$T/m")"
+	stop_pid "$DOVECOT_PID"
+	wait_until 60 conn_is 0 "${IM[@]}" && ok "dovecot stopped: connection_up{imap} = 0" || bad "imap down" "$(grep connection_up "$T/m")"
+	dovecot_start || bad "dovecot starts again"
+	wait_until 120 conn_is 1 "${IM[@]}" && ok "dovecot back: connection_up{imap} = 1" || bad "imap up again" "$(grep connection_up "$T/m")"
+	mail_to_erin() {
+		printf '{"id":"%s","type":"https://didcomm.org/basicmessage/2.0/message","to":["%s"],"body":{}}' "$1" "$ERIN" > "$T/$1.json"
+		$BIN pack --mode anoncrypt --to "$ERIN" "$T/$1.json" > "$T/$1.f"
+		code -H 'Content-Type: application/didcomm-encrypted+json' --data-binary @"$T/$1.f" "http://127.0.0.1:$GPORT/" > /dev/null
+	}
+	mail_to_erin e1
+	wait_until 60 conn_is 1 "${SM[@]}" && ok "a mail through the relay: connection_up{smtp} = 1" || bad "smtp up" "$(grep connection_up "$T/m")"
+	stop_pid "$SMTPD_PID"; SMTPD_PID=
+	mail_to_erin e2
+	wait_until 60 conn_is 0 "${SM[@]}" && ok "the relay gone at the next mail: connection_up{smtp} = 0" || bad "smtp down" "$(grep connection_up "$T/m")"
+	stop_gw || bad "stop (mail)" "$(tail -5 "$T/gw.log")"
+	mail_down
+else
+	known "mail connections" "dovecot is not installed"
 fi
 [ -n "${KEEP_LOG:-}" ] && cp "$T/gw.log" "$KEEP_LOG" && cp "$T/status.png" "$KEEP_LOG.png"
 summary integration-admin
