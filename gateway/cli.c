@@ -77,9 +77,10 @@ static const struct {
 	            "Writes the messages held for pickup as one bundle in DIR; they stay held.\n" },
 	{ "identity", "usage: didcomm-gateway identity [-c CONFIG] [--state-dir DIR]\n"
 	              "Prints the gateway's DID (made on first use).\n" },
-	{ "queue", "usage: didcomm-gateway queue stats|ls [--dead]|show ID|retry ID|ack ID|flush|purge --dead\n"
-	           "       [-c CONFIG | --state-dir DIR]\n"
-	           "Looks at and changes the queue, the daemon running or not; flush delivers what is due now.\n" },
+	{ "queue", "usage: didcomm-gateway queue stats|ls [--dead]|show ID|retry ID|ack ID|rm ID|flush|purge --dead\n"
+	           "       |purge --dest GLOB [--dead]|reroute [--dest GLOB]  [-c CONFIG | --state-dir DIR]\n"
+	           "Looks at and changes the queue, the daemon running or not; flush delivers what is due now;\n"
+	           "reroute lets the rules in force decide again where each waiting item goes.\n" },
 	{ "run", "usage: didcomm-gateway run [-c CONFIG] [-t]\n"
 	         "Runs the gateway until SIGTERM (SIGHUP reloads the rules). -t checks CONFIG and prints it.\n"
 	         "Under systemd (Type=notify) it says READY=1 when serving, and WATCHDOG=1 when asked.\n" },
