@@ -60,13 +60,25 @@ n0=$(grep -o "attempts=[0-9]*" "$T/ls" | cut -d= -f2 | paste -sd+ | bc)
 more() { $BIN queue ls -c "$T/gw.conf" > "$T/ls2" && [ "$(grep -o "attempts=[0-9]*" "$T/ls2" | cut -d= -f2 | paste -sd+ | bc)" -gt "$n0" ]; }
 wait_until 60 more && [ "$(grep -c "127.0.0.1:$DEAD/" "$T/ls2")" -eq 5 ] && [ "$(nrx "$T/rxb")" -eq 0 ] && [ "$(nrx "$T/rxc")" -eq 0 ] &&
 	ok "after the reload the queued ones are still retried at the old target" || bad "old target kept" "$(cat "$T/ls2")"
+# reroute_settled OUT ARGS...: `queue reroute ARGS`, run again while it leaves an item in flight
+# (a retry at the dead port under way at that moment: the next run finds it waiting again);
+# every run's output goes to OUT
+reroute_settled() {
+	local out=$1 i; shift; : > "$out"
+	for i in $(seq 1 50); do
+		$BIN queue reroute "$@" -c "$T/gw.conf" > "$T/rr.one" 2> "$T/rr.err" || return 1
+		cat "$T/rr.one" >> "$out"
+		grep -q ": left: .*in flight" "$T/rr.one" || return 0
+	done
+	return 1
+}
+moved() { grep -o "^queue: reroute: [0-9]* moved" "$1" | awk '{ s += $3 } END { print s + 0 }'; }
 # reroute bob's only, while the daemon runs
-check "queue reroute --dest (bob's)" $BIN queue reroute --dest "http http://127.0.0.1:$DEAD/bob*" -c "$T/gw.conf"
-cp "$T/out" "$T/rr1"
+reroute_settled "$T/rr1" --dest "http http://127.0.0.1:$DEAD/bob*" && ok "queue reroute --dest (bob's)" || bad "reroute --dest" "$(cat "$T/rr1" "$T/rr.err")"
 [ "$(grep -c "^queue: #[0-9]* http http://127.0.0.1:$DEAD/bob -> http http://127.0.0.1:$LB/inbox (rule .*rules.conf:1)$" "$T/rr1")" -eq 3 ] &&
 	ok "one line per moved item, old -> new, with the rule" || bad "reroute lines" "$(cat "$T/rr1")"
-grep -qx "queue: reroute: 3 moved, 0 already where the rules send them, 0 left where they were (of 3 waiting for http http://127.0.0.1:$DEAD/bob\*)" "$T/rr1" &&
-	ok "and a total" || bad "reroute total" "$(tail -1 "$T/rr1")"
+[ "$(moved "$T/rr1")" -eq 3 ] && grep -q "^queue: reroute: [0-9]* moved, 0 already where the rules send them, [0-9]* left where they were (of [0-9]* waiting for http http://127.0.0.1:$DEAD/bob\*)$" "$T/rr1" &&
+	ok "and a total" || bad "reroute total" "$(cat "$T/rr1")"
 wait_until 120 eval '[ "$(nrx "$T/rxb")" -eq 3 ]' && ok "bob's 3 delivered at the new endpoint" || bad "bob's delivered" "$(nrx "$T/rxb") files; $(tail -3 "$T/gw.log")"
 good=0
 for f in "$T"/rxb/msg-*.json; do $BIN unpack --secrets "$T/bob.json" "$f" > /dev/null 2>&1 && good=$((good + 1)); done
@@ -75,9 +87,8 @@ $BIN queue ls -c "$T/gw.conf" > "$T/ls3"
 [ "$(grep -c "127.0.0.1:$DEAD/carol" "$T/ls3")" -eq 2 ] && [ "$(wc -l < "$T/ls3")" -eq 2 ] && [ "$(nrx "$T/rxc")" -eq 0 ] &&
 	ok "--dest left carol's on the dead port" || bad "carol's untouched" "$(cat "$T/ls3")"
 # then everything
-check "queue reroute (all)" $BIN queue reroute -c "$T/gw.conf"
-cp "$T/out" "$T/rr2"
-[ "$(grep -c " -> http http://127.0.0.1:$LC/inbox " "$T/rr2")" -eq 2 ] && grep -q "^queue: reroute: 2 moved, 0 already" "$T/rr2" &&
+reroute_settled "$T/rr2" && ok "queue reroute (all)" || bad "reroute (all)" "$(cat "$T/rr2" "$T/rr.err")"
+[ "$(grep -c " -> http http://127.0.0.1:$LC/inbox " "$T/rr2")" -eq 2 ] && [ "$(moved "$T/rr2")" -eq 2 ] &&
 	ok "carol's 2 moved" || bad "carol's moved" "$(cat "$T/rr2")"
 wait_until 120 eval '[ "$(nrx "$T/rxc")" -eq 2 ]' && ok "carol's 2 delivered at the new endpoint" || bad "carol's delivered" "$(nrx "$T/rxc") files"
 good=0
