@@ -9,7 +9,8 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 passed=0 failed=0 skipped=0 broken=""
 log=$(mktemp -d /tmp/dctest.XXXXXX)
-trap 'rm -rf "$log"' EXIT
+pgdir=""
+trap 'pg_stop; rm -rf "$log" ${pgdir:+"$pgdir"}' EXIT
 
 suite() { # name command...
 	local name=$1; shift
@@ -33,8 +34,20 @@ suite() { # name command...
 	fi
 }
 
+# the queue's unit tests run on PostgreSQL too (suite queue_pg): a throwaway server for them
+. tests/cli/pg.inc
+pgdir=$(mktemp -d /tmp/dcpg.XXXXXX) # not under $log: the server's user must reach it
+if pg_start "$pgdir"; then
+	export DC_TEST_PG_URL=$PG_URL
+else
+	echo "pg: the throwaway PostgreSQL did not start: the queue_pg suite cannot run"
+	failed=$((failed + 1)); broken="$broken pg"
+fi
 suite unit "$REL/test_unit"
 suite unit-asan "$ASAN/test_unit"
+pg_stop
+rm -rf "$pgdir"
+unset DC_TEST_PG_URL
 [ -x "$ASAN/fuzz_replay" ] && suite replay "$ASAN/fuzz_replay" tests/fuzz/corpus
 for t in tests/cli/*.sh; do
 	[ -f "$t" ] || continue
