@@ -62,7 +62,7 @@ for t in tests/integration/[0-9]*.sh; do
 	# messages across a broker restart, 5,000 files killed mid-way, ...), this one the memory
 	# checks on the same paths
 	suite "integration-asan-$(basename "$t" .sh)" env BIN="$ASAN/didcomm-gateway" RELAY_N=500 MQTT_HELD_N=200 \
-		MQTT_RESTART_N=500 FILE_N=100 FILE_KILL_N=1000 MED_N=300 bash "$t"
+		MQTT_RESTART_N=500 FILE_N=100 FILE_KILL_N=1000 MED_N=300 PG_N=600 bash "$t"
 done
 # hostile peers (tests/hostile): written to the hardening contract; the release daemon and the
 # sanitizer one, except the memory suite (release only: its RSS bound is no bound for ASan's shadow)

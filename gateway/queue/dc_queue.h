@@ -103,7 +103,8 @@ void dc_queue_close(struct dc_queue *q);
 const char *dc_queue_backend(const struct dc_queue *q);
 /* Shared stores: fn(arg) is called, from a thread of the store's, when other processes may
  * have made work due (PostgreSQL: LISTEN/NOTIFY; also after each reconnect of the listener),
- * until dc_queue_close. DC_ERR_UNSUPPORTED for a store with no other writers (SQLite). */
+ * until dc_queue_close or a call with fn NULL (which returns once the thread is gone: no call
+ * of fn after it). DC_ERR_UNSUPPORTED for a store with no other writers (SQLite). */
 dc_err dc_queue_watch(struct dc_queue *q, void (*fn)(void *arg), void *arg, struct dc_errinfo *ei) DC_WUR;
 /* Shared stores: every gateway of a cluster has one identity. The first to ask records did;
  * DC_ERR_DENIED with a message naming both when another DID is recorded. DC_OK for SQLite. */

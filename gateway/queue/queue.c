@@ -91,6 +91,8 @@ const char *dc_queue_backend(const struct dc_queue *q)
 
 dc_err dc_queue_watch(struct dc_queue *q, void (*fn)(void *arg), void *arg, struct dc_errinfo *ei)
 {
+	if (!q->ops->watch && !fn)
+		return DC_OK;
 	if (!q->ops->watch)
 		return dc__fail(ei, DC_ERR_UNSUPPORTED, "queue: the %s store has no other writers to watch", q->ops->name);
 	return q->ops->watch(q, fn, arg, ei); /* its own connection: not under the handle's lock */

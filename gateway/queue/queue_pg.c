@@ -1060,9 +1060,24 @@ static void *listener(void *arg)
 	}
 }
 
+static void unwatch(struct pg *p)
+{
+	if (!p->watching)
+		return;
+	(void)!write(p->stop_fd[1], "x", 1);
+	pthread_join(p->th, NULL);
+	close(p->stop_fd[0]);
+	close(p->stop_fd[1]);
+	p->watching = false;
+}
+
 static dc_err pg_watch(struct dc_queue *q, void (*fn)(void *), void *arg, struct dc_errinfo *ei)
 {
 	struct pg *p = PG(q);
+	if (!fn) {
+		unwatch(p);
+		return DC_OK;
+	}
 	if (p->watching)
 		return dc__fail(ei, DC_ERR_INVAL, "queue: already watched");
 	if (pipe(p->stop_fd) != 0)
@@ -1108,8 +1123,8 @@ static dc_err pg_identity(struct dc_queue *q, const char *did, struct dc_errinfo
 	const char *have = PQgetvalue(r, 0, 0);
 	if (strcmp(have, did) != 0)
 		rc = dc__fail(ei, DC_ERR_DENIED,
-		              "queue: this gateway is %.200s but the gateways sharing this database are %.200s: every gateway "
-		              "of a cluster needs the same identity (copy did.txt and secrets.json from one of them)",
+		              "queue: not the same identity as the gateways sharing this database (copy did.txt and "
+		              "secrets.json of one of them into this state_dir): this one is %.60s..., theirs %.60s...",
 		              did, have);
 	PQclear(r);
 	return rc;
@@ -1119,12 +1134,7 @@ static void pg_close(struct dc_queue *q)
 {
 	struct pg *p = q->impl;
 	if (p) {
-		if (p->watching) {
-			(void)!write(p->stop_fd[1], "x", 1);
-			pthread_join(p->th, NULL);
-			close(p->stop_fd[0]);
-			close(p->stop_fd[1]);
-		}
+		unwatch(p);
 		if (p->c)
 			PQfinish(p->c);
 		if (p->password) {
