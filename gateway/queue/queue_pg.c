@@ -33,6 +33,7 @@
 #define SCHEMA_VERSION 1
 #define MIGRATE_LOCK 0x6463717565756531LL /* "dcqueue1": the advisory lock of schema changes */
 #define KEY_PRUNE_EVERY 256
+#define HOLD_RECHECK_MS 600000 /* a hold for presence is looked at again after this */
 
 enum { P_COUNT, P_COUNT_EXACT, P_KEY_PUT, P_INSERT, P_ELSE_PUT, P_NOTIFY, P_KEY_PRUNE_N, P_KEY_PRUNE_AGE, P_INFLIGHT,
        P_DUE, P_LEASE, P_ELSE_TAKE, P_ELSE_DROP, P_TODEAD, P_ACK, P_ACK_MANY, P_GET_FOR_RETRY, P_RETRY, P_HOLD,
@@ -63,7 +64,7 @@ static const struct {
 	[P_DUE] = { "SELECT " ITEM_COLS " FROM queue WHERE next_ms<=$1 AND lease_until<=$1 ORDER BY next_ms,id LIMIT $2 "
 	            "FOR UPDATE SKIP LOCKED", 2 },
 	/* a leased item is not due before its lease ends: it moves out of the way of the due scan */
-	[P_LEASE] = { "UPDATE queue SET lease_until=$1,next_ms=$1,owner=$2 WHERE id=ANY($3::int8[])", 3 },
+	[P_LEASE] = { "UPDATE queue SET lease_until=$1,next_ms=$1,owner=$2,held=NULL WHERE id=ANY($3::int8[])", 3 },
 	/* the else of a failed item becomes new items (before the item itself goes) */
 	[P_ELSE_TAKE] = { "INSERT INTO queue(msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms) "
 	                  "SELECT q.msg_id,COALESCE(f.data,q.data),q.media_type,f.dest,'else of #'||q.id,$2,$2+f.hold_ms,"
@@ -81,11 +82,13 @@ static const struct {
 	[P_GET_FOR_RETRY] = { "SELECT attempts,created_ms,expires_ms FROM queue WHERE id=$1 FOR UPDATE", 1 },
 	[P_RETRY] = { "UPDATE queue SET attempts=attempts+1,next_ms=$1,lease_until=0,owner=NULL,last_error=$2 WHERE id=$3",
 	              3 },
-	/* held for presence: out of the due scan until released, except when it expires or gets
-	 * too old ($3: max age), when a claim sends it to the dead letters; no attempt counted.
-	 * The owner stays: this instance's next start releases its holds, not the others' */
+	/* held for presence: out of the due scan until released, or until $5 (now + HOLD_RECHECK_MS):
+	 * then any gateway claims it and its adapter looks at the presence afresh (the gateway that
+	 * held it, and would have released it, may be gone); or when it expires or gets too old
+	 * ($3: max age), when a claim sends it to the dead letters; no attempt counted. The owner
+	 * stays: this instance's next start releases its holds */
 	[P_HOLD] = { "UPDATE queue SET held=$2,lease_until=0,owner=$4,next_ms=LEAST(CASE expires_ms WHEN 0 THEN "
-	             "9000000000000000000 ELSE expires_ms END,created_ms+$3+1) WHERE id=$1", 4 },
+	             "9000000000000000000 ELSE expires_ms END,created_ms+$3+1,$5) WHERE id=$1", 5 },
 	[P_RELEASE] = { "UPDATE queue SET held=NULL,owner=NULL,next_ms=$2 WHERE held=$1", 2 },
 	[P_STATS] = { "SELECT (SELECT count(*) FROM queue),(SELECT count(*) FROM queue WHERE lease_until>$1),"
 	              "(SELECT count(*) FROM dead),(SELECT count(*) FROM queue WHERE held IS NOT NULL),"
@@ -734,8 +737,8 @@ static dc_err pg_hold(struct dc_queue *q, int64_t id, const char *key, struct dc
 	dc_err rc = ensure(q, ei);
 	if (rc)
 		return rc;
-	char b1[24], b2[24];
-	const char *v[4] = { I64(b1, id), key, I64(b2, q->o.max_age_ms), PG(q)->instance };
+	char b1[24], b2[24], b3[24];
+	const char *v[5] = { I64(b1, id), key, I64(b2, q->o.max_age_ms), PG(q)->instance, I64(b3, wall_ms() + HOLD_RECHECK_MS) };
 	PGresult *r = NULL;
 	if ((rc = run(q, P_HOLD, v, NULL, NULL, &r, ei, "hold")))
 		return rc;
