@@ -215,6 +215,13 @@ struct gw_host {
 	 * queue lives (the one-shot commands `send` and `queue flush`): such a host takes no
 	 * inbound messages either. */
 	void (*release)(struct gw_host *h, const char *key);
+	/* Several gateways on one queue (PostgreSQL), each configured to read the same source (an
+	 * IMAP mailbox, a watched folder): whether this gateway is the one that reads name now.
+	 * One at a time holds it; when its holder dies (or loses the database) another takes it at
+	 * its next call. Always true for a gateway alone on its queue; false when the database
+	 * cannot say (nothing could be queued then anyway). Cached: call it before each round of
+	 * reading. Any thread. NULL where no queue lives (treat as true). */
+	bool (*exclusive)(struct gw_host *h, const char *name);
 };
 
 /* ---- what an adapter offers -------------------------------------------------------------- */

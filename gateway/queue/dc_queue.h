@@ -106,6 +106,13 @@ const char *dc_queue_backend(const struct dc_queue *q);
  * until dc_queue_close or a call with fn NULL (which returns once the thread is gone: no call
  * of fn after it). DC_ERR_UNSUPPORTED for a store with no other writers (SQLite). */
 dc_err dc_queue_watch(struct dc_queue *q, void (*fn)(void *arg), void *arg, struct dc_errinfo *ei) DC_WUR;
+/* Shared stores: one reader at a time for a source that several gateways are configured to
+ * read (an IMAP mailbox, a watched folder): *mine is true when this handle holds the lock
+ * named name, taken now if it is free. A lock is held by a database session of its own and
+ * goes with it (the process dies, the connection is lost): another gateway takes it over at
+ * its next call. Answers are cached for up to a second (no round trip per call). Stores with
+ * no other readers (SQLite): always mine. Any thread. */
+dc_err dc_queue_exclusive(struct dc_queue *q, const char *name, bool *mine, struct dc_errinfo *ei) DC_WUR;
 /* Shared stores: every gateway of a cluster has one identity. The first to ask records did;
  * DC_ERR_DENIED with a message naming both when another DID is recorded. DC_OK for SQLite. */
 dc_err dc_queue_identity(struct dc_queue *q, const char *did, struct dc_errinfo *ei) DC_WUR;

@@ -98,6 +98,18 @@ dc_err dc_queue_watch(struct dc_queue *q, void (*fn)(void *arg), void *arg, stru
 	return q->ops->watch(q, fn, arg, ei); /* its own connection: not under the handle's lock */
 }
 
+dc_err dc_queue_exclusive(struct dc_queue *q, const char *name, bool *mine, struct dc_errinfo *ei)
+{
+	*mine = true;
+	if (!q->ops->exclusive)
+		return DC_OK;
+	if (!name || !name[0] || strlen(name) > 1024) {
+		*mine = false;
+		return dc__fail(ei, DC_ERR_INVAL, "queue: a lock's name is 1 to 1024 bytes");
+	}
+	return q->ops->exclusive(q, name, mine, ei); /* a connection and a lock of its own */
+}
+
 dc_err dc_queue_identity(struct dc_queue *q, const char *did, struct dc_errinfo *ei)
 {
 	if (!q->ops->identity)

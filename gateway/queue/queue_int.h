@@ -39,6 +39,8 @@ struct dc_queue_store_ops {
 	/* optional (shared stores): dc_queue_watch, dc_queue_identity */
 	dc_err (*watch)(struct dc_queue *q, void (*fn)(void *arg), void *arg, struct dc_errinfo *ei);
 	dc_err (*identity)(struct dc_queue *q, const char *did, struct dc_errinfo *ei);
+	/* optional (shared stores): dc_queue_exclusive; called without the handle's lock */
+	dc_err (*exclusive)(struct dc_queue *q, const char *name, bool *mine, struct dc_errinfo *ei);
 };
 
 struct dc_queue_med_ops {

@@ -33,6 +33,10 @@
 #define SCHEMA_VERSION 1
 #define MIGRATE_LOCK 0x6463717565756531LL /* "dcqueue1": the advisory lock of schema changes */
 #define KEY_PRUNE_EVERY 256
+#define MAX_LOCKS 64         /* names dc_queue_exclusive keeps answers for */
+#define LOCK_CACHE_MS 1000
+#define LOCK_RETRY_MS 5000   /* its connection lost: tried again after this (the loop thread may ask) */
+#define LOCK_SPACE "1684229195" /* 0x64634c4b, "dcLK": the first key of its (int4,int4) advisory locks */
 #define HOLD_RECHECK_MS 600000 /* a hold for presence is looked at again after this */
 
 enum { P_COUNT, P_COUNT_EXACT, P_KEY_PUT, P_INSERT, P_ELSE_PUT, P_NOTIFY, P_KEY_PRUNE_N, P_KEY_PRUNE_AGE, P_INFLIGHT,
@@ -137,6 +141,16 @@ struct pg {
 	int stop_fd[2];
 	void (*due_fn)(void *);
 	void *due_arg;
+	/* dc_queue_exclusive: a session of its own holds the advisory locks */
+	pthread_mutex_t lk_mu;
+	PGconn *lk;
+	int64_t lk_retry_ms;
+	struct held_lock {
+		char *name;
+		bool mine;
+		int64_t checked_ms; /* monotonic: the answer stands for LOCK_CACHE_MS */
+	} locks[MAX_LOCKS];
+	size_t n_locks;
 };
 #define PG(q) ((struct pg *)(q)->impl)
 
@@ -1096,6 +1110,77 @@ static dc_err pg_watch(struct dc_queue *q, void (*fn)(void *), void *arg, struct
 	return DC_OK;
 }
 
+/* ---- one reader at a time (dc_queue_exclusive) ------------------------------------------- */
+static void lk_drop(struct pg *p)
+{
+	if (p->lk)
+		PQfinish(p->lk);
+	p->lk = NULL;
+	for (size_t i = 0; i < p->n_locks; i++)
+		p->locks[i].mine = false; /* went with the session */
+}
+
+static dc_err pg_exclusive(struct dc_queue *q, const char *name, bool *mine, struct dc_errinfo *ei)
+{
+	struct pg *p = PG(q);
+	*mine = false;
+	pthread_mutex_lock(&p->lk_mu);
+	int64_t now = mono_ms();
+	struct held_lock *h = NULL;
+	for (size_t i = 0; i < p->n_locks && !h; i++)
+		if (strcmp(p->locks[i].name, name) == 0)
+			h = &p->locks[i];
+	if (h && now - h->checked_ms < LOCK_CACHE_MS) {
+		*mine = h->mine;
+		pthread_mutex_unlock(&p->lk_mu);
+		return DC_OK;
+	}
+	if (!h && p->n_locks == MAX_LOCKS) {
+		pthread_mutex_unlock(&p->lk_mu);
+		return dc__fail(ei, DC_ERR_TOO_BIG, "queue: more than %d exclusive sources", MAX_LOCKS);
+	}
+	if (!h) {
+		h = &p->locks[p->n_locks];
+		*h = (struct held_lock){ .name = strdup(name) };
+		if (!h->name) {
+			pthread_mutex_unlock(&p->lk_mu);
+			return DC_ERR_NOMEM;
+		}
+		p->n_locks++;
+	}
+	dc_err rc = DC_OK;
+	char err[300];
+	if (p->lk && PQstatus(p->lk) != CONNECTION_OK)
+		lk_drop(p);
+	if (!p->lk && now < p->lk_retry_ms) {
+		rc = dc__fail(ei, DC_ERR_IO, "queue: PostgreSQL unreachable (reconnecting)");
+	} else if (!p->lk && !(p->lk = connect_db(p, err, sizeof err))) {
+		p->lk_retry_ms = now + LOCK_RETRY_MS;
+		rc = dc__fail(ei, DC_ERR_IO, "queue: PostgreSQL: %s", err);
+	} else {
+		/* held: the session is still there (a lock is never lost while it is); else try */
+		const char *v[1] = { name };
+		PGresult *r = h->mine ? PQexec(p->lk, "SELECT true") :
+		                        PQexecParams(p->lk, "SELECT pg_try_advisory_lock(" LOCK_SPACE ", hashtext($1))", 1,
+		                                     NULL, v, NULL, NULL, 0);
+		if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+			h->mine = PQgetvalue(r, 0, 0)[0] == 't';
+		} else {
+			one_line(err, sizeof err, r ? PQresultErrorMessage(r) : PQerrorMessage(p->lk));
+			rc = dc__fail(ei, DC_ERR_IO, "queue: PostgreSQL: %s", err);
+			lk_drop(p);
+			p->lk_retry_ms = now + LOCK_RETRY_MS;
+		}
+		PQclear(r);
+	}
+	h->checked_ms = now;
+	if (rc)
+		h->mine = false;
+	*mine = h->mine;
+	pthread_mutex_unlock(&p->lk_mu);
+	return rc;
+}
+
 /* ---- the cluster's identity ------------------------------------------------------------- */
 static dc_err pg_identity(struct dc_queue *q, const char *did, struct dc_errinfo *ei)
 {
@@ -1138,6 +1223,10 @@ static void pg_close(struct dc_queue *q)
 	struct pg *p = q->impl;
 	if (p) {
 		unwatch(p);
+		lk_drop(p);
+		for (size_t i = 0; i < p->n_locks; i++)
+			free(p->locks[i].name);
+		pthread_mutex_destroy(&p->lk_mu);
 		if (p->c)
 			PQfinish(p->c);
 		if (p->password) {
@@ -1159,7 +1248,7 @@ static const struct dc_queue_store_ops pg_ops = {
 	.stats = pg_stats, .list = pg_list, .get = pg_get, .requeue = pg_requeue, .purge_dead = pg_purge_dead,
 	.remove = pg_remove, .release_leases = pg_release_leases, .hold = pg_hold, .release_held = pg_release_held,
 	.ack_many = pg_ack_many, .check = pg_check, .share = pg_share, .close = pg_close, .med = &dc__pg_med_ops,
-	.watch = pg_watch, .identity = pg_identity,
+	.watch = pg_watch, .identity = pg_identity, .exclusive = pg_exclusive,
 };
 
 PGconn *dc__pg_conn(struct dc_queue *q)
@@ -1300,6 +1389,7 @@ dc_err dc_queue_open_pg(const char *url, const char *password_file, const struct
 	q->ops = &pg_ops;
 	q->impl = p;
 	pthread_mutex_init(&q->mu, NULL);
+	pthread_mutex_init(&p->lk_mu, NULL);
 	dc__queue_opts_fill(&q->o, o);
 	q->o.blob_min_bytes = 0; /* every envelope in the database: the other gateways read it */
 	dc_err rc = DC_OK;

@@ -396,6 +396,55 @@ static void purge_by_glob(void)
 	dc_queue_close(a);
 }
 
+/* one reader at a time: the first to ask holds the name; the other takes it over when the
+ * holder goes (closed, or its session killed) */
+static bool wait_mine(struct dc_queue *q, const char *name)
+{
+	for (int i = 0; i < 200; i++) { /* 10 s: the answers are cached for 1 s */
+		bool mine = false;
+		if (dc_queue_exclusive(q, name, &mine, NULL) == DC_OK && mine)
+			return true;
+		usleep(50 * 1000);
+	}
+	return false;
+}
+
+static void exclusive_readers(void)
+{
+	clean();
+	struct dc_queue *a = open_as("test-a", NULL), *b = open_as("test-b", NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	bool mine = false;
+	CU_ASSERT_EQUAL(dc_queue_exclusive(a, "imap gw@mail:143/INBOX", &mine, NULL), DC_OK);
+	CU_ASSERT(mine);
+	CU_ASSERT_EQUAL(dc_queue_exclusive(b, "imap gw@mail:143/INBOX", &mine, NULL), DC_OK);
+	CU_ASSERT(!mine);
+	CU_ASSERT_EQUAL(dc_queue_exclusive(b, "/srv/inbox", &mine, NULL), DC_OK);
+	CU_ASSERT(mine); /* another name: another lock */
+	CU_ASSERT_EQUAL(dc_queue_exclusive(a, "imap gw@mail:143/INBOX", &mine, NULL), DC_OK);
+	CU_ASSERT(mine);
+	dc_queue_close(a); /* a gateway stops (or dies): the other takes over */
+	CU_ASSERT(wait_mine(b, "imap gw@mail:143/INBOX"));
+	/* b's session killed: b no longer claims it; a newcomer gets it */
+	CU_ASSERT_EQUAL(tq_pg_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+	                           "application_name='didcomm-gateway' AND pid<>pg_backend_pid()"), 0);
+	struct dc_queue *c = open_as("test-c", NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT(wait_mine(c, "imap gw@mail:143/INBOX"));
+	/* and b, once its cached answer runs out (1 s), knows it lost it */
+	bool lost = false;
+	for (int i = 0; i < 200 && !lost; i++) {
+		lost = dc_queue_exclusive(b, "imap gw@mail:143/INBOX", &mine, NULL) != DC_OK || !mine;
+		if (!lost)
+			usleep(50 * 1000);
+	}
+	CU_ASSERT(lost);
+	CU_ASSERT_EQUAL(dc_queue_exclusive(c, "", &mine, NULL), DC_ERR_INVAL);
+	dc_queue_close(b);
+	dc_queue_close(c);
+}
+
 static void password_file_mode(void)
 {
 	char path[] = "/tmp/dcpw.XXXXXX";
@@ -425,5 +474,6 @@ void tq_pg_add_tests(CU_pSuite s)
 	TU_ADD(s, reconnects);
 	TU_ADD(s, mediation);
 	TU_ADD(s, purge_by_glob);
+	TU_ADD(s, exclusive_readers);
 	TU_ADD(s, password_file_mode);
 }
