@@ -7,6 +7,8 @@
 # item stays leased, `queue stats` is empty at the end. Then PostgreSQL is restarted
 # (immediate: a crash and recovery) in the middle of a second stream to the two left: they
 # answer 503 meanwhile, come back by themselves, and every accepted message is delivered.
+# Then shared sources: MQTT with share_group (each publish to one gateway) and one watched
+# folder read by one gateway at a time (its reader killed -9: the other takes over).
 # `queue` commands run on the shared queue while the gateways run. Everything stopped by PID.
 set -u
 cd "$(dirname "$0")/../.."
@@ -138,4 +140,53 @@ grep -qh "deliveries paused\|try again later\|PostgreSQL" "$T/gw1.log" "$T/gw3.l
 echo "# claims that failed during the restart and recovered: $(cat "$T/gw1.log" "$T/gw3.log" | grep -c "queue answers again")"
 wait_until 120 queue_empty && ok "queue stats empty after the restart" || bad "queue empty after restart" "$(cat "$T/st")"
 for i in 1 3; do stop_gw "$i" && ok "gateway $i: SIGTERM, exit 0" || bad "gateway $i SIGTERM"; done
+
+# 3. shared sources: both gateways subscribe with share_group (the broker hands each publish to
+# one of them) and watch one folder (one reads it at a time: an advisory lock in the database;
+# the reader killed with -9, the other takes over and nothing dropped is lost)
+command -v mosquitto >/dev/null || { bad "mosquitto not installed"; summary integration-postgres; exit 1; }
+M=$((N / 15)) F=$((N / 10))
+MPORT=$(free_port)
+mkdir -p "$T/mq" "$T/drop" "$T/stage"
+printf 'persistence false\nlog_dest file %s/mq/mosquitto.log\nlog_type all\nuser root\nallow_anonymous true\nlistener %s 127.0.0.1\n' \
+	"$T" "$MPORT" > "$T/mq/mosquitto.conf"
+mosquitto -c "$T/mq/mosquitto.conf" >> "$T/mq/stdout" 2>&1 & MPID=$!
+POSTERS="$MPID" # stopped with the rest
+wait_port "$MPORT" "$MPID" && ok "mosquitto listens" || bad "mosquitto" "$(tail -3 "$T/mq/stdout")"
+for i in 1 3; do
+	printf '[mqtt]\nbroker mqtt://127.0.0.1:%s\nclient_id gw%s\nshare_group didcomm\nsubscribe didcomm/in/#\nreconnect_max 2s\n[file]\nwatch %s\nsettle 0\nrescan 1s\n' \
+		"$MPORT" "$i" "$T/drop" >> "$T/gw$i.conf"
+done
+# the session holding the folder's lock (the gateways' only advisory lock of the kind)
+holder() { psql -h 127.0.0.1 -p "$PG_PORT" -U gw -d didcomm -Atc "select string_agg(pid::text,' ') from pg_locks where locktype='advisory' and classid=1684229195 and granted" 2>/dev/null; }
+start_gw 1 && wait_until 60 eval '[ -n "$(holder)" ]' && ok "gateway 1 reads the folder (its lock is in the database)" ||
+	bad "gateway 1 takes the folder" "$(tail -3 "$T/gw1.log")"
+first=$(holder)
+start_gw 3 && ok "gateway 3 joins" || bad "gateway 3 restarts" "$(tail -3 "$T/gw3.log")"
+wait_until 60 eval '[ "$(grep -c "Received SUBSCRIBE from gw" "$T/mq/mosquitto.log")" -ge 2 ]' || bad "both subscribed"
+for i in $(seq 1 "$M"); do mk "s$i" "$i" "$T/k/s$i.json"; done
+for i in $(seq 1 "$F"); do mk "d$i" "$i" "$T/k/d$i.json"; done
+seq 1 "$M" | xargs -P 4 -I{} sh -c "$TOOL pack --mode anoncrypt --to '$BOB' '$T/k/s{}.json' > '$T/k/s{}.f'"
+seq 1 "$F" | xargs -P 4 -I{} sh -c "$TOOL pack --mode anoncrypt --to '$BOB' '$T/k/d{}.json' > '$T/k/d{}.f'"
+for i in $(seq 1 "$M"); do mosquitto_pub -h 127.0.0.1 -p "$MPORT" -q 1 -t "didcomm/in/dev$i" -f "$T/k/s$i.f" || bad "publish s$i"; done
+seq -f "s%g" 1 "$M" > "$T/acc3"
+python3 tests/cli/check_ids.py "$TOOL" "$T/bob.json" "$T/rx" "$T/acc3" 240 > "$T/check" 2>&1 &&
+	ok "every MQTT publish delivered: $(head -1 "$T/check")" || bad "MQTT publishes delivered" "$(cat "$T/check")"
+g1=$(grep -c "Sending PUBLISH to gw1 .*didcomm/in/" "$T/mq/mosquitto.log"); g3=$(grep -c "Sending PUBLISH to gw3 .*didcomm/in/" "$T/mq/mosquitto.log")
+[ $((g1 + g3)) -eq "$M" ] && ok "the shared subscription: each publish to one gateway ($g1 to gateway 1, $g3 to gateway 3)" ||
+	bad "shared subscription" "$g1 + $g3 sent for $M publishes"
+# files dropped (written aside, renamed in); the reader killed a third of the way
+base=$(ls "$T/rx" | wc -l)
+( for i in $(seq 1 "$F"); do cp "$T/k/d$i.f" "$T/stage/d$i.dcem" && mv "$T/stage/d$i.dcem" "$T/drop/"; sleep 0.02; done ) & DROPPER=$!
+wait_until 120 eval '[ "$(ls "$T/rx" | wc -l)" -ge $((base + F / 3)) ]' || bad "files taken before the kill"
+kill -9 "${GPID[1]}"; wait "${GPID[1]}" 2>/dev/null; unset "GPID[1]"
+wait "$DROPPER"
+wait_until 60 eval 'h=$(holder); [ -n "$h" ] && [ "$h" != "$first" ]' &&
+	ok "gateway 1 killed: gateway 3 took the folder over (session $first, then $(holder))" || bad "folder taken over" "$first, then $(holder)"
+seq -f "d%g" 1 "$F" > "$T/acc4"
+python3 tests/cli/check_ids.py "$TOOL" "$T/bob.json" "$T/rx" "$T/acc4" 240 > "$T/check" 2>&1 &&
+	ok "every dropped file delivered across the kill: $(head -1 "$T/check")" || bad "files delivered" "$(cat "$T/check")"
+wait_until 60 eval '[ -z "$(ls "$T/drop")" ]' && ok "the folder emptied" || bad "folder left" "$(ls "$T/drop" | head -3)"
+wait_until 120 queue_empty && ok "queue stats empty" || bad "queue empty (shared sources)" "$(cat "$T/st")"
+stop_gw 3 && ok "gateway 3: SIGTERM, exit 0" || bad "gateway 3 SIGTERM"
 summary integration-postgres
