@@ -39,7 +39,7 @@
 #define LOCK_SPACE "1684229195" /* 0x64634c4b, "dcLK": the first key of its (int4,int4) advisory locks */
 #define HOLD_RECHECK_MS 600000 /* a hold for presence is looked at again after this */
 
-enum { P_COUNT, P_COUNT_EXACT, P_KEY_PUT, P_INSERT, P_ELSE_PUT, P_NOTIFY, P_KEY_PRUNE_N, P_KEY_PRUNE_AGE, P_INFLIGHT,
+enum { P_PUT_ITEM, P_ELSE_AFTER, P_COUNT, P_COUNT_EXACT, P_NOTIFY, P_KEY_PRUNE_N, P_KEY_PRUNE_AGE, P_INFLIGHT,
        P_DUE, P_LEASE, P_ELSE_TAKE, P_ELSE_DROP, P_TODEAD, P_ACK, P_ACK_MANY, P_GET_FOR_RETRY, P_RETRY, P_HOLD,
        P_RELEASE, P_STATS, P_LISTQ, P_LISTD, P_GETQ, P_GETD, P_REQ_Q, P_REQ_D, P_PURGE_DEAD, P_RM_DEAD_GLOB,
        P_RM_GLOB, P_RM_ID, P_RELEASE_OWN, P_RELEASE_HELD_OWN, P_SHARE, P_N };
@@ -50,14 +50,20 @@ static const struct {
 	const char *sql;
 	int nparams;
 } stmts[P_N] = {
+	/* an item and its key: put before (no row from k), the item is left out and no id comes back */
+	[P_PUT_ITEM] = { "WITH k AS (INSERT INTO inkey(key,at_ms) SELECT $12,$6 WHERE $12::text IS NOT NULL "
+	                 "ON CONFLICT(key) DO NOTHING RETURNING 1) "
+	                 "INSERT INTO queue(msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,lease_until,"
+	                 "owner,sender) SELECT $1,$2::bytea,$3,$4,$5,$6::int8,$7::int8,$8::int8,$9::int8,$10,$11 "
+	                 "WHERE $12::text IS NULL OR EXISTS (SELECT 1 FROM k) RETURNING id", 12 },
+	/* an else of the item just put (this session's last queue id), unless that item was left
+	 * out: then its key's insert took a number of inkey's sequence and made no row with it */
+	[P_ELSE_AFTER] = { "INSERT INTO fallback(primary_id,dest,data,hold_ms,expires_ms) "
+	                   "SELECT currval('queue_id_seq'),$1,$2::bytea,$3::int8,$4::int8 WHERE CASE WHEN $5::text IS NULL "
+	                   "THEN true ELSE EXISTS (SELECT 1 FROM inkey WHERE key=$5 AND id=currval('inkey_id_seq')) END", 5 },
 	/* an upper bound first (two index probes); the exact count only when the bound is over */
 	[P_COUNT] = { "SELECT COALESCE(max(id)-min(id)+1,0)::int8 FROM queue", 0 },
 	[P_COUNT_EXACT] = { "SELECT count(*) FROM queue", 0 },
-	/* put before: no row comes back, and the item is left out */
-	[P_KEY_PUT] = { "INSERT INTO inkey(key,at_ms) VALUES($1,$2) ON CONFLICT(key) DO NOTHING RETURNING id", 2 },
-	[P_INSERT] = { "INSERT INTO queue(msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,lease_until,"
-	               "owner,sender) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) RETURNING id", 11 },
-	[P_ELSE_PUT] = { "INSERT INTO fallback(primary_id,dest,data,hold_ms,expires_ms) VALUES($1,$2,$3,$4,$5)", 5 },
 	[P_NOTIFY] = { "SELECT pg_notify('dc_queue',$1)", 1 },
 	[P_KEY_PRUNE_N] = { "DELETE FROM inkey WHERE id <= (SELECT max(id) FROM inkey) - $1", 1 },
 	[P_KEY_PRUNE_AGE] = { "DELETE FROM inkey WHERE id IN (SELECT id FROM inkey ORDER BY id LIMIT 1024) AND at_ms < $1 "
@@ -94,13 +100,13 @@ static const struct {
 	[P_HOLD] = { "UPDATE queue SET held=$2,lease_until=0,owner=$4,next_ms=LEAST(CASE expires_ms WHEN 0 THEN "
 	             "9000000000000000000 ELSE expires_ms END,created_ms+$3+1,$5) WHERE id=$1", 5 },
 	[P_RELEASE] = { "UPDATE queue SET held=NULL,owner=NULL,next_ms=$2 WHERE held=$1", 2 },
-	[P_STATS] = { "SELECT (SELECT count(*) FROM queue),(SELECT count(*) FROM queue WHERE lease_until>$1),"
-	              "(SELECT count(*) FROM dead),(SELECT count(*) FROM queue WHERE held IS NOT NULL),"
-	              "(SELECT COALESCE(sum(octet_length(data)),0)::int8 FROM queue),"
-	              "(SELECT COALESCE(min(created_ms),0)::int8 FROM queue),"
-	              "(SELECT count(*) FROM queue WHERE next_ms<=$1 AND lease_until<=$1 AND held IS NULL),"
-	              "(SELECT COALESCE(min(next_ms),0)::int8 FROM queue WHERE next_ms<=$1 AND lease_until<=$1 AND held IS NULL),"
-	              "(SELECT count(*) FROM queue WHERE mailbox IS NOT NULL AND lease_until<=$1)", 1 },
+	/* one pass over the queue (and a count of the dead letters): every figure at once */
+	[P_STATS] = { "SELECT count(*),count(*) FILTER (WHERE lease_until>$1),(SELECT count(*) FROM dead),"
+	              "count(*) FILTER (WHERE held IS NOT NULL),COALESCE(sum(octet_length(data)),0)::int8,"
+	              "COALESCE(min(created_ms),0)::int8,"
+	              "count(*) FILTER (WHERE next_ms<=$1 AND lease_until<=$1 AND held IS NULL),"
+	              "COALESCE(min(next_ms) FILTER (WHERE next_ms<=$1 AND lease_until<=$1 AND held IS NULL),0)::int8,"
+	              "count(*) FILTER (WHERE mailbox IS NOT NULL AND lease_until<=$1) FROM queue", 1 },
 	[P_LISTQ] = { "SELECT id,msg_id,NULL::bytea,media_type,dest,origin,created_ms,next_ms,expires_ms,attempts,"
 	              "last_error,held FROM queue WHERE id>$1 ORDER BY id LIMIT $2", 2 },
 	[P_LISTD] = { "SELECT id,msg_id,NULL::bytea,media_type,dest,origin,created_ms,died_ms,0::int8,attempts,reason,"
@@ -430,89 +436,154 @@ static dc_err notify(struct dc_queue *q, struct dc_errinfo *ei)
 }
 
 /* ---- put ---------------------------------------------------------------------------------- */
-static dc_err prune_keys(struct dc_queue *q, int64_t now, struct dc_errinfo *ei)
+/* One round trip for the batch (libpq's pipeline mode): BEGIN, the count, each item with its
+ * key (P_PUT_ITEM) and its else items (P_ELSE_AFTER), the keys' pruning, the notification;
+ * then, the results read, COMMIT (or ROLLBACK: an error, or the queue full). */
+enum put_kind { K_BEGIN, K_COUNT, K_ITEM, K_ELSE, K_OTHER };
+
+static bool send_p(struct dc_queue *q, int st, const char *const *v, const int *lens, const int *fmts)
 {
-	PG(q)->keyed_puts = 0;
-	char a[24], b[24];
-	const char *v1[1] = { I64(a, q->o.keys_max) };
-	dc_err rc = run(q, P_KEY_PRUNE_N, v1, NULL, NULL, NULL, ei, "forgetting keys");
-	const char *v2[2] = { I64(a, now - q->o.keys_keep_ms), I64(b, DC_QUEUE_KEYS_KEPT) };
-	return rc ? rc : run(q, P_KEY_PRUNE_AGE, v2, NULL, NULL, NULL, ei, "forgetting old keys");
+	char name[16];
+	snprintf(name, sizeof name, "q%d", st);
+	return PQsendQueryPrepared(PG(q)->c, name, stmts[st].nparams, v, lens, fmts, 1) == 1;
 }
 
 static dc_err pg_put(struct dc_queue *q, const struct dc_queue_new_item *items, size_t n, int64_t *ids,
                      struct dc_errinfo *ei)
 {
-	dc_err rc = begin(q, ei);
+	dc_err rc = ensure(q, ei);
 	if (rc)
 		return rc;
-	PGresult *r = NULL;
-	if ((rc = run(q, P_COUNT, NULL, NULL, NULL, &r, ei, "count")))
-		goto rollback;
-	int64_t count = PQntuples(r) ? get_i64(r, 0, 0) : 0;
-	PQclear(r);
-	if ((uint64_t)count + n > q->o.max_items) {
-		if ((rc = run(q, P_COUNT_EXACT, NULL, NULL, NULL, &r, ei, "count")))
-			goto rollback;
-		count = PQntuples(r) ? get_i64(r, 0, 0) : 0;
-		PQclear(r);
-	}
-	if ((uint64_t)count + n > q->o.max_items) {
-		rc = dc__fail(ei, DC_ERR_AGAIN, "queue: full (%lld items)", (long long)count);
-		goto rollback;
-	}
+	struct pg *p = PG(q);
+	PGconn *c = p->c;
 	int64_t now = wall_ms();
-	bool keyed = false, any = false;
+	size_t nq = 6;
+	bool any = false, keyed = false;
 	for (size_t i = 0; i < n; i++) {
+		nq += 1 + items[i].n_els;
+		any |= items[i].leased_until_ms <= 0;
+		keyed |= items[i].key != NULL;
+	}
+	bool prune = keyed && ++p->keyed_puts >= KEY_PRUNE_EVERY;
+	if (prune)
+		p->keyed_puts = 0;
+	unsigned char *kind = malloc(nq);
+	size_t *which = malloc(nq * sizeof *which);
+	if (!kind || !which) {
+		free(kind);
+		free(which);
+		return DC_ERR_NOMEM;
+	}
+	size_t sent = 0;
+	bool ok = PQenterPipelineMode(c) == 1;
+	char b1[24], b2[24], b3[24], b4[24];
+	if (ok && (ok = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 1) == 1))
+		kind[sent++] = K_BEGIN;
+	if (ok && (ok = send_p(q, P_COUNT, NULL, NULL, NULL)))
+		kind[sent++] = K_COUNT;
+	for (size_t i = 0; ok && i < n; i++) {
 		const struct dc_queue_new_item *it = &items[i];
-		char b1[24], b2[24], b3[24], b4[24];
-		if (it->key) {
-			const char *kv[2] = { it->key, I64(b1, now) };
-			if ((rc = run(q, P_KEY_PUT, kv, NULL, NULL, &r, ei, "insert key")))
-				goto rollback;
-			int fresh = PQntuples(r);
-			PQclear(r);
-			keyed = true;
-			if (!fresh) { /* put before: left out */
-				if (ids)
-					ids[i] = 0;
-				continue;
-			}
-		}
 		int64_t next = it->not_before_ms > now ? it->not_before_ms : now;
 		if (it->leased_until_ms > next)
 			next = it->leased_until_ms;
-		const char *v[11] = { it->msg_id, (const char *)it->data, it->media_type, it->dest, it->origin, I64(b1, now),
+		const char *v[12] = { it->msg_id, (const char *)it->data, it->media_type, it->dest, it->origin, I64(b1, now),
 			              I64(b2, next), I64(b3, it->expires_ms),
 			              I64(b4, it->leased_until_ms > 0 ? it->leased_until_ms : 0),
-			              it->leased_until_ms > 0 ? PG(q)->instance : NULL, it->sender };
-		int lens[11] = { 0, (int)it->len };
-		int fmts[11] = { 0, 1 };
-		if ((rc = run(q, P_INSERT, v, lens, fmts, &r, ei, "insert")))
-			goto rollback;
-		int64_t id = PQntuples(r) ? get_i64(r, 0, 0) : 0;
-		PQclear(r);
-		if (ids)
-			ids[i] = id;
-		any |= it->leased_until_ms <= 0;
-		for (size_t k = 0; k < it->n_els; k++) {
+			              it->leased_until_ms > 0 ? p->instance : NULL, it->sender, it->key };
+		int lens[12] = { 0, (int)it->len };
+		int fmts[12] = { 0, 1 };
+		if (!(ok = send_p(q, P_PUT_ITEM, v, lens, fmts)))
+			break;
+		which[sent] = i;
+		kind[sent++] = K_ITEM;
+		for (size_t k = 0; ok && k < it->n_els; k++) {
 			const struct dc_queue_else *e = &it->els[k];
-			const char *ev[5] = { I64(b1, id), e->dest, e->data ? (const char *)e->data : NULL,
-				              I64(b2, e->hold_ms > 0 ? e->hold_ms : 0), I64(b3, e->expires_ms) };
-			int el[5] = { 0, 0, (int)e->len };
-			int ef[5] = { 0, 0, 1 };
-			if ((rc = run(q, P_ELSE_PUT, ev, el, ef, NULL, ei, "insert else")))
-				goto rollback;
+			const char *ev[5] = { e->dest, e->data ? (const char *)e->data : NULL,
+				              I64(b1, e->hold_ms > 0 ? e->hold_ms : 0), I64(b2, e->expires_ms), it->key };
+			int el[5] = { 0, (int)e->len };
+			int ef[5] = { 0, 1 };
+			if ((ok = send_p(q, P_ELSE_AFTER, ev, el, ef)))
+				kind[sent++] = K_ELSE;
 		}
 	}
-	if (keyed && ++PG(q)->keyed_puts >= KEY_PRUNE_EVERY && (rc = prune_keys(q, now, ei)))
-		goto rollback;
-	if (any && (rc = notify(q, ei))) /* delivered to the listeners at the commit */
-		goto rollback;
+	if (ok && prune) {
+		const char *v1[1] = { I64(b1, q->o.keys_max) };
+		const char *v2[2] = { I64(b2, now - q->o.keys_keep_ms), I64(b3, DC_QUEUE_KEYS_KEPT) };
+		if ((ok = send_p(q, P_KEY_PRUNE_N, v1, NULL, NULL)))
+			kind[sent++] = K_OTHER;
+		if (ok && (ok = send_p(q, P_KEY_PRUNE_AGE, v2, NULL, NULL)))
+			kind[sent++] = K_OTHER;
+	}
+	if (ok && any) { /* delivered to the listeners at the commit */
+		const char *v[1] = { p->instance };
+		if ((ok = send_p(q, P_NOTIFY, v, NULL, NULL)))
+			kind[sent++] = K_OTHER;
+	}
+	if (ok)
+		ok = PQpipelineSync(c) == 1;
+	if (!ok) { /* the connection is broken: the server drops the transaction with it */
+		rc = res_fail(q, NULL, ei, "put");
+		if (p->c) {
+			drop_conn(p);
+			if (rc != DC_ERR_IO)
+				rc = dc__fail(ei, DC_ERR_IO, "queue: put: %s", "the connection failed");
+		}
+		free(kind);
+		free(which);
+		return rc;
+	}
+	int64_t count = 0, inserted = 0;
+	for (size_t k = 0; k < sent && p->c; k++) {
+		PGresult *r = PQgetResult(c);
+		if (!r) {
+			if (!rc)
+				rc = res_fail(q, NULL, ei, "put");
+			break;
+		}
+		ExecStatusType st = PQresultStatus(r);
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+			if (!rc && st != PGRES_PIPELINE_ABORTED)
+				rc = res_fail(q, r, ei, kind[k] == K_ITEM ? "insert" : kind[k] == K_ELSE ? "insert else" : "put");
+		} else if (kind[k] == K_COUNT) {
+			count = PQntuples(r) ? get_i64(r, 0, 0) : 0;
+		} else if (kind[k] == K_ITEM) {
+			inserted += PQntuples(r) > 0;
+			if (ids)
+				ids[which[k]] = PQntuples(r) ? get_i64(r, 0, 0) : 0; /* no row: its key was put before */
+		}
+		PQclear(r);
+		if (p->c)
+			PQclear(PQgetResult(p->c)); /* the NULL that ends each query's results */
+	}
+	if (p->c) {
+		PGresult *r = PQgetResult(p->c); /* the sync */
+		if (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+			if (!rc)
+				rc = res_fail(q, r, ei, "put");
+		}
+		PQclear(r);
+	}
+	free(kind);
+	free(which);
+	if (!p->c || PQexitPipelineMode(p->c) != 1) {
+		if (p->c)
+			drop_conn(p);
+		return rc ? rc : dc__fail(ei, DC_ERR_IO, "queue: put: the connection failed");
+	}
+	if (!rc && (uint64_t)count + n > q->o.max_items) {
+		PGresult *r = NULL;
+		if (!(rc = run(q, P_COUNT_EXACT, NULL, NULL, NULL, &r, ei, "count"))) {
+			count = (PQntuples(r) ? get_i64(r, 0, 0) : 0) - inserted; /* as it was before the batch */
+			PQclear(r);
+			if ((uint64_t)count + n > q->o.max_items)
+				rc = dc__fail(ei, DC_ERR_AGAIN, "queue: full (%lld items)", (long long)count);
+		}
+	}
+	if (rc) {
+		rollback(q);
+		return rc;
+	}
 	return commit(q, ei); /* durable when this returns: the caller may acknowledge */
-rollback:
-	rollback(q);
-	return rc;
 }
 
 /* ---- claim, dead letters ------------------------------------------------------------------ */

@@ -51,7 +51,7 @@ declare -A GPORT=()
 # gw I BACKEND: gateway I on BACKEND (sqlite | postgres), its state_dir a copy of gateway 1's identity
 gw() {
 	local i=$1 be=$2
-	GPORT[$i]=$(free_port)
+	GPORT[$i]=${GPORT[$i]:-$(free_port)} # gateway 1 keeps its port: bob's endpoint names it
 	mkdir -p "$tmp/gw$i" && chmod 700 "$tmp/gw$i"
 	[ "$i" != 1 ] && cp -p "$tmp/gw1/did.txt" "$tmp/gw1/secrets.json" "$tmp/gw$i/"
 	cat >"$tmp/gw$i.conf" <<CONF

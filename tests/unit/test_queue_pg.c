@@ -445,6 +445,51 @@ static void exclusive_readers(void)
 	dc_queue_close(c);
 }
 
+/* a batch in one round trip: an item left out by its key takes no else with it, and the
+ * else items of the others go to their own items */
+static void keyed_else_in_a_batch(void)
+{
+	clean();
+	struct dc_queue *a = open_as("test-a", NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	struct dc_queue_else ea = { .dest = "http else-a" }, eb = { .dest = "http else-b" };
+	struct dc_queue_new_item one = item("http a", "A");
+	one.key = "k1";
+	one.els = &ea;
+	one.n_els = 1;
+	int64_t id1 = 0;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(a, &one, 1, &id1, NULL), DC_OK);
+	struct dc_queue_new_item two[3] = { item("http b", "B"), one, item("http c", "C") };
+	two[0].els = &eb;
+	two[0].n_els = 1;
+	two[2].key = "k2";
+	two[2].els = &eb;
+	two[2].n_els = 1;
+	int64_t ids[3] = { -1, -1, -1 };
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(a, two, 3, ids, NULL), DC_OK);
+	CU_ASSERT(ids[0] > id1 && ids[1] == 0 && ids[2] > ids[0]);
+	CU_ASSERT_EQUAL(tq_pg_count("fallback"), 3); /* A's, B's, C's: none for the A left out */
+	CU_ASSERT_EQUAL(tq_pg_count("queue"), 3);
+	CU_ASSERT_EQUAL(dc_queue_fail(a, id1, now_ms(), "gone", NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_fail(a, ids[0], now_ms(), "gone", NULL), DC_OK);
+	struct dc_queue_item *ls = NULL;
+	size_t n = 0;
+	CU_ASSERT_EQUAL(dc_queue_list(a, false, 0, 10, &ls, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 3); /* C, and the two else items */
+	CU_ASSERT_STRING_EQUAL(ls[1].dest, "http else-a");
+	CU_ASSERT_STRING_EQUAL(ls[2].dest, "http else-b");
+	dc_queue_items_free(ls, n);
+	/* full: the batch goes back whole */
+	dc_queue_close(a);
+	struct dc_queue_opts o = { .max_items = 4 };
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a = open_as("test-a", &o));
+	struct dc_errinfo ei = { 0 };
+	CU_ASSERT_EQUAL(dc_queue_put(a, two, 3, ids, &ei), DC_ERR_AGAIN);
+	CU_ASSERT(strstr(ei.msg, "full") != NULL);
+	CU_ASSERT_EQUAL(tq_pg_count("queue"), 3);
+	dc_queue_close(a);
+}
+
 static void password_file_mode(void)
 {
 	char path[] = "/tmp/dcpw.XXXXXX";
@@ -475,5 +520,6 @@ void tq_pg_add_tests(CU_pSuite s)
 	TU_ADD(s, mediation);
 	TU_ADD(s, purge_by_glob);
 	TU_ADD(s, exclusive_readers);
+	TU_ADD(s, keyed_else_in_a_batch);
 	TU_ADD(s, password_file_mode);
 }
