@@ -159,7 +159,8 @@ dc_err dc_queue_requeue(struct dc_queue *q, int64_t id, int64_t now_ms, struct d
  * them in flight) are due again now instead of when their leases run out, items held for
  * presence are due again now (their adapter looks at the presence afresh), and envelope files
  * (blob_min_bytes) that no item names, left by a put that died before its commit, are
- * removed once they are a minute old. */
+ * removed once they are a minute old. On a shared store (PostgreSQL) only this instance's
+ * own leases and holds: the other gateways' are theirs (and run out if those died). */
 dc_err dc_queue_release_leases(struct dc_queue *q, uint64_t *released, struct dc_errinfo *ei) DC_WUR;
 dc_err dc_queue_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei) DC_WUR;
 /* remove one item, queued (in flight or not) or dead, with its else and its file;

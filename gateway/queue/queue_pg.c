@@ -5,8 +5,11 @@
  *   this instance's name) in one transaction: two gateways never hold the same item at once,
  *   and an item whose lease ran out (its gateway died) is due again for any of them.
  *   Start-up releases only the leases (and holds) of this instance's earlier run.
- * - A put is one transaction with its idempotency keys and else items, and ends with
- *   pg_notify('dc_queue', instance): idle gateways LISTEN (dc_queue_watch) and claim at once.
+ * - A put is one transaction with its idempotency keys and else items, sent in one round trip
+ *   (libpq's pipeline mode), and ends with pg_notify('dc_queue', instance): idle gateways
+ *   LISTEN (dc_queue_watch) and claim at once.
+ * - dc_queue_exclusive: session advisory locks on a connection of their own, so that one
+ *   gateway of a cluster reads a shared source (an IMAP mailbox, a folder) at a time.
  * - The schema is created and migrated here, under an advisory lock (gateways start
  *   together); dc_schema holds its version, and a newer one than this program knows stops it.
  * - The connection lost: every operation fails (DC_ERR_IO, "try later" for an inbound) until
