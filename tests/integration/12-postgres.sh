@@ -117,7 +117,7 @@ wait_until 120 queue_empty && ok "queue stats empty at the end: nothing left lea
 for i in 1 3; do kill -0 "${GPID[$i]}" && ok "gateway $i still serving" || bad "gateway $i alive"; done
 
 # 2. PostgreSQL restarted (a crash: immediate stop, recovery at start) in the middle of a stream
-N2=$((N / 2))
+N2=$((N / 3))
 for i in $(seq 1 "$N2"); do mk "r$i" "$i" "$T/k/r$i.json"; done
 seq 1 "$N2" | xargs -P 4 -I{} sh -c "$TOOL pack --mode anoncrypt --to '$BOB' '$T/k/r{}.json' > '$T/k/r{}.f'"
 : > "$T/before"; ls "$T/rx" > "$T/before"
