@@ -10,7 +10,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 passed=0 failed=0 skipped=0 broken=""
 log=$(mktemp -d /tmp/dctest.XXXXXX)
 pgdir=""
-trap 'pg_stop; rm -rf "$log" ${pgdir:+"$pgdir"}' EXIT
+trap 'declare -F pg_stop >/dev/null && pg_stop; rm -rf "$log" ${pgdir:+"$pgdir"}' EXIT
 
 suite() { # name command...
 	local name=$1; shift
