@@ -21,7 +21,7 @@ OPT      ?= -O2 -g
 endif
 
 B        := build/$(V)
-PKGS     := libsodium libcjson libcrypto libcurl sqlite3 libwebsockets libuv libmosquitto libsystemd libqrencode
+PKGS     := libsodium libcjson libcrypto libcurl sqlite3 libwebsockets libuv libmosquitto libsystemd libqrencode libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # libetpan (the mail adapters): its pkg-config --libs force a non-PIE link (dpkg specs), so
@@ -75,7 +75,8 @@ DEB_PKGS := build-essential pkg-config libcurl4-gnutls-dev libwebsockets-dev lib
             libetpan-dev libsodium-dev libcjson-dev libsqlite3-dev libcunit1-dev libuv1-dev libssl-dev \
             libsasl2-modules mosquitto mosquitto-clients dovecot-imapd dovecot-lmtpd python3-aiosmtpd \
             curl openssl ca-certificates clang libclang-rt-14-dev sqlite3 \
-            libsystemd-dev python3-prometheus-client chromium mandoc libqrencode-dev
+            libsystemd-dev python3-prometheus-client chromium mandoc libqrencode-dev \
+            postgresql libpq-dev
 
 .PHONY: all deps build run test test-unit test-interop test-daemon \
         bench fuzz check-src clean install uninstall
@@ -174,6 +175,7 @@ test-interop: build
 bench: deps build
 	bash tests/bench/run.sh
 	bash tests/bench/mqtt.sh
+	bash tests/bench/pg.sh
 
 FUZZ_SECONDS ?= 60
 fuzz: deps

@@ -228,6 +228,13 @@ struct gw_host {
 	 * status page. Any thread; cheap (a lock, a copy). NULL where nobody watches (the
 	 * one-shot commands): call it through gw_host_conn(). */
 	void (*conn_state)(struct gw_host *h, const char *target, enum gw_conn_state st, const char *why);
+	/* Several gateways on one queue (PostgreSQL), each configured to read the same source (an
+	 * IMAP mailbox, a watched folder): whether this gateway is the one that reads name now.
+	 * One at a time holds it; when its holder dies (or loses the database) another takes it at
+	 * its next call. Always true for a gateway alone on its queue; false when the database
+	 * cannot say (nothing could be queued then anyway). Cached: call it before each round of
+	 * reading. Any thread. NULL where no queue lives (treat as true). */
+	bool (*exclusive)(struct gw_host *h, const char *name);
 };
 
 /* h->conn_state when the host has one */

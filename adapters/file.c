@@ -67,6 +67,7 @@
 
 #define MAX_PATH 4096
 #define SCAN_MAX 1000000        /* candidates listed per endpoint and scan */
+#define STANDBY_MS 1000         /* another gateway of the cluster reads the folder: asked again after this */
 #define KICK_MS 20              /* after an inotify event: scan this soon (events come in bursts) */
 #define BUSY_MS 1000            /* the gateway said "try later": wait this long */
 #define WRITERS 4               /* threads writing outbox files (each waits on fsync) */
@@ -836,6 +837,12 @@ static void pump(void *arg)
 		if (ep->retry_at > now) {
 			if (next < 0 || ep->retry_at - now < next)
 				next = ep->retry_at - now;
+			continue;
+		}
+		/* several gateways on one queue: one reads the folder, the others look every second */
+		if (ad->host->exclusive && !ad->host->exclusive(ad->host, ep->dir)) {
+			if (next < 0 || STANDBY_MS < next)
+				next = STANDBY_MS;
 			continue;
 		}
 		if (ep->dirty || !ep->scanned)

@@ -405,6 +405,7 @@ struct mbox {
 	struct mail *batch;  /* conf->batch entries; lives until free (acks may be late) */
 	unsigned pending;    /* acks not in yet (ad->mu) */
 	mailimap *im;        /* the thread's */
+	bool standby;        /* another gateway of the cluster reads this mailbox (host->exclusive) */
 };
 
 struct gw_adapter {
@@ -887,9 +888,25 @@ static void *mbox_thread(void *arg)
 	struct gw_adapter *ad = mb->ad;
 	prctl(PR_SET_NAME, "gw-imap-in", 0, 0, 0);
 	int64_t backoff = 1000;
-	char why[400];
+	char why[400], lock[400];
+	snprintf(lock, sizeof lock, "imap %.256s@%s", ad->conf->username, mb->src);
 	gw_host_conn(ad->host, mb->src, GW_CONN_CONNECTING, NULL);
 	while (!stopping(ad)) {
+		/* several gateways on one queue: one reads the mailbox, the others stand by */
+		if (ad->host->exclusive && !ad->host->exclusive(ad->host, lock)) {
+			if (!mb->standby)
+				gw_host_log(ad->host, GW_LOG_INFO, "%s: read by another gateway of the cluster: standing by",
+				            mb->src);
+			mb->standby = true;
+			if (mb->im) {
+				mailimap_logout(mb->im);
+				mailimap_free(mb->im);
+				mb->im = NULL;
+			}
+			wait_for(mb, -1, ad->conf->poll_ms);
+			continue;
+		}
+		mb->standby = false;
 		if (!mb->im) {
 			if (!(mb->im = session_open(mb, why, sizeof why))) {
 				gw_host_conn(ad->host, mb->src, GW_CONN_DOWN, why);

@@ -12,7 +12,9 @@
  * 0.4 % of the gateway's CPU in `make bench` (README).
  *
  * Inbound. Each [mqtt] `subscribe FILTER [tag NAME]` is a QoS 1 subscription; every message
- * goes to the gateway with source = its topic and tag = NAME. libmosquitto 2.0 (Debian 12)
+ * goes to the gateway with source = its topic and tag = NAME. With `share_group GROUP` (several
+ * gateways on one queue) the subscriptions are shared ones, $share/GROUP/FILTER: the broker
+ * hands each publish to one of the group's gateways. libmosquitto 2.0 (Debian 12)
  * has no manual acknowledgement: it queues the PUBACK while it reads the PUBLISH, before the
  * application sees it. We keep that PUBACK from reaching the wire until the gateway answers:
  * after a read that submitted messages, nothing is written on the socket (the "gate") until
@@ -78,6 +80,7 @@
 struct mqtt_conf {
 	char *broker, *client_id, *username, *password_file, *ca_file, *cert_file, *key_file, *protocol;
 	struct gw_conf_list subscribe;
+	char *share_group;
 	int64_t keepalive_ms, timeout_ms, reconnect_max_ms, session_expiry_ms;
 	unsigned max_presence;
 };
@@ -87,6 +90,7 @@ static const struct gw_conf_key mqtt_keys[] = {
 	{ "broker", GW_CONF_STR, O(broker), 8, 1024, "mqtt://127.0.0.1:1883", NULL },
 	{ "client_id", GW_CONF_STR, O(client_id), 0, 128, "", NULL },
 	{ "subscribe", GW_CONF_LIST, O(subscribe), 0, 0, NULL, NULL },
+	{ "share_group", GW_CONF_STR, O(share_group), 0, 64, "", NULL },
 	{ "username", GW_CONF_STR, O(username), 0, 256, "", NULL },
 	{ "password_file", GW_CONF_STR, O(password_file), 0, 4096, "", NULL },
 	{ "ca_file", GW_CONF_STR, O(ca_file), 0, 4096, "", NULL },
@@ -103,6 +107,7 @@ static const struct gw_conf_key mqtt_keys[] = {
 
 struct sub {
 	char *filter, *tag;
+	char *wire; /* what is subscribed: the filter, or $share/GROUP/filter */
 };
 
 /* one outbound delivery */
@@ -273,6 +278,11 @@ static dc_err mqtt_create(const void *conf_, const struct gw_limits *lim, struct
 		rc = DC_ERR_NOMEM;
 		goto fail;
 	}
+	const char *grp = conf->share_group;
+	if (grp[0] && strpbrk(grp, "/+#") != NULL) {
+		rc = dc_errinfo_set(ei, DC_ERR_INVAL, "share_group: '%.64s' may not hold '/', '+' or '#'", grp);
+		goto fail;
+	}
 	for (size_t i = 0; i < conf->subscribe.n; i++) {
 		const struct gw_conf_value *v = &conf->subscribe.v[i];
 		char f[MAX_TOPIC + 1], kw[16], tag[129], extra[2];
@@ -286,11 +296,17 @@ static dc_err mqtt_create(const void *conf_, const struct gw_limits *lim, struct
 			rc = dc_errinfo_set(ei, DC_ERR_INVAL, "line %u: subscribe: '%.200s' is not a topic filter", v->line, f);
 			goto fail;
 		}
-		if (!(ad->subs[i].filter = strdup(f)) || (n == 3 && !(ad->subs[i].tag = strdup(tag)))) {
+		size_t wl = strlen(f) + strlen(grp) + 9;
+		ad->n_subs = i + 1; /* freed with the rest if one of these fails */
+		if (!(ad->subs[i].filter = strdup(f)) || (n == 3 && !(ad->subs[i].tag = strdup(tag))) ||
+		    !(ad->subs[i].wire = malloc(wl))) {
 			rc = DC_ERR_NOMEM;
 			goto fail;
 		}
-		ad->n_subs++;
+		if (grp[0])
+			snprintf(ad->subs[i].wire, wl, "$share/%s/%s", grp, f);
+		else
+			snprintf(ad->subs[i].wire, wl, "%s", f);
 	}
 	*out = ad;
 	return DC_OK;
@@ -810,9 +826,9 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const 
 	gw_host_log(ad->host, GW_LOG_INFO, "connected to %s as %s (MQTT %s%s)", ad->conf->broker, ad->client_id,
 	            ad->protocol == MQTT_PROTOCOL_V5 ? "5" : "3.1.1", (flags & 1) ? ", session resumed" : "");
 	for (size_t i = 0; i < ad->n_subs; i++) {
-		int r = mosquitto_subscribe_v5(m, NULL, ad->subs[i].filter, 1, 0, NULL);
+		int r = mosquitto_subscribe_v5(m, NULL, ad->subs[i].wire, 1, 0, NULL);
 		if (r != MOSQ_ERR_SUCCESS)
-			gw_host_log(ad->host, GW_LOG_ERROR, "subscribe %s: %s", ad->subs[i].filter, mosquitto_strerror(r));
+			gw_host_log(ad->host, GW_LOG_ERROR, "subscribe %s: %s", ad->subs[i].wire, mosquitto_strerror(r));
 	}
 	/* presence topics again: their retained payloads say where each device is now */
 	for (size_t b = 0; b < N_PRES_BUCKETS; b++)
@@ -1146,6 +1162,7 @@ static void mqtt_free(struct gw_adapter *ad)
 	for (size_t i = 0; i < ad->n_subs; i++) {
 		free(ad->subs[i].filter);
 		free(ad->subs[i].tag);
+		free(ad->subs[i].wire);
 	}
 	free(ad->subs);
 	if (ad->password) {

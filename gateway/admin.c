@@ -253,6 +253,16 @@ static void probe_writable(const struct gw_state *s, struct snapshot *sn)
 	snprintf(path, sizeof path, "%s/queue.db", dir);
 	struct statvfs vfs;
 	sn->writable = false;
+	if (strcmp(dc_queue_backend(s->q), "sqlite") != 0) {
+		/* a server's: it answers (the numbers just read) and took the last commit */
+		if (!sn->ok)
+			snprintf(sn->not_writable, sizeof sn->not_writable, "queue: %.250s", sn->err);
+		else if (gw_metrics_queue_write_failed(why, sizeof why))
+			snprintf(sn->not_writable, sizeof sn->not_writable, "the last commit failed: %.250s", why);
+		else
+			sn->writable = true;
+		return;
+	}
 	if (statvfs(path, &vfs) != 0) {
 		snprintf(sn->not_writable, sizeof sn->not_writable, "queue %.200s: %s", path, strerror(errno));
 		return;

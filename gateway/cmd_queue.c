@@ -262,27 +262,27 @@ int gw_cmd_queue(int argc, char **argv)
 		gw_conf_clear(&conf);
 		return 1;
 	}
-	char path[4200];
-	snprintf(path, sizeof path, "%s/queue.db", state ? state : conf.state_dir);
-	FILE *probe = fopen(path, "rb");
-	if (!probe) {
-		fprintf(stderr, "queue: %s: %s\n", path, strerror(errno));
-		gw_conf_clear(&conf);
-		return 1;
+	const char *sdir = state ? state : conf.state_dir;
+	if (strcmp(conf.queue_backend, "sqlite") == 0) { /* a queue to look at, not a new one made */
+		char path[4200];
+		snprintf(path, sizeof path, "%s/queue.db", sdir);
+		FILE *probe = fopen(path, "rb");
+		if (!probe) {
+			fprintf(stderr, "queue: %s: %s\n", path, strerror(errno));
+			gw_conf_clear(&conf);
+			return 1;
+		}
+		fclose(probe);
 	}
-	fclose(probe);
 	if (strcmp(sub, "reroute") == 0) { /* with the gateway's state: identity, rules, mediator */
 		gw_conf_clear(&conf);
 		return reroute(conf_path, state, dest_glob);
 	}
 	struct dc_queue *q = NULL;
 	struct dc_errinfo ei = { 0 };
-	/* the configured [queue] (flush and retry back off and give up as the daemon does) */
-	struct dc_queue_opts qo = { .max_items = conf.queue_max_items, .max_item_bytes = conf.max_message_bytes * 2,
-		                    .retry_base_ms = conf.retry_base_ms, .retry_max_ms = conf.retry_max_ms,
-		                    .max_age_ms = conf.max_age_ms, .sync_full = conf.queue_sync_full,
-		                    .blob_min_bytes = conf.queue_files_from };
-	if (dc_queue_open_sqlite(path, &qo, &q, &ei)) {
+	/* the configured [queue] (flush and retry back off and give up as the daemon does); on
+	 * PostgreSQL the gateways sharing it go on meanwhile */
+	if (gw_queue_open(&conf, sdir, &q, &ei)) {
 		fprintf(stderr, "queue: %s\n", ei.msg);
 		gw_conf_clear(&conf);
 		return 1;

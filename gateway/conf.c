@@ -35,6 +35,10 @@ static const struct row rows[] = {
 	{ "queue", { "concurrency", GW_CONF_UINT, O(concurrency), 1, 4096, "256", NULL } },
 	{ "queue", { "per_peer_rate", GW_CONF_UINT, O(per_peer_rate), 1, 10000000, "2000", NULL } },
 	{ "queue", { "share", GW_CONF_UINT, O(queue_share), 1, 100, "10", NULL } },
+	{ "queue", { "backend", GW_CONF_STR, O(queue_backend), 1, 16, "sqlite", "sqlite|postgres" } },
+	{ "queue", { "url", GW_CONF_STR, O(queue_url), 0, 2048, "", NULL } },
+	{ "queue", { "password_file", GW_CONF_STR, O(queue_password_file), 0, 4096, "", NULL } },
+	{ "queue", { "instance", GW_CONF_STR, O(queue_instance), 0, 200, "", NULL } },
 	{ "outbound", { "allow", GW_CONF_LIST, O(outbound_allow), 0, 0, NULL, NULL } },
 	{ "admin", { "listen", GW_CONF_HOSTPORT, O(admin_listen), 0, 0, "127.0.0.1:9090", NULL } },
 	{ "admin", { "token_file", GW_CONF_STR, O(admin_token_file), 0, 4096, "", NULL } },
@@ -343,6 +347,11 @@ dc_err gw_conf_load_text(struct gw_conf *c, const char *name, const char *text, 
 			return dc_errinfo_set(e, DC_ERR_MALFORMED, "%s:%zu: %s", name, lineno, why);
 		}
 	}
+	if (strcmp(c->queue_backend, "postgres") == 0 && !c->queue_url[0])
+		return dc_errinfo_set(e, DC_ERR_MALFORMED, "%s: [queue] backend postgres needs a url "
+		                      "(e.g. url postgresql://gw@127.0.0.1:5432/didcomm)", name);
+	if (strcmp(c->queue_backend, "postgres") != 0 && (c->queue_url[0] || c->queue_password_file[0]))
+		return dc_errinfo_set(e, DC_ERR_MALFORMED, "%s: [queue] url and password_file are for backend postgres", name);
 	return 0;
 }
 

@@ -34,6 +34,10 @@ struct gw_conf {
 	unsigned concurrency;     /* deliveries in flight, all destinations together */
 	unsigned per_peer_rate;   /* messages a second one peer address may submit (burst twice that) */
 	unsigned queue_share;     /* percent of max_items one origin or one sender may have queued */
+	char *queue_backend;      /* sqlite (state_dir/queue.db) | postgres (shared by several gateways) */
+	char *queue_url;          /* postgres: libpq URL or conninfo */
+	char *queue_password_file;/* postgres: the password (a 0600 file), "" = libpq's ways (PGPASSFILE) */
+	char *queue_instance;     /* postgres: this gateway's name among those sharing it; "" = host:state_dir */
 	/* [outbound] */
 	struct gw_conf_list outbound_allow; /* CIDRs DID-derived targets may reach besides public ones */
 	/* [admin]: present = on */

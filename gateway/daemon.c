@@ -160,6 +160,7 @@ int gw_daemon_run(struct gw_state *s)
 	struct gw_limits lim;
 	size_t n_ads = 0, n_on = 0;
 	bool started[GW_MAX_ADAPTERS] = { 0 };
+	bool watching = false; /* the queue's listener wakes the dispatcher */
 	while (gw_adapters[n_ads] && n_ads < GW_MAX_ADAPTERS)
 		n_ads++;
 	gw_conf_limits(&s->conf, &lim);
@@ -248,7 +249,12 @@ int gw_daemon_run(struct gw_state *s)
 		goto out;
 	}
 	gw_dispatcher_wake(disp);
-	gw_log(GW_LOG_INFO, "gateway", "identity %s", s->did);
+	/* a shared queue: other gateways' new work wakes this one's dispatcher at once */
+	if (dc_queue_watch(s->q, gw_dispatcher_wake, disp, &ei) == DC_OK)
+		watching = true;
+	else if (strcmp(dc_queue_backend(s->q), "sqlite") != 0)
+		gw_log(GW_LOG_WARN, "queue", "not listening for other gateways' work (polling instead): %s", ei.msg);
+	gw_log(GW_LOG_INFO, "gateway", "identity %s (queue: %s)", s->did, dc_queue_backend(s->q));
 	gw_admin_set_started(admin, listening);
 	if (gw_notify_ready(loop, listening[0] ? listening : "running", &notify))
 		gw_log(GW_LOG_WARN, "gateway", "systemd notification: out of memory");
@@ -278,6 +284,9 @@ out:
 		gw_loop_run_posted(loop); /* sends posted to the loop complete (retry), acks are written off */
 	gw_pool_free(pool);           /* joins the threads that could still offer to the dispatcher */
 	gw_med_stop(s->med);          /* its pusher: after the pool (no more notifies), before the loop goes */
+	if (watching)
+		if (dc_queue_watch(s->q, NULL, NULL, NULL)) /* its listener joined: no wake after this */
+			gw_log(GW_LOG_WARN, "queue", "stopping the listener failed");
 	gw_dispatcher_free(disp);
 	sig_loop = NULL;
 	gw_loop_free(loop); /* closes the connections; adapters' callbacks still see their state */

@@ -458,7 +458,8 @@ static void *run(void *arg)
 	prctl(PR_SET_NAME, "gw-dispatch", 0, 0, 0); /* shows in top -H and /proc */
 	const struct gw_conf *c = &d->s->conf;
 	int64_t lease = c->lease_ms > 0 ? c->lease_ms : 60000;
-	int64_t next_claim = 0;
+	int64_t next_claim = 0, claim_said = 0;
+	bool claim_failing = false;
 	for (;;) {
 		pthread_mutex_lock(&d->mu);
 		struct flight *done = d->done;
@@ -487,8 +488,18 @@ static void *run(void *arg)
 			size_t n = 0;
 			struct dc_errinfo ei = { 0 };
 			if (dc_queue_claim(d->q, t, room, d->per_dest, lease, &items, &n, &ei)) {
-				gw_log(GW_LOG_ERROR, "dispatch", "claim: %s", ei.msg);
+				/* a store that is away (PostgreSQL restarting) fails every pass: said once,
+				 * then every 30 s, and again when it answers */
+				if (!claim_failing || t - claim_said >= 30000) {
+					gw_log(GW_LOG_ERROR, "dispatch", "claim: %s%s", ei.msg,
+					       claim_failing ? " (still)" : "; deliveries paused until the queue answers");
+					claim_said = t;
+				}
+				claim_failing = true;
 			} else {
+				if (claim_failing)
+					gw_log(GW_LOG_INFO, "dispatch", "claim: the queue answers again; deliveries go on");
+				claim_failing = false;
 				pthread_mutex_lock(&d->sm);
 				for (size_t i = 0; i < n; i++)
 					start_claimed(d, &items[i]);

@@ -15,6 +15,7 @@
 #include "netpolicy.h"
 #include "pool.h"
 #include "dispatcher.h"
+#include "dc_queue.h"
 
 static struct gw_hostimpl *impl(struct gw_host *h)
 {
@@ -96,6 +97,15 @@ static void h_release(struct gw_host *h, const char *key)
 	gw_dispatcher_release(gw_pool_dispatcher(impl(h)->pool), key);
 }
 
+static bool h_exclusive(struct gw_host *h, const char *name)
+{
+	bool mine = false;
+	struct dc_errinfo ei = { 0 };
+	if (dc_queue_exclusive(gw_pool_queue(impl(h)->pool), name, &mine, &ei) != DC_OK)
+		return false; /* the store cannot say: nothing could be queued either */
+	return mine;
+}
+
 static dc_err h_read_secret(struct gw_host *h, const char *path, char **out, struct dc_errinfo *ei)
 {
 	(void)h;
@@ -147,7 +157,8 @@ void gw_host_init(struct gw_hostimpl *hi, const char *name, struct gw_loop *loop
 		                           .read_secret = h_read_secret,
 		                           .lws = h_lws,
 		                           .conn_state = h_conn_state,
-		                           .release = pool && gw_pool_dispatcher(pool) ? h_release : NULL },
+		                           .release = pool && gw_pool_dispatcher(pool) ? h_release : NULL,
+		                           .exclusive = pool ? h_exclusive : NULL },
 		                    .name = name,
 		                    .loop = loop,
 		                    .pool = pool,

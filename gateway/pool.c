@@ -664,6 +664,11 @@ void gw_pool_free(struct gw_pool *in)
 	free(in);
 }
 
+struct dc_queue *gw_pool_queue(struct gw_pool *p)
+{
+	return p->s->q;
+}
+
 struct gw_dispatcher *gw_pool_dispatcher(struct gw_pool *p)
 {
 	return p ? p->disp : NULL;

@@ -28,6 +28,7 @@ dc_err gw_pool_new(struct gw_state *s, unsigned n, struct gw_loop *loop, struct 
 dc_err gw_pool_submit(struct gw_pool *p, const char *transport, struct gw_inbound *m, gw_ack_fn *ack, void *arg) DC_WUR;
 /* the dispatcher it offers to (NULL: none) */
 struct gw_dispatcher *gw_pool_dispatcher(struct gw_pool *p);
+struct dc_queue *gw_pool_queue(struct gw_pool *p); /* the state's queue (borrowed) */
 /* submitted but not yet acknowledged (shutdown waits for 0) */
 size_t gw_pool_pending(struct gw_pool *p);
 /* SIGHUP: swap in new rules; the old set is freed once no worker uses it. Takes ownership. */

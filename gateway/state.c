@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,7 +154,6 @@ static dc_err identity(struct gw_state *s, struct dc_errinfo *ei)
 	return DC_OK;
 }
 
-/* the state's queue; the daemon shares this one handle between its threads */
 /* a dead letter the store made itself (expired, or max_age at a retry or a claim): the
  * message's outcome, one line like the dispatcher's for a delivery that failed for good */
 static void dead_letter(void *arg, int64_t id, const char *msg_id, const char *dest, const char *reason)
@@ -162,10 +163,49 @@ static void dead_letter(void *arg, int64_t id, const char *msg_id, const char *d
 	       dest ? dest : "(none)", reason ? reason : "unknown");
 }
 
-static dc_err queue_open(const struct gw_state *s, struct dc_queue **q, struct dc_errinfo *ei)
+/* this gateway's name among those sharing a PostgreSQL queue: the configured one, else
+ * host:state_dir (stable across restarts, so a start-up finds its own leases; two gateways
+ * have two state directories) */
+static void instance_name(const struct gw_conf *c, const char *state_dir, char *out, size_t n)
 {
+	if (c->queue_instance[0]) {
+		snprintf(out, n, "%s", c->queue_instance);
+		return;
+	}
+	char host[256] = "";
+	if (gethostname(host, sizeof host - 1) != 0)
+		snprintf(host, sizeof host, "localhost");
+	char *real = realpath(state_dir, NULL);
+	const char *dir = real ? real : state_dir;
+	if (strlen(host) + 1 + strlen(dir) < 200) {
+		snprintf(out, n, "%.199s:%.199s", host, dir);
+	} else { /* too long to name a lease: the directory's hash stands for it */
+		unsigned char h[16];
+		char hex[33];
+		crypto_generichash(h, sizeof h, (const unsigned char *)dir, strlen(dir), NULL, 0);
+		sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+		snprintf(out, n, "%.150s:%s", host, hex);
+	}
+	free(real);
+}
+
+dc_err gw_queue_open(const struct gw_conf *c, const char *state_dir, struct dc_queue **q, struct dc_errinfo *ei)
+{
+	/* the daemon shares one connection between its threads: a bigger log between checkpoints
+	 * means fewer fsyncs in their way */
+	struct dc_queue_opts qo = { .max_items = c->queue_max_items, .max_item_bytes = c->max_message_bytes * 2,
+		                    .retry_base_ms = c->retry_base_ms, .retry_max_ms = c->retry_max_ms,
+		                    .max_age_ms = c->max_age_ms, .sync_full = c->queue_sync_full,
+		                    .checkpoint_pages = 1000, .blob_min_bytes = c->queue_files_from,
+		                    .dead_fn = dead_letter };
+	if (strcmp(c->queue_backend, "postgres") == 0) {
+		char inst[512];
+		instance_name(c, state_dir, inst, sizeof inst);
+		return dc_queue_open_pg(c->queue_url, c->queue_password_file[0] ? c->queue_password_file : NULL, &qo, inst,
+		                        q, ei);
+	}
 	char qpath[4200];
-	snprintf(qpath, sizeof qpath, "%s/queue.db", s->conf.state_dir);
+	snprintf(qpath, sizeof qpath, "%s/queue.db", state_dir);
 	/* SQLite takes an empty file for a new store: a queue.db emptied by accident would look
 	 * like a queue with nothing in it, and what it held would be gone without a word */
 	struct stat st;
@@ -173,13 +213,6 @@ static dc_err queue_open(const struct gw_state *s, struct dc_queue **q, struct d
 		return dc_errinfo_set(ei, DC_ERR_IO,
 		                      "queue: %.300s is empty (0 bytes), not a queue: restore it, or remove it "
 		                      "to start with an empty queue", qpath);
-	/* the daemon shares one connection between its threads: a bigger log between checkpoints
-	 * means fewer fsyncs in their way */
-	struct dc_queue_opts qo = { .max_items = s->conf.queue_max_items, .max_item_bytes = s->conf.max_message_bytes * 2,
-		                    .retry_base_ms = s->conf.retry_base_ms, .retry_max_ms = s->conf.retry_max_ms,
-		                    .max_age_ms = s->conf.max_age_ms, .sync_full = s->conf.queue_sync_full,
-		                    .checkpoint_pages = 1000, .blob_min_bytes = s->conf.queue_files_from,
-		                    .dead_fn = dead_letter };
 	bool existed = stat(qpath, &st) == 0;
 	dc_err rc = dc_queue_open_sqlite(qpath, &qo, q, ei);
 	/* e.g. "file is not a database": say what to do about it */
@@ -268,7 +301,10 @@ dc_err gw_state_open(struct gw_state *s, const char *conf_path, const char *stat
 		return rc;
 	if (dc_ctx_new(s->res, s->ks, &s->ctx))
 		return dc_errinfo_set(ei, DC_ERR_NOMEM, "out of memory");
-	if ((rc = queue_open(s, &s->q, ei)))
+	if ((rc = gw_queue_open(&s->conf, s->conf.state_dir, &s->q, ei)))
+		return rc;
+	/* a shared queue serves one identity: the first gateway records it, the others must match */
+	if ((rc = dc_queue_identity(s->q, s->did, ei)))
 		return rc;
 	struct rule_diag *d = NULL;
 	size_t nd = 0;

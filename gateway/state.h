@@ -45,5 +45,8 @@ dc_err gw_state_check_queue(struct gw_state *s, struct dc_errinfo *ei) DC_WUR;
 /* The options every state-using command takes: -c/--config FILE and --state-dir DIR. Returns
  * the index of the first operand, or -1 on a usage error. */
 int gw_state_args(int argc, char **argv, const char **conf, const char **state_dir);
+/* The configured queue ([queue] backend): SQLite in state_dir/queue.db (a 0-byte file refused),
+ * or the shared PostgreSQL (url, password_file, instance: host:state_dir by default). */
+dc_err gw_queue_open(const struct gw_conf *c, const char *state_dir, struct dc_queue **q, struct dc_errinfo *ei) DC_WUR;
 void gw_state_ingest_cfg(const struct gw_state *s, struct gw_ingest_cfg *g);
 #endif

@@ -9,7 +9,8 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 passed=0 failed=0 skipped=0 broken=""
 log=$(mktemp -d /tmp/dctest.XXXXXX)
-trap 'rm -rf "$log"' EXIT
+pgdir=""
+trap 'declare -F pg_stop >/dev/null && pg_stop; rm -rf "$log" ${pgdir:+"$pgdir"}' EXIT
 
 suite() { # name command...
 	local name=$1; shift
@@ -33,8 +34,20 @@ suite() { # name command...
 	fi
 }
 
+# the queue's unit tests run on PostgreSQL too (suite queue_pg): a throwaway server for them
+. tests/cli/pg.inc
+pgdir=$(mktemp -d /tmp/dcpg.XXXXXX) # not under $log: the server's user must reach it
+if pg_start "$pgdir"; then
+	export DC_TEST_PG_URL=$PG_URL
+else
+	echo "pg: the throwaway PostgreSQL did not start: the queue_pg suite cannot run"
+	failed=$((failed + 1)); broken="$broken pg"
+fi
 suite unit "$REL/test_unit"
 suite unit-asan "$ASAN/test_unit"
+pg_stop
+rm -rf "$pgdir"
+unset DC_TEST_PG_URL
 [ -x "$ASAN/fuzz_replay" ] && suite replay "$ASAN/fuzz_replay" tests/fuzz/corpus
 for t in tests/cli/*.sh; do
 	[ -f "$t" ] || continue
@@ -49,7 +62,7 @@ for t in tests/integration/[0-9]*.sh; do
 	# messages across a broker restart, 5,000 files killed mid-way, ...), this one the memory
 	# checks on the same paths
 	suite "integration-asan-$(basename "$t" .sh)" env BIN="$ASAN/didcomm-gateway" RELAY_N=500 MQTT_HELD_N=200 \
-		MQTT_RESTART_N=500 FILE_N=100 FILE_KILL_N=1000 MED_N=300 bash "$t"
+		MQTT_RESTART_N=500 FILE_N=100 FILE_KILL_N=1000 MED_N=300 PG_N=600 bash "$t"
 done
 # hostile peers (tests/hostile): written to the hardening contract; the release daemon and the
 # sanitizer one, except the memory suite (release only: its RSS bound is no bound for ASan's shadow)

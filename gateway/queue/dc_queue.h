@@ -98,7 +98,34 @@ struct dc_queue_stats {
 
 dc_err dc_queue_open_sqlite(const char *path, const struct dc_queue_opts *o, struct dc_queue **out,
                             struct dc_errinfo *ei) DC_WUR;
+/* The shared store (PostgreSQL): url a libpq URL or conninfo ("postgresql://gw@host:5432/didcomm");
+ * password_file (or NULL: libpq's own ways, PGPASSFILE, ~/.pgpass) holds the password on its
+ * first line and may be read by its owner only. instance names this gateway among those that
+ * share the database: its leases and holds carry the name, and its start-up
+ * (dc_queue_release_leases) releases only those. Every envelope is kept in the database
+ * (blob_min_bytes is ignored). The schema is created or migrated here; one newer than this
+ * program knows is refused (DC_ERR_UNSUPPORTED). The connection lost, operations fail with
+ * DC_ERR_IO until it is back (tried again with backoff, by the operations themselves). */
+dc_err dc_queue_open_pg(const char *url, const char *password_file, const struct dc_queue_opts *o,
+                        const char *instance, struct dc_queue **out, struct dc_errinfo *ei) DC_WUR;
 void dc_queue_close(struct dc_queue *q);
+/* the store's name: "sqlite" or "postgres" */
+const char *dc_queue_backend(const struct dc_queue *q);
+/* Shared stores: fn(arg) is called, from a thread of the store's, when other processes may
+ * have made work due (PostgreSQL: LISTEN/NOTIFY; also after each reconnect of the listener),
+ * until dc_queue_close or a call with fn NULL (which returns once the thread is gone: no call
+ * of fn after it). DC_ERR_UNSUPPORTED for a store with no other writers (SQLite). */
+dc_err dc_queue_watch(struct dc_queue *q, void (*fn)(void *arg), void *arg, struct dc_errinfo *ei) DC_WUR;
+/* Shared stores: one reader at a time for a source that several gateways are configured to
+ * read (an IMAP mailbox, a watched folder): *mine is true when this handle holds the lock
+ * named name, taken now if it is free. A lock is held by a database session of its own and
+ * goes with it (the process dies, the connection is lost): another gateway takes it over at
+ * its next call. Answers are cached for up to a second (no round trip per call). Stores with
+ * no other readers (SQLite): always mine. Any thread. */
+dc_err dc_queue_exclusive(struct dc_queue *q, const char *name, bool *mine, struct dc_errinfo *ei) DC_WUR;
+/* Shared stores: every gateway of a cluster has one identity. The first to ask records did;
+ * DC_ERR_DENIED with a message naming both when another DID is recorded. DC_OK for SQLite. */
+dc_err dc_queue_identity(struct dc_queue *q, const char *did, struct dc_errinfo *ei) DC_WUR;
 
 /* One transaction for the batch; ids_out (may be NULL) gets the new ids (0 for an item left
  * out because its key was put before). */
@@ -142,7 +169,8 @@ dc_err dc_queue_requeue(struct dc_queue *q, int64_t id, int64_t now_ms, struct d
  * them in flight) are due again now instead of when their leases run out, items held for
  * presence are due again now (their adapter looks at the presence afresh), and envelope files
  * (blob_min_bytes) that no item names, left by a put that died before its commit, are
- * removed once they are a minute old. */
+ * removed once they are a minute old. On a shared store (PostgreSQL) only this instance's
+ * own leases and holds: the other gateways' are theirs (and run out if those died). */
 dc_err dc_queue_release_leases(struct dc_queue *q, uint64_t *released, struct dc_errinfo *ei) DC_WUR;
 dc_err dc_queue_purge_dead(struct dc_queue *q, uint64_t *purged, struct dc_errinfo *ei) DC_WUR;
 /* remove one item, queued (in flight or not) or dead, with its else and its file;

@@ -86,6 +86,41 @@ void dc_queue_close(struct dc_queue *q)
 		q->ops->close(q);
 }
 
+const char *dc_queue_backend(const struct dc_queue *q)
+{
+	return q->ops->name;
+}
+
+dc_err dc_queue_watch(struct dc_queue *q, void (*fn)(void *arg), void *arg, struct dc_errinfo *ei)
+{
+	if (!q->ops->watch && !fn)
+		return DC_OK;
+	if (!q->ops->watch)
+		return dc__fail(ei, DC_ERR_UNSUPPORTED, "queue: the %s store has no other writers to watch", q->ops->name);
+	return q->ops->watch(q, fn, arg, ei); /* its own connection: not under the handle's lock */
+}
+
+dc_err dc_queue_exclusive(struct dc_queue *q, const char *name, bool *mine, struct dc_errinfo *ei)
+{
+	*mine = true;
+	if (!q->ops->exclusive)
+		return DC_OK;
+	if (!name || !name[0] || strlen(name) > 1024) {
+		*mine = false;
+		return dc__fail(ei, DC_ERR_INVAL, "queue: a lock's name is 1 to 1024 bytes");
+	}
+	return q->ops->exclusive(q, name, mine, ei); /* a connection and a lock of its own */
+}
+
+dc_err dc_queue_identity(struct dc_queue *q, const char *did, struct dc_errinfo *ei)
+{
+	if (!q->ops->identity)
+		return DC_OK;
+	if (!did || !did[0])
+		return dc__fail(ei, DC_ERR_INVAL, "queue: no identity to record");
+	LOCKED(q, q->ops->identity(q, did, ei));
+}
+
 size_t dc_queue_file_min(const struct dc_queue *q)
 {
 	return q->ops->file_write ? q->o.blob_min_bytes : 0;

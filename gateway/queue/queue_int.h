@@ -38,6 +38,11 @@ struct dc_queue_store_ops {
 	void (*close)(struct dc_queue *q);
 	/* optional: mediation (dc_queue.h); NULL: DC_ERR_UNSUPPORTED */
 	const struct dc_queue_med_ops *med;
+	/* optional (shared stores): dc_queue_watch, dc_queue_identity */
+	dc_err (*watch)(struct dc_queue *q, void (*fn)(void *arg), void *arg, struct dc_errinfo *ei);
+	dc_err (*identity)(struct dc_queue *q, const char *did, struct dc_errinfo *ei);
+	/* optional (shared stores): dc_queue_exclusive; called without the handle's lock */
+	dc_err (*exclusive)(struct dc_queue *q, const char *name, bool *mine, struct dc_errinfo *ei);
 };
 
 struct dc_queue_med_ops {
@@ -76,4 +81,13 @@ struct sqlite3;
 extern const struct dc_queue_med_ops dc__sq_med_ops;
 dc_err dc__sq_med_schema(struct sqlite3 *db, const char *path, struct dc_errinfo *ei);
 struct sqlite3 *dc__sq_db(struct dc_queue *q);
+/* the PostgreSQL store's connection for its mediation tables (queue_pg_med.c): ensured (DC_ERR_IO
+ * when it cannot be had), and an error result turned into the queue's error (the connection
+ * dropped for a reconnect when it is gone) */
+struct pg_conn;
+struct pg_result;
+extern const struct dc_queue_med_ops dc__pg_med_ops;
+dc_err dc__pg_ensure(struct dc_queue *q, struct dc_errinfo *ei);
+struct pg_conn *dc__pg_conn(struct dc_queue *q);
+dc_err dc__pg_fail(struct dc_queue *q, struct pg_result *r, struct dc_errinfo *ei, const char *what);
 #endif

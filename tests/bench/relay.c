@@ -12,6 +12,8 @@
  *   RELAY_BENCH_CONC=64    transfers in flight (libcurl multi, keep-alive)
  *   RELAY_BENCH_WAIT=60    seconds to wait for deliveries after the last POST answer
  *   RELAY_GW_PID=PID       the gateway's process: its CPU time in each phase is printed
+ *   RELAY_GW_URLS="U1 U2"  several gateways (tests/bench/pg.sh): the gateway phase's
+ *                          transfers go to these round-robin instead of bob's endpoint
  *
  * Phase "gateway": every forward is POSTed to the gateway; the receiver gets the inner
  * envelope and knows which message it is by the JWE "tag" (a table built at generation).
@@ -731,9 +733,14 @@ static double cpu_of(long pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+#define GW_URLS_MAX 8
+static char *gw_urls[GW_URLS_MAX]; /* RELAY_GW_URLS */
+static size_t n_gw_urls;
+
 static int run_phase(struct phase *ph, const char *url, const struct msg *m, size_t n, size_t conc,
                      unsigned wait_s, long gw_pid)
 {
+	bool spread = n_gw_urls && strcmp(ph->name, "gateway") == 0; /* transfer k to gateway k mod n */
 	CURLM *multi = curl_multi_init();
 	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/didcomm-encrypted+json");
 	struct curl_slist *h2 = hdr ? curl_slist_append(hdr, "Expect:") : NULL;
@@ -755,7 +762,7 @@ static int run_phase(struct phase *ph, const char *url, const struct msg *m, siz
 			fail("%s: curl_easy_init failed", ph->name);
 			goto out;
 		}
-		curl_easy_setopt(x[k].h, CURLOPT_URL, url);
+		curl_easy_setopt(x[k].h, CURLOPT_URL, spread ? gw_urls[k % n_gw_urls] : url);
 		curl_easy_setopt(x[k].h, CURLOPT_HTTPHEADER, hdr);
 		curl_easy_setopt(x[k].h, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(x[k].h, CURLOPT_TIMEOUT_MS, 30000L);
@@ -1016,6 +1023,16 @@ int main(int argc, char **argv)
 	curl_up = true;
 	if (!(gw_url = endpoint_of(bob)))
 		goto out;
+	const char *urls = getenv("RELAY_GW_URLS");
+	for (const char *u = urls; u && *u && n_gw_urls < GW_URLS_MAX;) {
+		size_t l = strcspn(u, " ");
+		if (l && !(gw_urls[n_gw_urls++] = strndup(u, l))) {
+			fail("out of memory");
+			goto out;
+		}
+		u += l;
+		u += strspn(u, " ");
+	}
 
 	/* generation */
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1051,7 +1068,8 @@ int main(int argc, char **argv)
 	printf("relay: %zu messages (300-byte bodies; forwards of %zu bytes on average, generated in %.1f s "
 	       "on %zu threads), %zu in flight, %ld CPUs\n",
 	       n, bytes / n, (double)(now_ns() - g0) / 1e9, nt, conc, cpus);
-	printf("relay: gateway %s -> receiver %s; direct: the same forwards to the receiver\n", gw_url, rx_url);
+	printf("relay: gateway %s%s -> receiver %s; direct: the same forwards to the receiver\n",
+	       n_gw_urls ? urls : gw_url, n_gw_urls ? " (round-robin)" : "", rx_url);
 	fflush(stdout);
 	if (tagmap_build(&map, msgs, n) || phase_init(&ph[0], "gateway", n) || phase_init(&ph[1], "direct", n))
 		goto out;
@@ -1087,6 +1105,8 @@ out:
 	free(msgs);
 	free(gens);
 	free(gw_url);
+	for (size_t i = 0; i < n_gw_urls; i++)
+		free(gw_urls[i]);
 	if (curl_up)
 		curl_global_cleanup();
 	return rc;

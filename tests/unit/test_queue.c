@@ -1,5 +1,8 @@
-/* The SQLite queue: put/claim/ack, leases, per-destination limits, backoff, dead letters,
- * expiry, max age, requeue, purge, stats, reopen, a second reader, limits. */
+/* The queue on both stores: put/claim/ack, leases, per-destination limits, backoff, dead
+ * letters, expiry, max age, requeue, purge, stats, reopen, a second reader, limits. Suite
+ * "queue" runs them on SQLite; suite "queue_pg" runs the same ones on the PostgreSQL whose URL
+ * is in DC_TEST_PG_URL (tests/run.sh starts a throwaway server), without the SQLite-only
+ * parts (envelope files, old store files), and then what only a shared store does (test_queue_pg.c). */
 #include "testutil.h"
 
 #include "dc_queue.h"
@@ -15,7 +18,14 @@
 #include <unistd.h>
 #include <utime.h>
 
+/* test_queue_pg.c */
+int tq_pg_exec(const char *sql);
+int64_t tq_pg_count(const char *table);
+void tq_pg_add_tests(CU_pSuite s);
+
 static char dir[64];
+bool tq_on_pg;        /* the suite running: queue_pg */
+const char *tq_pg_url;
 
 static struct dc_queue *open_q(const struct dc_queue_opts *o)
 {
@@ -23,7 +33,7 @@ static struct dc_queue *open_q(const struct dc_queue_opts *o)
 	snprintf(path, sizeof path, "%s/q.db", dir);
 	struct dc_queue *q = NULL;
 	struct dc_errinfo ei = { 0 };
-	dc_err rc = dc_queue_open_sqlite(path, o, &q, &ei);
+	dc_err rc = tq_on_pg ? dc_queue_open_pg(tq_pg_url, NULL, o, "test-a", &q, &ei) : dc_queue_open_sqlite(path, o, &q, &ei);
 	if (rc)
 		fprintf(stderr, "\nqueue open: %s\n", ei.msg);
 	return q;
@@ -44,6 +54,10 @@ static int teardown(void)
 
 static void fresh(void)
 {
+	if (tq_on_pg) {
+		CU_ASSERT_EQUAL(tq_pg_exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public"), 0);
+		return;
+	}
 	char p[128];
 	const char *sfx[] = { "", "-wal", "-shm" };
 	for (int i = 0; i < 3; i++) {
@@ -240,6 +254,8 @@ static void limits_reopen_reader(void)
 	CU_ASSERT_EQUAL(st.queued, 3);
 	CU_ASSERT(st.bytes == 3 && st.oldest_created_ms > 0);
 	dc_queue_close(q);
+	if (tq_on_pg)
+		return;
 	/* a file that is not a database */
 	char p[128];
 	snprintf(p, sizeof p, "%s/junk.db", dir);
@@ -557,6 +573,8 @@ static void old_store_upgraded(void)
 
 static int64_t count_rows(const char *table)
 {
+	if (tq_on_pg)
+		return tq_pg_count(table);
 	char path[128], qs[80];
 	snprintf(path, sizeof path, "%s/q.db", dir);
 	snprintf(qs, sizeof qs, "SELECT COUNT(*) FROM %s", table);
@@ -591,21 +609,27 @@ static void idempotency_keys(void)
 	int64_t ids[4];
 	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, its, 4, ids, NULL), DC_OK);
 	CU_ASSERT(ids[0] > 0 && ids[1] > 0 && ids[2] == 0 && ids[3] > 0);
-	CU_ASSERT_EQUAL(n_files(), 1);
+	CU_ASSERT_EQUAL(n_files(), tq_on_pg ? 0 : 1);
 	/* put again (a file taken in again after a crash): nothing added, its file removed */
 	int64_t again[2];
 	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, its, 2, again, NULL), DC_OK);
 	CU_ASSERT(again[0] == 0 && again[1] == 0);
-	CU_ASSERT_EQUAL(n_files(), 1);
+	CU_ASSERT_EQUAL(n_files(), tq_on_pg ? 0 : 1);
 	/* a file written ahead for an item left out goes too */
 	char name[DC_QUEUE_FILE_NAME];
-	CU_ASSERT_EQUAL_FATAL(dc_queue_file_write(q, (const uint8_t *)big, 99, name, NULL), DC_OK);
-	CU_ASSERT_EQUAL(n_files(), 2);
-	struct dc_queue_new_item pre = its[1];
-	pre.file = name;
-	CU_ASSERT_EQUAL(dc_queue_put(q, &pre, 1, again, NULL), DC_OK);
-	CU_ASSERT_EQUAL(again[0], 0);
-	CU_ASSERT_EQUAL(n_files(), 1);
+	if (!tq_on_pg) {
+		CU_ASSERT_EQUAL_FATAL(dc_queue_file_write(q, (const uint8_t *)big, 99, name, NULL), DC_OK);
+		CU_ASSERT_EQUAL(n_files(), 2);
+		struct dc_queue_new_item pre = its[1];
+		pre.file = name;
+		CU_ASSERT_EQUAL(dc_queue_put(q, &pre, 1, again, NULL), DC_OK);
+		CU_ASSERT_EQUAL(again[0], 0);
+		CU_ASSERT_EQUAL(n_files(), 1);
+	} else {
+		/* every envelope in the database: no files to write ahead */
+		CU_ASSERT_EQUAL(dc_queue_file_min(q), 0);
+		CU_ASSERT_EQUAL(dc_queue_file_write(q, (const uint8_t *)big, 99, name, NULL), DC_ERR_UNSUPPORTED);
+	}
 	/* delivered, reopened: the key is still known */
 	CU_ASSERT_EQUAL(dc_queue_ack(q, ids[0], NULL), DC_OK);
 	dc_queue_close(q);
@@ -674,9 +698,15 @@ static void presence_hold(void)
 	CU_ASSERT_STRING_EQUAL(got[2].held, "p/d2");
 	CU_ASSERT_EQUAL(got[0].attempts, 0);
 	dc_queue_items_free(got, n);
-	/* an hour later: nothing due but the one that expired (dead, not delivered) */
+	/* an hour later: nothing due but the one that expired (dead, not delivered); on a shared
+	 * store the held ones come back too, for a look at their presence (the gateway that held
+	 * them may be gone), and are held again */
 	CU_ASSERT_EQUAL(dc_queue_claim(q, now + 3600000, 10, 8, 60000, &got, &n, NULL), DC_OK);
-	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_EQUAL(n, tq_on_pg ? 3 : 0);
+	for (size_t i = 0; tq_on_pg && i < n; i++) {
+		CU_ASSERT_PTR_NULL(got[i].held);
+		CU_ASSERT_EQUAL(dc_queue_hold(q, got[i].id, strcmp(got[i].dest, "mqtt d2") ? "p/d1" : "p/d2", NULL), DC_OK);
+	}
 	dc_queue_items_free(got, n);
 	CU_ASSERT_EQUAL(dc_queue_stats(q, now, &st, NULL), DC_OK);
 	CU_ASSERT_EQUAL(st.dead, 1);
@@ -716,6 +746,8 @@ static void shares(void)
 	char path[128];
 	snprintf(path, sizeof path, "%s/q.db", dir);
 	sqlite3 *db = NULL;
+	if (tq_on_pg) /* a store of before: SQLite's own history; the same two items put plainly */
+		snprintf(path, sizeof path, ":memory:");
 	CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
 	const char *old =
 		"CREATE TABLE queue(id INTEGER PRIMARY KEY AUTOINCREMENT, dest TEXT NOT NULL, next_ms INTEGER NOT NULL,"
@@ -731,6 +763,11 @@ static void shares(void)
 	sqlite3_close(db);
 	struct dc_queue *q = open_q(NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	if (tq_on_pg) {
+		struct dc_queue_new_item two[2] = { item("http a", "old"), item("http a", "old") };
+		two[0].origin = two[1].origin = "http 10.0.0.1";
+		CU_ASSERT_EQUAL(dc_queue_put(q, two, 2, NULL, NULL), DC_OK);
+	}
 	CU_ASSERT_EQUAL(share_of(q, "http 10.0.0.1"), 2); /* counted at the upgrade */
 	struct dc_queue_else els = { .dest = "hold did:example:x", .hold_ms = 1000 };
 	struct dc_queue_new_item its[3] = { item("http a", "one"), item("http a", "two"), item("http b", "three") };
@@ -770,6 +807,37 @@ static void shares(void)
 	CU_ASSERT_EQUAL(share_of(q, "http 127.0.0.1"), 1);
 	CU_ASSERT_EQUAL(share_of(q, "http 10.0.0.1"), 2);
 	dc_queue_close(q);
+}
+
+static int setup_pg(void)
+{
+	tq_on_pg = true;
+	return setup();
+}
+
+static int teardown_pg(void)
+{
+	tq_on_pg = false;
+	return teardown();
+}
+
+void init_queue_pg_tests(void)
+{
+	if (!(tq_pg_url = getenv("DC_TEST_PG_URL")) || !tq_pg_url[0]) {
+		/* tests/run.sh sets it (and fails if its server does not start) */
+		fprintf(stderr, "queue_pg: DC_TEST_PG_URL is not set: the PostgreSQL store is not tested in this run\n");
+		return;
+	}
+	CU_pSuite s = CU_add_suite("queue_pg", setup_pg, teardown_pg);
+	TU_ADD(s, put_claim_ack);
+	TU_ADD(s, per_destination);
+	TU_ADD(s, backoff_and_dead_letters);
+	TU_ADD(s, limits_reopen_reader);
+	TU_ADD(s, else_and_born_leased);
+	TU_ADD(s, presence_hold);
+	TU_ADD(s, shares);
+	TU_ADD(s, idempotency_keys);
+	tq_pg_add_tests(s);
 }
 
 void init_queue_tests(void)
