@@ -10,9 +10,13 @@
  *   (or \Deleted + EXPUNGE with `processed delete`); no usable part, or a part refused:
  *   moved to `rejected`, the reason logged; a part the gateway could not take now (busy,
  *   draining): left where it is, taken again in a later round.
- * A mail is moved only after the acks say its parts are durable in the queue: a crash or a
- * restart in between leaves it in the mailbox, and the next round takes it again (at least
- * once; message ids let receivers drop duplicates). Between rounds the thread waits in IMAP
+ * A mail is moved only after the acks say its parts are durable in the queue: a crash, a
+ * server restart or a failed move in between leaves it in the mailbox, and the next round
+ * takes it again. Each part is submitted with an idempotency key (the mailbox, its
+ * UIDVALIDITY, the mail's UID, the part's index), so a part taken again is acked without a
+ * second queue item for as long as the queue remembers the key. A broken session is opened
+ * again with backoff (1 s doubling to 60 s, reset by a whole round), and the next round starts
+ * from what is still in the mailbox. Between rounds the thread waits in IMAP
  * IDLE when the server offers it (bounded by `poll`, so a missed notification costs at most one
  * poll interval), else `poll`. The acks run on the loop thread; they record the outcome and
  * wake the mailbox thread through its eventfd, which does the moving.
@@ -42,6 +46,7 @@
 #define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <libetpan/libetpan.h>
 #include <netdb.h>
@@ -405,6 +410,7 @@ struct mbox {
 	struct mail *batch;  /* conf->batch entries; lives until free (acks may be late) */
 	unsigned pending;    /* acks not in yet (ad->mu) */
 	mailimap *im;        /* the thread's */
+	uint32_t uidvalidity; /* of the selected folder, this session (0: the server named none) */
 };
 
 struct gw_adapter {
@@ -580,6 +586,7 @@ static mailimap *session_open(struct mbox *mb, char *why, size_t why_len)
 		imap_why(im, r, "SELECT", why, why_len);
 		goto fail;
 	}
+	mb->uidvalidity = im->imap_selection_info ? im->imap_selection_info->sel_uidvalidity : 0;
 	return im;
 fail:
 	mailimap_free(im);
@@ -828,8 +835,15 @@ static int round_once(struct mbox *mb, bool *full, bool *no_inbound, char *why, 
 			continue;
 		}
 		for (size_t k = 0; k < x.n; k++) {
+			/* The mail's place (folder, UIDVALIDITY, UID) and the part's index name the part:
+			 * taken again after its commit (the session broke before the move, the gateway
+			 * stopped in between), it is acked without a second queue item. Without a
+			 * UIDVALIDITY a UID may name another mail later: no key then (at least once). */
+			char key[160];
+			snprintf(key, sizeof key, "%s/%" PRIu32 "/%" PRIu32 "/%zu", mb->src, mb->uidvalidity, m->uid, k);
 			struct gw_inbound in = { .source = mb->src, .media_type = x.p[k].media[0] ? x.p[k].media : NULL,
-				                 .tag = mb->tag[0] ? mb->tag : NULL, .data = x.p[k].data, .len = x.p[k].len };
+				                 .tag = mb->tag[0] ? mb->tag : NULL, .data = x.p[k].data, .len = x.p[k].len,
+				                 .key = mb->uidvalidity ? key : NULL };
 			x.p[k].data = NULL; /* submit takes it */
 			pthread_mutex_lock(&ad->mu);
 			mb->pending++;
@@ -899,7 +913,6 @@ static void *mbox_thread(void *arg)
 			}
 			gw_host_log(ad->host, GW_LOG_INFO, "%s: logged in%s", mb->src,
 			            mailimap_has_idle(mb->im) ? ", IDLE" : ", polling");
-			backoff = 1000;
 		}
 		bool full = false, no_inbound = false;
 		int later = round_once(mb, &full, &no_inbound, why, sizeof why);
@@ -910,12 +923,18 @@ static void *mbox_thread(void *arg)
 		if (later < 0) {
 			if (stopping(ad))
 				break;
-			gw_host_log(ad->host, GW_LOG_WARN, "%s: %s (reconnecting)", mb->src, why);
+			/* a session that logs in but breaks in every round (a folder that refuses the
+			 * moves) backs off as a server that refuses the login does: only a whole round
+			 * resets it */
+			gw_host_log(ad->host, GW_LOG_WARN, "%s: %s (reconnecting in %llds)", mb->src, why,
+			            (long long)(backoff / 1000));
 			mailimap_free(mb->im);
 			mb->im = NULL;
 			wait_for(mb, -1, backoff);
+			backoff = backoff * 2 > 60000 ? 60000 : backoff * 2;
 			continue;
 		}
+		backoff = 1000;
 		if (full && later == 0)
 			continue; /* more may wait */
 		if (later > 0 || !mailimap_has_idle(mb->im)) {
