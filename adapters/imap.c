@@ -52,6 +52,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -112,7 +113,21 @@ struct extract {
 	size_t seen;      /* MIME parts looked at */
 	bool keywords;    /* Keywords: didcomm */
 	char bad[200];    /* a part that cannot be used (the mail goes to rejected), or "" */
+	const char *raw;  /* the whole mail (borrowed, for the boundary check) */
+	size_t raw_len;
 };
+
+/* the first reason a mail is unusable wins (the log says that one) */
+static void set_bad(struct extract *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_bad(struct extract *x, const char *fmt, ...)
+{
+	if (x->bad[0])
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(x->bad, sizeof x->bad, fmt, ap);
+	va_end(ap);
+}
 
 static void extract_clear(struct extract *x)
 {
@@ -171,6 +186,28 @@ static bool looks_like_jwm(const uint8_t *d, size_t n)
 	                memmem(d, n, "\"payload\"", 9));
 }
 
+/* base64 as RFC 2045 writes it: the alphabet and line breaks (blanks too, leniently), a
+ * multiple of 4 characters, '=' only as the last one or two. libetpan's decoder skips what
+ * it does not know, which would hand the gateway a silently different message. */
+static bool base64_clean(const char *s, size_t n)
+{
+	size_t chars = 0, pad = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\r' || c == '\n' || c == ' ' || c == '\t')
+			continue;
+		if (c == '=') {
+			if (++pad > 2)
+				return false;
+		} else if (pad || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		                    c == '+' || c == '/')) {
+			return false; /* a character outside the alphabet, or data after the padding */
+		}
+		chars++;
+	}
+	return chars % 4 == 0;
+}
+
 /* the decoded bytes of a single part (malloc'd; empty parts are NULL with *len 0) */
 static dc_err part_bytes(const struct mailmime *m, uint8_t **out, size_t *len)
 {
@@ -184,6 +221,8 @@ static dc_err part_bytes(const struct mailmime *m, uint8_t **out, size_t *len)
 	char *dec = NULL;
 	size_t dl = 0, idx = 0;
 	bool mm = false;
+	if (d->dt_encoded && d->dt_encoding == MAILMIME_MECHANISM_BASE64 && !base64_clean(src, n))
+		return DC_ERR_MALFORMED;
 	if (d->dt_encoded && (d->dt_encoding == MAILMIME_MECHANISM_BASE64 ||
 	                      d->dt_encoding == MAILMIME_MECHANISM_QUOTED_PRINTABLE)) {
 		if (mailmime_part_parse(src, n, &idx, d->dt_encoding, &dec, &dl) != MAILIMF_NO_ERROR)
@@ -225,18 +264,41 @@ static void take_single(const struct mailmime *m, size_t max_part, struct extrac
 		if (ends_with(fname, dc_exts[i]))
 			media = dc_types[i]; /* a person attached it: the name says what it is */
 	bool sniff = !media && (ends_with(fname, ".json") || !strcmp(mt, "application/json"));
+	if (!strncmp(mt, "multipart/", 10)) {
+		/* libetpan reads a multipart it cannot split (no boundary) as one opaque part */
+		set_bad(x, "malformed MIME: a %.60s with no boundary parameter", mt);
+		return;
+	}
 	if (!media && !sniff)
 		return;
+	/* DIDComm messages are JSON, which is UTF-8 (RFC 8259): read in another charset, the
+	 * bytes would be another message */
+	const char *cs = sf.fld_content_charset;
+	bool bad_cs = cs && strcasecmp(cs, "utf-8") && strcasecmp(cs, "utf8") && strcasecmp(cs, "us-ascii");
+	if (media && bad_cs) {
+		set_bad(x, "a %s part in charset %.40s (DIDComm messages are UTF-8)", media, cs);
+		return;
+	}
 	uint8_t *data = NULL;
 	size_t len = 0;
 	dc_err rc = part_bytes(m, &data, &len);
-	if (rc == DC_ERR_NOMEM && !x->bad[0])
-		snprintf(x->bad, sizeof x->bad, "out of memory reading a part");
+	if (rc == DC_ERR_NOMEM)
+		set_bad(x, "out of memory reading a part");
+	else if (rc && media) /* (an ordinary JSON attachment that cannot be decoded is no concern of ours) */
+		set_bad(x, "a %s part that cannot be decoded (broken %s)", media,
+		        m->mm_data.mm_single && m->mm_data.mm_single->dt_encoding == MAILMIME_MECHANISM_BASE64 ?
+		            "base64" :
+		            "transfer encoding");
 	if (rc)
 		return;
 	if (sniff && !looks_like_jwm(data, len)) {
 		free(data);
 		return; /* an ordinary JSON attachment */
+	}
+	if (sniff && bad_cs) {
+		free(data);
+		set_bad(x, "a JSON part holding a JWE/JWS in charset %.40s (DIDComm messages are UTF-8)", cs);
+		return;
 	}
 	if (len == 0) {
 		if (!x->bad[0])
@@ -279,11 +341,26 @@ static void walk(const struct mailmime *m, unsigned depth, size_t max_part, stru
 	case MAILMIME_SINGLE:
 		take_single(m, max_part, x);
 		break;
-	case MAILMIME_MULTIPLE:
+	case MAILMIME_MULTIPLE: {
+		/* a boundary that never occurs: libetpan hands back the body as one plain part */
+		char mt[128];
+		type_of(m->mm_content_type, mt, sizeof mt);
+		const char *b = m->mm_content_type ? mailmime_content_param_get(m->mm_content_type, "boundary") : NULL;
+		char delim[80];
+		if (!b || !*b || strlen(b) > 70) {
+			set_bad(x, "malformed MIME: a %.60s with %s boundary", mt, b && *b ? "an over-long" : "an empty");
+			break;
+		}
+		snprintf(delim, sizeof delim, "--%s", b);
+		if (!memmem(x->raw, x->raw_len, delim, strlen(delim))) {
+			set_bad(x, "malformed MIME: the boundary of a %.60s never occurs", mt);
+			break;
+		}
 		if (m->mm_data.mm_multipart.mm_mp_list)
 			for (clistiter *it = clist_begin(m->mm_data.mm_multipart.mm_mp_list); it; it = clist_next(it))
 				walk(clist_content(it), depth + 1, max_part, x);
 		break;
+	}
 	case MAILMIME_MESSAGE:
 		walk(m->mm_data.mm_message.mm_msg_mime, depth + 1, max_part, x);
 		break;
@@ -292,14 +369,82 @@ static void walk(const struct mailmime *m, unsigned depth, size_t max_part, stru
 	}
 }
 
+/* Content-Type header lines (at a line's start, folded values followed) that name a
+ * multipart or message type, counted in the raw mail before libetpan parses it: its parser
+ * recurses once per nesting level, and a mail of a few MB nested 100,000 deep overflows the
+ * thread's stack. Every level of nesting needs such a line, so bounding their number bounds
+ * the depth. Lines in bodies count too (a quoted header): harmless, the bound is far above
+ * what a DIDComm mail holds. */
+static size_t composite_headers(const char *s, size_t n)
+{
+	static const char ct[] = "content-type";
+	size_t count = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i && s[i - 1] != '\n')
+			continue;
+		if (n - i < sizeof ct || strncasecmp(s + i, ct, sizeof ct - 1) != 0)
+			continue;
+		size_t j = i + sizeof ct - 1;
+		while (j < n && (s[j] == ' ' || s[j] == '\t'))
+			j++;
+		if (j == n || s[j] != ':')
+			continue;
+		/* the value, unfolded, up to 200 bytes: does it name multipart or message? */
+		char v[201];
+		size_t vl = 0;
+		for (j++; j < n && vl < sizeof v - 1; j++) {
+			if (s[j] == '\r' || s[j] == '\n') {
+				size_t k = j + (s[j] == '\r' && j + 1 < n && s[j + 1] == '\n');
+				if (k + 1 < n && (s[k + 1] == ' ' || s[k + 1] == '\t')) {
+					j = k; /* a folded line goes on */
+					continue;
+				}
+				break;
+			}
+			v[vl++] = s[j];
+		}
+		v[vl] = 0;
+		/* the type token comes after blanks and (nested) comments, as libetpan reads it; a
+		 * value cut off before its token counts, to be safe */
+		size_t k = 0;
+		unsigned nest = 0;
+		for (; k < vl; k++) {
+			if (nest) {
+				if (v[k] == '\\' && k + 1 < vl)
+					k++;
+				else if (v[k] == '(')
+					nest++;
+				else if (v[k] == ')')
+					nest--;
+			} else if (v[k] == '(') {
+				nest++;
+			} else if (v[k] != ' ' && v[k] != '\t') {
+				break;
+			}
+		}
+		if (k == vl ? vl == sizeof v - 1 :
+		              !strncasecmp(v + k, "multipart", 9) || !strncasecmp(v + k, "message", 7))
+			count++;
+	}
+	return count;
+}
+
 /* The DIDComm parts of one whole mail, in MIME order. DC_OK with x->n >= 1 and x->bad ""
  * when the mail is usable as a whole; otherwise DC_ERR_MALFORMED / DC_ERR_NOT_FOUND with the
  * reason in x->bad (the parts found are still there, to be freed by extract_clear). */
 static dc_err mail_extract(const char *mail, size_t len, size_t max_part, struct extract *x)
 {
 	memset(x, 0, sizeof *x);
+	x->raw = mail;
+	x->raw_len = len;
 	size_t idx = 0;
 	struct mailmime *m = NULL;
+	size_t comp = composite_headers(mail, len);
+	if (comp > MAX_PARTS) {
+		snprintf(x->bad, sizeof x->bad, "malformed MIME: %zu multipart/message headers, over %d (not parsed)", comp,
+		         MAX_PARTS);
+		return DC_ERR_MALFORMED;
+	}
 	if (len == 0 || mailmime_parse(mail, len, &idx, &m) != MAILIMF_NO_ERROR || !m) {
 		snprintf(x->bad, sizeof x->bad, "not a MIME message");
 		return DC_ERR_MALFORMED;

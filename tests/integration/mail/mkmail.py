@@ -5,6 +5,7 @@
   mkmail.py lmtp PORT FROM TO FILE...       one didcomm mail per FILE, each delivered straight
                                             into TO's mailbox over dovecot's LMTP on PORT (one
                                             connection; the order of the FILEs); prints the count
+  mkmail.py deliver PORT FROM TO EML...     the same with ready-made mails, as they are
   mkmail.py extract MAIL OUTDIR             writes each DIDComm part as OUTDIR/part-N; prints the
                                             headers checked (Keywords, Message-ID, media types)"""
 import email, email.policy, os, smtplib, sys
@@ -35,6 +36,14 @@ if cmd == "lmtp":
     with smtplib.LMTP("127.0.0.1", port) as l:
         for f in sys.argv[5:]:
             l.sendmail(frm, [to], didcomm_mail(frm, to, [f]))
+            n += 1
+    print(n)
+elif cmd == "deliver":
+    port, frm, to = int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    n = 0
+    with smtplib.LMTP("127.0.0.1", port) as l:
+        for f in sys.argv[5:]:
+            l.sendmail(frm, [to], open(f, "rb").read())
             n += 1
     print(n)
 elif cmd in ("didcomm", "dcem", "plain"):
