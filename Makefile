@@ -174,6 +174,7 @@ test-interop: build
 bench: deps build
 	bash tests/bench/run.sh
 	bash tests/bench/mqtt.sh
+	bash tests/bench/email.sh
 
 FUZZ_SECONDS ?= 60
 fuzz: deps
