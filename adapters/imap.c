@@ -4,12 +4,12 @@
  * Each mailbox ([imap] url, or one `mailbox URL [tag NAME]` line each) has a thread of its own:
  * libetpan is blocking, and nothing of it runs on the loop thread. The thread logs in, creates
  * the processed and rejected folders when they are missing, and works in rounds:
- *   UID SEARCH ALL -> up to `batch` mails -> RFC822.SIZE of each -> BODY.PEEK[] of each that
- *   fits max_mail -> the DIDComm parts (mail_extract) -> host->submit, one per part ->
- *   wait until every ack is in -> per mail: all parts accepted: moved to `processed`
- *   (or \Deleted + EXPUNGE with `processed delete`); no usable part, or a part refused:
- *   moved to `rejected`, the reason logged; a part the gateway could not take now (busy,
- *   draining): left where it is, taken again in a later round.
+ *   UID SEARCH ALL -> up to `batch` mails -> RFC822.SIZE of each -> BODY.PEEK[] of those that
+ *   fit max_mail (one UID FETCH per max_mail bytes) -> the DIDComm parts (mail_extract) ->
+ *   host->submit, one per part -> wait until every ack is in -> per mail: all parts
+ *   accepted: moved to `processed` (or \Deleted + EXPUNGE with `processed delete`); no
+ *   usable part, or a part refused: moved to `rejected`, the reason logged; a part the
+ *   gateway could not take now (busy, draining): left where it is, taken again later.
  * A mail is moved only after the acks say its parts are durable in the queue: a crash, a
  * server restart or a failed move in between leaves it in the mailbox, and the next round
  * takes it again. Each part is submitted with an idempotency key (the mailbox, its
@@ -800,16 +800,17 @@ out:
 	return r;
 }
 
-/* BODY.PEEK[] of one mail (malloc'd copy) */
-static int fetch_mail(mailimap *im, uint32_t uid, char **out, size_t *len)
+/* UID and BODY.PEEK[] of the mails of uids[0..n) whose sizes fit max_mail (the others are
+ * not asked for): one command for them all. *res is libetpan's answer, for body_of, freed
+ * with mailimap_fetch_list_free. */
+static int fetch_bodies(mailimap *im, const uint32_t *uids, const uint32_t *sizes, size_t n, size_t max_mail,
+                        clist **res)
 {
-	*out = NULL;
-	*len = 0;
-	struct mailimap_set *set = mailimap_set_new_single(uid);
+	*res = NULL;
+	struct mailimap_set *set = mailimap_set_new_empty();
 	struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
 	struct mailimap_section *sec = mailimap_section_new(NULL);
 	struct mailimap_fetch_att *fa = sec ? mailimap_fetch_att_new_body_peek_section(sec) : NULL;
-	clist *res = NULL;
 	int r = MAILIMAP_ERROR_MEMORY;
 	if (!set || !ft || !fa) {
 		if (fa)
@@ -822,34 +823,53 @@ static int fetch_mail(mailimap *im, uint32_t uid, char **out, size_t *len)
 		mailimap_fetch_att_free(fa);
 		goto out;
 	}
-	if ((r = mailimap_uid_fetch(im, set, ft, &res)) != MAILIMAP_NO_ERROR)
+	if (mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid()) != MAILIMAP_NO_ERROR)
 		goto out;
-	for (clistiter *it = clist_begin(res); it && !*out; it = clist_next(it)) {
-		struct mailimap_msg_att *ma = clist_content(it);
-		for (clistiter *j = clist_begin(ma->att_list); j && !*out; j = clist_next(j)) {
-			struct mailimap_msg_att_item *item = clist_content(j);
-			if (item->att_type == MAILIMAP_MSG_ATT_ITEM_STATIC &&
-			    item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_BODY_SECTION) {
-				struct mailimap_msg_att_body_section *bs = item->att_data.att_static->att_data.att_body_section;
-				if (!bs->sec_body_part)
-					continue;
-				if (!(*out = malloc(bs->sec_length + 1))) {
-					r = MAILIMAP_ERROR_MEMORY;
-					break;
-				}
-				memcpy(*out, bs->sec_body_part, bs->sec_length);
-				(*out)[bs->sec_length] = 0;
-				*len = bs->sec_length;
-			}
-		}
+	size_t asked = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (sizes[i] == UINT32_MAX || sizes[i] > max_mail)
+			continue;
+		if (mailimap_set_add_single(set, uids[i]) != MAILIMAP_NO_ERROR)
+			goto out;
+		asked++;
 	}
-	mailimap_fetch_list_free(res);
+	r = asked ? mailimap_uid_fetch(im, set, ft, res) : MAILIMAP_NO_ERROR;
 out:
 	if (set)
 		mailimap_set_free(set);
 	if (ft)
 		mailimap_fetch_type_free(ft);
 	return r;
+}
+
+/* the body of uid in a fetch_bodies answer (borrowed), or NULL when the server sent none
+ * (expunged meanwhile) */
+static const char *body_of(clist *res, uint32_t uid, size_t *len)
+{
+	*len = 0;
+	for (clistiter *it = res ? clist_begin(res) : NULL; it; it = clist_next(it)) {
+		struct mailimap_msg_att *ma = clist_content(it);
+		uint32_t u = 0;
+		const char *body = NULL;
+		size_t bl = 0;
+		for (clistiter *j = clist_begin(ma->att_list); j; j = clist_next(j)) {
+			struct mailimap_msg_att_item *item = clist_content(j);
+			if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+				continue;
+			struct mailimap_msg_att_static *st = item->att_data.att_static;
+			if (st->att_type == MAILIMAP_MSG_ATT_UID) {
+				u = st->att_data.att_uid;
+			} else if (st->att_type == MAILIMAP_MSG_ATT_BODY_SECTION && st->att_data.att_body_section->sec_body_part) {
+				body = st->att_data.att_body_section->sec_body_part;
+				bl = st->att_data.att_body_section->sec_length;
+			}
+		}
+		if (u == uid && body) {
+			*len = bl;
+			return body;
+		}
+	}
+	return NULL;
 }
 
 /* move the mails of a set to folder ("" = delete them): MOVE, else COPY + \Deleted + EXPUNGE */
@@ -915,13 +935,55 @@ out:
 	return r;
 }
 
+/* one mail's DIDComm parts to the gateway (or its reason to be rejected into m) */
+static void take_mail(struct mbox *mb, struct mail *m, const char *raw, size_t len, bool *no_inbound)
+{
+	struct gw_adapter *ad = mb->ad;
+	struct gw_host *h = ad->host;
+	struct extract x;
+	dc_err rc = mail_extract(raw, len, ad->max_part, &x);
+	if (rc) {
+		m->outcome = M_REJECT;
+		snprintf(m->why, sizeof m->why, "%s", x.bad);
+		extract_clear(&x);
+		return;
+	}
+	for (size_t k = 0; k < x.n; k++) {
+		/* The mail's place (folder, UIDVALIDITY, UID) and the part's index name the part:
+		 * taken again after its commit (the session broke before the move, the gateway
+		 * stopped in between), it is acked without a second queue item. Without a
+		 * UIDVALIDITY a UID may name another mail later: no key then (at least once). */
+		char key[160];
+		snprintf(key, sizeof key, "%s/%" PRIu32 "/%" PRIu32 "/%zu", mb->src, mb->uidvalidity, m->uid, k);
+		struct gw_inbound in = { .source = mb->src, .media_type = x.p[k].media[0] ? x.p[k].media : NULL,
+			                 .tag = mb->tag[0] ? mb->tag : NULL, .data = x.p[k].data, .len = x.p[k].len,
+			                 .key = mb->uidvalidity ? key : NULL };
+		x.p[k].data = NULL; /* submit takes it */
+		pthread_mutex_lock(&ad->mu);
+		mb->pending++;
+		m->parts++;
+		pthread_mutex_unlock(&ad->mu);
+		rc = h->submit(h, &in, imap_ack, m);
+		if (rc) {
+			pthread_mutex_lock(&ad->mu);
+			mb->pending--;
+			m->parts--;
+			m->outcome = M_LATER;
+			pthread_mutex_unlock(&ad->mu);
+			if (rc == DC_ERR_UNSUPPORTED)
+				*no_inbound = true;
+			break; /* the rest of this mail waits with it */
+		}
+	}
+	extract_clear(&x);
+}
+
 /* one round: take up to batch mails, hand their parts over, wait for the acks, settle them.
  * <0: the session broke (why); else the number of mails that stay for later, and *full when
  * the round was a whole batch (more may wait) */
 static int round_once(struct mbox *mb, bool *full, bool *no_inbound, char *why, size_t why_len)
 {
 	struct gw_adapter *ad = mb->ad;
-	struct gw_host *h = ad->host;
 	unsigned cap = ad->conf->batch;
 	uint32_t *uids = calloc(cap, sizeof *uids), *sizes = calloc(cap, sizeof *sizes);
 	size_t n = 0;
@@ -947,68 +1009,46 @@ static int round_once(struct mbox *mb, bool *full, bool *no_inbound, char *why, 
 		broken = true;
 		goto out;
 	}
+	/* the bodies in chunks of at most max_mail bytes, one UID FETCH each (a round trip per
+	 * chunk, not per mail), handled in UID order; libetpan's answer is read in place */
 	size_t used = 0;
-	for (size_t i = 0; i < n && !stopping(ad); i++) {
-		if (sizes[i] == UINT32_MAX)
-			continue; /* gone meanwhile */
-		struct mail *m = &mb->batch[used++];
-		*m = (struct mail){ .mb = mb, .uid = uids[i], .outcome = M_OK };
-		if (sizes[i] > ad->conf->max_mail) {
-			m->outcome = M_REJECT;
-			snprintf(m->why, sizeof m->why, "%u bytes, over max_mail %zu (not fetched)", sizes[i], ad->conf->max_mail);
-			continue;
+	for (size_t i = 0; i < n && !broken && !*no_inbound && !stopping(ad);) {
+		size_t j = i;
+		uint64_t total = 0;
+		for (; j < n; j++) {
+			if (sizes[j] == UINT32_MAX || sizes[j] > ad->conf->max_mail)
+				continue;
+			if (j > i && total + sizes[j] > ad->conf->max_mail)
+				break;
+			total += sizes[j];
 		}
-		char *raw = NULL;
-		size_t len = 0;
-		if ((r = fetch_mail(mb->im, m->uid, &raw, &len)) != MAILIMAP_NO_ERROR) {
+		clist *res = NULL;
+		if ((r = fetch_bodies(mb->im, uids + i, sizes + i, j - i, ad->conf->max_mail, &res)) != MAILIMAP_NO_ERROR) {
 			imap_why(mb->im, r, "UID FETCH BODY.PEEK[]", why, why_len);
-			used--;
 			broken = true;
 			break;
 		}
-		if (!raw) {
-			used--; /* expunged meanwhile */
-			continue;
-		}
-		struct extract x;
-		dc_err rc = mail_extract(raw, len, ad->max_part, &x);
-		free(raw);
-		if (rc) {
-			m->outcome = M_REJECT;
-			snprintf(m->why, sizeof m->why, "%s", x.bad);
-			extract_clear(&x);
-			continue;
-		}
-		for (size_t k = 0; k < x.n; k++) {
-			/* The mail's place (folder, UIDVALIDITY, UID) and the part's index name the part:
-			 * taken again after its commit (the session broke before the move, the gateway
-			 * stopped in between), it is acked without a second queue item. Without a
-			 * UIDVALIDITY a UID may name another mail later: no key then (at least once). */
-			char key[160];
-			snprintf(key, sizeof key, "%s/%" PRIu32 "/%" PRIu32 "/%zu", mb->src, mb->uidvalidity, m->uid, k);
-			struct gw_inbound in = { .source = mb->src, .media_type = x.p[k].media[0] ? x.p[k].media : NULL,
-				                 .tag = mb->tag[0] ? mb->tag : NULL, .data = x.p[k].data, .len = x.p[k].len,
-				                 .key = mb->uidvalidity ? key : NULL };
-			x.p[k].data = NULL; /* submit takes it */
-			pthread_mutex_lock(&ad->mu);
-			mb->pending++;
-			m->parts++;
-			pthread_mutex_unlock(&ad->mu);
-			rc = h->submit(h, &in, imap_ack, m);
-			if (rc) {
-				pthread_mutex_lock(&ad->mu);
-				mb->pending--;
-				m->parts--;
-				m->outcome = M_LATER;
-				pthread_mutex_unlock(&ad->mu);
-				if (rc == DC_ERR_UNSUPPORTED)
-					*no_inbound = true;
-				break; /* the rest of this mail waits with it */
+		for (; i < j && !*no_inbound; i++) {
+			if (sizes[i] == UINT32_MAX)
+				continue; /* gone meanwhile */
+			struct mail *m = &mb->batch[used++];
+			*m = (struct mail){ .mb = mb, .uid = uids[i], .outcome = M_OK };
+			if (sizes[i] > ad->conf->max_mail) {
+				m->outcome = M_REJECT;
+				snprintf(m->why, sizeof m->why, "%u bytes, over max_mail %zu (not fetched)", sizes[i],
+				         ad->conf->max_mail);
+				continue;
 			}
+			size_t len = 0;
+			const char *raw = body_of(res, m->uid, &len);
+			if (!raw) {
+				used--; /* expunged meanwhile */
+				continue;
+			}
+			take_mail(mb, m, raw, len, no_inbound);
 		}
-		extract_clear(&x);
-		if (*no_inbound)
-			break;
+		if (res)
+			mailimap_fetch_list_free(res);
 	}
 	/* every ack in before anything moves */
 	for (;;) {
