@@ -27,7 +27,7 @@ MAIL_USERS="gw" mail_up "$T/mail" && ok "mail servers up" || { bad "mail servers
 python3 tests/cli/receiver.py "$RPORT" "$T/rx" & RPID=$!
 wait_port "$RPORT" "$RPID"
 printf 's3cret\n' > "$T/imap.pw"; chmod 600 "$T/imap.pw"
-# batch 20: the 200 mails take ten rounds, so that the restart lands inside one of them
+# batch 10: the 200 mails take twenty rounds, so that the restart lands among them
 cat > "$T/gw.conf" <<CONF
 state_dir $T/gw
 rules $T/rules.conf
@@ -42,7 +42,7 @@ username gw
 password_file $T/imap.pw
 processed Processed
 rejected Rejected
-batch 20
+batch 10
 poll 1s
 [outbound]
 allow 127.0.0.0/8
