@@ -176,6 +176,7 @@ bench: deps build
 	bash tests/bench/run.sh
 	bash tests/bench/mqtt.sh
 	bash tests/bench/pg.sh
+	bash tests/bench/email.sh
 
 FUZZ_SECONDS ?= 60
 fuzz: deps

@@ -4,15 +4,19 @@
  * Each mailbox ([imap] url, or one `mailbox URL [tag NAME]` line each) has a thread of its own:
  * libetpan is blocking, and nothing of it runs on the loop thread. The thread logs in, creates
  * the processed and rejected folders when they are missing, and works in rounds:
- *   UID SEARCH ALL -> up to `batch` mails -> RFC822.SIZE of each -> BODY.PEEK[] of each that
- *   fits max_mail -> the DIDComm parts (mail_extract) -> host->submit, one per part ->
- *   wait until every ack is in -> per mail: all parts accepted: moved to `processed`
- *   (or \Deleted + EXPUNGE with `processed delete`); no usable part, or a part refused:
- *   moved to `rejected`, the reason logged; a part the gateway could not take now (busy,
- *   draining): left where it is, taken again in a later round.
- * A mail is moved only after the acks say its parts are durable in the queue: a crash or a
- * restart in between leaves it in the mailbox, and the next round takes it again (at least
- * once; message ids let receivers drop duplicates). Between rounds the thread waits in IMAP
+ *   UID SEARCH ALL -> up to `batch` mails -> RFC822.SIZE of each -> BODY.PEEK[] of those that
+ *   fit max_mail (one UID FETCH per max_mail bytes) -> the DIDComm parts (mail_extract) ->
+ *   host->submit, one per part -> wait until every ack is in -> per mail: all parts
+ *   accepted: moved to `processed` (or \Deleted + EXPUNGE with `processed delete`); no
+ *   usable part, or a part refused: moved to `rejected`, the reason logged; a part the
+ *   gateway could not take now (busy, draining): left where it is, taken again later.
+ * A mail is moved only after the acks say its parts are durable in the queue: a crash, a
+ * server restart or a failed move in between leaves it in the mailbox, and the next round
+ * takes it again. Each part is submitted with an idempotency key (the mailbox, its
+ * UIDVALIDITY, the mail's UID, the part's index), so a part taken again is acked without a
+ * second queue item for as long as the queue remembers the key. A broken session is opened
+ * again with backoff (1 s doubling to 60 s, reset by a whole round), and the next round starts
+ * from what is still in the mailbox. Between rounds the thread waits in IMAP
  * IDLE when the server offers it (bounded by `poll`, so a missed notification costs at most one
  * poll interval), else `poll`. The acks run on the loop thread; they record the outcome and
  * wake the mailbox thread through its eventfd, which does the moving.
@@ -42,11 +46,13 @@
 #define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <libetpan/libetpan.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -107,7 +113,21 @@ struct extract {
 	size_t seen;      /* MIME parts looked at */
 	bool keywords;    /* Keywords: didcomm */
 	char bad[200];    /* a part that cannot be used (the mail goes to rejected), or "" */
+	const char *raw;  /* the whole mail (borrowed, for the boundary check) */
+	size_t raw_len;
 };
+
+/* the first reason a mail is unusable wins (the log says that one) */
+static void set_bad(struct extract *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_bad(struct extract *x, const char *fmt, ...)
+{
+	if (x->bad[0])
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(x->bad, sizeof x->bad, fmt, ap);
+	va_end(ap);
+}
 
 static void extract_clear(struct extract *x)
 {
@@ -166,6 +186,28 @@ static bool looks_like_jwm(const uint8_t *d, size_t n)
 	                memmem(d, n, "\"payload\"", 9));
 }
 
+/* base64 as RFC 2045 writes it: the alphabet and line breaks (blanks too, leniently), a
+ * multiple of 4 characters, '=' only as the last one or two. libetpan's decoder skips what
+ * it does not know, which would hand the gateway a silently different message. */
+static bool base64_clean(const char *s, size_t n)
+{
+	size_t chars = 0, pad = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\r' || c == '\n' || c == ' ' || c == '\t')
+			continue;
+		if (c == '=') {
+			if (++pad > 2)
+				return false;
+		} else if (pad || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		                    c == '+' || c == '/')) {
+			return false; /* a character outside the alphabet, or data after the padding */
+		}
+		chars++;
+	}
+	return chars % 4 == 0;
+}
+
 /* the decoded bytes of a single part (malloc'd; empty parts are NULL with *len 0) */
 static dc_err part_bytes(const struct mailmime *m, uint8_t **out, size_t *len)
 {
@@ -179,6 +221,8 @@ static dc_err part_bytes(const struct mailmime *m, uint8_t **out, size_t *len)
 	char *dec = NULL;
 	size_t dl = 0, idx = 0;
 	bool mm = false;
+	if (d->dt_encoded && d->dt_encoding == MAILMIME_MECHANISM_BASE64 && !base64_clean(src, n))
+		return DC_ERR_MALFORMED;
 	if (d->dt_encoded && (d->dt_encoding == MAILMIME_MECHANISM_BASE64 ||
 	                      d->dt_encoding == MAILMIME_MECHANISM_QUOTED_PRINTABLE)) {
 		if (mailmime_part_parse(src, n, &idx, d->dt_encoding, &dec, &dl) != MAILIMF_NO_ERROR)
@@ -220,18 +264,41 @@ static void take_single(const struct mailmime *m, size_t max_part, struct extrac
 		if (ends_with(fname, dc_exts[i]))
 			media = dc_types[i]; /* a person attached it: the name says what it is */
 	bool sniff = !media && (ends_with(fname, ".json") || !strcmp(mt, "application/json"));
+	if (!strncmp(mt, "multipart/", 10)) {
+		/* libetpan reads a multipart it cannot split (no boundary) as one opaque part */
+		set_bad(x, "malformed MIME: a %.60s with no boundary parameter", mt);
+		return;
+	}
 	if (!media && !sniff)
 		return;
+	/* DIDComm messages are JSON, which is UTF-8 (RFC 8259): read in another charset, the
+	 * bytes would be another message */
+	const char *cs = sf.fld_content_charset;
+	bool bad_cs = cs && strcasecmp(cs, "utf-8") && strcasecmp(cs, "utf8") && strcasecmp(cs, "us-ascii");
+	if (media && bad_cs) {
+		set_bad(x, "a %s part in charset %.40s (DIDComm messages are UTF-8)", media, cs);
+		return;
+	}
 	uint8_t *data = NULL;
 	size_t len = 0;
 	dc_err rc = part_bytes(m, &data, &len);
-	if (rc == DC_ERR_NOMEM && !x->bad[0])
-		snprintf(x->bad, sizeof x->bad, "out of memory reading a part");
+	if (rc == DC_ERR_NOMEM)
+		set_bad(x, "out of memory reading a part");
+	else if (rc && media) /* (an ordinary JSON attachment that cannot be decoded is no concern of ours) */
+		set_bad(x, "a %s part that cannot be decoded (broken %s)", media,
+		        m->mm_data.mm_single && m->mm_data.mm_single->dt_encoding == MAILMIME_MECHANISM_BASE64 ?
+		            "base64" :
+		            "transfer encoding");
 	if (rc)
 		return;
 	if (sniff && !looks_like_jwm(data, len)) {
 		free(data);
 		return; /* an ordinary JSON attachment */
+	}
+	if (sniff && bad_cs) {
+		free(data);
+		set_bad(x, "a JSON part holding a JWE/JWS in charset %.40s (DIDComm messages are UTF-8)", cs);
+		return;
 	}
 	if (len == 0) {
 		if (!x->bad[0])
@@ -274,11 +341,26 @@ static void walk(const struct mailmime *m, unsigned depth, size_t max_part, stru
 	case MAILMIME_SINGLE:
 		take_single(m, max_part, x);
 		break;
-	case MAILMIME_MULTIPLE:
+	case MAILMIME_MULTIPLE: {
+		/* a boundary that never occurs: libetpan hands back the body as one plain part */
+		char mt[128];
+		type_of(m->mm_content_type, mt, sizeof mt);
+		const char *b = m->mm_content_type ? mailmime_content_param_get(m->mm_content_type, "boundary") : NULL;
+		char delim[80];
+		if (!b || !*b || strlen(b) > 70) {
+			set_bad(x, "malformed MIME: a %.60s with %s boundary", mt, b && *b ? "an over-long" : "an empty");
+			break;
+		}
+		snprintf(delim, sizeof delim, "--%s", b);
+		if (!memmem(x->raw, x->raw_len, delim, strlen(delim))) {
+			set_bad(x, "malformed MIME: the boundary of a %.60s never occurs", mt);
+			break;
+		}
 		if (m->mm_data.mm_multipart.mm_mp_list)
 			for (clistiter *it = clist_begin(m->mm_data.mm_multipart.mm_mp_list); it; it = clist_next(it))
 				walk(clist_content(it), depth + 1, max_part, x);
 		break;
+	}
 	case MAILMIME_MESSAGE:
 		walk(m->mm_data.mm_message.mm_msg_mime, depth + 1, max_part, x);
 		break;
@@ -287,14 +369,82 @@ static void walk(const struct mailmime *m, unsigned depth, size_t max_part, stru
 	}
 }
 
+/* Content-Type header lines (at a line's start, folded values followed) that name a
+ * multipart or message type, counted in the raw mail before libetpan parses it: its parser
+ * recurses once per nesting level, and a mail of a few MB nested 100,000 deep overflows the
+ * thread's stack. Every level of nesting needs such a line, so bounding their number bounds
+ * the depth. Lines in bodies count too (a quoted header): harmless, the bound is far above
+ * what a DIDComm mail holds. */
+static size_t composite_headers(const char *s, size_t n)
+{
+	static const char ct[] = "content-type";
+	size_t count = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i && s[i - 1] != '\n')
+			continue;
+		if (n - i < sizeof ct || strncasecmp(s + i, ct, sizeof ct - 1) != 0)
+			continue;
+		size_t j = i + sizeof ct - 1;
+		while (j < n && (s[j] == ' ' || s[j] == '\t'))
+			j++;
+		if (j == n || s[j] != ':')
+			continue;
+		/* the value, unfolded, up to 200 bytes: does it name multipart or message? */
+		char v[201];
+		size_t vl = 0;
+		for (j++; j < n && vl < sizeof v - 1; j++) {
+			if (s[j] == '\r' || s[j] == '\n') {
+				size_t k = j + (s[j] == '\r' && j + 1 < n && s[j + 1] == '\n');
+				if (k + 1 < n && (s[k + 1] == ' ' || s[k + 1] == '\t')) {
+					j = k; /* a folded line goes on */
+					continue;
+				}
+				break;
+			}
+			v[vl++] = s[j];
+		}
+		v[vl] = 0;
+		/* the type token comes after blanks and (nested) comments, as libetpan reads it; a
+		 * value cut off before its token counts, to be safe */
+		size_t k = 0;
+		unsigned nest = 0;
+		for (; k < vl; k++) {
+			if (nest) {
+				if (v[k] == '\\' && k + 1 < vl)
+					k++;
+				else if (v[k] == '(')
+					nest++;
+				else if (v[k] == ')')
+					nest--;
+			} else if (v[k] == '(') {
+				nest++;
+			} else if (v[k] != ' ' && v[k] != '\t') {
+				break;
+			}
+		}
+		if (k == vl ? vl == sizeof v - 1 :
+		              !strncasecmp(v + k, "multipart", 9) || !strncasecmp(v + k, "message", 7))
+			count++;
+	}
+	return count;
+}
+
 /* The DIDComm parts of one whole mail, in MIME order. DC_OK with x->n >= 1 and x->bad ""
  * when the mail is usable as a whole; otherwise DC_ERR_MALFORMED / DC_ERR_NOT_FOUND with the
  * reason in x->bad (the parts found are still there, to be freed by extract_clear). */
 static dc_err mail_extract(const char *mail, size_t len, size_t max_part, struct extract *x)
 {
 	memset(x, 0, sizeof *x);
+	x->raw = mail;
+	x->raw_len = len;
 	size_t idx = 0;
 	struct mailmime *m = NULL;
+	size_t comp = composite_headers(mail, len);
+	if (comp > MAX_PARTS) {
+		snprintf(x->bad, sizeof x->bad, "malformed MIME: %zu multipart/message headers, over %d (not parsed)", comp,
+		         MAX_PARTS);
+		return DC_ERR_MALFORMED;
+	}
 	if (len == 0 || mailmime_parse(mail, len, &idx, &m) != MAILIMF_NO_ERROR || !m) {
 		snprintf(x->bad, sizeof x->bad, "not a MIME message");
 		return DC_ERR_MALFORMED;
@@ -406,6 +556,7 @@ struct mbox {
 	unsigned pending;    /* acks not in yet (ad->mu) */
 	mailimap *im;        /* the thread's */
 	bool standby;        /* another gateway of the cluster reads this mailbox (host->exclusive) */
+	uint32_t uidvalidity; /* of the selected folder, this session (0: the server named none) */
 };
 
 struct gw_adapter {
@@ -581,6 +732,7 @@ static mailimap *session_open(struct mbox *mb, char *why, size_t why_len)
 		imap_why(im, r, "SELECT", why, why_len);
 		goto fail;
 	}
+	mb->uidvalidity = im->imap_selection_info ? im->imap_selection_info->sel_uidvalidity : 0;
 	return im;
 fail:
 	mailimap_free(im);
@@ -649,16 +801,17 @@ out:
 	return r;
 }
 
-/* BODY.PEEK[] of one mail (malloc'd copy) */
-static int fetch_mail(mailimap *im, uint32_t uid, char **out, size_t *len)
+/* UID and BODY.PEEK[] of the mails of uids[0..n) whose sizes fit max_mail (the others are
+ * not asked for): one command for them all. *res is libetpan's answer, for body_of, freed
+ * with mailimap_fetch_list_free. */
+static int fetch_bodies(mailimap *im, const uint32_t *uids, const uint32_t *sizes, size_t n, size_t max_mail,
+                        clist **res)
 {
-	*out = NULL;
-	*len = 0;
-	struct mailimap_set *set = mailimap_set_new_single(uid);
+	*res = NULL;
+	struct mailimap_set *set = mailimap_set_new_empty();
 	struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
 	struct mailimap_section *sec = mailimap_section_new(NULL);
 	struct mailimap_fetch_att *fa = sec ? mailimap_fetch_att_new_body_peek_section(sec) : NULL;
-	clist *res = NULL;
 	int r = MAILIMAP_ERROR_MEMORY;
 	if (!set || !ft || !fa) {
 		if (fa)
@@ -671,34 +824,53 @@ static int fetch_mail(mailimap *im, uint32_t uid, char **out, size_t *len)
 		mailimap_fetch_att_free(fa);
 		goto out;
 	}
-	if ((r = mailimap_uid_fetch(im, set, ft, &res)) != MAILIMAP_NO_ERROR)
+	if (mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid()) != MAILIMAP_NO_ERROR)
 		goto out;
-	for (clistiter *it = clist_begin(res); it && !*out; it = clist_next(it)) {
-		struct mailimap_msg_att *ma = clist_content(it);
-		for (clistiter *j = clist_begin(ma->att_list); j && !*out; j = clist_next(j)) {
-			struct mailimap_msg_att_item *item = clist_content(j);
-			if (item->att_type == MAILIMAP_MSG_ATT_ITEM_STATIC &&
-			    item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_BODY_SECTION) {
-				struct mailimap_msg_att_body_section *bs = item->att_data.att_static->att_data.att_body_section;
-				if (!bs->sec_body_part)
-					continue;
-				if (!(*out = malloc(bs->sec_length + 1))) {
-					r = MAILIMAP_ERROR_MEMORY;
-					break;
-				}
-				memcpy(*out, bs->sec_body_part, bs->sec_length);
-				(*out)[bs->sec_length] = 0;
-				*len = bs->sec_length;
-			}
-		}
+	size_t asked = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (sizes[i] == UINT32_MAX || sizes[i] > max_mail)
+			continue;
+		if (mailimap_set_add_single(set, uids[i]) != MAILIMAP_NO_ERROR)
+			goto out;
+		asked++;
 	}
-	mailimap_fetch_list_free(res);
+	r = asked ? mailimap_uid_fetch(im, set, ft, res) : MAILIMAP_NO_ERROR;
 out:
 	if (set)
 		mailimap_set_free(set);
 	if (ft)
 		mailimap_fetch_type_free(ft);
 	return r;
+}
+
+/* the body of uid in a fetch_bodies answer (borrowed), or NULL when the server sent none
+ * (expunged meanwhile) */
+static const char *body_of(clist *res, uint32_t uid, size_t *len)
+{
+	*len = 0;
+	for (clistiter *it = res ? clist_begin(res) : NULL; it; it = clist_next(it)) {
+		struct mailimap_msg_att *ma = clist_content(it);
+		uint32_t u = 0;
+		const char *body = NULL;
+		size_t bl = 0;
+		for (clistiter *j = clist_begin(ma->att_list); j; j = clist_next(j)) {
+			struct mailimap_msg_att_item *item = clist_content(j);
+			if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+				continue;
+			struct mailimap_msg_att_static *st = item->att_data.att_static;
+			if (st->att_type == MAILIMAP_MSG_ATT_UID) {
+				u = st->att_data.att_uid;
+			} else if (st->att_type == MAILIMAP_MSG_ATT_BODY_SECTION && st->att_data.att_body_section->sec_body_part) {
+				body = st->att_data.att_body_section->sec_body_part;
+				bl = st->att_data.att_body_section->sec_length;
+			}
+		}
+		if (u == uid && body) {
+			*len = bl;
+			return body;
+		}
+	}
+	return NULL;
 }
 
 /* move the mails of a set to folder ("" = delete them): MOVE, else COPY + \Deleted + EXPUNGE */
@@ -764,13 +936,55 @@ out:
 	return r;
 }
 
+/* one mail's DIDComm parts to the gateway (or its reason to be rejected into m) */
+static void take_mail(struct mbox *mb, struct mail *m, const char *raw, size_t len, bool *no_inbound)
+{
+	struct gw_adapter *ad = mb->ad;
+	struct gw_host *h = ad->host;
+	struct extract x;
+	dc_err rc = mail_extract(raw, len, ad->max_part, &x);
+	if (rc) {
+		m->outcome = M_REJECT;
+		snprintf(m->why, sizeof m->why, "%s", x.bad);
+		extract_clear(&x);
+		return;
+	}
+	for (size_t k = 0; k < x.n; k++) {
+		/* The mail's place (folder, UIDVALIDITY, UID) and the part's index name the part:
+		 * taken again after its commit (the session broke before the move, the gateway
+		 * stopped in between), it is acked without a second queue item. Without a
+		 * UIDVALIDITY a UID may name another mail later: no key then (at least once). */
+		char key[160];
+		snprintf(key, sizeof key, "%s/%" PRIu32 "/%" PRIu32 "/%zu", mb->src, mb->uidvalidity, m->uid, k);
+		struct gw_inbound in = { .source = mb->src, .media_type = x.p[k].media[0] ? x.p[k].media : NULL,
+			                 .tag = mb->tag[0] ? mb->tag : NULL, .data = x.p[k].data, .len = x.p[k].len,
+			                 .key = mb->uidvalidity ? key : NULL };
+		x.p[k].data = NULL; /* submit takes it */
+		pthread_mutex_lock(&ad->mu);
+		mb->pending++;
+		m->parts++;
+		pthread_mutex_unlock(&ad->mu);
+		rc = h->submit(h, &in, imap_ack, m);
+		if (rc) {
+			pthread_mutex_lock(&ad->mu);
+			mb->pending--;
+			m->parts--;
+			m->outcome = M_LATER;
+			pthread_mutex_unlock(&ad->mu);
+			if (rc == DC_ERR_UNSUPPORTED)
+				*no_inbound = true;
+			break; /* the rest of this mail waits with it */
+		}
+	}
+	extract_clear(&x);
+}
+
 /* one round: take up to batch mails, hand their parts over, wait for the acks, settle them.
  * <0: the session broke (why); else the number of mails that stay for later, and *full when
  * the round was a whole batch (more may wait) */
 static int round_once(struct mbox *mb, bool *full, bool *no_inbound, char *why, size_t why_len)
 {
 	struct gw_adapter *ad = mb->ad;
-	struct gw_host *h = ad->host;
 	unsigned cap = ad->conf->batch;
 	uint32_t *uids = calloc(cap, sizeof *uids), *sizes = calloc(cap, sizeof *sizes);
 	size_t n = 0;
@@ -796,61 +1010,46 @@ static int round_once(struct mbox *mb, bool *full, bool *no_inbound, char *why, 
 		broken = true;
 		goto out;
 	}
+	/* the bodies in chunks of at most max_mail bytes, one UID FETCH each (a round trip per
+	 * chunk, not per mail), handled in UID order; libetpan's answer is read in place */
 	size_t used = 0;
-	for (size_t i = 0; i < n && !stopping(ad); i++) {
-		if (sizes[i] == UINT32_MAX)
-			continue; /* gone meanwhile */
-		struct mail *m = &mb->batch[used++];
-		*m = (struct mail){ .mb = mb, .uid = uids[i], .outcome = M_OK };
-		if (sizes[i] > ad->conf->max_mail) {
-			m->outcome = M_REJECT;
-			snprintf(m->why, sizeof m->why, "%u bytes, over max_mail %zu (not fetched)", sizes[i], ad->conf->max_mail);
-			continue;
+	for (size_t i = 0; i < n && !broken && !*no_inbound && !stopping(ad);) {
+		size_t j = i;
+		uint64_t total = 0;
+		for (; j < n; j++) {
+			if (sizes[j] == UINT32_MAX || sizes[j] > ad->conf->max_mail)
+				continue;
+			if (j > i && total + sizes[j] > ad->conf->max_mail)
+				break;
+			total += sizes[j];
 		}
-		char *raw = NULL;
-		size_t len = 0;
-		if ((r = fetch_mail(mb->im, m->uid, &raw, &len)) != MAILIMAP_NO_ERROR) {
+		clist *res = NULL;
+		if ((r = fetch_bodies(mb->im, uids + i, sizes + i, j - i, ad->conf->max_mail, &res)) != MAILIMAP_NO_ERROR) {
 			imap_why(mb->im, r, "UID FETCH BODY.PEEK[]", why, why_len);
-			used--;
 			broken = true;
 			break;
 		}
-		if (!raw) {
-			used--; /* expunged meanwhile */
-			continue;
-		}
-		struct extract x;
-		dc_err rc = mail_extract(raw, len, ad->max_part, &x);
-		free(raw);
-		if (rc) {
-			m->outcome = M_REJECT;
-			snprintf(m->why, sizeof m->why, "%s", x.bad);
-			extract_clear(&x);
-			continue;
-		}
-		for (size_t k = 0; k < x.n; k++) {
-			struct gw_inbound in = { .source = mb->src, .media_type = x.p[k].media[0] ? x.p[k].media : NULL,
-				                 .tag = mb->tag[0] ? mb->tag : NULL, .data = x.p[k].data, .len = x.p[k].len };
-			x.p[k].data = NULL; /* submit takes it */
-			pthread_mutex_lock(&ad->mu);
-			mb->pending++;
-			m->parts++;
-			pthread_mutex_unlock(&ad->mu);
-			rc = h->submit(h, &in, imap_ack, m);
-			if (rc) {
-				pthread_mutex_lock(&ad->mu);
-				mb->pending--;
-				m->parts--;
-				m->outcome = M_LATER;
-				pthread_mutex_unlock(&ad->mu);
-				if (rc == DC_ERR_UNSUPPORTED)
-					*no_inbound = true;
-				break; /* the rest of this mail waits with it */
+		for (; i < j && !*no_inbound; i++) {
+			if (sizes[i] == UINT32_MAX)
+				continue; /* gone meanwhile */
+			struct mail *m = &mb->batch[used++];
+			*m = (struct mail){ .mb = mb, .uid = uids[i], .outcome = M_OK };
+			if (sizes[i] > ad->conf->max_mail) {
+				m->outcome = M_REJECT;
+				snprintf(m->why, sizeof m->why, "%u bytes, over max_mail %zu (not fetched)", sizes[i],
+				         ad->conf->max_mail);
+				continue;
 			}
+			size_t len = 0;
+			const char *raw = body_of(res, m->uid, &len);
+			if (!raw) {
+				used--; /* expunged meanwhile */
+				continue;
+			}
+			take_mail(mb, m, raw, len, no_inbound);
 		}
-		extract_clear(&x);
-		if (*no_inbound)
-			break;
+		if (res)
+			mailimap_fetch_list_free(res);
 	}
 	/* every ack in before anything moves */
 	for (;;) {
@@ -919,7 +1118,6 @@ static void *mbox_thread(void *arg)
 			gw_host_conn(ad->host, mb->src, GW_CONN_UP, NULL);
 			gw_host_log(ad->host, GW_LOG_INFO, "%s: logged in%s", mb->src,
 			            mailimap_has_idle(mb->im) ? ", IDLE" : ", polling");
-			backoff = 1000;
 		}
 		bool full = false, no_inbound = false;
 		int later = round_once(mb, &full, &no_inbound, why, sizeof why);
@@ -931,12 +1129,18 @@ static void *mbox_thread(void *arg)
 			if (stopping(ad))
 				break;
 			gw_host_conn(ad->host, mb->src, GW_CONN_DOWN, why);
-			gw_host_log(ad->host, GW_LOG_WARN, "%s: %s (reconnecting)", mb->src, why);
+			/* a session that logs in but breaks in every round (a folder that refuses the
+			 * moves) backs off as a server that refuses the login does: only a whole round
+			 * resets it */
+			gw_host_log(ad->host, GW_LOG_WARN, "%s: %s (reconnecting in %llds)", mb->src, why,
+			            (long long)(backoff / 1000));
 			mailimap_free(mb->im);
 			mb->im = NULL;
 			wait_for(mb, -1, backoff);
+			backoff = backoff * 2 > 60000 ? 60000 : backoff * 2;
 			continue;
 		}
+		backoff = 1000;
 		if (full && later == 0)
 			continue; /* more may wait */
 		if (later > 0 || !mailimap_has_idle(mb->im)) {

@@ -55,13 +55,14 @@ GWKEY=$(json "$T/gw.doc" 'd["keyAgreement"][0]')
 # bob (HTTP agent) and carol (mail-only) both name the gateway as their mediator
 $TOOL did new --method peer2 --endpoint "http://127.0.0.1:$GPORT/" --routing-key "$GWKEY" --secrets "$T/bob.json" > "$T/bob"
 $TOOL did new --method peer2 --endpoint "mailto:gw@example.test" --routing-key "$GWKEY" --secrets "$T/carol.json" > "$T/carol"
-for p in erin frank; do
+for p in erin frank grace; do
 	$TOOL did new --method peer2 --endpoint "http://127.0.0.1:$GPORT/" --routing-key "$GWKEY" --secrets "$T/$p.json" > "$T/$p"
 done
-BOB=$(cat "$T/bob"); CAROL=$(cat "$T/carol"); ERIN=$(cat "$T/erin"); FRANK=$(cat "$T/frank")
-# erin's mail is refused for good (554 after DATA), frank's only for now (451)
-printf 'to %s -> smtp carol@example.test\nto %s -> http http://127.0.0.1:%s/inbox\nto %s -> smtp refuse@example.test\nto %s -> smtp later@example.test\ndefault -> reject\n' \
-	"$CAROL" "$BOB" "$RPORT" "$ERIN" "$FRANK" > "$T/rules.conf"
+BOB=$(cat "$T/bob"); CAROL=$(cat "$T/carol"); ERIN=$(cat "$T/erin"); FRANK=$(cat "$T/frank"); GRACE=$(cat "$T/grace")
+# erin's mail is refused for good (554 after DATA), frank's only for now (451), grace's
+# address does not exist (550 at RCPT TO)
+printf 'to %s -> smtp carol@example.test\nto %s -> http http://127.0.0.1:%s/inbox\nto %s -> smtp refuse@example.test\nto %s -> smtp later@example.test\nto %s -> smtp nosuchuser@example.test\ndefault -> reject\n' \
+	"$CAROL" "$BOB" "$RPORT" "$ERIN" "$FRANK" "$GRACE" > "$T/rules.conf"
 kill -HUP "$GPID"
 for i in $(seq 1 100); do grep -q "SIGHUP: reloaded" "$T/gw.log" && break; sleep 0.1; done
 mk() { printf '{"id":"%s","type":"https://didcomm.org/basicmessage/2.0/message","from":"%s","to":["%s"],"body":{"n":"%s"}}' "$1" "$2" "$3" "$1" > "$4"; }
@@ -116,6 +117,15 @@ mk f1 "$BOB" "$FRANK" "$T/f1.json"; $TOOL pack --mode anoncrypt --to "$FRANK" "$
 [ "$(post "$T/e1.f")" = 202 ] && [ "$(post "$T/f1.f")" = 202 ] && ok "two more accepted" || bad "post e1/f1"
 for i in $(seq 1 300); do grep -q 'refuse@example.test: refused: end of DATA: SMTP 554' "$T/gw.log" && break; sleep 0.1; done
 grep -q 'refuse@example.test: refused: end of DATA: SMTP 554' "$T/gw.log" && ok "554 after DATA: refused for good, with the server's reply" || bad "554" "$(grep -i smtp "$T/gw.log" | tail -3)"
+# a dead letter in the queue, its reason the server's own words
+dead_554() { $TOOL queue ls --dead -c "$T/gw.conf" > "$T/dead" 2>&1 && grep -q '554 5.7.1 refused by policy' "$T/dead"; }
+wait_until 30 dead_554 && [ "$(grep -c 'refuse@example.test' "$T/dead")" = 1 ] && ok "one dead letter, with the server's reply: $(grep -m1 -o 'SMTP 554.*' "$T/dead" | cut -c1-60)" \
+	|| bad "dead letter" "$(cat "$T/dead")"
+mk g1 "$BOB" "$GRACE" "$T/g1.json"; $TOOL pack --mode anoncrypt --to "$GRACE" "$T/g1.json" > "$T/g1.f"
+[ "$(post "$T/g1.f")" = 202 ] && ok "one for an address that does not exist accepted" || bad "post g1"
+dead_550() { $TOOL queue ls --dead -c "$T/gw.conf" > "$T/dead" 2>&1 && grep -q 'nosuchuser@example.test.*RCPT TO: SMTP 550' "$T/dead"; }
+wait_until 30 dead_550 && ok "550 at RCPT TO: a dead letter with the server's reply: $(grep -o 'RCPT TO: SMTP 550.*' "$T/dead" | cut -c1-70)" \
+	|| bad "550 dead letter" "$(cat "$T/dead"; grep nosuchuser "$T/gw.log" | tail -2)"
 for i in $(seq 1 300); do [ "$(grep -c 'later@example.test: end of DATA: SMTP 451.*will retry' "$T/gw.log")" -ge 2 ] && break; sleep 0.1; done
 [ "$(grep -c 'later@example.test: end of DATA: SMTP 451.*will retry' "$T/gw.log")" -ge 2 ] && ok "451 after DATA: retried" || bad "451 retried" "$(grep -i later "$T/gw.log" | tail -3)"
 stop_pid "$SMTPD_PID"
@@ -126,6 +136,11 @@ grep -q 'carol@example.test: connect .*(will retry)' "$T/gw.log" && ok "SMTP ser
 smtpd_start
 wait_port "$SMTP_PORT" "$SMTPD_PID"
 wait_count carol INBOX 2 && ok "delivered once the SMTP server is back" || bad "delivered after restart" "$(tail -3 "$T/gw.log")"
+uid=$(imap_uids carol INBOX | tail -1)
+curl -s "imap://carol:s3cret@127.0.0.1:$IMAP_PORT/INBOX;UID=$uid" > "$T/r2.eml"
+mkdir -p "$T/x2"; python3 tests/integration/mail/mkmail.py extract "$T/r2.eml" "$T/x2" > "$T/x2.txt"
+$TOOL unpack --secrets "$T/carol.json" "$T/x2/part-0" > "$T/out" 2>&1 && grep -q '"id":"r2"' "$T/out" &&
+	ok "it is the message sent while the server was down" || bad "r2 read back" "$(head -c 200 "$T/out")"
 
 # 5. restart loses nothing: mails that come while the gateway is down, and a kill -9 mid-batch
 stop_gw && ok "SIGTERM: exit 0" || bad "SIGTERM" "exit $?"

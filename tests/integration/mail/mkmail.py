@@ -2,9 +2,13 @@
   mkmail.py didcomm FROM TO FILE [FILE...]  one attachment per FILE (application/didcomm-encrypted+json)
   mkmail.py dcem FROM TO FILE               FILE attached as application/octet-stream, named x.dcem
   mkmail.py plain FROM TO TEXT              a mail with no DIDComm part
+  mkmail.py lmtp PORT FROM TO FILE...       one didcomm mail per FILE, each delivered straight
+                                            into TO's mailbox over dovecot's LMTP on PORT (one
+                                            connection; the order of the FILEs); prints the count
+  mkmail.py deliver PORT FROM TO EML...     the same with ready-made mails, as they are
   mkmail.py extract MAIL OUTDIR             writes each DIDComm part as OUTDIR/part-N; prints the
                                             headers checked (Keywords, Message-ID, media types)"""
-import email, email.policy, os, sys
+import email, email.policy, os, smtplib, sys
 from email.message import EmailMessage
 
 DC = ("application/didcomm-encrypted+json", "application/didcomm-signed+json", "application/didcomm-plain+json")
@@ -16,8 +20,33 @@ def base(frm, to, subject):
     return m
 
 
+def didcomm_mail(frm, to, files, subtype="didcomm-encrypted+json"):
+    m = base(frm, to, "DIDComm message")
+    m["Keywords"] = "didcomm"
+    m.set_content("A DIDComm message for an agent.\n")
+    for i, f in enumerate(files):
+        m.add_attachment(open(f, "rb").read(), maintype="application", subtype=subtype, filename="m%d.dcem" % i)
+    return m.as_bytes(policy=email.policy.SMTP)
+
+
 cmd = sys.argv[1]
-if cmd in ("didcomm", "dcem", "plain"):
+if cmd == "lmtp":
+    port, frm, to = int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    n = 0
+    with smtplib.LMTP("127.0.0.1", port) as l:
+        for f in sys.argv[5:]:
+            l.sendmail(frm, [to], didcomm_mail(frm, to, [f]))
+            n += 1
+    print(n)
+elif cmd == "deliver":
+    port, frm, to = int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    n = 0
+    with smtplib.LMTP("127.0.0.1", port) as l:
+        for f in sys.argv[5:]:
+            l.sendmail(frm, [to], open(f, "rb").read())
+            n += 1
+    print(n)
+elif cmd in ("didcomm", "dcem", "plain"):
     frm, to = sys.argv[2], sys.argv[3]
     m = base(frm, to, "DIDComm message" if cmd != "plain" else "hello")
     if cmd == "plain":
