@@ -12,6 +12,9 @@
  *   gateway of a cluster reads a shared source (an IMAP mailbox, a folder) at a time.
  * - The schema is created and migrated here, under an advisory lock (gateways start
  *   together); dc_schema holds its version, and a newer one than this program knows stops it.
+ * - queue reroute (dc_queue_redest) changes a waiting item with its row locked FOR UPDATE, and
+ *   the dead letters the store makes by itself (at a claim, at a retry) are told to
+ *   opts.dead_fn once their transaction has committed, as in the SQLite store.
  * - The connection lost: every operation fails (DC_ERR_IO, "try later" for an inbound) until
  *   a reconnect, tried on the next operation once the backoff (0.2 s doubling to 5 s) allows;
  *   statements are prepared again on each new connection.
