@@ -12,6 +12,9 @@
  *   gateway of a cluster reads a shared source (an IMAP mailbox, a folder) at a time.
  * - The schema is created and migrated here, under an advisory lock (gateways start
  *   together); dc_schema holds its version, and a newer one than this program knows stops it.
+ * - queue reroute (dc_queue_redest) changes a waiting item with its row locked FOR UPDATE, and
+ *   the dead letters the store makes by itself (at a claim, at a retry) are told to
+ *   opts.dead_fn once their transaction has committed, as in the SQLite store.
  * - The connection lost: every operation fails (DC_ERR_IO, "try later" for an inbound) until
  *   a reconnect, tried on the next operation once the backoff (0.2 s doubling to 5 s) allows;
  *   statements are prepared again on each new connection.
@@ -33,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define MIGRATE_LOCK 0x6463717565756531LL /* "dcqueue1": the advisory lock of schema changes */
 #define KEY_PRUNE_EVERY 256
 #define MAX_LOCKS 64         /* names dc_queue_exclusive keeps answers for */
@@ -45,7 +48,7 @@
 enum { P_PUT_ITEM, P_ELSE_AFTER, P_COUNT, P_COUNT_EXACT, P_NOTIFY, P_KEY_PRUNE_N, P_KEY_PRUNE_AGE, P_INFLIGHT,
        P_DUE, P_LEASE, P_ELSE_TAKE, P_ELSE_DROP, P_TODEAD, P_ACK, P_ACK_MANY, P_GET_FOR_RETRY, P_RETRY, P_HOLD,
        P_RELEASE, P_STATS, P_LISTQ, P_LISTD, P_GETQ, P_GETD, P_REQ_Q, P_REQ_D, P_PURGE_DEAD, P_RM_DEAD_GLOB,
-       P_RM_GLOB, P_RM_ID, P_RELEASE_OWN, P_RELEASE_HELD_OWN, P_SHARE, P_N };
+       P_RM_GLOB, P_RM_ID, P_RELEASE_OWN, P_RELEASE_HELD_OWN, P_SHARE, P_REDEST_GET, P_REDEST, P_ELSE_PUT, P_N };
 
 #define ITEM_COLS "id,msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,attempts,last_error"
 
@@ -57,8 +60,8 @@ static const struct {
 	[P_PUT_ITEM] = { "WITH k AS (INSERT INTO inkey(key,at_ms) SELECT $12,$6 WHERE $12::text IS NOT NULL "
 	                 "ON CONFLICT(key) DO NOTHING RETURNING 1) "
 	                 "INSERT INTO queue(msg_id,data,media_type,dest,origin,created_ms,next_ms,expires_ms,lease_until,"
-	                 "owner,sender) SELECT $1,$2::bytea,$3,$4,$5,$6::int8,$7::int8,$8::int8,$9::int8,$10,$11 "
-	                 "WHERE $12::text IS NULL OR EXISTS (SELECT 1 FROM k) RETURNING id", 12 },
+	                 "owner,sender,facts) SELECT $1,$2::bytea,$3,$4,$5,$6::int8,$7::int8,$8::int8,$9::int8,$10,$11,$13 "
+	                 "WHERE $12::text IS NULL OR EXISTS (SELECT 1 FROM k) RETURNING id", 13 },
 	/* an else of the item just put (this session's last queue id), unless that item was left
 	 * out: then its key's insert took a number of inkey's sequence and made no row with it */
 	[P_ELSE_AFTER] = { "INSERT INTO fallback(primary_id,dest,data,hold_ms,expires_ms) "
@@ -84,10 +87,11 @@ static const struct {
 	                  "f.expires_ms FROM fallback f JOIN queue q ON q.id=f.primary_id WHERE f.primary_id=$1 "
 	                  "ORDER BY f.id", 2 },
 	[P_ELSE_DROP] = { "DELETE FROM fallback WHERE primary_id=$1", 1 },
-	/* the row moves to the dead letters in one statement */
+	/* the row moves to the dead letters in one statement (what opts.dead_fn is told comes back) */
 	[P_TODEAD] = { "WITH d AS (DELETE FROM queue WHERE id=$1 RETURNING *) "
 	               "INSERT INTO dead(id,msg_id,data,media_type,dest,origin,sender,created_ms,died_ms,attempts,reason) "
-	               "SELECT id,msg_id,data,media_type,dest,origin,sender,created_ms,$2,attempts+$4,$3 FROM d", 4 },
+	               "SELECT id,msg_id,data,media_type,dest,origin,sender,created_ms,$2,attempts+$4,$3 FROM d "
+	               "RETURNING msg_id,dest,reason", 4 },
 	/* delivered: the item and its else go */
 	[P_ACK] = { "WITH f AS (DELETE FROM fallback WHERE primary_id=$1) DELETE FROM queue WHERE id=$1", 1 },
 	[P_ACK_MANY] = { "WITH f AS (DELETE FROM fallback WHERE primary_id=ANY($1::int8[])) "
@@ -114,7 +118,7 @@ static const struct {
 	              "last_error,held FROM queue WHERE id>$1 ORDER BY id LIMIT $2", 2 },
 	[P_LISTD] = { "SELECT id,msg_id,NULL::bytea,media_type,dest,origin,created_ms,died_ms,0::int8,attempts,reason,"
 	              "NULL::text FROM dead WHERE id>$1 ORDER BY id LIMIT $2", 2 },
-	[P_GETQ] = { "SELECT " ITEM_COLS ",held FROM queue WHERE id=$1", 1 },
+	[P_GETQ] = { "SELECT " ITEM_COLS ",held,facts FROM queue WHERE id=$1", 1 },
 	[P_GETD] = { "SELECT id,msg_id,data,media_type,dest,origin,created_ms,died_ms,0::int8,attempts,reason,NULL::text "
 	             "FROM dead WHERE id=$1", 1 },
 	[P_REQ_Q] = { "UPDATE queue SET next_ms=$2,lease_until=0,owner=NULL,held=NULL WHERE id=$1", 2 },
@@ -135,6 +139,14 @@ static const struct {
 	[P_RELEASE_HELD_OWN] = { "UPDATE queue SET held=NULL,owner=NULL,next_ms=$2 WHERE owner=$1 AND held IS NOT NULL", 2 },
 	/* live items of one origin or sender (else items are the gateway's own: origin "else of #N") */
 	[P_SHARE] = { "SELECT (SELECT count(*) FROM queue WHERE origin=$1)+(SELECT count(*) FROM queue WHERE sender=$1)", 1 },
+	/* queue reroute: the row locked (a claim under way elsewhere is waited for, and then its
+	 * lease is seen; a claim after this one skips the row until the commit) */
+	[P_REDEST_GET] = { "SELECT dest,lease_until FROM queue WHERE id=$1 FOR UPDATE", 1 },
+	/* $5: a new envelope, or NULL (its own stays) */
+	[P_REDEST] = { "UPDATE queue SET dest=$2,next_ms=$3,attempts=0,last_error=$4,held=NULL,lease_until=0,owner=NULL,"
+	               "data=COALESCE($5::bytea,data) WHERE id=$1", 5 },
+	[P_ELSE_PUT] = { "INSERT INTO fallback(primary_id,dest,data,hold_ms,expires_ms) "
+	                 "VALUES($1::int8,$2,$3::bytea,$4::int8,$5::int8)", 5 },
 };
 
 struct pg {
@@ -144,6 +156,12 @@ struct pg {
 	int64_t retry_at_ms;    /* monotonic: no reconnect before this */
 	int64_t backoff_ms;
 	unsigned keyed_puts;
+	/* dead letters made by the transaction in progress, for opts.dead_fn once it commits */
+	struct dead_note {
+		int64_t id;
+		char *msg_id, *dest, *reason;
+	} *notes;
+	size_t n_notes, cap_notes;
 	/* the listener (dc_queue_watch) */
 	pthread_t th;
 	bool watching;
@@ -411,6 +429,8 @@ static dc_err row_item(const PGresult *r, int row, struct dc_queue_item *it, boo
 	it->dead = dead;
 	if (PQnfields(r) > 11)
 		it->held = get_str(r, row, 11);
+	if (PQnfields(r) > 12)
+		it->facts = get_str(r, row, 12);
 	return DC_OK;
 }
 
@@ -489,12 +509,12 @@ static dc_err pg_put(struct dc_queue *q, const struct dc_queue_new_item *items, 
 		int64_t next = it->not_before_ms > now ? it->not_before_ms : now;
 		if (it->leased_until_ms > next)
 			next = it->leased_until_ms;
-		const char *v[12] = { it->msg_id, (const char *)it->data, it->media_type, it->dest, it->origin, I64(b1, now),
+		const char *v[13] = { it->msg_id, (const char *)it->data, it->media_type, it->dest, it->origin, I64(b1, now),
 			              I64(b2, next), I64(b3, it->expires_ms),
 			              I64(b4, it->leased_until_ms > 0 ? it->leased_until_ms : 0),
-			              it->leased_until_ms > 0 ? p->instance : NULL, it->sender, it->key };
-		int lens[12] = { 0, (int)it->len };
-		int fmts[12] = { 0, 1 };
+			              it->leased_until_ms > 0 ? p->instance : NULL, it->sender, it->key, it->facts };
+		int lens[13] = { 0, (int)it->len };
+		int fmts[13] = { 0, 1 };
 		if (!(ok = send_p(q, P_PUT_ITEM, v, lens, fmts)))
 			break;
 		which[sent] = i;
@@ -590,6 +610,44 @@ static dc_err pg_put(struct dc_queue *q, const struct dc_queue_new_item *items, 
 }
 
 /* ---- claim, dead letters ------------------------------------------------------------------ */
+/* a dead letter made by the transaction in progress: row 0 of P_TODEAD's result (out of
+ * memory: not told) */
+static void note_dead(struct dc_queue *q, int64_t id, const PGresult *r)
+{
+	struct pg *p = PG(q);
+	if (!q->o.dead_fn || PQntuples(r) < 1)
+		return;
+	if (p->n_notes == p->cap_notes) {
+		size_t nc = p->cap_notes ? p->cap_notes * 2 : 8;
+		struct dead_note *nn = realloc(p->notes, nc * sizeof *nn);
+		if (!nn)
+			return;
+		p->notes = nn;
+		p->cap_notes = nc;
+	}
+	struct dead_note *n = &p->notes[p->n_notes++];
+	n->id = id;
+	n->msg_id = get_str(r, 0, 0);
+	n->dest = get_str(r, 0, 1);
+	n->reason = get_str(r, 0, 2);
+}
+
+/* after the commit (tell: the dead letters are real) or a rollback, or for dc_queue_fail (not:
+ * its caller knows) */
+static void end_notes(struct dc_queue *q, bool tell)
+{
+	struct pg *p = PG(q);
+	for (size_t i = 0; i < p->n_notes; i++) {
+		struct dead_note *n = &p->notes[i];
+		if (tell)
+			q->o.dead_fn(q->o.dead_arg, n->id, n->msg_id, n->dest, n->reason);
+		free(n->msg_id);
+		free(n->dest);
+		free(n->reason);
+	}
+	p->n_notes = 0;
+}
+
 /* take_else: the item failed for good (its else runs); false: it expired (nothing runs).
  * *gone: whether the item was there. In the caller's transaction. */
 static dc_err to_dead(struct dc_queue *q, int64_t id, int64_t now, const char *reason, int extra_attempt,
@@ -618,6 +676,7 @@ static dc_err to_dead(struct dc_queue *q, int64_t id, int64_t now, const char *r
 		return rc;
 	if (gone)
 		*gone = cmd_count(r) > 0;
+	note_dead(q, id, r);
 	PQclear(r);
 	return DC_OK;
 }
@@ -722,6 +781,7 @@ out:
 		*items = out;
 		*n = got;
 	}
+	end_notes(q, rc == DC_OK);
 	for (size_t i = 0; i < nfl; i++)
 		free(fl[i].dest);
 	free(fl);
@@ -797,9 +857,12 @@ static dc_err pg_retry(struct dc_queue *q, int64_t id, int64_t now, const char *
 	}
 	if (rc)
 		goto rollback;
-	return commit(q, ei);
+	rc = commit(q, ei);
+	end_notes(q, rc == DC_OK);
+	return rc;
 rollback:
 	rollback(q);
+	end_notes(q, false);
 	return rc;
 }
 
@@ -809,7 +872,9 @@ static dc_err pg_fail(struct dc_queue *q, int64_t id, int64_t now, const char *r
 	if (rc)
 		return rc;
 	bool gone = false;
-	if ((rc = to_dead(q, id, now, reason, 1, true, &gone, ei))) {
+	rc = to_dead(q, id, now, reason, 1, true, &gone, ei);
+	end_notes(q, false); /* the caller knows */
+	if (rc) {
 		rollback(q);
 		return rc;
 	}
@@ -957,6 +1022,62 @@ static dc_err pg_requeue(struct dc_queue *q, int64_t id, int64_t now, struct dc_
 		goto rollback;
 	}
 	if ((rc = notify(q, ei)))
+		goto rollback;
+	return commit(q, ei);
+rollback:
+	rollback(q);
+	return rc;
+}
+
+/* queue reroute: one transaction with the row locked. Then every gateway is told (a
+ * notification none of them takes for its own: the command has the instance name of the
+ * gateway of its state_dir), and the one whose claim comes first takes the item. */
+static dc_err pg_redest(struct dc_queue *q, int64_t id, const struct dc_queue_redest *r, struct dc_errinfo *ei)
+{
+	dc_err rc = begin(q, ei);
+	if (rc)
+		return rc;
+	char b1[24], b2[24], b3[24], b4[24];
+	const char *gv[1] = { I64(b1, id) };
+	PGresult *res = NULL;
+	if ((rc = run(q, P_REDEST_GET, gv, NULL, NULL, &res, ei, "redest")))
+		goto rollback;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		rc = dc__fail(ei, DC_ERR_NOT_FOUND, "queue: no queued item %lld", (long long)id);
+		goto rollback;
+	}
+	bool in_flight = get_i64(res, 0, 1) > r->now_ms;
+	bool moved = PQgetisnull(res, 0, 0) || strcmp(PQgetvalue(res, 0, 0), r->from) != 0;
+	PQclear(res);
+	if (in_flight) {
+		rc = dc__fail(ei, DC_ERR_AGAIN, "queue: item %lld is in flight", (long long)id);
+		goto rollback;
+	}
+	if (moved) {
+		rc = dc__fail(ei, DC_ERR_AGAIN, "queue: item %lld has another destination now", (long long)id);
+		goto rollback;
+	}
+	const char *v[5] = { I64(b1, id), r->dest, I64(b2, r->next_ms), r->why,
+		             r->data ? (r->len ? (const char *)r->data : "") : NULL };
+	int lens[5] = { 0, 0, 0, 0, (int)r->len };
+	int fmts[5] = { 0, 0, 0, 0, 1 };
+	if ((rc = run(q, P_REDEST, v, lens, fmts, NULL, ei, "redest")))
+		goto rollback;
+	const char *dv[1] = { I64(b1, id) };
+	if ((rc = run(q, P_ELSE_DROP, dv, NULL, NULL, NULL, ei, "else delete")))
+		goto rollback;
+	for (size_t k = 0; k < r->n_els; k++) {
+		const struct dc_queue_else *e = &r->els[k];
+		const char *ev[5] = { I64(b1, id), e->dest, e->data ? (e->len ? (const char *)e->data : "") : NULL,
+			              I64(b3, e->hold_ms > 0 ? e->hold_ms : 0), I64(b4, e->expires_ms) };
+		int el[5] = { 0, 0, (int)e->len };
+		int ef[5] = { 0, 0, 1 };
+		if ((rc = run(q, P_ELSE_PUT, ev, el, ef, NULL, ei, "insert else")))
+			goto rollback;
+	}
+	const char *nv[1] = { "queue reroute" };
+	if ((rc = run(q, P_NOTIFY, nv, NULL, NULL, NULL, ei, "notify")))
 		goto rollback;
 	return commit(q, ei);
 rollback:
@@ -1301,6 +1422,8 @@ static void pg_close(struct dc_queue *q)
 		for (size_t i = 0; i < p->n_locks; i++)
 			free(p->locks[i].name);
 		pthread_mutex_destroy(&p->lk_mu);
+		end_notes(q, false);
+		free(p->notes);
 		if (p->c)
 			PQfinish(p->c);
 		if (p->password) {
@@ -1321,7 +1444,7 @@ static const struct dc_queue_store_ops pg_ops = {
 	.name = "postgres", .put = pg_put, .claim = pg_claim, .ack = pg_ack, .retry = pg_retry, .fail = pg_fail,
 	.stats = pg_stats, .list = pg_list, .get = pg_get, .requeue = pg_requeue, .purge_dead = pg_purge_dead,
 	.remove = pg_remove, .release_leases = pg_release_leases, .hold = pg_hold, .release_held = pg_release_held,
-	.ack_many = pg_ack_many, .check = pg_check, .share = pg_share, .close = pg_close, .med = &dc__pg_med_ops,
+	.ack_many = pg_ack_many, .check = pg_check, .share = pg_share, .redest = pg_redest, .close = pg_close, .med = &dc__pg_med_ops,
 	.watch = pg_watch, .identity = pg_identity, .exclusive = pg_exclusive,
 };
 
@@ -1341,8 +1464,8 @@ dc_err dc__pg_fail(struct dc_queue *q, PGresult *r, struct dc_errinfo *ei, const
 }
 
 /* ---- schema --------------------------------------------------------------------------------
- * Version 1. A later version adds a step to migrations[] (from version i to i+1), never
- * changes an earlier one. */
+ * Version 2. A later version adds a step to migrations[] (from version i to i+1), never
+ * changes an earlier one. A new database runs every step. */
 static const char schema_v1[] =
 	"CREATE TABLE queue(id bigserial PRIMARY KEY, dest text NOT NULL, next_ms int8 NOT NULL,"
 	" lease_until int8 NOT NULL DEFAULT 0, owner text, created_ms int8 NOT NULL, expires_ms int8 NOT NULL DEFAULT 0,"
@@ -1370,7 +1493,12 @@ static const char schema_v1[] =
 	/* what the whole cluster shares besides the queue: its DID */
 	"CREATE TABLE cluster(key text PRIMARY KEY, value text NOT NULL);";
 
-static const char *const migrations[] = { schema_v1 }; /* [i]: version i to i+1 */
+/* 2: the rule inputs kept with each item (dc_queue_new_item.facts) for queue reroute; the items
+ * of a version 1 store have none (queue reroute leaves them where they are) */
+static const char schema_v2[] = "ALTER TABLE queue ADD COLUMN facts text";
+
+static const char *const migrations[] = { schema_v1, schema_v2 }; /* [i]: version i to i+1 */
+_Static_assert(sizeof migrations / sizeof migrations[0] == SCHEMA_VERSION, "a migration step per version");
 
 static dc_err schema(struct dc_queue *q, struct dc_errinfo *ei)
 {

@@ -809,6 +809,258 @@ static void shares(void)
 	dc_queue_close(q);
 }
 
+/* the rule inputs kept with an item (queue reroute): back from dc_queue_get while it is
+ * queued, through a retry, a hold and a re-route; a dead letter has none */
+static void facts_kept(void)
+{
+	fresh();
+	struct dc_queue *q = open_q(NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	struct dc_queue_new_item its[2] = { item("http a", "x"), item("http a", "y") };
+	its[0].facts = "{\"part\":0,\"to\":\"did:example:carol\",\"tag\":\"t1\",\"parts\":1}";
+	int64_t ids[2];
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, its, 2, ids, NULL), DC_OK);
+	struct dc_queue_item it;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[0], &it, NULL), DC_OK);
+	CU_ASSERT(it.facts && strcmp(it.facts, its[0].facts) == 0);
+	dc_queue_item_clear(&it);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[1], &it, NULL), DC_OK);
+	CU_ASSERT_PTR_NULL(it.facts);
+	dc_queue_item_clear(&it);
+	int64_t now = now_ms() + 10;
+	CU_ASSERT_EQUAL(dc_queue_retry_later(q, ids[0], now, "refused", NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_hold(q, ids[0], "p/x", NULL), DC_OK);
+	struct dc_queue_redest r = { .from = "http a", .dest = "http b", .now_ms = now, .next_ms = now };
+	CU_ASSERT_EQUAL(dc_queue_redest(q, ids[0], &r, NULL), DC_OK);
+	dc_queue_close(q);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q = open_q(NULL)); /* and across a reopen */
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[0], &it, NULL), DC_OK);
+	CU_ASSERT(it.facts && strcmp(it.facts, its[0].facts) == 0);
+	CU_ASSERT_STRING_EQUAL(it.dest, "http b");
+	dc_queue_item_clear(&it);
+	CU_ASSERT_EQUAL(dc_queue_fail(q, ids[0], now, "gone", NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[0], &it, NULL), DC_OK);
+	CU_ASSERT(it.dead && it.facts == NULL);
+	dc_queue_item_clear(&it);
+	dc_queue_close(q);
+}
+
+/* queued items other than those given (their ids), oldest first, with their envelopes */
+static size_t others(struct dc_queue *q, const int64_t *skip, size_t n_skip, struct dc_queue_item *out, size_t max)
+{
+	struct dc_queue_item *ls = NULL;
+	size_t n = 0, got = 0;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_list(q, false, 0, 50, &ls, &n, NULL), DC_OK);
+	for (size_t i = 0; i < n; i++) {
+		bool skipped = false;
+		for (size_t k = 0; k < n_skip; k++)
+			skipped |= ls[i].id == skip[k];
+		if (!skipped && got < max)
+			CU_ASSERT_EQUAL(dc_queue_get(q, ls[i].id, &out[got++], NULL), DC_OK);
+	}
+	dc_queue_items_free(ls, n);
+	return got;
+}
+
+/* dc_queue_redest (queue reroute): only a queued item, not in flight, that still has the
+ * destination it was read with; its attempts start again, a hold ends, created and expiry stay;
+ * a new envelope and a new else (in place of the old) when given */
+static void redest(void)
+{
+	fresh();
+	struct dc_queue *q = open_q(NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	int64_t now = now_ms() + 10;
+	struct dc_queue_else old_els[2] = { { .dest = "http old-else-1" }, { .dest = "http old-else-2" } };
+	struct dc_queue_new_item its[3] = { item("http a", "one"), item("http a", "two"), item("mqtt d1", "three") };
+	its[0].els = old_els;
+	its[0].n_els = 2;
+	its[0].expires_ms = now + 3600000;
+	its[1].els = old_els;
+	its[1].n_els = 1;
+	int64_t ids[3];
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, its, 3, ids, NULL), DC_OK);
+	struct dc_queue_item *got = NULL;
+	size_t n = 0;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_claim(q, now, 10, 8, 60000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	dc_queue_items_free(got, n);
+	/* [0] waits after a failed attempt, [1] is in flight (leased until now + 60 s), [2] is held */
+	CU_ASSERT_EQUAL(dc_queue_retry_later(q, ids[0], now, "connection refused", NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_hold(q, ids[2], "p/d1", NULL), DC_OK);
+	struct dc_queue_item before, it;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[0], &before, NULL), DC_OK);
+	CU_ASSERT_EQUAL(before.attempts, 1);
+	struct dc_errinfo ei = { 0 };
+
+	/* moved: destination, next attempt, attempts 0, last error; created and expiry kept */
+	struct dc_queue_else new_els[1] = { { .dest = "hold did:example:x", .data = (const uint8_t *)"own", .len = 3,
+		                              .hold_ms = 7200000 } };
+	struct dc_queue_redest r = { .from = "http a", .dest = "http b", .now_ms = now, .next_ms = now + 5,
+		                     .why = "rerouted from http a", .els = new_els, .n_els = 1 };
+	CU_ASSERT_EQUAL(dc_queue_redest(q, ids[0], &r, &ei), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[0], &it, NULL), DC_OK);
+	CU_ASSERT_STRING_EQUAL(it.dest, "http b");
+	CU_ASSERT_EQUAL(it.attempts, 0);
+	CU_ASSERT_STRING_EQUAL(it.last_error, "rerouted from http a");
+	CU_ASSERT_EQUAL(it.next_ms, now + 5);
+	CU_ASSERT_EQUAL(it.created_ms, before.created_ms);
+	CU_ASSERT_EQUAL(it.expires_ms, now + 3600000);
+	CU_ASSERT(it.len == 3 && memcmp(it.data, "one", 3) == 0); /* no new envelope: its own */
+	dc_queue_item_clear(&it);
+	dc_queue_item_clear(&before);
+	/* the same again: its destination is another now (someone moved it meanwhile) */
+	CU_ASSERT_EQUAL(dc_queue_redest(q, ids[0], &r, &ei), DC_ERR_AGAIN);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ei.msg, "another destination"));
+
+	/* in flight: left alone */
+	struct dc_queue_redest r1 = { .from = "http a", .dest = "http c", .now_ms = now, .next_ms = now };
+	CU_ASSERT_EQUAL(dc_queue_redest(q, ids[1], &r1, &ei), DC_ERR_AGAIN);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ei.msg, "in flight"));
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[1], &it, NULL), DC_OK);
+	CU_ASSERT_STRING_EQUAL(it.dest, "http a");
+	dc_queue_item_clear(&it);
+	/* its lease ran out (the gateway died mid-delivery): waiting again, moved; no else now */
+	r1.now_ms = r1.next_ms = now + 61000;
+	CU_ASSERT_EQUAL(dc_queue_redest(q, ids[1], &r1, &ei), DC_OK);
+
+	/* held for presence: the hold ends; a new envelope, and an else without one of its own */
+	struct dc_queue_else e2 = { .dest = "http else-of-2" };
+	struct dc_queue_redest r2 = { .from = "mqtt d1", .dest = "http d", .data = (const uint8_t *)"wrapped!", .len = 8,
+		                      .now_ms = now, .next_ms = now, .els = &e2, .n_els = 1 };
+	CU_ASSERT_EQUAL(dc_queue_redest(q, ids[2], &r2, &ei), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(q, ids[2], &it, NULL), DC_OK);
+	CU_ASSERT_PTR_NULL(it.held);
+	CU_ASSERT_PTR_NULL(it.last_error);
+	CU_ASSERT(it.len == 8 && memcmp(it.data, "wrapped!", 8) == 0);
+	dc_queue_item_clear(&it);
+	struct dc_queue_stats st;
+	CU_ASSERT_EQUAL(dc_queue_stats(q, now, &st, NULL), DC_OK);
+	CU_ASSERT_EQUAL(st.presence, 0);
+
+	/* not found: no such item */
+	CU_ASSERT_EQUAL(dc_queue_redest(q, 99999, &r, &ei), DC_ERR_NOT_FOUND);
+	/* all three due at their new destinations, the new envelope with [2] */
+	CU_ASSERT_EQUAL_FATAL(dc_queue_claim(q, now + 61000, 10, 8, 60000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		const char *want = got[i].id == ids[0] ? "http b" : got[i].id == ids[1] ? "http c" : "http d";
+		CU_ASSERT_STRING_EQUAL(got[i].dest, want);
+		if (got[i].id == ids[2])
+			CU_ASSERT(got[i].len == 8 && memcmp(got[i].data, "wrapped!", 8) == 0);
+	}
+	dc_queue_items_free(got, n);
+
+	/* the else lists were replaced: [0] fails for good, only its new else comes (its own
+	 * envelope, its hold); [1]'s is gone; [2]'s takes the new envelope */
+	struct dc_queue_item el[4];
+	CU_ASSERT_EQUAL(dc_queue_fail(q, ids[0], now + 62000, "gone", NULL), DC_OK);
+	n = others(q, ids, 3, el, 4);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_STRING_EQUAL(el[0].dest, "hold did:example:x");
+	CU_ASSERT(el[0].len == 3 && memcmp(el[0].data, "own", 3) == 0);
+	CU_ASSERT(el[0].next_ms >= now + 62000 + 7200000);
+	int64_t skip[4] = { ids[0], ids[1], ids[2], el[0].id };
+	dc_queue_item_clear(&el[0]);
+	CU_ASSERT_EQUAL(dc_queue_fail(q, ids[1], now + 62000, "gone", NULL), DC_OK);
+	CU_ASSERT_EQUAL(others(q, skip, 4, el, 4), 0);
+	CU_ASSERT_EQUAL(dc_queue_fail(q, ids[2], now + 62000, "gone", NULL), DC_OK);
+	n = others(q, skip, 4, el, 4);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_STRING_EQUAL(el[0].dest, "http else-of-2");
+	CU_ASSERT(el[0].len == 8 && memcmp(el[0].data, "wrapped!", 8) == 0);
+	dc_queue_item_clear(&el[0]);
+	/* a dead letter is no queued item */
+	struct dc_queue_redest r3 = { .from = "http b", .dest = "http z", .now_ms = now + 63000, .next_ms = now };
+	CU_ASSERT_EQUAL(dc_queue_redest(q, ids[0], &r3, &ei), DC_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(count_rows("dead"), 3);
+	dc_queue_close(q);
+}
+
+struct told {
+	int n;
+	int64_t id;
+	char msg_id[40], dest[80], reason[300];
+	int64_t dead_rows; /* the dead letters another connection sees at that moment */
+};
+
+static void on_dead(void *arg, int64_t id, const char *msg_id, const char *dest, const char *reason)
+{
+	struct told *t = arg;
+	t->n++;
+	t->id = id;
+	snprintf(t->msg_id, sizeof t->msg_id, "%s", msg_id ? msg_id : "");
+	snprintf(t->dest, sizeof t->dest, "%s", dest ? dest : "");
+	snprintf(t->reason, sizeof t->reason, "%s", reason ? reason : "");
+	t->dead_rows = count_rows("dead");
+}
+
+/* opts.dead_fn: the dead letters the store makes by itself (expired or too old, at a retry or
+ * at a claim) are told once each, after the commit (another connection sees them then); those
+ * of dc_queue_fail are its caller's and are not */
+static void dead_told(void)
+{
+	fresh();
+	struct told t = { 0 };
+	struct dc_queue_opts o = { .dead_fn = on_dead, .dead_arg = &t, .max_age_ms = 2000, .retry_base_ms = 1000 };
+	struct dc_queue *q = open_q(&o);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	int64_t now = now_ms();
+	struct dc_queue_new_item a = item("http a", "a");
+	int64_t id;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, &a, 1, &id, NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_fail(q, id, now, "refused", NULL), DC_OK);
+	CU_ASSERT_EQUAL(t.n, 0);
+	CU_ASSERT_EQUAL(count_rows("dead"), 1);
+	/* expired before the next attempt (at least 500 ms away) */
+	struct dc_queue_new_item b = item("http b", "b");
+	b.expires_ms = now + 400;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, &b, 1, &id, NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_retry_later(q, id, now, "connection refused", NULL), DC_OK);
+	CU_ASSERT_EQUAL(t.n, 1);
+	CU_ASSERT_EQUAL(t.id, id);
+	CU_ASSERT_STRING_EQUAL(t.msg_id, "m");
+	CU_ASSERT_STRING_EQUAL(t.dest, "http b");
+	CU_ASSERT(strstr(t.reason, "expired") && strstr(t.reason, "connection refused"));
+	CU_ASSERT_EQUAL(t.dead_rows, 2);
+	/* too old at a retry (max_age 2 s) */
+	struct dc_queue_new_item c = item("http c", "c");
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, &c, 1, &id, NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_retry_later(q, id, now + 5000, "timeout", NULL), DC_OK);
+	CU_ASSERT_EQUAL(t.n, 2);
+	CU_ASSERT_EQUAL(t.id, id);
+	CU_ASSERT(strstr(t.reason, "max_age") && strstr(t.reason, "timeout"));
+	CU_ASSERT_EQUAL(t.dead_rows, 3);
+	/* expired, found by a claim */
+	struct dc_queue_new_item d = item("http d", "d");
+	d.expires_ms = now + 100;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, &d, 1, &id, NULL), DC_OK);
+	struct dc_queue_item *got = NULL;
+	size_t n = 0;
+	CU_ASSERT_EQUAL(dc_queue_claim(q, now + 1000, 10, 8, 60000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n, 0);
+	dc_queue_items_free(got, n);
+	CU_ASSERT_EQUAL(t.n, 3);
+	CU_ASSERT_EQUAL(t.id, id);
+	CU_ASSERT_STRING_EQUAL(t.dest, "http d");
+	CU_ASSERT_PTR_NOT_NULL(strstr(t.reason, "expired"));
+	CU_ASSERT_EQUAL(t.dead_rows, 4);
+	/* two too old at one claim: each told once, both committed by then */
+	struct dc_queue_new_item ef[2] = { item("http e", "e"), item("http f", "f") };
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(q, ef, 2, NULL, NULL), DC_OK);
+	CU_ASSERT_EQUAL(dc_queue_claim(q, now + 10000, 10, 8, 60000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL(n, 0);
+	dc_queue_items_free(got, n);
+	CU_ASSERT_EQUAL(t.n, 5);
+	CU_ASSERT_PTR_NOT_NULL(strstr(t.reason, "max_age"));
+	CU_ASSERT_EQUAL(t.dead_rows, 6);
+	/* nothing more to tell */
+	CU_ASSERT_EQUAL(dc_queue_claim(q, now + 20000, 10, 8, 60000, &got, &n, NULL), DC_OK);
+	dc_queue_items_free(got, n);
+	CU_ASSERT_EQUAL(t.n, 5);
+	dc_queue_close(q);
+}
+
 static int setup_pg(void)
 {
 	tq_on_pg = true;
@@ -837,6 +1089,9 @@ void init_queue_pg_tests(void)
 	TU_ADD(s, presence_hold);
 	TU_ADD(s, shares);
 	TU_ADD(s, idempotency_keys);
+	TU_ADD(s, facts_kept);
+	TU_ADD(s, redest);
+	TU_ADD(s, dead_told);
 	tq_pg_add_tests(s);
 }
 
@@ -854,4 +1109,7 @@ void init_queue_tests(void)
 	TU_ADD(s, presence_hold);
 	TU_ADD(s, shares);
 	TU_ADD(s, idempotency_keys);
+	TU_ADD(s, facts_kept);
+	TU_ADD(s, redest);
+	TU_ADD(s, dead_told);
 }

@@ -3,7 +3,8 @@
  * item together; a lease that runs out is taken over, and a start-up releases only its own;
  * a schema newer than the program is refused; the cluster's identity; LISTEN/NOTIFY wakes a
  * watcher; the connection killed under a handle comes back by itself; mediation; purges by
- * destination; the password file's mode. */
+ * destination; the password file's mode; a version 1 schema migrated; queue reroute beside
+ * another gateway's claim. */
 #include "testutil.h"
 
 #include "dc_queue.h"
@@ -213,7 +214,7 @@ static void schema_newer_refused(void)
 	CU_ASSERT_EQUAL(dc_queue_open_pg(tq_pg_url, NULL, NULL, "test-a", &a, &ei), DC_ERR_UNSUPPORTED);
 	CU_ASSERT_PTR_NULL(a);
 	CU_ASSERT(strstr(ei.msg, "version 99") && strstr(ei.msg, "newer"));
-	CU_ASSERT_EQUAL(tq_pg_exec("UPDATE dc_schema SET version=1"), 0);
+	CU_ASSERT_EQUAL(tq_pg_exec("UPDATE dc_schema SET version=2"), 0);
 	CU_ASSERT_PTR_NOT_NULL(a = open_as("test-a", NULL));
 	dc_queue_close(a);
 	/* a URL that leads nowhere: a clear error, no handle */
@@ -509,6 +510,140 @@ static void password_file_mode(void)
 	unlink(path);
 }
 
+/* a store of version 1 (before the rule inputs were kept): the first gateway of version 2
+ * adds the column and records the version, once; its items have none, new ones do */
+static int64_t schema_version(void)
+{
+	return tq_pg_count("dc_schema WHERE version=2") == 1 && tq_pg_count("dc_schema") == 1 ? 2 : -1;
+}
+
+static void schema_v1_migrated(void)
+{
+	clean();
+	struct dc_queue *a = open_as("test-a", NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	struct dc_queue_new_item it = item("http a", "old");
+	int64_t old_id = 0, new_id = 0;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(a, &it, 1, &old_id, NULL), DC_OK);
+	dc_queue_close(a);
+	/* the version 1 schema: no facts column, version 1 recorded */
+	CU_ASSERT_EQUAL_FATAL(tq_pg_exec("ALTER TABLE queue DROP COLUMN facts; UPDATE dc_schema SET version=1"), 0);
+	CU_ASSERT_EQUAL(tq_pg_count("information_schema.columns WHERE table_name='queue' AND column_name='facts'"), 0);
+	struct dc_queue *b = open_as("test-b", NULL), *c = open_as("test-c", NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c); /* the second start finds it done */
+	CU_ASSERT_EQUAL(schema_version(), 2);
+	CU_ASSERT_EQUAL(tq_pg_count("information_schema.columns WHERE table_name='queue' AND column_name='facts'"), 1);
+	struct dc_queue_item got;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(b, old_id, &got, NULL), DC_OK);
+	CU_ASSERT(got.len == 3 && memcmp(got.data, "old", 3) == 0 && got.facts == NULL);
+	dc_queue_item_clear(&got);
+	it.facts = "{\"part\":0}";
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(c, &it, 1, &new_id, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(b, new_id, &got, NULL), DC_OK);
+	CU_ASSERT(got.facts && strcmp(got.facts, "{\"part\":0}") == 0);
+	dc_queue_item_clear(&got);
+	dc_queue_close(b);
+	dc_queue_close(c);
+}
+
+/* queue reroute beside the gateways: an item another gateway holds is in flight; one whose
+ * claim is under way (its row locked) is waited for and then found in flight; once that lease
+ * ran out it moves and is nobody's; the gateway of the command's own state_dir (the same
+ * instance name) is woken */
+struct redest_job {
+	struct dc_queue *q;
+	int64_t id;
+	struct dc_queue_redest r;
+	dc_err rc;
+	char msg[256];
+};
+
+static void *redest_thread(void *arg)
+{
+	struct redest_job *j = arg;
+	struct dc_errinfo ei = { 0 };
+	j->rc = dc_queue_redest(j->q, j->id, &j->r, &ei);
+	snprintf(j->msg, sizeof j->msg, "%s", ei.msg);
+	return NULL;
+}
+
+static void redest_beside_claims(void)
+{
+	clean();
+	struct dc_queue *a = open_as("test-a", NULL), *b = open_as("test-b", NULL), *w = open_as("test-a", NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	struct dc_queue_new_item its[2] = { item("http a", "1"), item("http a", "2") };
+	int64_t ids[2];
+	CU_ASSERT_EQUAL_FATAL(dc_queue_put(a, its, 2, ids, NULL), DC_OK);
+	int64_t now = now_ms() + 10;
+	struct dc_queue_item *got = NULL;
+	size_t n = 0;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_claim(b, now, 1, 8, 60000, &got, &n, NULL), DC_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(got[0].id, ids[0]);
+	dc_queue_items_free(got, n);
+	struct dc_errinfo ei = { 0 };
+	struct dc_queue_redest r = { .from = "http a", .dest = "http b", .now_ms = now, .next_ms = now };
+	CU_ASSERT_EQUAL(dc_queue_redest(a, ids[0], &r, &ei), DC_ERR_AGAIN);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ei.msg, "in flight"));
+	/* b's lease ran out (b died): a moves it; it is nobody's, b's restart releases nothing */
+	r.now_ms = r.next_ms = now + 61000;
+	CU_ASSERT_EQUAL(dc_queue_redest(a, ids[0], &r, &ei), DC_OK);
+	CU_ASSERT_EQUAL(tq_pg_count("queue WHERE owner IS NOT NULL OR lease_until<>0"), 0);
+	uint64_t released = 9;
+	CU_ASSERT_EQUAL(dc_queue_release_leases(b, &released, NULL), DC_OK);
+	CU_ASSERT_EQUAL(released, 0);
+
+	/* a claim under way elsewhere: its row locked, its lease written, not yet committed */
+	PGconn *c = PQconnectdb(tq_pg_url);
+	CU_ASSERT_FATAL(c && PQstatus(c) == CONNECTION_OK);
+	char sql[200];
+	snprintf(sql, sizeof sql, "BEGIN; SELECT id FROM queue WHERE id=%lld FOR UPDATE; UPDATE queue SET "
+	         "lease_until=%lld, owner='test-b' WHERE id=%lld", (long long)ids[1], (long long)(now + 60000),
+	         (long long)ids[1]);
+	PGresult *res = PQexec(c, sql);
+	CU_ASSERT_EQUAL(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	static struct redest_job j;
+	memset(&j, 0, sizeof j);
+	j.q = a;
+	j.id = ids[1];
+	j.r = (struct dc_queue_redest){ .from = "http a", .dest = "http c", .now_ms = now, .next_ms = now };
+	pthread_t th;
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, redest_thread, &j), 0);
+	/* until the re-route waits for that row lock (10 s at most) */
+	bool waiting = false;
+	for (int i = 0; i < 200 && !waiting; i++)
+		if (!(waiting = tq_pg_count("pg_locks WHERE NOT granted AND locktype='transactionid'") >= 1))
+			usleep(50 * 1000);
+	CU_ASSERT(waiting);
+	res = PQexec(c, "COMMIT");
+	CU_ASSERT_EQUAL(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	PQfinish(c);
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(j.rc, DC_ERR_AGAIN);
+	CU_ASSERT_PTR_NOT_NULL(strstr(j.msg, "in flight"));
+	struct dc_queue_item it;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_get(a, ids[1], &it, NULL), DC_OK);
+	CU_ASSERT_STRING_EQUAL(it.dest, "http a");
+	dc_queue_item_clear(&it);
+
+	/* the daemon beside the command, with the same instance name, hears of a move */
+	woken = 0;
+	CU_ASSERT_EQUAL_FATAL(dc_queue_watch(w, on_due, NULL, NULL), DC_OK);
+	CU_ASSERT(wait_woken(1)); /* once when it starts listening */
+	r = (struct dc_queue_redest){ .from = "http b", .dest = "http d", .now_ms = now, .next_ms = now };
+	CU_ASSERT_EQUAL(dc_queue_redest(a, ids[0], &r, &ei), DC_OK);
+	CU_ASSERT(wait_woken(2));
+	dc_queue_close(w);
+	dc_queue_close(a);
+	dc_queue_close(b);
+}
+
 void tq_pg_add_tests(CU_pSuite s)
 {
 	TU_ADD(s, two_gateways_claim);
@@ -522,4 +657,6 @@ void tq_pg_add_tests(CU_pSuite s)
 	TU_ADD(s, exclusive_readers);
 	TU_ADD(s, keyed_else_in_a_batch);
 	TU_ADD(s, password_file_mode);
+	TU_ADD(s, schema_v1_migrated);
+	TU_ADD(s, redest_beside_claims);
 }
