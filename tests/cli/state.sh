@@ -47,7 +47,10 @@ cp "$T/gw/secrets.json" "$T/secrets.before"
 if start again; then ok "starts without did.txt"; else bad "starts without did.txt" "$(tail -n 3 "$T/again.log")"; fi
 [ "$(cat "$T/gw/did.txt" 2>/dev/null)" = "$DID" ] && ok "did.txt written again with the same DID" ||
 	bad "same DID after restart" "$(cat "$T/gw/did.txt" 2>/dev/null)"
-grep -qF "identity $DID" "$T/again.log" && ok "the daemon runs as that DID" || bad "the daemon runs as that DID"
+# the identity line follows the "listening" line start() waits for: wait for it too
+for _ in $(seq 1 300); do grep -qF "identity $DID" "$T/again.log" && break; sleep 0.1; done
+grep -qF "identity $DID" "$T/again.log" && ok "the daemon runs as that DID" ||
+	bad "the daemon runs as that DID" "$(grep -F identity "$T/again.log")"
 cmp -s "$T/gw/secrets.json" "$T/secrets.before" && ok "secrets.json untouched" || bad "secrets.json untouched"
 stop "$DPID" || bad "the daemon stops cleanly (2)"
 
