@@ -58,7 +58,10 @@ struct dc_key {
 	                              scalar; Ed25519: 64-byte libsodium sk (seed||pk);
 	                              EC: big-endian scalar of field length */
 	size_t priv_len;
-	void *evp;                 /* EVP_PKEY* cache for EC curves (lazy, owned), or NULL */
+	void *evp;                 /* EVP_PKEY* cache for EC curves (lazy, owned), or NULL: signing */
+	void *ecpt;                /* EC_POINT* of pub for EC curves (owned), or NULL: ECDH */
+	void *ecd;                 /* BIGNUM* (secure heap, constant-time flag) of an EC private
+	                              scalar (owned), or NULL: ECDH */
 	uint8_t eph[DC_MAX_PRIV];  /* an ephemeral key's private part (priv points here): it lives for
 	                              one pack on the caller's stack, so no guarded page per message */
 };
@@ -79,11 +82,11 @@ dc_err dc__key_generate(enum dc_crv crv, struct dc_key **out) DC_WUR;
 /* A fresh key-agreement key in the caller's storage (the ephemeral key of a JWE): no kid, the
  * private part inside k itself. Always pair with dc__key_eph_clear (wipes it), even on failure. */
 struct dc_keygen_cache {
-	void *ctx[DC_CRV_SECP256K1 + 1]; /* EVP_PKEY_CTX * per EC curve, made on first use */
+	void *bn; /* BN_CTX * (secure heap) for EC key generation, made on first use */
 };
 void dc__keygen_cache_clear(struct dc_keygen_cache *kc);
-/* kc (may be NULL): EC key generation contexts kept between calls (one user at a time). An EC
- * ephemeral key keeps its scalar inside k->evp only (eph stays zero; ECDH goes through evp). */
+/* kc (may be NULL): kept between calls (one user at a time). An EC ephemeral key keeps its
+ * scalar in k->ecd only (eph stays zero). */
 dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k, struct dc_keygen_cache *kc) DC_WUR;
 void dc__key_eph_clear(struct dc_key *k);
 dc_err dc__key_set_kid(struct dc_key *k, const char *kid) DC_WUR;

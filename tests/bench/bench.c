@@ -1,6 +1,7 @@
 /* libdidcomm benchmark: each pack/unpack operation beside its floor, on one thread.
  *
- *   bench [SECONDS]            times every operation (SECONDS each, default 1.0) beside the
+ *   bench [SECONDS [FILTER]]   times every operation (SECONDS each, default 1.0; with FILTER,
+ *                              only those whose "KIND OP MODE" contains it) beside the
  *                              public-key primitives it cannot avoid (the floor: for each
  *                              primitive the faster of libsodium and OpenSSL, chosen by timing
  *                              both first). Each row runs in rounds, every round timing the
@@ -674,7 +675,7 @@ static void run_row(struct result *r, struct job *j, bool pack, struct prims *p,
 	}
 }
 
-static int run_bench(double secs)
+static int run_bench(double secs, const char *filter)
 {
 	struct world worlds[N_WORLDS];
 	struct result res[64];
@@ -689,6 +690,10 @@ static int run_bench(double secs)
 			job_init(&j, &worlds[wi], m);
 			op_pack(&j); /* the envelope for unpack; fail early */
 			for (int k = 0; k < 2; k++) {
+				char name[160];
+				snprintf(name, sizeof name, "%s %s %s", worlds[wi].kind, k ? "unpack" : "pack", m->name);
+				if (filter && !strstr(name, filter))
+					continue;
 				struct result *r = &res[nres++];
 				r->kind = worlds[wi].kind;
 				r->op = k ? "unpack" : "pack";
@@ -890,8 +895,8 @@ int main(int argc, char **argv)
 		return run_op(argv[2], argv[3], argv[4], strtol(argv[5], NULL, 10));
 	double secs = argc >= 2 ? strtod(argv[1], NULL) : 1.0;
 	if (!(secs > 0.01 && secs < 600)) {
-		fprintf(stderr, "usage: bench [SECONDS] | op KIND OP MODE N | rss-prepare DIR MIB | rss-unpack DIR\n");
+		fprintf(stderr, "usage: bench [SECONDS [FILTER]] | op KIND OP MODE N | rss-prepare DIR MIB | rss-unpack DIR\n");
 		return 2;
 	}
-	return run_bench(secs);
+	return run_bench(secs, argc >= 3 ? argv[2] : NULL);
 }
