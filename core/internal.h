@@ -43,6 +43,21 @@ size_t dc__json_escape(const char *s, char *out);
 dc_err dc__json_print(const cJSON *j, char **out, size_t *len) DC_WUR;
 /* Zero every string value under j, then cJSON_Delete (for JSON that held secrets). */
 void dc__json_delete_secret(cJSON *j);
+/* Reading JSON of a known shape in place, without a tree (the envelope scanners of jwe.c and
+ * jws.c): each step returns false when the text is not what it expects, and the JSON parser
+ * then gives the verdict. */
+struct dc_span {
+	const char *p;
+	size_t n;
+};
+struct dc_scan {
+	const char *p, *end;
+};
+void dc__scan_ws(struct dc_scan *s);
+bool dc__scan_lit(struct dc_scan *s, char c);  /* whitespace, then c */
+/* whitespace, then a string without escapes or control characters; v points into the text */
+bool dc__scan_str(struct dc_scan *s, struct dc_span *v);
+bool dc__span_is(const struct dc_span *v, const char *name);
 
 /* ---- keys: key.c -------------------------------------------------------------------- */
 #define DC_MAX_PUB 133  /* P-521 uncompressed: 1 + 2*66 */
@@ -174,10 +189,6 @@ struct dc_jwe {
 dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, struct dc_errinfo *ei) DC_WUR;
 /* The usual shape of an envelope read in place (see jwe.c): spans into the text. */
 #define DC_JWE_SCAN_MAX 8 /* recipients; more go to the JSON parser */
-struct dc_span {
-	const char *p;
-	size_t n;
-};
 struct dc_jwe_text {
 	struct dc_span prot, iv, ct, tag;
 	struct dc_span kid[DC_JWE_SCAN_MAX], ek[DC_JWE_SCAN_MAX];
@@ -221,6 +232,10 @@ struct dc_jws {
 };
 /* General or flattened JSON serialisation. */
 dc_err dc__jws_parse(const cJSON *j, struct dc_jws **out, struct dc_errinfo *ei) DC_WUR;
+/* The same from the JSON text when it has the usual shape (see jws.c), without a JSON tree.
+ * false: not that shape, nothing done (parse it with dc__json_parse + dc__jws_parse, which
+ * give the verdict). true: *rc is the verdict and, on DC_OK, *out the JWS. */
+bool dc__jws_scan(const char *in, size_t n, struct dc_jws **out, dc_err *rc, struct dc_errinfo *ei) DC_WUR;
 void dc__jws_free(struct dc_jws *jws);
 dc_err dc__jws_verify(const struct dc_jws *jws, size_t idx, const struct dc_key *pub) DC_WUR;
 /* General JSON: protected {"typ":"application/didcomm-signed+json","alg":..}, header {"kid"}. */
