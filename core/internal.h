@@ -96,13 +96,8 @@ dc_err dc__key_priv_d(const struct dc_key *k, uint8_t *d, size_t cap, size_t *le
 dc_err dc__key_generate(enum dc_crv crv, struct dc_key **out) DC_WUR;
 /* A fresh key-agreement key in the caller's storage (the ephemeral key of a JWE): no kid, the
  * private part inside k itself. Always pair with dc__key_eph_clear (wipes it), even on failure. */
-struct dc_keygen_cache {
-	void *bn; /* BN_CTX * (secure heap) for EC key generation, made on first use */
-};
-void dc__keygen_cache_clear(struct dc_keygen_cache *kc);
-/* kc (may be NULL): kept between calls (one user at a time). An EC ephemeral key keeps its
- * scalar in k->ecd only (eph stays zero). */
-dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k, struct dc_keygen_cache *kc) DC_WUR;
+/* An EC ephemeral key keeps its scalar in k->ecd only (eph stays zero). */
+dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k) DC_WUR;
 void dc__key_eph_clear(struct dc_key *k);
 dc_err dc__key_set_kid(struct dc_key *k, const char *kid) DC_WUR;
 dc_err dc__key_dup_public(const struct dc_key *k, struct dc_key **out) DC_WUR;
@@ -214,7 +209,7 @@ dc_err dc__jwe_decrypt(const struct dc_jwe *jwe, size_t idx, const struct dc_key
  * is the sender's private key-agreement key and skid its kid. *out: malloc'd JSON text. */
 dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key *sender, const char *skid,
                        const struct dc_key *const *rcpts, size_t n, const uint8_t *pt, size_t pt_len,
-                       struct dc_keygen_cache *kc, char **out, size_t *out_len, struct dc_errinfo *ei) DC_WUR;
+                       char **out, size_t *out_len, struct dc_errinfo *ei) DC_WUR;
 
 /* ---- JWS: jws.c --------------------------------------------------------------------- */
 struct dc_jws_sig {
@@ -339,7 +334,6 @@ struct dc_ctx {
 	struct dc_resolver *res;
 	struct dc_keystore *ks;
 	struct dc_limits lim;
-	struct dc_keygen_cache keygen; /* for ephemeral EC keys: a context is used by one thread */
 };
 
 

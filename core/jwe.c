@@ -630,7 +630,7 @@ static dc_err protected_header(enum dc_kw_alg alg, enum dc_enc enc, const struct
 
 dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key *sender, const char *skid,
                        const struct dc_key *const *rcpts, size_t n, const uint8_t *pt, size_t pt_len,
-                       struct dc_keygen_cache *kc, char **out, size_t *out_len, struct dc_errinfo *ei)
+                       char **out, size_t *out_len, struct dc_errinfo *ei)
 {
 	*out = NULL;
 	*out_len = 0;
@@ -671,7 +671,7 @@ dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key 
 			}
 	if ((rc = kids_digest(kids, n, digest)))
 		goto out;
-	if ((rc = dc__key_eph_generate(crv, &eph, kc)))
+	if ((rc = dc__key_eph_generate(crv, &eph)))
 		goto out;
 	/* protected header */
 	char apv_b64[64];

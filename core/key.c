@@ -411,12 +411,6 @@ static EVP_PKEY *ec_keygen(enum dc_crv crv)
 	return pk;
 }
 
-void dc__keygen_cache_clear(struct dc_keygen_cache *kc)
-{
-	BN_CTX_free(kc->bn);
-	kc->bn = NULL;
-}
-
 dc_err dc__key_generate(enum dc_crv crv, struct dc_key **out)
 {
 	*out = NULL;
@@ -471,7 +465,7 @@ out:
 	return DC_OK;
 }
 
-dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k, struct dc_keygen_cache *kc)
+dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k)
 {
 	memset(k, 0, sizeof *k);
 	k->crv = crv;
@@ -487,18 +481,15 @@ dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k, struct dc_keygen_
 	if (!dc__crv_is_key_agreement(crv))
 		return DC_ERR_UNSUPPORTED;
 	/* EC: d uniform in [1, n-1] and d*G, as OpenSSL's own key generation does; the scalar
-	 * stays in k->ecd (a constant-time BIGNUM, wiped by dc__key_eph_clear), eph stays zero */
+	 * stays in k->ecd (a constant-time BIGNUM, wiped by dc__key_eph_clear), eph stays zero.
+	 * The BN_CTX is this call's: freeing it clears what the multiplication left in it. */
 	const EC_GROUP *g = ec_group(crv);
 	size_t f = dc__crv_field_len(crv);
-	BN_CTX *bn = kc ? kc->bn : NULL;
-	if (!bn && !(bn = BN_CTX_secure_new()))
-		return DC_ERR_NOMEM;
-	if (kc)
-		kc->bn = bn;
+	BN_CTX *bn = BN_CTX_secure_new();
 	BIGNUM *d = BN_secure_new();
 	EC_POINT *q = g ? EC_POINT_new(g) : NULL;
 	dc_err rc = DC_ERR_CRYPTO;
-	if (!d || !q) {
+	if (!bn || !d || !q) {
 		rc = DC_ERR_NOMEM;
 		goto out;
 	}
@@ -520,8 +511,7 @@ dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k, struct dc_keygen_
 out:
 	BN_clear_free(d);
 	EC_POINT_free(q);
-	if (!kc)
-		BN_CTX_free(bn);
+	BN_CTX_free(bn);
 	return rc;
 }
 
@@ -575,9 +565,15 @@ dc_err dc__ecdh(const struct dc_key *priv, const struct dc_key *pub, uint8_t *z,
 	size_t f = dc__crv_field_len(priv->crv);
 	BN_CTX *bn = g && q && d ? BN_CTX_secure_new() : NULL;
 	EC_POINT *r = bn ? EC_POINT_new(g) : NULL;
-	BIGNUM *x = r ? BN_CTX_get(bn) : NULL;
+	BIGNUM *x = NULL;
+	if (r) {
+		BN_CTX_start(bn);
+		x = BN_CTX_get(bn);
+	}
 	bool ok = x && EC_POINT_mul(g, r, NULL, q, d, bn) == 1 && !EC_POINT_is_at_infinity(g, r) &&
 	          EC_POINT_get_affine_coordinates(g, r, x, NULL, bn) == 1 && BN_bn2binpad(x, z, (int)f) == (int)f;
+	if (r)
+		BN_CTX_end(bn);
 	EC_POINT_clear_free(r);
 	BN_CTX_free(bn); /* clears x */
 	if (!ok)
