@@ -15,6 +15,8 @@
  *                              seen in the run).
  *   bench op KIND OP MODE N    runs one operation N times untimed (for callgrind/perf):
  *                              KIND and MODE as in the rows, OP pack or unpack
+ *   bench prim NAME LIB N      runs one floor primitive N times untimed (for callgrind/perf):
+ *                              NAME as in the "floor" lines, LIB libsodium or OpenSSL
  *   bench rss-prepare DIR MB   writes DIR/did-docs.json, DIR/secrets.json (bob) and
  *                              DIR/big.json: an anoncrypt (XC20P) envelope of an MB-MiB message
  *   bench rss-unpack DIR       unpacks DIR/big.json once; prints
@@ -751,6 +753,28 @@ static int run_op(const char *kind, const char *op, const char *mode, long n)
 	return rc;
 }
 
+/* One floor primitive n times, untimed: "bench prim X25519 libsodium 1000" (under callgrind,
+ * --toggle-collect=call_prim counts the primitive alone). */
+static int run_prim(const char *name, const char *lib, long n)
+{
+	struct prims p;
+	prims_init(&p);
+	int rc = 2;
+	for (int i = 0; i < P_N; i++) {
+		prim_fn *fn = strcmp(lib, "libsodium") == 0 ? sodium_fn[i] : strcmp(lib, "OpenSSL") == 0 ? ossl_fn[i] : NULL;
+		if (strcmp(prim_name[i], name) != 0 || !fn)
+			continue;
+		struct prim_call c = { fn, &p };
+		for (long k = 0; k < n; k++)
+			call_prim(&c);
+		rc = 0;
+	}
+	if (rc)
+		fprintf(stderr, "bench: no primitive %s in %s\n", name, lib);
+	prims_free(&p);
+	return rc;
+}
+
 /* ---- peak RSS of one big unpack ------------------------------------------------------ */
 static char *path_join(const char *dir, const char *name)
 {
@@ -891,11 +915,14 @@ int main(int argc, char **argv)
 		return rss_prepare(argv[2], strtod(argv[3], NULL));
 	if (argc >= 3 && strcmp(argv[1], "rss-unpack") == 0)
 		return rss_unpack(argv[2]);
+	if (argc >= 5 && strcmp(argv[1], "prim") == 0)
+		return run_prim(argv[2], argv[3], strtol(argv[4], NULL, 10));
 	if (argc >= 6 && strcmp(argv[1], "op") == 0)
 		return run_op(argv[2], argv[3], argv[4], strtol(argv[5], NULL, 10));
 	double secs = argc >= 2 ? strtod(argv[1], NULL) : 1.0;
 	if (!(secs > 0.01 && secs < 600)) {
-		fprintf(stderr, "usage: bench [SECONDS [FILTER]] | op KIND OP MODE N | rss-prepare DIR MIB | rss-unpack DIR\n");
+		fprintf(stderr, "usage: bench [SECONDS [FILTER]] | op KIND OP MODE N | prim NAME LIB N | rss-prepare DIR MIB |"
+		                " rss-unpack DIR\n");
 		return 2;
 	}
 	return run_bench(secs, argc >= 3 ? argv[2] : NULL);
