@@ -126,7 +126,9 @@ struct hdr_fields {
  * members in any order, whitespace anywhere, strings without escapes. The scanner reads that
  * shape in place; anything else (another member, an escape, a control character, a duplicate,
  * a syntax error, too many recipients) is left to the JSON parser, which gives the verdict.
- * What the scanner accepts, the parser accepts as well and reads to the same strings. */
+ * What the scanner accepts, the parser accepts as well and reads to the same strings. Its
+ * steps (dc__scan_*) are in json.c. */
+
 /* An object of string members named in names (each at most once), into v; nothing else. */
 static bool scan_strs(struct dc_scan *s, const char *const *names, size_t n_names, struct dc_span *v, unsigned *seen)
 {
