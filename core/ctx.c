@@ -32,7 +32,6 @@ void dc_ctx_free(struct dc_ctx *c)
 {
 	if (!c)
 		return;
-	dc__keygen_cache_clear(&c->keygen);
 	free(c);
 }
 

@@ -43,6 +43,21 @@ size_t dc__json_escape(const char *s, char *out);
 dc_err dc__json_print(const cJSON *j, char **out, size_t *len) DC_WUR;
 /* Zero every string value under j, then cJSON_Delete (for JSON that held secrets). */
 void dc__json_delete_secret(cJSON *j);
+/* Reading JSON of a known shape in place, without a tree (the envelope scanners of jwe.c and
+ * jws.c): each step returns false when the text is not what it expects, and the JSON parser
+ * then gives the verdict. */
+struct dc_span {
+	const char *p;
+	size_t n;
+};
+struct dc_scan {
+	const char *p, *end;
+};
+void dc__scan_ws(struct dc_scan *s);
+bool dc__scan_lit(struct dc_scan *s, char c);  /* whitespace, then c */
+/* whitespace, then a string without escapes or control characters; v points into the text */
+bool dc__scan_str(struct dc_scan *s, struct dc_span *v);
+bool dc__span_is(const struct dc_span *v, const char *name);
 
 /* ---- keys: key.c -------------------------------------------------------------------- */
 #define DC_MAX_PUB 133  /* P-521 uncompressed: 1 + 2*66 */
@@ -58,7 +73,10 @@ struct dc_key {
 	                              scalar; Ed25519: 64-byte libsodium sk (seed||pk);
 	                              EC: big-endian scalar of field length */
 	size_t priv_len;
-	void *evp;                 /* EVP_PKEY* cache for EC curves (lazy, owned), or NULL */
+	void *evp;                 /* EVP_PKEY* cache for EC curves (lazy, owned), or NULL: signing */
+	void *ecpt;                /* EC_POINT* of pub for EC curves (owned), or NULL: ECDH */
+	void *ecd;                 /* BIGNUM* (secure heap, constant-time flag) of an EC private
+	                              scalar (owned), or NULL: ECDH */
 	uint8_t eph[DC_MAX_PRIV];  /* an ephemeral key's private part (priv points here): it lives for
 	                              one pack on the caller's stack, so no guarded page per message */
 };
@@ -78,13 +96,8 @@ dc_err dc__key_priv_d(const struct dc_key *k, uint8_t *d, size_t cap, size_t *le
 dc_err dc__key_generate(enum dc_crv crv, struct dc_key **out) DC_WUR;
 /* A fresh key-agreement key in the caller's storage (the ephemeral key of a JWE): no kid, the
  * private part inside k itself. Always pair with dc__key_eph_clear (wipes it), even on failure. */
-struct dc_keygen_cache {
-	void *ctx[DC_CRV_SECP256K1 + 1]; /* EVP_PKEY_CTX * per EC curve, made on first use */
-};
-void dc__keygen_cache_clear(struct dc_keygen_cache *kc);
-/* kc (may be NULL): EC key generation contexts kept between calls (one user at a time). An EC
- * ephemeral key keeps its scalar inside k->evp only (eph stays zero; ECDH goes through evp). */
-dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k, struct dc_keygen_cache *kc) DC_WUR;
+/* An EC ephemeral key keeps its scalar in k->ecd only (eph stays zero). */
+dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k) DC_WUR;
 void dc__key_eph_clear(struct dc_key *k);
 dc_err dc__key_set_kid(struct dc_key *k, const char *kid) DC_WUR;
 dc_err dc__key_dup_public(const struct dc_key *k, struct dc_key **out) DC_WUR;
@@ -171,10 +184,6 @@ struct dc_jwe {
 dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, struct dc_errinfo *ei) DC_WUR;
 /* The usual shape of an envelope read in place (see jwe.c): spans into the text. */
 #define DC_JWE_SCAN_MAX 8 /* recipients; more go to the JSON parser */
-struct dc_span {
-	const char *p;
-	size_t n;
-};
 struct dc_jwe_text {
 	struct dc_span prot, iv, ct, tag;
 	struct dc_span kid[DC_JWE_SCAN_MAX], ek[DC_JWE_SCAN_MAX];
@@ -200,7 +209,7 @@ dc_err dc__jwe_decrypt(const struct dc_jwe *jwe, size_t idx, const struct dc_key
  * is the sender's private key-agreement key and skid its kid. *out: malloc'd JSON text. */
 dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key *sender, const char *skid,
                        const struct dc_key *const *rcpts, size_t n, const uint8_t *pt, size_t pt_len,
-                       struct dc_keygen_cache *kc, char **out, size_t *out_len, struct dc_errinfo *ei) DC_WUR;
+                       char **out, size_t *out_len, struct dc_errinfo *ei) DC_WUR;
 
 /* ---- JWS: jws.c --------------------------------------------------------------------- */
 struct dc_jws_sig {
@@ -218,6 +227,10 @@ struct dc_jws {
 };
 /* General or flattened JSON serialisation. */
 dc_err dc__jws_parse(const cJSON *j, struct dc_jws **out, struct dc_errinfo *ei) DC_WUR;
+/* The same from the JSON text when it has the usual shape (see jws.c), without a JSON tree.
+ * false: not that shape, nothing done (parse it with dc__json_parse + dc__jws_parse, which
+ * give the verdict). true: *rc is the verdict and, on DC_OK, *out the JWS. */
+bool dc__jws_scan(const char *in, size_t n, struct dc_jws **out, dc_err *rc, struct dc_errinfo *ei) DC_WUR;
 void dc__jws_free(struct dc_jws *jws);
 dc_err dc__jws_verify(const struct dc_jws *jws, size_t idx, const struct dc_key *pub) DC_WUR;
 /* General JSON: protected {"typ":"application/didcomm-signed+json","alg":..}, header {"kid"}. */
@@ -321,7 +334,6 @@ struct dc_ctx {
 	struct dc_resolver *res;
 	struct dc_keystore *ks;
 	struct dc_limits lim;
-	struct dc_keygen_cache keygen; /* for ephemeral EC keys: a context is used by one thread */
 };
 
 

@@ -201,3 +201,59 @@ void dc__json_delete_secret(cJSON *j)
 	wipe(j);
 	cJSON_Delete(j);
 }
+
+/* ---- reading JSON in place ---------------------------------------------------------- */
+void dc__scan_ws(struct dc_scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+bool dc__scan_lit(struct dc_scan *s, char c)
+{
+	dc__scan_ws(s);
+	if (s->p < s->end && *s->p == c) {
+		s->p++;
+		return true;
+	}
+	return false;
+}
+
+/* Eight bytes at a time up to the first byte that is '"', '\\' or below 0x20 (base64url texts
+ * are most of an envelope), then byte by byte. */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+bool dc__scan_str(struct dc_scan *s, struct dc_span *v)
+{
+	dc__scan_ws(s);
+	if (s->p >= s->end || *s->p != '"')
+		return false;
+	const char *b = ++s->p, *c = b;
+	while (s->end - c >= 8) {
+		uint64_t x, q, e;
+		memcpy(&x, c, 8);
+		q = x ^ (ONES * '"');
+		e = x ^ (ONES * '\\');
+		if ((((q - ONES) & ~q) | ((e - ONES) & ~e) | (x - ONES * 0x20)) & ~x & HIGHS)
+			break;
+		c += 8;
+	}
+	for (; c < s->end; c++) {
+		unsigned char ch = (unsigned char)*c;
+		if (ch == '"') {
+			v->p = b;
+			v->n = (size_t)(c - b);
+			s->p = c + 1;
+			return true;
+		}
+		if (ch == '\\' || ch < 0x20)
+			return false;
+	}
+	return false;
+}
+
+bool dc__span_is(const struct dc_span *v, const char *name)
+{
+	size_t n = strlen(name);
+	return v->n == n && memcmp(v->p, name, n) == 0;
+}

@@ -126,85 +126,27 @@ struct hdr_fields {
  * members in any order, whitespace anywhere, strings without escapes. The scanner reads that
  * shape in place; anything else (another member, an escape, a control character, a duplicate,
  * a syntax error, too many recipients) is left to the JSON parser, which gives the verdict.
- * What the scanner accepts, the parser accepts as well and reads to the same strings. */
-struct scan {
-	const char *p, *end;
-};
-
-static void ws(struct scan *s)
-{
-	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-		s->p++;
-}
-
-static bool lit(struct scan *s, char c)
-{
-	ws(s);
-	if (s->p < s->end && *s->p == c) {
-		s->p++;
-		return true;
-	}
-	return false;
-}
-
-/* A string without escapes or control characters; v points into the text. Eight bytes at a
- * time up to the first byte that is '"', '\\' or below 0x20 (base64url texts are most of an
- * envelope), then byte by byte. */
-#define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-static bool str(struct scan *s, struct dc_span *v)
-{
-	ws(s);
-	if (s->p >= s->end || *s->p != '"')
-		return false;
-	const char *b = ++s->p, *c = b;
-	while (s->end - c >= 8) {
-		uint64_t x, q, e;
-		memcpy(&x, c, 8);
-		q = x ^ (ONES * '"');
-		e = x ^ (ONES * '\\');
-		if ((((q - ONES) & ~q) | ((e - ONES) & ~e) | (x - ONES * 0x20)) & ~x & HIGHS)
-			break;
-		c += 8;
-	}
-	for (; c < s->end; c++) {
-		unsigned char ch = (unsigned char)*c;
-		if (ch == '"') {
-			v->p = b;
-			v->n = (size_t)(c - b);
-			s->p = c + 1;
-			return true;
-		}
-		if (ch == '\\' || ch < 0x20)
-			return false;
-	}
-	return false;
-}
-
-static bool name_is(const struct dc_span *v, const char *name)
-{
-	size_t n = strlen(name);
-	return v->n == n && memcmp(v->p, name, n) == 0;
-}
+ * What the scanner accepts, the parser accepts as well and reads to the same strings. Its
+ * steps (dc__scan_*) are in json.c. */
 
 /* An object of string members named in names (each at most once), into v; nothing else. */
-static bool scan_strs(struct scan *s, const char *const *names, size_t n_names, struct dc_span *v, unsigned *seen)
+static bool scan_strs(struct dc_scan *s, const char *const *names, size_t n_names, struct dc_span *v, unsigned *seen)
 {
 	*seen = 0;
-	if (!lit(s, '{'))
+	if (!dc__scan_lit(s, '{'))
 		return false;
 	do {
 		struct dc_span k;
 		size_t w = 0;
-		if (!str(s, &k) || !lit(s, ':'))
+		if (!dc__scan_str(s, &k) || !dc__scan_lit(s, ':'))
 			return false;
-		while (w < n_names && !name_is(&k, names[w]))
+		while (w < n_names && !dc__span_is(&k, names[w]))
 			w++;
-		if (w == n_names || (*seen & (1u << w)) || !str(s, &v[w]))
+		if (w == n_names || (*seen & (1u << w)) || !dc__scan_str(s, &v[w]))
 			return false;
 		*seen |= 1u << w;
-	} while (lit(s, ','));
-	return lit(s, '}');
+	} while (dc__scan_lit(s, ','));
+	return dc__scan_lit(s, '}');
 }
 
 /* The protected header of the usual shape, read in raw (n bytes, ours: its strings are
@@ -216,25 +158,25 @@ static bool scan_hdr(char *raw, size_t n, struct hdr_fields *f)
 	static const char *const epk_names[] = { "kty", "crv", "x", "y" };
 	struct dc_span v[H_N], e[4];
 	unsigned seen = 0, eseen = 0;
-	struct scan s = { raw, raw + n };
-	if (!lit(&s, '{'))
+	struct dc_scan s = { raw, raw + n };
+	if (!dc__scan_lit(&s, '{'))
 		return false;
 	do {
 		struct dc_span k;
 		size_t w = 0;
-		if (!str(&s, &k) || !lit(&s, ':'))
+		if (!dc__scan_str(&s, &k) || !dc__scan_lit(&s, ':'))
 			return false;
-		while (w < H_N && !name_is(&k, names[w]))
+		while (w < H_N && !dc__span_is(&k, names[w]))
 			w++;
 		if (w == H_N || (seen & (1u << w)))
 			return false;
 		seen |= 1u << w;
-		if (w == H_EPK ? !scan_strs(&s, epk_names, 4, e, &eseen) : !str(&s, &v[w]))
+		if (w == H_EPK ? !scan_strs(&s, epk_names, 4, e, &eseen) : !dc__scan_str(&s, &v[w]))
 			return false;
-	} while (lit(&s, ','));
-	if (!lit(&s, '}'))
+	} while (dc__scan_lit(&s, ','));
+	if (!dc__scan_lit(&s, '}'))
 		return false;
-	ws(&s);
+	dc__scan_ws(&s);
 	if (s.p != s.end)
 		return false;
 	/* the strings end where their closing quotes are */
@@ -458,35 +400,36 @@ out:
 }
 
 /* {"kid":S} */
-static bool scan_header(struct scan *s, struct dc_span *kid)
+static bool scan_header(struct dc_scan *s, struct dc_span *kid)
 {
 	struct dc_span k;
-	return lit(s, '{') && str(s, &k) && name_is(&k, "kid") && lit(s, ':') && str(s, kid) && lit(s, '}');
+	return dc__scan_lit(s, '{') && dc__scan_str(s, &k) && dc__span_is(&k, "kid") && dc__scan_lit(s, ':') &&
+	       dc__scan_str(s, kid) && dc__scan_lit(s, '}');
 }
 
 /* {"header":{"kid":S},"encrypted_key":S} in either order */
-static bool scan_rcpt(struct scan *s, struct dc_span *kid, struct dc_span *ek)
+static bool scan_rcpt(struct dc_scan *s, struct dc_span *kid, struct dc_span *ek)
 {
 	bool have_h = false, have_ek = false;
-	if (!lit(s, '{'))
+	if (!dc__scan_lit(s, '{'))
 		return false;
 	for (int i = 0; i < 2; i++) {
 		struct dc_span k;
-		if ((i && !lit(s, ',')) || !str(s, &k) || !lit(s, ':'))
+		if ((i && !dc__scan_lit(s, ',')) || !dc__scan_str(s, &k) || !dc__scan_lit(s, ':'))
 			return false;
-		if (name_is(&k, "header") && !have_h) {
+		if (dc__span_is(&k, "header") && !have_h) {
 			if (!scan_header(s, kid))
 				return false;
 			have_h = true;
-		} else if (name_is(&k, "encrypted_key") && !have_ek) {
-			if (!str(s, ek))
+		} else if (dc__span_is(&k, "encrypted_key") && !have_ek) {
+			if (!dc__scan_str(s, ek))
 				return false;
 			have_ek = true;
 		} else {
 			return false;
 		}
 	}
-	return lit(s, '}');
+	return dc__scan_lit(s, '}');
 }
 
 bool dc__jwe_scan_text(const char *in, size_t n, size_t max_rcpts, struct dc_jwe_text *t)
@@ -495,38 +438,38 @@ bool dc__jwe_scan_text(const char *in, size_t n, size_t max_rcpts, struct dc_jwe
 	static const char *const names[M_N] = { "protected", "recipients", "iv", "ciphertext", "tag" };
 	struct dc_span *m[M_N] = { &t->prot, NULL, &t->iv, &t->ct, &t->tag };
 	unsigned seen = 0;
-	struct scan s = { in, in + n };
+	struct dc_scan s = { in, in + n };
 	memset(t, 0, sizeof *t);
-	if (!lit(&s, '{'))
+	if (!dc__scan_lit(&s, '{'))
 		return false;
 	for (size_t i = 0; i < M_N; i++) {
 		struct dc_span k;
-		if ((i && !lit(&s, ',')) || !str(&s, &k) || !lit(&s, ':'))
+		if ((i && !dc__scan_lit(&s, ',')) || !dc__scan_str(&s, &k) || !dc__scan_lit(&s, ':'))
 			return false;
 		size_t w = 0;
-		while (w < M_N && !name_is(&k, names[w]))
+		while (w < M_N && !dc__span_is(&k, names[w]))
 			w++;
 		if (w == M_N || (seen & (1u << w)))
 			return false;
 		seen |= 1u << w;
 		if (w != M_RCPTS) {
-			if (!str(&s, m[w]))
+			if (!dc__scan_str(&s, m[w]))
 				return false;
 			continue;
 		}
-		if (!lit(&s, '['))
+		if (!dc__scan_lit(&s, '['))
 			return false;
 		do {
 			if (t->n == max_rcpts || t->n == DC_JWE_SCAN_MAX || !scan_rcpt(&s, &t->kid[t->n], &t->ek[t->n]))
 				return false;
 			t->n++;
-		} while (lit(&s, ','));
-		if (!lit(&s, ']'))
+		} while (dc__scan_lit(&s, ','));
+		if (!dc__scan_lit(&s, ']'))
 			return false;
 	}
-	if (!lit(&s, '}'))
+	if (!dc__scan_lit(&s, '}'))
 		return false;
-	ws(&s);
+	dc__scan_ws(&s);
 	return s.p == s.end;
 }
 
@@ -689,7 +632,7 @@ static dc_err protected_header(enum dc_kw_alg alg, enum dc_enc enc, const struct
 
 dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key *sender, const char *skid,
                        const struct dc_key *const *rcpts, size_t n, const uint8_t *pt, size_t pt_len,
-                       struct dc_keygen_cache *kc, char **out, size_t *out_len, struct dc_errinfo *ei)
+                       char **out, size_t *out_len, struct dc_errinfo *ei)
 {
 	*out = NULL;
 	*out_len = 0;
@@ -730,7 +673,7 @@ dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key 
 			}
 	if ((rc = kids_digest(kids, n, digest)))
 		goto out;
-	if ((rc = dc__key_eph_generate(crv, &eph, kc)))
+	if ((rc = dc__key_eph_generate(crv, &eph)))
 		goto out;
 	/* protected header */
 	char apv_b64[64];

@@ -25,19 +25,20 @@ void dc__jws_free(struct dc_jws *jws)
 	free(jws);
 }
 
-static dc_err parse_sig(const cJSON *s, struct dc_jws_sig *out, struct dc_errinfo *ei)
+/* One signature from its protected header and signature (base64url texts) and the kid of its
+ * unprotected header (NULL: none; then the protected header's). */
+static dc_err sig_set(struct dc_jws_sig *out, const char *prot, size_t prot_len, const char *sig, size_t sig_len,
+                      const char *hdr_kid, size_t hdr_kid_len, struct dc_errinfo *ei)
 {
-	const char *prot = dc__json_str(s, "protected"), *sig = dc__json_str(s, "signature");
 	cJSON *ph = NULL;
 	uint8_t *raw = NULL;
 	size_t raw_len = 0;
 	dc_err rc;
-	if (!prot || !sig || strlen(prot) > 16384 || strlen(sig) > 1024)
+	if (!prot || !sig || prot_len > 16384 || sig_len > 1024)
 		return dc__fail(ei, DC_ERR_MALFORMED, "signed message: protected and signature are required");
-	if (!(out->protected_b64 = strdup(prot)))
+	if (!(out->protected_b64 = strndup(prot, prot_len)))
 		return DC_ERR_NOMEM;
-	if (dc__b64url_decode(prot, strlen(prot), &raw, &raw_len) ||
-	    dc__b64url_decode(sig, strlen(sig), &out->sig, &out->sig_len)) {
+	if (dc__b64url_decode(prot, prot_len, &raw, &raw_len) || dc__b64url_decode(sig, sig_len, &out->sig, &out->sig_len)) {
 		rc = dc__fail(ei, DC_ERR_MALFORMED, "signed message: protected header or signature is not base64url");
 		goto out;
 	}
@@ -55,10 +56,9 @@ static dc_err parse_sig(const cJSON *s, struct dc_jws_sig *out, struct dc_errinf
 		goto out;
 	}
 	const char *typ = dc__json_str(ph, "typ");
-	const char *kid = dc__json_str(dc__json_obj(s, "header"), "kid");
-	if (!kid)
-		kid = dc__json_str(ph, "kid");
-	if ((typ && !(out->typ = strdup(typ))) || (kid && !(out->kid = strdup(kid)))) {
+	if (!hdr_kid && (hdr_kid = dc__json_str(ph, "kid")))
+		hdr_kid_len = strlen(hdr_kid);
+	if ((typ && !(out->typ = strdup(typ))) || (hdr_kid && !(out->kid = strndup(hdr_kid, hdr_kid_len)))) {
 		rc = DC_ERR_NOMEM;
 		goto out;
 	}
@@ -67,6 +67,23 @@ out:
 	cJSON_Delete(ph);
 	free(raw);
 	return rc;
+}
+
+static dc_err parse_sig(const cJSON *s, struct dc_jws_sig *out, struct dc_errinfo *ei)
+{
+	const char *prot = dc__json_str(s, "protected"), *sig = dc__json_str(s, "signature");
+	const char *kid = dc__json_str(dc__json_obj(s, "header"), "kid");
+	return sig_set(out, prot, prot ? strlen(prot) : 0, sig, sig ? strlen(sig) : 0, kid, kid ? strlen(kid) : 0, ei);
+}
+
+/* The payload (base64url text): kept and decoded. */
+static dc_err payload_set(struct dc_jws *jws, const char *payload, size_t n, struct dc_errinfo *ei)
+{
+	if (!(jws->payload_b64 = strndup(payload, n)))
+		return DC_ERR_NOMEM;
+	if (dc__b64url_decode(payload, n, &jws->payload, &jws->payload_len))
+		return dc__fail(ei, DC_ERR_MALFORMED, "signed message: payload is not base64url");
+	return DC_OK;
 }
 
 dc_err dc__jws_parse(const cJSON *j, struct dc_jws **out, struct dc_errinfo *ei)
@@ -81,14 +98,8 @@ dc_err dc__jws_parse(const cJSON *j, struct dc_jws **out, struct dc_errinfo *ei)
 		rc = dc__fail(ei, DC_ERR_MALFORMED, "signed message: payload missing");
 		goto out;
 	}
-	if (!(jws->payload_b64 = strdup(payload))) {
-		rc = DC_ERR_NOMEM;
+	if ((rc = payload_set(jws, payload, strlen(payload), ei)))
 		goto out;
-	}
-	if (dc__b64url_decode(payload, strlen(payload), &jws->payload, &jws->payload_len)) {
-		rc = dc__fail(ei, DC_ERR_MALFORMED, "signed message: payload is not base64url");
-		goto out;
-	}
 	const cJSON *sigs = dc__json_get(j, "signatures");
 	if (sigs) {
 		int n = cJSON_GetArraySize(sigs);
@@ -123,6 +134,104 @@ dc_err dc__jws_parse(const cJSON *j, struct dc_jws **out, struct dc_errinfo *ei)
 out:
 	dc__jws_free(jws);
 	return rc;
+}
+
+/* ---- the usual shape read in place ------------------------------------------------------
+ * {"payload":S,"signatures":[{"protected":S,"signature":S,"header":{"kid":S}},...]}, members
+ * in any order, whitespace anywhere, strings without escapes, at most 16 signatures: read
+ * without a JSON tree (a signed message's payload is most of it). Anything else is left to
+ * the JSON parser, which gives the verdict; what the scanner accepts, the parser accepts as
+ * well and dc__jws_parse reads to the same JWS. */
+#define SCAN_SIGS 16
+struct sig_text {
+	struct dc_span prot, sig, kid;
+};
+
+/* {"protected":S,"signature":S,"header":{"kid":S}} in any order */
+static bool scan_sig(struct dc_scan *s, struct sig_text *t)
+{
+	enum { S_PROT, S_SIG, S_HDR, S_N };
+	static const char *const names[S_N] = { "protected", "signature", "header" };
+	struct dc_span *v[S_N] = { &t->prot, &t->sig, NULL };
+	unsigned seen = 0;
+	if (!dc__scan_lit(s, '{'))
+		return false;
+	for (size_t i = 0; i < S_N; i++) {
+		struct dc_span k;
+		size_t w = 0;
+		if ((i && !dc__scan_lit(s, ',')) || !dc__scan_str(s, &k) || !dc__scan_lit(s, ':'))
+			return false;
+		while (w < S_N && !dc__span_is(&k, names[w]))
+			w++;
+		if (w == S_N || (seen & (1u << w)))
+			return false;
+		seen |= 1u << w;
+		if (w != S_HDR ? !dc__scan_str(s, v[w])
+		               : !(dc__scan_lit(s, '{') && dc__scan_str(s, &k) && dc__span_is(&k, "kid") &&
+		                   dc__scan_lit(s, ':') && dc__scan_str(s, &t->kid) && dc__scan_lit(s, '}')))
+			return false;
+	}
+	return dc__scan_lit(s, '}');
+}
+
+bool dc__jws_scan(const char *in, size_t n, struct dc_jws **out, dc_err *rc, struct dc_errinfo *ei)
+{
+	struct sig_text st[SCAN_SIGS];
+	struct dc_span payload = { 0 };
+	size_t n_sigs = 0;
+	bool have_payload = false, have_sigs = false;
+	struct dc_scan s = { in, in + n };
+	*out = NULL;
+	if (!dc__scan_lit(&s, '{'))
+		return false;
+	for (int i = 0; i < 2; i++) {
+		struct dc_span k;
+		if ((i && !dc__scan_lit(&s, ',')) || !dc__scan_str(&s, &k) || !dc__scan_lit(&s, ':'))
+			return false;
+		if (dc__span_is(&k, "payload") && !have_payload) {
+			if (!dc__scan_str(&s, &payload))
+				return false;
+			have_payload = true;
+		} else if (dc__span_is(&k, "signatures") && !have_sigs) {
+			if (!dc__scan_lit(&s, '['))
+				return false;
+			do {
+				if (n_sigs == SCAN_SIGS || !scan_sig(&s, &st[n_sigs]))
+					return false;
+				n_sigs++;
+			} while (dc__scan_lit(&s, ','));
+			if (!dc__scan_lit(&s, ']'))
+				return false;
+			have_sigs = true;
+		} else {
+			return false;
+		}
+	}
+	if (!dc__scan_lit(&s, '}'))
+		return false;
+	dc__scan_ws(&s);
+	if (s.p != s.end)
+		return false;
+	/* the shape is right: from here on, the verdict is ours */
+	struct dc_jws *jws = calloc(1, sizeof *jws);
+	if (!jws || !(jws->sigs = calloc(n_sigs, sizeof *jws->sigs))) {
+		*rc = DC_ERR_NOMEM;
+		goto out;
+	}
+	if ((*rc = payload_set(jws, payload.p, payload.n, ei)))
+		goto out;
+	for (size_t i = 0; i < n_sigs; i++) {
+		*rc = sig_set(&jws->sigs[i], st[i].prot.p, st[i].prot.n, st[i].sig.p, st[i].sig.n, st[i].kid.p,
+		              st[i].kid.n, ei);
+		jws->n_sigs++;
+		if (*rc)
+			goto out;
+	}
+	*out = jws;
+	jws = NULL;
+out:
+	dc__jws_free(jws);
+	return true;
 }
 
 /* "protected.payload" */

@@ -1,9 +1,12 @@
 /* Keys: X25519 and Ed25519 through libsodium; P-256, P-384, P-521 and secp256k1 through
- * OpenSSL 3 (EVP). Public points are validated on their curve when they enter; private
- * parts live in sodium_malloc'd memory and must match their public key. The EVP_PKEY of an
- * EC key is built once and cached in the key: for a key pair when its private part is set
- * (keystore keys are read by several threads), for a public key on first use (documents
- * belong to one resolver, used by one thread at a time). */
+ * OpenSSL 3. Public points are validated on their curve when they enter; private parts live
+ * in sodium_malloc'd memory and must match their public key. EC keys cache what OpenSSL
+ * needs, built once: the EVP_PKEY (signatures), the decoded point and the private scalar as
+ * a constant-time BIGNUM (ECDH, done with EC_POINT_mul as OpenSSL's own ECDH does, without
+ * an EVP_PKEY and a context per message: those cost some 15 us for P-256). A key pair gets
+ * them when its private part is set (keystore keys are read by several threads), a public
+ * key when it is decoded or on first use (documents belong to one resolver, used by one
+ * thread at a time). */
 #include "internal.h"
 
 #include <openssl/bn.h>
@@ -96,6 +99,8 @@ void dc_key_free(struct dc_key *k)
 	else if (k->priv)
 		sodium_free(k->priv); /* zeroes */
 	EVP_PKEY_free(k->evp);
+	EC_POINT_free(k->ecpt);
+	BN_clear_free(k->ecd);
 	free(k->kid);
 	free(k);
 }
@@ -161,9 +166,11 @@ static const EC_GROUP *ec_group(enum dc_crv crv)
 	return dc__crv_is_ec(crv) ? ec_grp[crv] : NULL;
 }
 
-/* Decode and validate an EC point; write the uncompressed form to out (1 + 2f bytes). */
-static dc_err ec_point_norm(enum dc_crv crv, const uint8_t *in, size_t len, uint8_t *out)
+/* Decode and validate an EC point; write the uncompressed form to out (1 + 2f bytes) and
+ * hand the point to *pt. */
+static dc_err ec_point_norm(enum dc_crv crv, const uint8_t *in, size_t len, uint8_t *out, EC_POINT **pt)
 {
+	*pt = NULL;
 	size_t f = dc__crv_field_len(crv);
 	if (!((len == 1 + 2 * f && in[0] == 0x04) || (len == 1 + f && (in[0] == 0x02 || in[0] == 0x03))))
 		return DC_ERR_MALFORMED;
@@ -184,6 +191,8 @@ static dc_err ec_point_norm(enum dc_crv crv, const uint8_t *in, size_t len, uint
 		memcpy(out, in, len);
 	else if (EC_POINT_point2oct(g, p, POINT_CONVERSION_UNCOMPRESSED, out, 1 + 2 * f, bn) != 1 + 2 * f)
 		goto out;
+	*pt = p;
+	p = NULL;
 	rc = DC_OK;
 out:
 	BN_CTX_free(bn);
@@ -210,7 +219,7 @@ dc_err dc__key_from_pub(enum dc_crv crv, const uint8_t *pub, size_t len, struct 
 				rc = DC_ERR_MALFORMED;
 		}
 	} else if (dc__crv_is_ec(crv)) {
-		rc = ec_point_norm(crv, pub, len, k->pub);
+		rc = ec_point_norm(crv, pub, len, k->pub, (EC_POINT **)&k->ecpt);
 		k->pub_len = 1 + 2 * dc__crv_field_len(crv);
 	} else {
 		rc = DC_ERR_UNSUPPORTED;
@@ -270,6 +279,40 @@ static EVP_PKEY *key_evp(struct dc_key *k)
 	return k->evp;
 }
 
+/* The decoded public point of an EC key (k->pub was validated when it entered), built on first
+ * use for keys made without one; NULL on failure. */
+static const EC_POINT *key_point(struct dc_key *k)
+{
+	const EC_GROUP *g = ec_group(k->crv);
+	if (!k->ecpt && g) {
+		EC_POINT *p = EC_POINT_new(g);
+		if (p && EC_POINT_oct2point(g, p, k->pub, k->pub_len, NULL) != 1) {
+			EC_POINT_free(p);
+			p = NULL;
+		}
+		k->ecpt = p;
+	}
+	return k->ecpt;
+}
+
+/* The private scalar of an EC key pair as a constant-time BIGNUM, built on first use for keys
+ * made without one; NULL on failure. */
+static const BIGNUM *key_scalar(struct dc_key *k)
+{
+	if (!k->ecd && k->priv && k->priv != k->eph) {
+		BIGNUM *d = BN_secure_new();
+		if (d) {
+			BN_set_flags(d, BN_FLG_CONSTTIME);
+			if (!BN_bin2bn(k->priv, (int)k->priv_len, d)) {
+				BN_clear_free(d);
+				d = NULL;
+			}
+		}
+		k->ecd = d;
+	}
+	return k->ecd;
+}
+
 dc_err dc__key_set_priv(struct dc_key *k, const uint8_t *d, size_t len)
 {
 	uint8_t pk[32];
@@ -305,15 +348,22 @@ dc_err dc__key_set_priv(struct dc_key *k, const uint8_t *d, size_t len)
 		EC_POINT *p = g ? EC_POINT_new(g) : NULL, *q = g ? EC_POINT_new(g) : NULL;
 		BN_CTX *bn = BN_CTX_secure_new();
 		BIGNUM *dn = BN_secure_new();
+		if (dn)
+			BN_set_flags(dn, BN_FLG_CONSTTIME);
 		bool ok = g && p && q && bn && dn && BN_bin2bn(buf, (int)f, dn) && !BN_is_zero(dn) &&
 		          BN_cmp(dn, EC_GROUP_get0_order(g)) < 0 && EC_POINT_mul(g, p, dn, NULL, NULL, bn) == 1 &&
 		          EC_POINT_oct2point(g, q, k->pub, k->pub_len, bn) == 1 && EC_POINT_cmp(g, p, q, bn) == 0;
-		BN_clear_free(dn);
 		BN_CTX_free(bn);
 		EC_POINT_free(p);
-		EC_POINT_free(q);
-		if (!ok)
+		if (!ok) {
+			BN_clear_free(dn);
+			EC_POINT_free(q);
 			goto out;
+		}
+		BN_clear_free(k->ecd);
+		k->ecd = dn;
+		EC_POINT_free(k->ecpt);
+		k->ecpt = q;
 		k->priv_len = f;
 	} else {
 		return DC_ERR_UNSUPPORTED;
@@ -347,38 +397,18 @@ dc_err dc__key_priv_d(const struct dc_key *k, uint8_t *d, size_t cap, size_t *le
 	return DC_OK;
 }
 
-/* A new key on crv from the curve's template. slot (may be NULL): a keygen context kept by the
- * caller between calls (made here on first use; a context costs some 4 us to set up). */
-static EVP_PKEY *ec_keygen(enum dc_crv crv, EVP_PKEY_CTX **slot)
+/* A new key on crv from the curve's template. */
+static EVP_PKEY *ec_keygen(enum dc_crv crv)
 {
 	pthread_once(&ec_once, ec_tmpl_build);
 	EVP_PKEY *pk = NULL;
 	if (!ec_tmpl[crv])
 		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", crv_group(crv));
-	EVP_PKEY_CTX *c = slot ? *slot : NULL;
-	if (!c) {
-		if ((c = EVP_PKEY_CTX_new_from_pkey(NULL, ec_tmpl[crv], NULL)) && EVP_PKEY_keygen_init(c) != 1) {
-			EVP_PKEY_CTX_free(c);
-			c = NULL;
-		}
-		if (!c)
-			return NULL;
-		if (slot)
-			*slot = c;
-	}
-	if (EVP_PKEY_keygen(c, &pk) != 1)
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, ec_tmpl[crv], NULL);
+	if (!c || EVP_PKEY_keygen_init(c) != 1 || EVP_PKEY_keygen(c, &pk) != 1)
 		pk = NULL;
-	if (!slot)
-		EVP_PKEY_CTX_free(c);
+	EVP_PKEY_CTX_free(c);
 	return pk;
-}
-
-void dc__keygen_cache_clear(struct dc_keygen_cache *kc)
-{
-	for (size_t i = 0; i < sizeof kc->ctx / sizeof kc->ctx[0]; i++) {
-		EVP_PKEY_CTX_free(kc->ctx[i]);
-		kc->ctx[i] = NULL;
-	}
 }
 
 dc_err dc__key_generate(enum dc_crv crv, struct dc_key **out)
@@ -409,7 +439,7 @@ dc_err dc__key_generate(enum dc_crv crv, struct dc_key **out)
 		rc = DC_OK;
 	} else if (dc__crv_is_ec(crv)) {
 		size_t f = dc__crv_field_len(crv);
-		EVP_PKEY *pk = ec_keygen(crv, NULL);
+		EVP_PKEY *pk = ec_keygen(crv);
 		BIGNUM *d = NULL;
 		size_t plen = 0;
 		if (pk && EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_PRIV_KEY, &d) == 1 &&
@@ -435,7 +465,7 @@ out:
 	return DC_OK;
 }
 
-dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k, struct dc_keygen_cache *kc)
+dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k)
 {
 	memset(k, 0, sizeof *k);
 	k->crv = crv;
@@ -450,24 +480,47 @@ dc_err dc__key_eph_generate(enum dc_crv crv, struct dc_key *k, struct dc_keygen_
 	}
 	if (!dc__crv_is_key_agreement(crv))
 		return DC_ERR_UNSUPPORTED;
-	/* EC: the scalar stays inside the EVP_PKEY (all ECDH goes through k->evp); eph stays zero */
-	size_t f = dc__crv_field_len(crv), plen = 0;
-	EVP_PKEY *pk = ec_keygen(crv, kc ? (EVP_PKEY_CTX **)&kc->ctx[crv] : NULL);
-	if (!pk || EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, k->pub, sizeof k->pub, &plen) != 1 ||
-	    plen != 1 + 2 * f) {
-		EVP_PKEY_free(pk);
-		return DC_ERR_CRYPTO;
+	/* EC: d uniform in [1, n-1] and d*G, as OpenSSL's own key generation does; the scalar
+	 * stays in k->ecd (a constant-time BIGNUM, wiped by dc__key_eph_clear), eph stays zero.
+	 * The BN_CTX is this call's: freeing it clears what the multiplication left in it. */
+	const EC_GROUP *g = ec_group(crv);
+	size_t f = dc__crv_field_len(crv);
+	BN_CTX *bn = BN_CTX_secure_new();
+	BIGNUM *d = BN_secure_new();
+	EC_POINT *q = g ? EC_POINT_new(g) : NULL;
+	dc_err rc = DC_ERR_CRYPTO;
+	if (!bn || !d || !q) {
+		rc = DC_ERR_NOMEM;
+		goto out;
 	}
-	k->pub_len = plen;
+	BN_set_flags(d, BN_FLG_CONSTTIME);
+	do {
+		if (BN_priv_rand_range_ex(d, EC_GROUP_get0_order(g), 0, bn) != 1)
+			goto out;
+	} while (BN_is_zero(d));
+	if (EC_POINT_mul(g, q, d, NULL, NULL, bn) != 1 ||
+	    EC_POINT_point2oct(g, q, POINT_CONVERSION_UNCOMPRESSED, k->pub, sizeof k->pub, bn) != 1 + 2 * f)
+		goto out;
+	k->pub_len = 1 + 2 * f;
 	k->priv_len = f;
-	k->evp = pk;
-	return DC_OK;
+	k->ecd = d;
+	k->ecpt = q;
+	d = NULL;
+	q = NULL;
+	rc = DC_OK;
+out:
+	BN_clear_free(d);
+	EC_POINT_free(q);
+	BN_CTX_free(bn);
+	return rc;
 }
 
 void dc__key_eph_clear(struct dc_key *k)
 {
 	sodium_memzero(k->eph, sizeof k->eph);
 	EVP_PKEY_free(k->evp);
+	EC_POINT_free(k->ecpt);
+	BN_clear_free(k->ecd);
 	free(k->kid);
 	memset(k, 0, sizeof *k);
 }
@@ -501,20 +554,31 @@ dc_err dc__ecdh(const struct dc_key *priv, const struct dc_key *pub, uint8_t *z,
 		*zlen = 32;
 		return DC_OK;
 	}
-	EVP_PKEY *a = key_evp((struct dc_key *)priv), *b = key_evp((struct dc_key *)pub);
-	if (!a || !b)
-		goto fail;
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(a, NULL);
-	size_t n = DC_MAX_Z;
-	/* No second peer check (it costs a scalar multiplication): every struct dc_key public
-	 * point was decoded by ec_point_norm (on the curve, not infinity; all our EC curves have
-	 * cofactor 1) or generated here. The x coordinate comes out padded to field length. */
-	bool ok = ctx && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer_ex(ctx, b, 0) == 1 &&
-	          EVP_PKEY_derive(ctx, z, &n) == 1 && n == dc__crv_field_len(priv->crv);
-	EVP_PKEY_CTX_free(ctx);
+	/* No second check of the peer's point: every struct dc_key public point was decoded by
+	 * ec_point_norm (on the curve, not infinity; all our EC curves have cofactor 1) or
+	 * generated here. EC_POINT_mul with one point and no generator scalar is OpenSSL's
+	 * constant-time path (the one its ECDH takes). The x coordinate comes out padded to field
+	 * length. */
+	const EC_GROUP *g = ec_group(priv->crv);
+	const EC_POINT *q = key_point((struct dc_key *)pub);
+	const BIGNUM *d = key_scalar((struct dc_key *)priv);
+	size_t f = dc__crv_field_len(priv->crv);
+	BN_CTX *bn = g && q && d ? BN_CTX_secure_new() : NULL;
+	EC_POINT *r = bn ? EC_POINT_new(g) : NULL;
+	BIGNUM *x = NULL;
+	if (r) {
+		BN_CTX_start(bn);
+		x = BN_CTX_get(bn);
+	}
+	bool ok = x && EC_POINT_mul(g, r, NULL, q, d, bn) == 1 && !EC_POINT_is_at_infinity(g, r) &&
+	          EC_POINT_get_affine_coordinates(g, r, x, NULL, bn) == 1 && BN_bn2binpad(x, z, (int)f) == (int)f;
+	if (r)
+		BN_CTX_end(bn);
+	EC_POINT_clear_free(r);
+	BN_CTX_free(bn); /* clears x */
 	if (!ok)
 		goto fail;
-	*zlen = n;
+	*zlen = f;
 	return DC_OK;
 fail:
 	sodium_memzero(z, DC_MAX_Z);

@@ -328,7 +328,7 @@ static dc_err anon_to_ref(struct dc_op *op, const char *ref, enum dc_enc enc, ch
 	char *out = NULL;
 	size_t out_len = 0;
 	rc = dc__jwe_encrypt(DC_ALG_ECDH_ES_A256KW, enc, NULL, NULL, keys, n, (const uint8_t *)*env, *env_len,
-	                     &op->c->keygen, &out, &out_len, op->ei);
+	                     &out, &out_len, op->ei);
 	if (rc)
 		return rc;
 	free(*env);
@@ -657,12 +657,12 @@ dc_err dc_pack(struct dc_ctx *c, const char *msg_json, size_t len, const struct 
 			if ((rc = pick_sender(&op, sender, rdoc, g, o->curve, &skey, keys, cap, &n)))
 				goto out;
 			rc = dc__jwe_encrypt(DC_ALG_ECDH_1PU_A256KW, DC_ENC_A256CBC_HS512, skey, dc_key_kid(skey), keys, n,
-			                     (const uint8_t *)payload, payload_len, &c->keygen, &env, &env_len, ei);
+			                     (const uint8_t *)payload, payload_len, &env, &env_len, ei);
 			if (rc == DC_OK && o->protect_sender) {
 				char *outer = NULL;
 				size_t outer_len = 0;
 				rc = dc__jwe_encrypt(DC_ALG_ECDH_ES_A256KW, anon_enc, NULL, NULL, keys, n,
-				                     (const uint8_t *)env, env_len, &c->keygen, &outer, &outer_len, ei);
+				                     (const uint8_t *)env, env_len, &outer, &outer_len, ei);
 				free(env);
 				env = outer;
 				env_len = outer_len;
@@ -671,7 +671,7 @@ dc_err dc_pack(struct dc_ctx *c, const char *msg_json, size_t len, const struct 
 			if ((rc = pick_rcpt_keys(&op, rdoc, g, o->curve, keys, cap, &n)))
 				goto out;
 			rc = dc__jwe_encrypt(DC_ALG_ECDH_ES_A256KW, anon_enc, NULL, NULL, keys, n, (const uint8_t *)payload,
-			                     payload_len, &c->keygen, &env, &env_len, ei);
+			                     payload_len, &env, &env_len, ei);
 		}
 		if (rc == DC_OK)
 			rc = wrap_forwards(&op, rdoc, o->service, o->no_forward, expires, anon_enc, &env, &env_len, &endpoint);

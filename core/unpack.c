@@ -171,13 +171,11 @@ out:
 	return rc;
 }
 
-static dc_err open_jws(struct dc_op *op, const cJSON *j, struct state *st, struct dc_unpack_meta *m, uint8_t **pl,
+/* One JWS layer, parsed (jws is freed here). On success *pl is the payload (malloc'd). */
+static dc_err open_jws(struct dc_op *op, struct dc_jws *jws, struct state *st, struct dc_unpack_meta *m, uint8_t **pl,
                        size_t *pl_len)
 {
-	struct dc_jws *jws = NULL;
-	dc_err rc = dc__jws_parse(j, &jws, op->ei);
-	if (rc)
-		return rc;
+	dc_err rc;
 	if (st->sign) {
 		rc = dc__fail(op->ei, DC_ERR_MALFORMED, "signed layer inside a signed layer");
 		goto out;
@@ -351,6 +349,7 @@ dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, struct dc_jwe *first_jwe, co
 			goto out;
 		}
 		struct dc_jwe *jwe = first_jwe;
+		struct dc_jws *jws = NULL;
 		first_jwe = NULL;
 		rc = DC_OK;
 		if (jwe) {
@@ -358,13 +357,14 @@ dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, struct dc_jwe *first_jwe, co
 		} else if (first) { /* the caller parsed the outermost layer already */
 			j = first;
 			first = NULL;
-		} else if (scan_ok && dc__jwe_scan(data, data_len, c->lim.max_recipients, &jwe, &rc, ei)) {
+		} else if (scan_ok && (dc__jwe_scan(data, data_len, c->lim.max_recipients, &jwe, &rc, ei) ||
+		                       dc__jws_scan(data, data_len, &jws, &rc, ei))) {
 			if (rc) /* an envelope of the usual shape read without a JSON tree */
 				goto out;
 		} else if ((rc = dc__json_parse(data, data_len, c->lim.max_json_depth, &j, ei))) {
 			goto out;
 		}
-		if (!jwe && !cJSON_IsObject(j)) {
+		if (!jwe && !jws && !cJSON_IsObject(j)) {
 			rc = dc__fail(ei, DC_ERR_MALFORMED, "message: not a JSON object");
 			goto out;
 		}
@@ -381,10 +381,12 @@ dc_err dc__unpack_j(struct dc_ctx *c, cJSON *first, struct dc_jwe *first_jwe, co
 			if (!rc)
 				rc = open_jwe(&op, jwe, &st, m, first_enc, &next, &next_len);
 			first_enc = false;
-		} else if (dc__json_get(j, "payload") &&
-		           (dc__json_get(j, "signatures") ||
-		            dc__json_get(j, "signature"))) {
-			rc = open_jws(&op, j, &st, m, &next, &next_len);
+		} else if (jws ||
+		           (dc__json_get(j, "payload") && (dc__json_get(j, "signatures") || dc__json_get(j, "signature")))) {
+			if (!jws)
+				rc = dc__jws_parse(j, &jws, ei);
+			if (!rc)
+				rc = open_jws(&op, jws, &st, m, &next, &next_len);
 		} else {
 			/* plaintext */
 			if ((rc = dc__msg_validate(j, &c->lim, ei)))

@@ -1,6 +1,7 @@
 /* libdidcomm benchmark: each pack/unpack operation beside its floor, on one thread.
  *
- *   bench [SECONDS]            times every operation (SECONDS each, default 1.0) beside the
+ *   bench [SECONDS [FILTER]]   times every operation (SECONDS each, default 1.0; with FILTER,
+ *                              only those whose "KIND OP MODE" contains it) beside the
  *                              public-key primitives it cannot avoid (the floor: for each
  *                              primitive the faster of libsodium and OpenSSL, chosen by timing
  *                              both first). Each row runs in rounds, every round timing the
@@ -14,6 +15,8 @@
  *                              seen in the run).
  *   bench op KIND OP MODE N    runs one operation N times untimed (for callgrind/perf):
  *                              KIND and MODE as in the rows, OP pack or unpack
+ *   bench prim NAME LIB N      runs one floor primitive N times untimed (for callgrind/perf):
+ *                              NAME as in the "floor" lines, LIB libsodium or OpenSSL
  *   bench rss-prepare DIR MB   writes DIR/did-docs.json, DIR/secrets.json (bob) and
  *                              DIR/big.json: an anoncrypt (XC20P) envelope of an MB-MiB message
  *   bench rss-unpack DIR       unpacks DIR/big.json once; prints
@@ -674,7 +677,7 @@ static void run_row(struct result *r, struct job *j, bool pack, struct prims *p,
 	}
 }
 
-static int run_bench(double secs)
+static int run_bench(double secs, const char *filter)
 {
 	struct world worlds[N_WORLDS];
 	struct result res[64];
@@ -689,6 +692,10 @@ static int run_bench(double secs)
 			job_init(&j, &worlds[wi], m);
 			op_pack(&j); /* the envelope for unpack; fail early */
 			for (int k = 0; k < 2; k++) {
+				char name[160];
+				snprintf(name, sizeof name, "%s %s %s", worlds[wi].kind, k ? "unpack" : "pack", m->name);
+				if (filter && !strstr(name, filter))
+					continue;
 				struct result *r = &res[nres++];
 				r->kind = worlds[wi].kind;
 				r->op = k ? "unpack" : "pack";
@@ -743,6 +750,28 @@ static int run_op(const char *kind, const char *op, const char *mode, long n)
 		fprintf(stderr, "bench: no row %s %s %s\n", kind, op, mode);
 	for (size_t wi = 0; wi < N_WORLDS; wi++)
 		world_free(&worlds[wi]);
+	return rc;
+}
+
+/* One floor primitive n times, untimed: "bench prim X25519 libsodium 1000" (under callgrind,
+ * --toggle-collect=call_prim counts the primitive alone). */
+static int run_prim(const char *name, const char *lib, long n)
+{
+	struct prims p;
+	prims_init(&p);
+	int rc = 2;
+	for (int i = 0; i < P_N; i++) {
+		prim_fn *fn = strcmp(lib, "libsodium") == 0 ? sodium_fn[i] : strcmp(lib, "OpenSSL") == 0 ? ossl_fn[i] : NULL;
+		if (strcmp(prim_name[i], name) != 0 || !fn)
+			continue;
+		struct prim_call c = { fn, &p };
+		for (long k = 0; k < n; k++)
+			call_prim(&c);
+		rc = 0;
+	}
+	if (rc)
+		fprintf(stderr, "bench: no primitive %s in %s\n", name, lib);
+	prims_free(&p);
 	return rc;
 }
 
@@ -886,12 +915,15 @@ int main(int argc, char **argv)
 		return rss_prepare(argv[2], strtod(argv[3], NULL));
 	if (argc >= 3 && strcmp(argv[1], "rss-unpack") == 0)
 		return rss_unpack(argv[2]);
+	if (argc >= 5 && strcmp(argv[1], "prim") == 0)
+		return run_prim(argv[2], argv[3], strtol(argv[4], NULL, 10));
 	if (argc >= 6 && strcmp(argv[1], "op") == 0)
 		return run_op(argv[2], argv[3], argv[4], strtol(argv[5], NULL, 10));
 	double secs = argc >= 2 ? strtod(argv[1], NULL) : 1.0;
 	if (!(secs > 0.01 && secs < 600)) {
-		fprintf(stderr, "usage: bench [SECONDS] | op KIND OP MODE N | rss-prepare DIR MIB | rss-unpack DIR\n");
+		fprintf(stderr, "usage: bench [SECONDS [FILTER]] | op KIND OP MODE N | prim NAME LIB N | rss-prepare DIR MIB |"
+		                " rss-unpack DIR\n");
 		return 2;
 	}
-	return run_bench(secs);
+	return run_bench(secs, argc >= 3 ? argv[2] : NULL);
 }

@@ -5,6 +5,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/ec.h>
+#include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -33,6 +34,35 @@ static void aes_kw_rfc3394(void)
 	CU_ASSERT(memcmp(back, data, 32) == 0);
 	got[5] ^= 1;
 	CU_ASSERT_EQUAL(dc__aes_kw_unwrap(kek, got, 40, back), DC_ERR_CRYPTO);
+}
+
+/* Our key wrap (one AES-256-ECB context) against OpenSSL's AES-256-WRAP cipher, for fresh
+ * KEKs and every key-data length from 16 to 64 bytes; a changed byte fails the unwrap. */
+static void aes_kw_matches_openssl(void)
+{
+	for (size_t len = 16; len <= 64; len += 8) {
+		for (int round = 0; round < 8; round++) {
+			uint8_t kek[32], data[64], got[72], want[72], back[64];
+			int n = 0, m = 0;
+			randombytes_buf(kek, sizeof kek);
+			randombytes_buf(data, sizeof data);
+			EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+			CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+			EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+			CU_ASSERT_FATAL(EVP_EncryptInit_ex(c, EVP_aes_256_wrap(), NULL, kek, NULL) == 1 &&
+			                EVP_EncryptUpdate(c, want, &n, data, (int)len) == 1 &&
+			                EVP_EncryptFinal_ex(c, want + n, &m) == 1);
+			EVP_CIPHER_CTX_free(c);
+			CU_ASSERT_EQUAL((size_t)(n + m), len + 8);
+			CU_ASSERT_EQUAL(dc__aes_kw_wrap(kek, data, len, got), DC_OK);
+			CU_ASSERT(memcmp(got, want, len + 8) == 0);
+			CU_ASSERT_EQUAL(dc__aes_kw_unwrap(kek, want, len + 8, back), DC_OK);
+			CU_ASSERT(memcmp(back, data, len) == 0);
+			want[(size_t)round % (len + 8)] ^= 0x40;
+			CU_ASSERT_EQUAL(dc__aes_kw_unwrap(kek, want, len + 8, back), DC_ERR_CRYPTO);
+			CU_ASSERT(sodium_is_zero(back, len));
+		}
+	}
 }
 
 static void aead_roundtrip_and_tamper(void)
@@ -775,6 +805,7 @@ void init_crypto_tests(void)
 {
 	CU_pSuite s = CU_add_suite("crypto", NULL, NULL);
 	TU_ADD(s, aes_kw_rfc3394);
+	TU_ADD(s, aes_kw_matches_openssl);
 	TU_ADD(s, aead_roundtrip_and_tamper);
 	TU_ADD(s, names_and_curve_facts);
 	TU_ADD(s, generate_and_accessors);

@@ -155,7 +155,7 @@ static void skid_from_mismatch(void)
 	char *env = NULL;
 	size_t len = 0;
 	CU_ASSERT_EQUAL_FATAL(dc__jwe_encrypt(DC_ALG_ECDH_1PU_A256KW, DC_ENC_A256CBC_HS512, mkey, dc_key_kid(mkey),
-	                                      &bobk, 1, (const uint8_t *)MSG, strlen(MSG), NULL, &env, &len, NULL),
+	                                      &bobk, 1, (const uint8_t *)MSG, strlen(MSG), &env, &len, NULL),
 	                      DC_OK);
 	char err[256];
 	CU_ASSERT_EQUAL(unpack_with(H.ks[BOB], env, len, err, sizeof err), DC_ERR_DENIED);
@@ -187,7 +187,7 @@ static void signer_not_sender(void)
 	char *env = NULL;
 	size_t elen = 0;
 	CU_ASSERT_EQUAL_FATAL(dc__jwe_encrypt(DC_ALG_ECDH_1PU_A256KW, DC_ENC_A256CBC_HS512, akey, dc_key_kid(akey),
-	                                      &bobk, 1, (const uint8_t *)jws, len, NULL, &env, &elen, NULL),
+	                                      &bobk, 1, (const uint8_t *)jws, len, &env, &elen, NULL),
 	                      DC_OK);
 	CU_ASSERT_EQUAL(unpack_with(H.ks[BOB], env, elen, NULL, 0), DC_ERR_DENIED);
 	free(env);
@@ -205,14 +205,14 @@ static void not_addressed_to_us(void)
 	char *env = NULL;
 	size_t len = 0;
 	CU_ASSERT_EQUAL_FATAL(dc__jwe_encrypt(DC_ALG_ECDH_ES_A256KW, DC_ENC_XC20P, NULL, NULL, &bobk, 1,
-	                                      (const uint8_t *)m, strlen(m), NULL, &env, &len, NULL),
+	                                      (const uint8_t *)m, strlen(m), &env, &len, NULL),
 	                      DC_OK);
 	CU_ASSERT_EQUAL(unpack_with(H.ks[BOB], env, len, NULL, 0), DC_ERR_DENIED);
 	/* anoncrypt(anoncrypt) with no forward between: not an allowed nesting */
 	char *outer = NULL;
 	size_t olen = 0;
 	CU_ASSERT_EQUAL_FATAL(dc__jwe_encrypt(DC_ALG_ECDH_ES_A256KW, DC_ENC_XC20P, NULL, NULL, &bobk, 1,
-	                                      (const uint8_t *)env, len, NULL, &outer, &olen, NULL),
+	                                      (const uint8_t *)env, len, &outer, &olen, NULL),
 	                      DC_OK);
 	CU_ASSERT_EQUAL(unpack_with(H.ks[BOB], outer, olen, NULL, 0), DC_ERR_MALFORMED);
 	free(outer);

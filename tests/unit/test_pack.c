@@ -523,6 +523,138 @@ static void jwe_scanner(void)
 	}
 }
 
+/* The signed-message scanner (dc__jws_scan) against the JSON parser (dc__json_parse +
+ * dc__jws_parse), as check_scan does for envelopes. */
+static void check_jws_scan(const char *text, bool want_scanned, dc_err want_rc, bool unpacks)
+{
+	size_t n = strlen(text);
+	struct dc_jws *a = NULL, *b = NULL;
+	struct dc_errinfo ei = { 0 };
+	dc_err rc_a = DC_ERR_INVAL, rc_b;
+	bool scanned = dc__jws_scan(text, n, &a, &rc_a, &ei);
+	CU_ASSERT_EQUAL(scanned, want_scanned);
+	cJSON *j = NULL;
+	rc_b = dc__json_parse(text, n, 64, &j, &ei);
+	if (!rc_b)
+		rc_b = dc__jws_parse(j, &b, &ei);
+	cJSON_Delete(j);
+	if (scanned) {
+		CU_ASSERT_EQUAL(rc_a, want_rc);
+		CU_ASSERT_EQUAL(rc_a, rc_b);
+		CU_ASSERT_EQUAL(a != NULL, rc_a == DC_OK);
+	}
+	if (scanned && a && b) {
+		CU_ASSERT_STRING_EQUAL(a->payload_b64, b->payload_b64);
+		CU_ASSERT(a->payload_len == b->payload_len && memcmp(a->payload, b->payload, a->payload_len) == 0);
+		CU_ASSERT_EQUAL_FATAL(a->n_sigs, b->n_sigs);
+		for (size_t i = 0; i < a->n_sigs; i++) {
+			CU_ASSERT_STRING_EQUAL(a->sigs[i].protected_b64, b->sigs[i].protected_b64);
+			CU_ASSERT_EQUAL(a->sigs[i].alg, b->sigs[i].alg);
+			CU_ASSERT_STRING_EQUAL(a->sigs[i].kid, b->sigs[i].kid);
+			CU_ASSERT((a->sigs[i].typ == NULL) == (b->sigs[i].typ == NULL));
+			CU_ASSERT(a->sigs[i].sig_len == b->sigs[i].sig_len &&
+			          memcmp(a->sigs[i].sig, b->sigs[i].sig, a->sigs[i].sig_len) == 0);
+		}
+	}
+	dc__jws_free(a);
+	dc__jws_free(b);
+	char *msg = NULL;
+	struct dc_unpack_meta *m = NULL;
+	dc_err rc = unpack_as(BOB, text, true, &msg, &m, &ei);
+	CU_ASSERT_EQUAL(rc == DC_OK, unpacks);
+	if (rc == DC_OK)
+		CU_ASSERT_STRING_EQUAL(msg, MSG);
+	free(msg);
+	dc_unpack_meta_free(m);
+}
+
+static void jws_scanner(void)
+{
+	struct dc_pack_result res = { 0 };
+	struct dc_errinfo ei = { 0 };
+	const char *signers[] = { "did:test:alice#sig-ed25519", "did:test:alice#sig-p256" };
+	for (size_t si = 0; si < 2; si++) {
+		struct dc_pack_opts o = { .mode = DC_PACK_SIGNED, .sign_from = signers[si] };
+		CU_ASSERT_EQUAL_FATAL(pack_one(ALICE, &o, &res, &ei), DC_OK);
+		const char *env = res.items[0].msg;
+		check_jws_scan(env, true, DC_OK, true); /* as we write it */
+		/* whitespace between the tokens */
+		char *t1 = replace_all(env, ",", " ,\n\t"), *t2 = replace_all(t1, "\":", "\"\r: "),
+		     *t3 = replace_all(t2, "{", " { ");
+		CU_ASSERT_FATAL(t1 && t2 && t3);
+		check_jws_scan(t3, true, DC_OK, true);
+		free(t1);
+		free(t2);
+		free(t3);
+		/* members in another order; two signatures (the same one twice) */
+		cJSON *j = cJSON_Parse(env);
+		cJSON *sigs = cJSON_DetachItemFromObjectCaseSensitive(j, "signatures");
+		cJSON *s0 = cJSON_GetArrayItem(sigs, 0);
+		cJSON_AddItemToObject(s0, "protected", cJSON_DetachItemFromObjectCaseSensitive(s0, "protected"));
+		cJSON_AddItemToArray(sigs, cJSON_Duplicate(s0, true));
+		cJSON_AddItemToObject(j, "signatures", sigs);
+		char *t = cJSON_PrintUnformatted(j);
+		check_jws_scan(t, true, DC_OK, true);
+		free(t);
+		/* no unprotected header, a second member in it, no signature, the flattened form:
+		 * the parser's */
+		cJSON *h = cJSON_DetachItemFromObjectCaseSensitive(s0, "header");
+		t = cJSON_PrintUnformatted(j);
+		check_jws_scan(t, false, 0, false); /* no kid anywhere */
+		free(t);
+		cJSON_AddStringToObject(h, "x", "y");
+		cJSON_AddItemToObject(s0, "header", h);
+		t = cJSON_PrintUnformatted(j);
+		check_jws_scan(t, false, 0, true);
+		free(t);
+		cJSON_DeleteItemFromArray(sigs, 1);
+		cJSON_DeleteItemFromArray(sigs, 0);
+		t = cJSON_PrintUnformatted(j);
+		check_jws_scan(t, false, 0, false);
+		free(t);
+		cJSON_Delete(j);
+		j = cJSON_Parse(env);
+		cJSON *one = cJSON_DetachItemFromArray(cJSON_GetObjectItemCaseSensitive(j, "signatures"), 0);
+		cJSON_DeleteItemFromObjectCaseSensitive(j, "signatures");
+		for (cJSON *m = one->child; m; m = one->child)
+			cJSON_AddItemToObject(j, m->string, cJSON_DetachItemViaPointer(one, m));
+		cJSON_Delete(one);
+		t = cJSON_PrintUnformatted(j);
+		check_jws_scan(t, false, 0, true);
+		free(t);
+		cJSON_Delete(j);
+		/* an escaped character in the kid: the parser's, same message */
+		t = replace_all(env, "did:test:alice#", "did:test:alice\\u0023");
+		check_jws_scan(t, false, 0, true);
+		free(t);
+		/* another member, a duplicate, trailing bytes, a cut text: the parser's verdict */
+		size_t n = strlen(env);
+		char *x = malloc(n + 64);
+		CU_ASSERT_FATAL(x != NULL);
+		snprintf(x, n + 64, "%.*s,\"x\":\"AA\"}", (int)(n - 1), env);
+		check_jws_scan(x, false, 0, true);
+		snprintf(x, n + 64, "%.*s,\"payload\":\"AA\"}", (int)(n - 1), env);
+		check_jws_scan(x, false, 0, false);
+		snprintf(x, n + 64, "%s x", env);
+		check_jws_scan(x, false, 0, false);
+		snprintf(x, n + 64, "%.*s", (int)(n - 2), env);
+		check_jws_scan(x, false, 0, false);
+		free(x);
+		/* the shape, but a payload that is not base64url, a changed payload, a control
+		 * character in a string */
+		t = replace_all(env, "\"payload\":\"", "\"payload\":\"!");
+		check_jws_scan(t, true, DC_ERR_MALFORMED, false);
+		free(t);
+		t = replace_all(env, "\"payload\":\"e", "\"payload\":\"f");
+		check_jws_scan(t, true, DC_OK, false);
+		free(t);
+		t = replace_all(env, "\"payload\":\"", "\"payload\":\"\x01");
+		check_jws_scan(t, false, 0, false);
+		free(t);
+		dc_pack_result_clear(&res);
+	}
+}
+
 /* env with its protected header replaced by hdr (JSON text): malloc'd */
 static char *with_header(const char *env, const char *hdr)
 {
@@ -693,6 +825,7 @@ void init_pack_tests(void)
 	TU_ADD(s, relay_hops);
 	TU_ADD(s, relay_rewrap);
 	TU_ADD(s, jwe_scanner);
+	TU_ADD(s, jws_scanner);
 	TU_ADD(s, jwe_header_scanner);
 	TU_ADD(s, ctx_reused);
 }
