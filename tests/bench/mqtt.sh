@@ -86,7 +86,7 @@ fi
 echo "mqtt bench: $(nproc) CPUs, $(uname -m); mosquitto $(mosquitto -h 2>&1 | sed -n 's/^mosquitto version //p'), gateway with default settings (log_level warn)"
 cpu() { awk '{ print $14 + $15 }' "/proc/$GPID/stat" 2>/dev/null || echo 0; }   # utime + stime, ticks
 c0=$(cpu)
-"$OUT/mqtt_sim" "$MPORT" "$BOB" "$GWKEY" "$RPORT" "http://127.0.0.1:$GPORT/"
+MQTT_BENCH_BROKER_PID=$MPID MQTT_BENCH_GATEWAY_PID=$GPID "$OUT/mqtt_sim" "$MPORT" "$BOB" "$GWKEY" "$RPORT" "http://127.0.0.1:$GPORT/"
 rc=$?
 c1=$(cpu)
 # the gateway works in the gateway phase only (it does not see the broker phase's topics)
