@@ -38,8 +38,11 @@ fi
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
 wait_port() { for _ in $(seq 1 300); do kill -0 "$2" 2>/dev/null || return 1; (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 MPORT=$(free_port); GPORT=$(free_port); RPORT=$(free_port)
-# 1,000 devices plus the gateway: more connections than the defaults allow
-ulimit -n "$(ulimit -Hn)" 2>/dev/null
+# 1,000 devices plus the gateway: more connections than the defaults allow (three files a
+# simulated device: its socket and libmosquitto's socket pair); root may raise the hard limit
+nofile=$((3 * ${MQTT_BENCH_DEVICES:-1000} + 1024)) hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] || [ "$nofile" -gt "$hard" ] || nofile=$hard
+ulimit -n "$nofile" 2>/dev/null || ulimit -n "$hard" 2>/dev/null
 cat >"$tmp/mosquitto.conf" <<CONF
 persistence false
 log_dest file $tmp/mosquitto.log
