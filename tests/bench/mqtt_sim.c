@@ -1,5 +1,5 @@
 /* MQTT benchmark: a fleet of simulated devices (libmosquitto clients in this process, one
- * thread, one poll) doing DIDComm round trips. Normally started by tests/bench/mqtt.sh, which
+ * thread, one epoll) doing DIDComm round trips. Normally started by tests/bench/mqtt.sh, which
  * runs mosquitto and the gateway.
  *
  *   mqtt_sim MQTT_PORT BOB_DID GATEWAY_KEY RECEIVER_PORT GATEWAY_URL
@@ -309,7 +309,7 @@ static uint64_t ev_key(uint32_t kind, uint32_t i)
 static void ep_set(int op, int fd, uint32_t events, uint64_t key)
 {
 	struct epoll_event e = { .events = events, .data.u64 = key };
-	if (epoll_ctl(epfd, op, fd, &e) != 0 && !(op == EPOLL_CTL_DEL))
+	if (epoll_ctl(epfd, op, fd, &e) != 0 && op != EPOLL_CTL_DEL) /* a closed socket has left already */
 		die("epoll_ctl: %s", strerror(errno));
 }
 
