@@ -53,6 +53,8 @@ struct gw_watch {
 	gw_fd_fn *fn;
 	void *arg;
 	int fd;
+	unsigned events; /* what is being watched: an unchanged set costs no epoll_ctl */
+	bool set;
 };
 
 struct gw_timer {
@@ -423,6 +425,8 @@ static void on_poll(uv_poll_t *p, int status, int events)
 {
 	struct gw_watch *w = p->data;
 	unsigned ev = 0;
+	if (status < 0)
+		w->set = false; /* libuv stopped the watch itself (POLLERR): the next set starts it again */
 	if (status < 0 || (events & UV_READABLE))
 		ev |= GW_FD_READ;
 	if (events & UV_WRITABLE)
@@ -456,6 +460,12 @@ dc_err gw_loop_watch(struct gw_loop *l, int fd, unsigned events, gw_fd_fn *fn, v
 
 void gw_loop_watch_set(struct gw_watch *w, unsigned events)
 {
+	/* libuv re-registers the fd on every uv_poll_start, even with the same events (one or
+	 * two epoll_ctl calls): adapters set their watch after every event, mostly unchanged */
+	if (w->set && w->events == events)
+		return;
+	w->set = true;
+	w->events = events;
 	if (events)
 		uv_poll_start(&w->p, uv_events(events), on_poll);
 	else

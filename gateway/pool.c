@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@
 #define MAX_GROUP_ITEMS 256              /* deliveries in one transaction... */
 #define MAX_GROUP_BYTES (8u << 20)       /* ...and their bytes, past the first message */
 #define RATE_BUCKETS 4096                /* per-peer submit rates, by a hash of the address */
+#define GATHER_US 2000                   /* group commit: wait this long at most for messages... */
+#define GATHER_JOBS 64                   /* ...still being opened, up to this many in the batch */
 
 struct job {
 	struct job *next;
@@ -63,6 +66,8 @@ struct gw_pool {
 	pthread_mutex_t cm_mu;
 	pthread_cond_t cm_cv;
 	struct job *cm_head[2], *cm_tail[2]; /* [0] small, [1] big */
+	size_t cm_n[2];
+	size_t opening;               /* submitted, not yet at the committer nor answered (atomic) */
 	bool cm_stop, cm_started;
 	pthread_t cm_th;
 	struct dc_resolver *cm_res;
@@ -164,6 +169,7 @@ static void unpark(void *arg)
 {
 	struct job *j = arg;
 	struct gw_pool *in = j->in;
+	__atomic_add_fetch(&in->opening, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&in->mu);
 	bool small = j->len <= SMALL_JOB;
 	struct job **h = small ? &in->shead : &in->head, **t = small ? &in->stail : &in->tail;
@@ -198,6 +204,7 @@ static void process(struct worker *w, struct job *j)
 		const char *url = gw_webres_missing();
 		j->parked++;
 		if (url && gw_webres_wait(in->wr, url, unpark, j) == DC_OK) {
+			__atomic_sub_fetch(&in->opening, 1, __ATOMIC_RELAXED);
 			pthread_rwlock_unlock(&in->rules_lock);
 			gw_ingest_result_clear(&j->res);
 			return;
@@ -207,6 +214,7 @@ static void process(struct worker *w, struct job *j)
 		gw_ingest_answer(&g, j->live, &j->res);
 	pthread_rwlock_unlock(&in->rules_lock);
 	if (!j->commit) {
+		__atomic_sub_fetch(&in->opening, 1, __ATOMIC_RELAXED);
 		job_done(in, j);
 		return;
 	}
@@ -219,7 +227,9 @@ static void process(struct worker *w, struct job *j)
 	else
 		in->cm_head[big] = j;
 	in->cm_tail[big] = j;
+	in->cm_n[big]++;
 	j->next = NULL;
+	__atomic_sub_fetch(&in->opening, 1, __ATOMIC_RELAXED);
 	pthread_cond_signal(&in->cm_cv);
 	pthread_mutex_unlock(&in->cm_mu);
 }
@@ -363,6 +373,23 @@ static void *commit_run(void *arg)
 			pthread_mutex_unlock(&in->cm_mu);
 			break; /* stopping, and nothing left */
 		}
+		/* Group commit: while the workers are still opening messages, wait a little for them,
+		 * so that one transaction takes them all. A transaction's commit costs as much as its
+		 * inserts (`make bench`: more than half of the committer's time at ~8 messages a
+		 * transaction). At most GATHER_US: a message alone waits for nothing. */
+		if (!big && in->cm_n[0] < GATHER_JOBS && __atomic_load_n(&in->opening, __ATOMIC_RELAXED) > 0) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += GATHER_US * 1000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			while (!in->cm_stop && in->cm_n[0] < GATHER_JOBS &&
+			       __atomic_load_n(&in->opening, __ATOMIC_RELAXED) > 0 &&
+			       pthread_cond_timedwait(&in->cm_cv, &in->cm_mu, &until) == 0)
+				;
+		}
 		/* what has gathered, up to the limits (the first message always) */
 		struct job *batch = in->cm_head[big], *last = batch;
 		size_t n_items = 0, bytes = 0;
@@ -377,6 +404,11 @@ static void *commit_run(void *arg)
 			n_items += k;
 			bytes += b;
 			last = j;
+		}
+		for (struct job *j = batch;; j = j->next) {
+			in->cm_n[big]--;
+			if (j == last)
+				break;
 		}
 		in->cm_head[big] = last->next;
 		if (!in->cm_head[big])
@@ -527,6 +559,7 @@ dc_err gw_pool_submit(struct gw_pool *in, const char *transport, struct gw_inbou
 	in->n_waiting++;
 	in->bytes_waiting += m->len;
 	__atomic_add_fetch(&in->pending, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&in->opening, 1, __ATOMIC_RELAXED);
 	pthread_cond_signal(&in->cv);
 	if (m->len <= SMALL_JOB && in->big_active)
 		pthread_cond_signal(&in->scv);

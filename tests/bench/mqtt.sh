@@ -10,6 +10,8 @@
 #   MQTT_BENCH_DEVICES=1000 MQTT_BENCH_ROUNDS=5 MQTT_BENCH_WAIT=180   (see mqtt_sim.c)
 #   MQTT_BENCH_PRESENCE=1   the rule watches each device's presence topic (presence=): the
 #                           gateway's peak RSS then includes its per-device presence state
+#   MQTT_BENCH_HEAP=1       also the gateway's heap in use at the end (glibc's malloc_stats,
+#                           called through gdb): steadier than RSS for a per-device figure
 #   BIN=... LIB=... CC=...  the daemon, the library and the compiler to use
 # Exit status: non-zero only if the benchmark cannot be built or run. Every process started
 # here is stopped by its PID; the temporary directory is removed.
@@ -38,8 +40,11 @@ fi
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
 wait_port() { for _ in $(seq 1 300); do kill -0 "$2" 2>/dev/null || return 1; (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 MPORT=$(free_port); GPORT=$(free_port); RPORT=$(free_port)
-# 1,000 devices plus the gateway: more connections than the defaults allow
-ulimit -n "$(ulimit -Hn)" 2>/dev/null
+# 1,000 devices plus the gateway: more connections than the defaults allow (three files a
+# simulated device: its socket and libmosquitto's socket pair); root may raise the hard limit
+nofile=$((3 * ${MQTT_BENCH_DEVICES:-1000} + 1024)) hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] || [ "$nofile" -gt "$hard" ] || nofile=$hard
+ulimit -n "$nofile" 2>/dev/null || ulimit -n "$hard" 2>/dev/null
 cat >"$tmp/mosquitto.conf" <<CONF
 persistence false
 log_dest file $tmp/mosquitto.log
@@ -86,7 +91,7 @@ fi
 echo "mqtt bench: $(nproc) CPUs, $(uname -m); mosquitto $(mosquitto -h 2>&1 | sed -n 's/^mosquitto version //p'), gateway with default settings (log_level warn)"
 cpu() { awk '{ print $14 + $15 }' "/proc/$GPID/stat" 2>/dev/null || echo 0; }   # utime + stime, ticks
 c0=$(cpu)
-"$OUT/mqtt_sim" "$MPORT" "$BOB" "$GWKEY" "$RPORT" "http://127.0.0.1:$GPORT/"
+MQTT_BENCH_BROKER_PID=$MPID MQTT_BENCH_GATEWAY_PID=$GPID "$OUT/mqtt_sim" "$MPORT" "$BOB" "$GWKEY" "$RPORT" "http://127.0.0.1:$GPORT/"
 rc=$?
 c1=$(cpu)
 # the gateway works in the gateway phase only (it does not see the broker phase's topics)
@@ -95,6 +100,14 @@ echo "  gateway CPU: $(awk -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n="$(
 [ $rc -eq 0 ] || echo "mqtt bench: the simulator failed or did not finish (exit $rc)" >&2
 if [ -r "/proc/$GPID/status" ]; then
 	awk '/^VmHWM:/ { hwm = $2 } /^VmRSS:/ { rss = $2 } END { printf "  gateway RSS: peak (VmHWM) %.1f MiB, at the end %.1f MiB\n", hwm / 1024, rss / 1024 }' "/proc/$GPID/status"
+fi
+if [ -n "${MQTT_BENCH_HEAP:-}" ] && command -v gdb >/dev/null; then
+	# malloc_stats writes to the gateway's stderr (gw.log); its lines are taken out again
+	l0=$(wc -l <"$tmp/gw.log")
+	gdb -p "$GPID" -batch -ex 'call (void)malloc_stats()' >/dev/null 2>&1
+	tail -n +$((l0 + 1)) "$tmp/gw.log" >"$tmp/heap.txt"
+	head -n "$l0" "$tmp/gw.log" >"$tmp/gw.log.1" && mv "$tmp/gw.log.1" "$tmp/gw.log"
+	awk '/^Total/ { t = 1 } t && /in use bytes/ { printf "  gateway heap in use at the end (malloc_stats): %.2f MiB\n", $NF / 1048576; exit }' "$tmp/heap.txt"
 fi
 kill -TERM "$GPID"; wait "$GPID"; GPID=""
 n=$(grep -c . "$tmp/gw.log")
