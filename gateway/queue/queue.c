@@ -432,3 +432,39 @@ dc_err dc_queue_mailbox_ack(struct dc_queue *q, const char *client, const int64_
 	free(own);
 	return rc;
 }
+
+void dc__dead_note_add(struct dc__dead_notes *d, int64_t id, char *msg_id, char *dest, char *reason)
+{
+	if (d->n == d->cap) {
+		size_t nc = d->cap ? d->cap * 2 : 8;
+		struct dc__dead_note *nv = realloc(d->v, nc * sizeof *nv);
+		if (!nv) {
+			free(msg_id);
+			free(dest);
+			free(reason);
+			return;
+		}
+		d->v = nv;
+		d->cap = nc;
+	}
+	d->v[d->n++] = (struct dc__dead_note){ .id = id, .msg_id = msg_id, .dest = dest, .reason = reason };
+}
+
+void dc__dead_notes_end(const struct dc_queue *q, struct dc__dead_notes *d, bool tell)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		struct dc__dead_note *n = &d->v[i];
+		if (tell && q->o.dead_fn)
+			q->o.dead_fn(q->o.dead_arg, n->id, n->msg_id, n->dest, n->reason);
+		free(n->msg_id);
+		free(n->dest);
+		free(n->reason);
+	}
+	d->n = 0;
+}
+
+void dc__dead_notes_free(struct dc__dead_notes *d)
+{
+	free(d->v);
+	*d = (struct dc__dead_notes){ 0 };
+}

@@ -73,6 +73,23 @@ struct dc_queue {
 /* errors in the library's shape (dc_errinfo_set is public) */
 #define dc__fail dc_errinfo_set
 
+/* Dead letters a store makes by itself inside a transaction (expired, max_age), told to
+ * opts.dead_fn only once that transaction commits (queue.c). */
+struct dc__dead_note {
+	int64_t id;
+	char *msg_id, *dest, *reason;
+};
+struct dc__dead_notes {
+	struct dc__dead_note *v;
+	size_t n, cap;
+};
+/* takes the three malloc'd strings over (freed at once when out of memory: not told) */
+void dc__dead_note_add(struct dc__dead_notes *d, int64_t id, char *msg_id, char *dest, char *reason);
+/* after the commit (tell: the dead letters are real) or a rollback, or for dc_queue_fail
+ * (not: its caller knows) */
+void dc__dead_notes_end(const struct dc_queue *q, struct dc__dead_notes *d, bool tell);
+void dc__dead_notes_free(struct dc__dead_notes *d);
+
 void dc__queue_opts_fill(struct dc_queue_opts *o, const struct dc_queue_opts *in);
 /* write all len bytes (EINTR retried): 0, or the errno of the failure (queue.c) */
 int dc__queue_write_all(int fd, const void *p, size_t len);

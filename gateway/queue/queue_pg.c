@@ -157,11 +157,7 @@ struct pg {
 	int64_t backoff_ms;
 	unsigned keyed_puts;
 	/* dead letters made by the transaction in progress, for opts.dead_fn once it commits */
-	struct dead_note {
-		int64_t id;
-		char *msg_id, *dest, *reason;
-	} *notes;
-	size_t n_notes, cap_notes;
+	struct dc__dead_notes notes;
 	/* the listener (dc_queue_watch) */
 	pthread_t th;
 	bool watching;
@@ -614,39 +610,13 @@ static dc_err pg_put(struct dc_queue *q, const struct dc_queue_new_item *items, 
  * memory: not told) */
 static void note_dead(struct dc_queue *q, int64_t id, const PGresult *r)
 {
-	struct pg *p = PG(q);
-	if (!q->o.dead_fn || PQntuples(r) < 1)
-		return;
-	if (p->n_notes == p->cap_notes) {
-		size_t nc = p->cap_notes ? p->cap_notes * 2 : 8;
-		struct dead_note *nn = realloc(p->notes, nc * sizeof *nn);
-		if (!nn)
-			return;
-		p->notes = nn;
-		p->cap_notes = nc;
-	}
-	struct dead_note *n = &p->notes[p->n_notes++];
-	n->id = id;
-	n->msg_id = get_str(r, 0, 0);
-	n->dest = get_str(r, 0, 1);
-	n->reason = get_str(r, 0, 2);
+	if (q->o.dead_fn && PQntuples(r) >= 1)
+		dc__dead_note_add(&PG(q)->notes, id, get_str(r, 0, 0), get_str(r, 0, 1), get_str(r, 0, 2));
 }
 
 /* after the commit (tell: the dead letters are real) or a rollback, or for dc_queue_fail (not:
  * its caller knows) */
-static void end_notes(struct dc_queue *q, bool tell)
-{
-	struct pg *p = PG(q);
-	for (size_t i = 0; i < p->n_notes; i++) {
-		struct dead_note *n = &p->notes[i];
-		if (tell)
-			q->o.dead_fn(q->o.dead_arg, n->id, n->msg_id, n->dest, n->reason);
-		free(n->msg_id);
-		free(n->dest);
-		free(n->reason);
-	}
-	p->n_notes = 0;
-}
+static void end_notes(struct dc_queue *q, bool tell) { dc__dead_notes_end(q, &PG(q)->notes, tell); }
 
 /* take_else: the item failed for good (its else runs); false: it expired (nothing runs).
  * *gone: whether the item was there. In the caller's transaction. */
@@ -1423,7 +1393,7 @@ static void pg_close(struct dc_queue *q)
 			free(p->locks[i].name);
 		pthread_mutex_destroy(&p->lk_mu);
 		end_notes(q, false);
-		free(p->notes);
+		dc__dead_notes_free(&p->notes);
 		if (p->c)
 			PQfinish(p->c);
 		if (p->password) {

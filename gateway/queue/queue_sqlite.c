@@ -89,16 +89,11 @@ struct sq {
 	size_t n_unlink, cap_unlink;
 	unsigned keyed_puts;  /* puts with keys since the keys were last pruned */
 	/* dead letters made by the transaction in progress, for opts.dead_fn once it commits */
-	struct dead_note *notes;
-	size_t n_notes, cap_notes;
+	struct dc__dead_notes notes;
 	/* ack_many's statements, prepared at their first use (NULL if this SQLite cannot: one
 	 * statement an id then) */
 	sqlite3_stmt *del_many, *else_many;
 	bool many_tried;
-};
-struct dead_note {
-	int64_t id;
-	char *msg_id, *dest, *reason;
 };
 #define KEY_PRUNE_EVERY 256 /* puts with keys between two prunes of old keys */
 
@@ -249,38 +244,11 @@ static char *col_str(sqlite3_stmt *s, int i);
 /* a dead letter made by the transaction in progress (out of memory: not told) */
 static void note_dead(struct dc_queue *q, int64_t id, sqlite3_stmt *row)
 {
-	struct sq *s = SQ(q);
-	if (!q->o.dead_fn)
-		return;
-	if (s->n_notes == s->cap_notes) {
-		size_t nc = s->cap_notes ? s->cap_notes * 2 : 8;
-		struct dead_note *nn = realloc(s->notes, nc * sizeof *nn);
-		if (!nn)
-			return;
-		s->notes = nn;
-		s->cap_notes = nc;
-	}
-	struct dead_note *n = &s->notes[s->n_notes++];
-	n->id = id;
-	n->msg_id = col_str(row, 0);
-	n->dest = col_str(row, 1);
-	n->reason = col_str(row, 2);
+	if (q->o.dead_fn)
+		dc__dead_note_add(&SQ(q)->notes, id, col_str(row, 0), col_str(row, 1), col_str(row, 2));
 }
 
-/* after the commit (tell: the dead letters are real) or a rollback, or for dc_queue_fail (not) */
-static void end_notes(struct dc_queue *q, bool tell)
-{
-	struct sq *s = SQ(q);
-	for (size_t i = 0; i < s->n_notes; i++) {
-		struct dead_note *n = &s->notes[i];
-		if (tell)
-			q->o.dead_fn(q->o.dead_arg, n->id, n->msg_id, n->dest, n->reason);
-		free(n->msg_id);
-		free(n->dest);
-		free(n->reason);
-	}
-	s->n_notes = 0;
-}
+static void end_notes(struct dc_queue *q, bool tell) { dc__dead_notes_end(q, &SQ(q)->notes, tell); }
 
 /* after the commit (run) or the rollback (not) */
 static void end_unlinks(struct sq *s, bool run)
@@ -1268,7 +1236,7 @@ static void sq_close(struct dc_queue *q)
 	end_unlinks(s, false);
 	free(s->unlink);
 	end_notes(q, false);
-	free(s->notes);
+	dc__dead_notes_free(&s->notes);
 	free(s->blob_dir);
 	free(s->path);
 	free(s);
