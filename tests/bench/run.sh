@@ -3,6 +3,7 @@
 # didcomm-rust (npm didcomm-node 0.4.1, tests/bench/node_bench.mjs), same operations, one core.
 # Prints a table: per operation, ours in microseconds, its floor (the public-key primitives it
 # cannot avoid, the faster of libsodium and OpenSSL, timed in the same process, pinned the same
+# (a signed row's floor signs or verifies an input as long as its JWS signing input),
 # way, in rounds alternating with the operation's; both in the thread's CPU time, see bench.c),
 # ours as % of the floor with the target (unpack >= 90 %, pack >= 80 %, marked "met" /
 # "NOT met"; informational: the targets never fail this script, and they hold for an idle machine
@@ -82,6 +83,7 @@ fi
 awk -F'\t' -v node_ok="$node_ok" '
 	FILENAME == ARGV[1] { if ($1 == "row") node[$2 "|" $3 "|" $4] = $5; next } # not FNR == NR: node.tsv may be empty
 	$1 == "floor" { floors = floors sprintf("  %-15s %8.2f us  %s\n", $2, $3, $4); next }
+	$1 == "sigin" { sigins = sigins sprintf("  %-11s %-14s %5d bytes\n", $2, $3, $4); next }
 	$1 != "row" { next }
 	{
 		key = $2 "|" $3 "|" $4
@@ -105,6 +107,7 @@ awk -F'\t' -v node_ok="$node_ok" '
 	END {
 		if (tn) printf "targets: %d of %d rows met (informational; idle machine assumed)\n", tm, tn
 		printf "floor primitives (best of libsodium and OpenSSL, this process, this core):\n%s", floors
+		if (sigins != "") printf "signed rows: their floor signs or verifies an input as long as their JWS signing input:\n%s", sigins
 	}
 ' "$tmp/node.tsv" "$tmp/ours.tsv"
 [ "$node_ok" = 1 ] || echo "didcomm-node column: n/a ($node_why)"
