@@ -367,6 +367,30 @@ static dc_err prune_keys(struct dc_queue *q, int64_t now, struct dc_errinfo *ei)
 	return step_done(b) ? db_fail(q, ei, "forgetting old keys") : DC_OK;
 }
 
+/* an item's else list, in the caller's transaction */
+static dc_err put_else(struct dc_queue *q, int64_t id, const struct dc_queue_else *els, size_t n,
+                       struct dc_errinfo *ei)
+{
+	for (size_t k = 0; k < n; k++) {
+		const struct dc_queue_else *e = &els[k];
+		sqlite3_stmt *f = ST(q, S_ELSE_PUT);
+		sqlite3_bind_int64(f, 1, id);
+		sqlite3_bind_text(f, 2, e->dest, -1, SQLITE_STATIC);
+		if (e->data)
+			sqlite3_bind_blob64(f, 3, e->data, e->len, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(f, 3);
+		sqlite3_bind_int64(f, 4, e->hold_ms > 0 ? e->hold_ms : 0);
+		sqlite3_bind_int64(f, 5, e->expires_ms);
+		int r = sqlite3_step(f);
+		sqlite3_clear_bindings(f);
+		sqlite3_reset(f);
+		if (r != SQLITE_DONE)
+			return db_fail(q, ei, "insert else");
+	}
+	return DC_OK;
+}
+
 static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, size_t n, int64_t *ids,
                      struct dc_errinfo *ei)
 {
@@ -463,25 +487,8 @@ static dc_err sq_put(struct dc_queue *q, const struct dc_queue_new_item *items, 
 		int64_t id = sqlite3_last_insert_rowid(DB(q));
 		if (ids)
 			ids[i] = id;
-		for (size_t k = 0; k < it->n_els; k++) {
-			const struct dc_queue_else *e = &it->els[k];
-			sqlite3_stmt *f = ST(q, S_ELSE_PUT);
-			sqlite3_bind_int64(f, 1, id);
-			sqlite3_bind_text(f, 2, e->dest, -1, SQLITE_STATIC);
-			if (e->data)
-				sqlite3_bind_blob64(f, 3, e->data, e->len, SQLITE_STATIC);
-			else
-				sqlite3_bind_null(f, 3);
-			sqlite3_bind_int64(f, 4, e->hold_ms > 0 ? e->hold_ms : 0);
-			sqlite3_bind_int64(f, 5, e->expires_ms);
-			r = sqlite3_step(f);
-			sqlite3_clear_bindings(f);
-			sqlite3_reset(f);
-			if (r != SQLITE_DONE) {
-				rc = db_fail(q, ei, "insert else");
-				goto rollback;
-			}
-		}
+		if ((rc = put_else(q, id, it->els, it->n_els, ei)))
+			goto rollback;
 	}
 	if (keyed && ++SQ(q)->keyed_puts >= KEY_PRUNE_EVERY && (rc = prune_keys(q, now, ei)))
 		goto rollback;
@@ -1065,25 +1072,8 @@ static dc_err sq_redest(struct dc_queue *q, int64_t id, const struct dc_queue_re
 	}
 	if ((rc = drop_else(q, id, ei)))
 		goto rollback;
-	for (size_t k = 0; k < r->n_els; k++) {
-		const struct dc_queue_else *e = &r->els[k];
-		sqlite3_stmt *f = ST(q, S_ELSE_PUT);
-		sqlite3_bind_int64(f, 1, id);
-		sqlite3_bind_text(f, 2, e->dest, -1, SQLITE_STATIC);
-		if (e->data)
-			sqlite3_bind_blob64(f, 3, e->data, e->len, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(f, 3);
-		sqlite3_bind_int64(f, 4, e->hold_ms > 0 ? e->hold_ms : 0);
-		sqlite3_bind_int64(f, 5, e->expires_ms);
-		int fr = sqlite3_step(f);
-		sqlite3_clear_bindings(f);
-		sqlite3_reset(f);
-		if (fr != SQLITE_DONE) {
-			rc = db_fail(q, ei, "insert else");
-			goto rollback;
-		}
-	}
+	if ((rc = put_else(q, id, r->els, r->n_els, ei)))
+		goto rollback;
 	if (old_blob && defer_unlink(SQ(q), old_blob) != 0) {
 		rc = dc__fail(ei, DC_ERR_NOMEM, "queue: out of memory");
 		goto rollback;
