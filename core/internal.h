@@ -59,6 +59,20 @@ bool dc__scan_lit(struct dc_scan *s, char c);  /* whitespace, then c */
 bool dc__scan_str(struct dc_scan *s, struct dc_span *v);
 bool dc__span_is(const struct dc_span *v, const char *name);
 
+/* ---- a plaintext message read in place: plain.c -------------------------------------- */
+#define DC_PLAIN_MAX_TO 16
+struct dc_plain {
+	struct dc_span id, type, typ, from, thid; /* spans into the text, without escapes */
+	struct dc_span to[DC_PLAIN_MAX_TO];
+	size_t n_to;
+	bool has_typ, has_to, has_from, has_thid, has_created_time, has_expires_time;
+	int64_t created_time, expires_time;
+};
+/* true: in[0..n) is a valid plaintext message (as dc__json_parse with max_depth and then
+ * dc__msg_validate would find) without attachments or from_prior, and m holds its headers;
+ * false: not known, the tree path decides (see plain.c for what is declined). */
+bool dc__plain_scan(const char *in, size_t n, size_t max_depth, struct dc_plain *m);
+
 /* ---- keys: key.c -------------------------------------------------------------------- */
 #define DC_MAX_PUB 133  /* P-521 uncompressed: 1 + 2*66 */
 #define DC_MAX_PRIV 66  /* P-521 scalar; Ed25519 keeps seed||pk (64) */

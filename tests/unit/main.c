@@ -10,7 +10,7 @@
 
 #include "testutil.h"
 
-#define SUITES(X) X(b64url) X(json) X(crypto) X(jwk) X(multibase) X(did) X(keystore) \
+#define SUITES(X) X(b64url) X(json) X(plain) X(crypto) X(jwk) X(multibase) X(did) X(keystore) \
 	X(pack) X(from_prior) X(vectors) X(hostile) X(protocols) X(med) X(queue) X(queue_pg) X(rules) X(ingest) X(state) X(netpolicy) X(webres) X(adapters) X(smtp) X(imap) X(file) X(admin) X(reroute)
 #define DECL(n) void init_##n##_tests(void);
 SUITES(DECL)
