@@ -269,20 +269,18 @@ unsigned dc__scan_isa_max(void)
 
 #define ONES 0x0101010101010101ull
 #define HIGHS 0x8080808080808080ull
-static const char *scan_stop(unsigned isa, const char *c, const char *end)
+/* from c on, after the first 16 bytes (or fewer) that scan_str looked at inline */
+static const char *scan_rest(unsigned isa, const char *c, const char *end)
 {
 #ifdef SCAN_X86
-	if (isa >= 1 && end - c >= 16) {
-		unsigned bits = stops16(c);
-		if (bits)
-			return c + __builtin_ctz(bits);
-		c += 16;
-		if (isa >= 2 && end - c >= 32 && __builtin_cpu_supports("avx2") && stops_avx2(&c, end))
-			return c;
-		for (; end - c >= 16; c += 16)
-			if ((bits = stops16(c)))
+	if (isa >= 2 && end - c >= 32 && __builtin_cpu_supports("avx2") && stops_avx2(&c, end))
+		return c;
+	if (isa >= 1)
+		for (; end - c >= 16; c += 16) {
+			unsigned bits = stops16(c);
+			if (bits)
 				return c + __builtin_ctz(bits);
-	}
+		}
 #else
 	(void)isa;
 #endif
@@ -303,12 +301,21 @@ static const char *scan_stop(unsigned isa, const char *c, const char *end)
 	return end;
 }
 
-static bool scan_str(unsigned isa, struct dc_scan *s, struct dc_span *v)
+static inline bool scan_str(unsigned isa, struct dc_scan *s, struct dc_span *v)
 {
 	dc__scan_ws(s);
 	if (s->p >= s->end || *s->p != '"')
 		return false;
-	const char *b = ++s->p, *c = scan_stop(isa, b, s->end);
+	const char *b = ++s->p, *c;
+#ifdef SCAN_X86
+	unsigned bits;
+	if (isa >= 1 && s->end - b >= 16 && (bits = stops16(b)))
+		c = b + __builtin_ctz(bits); /* most member names and short values */
+	else if (isa >= 1 && s->end - b >= 16)
+		c = scan_rest(isa, b + 16, s->end);
+	else
+#endif
+		c = scan_rest(isa, b, s->end);
 	if (c == s->end || *c != '"')
 		return false;
 	v->p = b;
