@@ -219,17 +219,72 @@ bool dc__scan_lit(struct dc_scan *s, char c)
 	return false;
 }
 
-/* Eight bytes at a time up to the first byte that is '"', '\\' or below 0x20 (base64url texts
- * are most of an envelope), then byte by byte. */
+/* The first byte in [c, end) that is '"', '\\' or below 0x20, or end. Base64url texts are most of
+ * an envelope: on x86-64, 16 bytes at a time with SSE2 (always there), then, for the rest of a
+ * long string, 32 at a time with AVX2 if the CPU has it (__builtin_cpu_supports reads what the
+ * compiler's runtime detected at start-up), 16 again, then eight at a time in a uint64_t, then
+ * byte by byte: no read past end. isa: 2 AVX2 if the CPU has it (checked only for a string
+ * long enough), 1 SSE2, 0 neither (the portable code alone). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SCAN_X86 1
+#include <immintrin.h>
+
+/* bit i set: byte i of the 16 at c stops the scan */
+static inline unsigned stops16(const char *c)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)c);
+	__m128i m = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x));
+	return (unsigned)_mm_movemask_epi8(m);
+}
+
+/* *pc advanced 32 bytes at a time while 32 remain; true when it stopped on a stop byte */
+__attribute__((target("avx2"))) static bool stops_avx2(const char **pc, const char *end)
+{
+	const __m256i q = _mm256_set1_epi8('"'), bs = _mm256_set1_epi8('\\'), ctl = _mm256_set1_epi8(0x1f);
+	for (const char *c = *pc; end - c >= 32; c += 32) {
+		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)c);
+		__m256i m = _mm256_or_si256(_mm256_cmpeq_epi8(x, q), _mm256_cmpeq_epi8(x, bs));
+		m = _mm256_or_si256(m, _mm256_cmpeq_epi8(_mm256_min_epu8(x, ctl), x));
+		unsigned bits = (unsigned)_mm256_movemask_epi8(m);
+		if (bits) {
+			*pc = c + __builtin_ctz(bits);
+			return true;
+		}
+		*pc = c + 32;
+	}
+	return false;
+}
+#endif
+
+/* what dc__scan_str uses on this CPU */
+unsigned dc__scan_isa_max(void)
+{
+#ifdef SCAN_X86
+	return __builtin_cpu_supports("avx2") ? 2 : 1;
+#else
+	return 0;
+#endif
+}
+
 #define ONES 0x0101010101010101ull
 #define HIGHS 0x8080808080808080ull
-bool dc__scan_str(struct dc_scan *s, struct dc_span *v)
+/* from c on, after the first 16 bytes (or fewer) that scan_str looked at inline */
+static const char *scan_rest(unsigned isa, const char *c, const char *end)
 {
-	dc__scan_ws(s);
-	if (s->p >= s->end || *s->p != '"')
-		return false;
-	const char *b = ++s->p, *c = b;
-	while (s->end - c >= 8) {
+#ifdef SCAN_X86
+	if (isa >= 2 && end - c >= 32 && __builtin_cpu_supports("avx2") && stops_avx2(&c, end))
+		return c;
+	if (isa >= 1)
+		for (; end - c >= 16; c += 16) {
+			unsigned bits = stops16(c);
+			if (bits)
+				return c + __builtin_ctz(bits);
+		}
+#else
+	(void)isa;
+#endif
+	while (end - c >= 8) {
 		uint64_t x, q, e;
 		memcpy(&x, c, 8);
 		q = x ^ (ONES * '"');
@@ -238,18 +293,46 @@ bool dc__scan_str(struct dc_scan *s, struct dc_span *v)
 			break;
 		c += 8;
 	}
-	for (; c < s->end; c++) {
+	for (; c < end; c++) {
 		unsigned char ch = (unsigned char)*c;
-		if (ch == '"') {
-			v->p = b;
-			v->n = (size_t)(c - b);
-			s->p = c + 1;
-			return true;
-		}
-		if (ch == '\\' || ch < 0x20)
-			return false;
+		if (ch == '"' || ch == '\\' || ch < 0x20)
+			return c;
 	}
-	return false;
+	return end;
+}
+
+static inline bool scan_str(unsigned isa, struct dc_scan *s, struct dc_span *v)
+{
+	dc__scan_ws(s);
+	if (s->p >= s->end || *s->p != '"')
+		return false;
+	const char *b = ++s->p, *c;
+#ifdef SCAN_X86
+	unsigned bits;
+	if (isa >= 1 && s->end - b >= 16 && (bits = stops16(b)))
+		c = b + __builtin_ctz(bits); /* most member names and short values */
+	else if (isa >= 1 && s->end - b >= 16)
+		c = scan_rest(isa, b + 16, s->end);
+	else
+#endif
+		c = scan_rest(isa, b, s->end);
+	if (c == s->end || *c != '"')
+		return false;
+	v->p = b;
+	v->n = (size_t)(c - b);
+	s->p = c + 1;
+	return true;
+}
+
+bool dc__scan_str(struct dc_scan *s, struct dc_span *v)
+{
+	return scan_str(2, s, v);
+}
+
+/* For the tests: isa is the most the call may use (what the CPU lacks is not used). */
+bool dc__scan_str_isa(unsigned isa, struct dc_scan *s, struct dc_span *v)
+{
+	return scan_str(isa, s, v);
 }
 
 bool dc__span_is(const struct dc_span *v, const char *name)
