@@ -4,6 +4,7 @@
 
 #include "didcomm.h"
 #include <cjson/cJSON.h>
+#include <string.h>
 
 /* ---- errors: err.c ------------------------------------------------------------------ */
 /* Set ei (if not NULL) to code + formatted text, return code. Never pass secrets. */
@@ -57,7 +58,12 @@ void dc__scan_ws(struct dc_scan *s);
 bool dc__scan_lit(struct dc_scan *s, char c);  /* whitespace, then c */
 /* whitespace, then a string without escapes or control characters; v points into the text */
 bool dc__scan_str(struct dc_scan *s, struct dc_span *v);
-bool dc__span_is(const struct dc_span *v, const char *name);
+/* inline: the names are mostly constants, so strlen and memcmp fold into a few compares */
+static inline bool dc__span_is(const struct dc_span *v, const char *name)
+{
+	size_t n = strlen(name);
+	return v->n == n && memcmp(v->p, name, n) == 0;
+}
 
 /* ---- a plaintext message read in place: plain.c -------------------------------------- */
 #define DC_PLAIN_MAX_TO 16

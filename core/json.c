@@ -334,9 +334,3 @@ bool dc__scan_str_isa(unsigned isa, struct dc_scan *s, struct dc_span *v)
 {
 	return scan_str(isa, s, v);
 }
-
-bool dc__span_is(const struct dc_span *v, const char *name)
-{
-	size_t n = strlen(name);
-	return v->n == n && memcmp(v->p, name, n) == 0;
-}
