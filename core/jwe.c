@@ -456,7 +456,8 @@ dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, stru
 		} else {
 			cJSON_ArrayForEach(r, rcpts)
 			{
-				lens_rcpt_json(&l, r, cJSON_IsObject(r) ? dc__json_obj(r, "header") : NULL);
+				if (cJSON_IsObject(r)) /* otherwise refused before it is read */
+					lens_rcpt_json(&l, r, dc__json_obj(r, "header"));
 			}
 		}
 	}
