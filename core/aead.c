@@ -76,12 +76,16 @@ static dc_err evp_crypt(const EVP_CIPHER *c, bool enc, const uint8_t *key, const
 	*out_len = 0;
 	if (!ctx)
 		return DC_ERR_NOMEM;
-	if (EVP_CipherInit_ex(ctx, c, NULL, NULL, NULL, enc) != 1)
+	/* one init with cipher, key and IV when the IV has the cipher's default length (CBC's
+	 * 16 bytes, GCM's 12); a second init costs as much again */
+	if (gcm && iv_len != 12) {
+		if (EVP_CipherInit_ex(ctx, c, NULL, NULL, NULL, enc) != 1 ||
+		    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, (int)iv_len, NULL) != 1 ||
+		    EVP_CipherInit_ex(ctx, NULL, NULL, key, iv, enc) != 1)
+			goto out;
+	} else if (EVP_CipherInit_ex(ctx, c, NULL, key, iv, enc) != 1) {
 		goto out;
-	if (gcm && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, (int)iv_len, NULL) != 1)
-		goto out;
-	if (EVP_CipherInit_ex(ctx, NULL, NULL, key, iv, enc) != 1)
-		goto out;
+	}
 	if (gcm && aad_len && EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1)
 		goto out;
 	/* EVP takes int lengths: feed in chunks so large messages cannot overflow */

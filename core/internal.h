@@ -108,6 +108,10 @@ size_t dc__crv_field_len(enum dc_crv crv);            /* 32, 32, 32, 48, 66, 32 
 /* New key with public part from raw bytes. OKP: 32 bytes. EC: uncompressed (0x04||X||Y)
  * or compressed (0x02/0x03||X). Rejects points not on the curve, identity, wrong length. */
 dc_err dc__key_from_pub(enum dc_crv crv, const uint8_t *pub, size_t len, struct dc_key **out) DC_WUR;
+/* The same in the caller's storage (zeroed first; cleared again on failure). */
+dc_err dc__key_pub_init(struct dc_key *k, enum dc_crv crv, const uint8_t *pub, size_t len) DC_WUR;
+/* Frees what a key in the caller's storage owns (private part zeroed) and zeroes it. */
+void dc__key_clear(struct dc_key *k);
 /* Attach a private part (X25519/Ed25519: 32-byte seed/scalar; EC: scalar, left-padded to
  * field length allowed). Fails with DC_ERR_MALFORMED if it does not match the public key. */
 dc_err dc__key_set_priv(struct dc_key *k, const uint8_t *d, size_t len) DC_WUR;
@@ -147,6 +151,10 @@ dc_err dc__jwk_parse(const cJSON *jwk, struct dc_key **out, struct dc_errinfo *e
 /* The same from the members as strings (NULL: absent). */
 dc_err dc__jwk_parse_strs(const char *kty, const char *crv, const char *x, const char *y, const char *d,
                           const char *kid, struct dc_key **out, struct dc_errinfo *ei) DC_WUR;
+/* Both into the caller's storage (cleared with dc__key_clear; cleared already on failure). */
+dc_err dc__jwk_init(const cJSON *jwk, struct dc_key *k, struct dc_errinfo *ei) DC_WUR;
+dc_err dc__jwk_strs_init(const char *kty, const char *crv, const char *x, const char *y, const char *d,
+                         const char *kid, struct dc_key *k, struct dc_errinfo *ei) DC_WUR;
 /* Adds kty/crv/x(/y)(/d)(/kid) members to a new object. */
 dc_err dc__jwk_to_json(const struct dc_key *k, bool with_private, bool with_kid, cJSON **out) DC_WUR;
 

@@ -5,6 +5,7 @@
  * path; every decryption failure is the same DC_ERR_CRYPTO. */
 #include "internal.h"
 
+#include <assert.h>
 #include <openssl/evp.h>
 #include <sodium.h>
 #include <stddef.h>
@@ -14,6 +15,8 @@
 
 #define TYP_ENC "application/didcomm-encrypted+json"
 #define MAX_EK 80
+#define MAX_KID 2048
+#define MAX_PROT 16384 /* the protected header's base64url text */
 
 const char *dc__kw_alg_name(enum dc_kw_alg a)
 {
@@ -31,34 +34,109 @@ static enum dc_kw_alg kw_alg_from_name(const char *s)
 	return DC_ALG_NONE;
 }
 
+/* ---- one allocation per JWE ---------------------------------------------------------
+ * A parsed JWE is one block: the struct, its recipients, its epk, then every string and
+ * decoded field (the protected header's text, kept as AAD, and its decoded JSON; typ, skid,
+ * apu, apv; the kids and encrypted keys; iv, tag, ciphertext), taken in turn from the rest.
+ * The block is sized before anything is read, from the lengths of the texts it will hold
+ * (jwe_size: upper bounds), so reading never reallocates; dc__jwe_free clears the epk and
+ * frees the block. Nothing in it is secret (the CEK is wrapped). */
+struct jwe_mem {
+	char *p, *end;
+};
+
+/* lengths of the texts a JWE is read from; kids and eks summed over the recipients */
+struct jwe_lens {
+	size_t prot, n, kids, eks, iv, tag, ct;
+};
+
+/* the most bytes n characters of base64url decode to */
+static size_t dec_max(size_t n)
+{
+	return n / 4 * 3 + 2;
+}
+
+static size_t min_sz(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+static void lens_rcpt(struct jwe_lens *l, size_t kid_n, size_t ek_n)
+{
+	l->kids += min_sz(kid_n, MAX_KID) + 1;
+	l->eks += dec_max(min_sz(ek_n, 4 * MAX_EK)) + 1;
+}
+
+/* Each field is copied or decoded only once its length passed its bound, so a bound caps
+ * its share. The protected header's decoded text takes dec_max + 1 bytes; typ and skid (or
+ * skid from apu) and the decoded apu and apv are disjoint parts of it, none longer than its
+ * text there (a JSON string unescaped or base64url decoded shrinks), plus a NUL each: twice
+ * the decoded header and 4 more bytes hold them all; three times is the budget. */
+static size_t jwe_size(const struct jwe_lens *l)
+{
+	size_t hdr = l->prot > MAX_PROT ? 0 : 3 * (dec_max(l->prot) + 1);
+	return sizeof(struct dc_jwe) + l->n * sizeof(struct dc_jwe_rcpt) + sizeof(struct dc_key) + l->prot + 1 + hdr +
+	       l->kids + l->eks + dec_max(min_sz(l->iv, 64)) + 1 + dec_max(min_sz(l->tag, 128)) + 1 +
+	       dec_max(l->ct) + 1;
+}
+
+static struct dc_jwe *jwe_alloc(const struct jwe_lens *l, struct jwe_mem *m)
+{
+	size_t size = jwe_size(l);
+	struct dc_jwe *jwe = malloc(size);
+	if (!jwe)
+		return NULL;
+	size_t fixed = sizeof *jwe + l->n * sizeof(struct dc_jwe_rcpt) + sizeof(struct dc_key);
+	memset(jwe, 0, fixed);
+	jwe->rcpts = (struct dc_jwe_rcpt *)(jwe + 1); /* the epk's storage follows them */
+	m->p = (char *)jwe + fixed;
+	m->end = (char *)jwe + size;
+	return jwe;
+}
+
+static struct dc_key *jwe_epk_storage(struct dc_jwe *jwe, size_t n)
+{
+	return (struct dc_key *)(jwe->rcpts + n);
+}
+
+static char *mem_take(struct jwe_mem *m, size_t n)
+{
+	assert(n <= (size_t)(m->end - m->p)); /* jwe_size() is an upper bound */
+	char *r = m->p;
+	m->p += n;
+	return r;
+}
+
+static char *mem_strndup(struct jwe_mem *m, const char *s, size_t n)
+{
+	char *r = mem_take(m, n + 1);
+	memcpy(r, s, n);
+	r[n] = 0;
+	return r;
+}
+
 void dc__jwe_free(struct dc_jwe *jwe)
 {
 	if (!jwe)
 		return;
-	free(jwe->typ);
-	free(jwe->skid);
-	free(jwe->apu);
-	free(jwe->apv);
-	dc_key_free(jwe->epk);
-	free(jwe->protected_b64);
-	for (size_t i = 0; i < jwe->n_rcpts; i++) {
-		free(jwe->rcpts[i].kid);
-		free(jwe->rcpts[i].ek);
-	}
-	free(jwe->rcpts);
-	free(jwe->iv);
-	free(jwe->ct);
-	free(jwe->tag);
+	if (jwe->epk)
+		dc__key_clear(jwe->epk);
 	free(jwe);
 }
 
-static dc_err b64_span(const char *name, const char *v, size_t n, uint8_t **out, size_t *len, size_t max,
-                       struct dc_errinfo *ei)
+/* v (n characters of base64url, at most max unless 0) decoded into m, NUL-terminated */
+static dc_err b64_span(struct jwe_mem *m, const char *name, const char *v, size_t n, uint8_t **out, size_t *len,
+                       size_t max, struct dc_errinfo *ei)
 {
 	if (max && n > max)
 		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"%s\" too long", name);
-	if (dc__b64url_decode(v, n, out, len))
+	size_t cap = dec_max(n);
+	assert(cap + 1 <= (size_t)(m->end - m->p));
+	uint8_t *p = (uint8_t *)m->p;
+	if (dc__b64url_decode_to(v, n, p, cap, len))
 		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"%s\" is not base64url", name);
+	p[*len] = 0;
+	*out = (uint8_t *)mem_take(m, *len + 1);
 	return DC_OK;
 }
 
@@ -67,13 +145,16 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* SHA-256 of the sorted kids joined with '.' (up to 8 kids sorted on the stack) */
-static dc_err kids_digest(const char *const *kids, size_t n, uint8_t out[32])
+/* SHA-256 of the sorted kids joined with '.' (up to 8 kids sorted on the stack); kid i is the
+ * string pointer at kids + i * stride bytes (an array of strings, or the kid members of the
+ * recipients) */
+static dc_err kids_digest(const void *kids, size_t stride, size_t n, uint8_t out[32])
 {
 	const char *few[8], **s = n <= 8 ? few : malloc(n * sizeof *s);
 	if (!s)
 		return DC_ERR_NOMEM;
-	memcpy(s, kids, n * sizeof *s);
+	for (size_t i = 0; i < n; i++)
+		memcpy(&s[i], (const char *)kids + i * stride, sizeof s[i]);
 	if (n > 1)
 		qsort(s, n, sizeof *s, cmp_str);
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
@@ -88,26 +169,38 @@ static dc_err kids_digest(const char *const *kids, size_t n, uint8_t out[32])
 	return ok ? DC_OK : DC_ERR_NOMEM;
 }
 
-#define MAX_KID 2048
-
-static dc_err rcpt_set(struct dc_jwe_rcpt *r, const char *kid, size_t kid_len, const char *ek, size_t ek_len,
-                       struct dc_errinfo *ei)
+static dc_err rcpt_set(struct jwe_mem *m, struct dc_jwe_rcpt *r, const char *kid, size_t kid_len, const char *ek,
+                       size_t ek_len, struct dc_errinfo *ei)
 {
 	if (!kid || kid_len == 0 || kid_len > MAX_KID)
 		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: a recipient has no kid");
-	if (!(r->kid = strndup(kid, kid_len)))
-		return DC_ERR_NOMEM;
+	r->kid = mem_strndup(m, kid, kid_len);
 	if (!ek)
 		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"encrypted_key\" missing or not a string");
-	return b64_span("encrypted_key", ek, ek_len, &r->ek, &r->ek_len, 4 * MAX_EK, ei);
+	return b64_span(m, "encrypted_key", ek, ek_len, &r->ek, &r->ek_len, 4 * MAX_EK, ei);
 }
 
-static dc_err parse_rcpt(const cJSON *holder, const cJSON *hdr, struct dc_jwe_rcpt *r, struct dc_errinfo *ei)
+/* a recipient's kid and encrypted_key in a JSON tree (NULL: absent or not a string) */
+static void rcpt_strs(const cJSON *holder, const cJSON *hdr, const char **kid, const char **ek)
 {
-	const char *kid = dc__json_str(hdr, "kid");
-	const cJSON *ek = dc__json_get(holder, "encrypted_key");
-	const char *eks = cJSON_IsString(ek) ? ek->valuestring : NULL;
-	return rcpt_set(r, kid, kid ? strlen(kid) : 0, eks, eks ? strlen(eks) : 0, ei);
+	const cJSON *e = dc__json_get(holder, "encrypted_key");
+	*kid = dc__json_str(hdr, "kid");
+	*ek = cJSON_IsString(e) ? e->valuestring : NULL;
+}
+
+static void lens_rcpt_json(struct jwe_lens *l, const cJSON *holder, const cJSON *hdr)
+{
+	const char *kid, *ek;
+	rcpt_strs(holder, hdr, &kid, &ek);
+	lens_rcpt(l, kid ? strlen(kid) : 0, ek ? strlen(ek) : 0);
+}
+
+static dc_err parse_rcpt(struct jwe_mem *m, const cJSON *holder, const cJSON *hdr, struct dc_jwe_rcpt *r,
+                         struct dc_errinfo *ei)
+{
+	const char *kid, *ek;
+	rcpt_strs(holder, hdr, &kid, &ek);
+	return rcpt_set(m, r, kid, kid ? strlen(kid) : 0, ek, ek ? strlen(ek) : 0, ei);
 }
 
 /* The protected header's members, from a JSON tree or read in place (strings; NULL: absent). */
@@ -198,20 +291,21 @@ static bool scan_hdr(char *raw, size_t n, struct hdr_fields *f)
 }
 
 /* The protected header (its base64url text prot, prot_len bytes): alg, enc, typ, skid, apu,
- * apv, epk. */
-static dc_err jwe_protected(struct dc_jwe *jwe, const char *prot, size_t prot_len, struct dc_errinfo *ei)
+ * apv, epk (into the storage after the recipients, n_rcpts of them). */
+static dc_err jwe_protected(struct dc_jwe *jwe, struct jwe_mem *m, size_t n_rcpts, const char *prot, size_t prot_len,
+                            struct dc_errinfo *ei)
 {
 	cJSON *hdr = NULL;
 	uint8_t *raw = NULL;
 	size_t raw_len = 0;
 	struct hdr_fields f;
 	dc_err rc;
-	if (!prot || prot_len > 16384)
+	if (!prot || prot_len > MAX_PROT)
 		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header missing or too long");
-	if (!(jwe->protected_b64 = strndup(prot, prot_len)))
-		return DC_ERR_NOMEM;
-	if (dc__b64url_decode(prot, prot_len, &raw, &raw_len))
+	jwe->protected_b64 = mem_strndup(m, prot, prot_len);
+	if (b64_span(m, "protected", prot, prot_len, &raw, &raw_len, 0, NULL))
 		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: protected header is not base64url");
+	/* the scanner's strings stay in raw (NUL-terminated there); the tree's are copied */
 	if (!scan_hdr((char *)raw, raw_len, &f)) {
 		if ((rc = dc__json_parse((const char *)raw, raw_len, 8, &hdr, ei)))
 			goto out;
@@ -248,21 +342,24 @@ static dc_err jwe_protected(struct dc_jwe *jwe, const char *prot, size_t prot_le
 		rc = dc__fail(ei, DC_ERR_UNSUPPORTED, "encrypted message: ECDH-1PU requires A256CBC-HS512");
 		goto out;
 	}
-	if ((f.typ && !(jwe->typ = strdup(f.typ))) || (f.skid && !(jwe->skid = strdup(f.skid)))) {
-		rc = DC_ERR_NOMEM;
-		goto out;
+	if (hdr) {
+		jwe->typ = f.typ ? mem_strndup(m, f.typ, strlen(f.typ)) : NULL;
+		jwe->skid = f.skid ? mem_strndup(m, f.skid, strlen(f.skid)) : NULL;
+	} else {
+		jwe->typ = (char *)f.typ;
+		jwe->skid = (char *)f.skid;
 	}
 	if (f.apu_bad) {
 		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"apu\" missing or not a string");
 		goto out;
 	}
-	if (f.apu && (rc = b64_span("apu", f.apu, strlen(f.apu), &jwe->apu, &jwe->apu_len, 4096, ei)))
+	if (f.apu && (rc = b64_span(m, "apu", f.apu, strlen(f.apu), &jwe->apu, &jwe->apu_len, 4096, ei)))
 		goto out;
 	if (!f.apv) {
 		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"apv\" missing or not a string");
 		goto out;
 	}
-	if ((rc = b64_span("apv", f.apv, strlen(f.apv), &jwe->apv, &jwe->apv_len, 64, ei)))
+	if ((rc = b64_span(m, "apv", f.apv, strlen(f.apv), &jwe->apv, &jwe->apv_len, 64, ei)))
 		goto out;
 	if (jwe->alg == DC_ALG_ECDH_1PU_A256KW) {
 		if (!jwe->apu) {
@@ -273,12 +370,9 @@ static dc_err jwe_protected(struct dc_jwe *jwe, const char *prot, size_t prot_le
 			rc = dc__fail(ei, DC_ERR_MALFORMED, "authcrypt: apu is not a key id");
 			goto out;
 		}
-		if (!jwe->skid) {
-			if (!(jwe->skid = strndup((const char *)jwe->apu, jwe->apu_len))) {
-				rc = DC_ERR_NOMEM;
-				goto out;
-			}
-		} else if (strlen(jwe->skid) != jwe->apu_len || memcmp(jwe->skid, jwe->apu, jwe->apu_len) != 0) {
+		if (!jwe->skid)
+			jwe->skid = mem_strndup(m, (const char *)jwe->apu, jwe->apu_len);
+		else if (strlen(jwe->skid) != jwe->apu_len || memcmp(jwe->skid, jwe->apu, jwe->apu_len) != 0) {
 			rc = dc__fail(ei, DC_ERR_MALFORMED, "authcrypt: apu does not encode skid");
 			goto out;
 		}
@@ -287,10 +381,12 @@ static dc_err jwe_protected(struct dc_jwe *jwe, const char *prot, size_t prot_le
 		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: epk is required");
 		goto out;
 	}
-	rc = f.epk_json ? dc__jwk_parse(f.epk_json, &jwe->epk, ei)
-	                : dc__jwk_parse_strs(f.kty, f.crv, f.x, f.y, NULL, NULL, &jwe->epk, ei);
+	struct dc_key *epk = jwe_epk_storage(jwe, n_rcpts);
+	rc = f.epk_json ? dc__jwk_init(f.epk_json, epk, ei)
+	                : dc__jwk_strs_init(f.kty, f.crv, f.x, f.y, NULL, NULL, epk, ei);
 	if (rc)
 		goto out;
+	jwe->epk = epk;
 	if (jwe->epk->priv || !dc__crv_is_key_agreement(jwe->epk->crv)) {
 		rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: epk is not a public key-agreement key");
 		goto out;
@@ -298,13 +394,12 @@ static dc_err jwe_protected(struct dc_jwe *jwe, const char *prot, size_t prot_le
 	rc = DC_OK;
 out:
 	cJSON_Delete(hdr);
-	free(raw);
 	return rc;
 }
 
 /* After the recipients: no kid twice; iv, tag and ciphertext (base64url texts). */
-static dc_err jwe_finish(struct dc_jwe *jwe, const char *iv, size_t iv_n, const char *tag, size_t tag_n,
-                         const char *ct, size_t ct_n, struct dc_errinfo *ei)
+static dc_err jwe_finish(struct dc_jwe *jwe, struct jwe_mem *m, const char *iv, size_t iv_n, const char *tag,
+                         size_t tag_n, const char *ct, size_t ct_n, struct dc_errinfo *ei)
 {
 	dc_err rc;
 	for (size_t a = 0; a < jwe->n_rcpts; a++)
@@ -317,9 +412,9 @@ static dc_err jwe_finish(struct dc_jwe *jwe, const char *iv, size_t iv_n, const 
 	for (size_t i = 0; i < 3; i++)
 		if (!v[i])
 			return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: \"%s\" missing or not a string", names[i]);
-	if ((rc = b64_span("iv", iv, iv_n, &jwe->iv, &jwe->iv_len, 64, ei)) ||
-	    (rc = b64_span("tag", tag, tag_n, &jwe->tag, &jwe->tag_len, 128, ei)) ||
-	    (rc = b64_span("ciphertext", ct, ct_n, &jwe->ct, &jwe->ct_len, 0, ei)))
+	if ((rc = b64_span(m, "iv", iv, iv_n, &jwe->iv, &jwe->iv_len, 64, ei)) ||
+	    (rc = b64_span(m, "tag", tag, tag_n, &jwe->tag, &jwe->tag_len, 128, ei)) ||
+	    (rc = b64_span(m, "ciphertext", ct, ct_n, &jwe->ct, &jwe->ct_len, 0, ei)))
 		return rc;
 	if (jwe->iv_len != dc__enc_iv_len(jwe->enc) || jwe->tag_len != dc__enc_tag_len(jwe->enc))
 		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: iv or tag length is wrong for %s",
@@ -342,54 +437,63 @@ dc_err dc__jwe_parse(const cJSON *j, size_t max_rcpts, struct dc_jwe **out, stru
 	dc_err rc;
 	if (!cJSON_IsObject(j))
 		return dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: not an object");
-	struct dc_jwe *jwe = calloc(1, sizeof *jwe);
+	if (dc__json_get(j, "aad") || dc__json_get(j, "unprotected"))
+		return dc__fail(ei, DC_ERR_UNSUPPORTED, "encrypted message: aad/unprotected members are not used by DIDComm");
+	/* the lengths first (for the one allocation), then the members in order */
+	struct jwe_lens l = { 0 };
+	const char *prot = dc__json_str(j, "protected");
+	const cJSON *rcpts = dc__json_get(j, "recipients"), *r;
+	int n = rcpts ? cJSON_GetArraySize(rcpts) : 1;
+	bool n_ok = !rcpts || (cJSON_IsArray(rcpts) && n >= 1 && (size_t)n <= max_rcpts);
+	size_t iv_n = 0, tag_n = 0, ct_n = 0;
+	const char *iv = str_or_null(j, "iv", &iv_n), *tag = str_or_null(j, "tag", &tag_n),
+		   *ct = str_or_null(j, "ciphertext", &ct_n);
+	l.prot = prot ? strlen(prot) : 0;
+	if (n_ok) {
+		l.n = (size_t)n;
+		if (!rcpts) {
+			lens_rcpt_json(&l, j, dc__json_obj(j, "header"));
+		} else {
+			cJSON_ArrayForEach(r, rcpts)
+			{
+				if (cJSON_IsObject(r)) /* otherwise refused before it is read */
+					lens_rcpt_json(&l, r, dc__json_obj(r, "header"));
+			}
+		}
+	}
+	l.iv = iv_n;
+	l.tag = tag_n;
+	l.ct = ct_n;
+	struct jwe_mem m;
+	struct dc_jwe *jwe = jwe_alloc(&l, &m);
 	if (!jwe)
 		return DC_ERR_NOMEM;
-	if (dc__json_get(j, "aad") || dc__json_get(j, "unprotected")) {
-		rc = dc__fail(ei, DC_ERR_UNSUPPORTED, "encrypted message: aad/unprotected members are not used by DIDComm");
-		goto out;
-	}
-	const char *prot = dc__json_str(j, "protected");
-	if ((rc = jwe_protected(jwe, prot, prot ? strlen(prot) : 0, ei)))
+	if ((rc = jwe_protected(jwe, &m, l.n, prot, l.prot, ei)))
 		goto out;
 	/* recipients: general, or flattened (header + encrypted_key at the top) */
-	const cJSON *rcpts = dc__json_get(j, "recipients");
+	if (!n_ok) {
+		rc = dc__fail(ei, n > 0 && cJSON_IsArray(rcpts) ? DC_ERR_TOO_BIG : DC_ERR_MALFORMED,
+		              "encrypted message: recipients must be 1..%zu entries", max_rcpts);
+		goto out;
+	}
 	if (rcpts) {
-		int n = cJSON_GetArraySize(rcpts);
-		if (!cJSON_IsArray(rcpts) || n < 1 || (size_t)n > max_rcpts) {
-			rc = dc__fail(ei, n > 0 && cJSON_IsArray(rcpts) ? DC_ERR_TOO_BIG : DC_ERR_MALFORMED,
-			              "encrypted message: recipients must be 1..%zu entries", max_rcpts);
-			goto out;
-		}
-		if (!(jwe->rcpts = calloc((size_t)n, sizeof *jwe->rcpts))) {
-			rc = DC_ERR_NOMEM;
-			goto out;
-		}
-		const cJSON *r;
 		cJSON_ArrayForEach(r, rcpts)
 		{
 			if (!cJSON_IsObject(r)) {
 				rc = dc__fail(ei, DC_ERR_MALFORMED, "encrypted message: a recipient is not an object");
 				goto out;
 			}
-			rc = parse_rcpt(r, dc__json_obj(r, "header"), &jwe->rcpts[jwe->n_rcpts], ei);
+			rc = parse_rcpt(&m, r, dc__json_obj(r, "header"), &jwe->rcpts[jwe->n_rcpts], ei);
 			jwe->n_rcpts++;
 			if (rc)
 				goto out;
 		}
 	} else {
-		if (!(jwe->rcpts = calloc(1, sizeof *jwe->rcpts))) {
-			rc = DC_ERR_NOMEM;
-			goto out;
-		}
 		jwe->n_rcpts = 1;
-		if ((rc = parse_rcpt(j, dc__json_obj(j, "header"), &jwe->rcpts[0], ei)))
+		if ((rc = parse_rcpt(&m, j, dc__json_obj(j, "header"), &jwe->rcpts[0], ei)))
 			goto out;
 	}
-	size_t iv_n = 0, tag_n = 0, ct_n = 0;
-	const char *iv = str_or_null(j, "iv", &iv_n), *tag = str_or_null(j, "tag", &tag_n),
-		   *ct = str_or_null(j, "ciphertext", &ct_n);
-	if ((rc = jwe_finish(jwe, iv, iv_n, tag, tag_n, ct, ct_n, ei)))
+	if ((rc = jwe_finish(jwe, &m, iv, iv_n, tag, tag_n, ct, ct_n, ei)))
 		goto out;
 	*out = jwe;
 	jwe = NULL;
@@ -477,22 +581,22 @@ dc_err dc__jwe_from_text(const struct dc_jwe_text *t, struct dc_jwe **out, struc
 {
 	dc_err rc;
 	*out = NULL;
-	struct dc_jwe *jwe = calloc(1, sizeof *jwe);
+	struct jwe_lens l = { .prot = t->prot.n, .n = t->n, .iv = t->iv.n, .tag = t->tag.n, .ct = t->ct.n };
+	for (size_t i = 0; i < t->n; i++)
+		lens_rcpt(&l, t->kid[i].n, t->ek[i].n);
+	struct jwe_mem m;
+	struct dc_jwe *jwe = jwe_alloc(&l, &m);
 	if (!jwe)
 		return DC_ERR_NOMEM;
-	if ((rc = jwe_protected(jwe, t->prot.p, t->prot.n, ei)))
+	if ((rc = jwe_protected(jwe, &m, t->n, t->prot.p, t->prot.n, ei)))
 		goto out;
-	if (!(jwe->rcpts = calloc(t->n, sizeof *jwe->rcpts))) {
-		rc = DC_ERR_NOMEM;
-		goto out;
-	}
 	for (size_t i = 0; i < t->n; i++) {
-		rc = rcpt_set(&jwe->rcpts[i], t->kid[i].p, t->kid[i].n, t->ek[i].p, t->ek[i].n, ei);
+		rc = rcpt_set(&m, &jwe->rcpts[i], t->kid[i].p, t->kid[i].n, t->ek[i].p, t->ek[i].n, ei);
 		jwe->n_rcpts++;
 		if (rc)
 			goto out;
 	}
-	if ((rc = jwe_finish(jwe, t->iv.p, t->iv.n, t->tag.p, t->tag.n, t->ct.p, t->ct.n, ei)))
+	if ((rc = jwe_finish(jwe, &m, t->iv.p, t->iv.n, t->tag.p, t->tag.n, t->ct.p, t->ct.n, ei)))
 		goto out;
 	*out = jwe;
 	jwe = NULL;
@@ -522,19 +626,12 @@ dc_err dc__jwe_decrypt(const struct dc_jwe *jwe, size_t idx, const struct dc_key
 	uint8_t *buf = NULL;
 	dc_err rc = DC_ERR_CRYPTO;
 	bool pu = jwe->alg == DC_ALG_ECDH_1PU_A256KW;
-	const char **kids = NULL;
 	if (idx >= jwe->n_rcpts || !rcpt_priv || !rcpt_priv->priv || rcpt_priv->crv != jwe->epk->crv)
 		goto out;
 	if (pu && (!sender_pub || sender_pub->crv != jwe->epk->crv))
 		goto out;
 	/* apv must bind the full recipient list */
-	if (!(kids = malloc(jwe->n_rcpts * sizeof *kids))) {
-		rc = DC_ERR_NOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < jwe->n_rcpts; i++)
-		kids[i] = jwe->rcpts[i].kid;
-	if (kids_digest(kids, jwe->n_rcpts, digest) || jwe->apv_len != 32 || memcmp(digest, jwe->apv, 32) != 0)
+	if (kids_digest(&jwe->rcpts[0].kid, sizeof jwe->rcpts[0], jwe->n_rcpts, digest) || jwe->apv_len != 32 || memcmp(digest, jwe->apv, 32) != 0)
 		goto out;
 	if (dc__ecdh(rcpt_priv, jwe->epk, z, &zl))
 		goto out;
@@ -567,7 +664,6 @@ out:
 	sodium_memzero(z, sizeof z);
 	sodium_memzero(kek, sizeof kek);
 	sodium_memzero(cek, sizeof cek);
-	free(kids);
 	free(buf);
 	if (rc == DC_ERR_CRYPTO)
 		dc__fail(ei, rc, "decryption failed");
@@ -671,7 +767,7 @@ dc_err dc__jwe_encrypt(enum dc_kw_alg alg, enum dc_enc enc, const struct dc_key 
 				rc = dc__fail(ei, DC_ERR_INVAL, "encrypt: recipient %.200s given twice", kids[a]);
 				goto out;
 			}
-	if ((rc = kids_digest(kids, n, digest)))
+	if ((rc = kids_digest(kids, sizeof *kids, n, digest)))
 		goto out;
 	if ((rc = dc__key_eph_generate(crv, &eph)))
 		goto out;

@@ -30,10 +30,10 @@ static dc_err b64_field(const char *v, const char *name, uint8_t *out, size_t wa
 	return DC_OK;
 }
 
-dc_err dc__jwk_parse_strs(const char *kty, const char *crv_s, const char *x, const char *y, const char *d_s,
-                          const char *kid, struct dc_key **out, struct dc_errinfo *ei)
+dc_err dc__jwk_strs_init(const char *kty, const char *crv_s, const char *x, const char *y, const char *d_s,
+                         const char *kid, struct dc_key *k, struct dc_errinfo *ei)
 {
-	*out = NULL;
+	memset(k, 0, sizeof *k);
 	if (!kty)
 		return dc__fail(ei, DC_ERR_MALFORMED, "jwk: \"kty\" is missing or not a string");
 	bool okp = strcmp(kty, "OKP") == 0, ec = strcmp(kty, "EC") == 0;
@@ -49,7 +49,6 @@ dc_err dc__jwk_parse_strs(const char *kty, const char *crv_s, const char *x, con
 	size_t f = dc__crv_field_len(crv);
 	uint8_t pub[DC_MAX_PUB], d[DC_MAX_PRIV];
 	bool has, has_d = false;
-	struct dc_key *k = NULL;
 	dc_err rc;
 	size_t pub_len;
 	if (okp) {
@@ -65,7 +64,7 @@ dc_err dc__jwk_parse_strs(const char *kty, const char *crv_s, const char *x, con
 	}
 	if ((rc = b64_field(d_s, "d", d, okp ? 32 : f, false, &has_d, ei)))
 		goto out;
-	if ((rc = dc__key_from_pub(crv, pub, pub_len, &k))) {
+	if ((rc = dc__key_pub_init(k, crv, pub, pub_len))) {
 		if (rc == DC_ERR_MALFORMED)
 			dc__fail(ei, rc, "jwk: \"x\"%s is not a valid %s public key", okp ? "" : "/\"y\"",
 			         dc_crv_name(crv));
@@ -84,27 +83,61 @@ dc_err dc__jwk_parse_strs(const char *kty, const char *crv_s, const char *x, con
 		dc__fail(ei, rc, "jwk: kid");
 		goto out;
 	}
-	*out = k;
-	k = NULL;
 out:
 	sodium_memzero(d, sizeof d);
-	dc_key_free(k);
+	if (rc)
+		dc__key_clear(k);
 	return rc;
 }
 
-dc_err dc__jwk_parse(const cJSON *jwk, struct dc_key **out, struct dc_errinfo *ei)
+dc_err dc__jwk_parse_strs(const char *kty, const char *crv, const char *x, const char *y, const char *d,
+                          const char *kid, struct dc_key **out, struct dc_errinfo *ei)
 {
 	*out = NULL;
+	struct dc_key *k = malloc(sizeof *k);
+	if (!k)
+		return DC_ERR_NOMEM;
+	dc_err rc = dc__jwk_strs_init(kty, crv, x, y, d, kid, k, ei);
+	if (rc)
+		free(k);
+	else
+		*out = k;
+	return rc;
+}
+
+/* the members of an object: strings, NULL (absent) or not_a_string */
+static dc_err jwk_members(const cJSON *jwk, const char *v[3], struct dc_errinfo *ei)
+{
 	if (!cJSON_IsObject(jwk))
 		return dc__fail(ei, DC_ERR_MALFORMED, "jwk: not an object");
 	static const char *const b64[] = { "x", "y", "d" };
-	const char *v[3];
 	for (size_t i = 0; i < 3; i++) {
 		const cJSON *m = dc__json_get(jwk, b64[i]);
 		v[i] = !m ? NULL : cJSON_IsString(m) ? m->valuestring : not_a_string;
 	}
+	return DC_OK;
+}
+
+dc_err dc__jwk_parse(const cJSON *jwk, struct dc_key **out, struct dc_errinfo *ei)
+{
+	const char *v[3];
+	dc_err rc;
+	*out = NULL;
+	if ((rc = jwk_members(jwk, v, ei)))
+		return rc;
 	return dc__jwk_parse_strs(dc__json_str(jwk, "kty"), dc__json_str(jwk, "crv"), v[0], v[1], v[2],
 	                          dc__json_str(jwk, "kid"), out, ei);
+}
+
+dc_err dc__jwk_init(const cJSON *jwk, struct dc_key *k, struct dc_errinfo *ei)
+{
+	const char *v[3];
+	dc_err rc;
+	memset(k, 0, sizeof *k);
+	if ((rc = jwk_members(jwk, v, ei)))
+		return rc;
+	return dc__jwk_strs_init(dc__json_str(jwk, "kty"), dc__json_str(jwk, "crv"), v[0], v[1], v[2],
+	                         dc__json_str(jwk, "kid"), k, ei);
 }
 
 static dc_err add_b64(cJSON *o, const char *name, const uint8_t *b, size_t n)

@@ -90,10 +90,8 @@ static const char *crv_group(enum dc_crv crv)
 	}
 }
 
-void dc_key_free(struct dc_key *k)
+void dc__key_clear(struct dc_key *k)
 {
-	if (!k)
-		return;
 	if (k->priv == k->eph)
 		sodium_memzero(k->eph, sizeof k->eph);
 	else if (k->priv)
@@ -102,6 +100,14 @@ void dc_key_free(struct dc_key *k)
 	EC_POINT_free(k->ecpt);
 	BN_clear_free(k->ecd);
 	free(k->kid);
+	memset(k, 0, sizeof *k);
+}
+
+void dc_key_free(struct dc_key *k)
+{
+	if (!k)
+		return;
+	dc__key_clear(k);
 	free(k);
 }
 
@@ -203,9 +209,21 @@ out:
 dc_err dc__key_from_pub(enum dc_crv crv, const uint8_t *pub, size_t len, struct dc_key **out)
 {
 	*out = NULL;
-	struct dc_key *k = calloc(1, sizeof *k);
+	struct dc_key *k = malloc(sizeof *k);
 	if (!k)
 		return DC_ERR_NOMEM;
+	dc_err rc = dc__key_pub_init(k, crv, pub, len);
+	if (rc) {
+		free(k);
+		return rc;
+	}
+	*out = k;
+	return DC_OK;
+}
+
+dc_err dc__key_pub_init(struct dc_key *k, enum dc_crv crv, const uint8_t *pub, size_t len)
+{
+	memset(k, 0, sizeof *k);
 	k->crv = crv;
 	dc_err rc = DC_OK;
 	if (crv == DC_CRV_X25519 || crv == DC_CRV_ED25519) {
@@ -224,12 +242,9 @@ dc_err dc__key_from_pub(enum dc_crv crv, const uint8_t *pub, size_t len, struct 
 	} else {
 		rc = DC_ERR_UNSUPPORTED;
 	}
-	if (rc) {
-		dc_key_free(k);
-		return rc;
-	}
-	*out = k;
-	return DC_OK;
+	if (rc)
+		dc__key_clear(k);
+	return rc;
 }
 
 /* Build the EVP_PKEY of an EC key (public, or full pair when priv is set). A public key is

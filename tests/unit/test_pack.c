@@ -672,6 +672,92 @@ static char *with_header(const char *env, const char *hdr)
 
 /* The protected header read in place (its usual shape) or through the JSON parser (any
  * other): the same fields; the parser's verdicts for what the shape leaves out. */
+/* appends n copies of s to the buffer at *p */
+static void put_rep(char **p, const char *s, size_t n)
+{
+	size_t l = strlen(s);
+	for (size_t i = 0; i < n; i++, *p += l)
+		memcpy(*p, s, l);
+	**p = 0;
+}
+
+/* A parsed JWE is one block sized before reading (jwe.c): the longest fields each path takes
+ * (a 1,200-character typ, plain or \u-escaped; a 4,096-character apu copied again as skid;
+ * kids of 2,048 characters; 320-character encrypted keys; the longest iv and tag) fit, read
+ * by the scanner and by the JSON parser alike, with up to 16 recipients. */
+static void jwe_block_bounds(void)
+{
+	for (int v = 0; v < 6; v++) {
+		bool escaped = v & 1, many = v & 2, long_iv = v >= 4;
+		size_t n_rcpts = many ? 16 : 8;
+		char *hdr = malloc(32768), *p = hdr, *prot = NULL;
+		CU_ASSERT_PTR_NOT_NULL_FATAL(hdr);
+		put_rep(&p, "{\"typ\":\"", 1);
+		put_rep(&p, escaped ? "\\u0061" : "a", 1200);
+		put_rep(&p, "\",\"alg\":\"ECDH-1PU+A256KW\",\"enc\":\"A256CBC-HS512\",\"epk\":{\"kty\":\"OKP\",\"crv\":"
+		            "\"X25519\",\"x\":\"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo\"},\"apu\":\"", 1);
+		put_rep(&p, "QUFB", 1024); /* 3,072 bytes of 'A': the skid */
+		put_rep(&p, "\",\"apv\":\"", 1);
+		put_rep(&p, "A", 43);
+		put_rep(&p, "\"}", 1);
+		CU_ASSERT_EQUAL_FATAL(dc__b64url_encode((const uint8_t *)hdr, strlen(hdr), &prot), DC_OK);
+		size_t cap = strlen(prot) + 16 * 2500 + 1024;
+		char *env = malloc(cap);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+		p = env;
+		put_rep(&p, "{\"protected\":\"", 1);
+		put_rep(&p, prot, 1);
+		put_rep(&p, "\",\"recipients\":[", 1);
+		for (size_t i = 0; i < n_rcpts; i++) {
+			put_rep(&p, i ? ",{\"header\":{\"kid\":\"" : "{\"header\":{\"kid\":\"", 1);
+			p += snprintf(p, 8, "%02zu", i);
+			put_rep(&p, "k", 2046);
+			put_rep(&p, "\"},\"encrypted_key\":\"", 1);
+			put_rep(&p, "A", 320);
+			put_rep(&p, "\"}", 1);
+		}
+		put_rep(&p, "],\"iv\":\"", 1);
+		put_rep(&p, "A", long_iv ? 64 : 22);
+		put_rep(&p, "\",\"ciphertext\":\"", 1);
+		put_rep(&p, "A", 64);
+		put_rep(&p, "\",\"tag\":\"", 1);
+		put_rep(&p, "A", long_iv ? 128 : 43);
+		put_rep(&p, "\"}", 1);
+		dc_err want = long_iv ? DC_ERR_MALFORMED : DC_OK;
+		struct dc_jwe *a = NULL, *b = NULL;
+		struct dc_errinfo ei = { 0 };
+		dc_err rc_a = DC_ERR_INVAL;
+		CU_ASSERT_EQUAL(dc__jwe_scan(env, strlen(env), 16, &a, &rc_a, &ei), !many);
+		if (!many)
+			CU_ASSERT_EQUAL(rc_a, want);
+		if (long_iv)
+			CU_ASSERT_PTR_NOT_NULL(strstr(ei.msg, "iv or tag length"));
+		cJSON *j = NULL;
+		CU_ASSERT_EQUAL_FATAL(dc__json_parse(env, strlen(env), 64, &j, &ei), DC_OK);
+		CU_ASSERT_EQUAL(dc__jwe_parse(j, 16, &b, &ei), want);
+		cJSON_Delete(j);
+		struct dc_jwe *both[] = { a, b };
+		for (size_t k = 0; k < 2; k++) {
+			struct dc_jwe *w = both[k];
+			if (!w)
+				continue;
+			CU_ASSERT_EQUAL(strlen(w->typ), 1200);
+			CU_ASSERT(strlen(w->skid) == 3072 && w->apu_len == 3072 && w->apv_len == 32);
+			CU_ASSERT_EQUAL_FATAL(w->n_rcpts, n_rcpts);
+			for (size_t i = 0; i < n_rcpts; i++)
+				CU_ASSERT(strlen(w->rcpts[i].kid) == 2048 && w->rcpts[i].ek_len == 240);
+			CU_ASSERT(w->iv_len == 16 && w->tag_len == 32 && w->ct_len == 48);
+		}
+		CU_ASSERT_EQUAL(a != NULL, !many && !long_iv);
+		CU_ASSERT_EQUAL(b != NULL, !long_iv);
+		dc__jwe_free(a);
+		dc__jwe_free(b);
+		free(env);
+		free(prot);
+		free(hdr);
+	}
+}
+
 static void jwe_header_scanner(void)
 {
 	struct dc_pack_result res = { 0 };
@@ -827,5 +913,6 @@ void init_pack_tests(void)
 	TU_ADD(s, jwe_scanner);
 	TU_ADD(s, jws_scanner);
 	TU_ADD(s, jwe_header_scanner);
+	TU_ADD(s, jwe_block_bounds);
 	TU_ADD(s, ctx_reused);
 }
