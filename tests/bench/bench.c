@@ -9,8 +9,11 @@
  *                              at the same moments; the best round of each counts. Times are
  *                              the thread's CPU time (the slices other processes take on a
  *                              shared machine are not counted). Prints one line per operation:
- *                              "row<TAB>did-kind<TAB>op<TAB>mode<TAB>ours_us<TAB>floor_us<TAB>pct<TAB>iterations"
- *                              (floor_us and pct are "-" for plaintext, which has no public-key work),
+ *                              "row<TAB>did-kind<TAB>op<TAB>mode<TAB>ours_us<TAB>floor_us<TAB>pct<TAB>iterations<TAB>sym_us"
+ *                              (floor_us and pct are "-" for plaintext, which has no public-key work;
+ *                              sym_us, informational, is the symmetric work an encrypted unpack
+ *                              must also do with the libraries, timed alone the same way (see
+ *                              sym_open), "-" for the other rows),
  *                              then "floor<TAB>primitive<TAB>us<TAB>library" per primitive (the best
  *                              seen in the run, on BODY_BYTES of input). A signed row's floor signs
  *                              or verifies an input as long as the row's own JWS signing input
@@ -36,6 +39,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <cjson/cJSON.h>
 #include <openssl/x509.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -671,9 +675,231 @@ static const struct mode *world_modes(size_t wi)
 	return wi == 1 ? modes_p256 : wi == 2 ? modes_5 : modes_okp;
 }
 
+/* ---- the symmetric work of an encrypted unpack row, alone -------------------------------
+ * Beside the floor (public-key work only), informational: what an unpack must also do with the
+ * libraries for the row's envelope, each step called the cheapest way they offer, with
+ * contexts made per message as an application would: the apv check (SHA-256 of the kids),
+ * the Concat KDF (one SHA-256 of its input), the key unwrap (RFC 3394: 6 AES-256 block
+ * decryptions per 64-bit block of the key; OpenSSL 3.0's own AES-256-WRAP is table-driven and
+ * slower, so its AES-NI ECB cipher one block per call), and the content: XChaCha20-Poly1305
+ * (libsodium), AES-256-GCM (OpenSSL), or AES-256-CBC with HMAC-SHA-512 over AAD, IV,
+ * ciphertext and AL (OpenSSL; the HMAC from the faster of OpenSSL and libsodium). Lengths are
+ * those of the row's own envelope. */
+#define SYM_MAX 8192
+struct sym {
+	enum dc_enc enc;
+	size_t aad_len, ct_len, kdf_len, kids_len, kw_blocks;
+	unsigned char aad[SYM_MAX], ct[SYM_MAX], pt[SYM_MAX + 32], kdf[1024], kids[SYM_MAX], key[64], kek[32],
+		iv[24], tag[32], out[64];
+	const EVP_MD *sha256, *sha512;
+	const EVP_CIPHER *ecb, *cbc, *gcm;
+	EVP_MAC *hmac;
+	bool sodium_hmac; /* libsodium's HMAC-SHA-512 was the faster */
+};
+
+/* base64url text of n characters: its decoded length */
+static size_t b64_dec_len(size_t n)
+{
+	return n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
+}
+
+/* base64url (no padding) into out; its length, or 0 */
+static size_t b64_decode(const char *in, unsigned char *out, size_t cap)
+{
+	size_t n = strlen(in), m = (n + 3) / 4 * 4;
+	char *t = malloc(m + 1);
+	unsigned char *o = malloc(m);
+	if (!t || !o)
+		die("malloc", DC_ERR_NOMEM, NULL);
+	for (size_t i = 0; i < m; i++)
+		t[i] = i < n ? (in[i] == '-' ? '+' : in[i] == '_' ? '/' : in[i]) : '=';
+	t[m] = 0;
+	int r = EVP_DecodeBlock(o, (const unsigned char *)t, (int)m);
+	size_t len = b64_dec_len(n);
+	if (r < 0 || len > cap)
+		len = 0;
+	else
+		memcpy(out, o, len);
+	free(t);
+	free(o);
+	return len;
+}
+
+static const char *jstr(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void sym_kw(struct sym *y)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	unsigned char b[16] = { 0 };
+	chk(c && EVP_CipherInit_ex(c, y->ecb, NULL, y->kek, NULL, 0) == 1, "ECB init");
+	for (size_t k = 0; k < 6 * y->kw_blocks; k++)
+		chk(EVP_Cipher(c, b, b, 16) == 16, "EVP_Cipher");
+	EVP_CIPHER_CTX_free(c);
+}
+
+static void sym_sha256(struct sym *y, const unsigned char *in, size_t n)
+{
+	unsigned int len = 0;
+	chk(EVP_Digest(in, n, y->out, &len, y->sha256, NULL) == 1, "EVP_Digest");
+}
+
+static void sym_hmac(struct sym *y)
+{
+	static const unsigned char al[8] = { 0 };
+	if (y->sodium_hmac) {
+		crypto_auth_hmacsha512_state st;
+		crypto_auth_hmacsha512_init(&st, y->key, 32);
+		crypto_auth_hmacsha512_update(&st, y->aad, y->aad_len);
+		crypto_auth_hmacsha512_update(&st, y->iv, 16);
+		crypto_auth_hmacsha512_update(&st, y->ct, y->ct_len);
+		crypto_auth_hmacsha512_update(&st, al, 8);
+		crypto_auth_hmacsha512_final(&st, y->out);
+		return;
+	}
+	EVP_MAC_CTX *c = EVP_MAC_CTX_new(y->hmac);
+	OSSL_PARAM prm[] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA512", 0),
+		             OSSL_PARAM_construct_end() };
+	size_t len = 0;
+	chk(c && EVP_MAC_init(c, y->key, 32, prm) == 1 && EVP_MAC_update(c, y->aad, y->aad_len) == 1 &&
+	        EVP_MAC_update(c, y->iv, 16) == 1 && EVP_MAC_update(c, y->ct, y->ct_len) == 1 &&
+	        EVP_MAC_update(c, al, 8) == 1 && EVP_MAC_final(c, y->out, &len, 64) == 1,
+	    "HMAC");
+	EVP_MAC_CTX_free(c);
+}
+
+static void sym_evp(struct sym *y, const EVP_CIPHER *ci, const unsigned char *key, bool gcm)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int l1 = 0, l2 = 0;
+	chk(c && EVP_DecryptInit_ex(c, ci, NULL, key, y->iv) == 1, "decrypt init");
+	if (gcm)
+		chk(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, y->tag) == 1 &&
+		        EVP_DecryptUpdate(c, NULL, &l1, y->aad, (int)y->aad_len) == 1,
+		    "GCM aad");
+	chk(EVP_DecryptUpdate(c, y->pt, &l1, y->ct, (int)y->ct_len) == 1 && EVP_DecryptFinal_ex(c, y->pt + l1, &l2) == 1,
+	    "decrypt");
+	EVP_CIPHER_CTX_free(c);
+}
+
+static void sym_open(void *arg)
+{
+	struct sym *y = arg;
+	sym_sha256(y, y->kids, y->kids_len);
+	sym_sha256(y, y->kdf, y->kdf_len);
+	sym_kw(y);
+	switch (y->enc) {
+	case DC_ENC_XC20P:
+		chk(crypto_aead_xchacha20poly1305_ietf_decrypt_detached(y->pt, NULL, y->ct, y->ct_len, y->tag, y->aad,
+		                                                        y->aad_len, y->iv, y->key) == 0,
+		    "XC20P");
+		break;
+	case DC_ENC_A256GCM: sym_evp(y, y->gcm, y->key, true); break;
+	default:
+		sym_hmac(y);
+		sym_evp(y, y->cbc, y->key + 32, false);
+		break;
+	}
+}
+
+/* y for the envelope env (our own JWE JSON); false if it is not one */
+static bool sym_init(struct sym *y, const char *env, enum dc_enc enc)
+{
+	memset(y, 0, sizeof *y);
+	cJSON *j = cJSON_Parse(env);
+	const char *prot = jstr(j, "protected"), *ct = jstr(j, "ciphertext");
+	const cJSON *rcpts = cJSON_GetObjectItemCaseSensitive(j, "recipients"), *r;
+	unsigned char hdr_raw[SYM_MAX];
+	size_t hl = prot ? b64_decode(prot, hdr_raw, sizeof hdr_raw - 1) : 0;
+	if (!hl || !ct || !cJSON_IsArray(rcpts) || strlen(prot) > SYM_MAX || b64_dec_len(strlen(ct)) > SYM_MAX) {
+		cJSON_Delete(j);
+		return false;
+	}
+	hdr_raw[hl] = 0;
+	cJSON *h = cJSON_Parse((const char *)hdr_raw);
+	const char *alg = jstr(h, "alg"), *apu = jstr(h, "apu");
+	bool pu = alg && strncmp(alg, "ECDH-1PU", 8) == 0;
+	const cJSON *epk = cJSON_GetObjectItemCaseSensitive(h, "epk");
+	bool p256 = jstr(epk, "crv") && strcmp(jstr(epk, "crv"), "P-256") == 0;
+	y->enc = enc;
+	y->aad_len = strlen(prot);
+	memcpy(y->aad, prot, y->aad_len);
+	y->ct_len = b64_dec_len(strlen(ct));
+	/* the kids joined with '.' */
+	cJSON_ArrayForEach(r, rcpts)
+	{
+		const char *kid = jstr(cJSON_GetObjectItemCaseSensitive(r, "header"), "kid");
+		size_t kn = kid ? strlen(kid) : 0;
+		if (y->kids_len + kn + 1 < sizeof y->kids) {
+			memcpy(y->kids + y->kids_len, kid, kn);
+			y->kids_len += kn;
+			y->kids[y->kids_len++] = '.';
+		}
+	}
+	if (y->kids_len)
+		y->kids_len--;
+	/* counter, Z (one or two shared secrets), AlgorithmID, PartyUInfo, PartyVInfo, SuppPubInfo,
+	 * and for ECDH-1PU the tag (length-prefixed) */
+	size_t z = p256 ? 32 : 32;
+	y->kdf_len = 4 + (pu ? 2 * z : z) + 4 + (alg ? strlen(alg) : 0) + 4 + (apu ? b64_dec_len(strlen(apu)) : 0) + 4 +
+	             32 + 4 + (pu ? 4 + (enc == DC_ENC_A256CBC_HS512 ? 32 : 16) : 0);
+	size_t cek = enc == DC_ENC_A256CBC_HS512 ? 64 : 32;
+	y->kw_blocks = cek / 8;
+	randombytes_buf(y->key, sizeof y->key);
+	randombytes_buf(y->kek, sizeof y->kek);
+	randombytes_buf(y->iv, sizeof y->iv);
+	randombytes_buf(y->pt, y->ct_len);
+	randombytes_buf(y->kdf, sizeof y->kdf);
+	y->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	y->ecb = EVP_CIPHER_fetch(NULL, "AES-256-ECB", NULL);
+	y->cbc = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+	y->gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	y->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	chk(y->sha256 && y->ecb && y->cbc && y->gcm && y->hmac, "fetch");
+	/* a real ciphertext of the row's length, so decryption and its checks pass */
+	if (enc == DC_ENC_XC20P) {
+		crypto_aead_xchacha20poly1305_ietf_encrypt_detached(y->ct, y->tag, NULL, y->pt, y->ct_len, y->aad, y->aad_len,
+		                                                    NULL, y->iv, y->key);
+	} else {
+		bool gcm = enc == DC_ENC_A256GCM;
+		EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+		int l1 = 0, l2 = 0;
+		size_t pt_len = gcm ? y->ct_len : (y->ct_len / 16 - 1) * 16 + 1; /* CBC: padded up to ct_len */
+		chk(c && EVP_EncryptInit_ex(c, gcm ? y->gcm : y->cbc, NULL, gcm ? y->key : y->key + 32, y->iv) == 1, "enc");
+		if (gcm)
+			chk(EVP_EncryptUpdate(c, NULL, &l1, y->aad, (int)y->aad_len) == 1, "aad");
+		chk(EVP_EncryptUpdate(c, y->ct, &l1, y->pt, (int)pt_len) == 1 && EVP_EncryptFinal_ex(c, y->ct + l1, &l2) == 1,
+		    "encrypt");
+		y->ct_len = (size_t)(l1 + l2);
+		if (gcm)
+			chk(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, y->tag) == 1, "tag");
+		EVP_CIPHER_CTX_free(c);
+	}
+	cJSON_Delete(h);
+	cJSON_Delete(j);
+	return true;
+}
+
+static void sym_free(struct sym *y)
+{
+	EVP_MD_free((EVP_MD *)y->sha256);
+	EVP_CIPHER_free((EVP_CIPHER *)y->ecb);
+	EVP_CIPHER_free((EVP_CIPHER *)y->cbc);
+	EVP_CIPHER_free((EVP_CIPHER *)y->gcm);
+	EVP_MAC_free(y->hmac);
+}
+
+static void sym_hmac_only(void *arg)
+{
+	sym_hmac(arg);
+}
+
 struct result {
 	const char *kind, *op, *mode;
-	double us, floor_us;
+	double us, floor_us, sym_us; /* sym_us: 0 when not an encrypted unpack */
 	const struct mode *m;
 	size_t n_rcpt;
 	unsigned long iters;
@@ -689,17 +915,38 @@ static void run_row(struct result *r, struct job *j, bool pack, struct prims *p,
 	size_t np = row_prims(r->m, pack, r->n_rcpt, idx, cnt);
 	struct meter mo, mp[2];
 	struct prim_call pc[2];
+	static struct sym y; /* large: not on the stack */
+	struct meter ms;
+	bool sym = !pack && (r->m->mode == DC_PACK_ANONCRYPT || r->m->mode == DC_PACK_AUTHCRYPT) &&
+	           sym_init(&y, j->env, r->m->enc);
+	if (sym && r->m->enc == DC_ENC_A256CBC_HS512) { /* the faster library's HMAC */
+		double t[2];
+		for (int lib = 0; lib < 2; lib++) {
+			y.sodium_hmac = lib == 1;
+			meter_warm(&ms, sym_hmac_only, &y, secs / 20);
+			meter_round(&ms, secs / 20);
+			t[lib] = ms.best;
+		}
+		y.sodium_hmac = t[1] < t[0];
+	}
 	meter_warm(&mo, pack ? op_pack : op_unpack, j, secs / 10);
 	for (size_t i = 0; i < np; i++) {
 		pc[i].fn = prim_fastest(p, idx[i]);
 		pc[i].p = p;
 		meter_warm(&mp[i], call_prim, &pc[i], secs / 20);
 	}
+	if (sym)
+		meter_warm(&ms, sym_open, &y, secs / 20);
 	for (int k = 0; k < ROUNDS; k++) {
 		meter_round(&mo, secs / ROUNDS);
 		for (size_t i = 0; i < np; i++)
 			meter_round(&mp[i], secs / ROUNDS / 2);
+		if (sym)
+			meter_round(&ms, secs / ROUNDS / 4);
 	}
+	r->sym_us = sym ? ms.best * 1e6 : 0;
+	if (sym)
+		sym_free(&y);
 	r->us = mo.best * 1e6;
 	r->iters = mo.total;
 	r->floor_us = 0;
@@ -752,11 +999,14 @@ static int run_bench(double secs, const char *filter)
 	}
 	for (size_t i = 0; i < nres; i++) {
 		const struct result *r = &res[i];
+		char sym[32] = "-";
+		if (r->sym_us > 0)
+			snprintf(sym, sizeof sym, "%.2f", r->sym_us);
 		if (r->floor_us > 0)
-			printf("row\t%s\t%s\t%s\t%.2f\t%.2f\t%.1f\t%lu\n", r->kind, r->op, r->mode, r->us, r->floor_us,
-			       100.0 * r->floor_us / r->us, r->iters);
+			printf("row\t%s\t%s\t%s\t%.2f\t%.2f\t%.1f\t%lu\t%s\n", r->kind, r->op, r->mode, r->us, r->floor_us,
+			       100.0 * r->floor_us / r->us, r->iters, sym);
 		else
-			printf("row\t%s\t%s\t%s\t%.2f\t-\t-\t%lu\n", r->kind, r->op, r->mode, r->us, r->iters);
+			printf("row\t%s\t%s\t%s\t%.2f\t-\t-\t%lu\t%s\n", r->kind, r->op, r->mode, r->us, r->iters, sym);
 	}
 	for (int i = 0; i < P_N; i++)
 		printf("floor\t%s\t%.2f\t%s\n", prim_name[i], p.best[i], p.lib[i]);

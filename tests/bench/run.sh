@@ -7,7 +7,9 @@
 # way, in rounds alternating with the operation's; both in the thread's CPU time, see bench.c),
 # ours as % of the floor with the target (unpack >= 90 %, pack >= 80 %, marked "met" /
 # "NOT met"; informational: the targets never fail this script, and they hold for an idle machine
-# only), and didcomm-node's time beside ours. Then the peak RSS for
+# only); for encrypted unpack rows the symmetric work they also need from the libraries (key
+# unwrap, content decryption and tag, the two SHA-256), timed alone, and floor plus that as a %
+# of ours; and didcomm-node's time beside ours. Then the peak RSS for
 # unpacking a 10 MiB anoncrypt message, as a multiple of the message size (target < 5x).
 # Last, tests/bench/relay.sh: messages relayed through the daemon over HTTP (msgs/s, latency,
 # the daemon's RSS; its RELAY_BENCH_* variables are described there), and tests/bench/stall.sh:
@@ -90,8 +92,8 @@ awk -F'\t' -v node_ok="$node_ok" '
 		ours = $5 + 0
 		n = (key in node) ? node[key] + 0 : 0
 		if (!hdr++) {
-			printf "%-11s %-6s %-38s %9s %9s %7s  %-14s %9s %7s\n", "DID", "op", "mode", "ours us", "floor us", "% floor", "target", "node us", "node/us"
-			printf "%-11s %-6s %-38s %9s %9s %7s  %-14s %9s %7s\n", "-----------", "------", "--------------------------------------", "---------", "---------", "-------", "--------------", "---------", "-------"
+			printf "%-11s %-6s %-38s %9s %9s %7s  %-14s %7s %8s %9s %7s\n", "DID", "op", "mode", "ours us", "floor us", "% floor", "target", "sym us", "% f+sym", "node us", "node/us"
+			printf "%-11s %-6s %-38s %9s %9s %7s  %-14s %7s %8s %9s %7s\n", "-----------", "------", "--------------------------------------", "---------", "---------", "-------", "--------------", "-------", "--------", "---------", "-------"
 		}
 		if ($6 == "-") { fs = sprintf("%9s", "-"); ps = sprintf("%7s", "-"); ts = "" }
 		else {
@@ -102,10 +104,15 @@ awk -F'\t' -v node_ok="$node_ok" '
 		}
 		ns = n > 0 ? sprintf("%9.2f", 1e6 / n) : sprintf("%9s", "n/a")
 		rs = n > 0 ? sprintf("%6.1fx", (1e6 / n) / ours) : sprintf("%7s", "-")
-		printf "%-11s %-6s %-38s %9.2f %s %s  %-14s %s %s\n", $2, $3, $4, ours, fs, ps, ts, ns, rs
+		if ($9 == "" || $9 == "-" || $6 == "-") { ss = sprintf("%7s", "-"); sp = sprintf("%8s", "-") }
+		else { ss = sprintf("%7.2f", $9); sp = sprintf("%7.1f%%", 100 * ($6 + $9) / ours) }
+		printf "%-11s %-6s %-38s %9.2f %s %s  %-14s %s %s %s %s\n", $2, $3, $4, ours, fs, ps, ts, ss, sp, ns, rs
 	}
 	END {
 		if (tn) printf "targets: %d of %d rows met (informational; idle machine assumed)\n", tm, tn
+		printf "sym us: the symmetric work an encrypted unpack also does with the libraries (apv and KDF\n"
+		printf "  SHA-256, key unwrap, content decryption and tag), timed alone in the same rounds;\n"
+		printf "  %% f+sym: floor plus that, as a %% of ours (informational: outside the floor of issue 17)\n"
 		printf "floor primitives (best of libsodium and OpenSSL, this process, this core):\n%s", floors
 		if (sigins != "") printf "signed rows: their floor signs or verifies an input as long as their JWS signing input:\n%s", sigins
 	}
