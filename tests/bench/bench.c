@@ -419,7 +419,10 @@ static double cpu_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-#define ROUNDS 5
+/* 25 short rounds, not 5 long ones: on a shared virtual machine the speed drifts over
+ * seconds, and short rounds alternating with the floor's let both see the same moments (the
+ * ratios of three idle runs spread over 5-10 points with 5 rounds, 2-4 with 25) */
+#define ROUNDS 25
 /* Timing, in the thread's CPU time, not wall time: on a shared machine the wall clock counts
  * the slices other processes take from us, the CPU clock only what this thread ran (caches
  * and the other hyperthread can still disturb it: hence the best of several rounds). The

@@ -16,7 +16,7 @@
 # whether opening big envelopes stalls the event loop for other connections; tests/bench/file.sh:
 # 10,000 files dropped into a watched folder and written to an outbox, beside cp;
 # tests/bench/mediator.sh: 100,000 messages held for 1,000 recipients, picked up in batches.
-#   BENCH_SECONDS=1   timed seconds per operation, in 5 rounds (the best round counts), after a
+#   BENCH_SECONDS=1   timed seconds per operation, in 25 rounds (the best round counts), after a
 #                     warm-up of a tenth of that
 #   BENCH_RSS_MIB=10  message size for the RSS measurement
 #   BENCH_NODE=0      skip the didcomm-node column
