@@ -57,12 +57,9 @@ static unsigned dec_val(char c)
 }
 
 static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
-static uint32_t rnd(void) /* xorshift64*: the same sequence every run */
+static uint32_t rnd(void)
 {
-	rnd_state ^= rnd_state >> 12;
-	rnd_state ^= rnd_state << 25;
-	rnd_state ^= rnd_state >> 27;
-	return (uint32_t)((rnd_state * 0x2545f4914f6cdd1dull) >> 32);
+	return tu_rnd(&rnd_state);
 }
 
 /* Decodes in[0..n) with every level and compares each with the scalar code: verdict, length,

@@ -48,12 +48,9 @@ static void parse_bad(void)
 }
 
 static uint64_t rnd_state = 0x243f6a8885a308d3ull;
-static uint32_t rnd(void) /* xorshift64*: the same sequence every run */
+static uint32_t rnd(void)
 {
-	rnd_state ^= rnd_state >> 12;
-	rnd_state ^= rnd_state << 25;
-	rnd_state ^= rnd_state >> 27;
-	return (uint32_t)((rnd_state * 0x2545f4914f6cdd1dull) >> 32);
+	return tu_rnd(&rnd_state);
 }
 
 /* Scans text[0..n) (copied to the end of its own allocation at offset off, so ASan sees any

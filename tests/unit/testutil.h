@@ -28,4 +28,13 @@ struct world {
 enum { ALICE, BOB, M1, M2, BOB2, CAROL };
 
 #define TU_ADD(suite, fn) CU_add_test(suite, #fn, fn)
+
+/* xorshift64*: a fixed pseudo-random sequence from *state (the same every run) */
+static inline uint32_t tu_rnd(uint64_t *state)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return (uint32_t)((*state * 0x2545f4914f6cdd1dull) >> 32);
+}
 #endif
