@@ -68,10 +68,10 @@ static inline bool dc__span_is(const struct dc_span *v, const char *name)
 /* ---- a plaintext message read in place: plain.c -------------------------------------- */
 #define DC_PLAIN_MAX_TO 16
 struct dc_plain {
-	struct dc_span id, type, typ, from, thid; /* spans into the text, without escapes */
+	struct dc_span id, type, typ, from; /* spans into the text, without escapes */
 	struct dc_span to[DC_PLAIN_MAX_TO];
 	size_t n_to;
-	bool has_typ, has_to, has_from, has_thid, has_created_time, has_expires_time;
+	bool has_typ, has_to, has_from, has_created_time, has_expires_time;
 	int64_t created_time, expires_time;
 };
 /* true: in[0..n) is a valid plaintext message (as dc__json_parse with max_depth and then

@@ -89,12 +89,6 @@ static bool str_any(struct pscan *ps, struct dc_span *v, bool *esc)
 	return false;
 }
 
-/* a string without escapes (a header unpack reads, or a member name) */
-static bool str_plain(struct pscan *ps, struct dc_span *v)
-{
-	return dc__scan_str(&ps->s, v);
-}
-
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
@@ -160,7 +154,7 @@ static bool object_rest(struct pscan *ps, size_t depth)
 	if (dc__scan_lit(&ps->s, '}'))
 		return true;
 	do {
-		if (n == DC_PLAIN_MEMBERS || !str_plain(ps, &names[n]) || !dc__scan_lit(&ps->s, ':'))
+		if (n == DC_PLAIN_MEMBERS || !dc__scan_str(&ps->s, &names[n]) || !dc__scan_lit(&ps->s, ':'))
 			return false;
 		for (size_t i = 0; i < n; i++)
 			if (span_eq(&names[i], &names[n]))
@@ -271,11 +265,11 @@ static bool header(struct pscan *ps, enum hdr h, struct dc_plain *m)
 	bool esc;
 	switch (h) {
 	case H_ID:
-		return str_plain(ps, &m->id) && m->id.n > 0 && m->id.n <= MAX_ID_LEN;
+		return dc__scan_str(&ps->s, &m->id) && m->id.n > 0 && m->id.n <= MAX_ID_LEN;
 	case H_TYPE:
-		return str_plain(ps, &m->type) && m->type.n > 0;
+		return dc__scan_str(&ps->s, &m->type) && m->type.n > 0;
 	case H_TYP:
-		if (!str_plain(ps, &m->typ))
+		if (!dc__scan_str(&ps->s, &m->typ))
 			return false;
 		m->has_typ = true;
 		return dc__span_is(&m->typ, "application/didcomm-plain+json") || dc__span_is(&m->typ, "didcomm-plain+json");
@@ -286,19 +280,15 @@ static bool header(struct pscan *ps, enum hdr h, struct dc_plain *m)
 		if (dc__scan_lit(&ps->s, ']'))
 			return true;
 		do {
-			if (m->n_to == DC_PLAIN_MAX_TO || !str_plain(ps, &v) || !did_like(&v))
+			if (m->n_to == DC_PLAIN_MAX_TO || !dc__scan_str(&ps->s, &v) || !did_like(&v))
 				return false;
 			m->to[m->n_to++] = v;
 		} while (dc__scan_lit(&ps->s, ','));
 		return dc__scan_lit(&ps->s, ']');
 	case H_FROM:
 		m->has_from = true;
-		return str_plain(ps, &m->from) && did_like(&m->from);
+		return dc__scan_str(&ps->s, &m->from) && did_like(&m->from);
 	case H_THID:
-		if (!str_any(ps, &m->thid, &esc))
-			return false;
-		m->has_thid = !esc; /* an escaped thid is there but not handed out */
-		return true;
 	case H_PTHID:
 	case H_LANG:
 		return str_any(ps, &v, &esc);
@@ -331,7 +321,7 @@ bool dc__plain_scan(const char *in, size_t n, size_t max_depth, struct dc_plain 
 	if (!dc__scan_lit(&ps.s, '{') || dc__scan_lit(&ps.s, '}'))
 		return false;
 	do {
-		if (k == DC_PLAIN_MEMBERS || !str_plain(&ps, &names[k]) || !dc__scan_lit(&ps.s, ':'))
+		if (k == DC_PLAIN_MEMBERS || !dc__scan_str(&ps.s, &names[k]) || !dc__scan_lit(&ps.s, ':'))
 			return false;
 		for (size_t i = 0; i < k; i++)
 			if (span_eq(&names[i], &names[k]))

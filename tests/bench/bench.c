@@ -825,8 +825,6 @@ static bool sym_init(struct sym *y, const char *env, enum dc_enc enc)
 	cJSON *h = cJSON_Parse((const char *)hdr_raw);
 	const char *alg = jstr(h, "alg"), *apu = jstr(h, "apu");
 	bool pu = alg && strncmp(alg, "ECDH-1PU", 8) == 0;
-	const cJSON *epk = cJSON_GetObjectItemCaseSensitive(h, "epk");
-	bool p256 = jstr(epk, "crv") && strcmp(jstr(epk, "crv"), "P-256") == 0;
 	y->enc = enc;
 	y->aad_len = strlen(prot);
 	memcpy(y->aad, prot, y->aad_len);
@@ -846,7 +844,7 @@ static bool sym_init(struct sym *y, const char *env, enum dc_enc enc)
 		y->kids_len--;
 	/* counter, Z (one or two shared secrets), AlgorithmID, PartyUInfo, PartyVInfo, SuppPubInfo,
 	 * and for ECDH-1PU the tag (length-prefixed) */
-	size_t z = p256 ? 32 : 32;
+	size_t z = 32; /* one X25519 or P-256 shared secret */
 	y->kdf_len = 4 + (pu ? 2 * z : z) + 4 + (alg ? strlen(alg) : 0) + 4 + (apu ? b64_dec_len(strlen(apu)) : 0) + 4 +
 	             32 + 4 + (pu ? 4 + (enc == DC_ENC_A256CBC_HS512 ? 32 : 16) : 0);
 	size_t cek = enc == DC_ENC_A256CBC_HS512 ? 64 : 32;

@@ -42,8 +42,6 @@ static bool scan_agrees(const char *text, size_t n, size_t max_depth)
 		for (size_t i = 0; i < m.n_to; i++)
 			CU_ASSERT(span_is_str(&m.to[i], cJSON_GetArrayItem(to, (int)i)->valuestring));
 	}
-	if (m.has_thid)
-		CU_ASSERT(span_is_str(&m.thid, dc__json_str(j, "thid")));
 	static const char *const tn[2] = { "created_time", "expires_time" };
 	const bool has[2] = { m.has_created_time, m.has_expires_time };
 	const int64_t tv[2] = { m.created_time, m.expires_time };
